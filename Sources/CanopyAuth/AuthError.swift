@@ -1,0 +1,31 @@
+/// Every failure of sign-in and token handling.
+public struct AuthError: Error, Sendable, CustomStringConvertible {
+    /// The kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+
+        /// Wrong user name or password, unknown user, or disabled account: deliberately one code,
+        /// so that no answer reveals whether an account exists.
+        public static let invalidCredentials = Code("invalidCredentials")
+        /// Too many failures recently; try again after `retryAfter` seconds.
+        public static let throttled = Code("throttled")
+        /// The token is unknown, expired or revoked.
+        public static let invalidToken = Code("invalidToken")
+
+        public var description: String { name }
+    }
+
+    public let code: Code
+    public let message: String
+    /// For `throttled`: whole seconds until a new attempt may succeed.
+    public let retryAfter: Int?
+
+    public init(_ code: Code, _ message: String, retryAfter: Int? = nil) {
+        self.code = code
+        self.message = message
+        self.retryAfter = retryAfter
+    }
+
+    public var description: String { "\(code): \(message)" }
+}

@@ -1,0 +1,34 @@
+import Crypto
+import Foundation
+
+/// An API token's secret: 256 random bits, shown to its owner once. Only `hash` is stored.
+public struct TokenSecret: Sendable, Equatable {
+    /// The prefix every Canopy token starts with, so that leaked tokens are easy to recognise.
+    public static let prefix = "cnp_"
+
+    /// The token as the client sends it: `cnp_` and 43 base64url characters.
+    public let text: String
+
+    /// A fresh random secret.
+    public static func generate() -> TokenSecret {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        let encoded = Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        return TokenSecret(text: prefix + encoded)
+    }
+
+    public init(text: String) { self.text = text }
+
+    /// The SHA-256 of the token, as lowercase hex: what the store keeps and looks up.
+    public var hash: String { Self.hash(of: text) }
+
+    /// The SHA-256 of any presented token text.
+    public static func hash(of text: String) -> String {
+        SHA256.hash(data: Data(text.utf8)).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+}

@@ -1,0 +1,147 @@
+/// The whole tenancy graph as one immutable value. The server swaps in a new snapshot after each
+/// committed change; every authorization reads one snapshot from start to end.
+///
+/// Updates are incremental: a change rebuilds only the tenant it touches and shares every other
+/// tenant's (immutable) part with the previous snapshot.
+public struct Snapshot: Sendable {
+    /// The last audit sequence number this snapshot reflects.
+    public private(set) var sequence: Int64
+    public private(set) var tenants: [TenantID: TenantSnapshot]
+    public private(set) var domainUsers: [UserID: User]
+    public private(set) var domainGrants: [GrantID: Grant]
+    private var tenantIDsByName: [String: TenantID]
+    private var domainUserIDsByName: [String: UserID]
+    private var serviceProviders: Set<UserID>
+
+    /// An empty world.
+    public init() {
+        self.init(sequence: 0, tenants: [], domainUsers: [], domainGrants: [])
+    }
+
+    /// A world built from full listings, as loaded from the store at start.
+    public init(sequence: Int64, tenants: [TenantSnapshot], domainUsers: [User], domainGrants: [Grant]) {
+        self.sequence = sequence
+        self.tenants = Dictionary(tenants.map { ($0.tenant.id, $0) }, uniquingKeysWith: { first, _ in first })
+        self.tenantIDsByName = Dictionary(tenants.map { ($0.tenant.name, $0.tenant.id) }, uniquingKeysWith: { first, _ in first })
+        self.domainUsers = Dictionary(domainUsers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        self.domainUserIDsByName = Dictionary(domainUsers.map { ($0.username, $0.id) }, uniquingKeysWith: { first, _ in first })
+        self.domainGrants = Dictionary(domainGrants.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        self.serviceProviders = Set(domainGrants.compactMap {
+            if case .user(let id) = $0.subject, $0.role == .serviceProvider { id } else { nil }
+        })
+    }
+
+    public func tenant(_ id: TenantID) -> TenantSnapshot? { tenants[id] }
+    public func tenant(named name: String) -> TenantSnapshot? { tenantIDsByName[name].flatMap { tenants[$0] } }
+    public func domainUser(named name: String) -> User? { domainUserIDsByName[name].flatMap { domainUsers[$0] } }
+
+    /// A user by id, in the given scope (`nil`: the domain).
+    public func user(_ id: UserID, in tenantID: TenantID?) -> User? {
+        guard let tenantID else { return domainUsers[id] }
+        return tenants[tenantID]?.users[id]
+    }
+
+    /// Resolves a signed-in user's roles. `nil` when the user (or their tenant) no longer exists.
+    public func principal(userID: UserID, tenantID: TenantID?, groups: Set<String> = []) -> Principal? {
+        guard let tenantID else {
+            guard let user = domainUsers[userID] else { return nil }
+            return Principal(user: user, isServiceProvider: serviceProviders.contains(userID))
+        }
+        guard let tenant = tenants[tenantID], let user = tenant.users[userID] else { return nil }
+        let subjects = [Subject.user(userID)] + groups.sorted().map(Subject.group)
+        return Principal(
+            user: user, groups: groups, isTenantAdmin: tenant.isTenantAdmin(subjects),
+            projectRoles: tenant.projectRoles(of: subjects)
+        )
+    }
+
+    /// The snapshot after one committed change.
+    public func applying(_ change: Change, sequence: Int64) -> Snapshot {
+        var next = self
+        next.sequence = max(self.sequence, sequence)
+        next.apply(change)
+        return next
+    }
+
+    private mutating func apply(_ change: Change) {
+        switch change {
+        case .tenantSaved(let tenant):
+            if let old = tenants[tenant.id] {
+                tenantIDsByName[old.tenant.name] = nil
+                tenants[tenant.id] = old.replacing(tenant: tenant)
+            } else {
+                tenants[tenant.id] = TenantSnapshot(tenant: tenant)
+            }
+            tenantIDsByName[tenant.name] = tenant.id
+        case .tenantDeleted(let id):
+            if let old = tenants.removeValue(forKey: id) { tenantIDsByName[old.tenant.name] = nil }
+        case .userSaved(let user):
+            guard let tenantID = user.tenantID else {
+                if let old = domainUsers[user.id] { domainUserIDsByName[old.username] = nil }
+                domainUsers[user.id] = user
+                domainUserIDsByName[user.username] = user.id
+                return
+            }
+            updateTenant(tenantID) { $0.replacing(users: $0.users.merging([user.id: user]) { _, new in new }) }
+        case .userDeleted(let user):
+            guard let tenantID = user.tenantID else {
+                domainUsers[user.id] = nil
+                domainUserIDsByName[user.username] = nil
+                serviceProviders.remove(user.id)
+                domainGrants = domainGrants.filter { $0.value.subject != .user(user.id) }
+                return
+            }
+            updateTenant(tenantID) { tenant in
+                var users = tenant.users
+                users[user.id] = nil
+                return tenant.replacing(users: users, grants: tenant.grants.filter { $0.value.subject != .user(user.id) })
+            }
+        case .projectSaved(let project):
+            updateTenant(project.tenantID) { $0.replacing(projects: $0.projects.merging([project.id: project]) { _, new in new }) }
+        case .projectDeleted(let project):
+            updateTenant(project.tenantID) { tenant in
+                var projects = tenant.projects
+                projects[project.id] = nil
+                return tenant.replacing(projects: projects, grants: tenant.grants.filter { $0.value.projectID != project.id })
+            }
+        case .grantSaved(let grant):
+            guard let tenantID = grant.tenantID else {
+                domainGrants[grant.id] = grant
+                if case .user(let id) = grant.subject, grant.role == .serviceProvider { serviceProviders.insert(id) }
+                return
+            }
+            updateTenant(tenantID) { $0.replacing(grants: $0.grants.merging([grant.id: grant]) { _, new in new }) }
+        case .grantDeleted(let grant):
+            guard let tenantID = grant.tenantID else {
+                domainGrants[grant.id] = nil
+                if case .user(let id) = grant.subject,
+                   !domainGrants.values.contains(where: { $0.subject == .user(id) && $0.role == .serviceProvider }) {
+                    serviceProviders.remove(id)
+                }
+                return
+            }
+            updateTenant(tenantID) { tenant in
+                var grants = tenant.grants
+                grants[grant.id] = nil
+                return tenant.replacing(grants: grants)
+            }
+        }
+    }
+
+    private mutating func updateTenant(_ id: TenantID, _ transform: (TenantSnapshot) -> TenantSnapshot) {
+        guard let tenant = tenants[id] else { return }
+        tenants[id] = transform(tenant)
+    }
+}
+
+/// One committed change to the tenancy graph, as the snapshot applies it.
+public enum Change: Sendable {
+    case tenantSaved(Tenant)
+    case tenantDeleted(TenantID)
+    case userSaved(User)
+    case userDeleted(User)
+    case projectSaved(Project)
+    case projectDeleted(Project)
+    case grantSaved(Grant)
+    case grantDeleted(Grant)
+}

@@ -1,0 +1,93 @@
+import CanopyAuth
+import CanopyModel
+import CanopyStore
+import Foundation
+import Hummingbird
+import Logging
+
+/// What the API's handlers share: the world (store + snapshot), authentication, password hashing
+/// and the clock.
+public struct APIServices: Sendable {
+    public let world: World
+    public let authenticator: Authenticator
+    public let hasher: PasswordHasher
+    public let logger: Logger
+
+    public init(world: World, authenticator: Authenticator, hasher: PasswordHasher, logger: Logger) {
+        self.world = world
+        self.authenticator = authenticator
+        self.hasher = hasher
+        self.logger = logger
+    }
+
+    var now: Date { authenticator.now }
+}
+
+/// The caller of one request, resolved against one snapshot, with the checks every handler makes.
+struct Caller {
+    let principal: Principal
+    let snapshot: Snapshot
+    let requestID: String
+
+    /// Resolves the authenticated identity; 401 if the user vanished since the token was checked.
+    init(_ context: AuthenticatedContext, _ services: APIServices) throws {
+        let snapshot = services.world.snapshot
+        guard let principal = snapshot.principal(
+            userID: context.identity.userID, tenantID: context.identity.tenantID, groups: context.identity.groups
+        ) else { throw APIError.unauthenticated("the account no longer exists") }
+        self.principal = principal
+        self.snapshot = snapshot
+        requestID = context.requestID
+    }
+
+    /// Throws 404 (`what` not found) or 403 unless the policy allows `action` on `target`.
+    func require(_ action: Action, on target: Target, _ what: @autoclosure () -> String) throws {
+        switch Policy.decide(action, for: principal, on: target, in: snapshot) {
+        case .allow: return
+        case .forbid: throw APIError.forbidden()
+        case .conceal: throw APIError.notFound(what())
+        }
+    }
+
+    func allows(_ action: Action, on target: Target) -> Bool {
+        Policy.decide(action, for: principal, on: target, in: snapshot) == .allow
+    }
+
+    /// A tenant by name, if the caller may see it; else 404.
+    func tenant(_ name: String) throws -> TenantSnapshot {
+        guard let tenant = snapshot.tenant(named: name), Policy.isVisible(.tenant(tenant.tenant.id), to: principal, in: snapshot) else {
+            throw APIError.notFound("tenant '\(name)'")
+        }
+        return tenant
+    }
+
+    /// A project by tenant and project name, if the caller may see it; else 404.
+    func project(_ tenantName: String, _ projectName: String) throws -> (TenantSnapshot, Project) {
+        let tenant = try tenant(tenantName)
+        guard let project = tenant.project(named: projectName),
+              Policy.isVisible(.project(tenant.tenant.id, project.id), to: principal, in: snapshot)
+        else { throw APIError.notFound("project '\(projectName)'") }
+        return (tenant, project)
+    }
+
+    /// The caller's name as the audit log shows it: `user` or `tenant/user`.
+    var actorName: String {
+        guard let tenantID = principal.tenantID, let tenant = snapshot.tenant(tenantID) else { return principal.user.username }
+        return "\(tenant.tenant.name)/\(principal.user.username)"
+    }
+
+    /// An audit event for an action of this caller.
+    func audit(_ action: String, _ target: String, tenant: TenantID? = nil, project: ProjectID? = nil, at now: Date) -> AuditEvent {
+        AuditEvent(
+            at: now, actorID: principal.user.id, actor: actorName, tenantID: tenant, projectID: project,
+            action: action, target: target, requestID: requestID
+        )
+    }
+}
+
+extension Request {
+    /// A path parameter that the route guarantees.
+    func parameter(_ name: String, _ context: some RequestContext) throws -> String {
+        try context.parameters.require(name)
+    }
+}

@@ -1,0 +1,58 @@
+import CanopyModel
+import Hummingbird
+
+/// Routes of DESIGN.md that talk to Kubernetes or directories and arrive with later issues
+/// (clusters, caps, kubeconfig, identity providers). They exist now so that the API's shape is
+/// complete and the isolation rules already hold: authentication and visibility are checked
+/// first, and only a caller who may see the target is told 501.
+struct PendingRoutes {
+    let services: APIServices
+
+    func register(on router: RouterGroup<AuthenticatedContext>) {
+        router.get("clusters") { _, context in try domainPool(context) }
+        router.post("clusters") { _, context in try domainPool(context) }
+        router.post("clusters/{cluster}/assign") { _, context in try domainPool(context) }
+        for path in ["tenants/{tenant}/clusters", "tenants/{tenant}/clusters/{cluster}", "tenants/{tenant}/clusters/{cluster}/allocation"] {
+            router.get(RouterPath(path)) { request, context in try inTenant(request, context, "clusters") }
+        }
+        router.post("tenants/{tenant}/clusters") { request, context in try inTenant(request, context, "clusters") }
+        router.delete("tenants/{tenant}/clusters/{cluster}") { request, context in try inTenant(request, context, "clusters") }
+        for path in ["tenants/{tenant}/identity-providers", "tenants/{tenant}/identity-providers/{id}"] {
+            router.get(RouterPath(path)) { request, context in try inTenant(request, context, "identity providers") }
+        }
+        router.post("tenants/{tenant}/identity-providers") { request, context in try inTenant(request, context, "identity providers") }
+        router.patch("tenants/{tenant}/identity-providers/{id}") { request, context in try inTenant(request, context, "identity providers") }
+        router.delete("tenants/{tenant}/identity-providers/{id}") { request, context in try inTenant(request, context, "identity providers") }
+        router.post("tenants/{tenant}/identity-providers/{id}/test") { request, context in try inTenant(request, context, "identity providers") }
+        for path in ["tenants/{tenant}/projects/{project}/namespaces", "tenants/{tenant}/projects/{project}/usage"] {
+            router.get(RouterPath(path)) { request, context in try inProject(request, context) }
+        }
+        router.post("tenants/{tenant}/projects/{project}/namespaces") { request, context in try inProject(request, context) }
+        router.delete("tenants/{tenant}/projects/{project}/namespaces/{cluster}/{name}") { request, context in try inProject(request, context) }
+        router.get("kubeconfig") { _, context in try kubeconfig(context) }
+    }
+
+    private func kubeconfig(_ context: AuthenticatedContext) throws -> Response {
+        _ = try Caller(context, services)
+        throw APIError.notImplemented("kubeconfig")
+    }
+
+    private func domainPool(_ context: AuthenticatedContext) throws -> Response {
+        let caller = try Caller(context, services)
+        try caller.require(.manageDomainPool, on: .domain, "clusters")
+        throw APIError.notImplemented("the domain cluster pool")
+    }
+
+    private func inTenant(_ request: Request, _ context: AuthenticatedContext, _ what: String) throws -> Response {
+        let caller = try Caller(context, services)
+        let tenant = try caller.tenant(request.parameter("tenant", context))
+        try caller.require(.seeInsideTenant, on: .tenant(tenant.tenant.id), "tenant")
+        throw APIError.notImplemented(what)
+    }
+
+    private func inProject(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
+        let caller = try Caller(context, services)
+        _ = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
+        throw APIError.notImplemented("namespaces and usage")
+    }
+}

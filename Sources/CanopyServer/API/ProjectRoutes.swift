@@ -1,0 +1,123 @@
+import CanopyModel
+import CanopyStore
+import Foundation
+import Hummingbird
+
+/// `/tenants/{t}/projects`: projects, their caps, and (with the clusters issue) placements.
+struct ProjectRoutes {
+    let services: APIServices
+
+    struct Placement: Decodable {
+        let cluster: String
+    }
+
+    struct CreateProjectRequest: Decodable {
+        let name: String
+        let displayName: String?
+        let caps: ResourceCaps?
+        let placements: [Placement]?
+    }
+
+    struct UpdateProjectRequest: Decodable {
+        let displayName: String?
+        let caps: ResourceCaps?
+        let version: Int?
+    }
+
+    func register(on router: RouterGroup<AuthenticatedContext>) {
+        router.get("tenants/{tenant}/projects") { request, context in
+            let caller = try Caller(context, services)
+            let tenant = try caller.tenant(request.parameter("tenant", context))
+            let projects: [Project]
+            if caller.allows(.seeInsideTenant, on: .tenant(tenant.tenant.id)) {
+                projects = Array(tenant.projects.values)
+            } else if caller.principal.tenantID == tenant.tenant.id {
+                projects = caller.principal.projectRoles.keys.compactMap { tenant.project($0) }
+            } else {
+                throw APIError.forbidden()
+            }
+            let views = projects.sorted { $0.name < $1.name }.map {
+                ProjectView($0, tenantName: tenant.tenant.name, role: caller.principal.projectRoles[$0.id])
+            }
+            return try JSONBody.response(ListView(items: views))
+        }
+        router.post("tenants/{tenant}/projects") { request, context in try await create(request, context) }
+        router.get("tenants/{tenant}/projects/{project}") { request, context in
+            let caller = try Caller(context, services)
+            let (tenant, project) = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
+            return try JSONBody.response(ProjectView(project, tenantName: tenant.tenant.name, role: caller.principal.projectRoles[project.id]))
+        }
+        router.patch("tenants/{tenant}/projects/{project}") { request, context in try await update(request, context) }
+        router.delete("tenants/{tenant}/projects/{project}") { request, context in
+            let caller = try Caller(context, services)
+            let (tenant, project) = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
+            try caller.require(.manageProjects, on: .project(tenant.tenant.id, project.id), "project")
+            let now = services.now
+            try await services.world.commit { tx in
+                try await tx.deleteProject(project.id)
+                return World.Outcome(
+                    result: (), changes: [.projectDeleted(project)],
+                    audit: [caller.audit("project.delete", "tenants/\(tenant.tenant.name)/projects/\(project.name)", tenant: tenant.tenant.id, project: project.id, at: now)]
+                )
+            }
+            return Response(status: .noContent)
+        }
+    }
+
+    private func create(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        let tenant = try caller.tenant(request.parameter("tenant", context))
+        try caller.require(.manageProjects, on: .tenant(tenant.tenant.id), "tenant")
+        let body = try await JSONBody.decode(CreateProjectRequest.self, schema: "CreateProjectRequest", from: request, context: context)
+        try Validate.name(body.name, field: "name")
+        try Validate.displayName(body.displayName ?? "", field: "displayName")
+        if let caps = body.caps { try Validate.caps(caps, field: "caps") }
+        if let placement = body.placements?.first {
+            // Clusters arrive with the clusters issue; until then no tenant has any.
+            throw APIError.invalid("cluster '\(placement.cluster)' is not one of this tenant's clusters", field: "placements[0].cluster")
+        }
+        guard tenant.project(named: body.name) == nil else {
+            throw APIError.conflict("a project named '\(body.name)' already exists in this tenant", field: "name")
+        }
+        let now = services.now
+        let project = Project(
+            id: .random(), tenantID: tenant.tenant.id, name: body.name, displayName: body.displayName ?? body.name,
+            caps: body.caps, createdAt: now
+        )
+        try await services.world.commit { tx in
+            try await tx.insert(project)
+            return World.Outcome(
+                result: (), changes: [.projectSaved(project)],
+                audit: [caller.audit("project.create", "tenants/\(tenant.tenant.name)/projects/\(project.name)", tenant: tenant.tenant.id, project: project.id, at: now)]
+            )
+        }
+        return try JSONBody.response(ProjectView(project, tenantName: tenant.tenant.name, role: nil), status: .created)
+    }
+
+    private func update(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        let (tenant, current) = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
+        try caller.require(.manageProjects, on: .project(tenant.tenant.id, current.id), "project")
+        let body = try await JSONBody.decode(UpdateProjectRequest.self, schema: "UpdateProjectRequest", from: request, context: context)
+        var project = current
+        if let version = body.version { project.version = version }
+        if let displayName = body.displayName {
+            try Validate.displayName(displayName, field: "displayName")
+            project.displayName = displayName
+        }
+        if let caps = body.caps {
+            try Validate.caps(caps, field: "caps")
+            project.caps = caps.cpu == nil && caps.memory == nil ? nil : caps
+        }
+        project.updatedAt = services.now
+        let edited = project
+        let saved = try await services.world.commit { tx in
+            let saved = try await tx.update(edited)
+            return World.Outcome(
+                result: saved, changes: [.projectSaved(saved)],
+                audit: [caller.audit("project.update", "tenants/\(tenant.tenant.name)/projects/\(saved.name)", tenant: tenant.tenant.id, project: saved.id, at: edited.updatedAt)]
+            )
+        }
+        return try JSONBody.response(ProjectView(saved, tenantName: tenant.tenant.name, role: caller.principal.projectRoles[saved.id]))
+    }
+}

@@ -1,0 +1,112 @@
+import CanopyModel
+import CanopyStore
+import Foundation
+import Hummingbird
+
+/// `/tenants` and `/tenants/{t}`: the provider's view of its customers.
+struct TenantRoutes {
+    let services: APIServices
+
+    struct CreateTenantRequest: Decodable {
+        struct FirstAdmin: Decodable {
+            let username: String
+            let password: String
+        }
+
+        let name: String
+        let displayName: String?
+        let mode: TenancyMode
+        let admin: FirstAdmin
+    }
+
+    struct UpdateTenantRequest: Decodable {
+        let displayName: String?
+        let state: TenantState?
+        let version: Int?
+    }
+
+    func register(on router: RouterGroup<AuthenticatedContext>) {
+        router.get("tenants") { _, context in
+            let caller = try Caller(context, services)
+            let visible = caller.snapshot.tenants.values
+                .filter { Policy.isVisible(.tenant($0.tenant.id), to: caller.principal, in: caller.snapshot) }
+                .sorted { $0.tenant.name < $1.tenant.name }
+            return try JSONBody.response(ListView(items: visible.map(TenantView.init)))
+        }
+        router.post("tenants") { request, context in try await create(request, context) }
+        router.get("tenants/{tenant}") { request, context in
+            let caller = try Caller(context, services)
+            return try JSONBody.response(TenantView(try caller.tenant(request.parameter("tenant", context))))
+        }
+        router.patch("tenants/{tenant}") { request, context in try await update(request, context) }
+        router.delete("tenants/{tenant}") { request, context in
+            let caller = try Caller(context, services)
+            let tenant = try caller.tenant(request.parameter("tenant", context))
+            try caller.require(.manageTenants, on: .tenant(tenant.tenant.id), "tenant")
+            let now = services.now
+            try await services.world.commit { tx in
+                try await tx.deleteTenant(tenant.tenant.id)
+                return World.Outcome(
+                    result: (), changes: [.tenantDeleted(tenant.tenant.id)],
+                    audit: [caller.audit("tenant.delete", "tenants/\(tenant.tenant.name)", at: now)]
+                )
+            }
+            return Response(status: .noContent)
+        }
+    }
+
+    private func create(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        try caller.require(.manageTenants, on: .domain, "tenants")
+        let body = try await JSONBody.decode(CreateTenantRequest.self, schema: "CreateTenantRequest", from: request, context: context)
+        try Validate.name(body.name, field: "name")
+        try Validate.displayName(body.displayName ?? "", field: "displayName")
+        try Validate.name(body.admin.username, field: "admin.username")
+        try Validate.password(body.admin.password, field: "admin.password")
+        guard caller.snapshot.tenant(named: body.name) == nil else {
+            throw APIError.conflict("a tenant named '\(body.name)' already exists", field: "name")
+        }
+        let now = services.now
+        let tenant = Tenant(id: .random(), name: body.name, displayName: body.displayName ?? body.name, mode: body.mode, createdAt: now)
+        let admin = User(id: .random(), tenantID: tenant.id, username: body.admin.username, createdAt: now)
+        let grant = Grant(id: .random(), tenantID: tenant.id, projectID: nil, role: .tenantAdmin, subject: .user(admin.id), createdAt: now)
+        let hash = try await services.hasher.hash(body.admin.password)
+        try await services.world.commit { tx in
+            try await tx.insert(tenant)
+            try await tx.insert(admin, passwordHash: hash)
+            try await tx.insert(grant)
+            return World.Outcome(
+                result: (), changes: [.tenantSaved(tenant), .userSaved(admin), .grantSaved(grant)],
+                audit: [
+                    caller.audit("tenant.create", "tenants/\(tenant.name)", at: now),
+                    caller.audit("admin.create", "tenants/\(tenant.name)/admins/\(grant.id)", tenant: tenant.id, at: now),
+                ]
+            )
+        }
+        return try JSONBody.response(TenantView(services.world.snapshot.tenant(tenant.id)!), status: .created)
+    }
+
+    private func update(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        let current = try caller.tenant(request.parameter("tenant", context))
+        try caller.require(.manageTenants, on: .tenant(current.tenant.id), "tenant")
+        let body = try await JSONBody.decode(UpdateTenantRequest.self, schema: "UpdateTenantRequest", from: request, context: context)
+        var tenant = current.tenant
+        if let version = body.version { tenant.version = version }
+        if let displayName = body.displayName {
+            try Validate.displayName(displayName, field: "displayName")
+            tenant.displayName = displayName
+        }
+        if let state = body.state { tenant.state = state }
+        tenant.updatedAt = services.now
+        let edited = tenant
+        let saved = try await services.world.commit { tx in
+            let saved = try await tx.update(edited)
+            return World.Outcome(
+                result: saved, changes: [.tenantSaved(saved)],
+                audit: [caller.audit("tenant.update", "tenants/\(saved.name)", at: edited.updatedAt)]
+            )
+        }
+        return try JSONBody.response(TenantView(services.world.snapshot.tenant(saved.id)!))
+    }
+}

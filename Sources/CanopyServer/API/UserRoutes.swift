@@ -1,0 +1,141 @@
+import CanopyModel
+import CanopyStore
+import Foundation
+import Hummingbird
+
+/// `/tenants/{t}/users`: a tenant's people. Managing them is the tenant admin's job (and the
+/// provider's in an enterprise tenant); a user may also change their own name, e-mail and password.
+struct UserRoutes {
+    let services: APIServices
+
+    struct CreateUserRequest: Decodable {
+        let username: String
+        let password: String
+        let displayName: String?
+        let email: String?
+    }
+
+    struct UpdateUserRequest: Decodable {
+        let displayName: String?
+        let email: String?
+        let password: String?
+        let disabled: Bool?
+        let version: Int?
+    }
+
+    func register(on router: RouterGroup<AuthenticatedContext>) {
+        router.get("tenants/{tenant}/users") { request, context in
+            let caller = try Caller(context, services)
+            let tenant = try caller.tenant(request.parameter("tenant", context))
+            try caller.require(.seeInsideTenant, on: .tenant(tenant.tenant.id), "tenant")
+            let users = tenant.users.values.sorted { $0.username < $1.username }
+            return try JSONBody.response(ListView(items: users.map { UserView($0, tenantName: tenant.tenant.name) }))
+        }
+        router.post("tenants/{tenant}/users") { request, context in try await create(request, context) }
+        router.get("tenants/{tenant}/users/{user}") { request, context in
+            let caller = try Caller(context, services)
+            let (tenant, user) = try find(request, context, caller, forChange: false)
+            return try JSONBody.response(UserView(user, tenantName: tenant.tenant.name))
+        }
+        router.patch("tenants/{tenant}/users/{user}") { request, context in try await update(request, context) }
+        router.delete("tenants/{tenant}/users/{user}") { request, context in
+            let caller = try Caller(context, services)
+            let (tenant, user) = try find(request, context, caller, forChange: true)
+            guard user.id != caller.principal.user.id else {
+                throw APIError.conflict("you cannot delete your own account")
+            }
+            let remainingAdmins = tenant.adminGrants.filter { $0.subject != .user(user.id) }
+            guard !tenant.adminGrants.contains(where: { $0.subject == .user(user.id) }) || !remainingAdmins.isEmpty else {
+                throw APIError.conflict("'\(user.username)' is the tenant's last admin; name another admin first")
+            }
+            let now = services.now
+            try await services.world.commit { tx in
+                try await tx.deleteUser(user.id)
+                return World.Outcome(
+                    result: (), changes: [.userDeleted(user)],
+                    audit: [caller.audit("user.delete", "tenants/\(tenant.tenant.name)/users/\(user.username)", tenant: tenant.tenant.id, at: now)]
+                )
+            }
+            return Response(status: .noContent)
+        }
+    }
+
+    /// The user named in the path. Reading needs sight of the whole tenant; changing needs the
+    /// right to manage users — except for the caller's own account.
+    private func find(_ request: Request, _ context: AuthenticatedContext, _ caller: Caller, forChange: Bool) throws -> (TenantSnapshot, User) {
+        let tenant = try caller.tenant(request.parameter("tenant", context))
+        let name = try request.parameter("user", context)
+        let isSelf = caller.principal.tenantID == tenant.tenant.id && caller.principal.user.username == name
+        if !isSelf {
+            try caller.require(forChange ? .manageUsers : .seeInsideTenant, on: .tenant(tenant.tenant.id), "tenant")
+        }
+        guard let user = tenant.user(named: name) else { throw APIError.notFound("user '\(name)'") }
+        return (tenant, user)
+    }
+
+    private func create(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        let tenant = try caller.tenant(request.parameter("tenant", context))
+        try caller.require(.manageUsers, on: .tenant(tenant.tenant.id), "tenant")
+        let body = try await JSONBody.decode(CreateUserRequest.self, schema: "CreateUserRequest", from: request, context: context)
+        try Validate.name(body.username, field: "username")
+        try Validate.password(body.password, field: "password")
+        try Validate.displayName(body.displayName ?? "", field: "displayName")
+        if let email = body.email { try Validate.email(email, field: "email") }
+        guard tenant.user(named: body.username) == nil else {
+            throw APIError.conflict("a user named '\(body.username)' already exists in this tenant", field: "username")
+        }
+        let now = services.now
+        let user = User(
+            id: .random(), tenantID: tenant.tenant.id, username: body.username,
+            displayName: body.displayName ?? "", email: body.email, createdAt: now
+        )
+        let hash = try await services.hasher.hash(body.password)
+        try await services.world.commit { tx in
+            try await tx.insert(user, passwordHash: hash)
+            return World.Outcome(
+                result: (), changes: [.userSaved(user)],
+                audit: [caller.audit("user.create", "tenants/\(tenant.tenant.name)/users/\(user.username)", tenant: tenant.tenant.id, at: now)]
+            )
+        }
+        return try JSONBody.response(UserView(user, tenantName: tenant.tenant.name), status: .created)
+    }
+
+    private func update(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        let (tenant, current) = try find(request, context, caller, forChange: true)
+        let body = try await JSONBody.decode(UpdateUserRequest.self, schema: "UpdateUserRequest", from: request, context: context)
+        let isSelf = current.id == caller.principal.user.id
+        var user = current
+        if let version = body.version { user.version = version }
+        if let displayName = body.displayName {
+            try Validate.displayName(displayName, field: "displayName")
+            user.displayName = displayName
+        }
+        if let email = body.email {
+            try Validate.email(email, field: "email")
+            user.email = email
+        }
+        if let disabled = body.disabled {
+            guard !isSelf else { throw APIError.forbidden("you cannot disable your own account") }
+            user.disabled = disabled
+        }
+        var hash: String?
+        if let password = body.password {
+            guard current.source == .local else { throw APIError.invalid("directory users change their password in the directory", field: "password") }
+            try Validate.password(password, field: "password")
+            hash = try await services.hasher.hash(password)
+        }
+        user.updatedAt = services.now
+        let edited = user
+        let newHash = hash
+        let saved = try await services.world.commit { tx in
+            let saved = try await tx.update(edited, passwordHash: newHash)
+            return World.Outcome(
+                result: saved, changes: [.userSaved(saved)],
+                audit: [caller.audit("user.update", "tenants/\(tenant.tenant.name)/users/\(saved.username)", tenant: tenant.tenant.id, at: edited.updatedAt)]
+            )
+        }
+        return try JSONBody.response(UserView(saved, tenantName: tenant.tenant.name))
+    }
+}

@@ -1,0 +1,122 @@
+import CanopyModel
+import Foundation
+
+/// A list answer: `{"items": [...]}`, leaving room for paging fields later.
+struct ListView<Item: Encodable>: Encodable {
+    let items: [Item]
+}
+
+/// A tenant as the API shows it. The counts are what an msp provider may see of a sealed tenant.
+struct TenantView: Encodable {
+    let id: String, name: String, displayName: String, mode: String, state: String
+    let version: Int, createdAt: Date, updatedAt: Date
+    let userCount: Int, projectCount: Int
+
+    init(_ tenant: TenantSnapshot) {
+        id = tenant.tenant.id.rawValue
+        name = tenant.tenant.name
+        displayName = tenant.tenant.displayName
+        mode = tenant.tenant.mode.rawValue
+        state = tenant.tenant.state.rawValue
+        version = tenant.tenant.version
+        createdAt = tenant.tenant.createdAt
+        updatedAt = tenant.tenant.updatedAt
+        userCount = tenant.users.count
+        projectCount = tenant.projects.count
+    }
+}
+
+/// A user as the API shows it; never a password or its hash.
+struct UserView: Encodable {
+    let id: String, tenant: String?, username: String, displayName: String, email: String?
+    let source: String, disabled: Bool, version: Int, createdAt: Date, updatedAt: Date
+
+    init(_ user: User, tenantName: String?) {
+        id = user.id.rawValue
+        tenant = tenantName
+        username = user.username
+        displayName = user.displayName
+        email = user.email
+        source = user.source.rawValue
+        disabled = user.disabled
+        version = user.version
+        createdAt = user.createdAt
+        updatedAt = user.updatedAt
+    }
+}
+
+/// A project as the API shows it, with the caller's own role on it when they hold one.
+struct ProjectView: Encodable {
+    let id: String, tenant: String, name: String, displayName: String
+    let caps: ResourceCaps?, version: Int, createdAt: Date, updatedAt: Date
+    let role: String?
+
+    init(_ project: Project, tenantName: String, role: Role?) {
+        id = project.id.rawValue
+        tenant = tenantName
+        name = project.name
+        displayName = project.displayName
+        caps = project.caps
+        version = project.version
+        createdAt = project.createdAt
+        updatedAt = project.updatedAt
+        self.role = role?.rawValue
+    }
+}
+
+/// A role grant (project member or tenant admin): who, which role, since when.
+struct GrantView: Encodable {
+    let id: String, user: String?, group: String?, role: String, createdAt: Date
+
+    init(_ grant: Grant, in tenant: TenantSnapshot) {
+        id = grant.id.rawValue
+        switch grant.subject {
+        case .user(let userID):
+            user = tenant.user(userID)?.username ?? userID.rawValue
+            group = nil
+        case .group(let name):
+            user = nil
+            group = name
+        }
+        role = grant.role.rawValue
+        createdAt = grant.createdAt
+    }
+}
+
+/// A token's record, without its secret.
+struct TokenView: Encodable {
+    let id: String, description: String, createdAt: Date, expiresAt: Date
+    let lastUsedAt: Date?, revokedAt: Date?
+
+    init(_ token: APIToken) {
+        id = token.id.rawValue
+        description = token.description
+        createdAt = token.createdAt
+        expiresAt = token.expiresAt
+        lastUsedAt = token.lastUsedAt
+        revokedAt = token.revokedAt
+    }
+}
+
+/// A newly issued token: the only time its secret is shown.
+struct IssuedTokenView: Encodable {
+    let id: String, token: String, expiresAt: Date
+}
+
+/// An audit entry, with tenant and project by name.
+struct AuditView: Encodable {
+    let sequence: Int64, at: Date, actor: String, tenant: String?, project: String?
+    let action: String, target: String, requestID: String?
+
+    init(_ event: AuditEvent, snapshot: Snapshot) {
+        sequence = event.sequence
+        at = event.at
+        actor = event.actor
+        let tenant = event.tenantID.flatMap { snapshot.tenant($0) }
+        self.tenant = tenant?.tenant.name ?? event.tenantID?.rawValue
+        project = event.projectID.map { id in tenant?.project(id)?.name ?? id.rawValue }
+        action = event.action
+        target = event.target
+        requestID = event.requestID
+    }
+}

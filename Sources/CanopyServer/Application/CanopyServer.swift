@@ -1,0 +1,104 @@
+import CanopyAuth
+import CanopyModel
+import CanopyStore
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// The Canopy server: store, snapshot, authentication and the HTTP API in one process.
+public enum CanopyServer {
+    /// What a running server tells its starter.
+    public struct Ready: Sendable {
+        /// The port it listens on (useful with port 0).
+        public let port: Int
+        /// The generated password of the first domain admin, on a first start without one given.
+        public let generatedAdminPassword: String?
+        /// The live services, for tests and the demo to reach into.
+        public let services: APIServices
+    }
+
+    /// Opens the store, brings its schema up to date, creates the first admin on an empty store,
+    /// and serves until cancelled (or, with `handleSignals`, until SIGTERM/SIGINT), shutting down
+    /// gracefully.
+    public static func run(
+        _ configuration: ServerConfiguration, logger: Logger, handleSignals: Bool = false,
+        onReady: @escaping @Sendable (Ready) async -> Void = { _ in }
+    ) async throws {
+        let store = try await SQLStore.open(
+            dataDirectory: configuration.dataDirectory, databaseURL: configuration.databaseURL, logger: logger
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            do {
+                try await serve(configuration, store: store, logger: logger, handleSignals: handleSignals, onReady: onReady)
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+            group.cancelAll()
+        }
+    }
+
+    private static func serve(
+        _ configuration: ServerConfiguration, store: SQLStore, logger: Logger, handleSignals: Bool,
+        onReady: @escaping @Sendable (Ready) async -> Void
+    ) async throws {
+        try await store.migrate()
+        let world = try await World(store: store)
+        let hasher = PasswordHasher(cost: configuration.bcryptCost)
+        let generated = try await Bootstrap.ensureDomainAdmin(world: world, hasher: hasher, configuredPassword: configuration.adminPassword)
+        let authenticator = Authenticator(world: world, hasher: hasher)
+        let services = APIServices(world: world, authenticator: authenticator, hasher: hasher, logger: logger)
+        let router = buildRouter(services)
+        let recorder = TokenUseRecorder(authenticator: authenticator, store: store, logger: logger)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "canopy"),
+            services: [recorder],
+            onServerRunning: { channel in
+                await onReady(Ready(port: channel.localAddress?.port ?? 0, generatedAdminPassword: generated, services: services))
+            },
+            logger: logger
+        )
+        if handleSignals {
+            try await app.runService()
+        } else {
+            try await app.runService(gracefulShutdownSignals: [])
+        }
+    }
+
+    /// Every route of the API, with error rendering, metrics and authentication in front.
+    public static func buildRouter(_ services: APIServices) -> Router<CanopyRequestContext> {
+        let router = Router(context: CanopyRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: MetricsMiddleware())
+        OperationalRoutes(services: services, registry: Metrics.registry).register(on: router)
+        let api = router.group("api/v1")
+        api.add(middleware: AuthenticationMiddleware(authenticator: services.authenticator))
+        SessionRoutes(services: services).registerPublic(on: api)
+        let authenticated = api.group(context: AuthenticatedContext.self)
+        SessionRoutes(services: services).register(on: authenticated)
+        TenantRoutes(services: services).register(on: authenticated)
+        UserRoutes(services: services).register(on: authenticated)
+        AdminRoutes(services: services).register(on: authenticated)
+        ProjectRoutes(services: services).register(on: authenticated)
+        MemberRoutes(services: services).register(on: authenticated)
+        AuditRoutes(services: services).register(on: authenticated)
+        PendingRoutes(services: services).register(on: authenticated)
+        return router
+    }
+
+    /// The process-wide Prometheus registry, bootstrapped into swift-metrics once.
+    enum Metrics {
+        static let registry: PrometheusCollectorRegistry = {
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            return registry
+        }()
+    }
+}

@@ -1,0 +1,28 @@
+/// How `canopy serve` (and the tests, and the demo) configure a server.
+public struct ServerConfiguration: Sendable {
+    /// Folder for the SQLite database and, later, keys and certificates.
+    public var dataDirectory: String
+    /// `postgres://…` to use PostgreSQL instead of SQLite in `dataDirectory`.
+    public var databaseURL: String?
+    /// Defaults to 127.0.0.1.
+    public var host: String
+    /// Defaults to 8443; 0 picks a free port (reported through `onReady`).
+    public var port: Int
+    /// bcrypt work factor. Defaults to 12; tests use the minimum, 4.
+    public var bcryptCost: UInt8
+    /// The first domain admin's password on an empty store; `nil` generates one and reports it
+    /// through `onFirstAdmin` (printed once by `canopy serve`).
+    public var adminPassword: String?
+
+    public init(
+        dataDirectory: String, databaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8443,
+        bcryptCost: UInt8 = 12, adminPassword: String? = nil
+    ) {
+        self.dataDirectory = dataDirectory
+        self.databaseURL = databaseURL
+        self.host = host
+        self.port = port
+        self.bcryptCost = bcryptCost
+        self.adminPassword = adminPassword
+    }
+}

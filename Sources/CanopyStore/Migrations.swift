@@ -1,0 +1,47 @@
+import SQLKit
+
+/// The schema, as numbered steps. A step, once released, never changes: a new need is a new step.
+/// `SQLStore.migrate()` applies the missing ones at start, each in its own transaction.
+enum Migrations {
+    /// The steps in order; index + 1 is the version number recorded in `schema_migrations`.
+    static func steps(dialect: String) -> [[String]] {
+        let serial = dialect == "postgresql" ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
+        return [
+            [
+                """
+                CREATE TABLE tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL,
+                  mode TEXT NOT NULL, state TEXT NOT NULL, version BIGINT NOT NULL,
+                  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE users (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, username TEXT NOT NULL,
+                  display_name TEXT NOT NULL, email TEXT, source TEXT NOT NULL, password_hash TEXT,
+                  disabled BIGINT NOT NULL, version BIGINT NOT NULL, created_at BIGINT NOT NULL,
+                  updated_at BIGINT NOT NULL, UNIQUE (tenant_id, username))
+                """,
+                """
+                CREATE TABLE projects (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, name TEXT NOT NULL,
+                  display_name TEXT NOT NULL, cap_cpu TEXT, cap_memory TEXT, version BIGINT NOT NULL,
+                  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, UNIQUE (tenant_id, name))
+                """,
+                """
+                CREATE TABLE grants (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, project_id TEXT NOT NULL,
+                  role TEXT NOT NULL, subject_kind TEXT NOT NULL, subject TEXT NOT NULL, created_at BIGINT NOT NULL,
+                  UNIQUE (tenant_id, project_id, subject_kind, subject))
+                """,
+                """
+                CREATE TABLE tokens (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, tenant_id TEXT NOT NULL,
+                  hash TEXT NOT NULL UNIQUE, description TEXT NOT NULL, created_at BIGINT NOT NULL,
+                  expires_at BIGINT NOT NULL, last_used_at BIGINT, revoked_at BIGINT)
+                """,
+                "CREATE INDEX tokens_user ON tokens (user_id)",
+                """
+                CREATE TABLE audit (seq \(serial), at BIGINT NOT NULL, actor_id TEXT, actor TEXT NOT NULL,
+                  tenant_id TEXT NOT NULL, project_id TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
+                  request_id TEXT)
+                """,
+                "CREATE INDEX audit_scope ON audit (tenant_id, project_id, seq)",
+            ],
+        ]
+    }
+}

@@ -1,0 +1,159 @@
+import CanopyModel
+import Foundation
+import Logging
+import SQLKit
+
+/// The store over SQL: SQLite (embedded, the default) or PostgreSQL.
+public final class SQLStore: Store {
+    private let backend: any DatabaseBackend
+    private let writes = AsyncLock()
+    private let logger: Logger
+
+    public init(backend: any DatabaseBackend, logger: Logger) {
+        self.backend = backend
+        self.logger = logger
+    }
+
+    /// Opens the store named by `databaseURL` (`postgres://…`), or SQLite in `dataDirectory`.
+    public static func open(dataDirectory: String, databaseURL: String?, logger: Logger) async throws -> SQLStore {
+        if let databaseURL {
+            return SQLStore(backend: try PostgresBackend(url: databaseURL, logger: logger), logger: logger)
+        }
+        let path = URL(fileURLWithPath: dataDirectory).appendingPathComponent("canopy.sqlite").path
+        return SQLStore(backend: try await SQLiteBackend(path: path, logger: logger), logger: logger)
+    }
+
+    public func run() async throws { try await backend.run() }
+
+    public func ping() async throws {
+        try await mapErrors { try await backend.withDatabase { db in try await db.raw("SELECT 1 AS one").run() } }
+    }
+
+    public func migrate() async throws {
+        let steps = Migrations.steps(dialect: backend.dialectName)
+        try await backend.withDatabase { db in
+            try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
+        }
+        let applied = try await backend.withDatabase { db in
+            try await db.raw("SELECT version FROM schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) }
+        }
+        let newest = applied.max() ?? 0
+        guard newest <= steps.count else {
+            throw StoreError(.corrupt, "the database is at schema version \(newest), newer than this Canopy (\(steps.count)); upgrade Canopy")
+        }
+        for (index, statements) in steps.enumerated() where index + 1 > newest {
+            let version = index + 1
+            try await backend.withTransaction { db in
+                for statement in statements { try await db.raw("\(unsafeRaw: statement)").run() }
+                try await db.raw("INSERT INTO schema_migrations (version, applied_at) VALUES (\(bind: version), \(bind: Rows.millis(Date())))").run()
+            }
+            logger.info("applied schema migration", metadata: ["version": "\(version)"])
+        }
+    }
+
+    public func write<T: Sendable>(
+        _ body: @Sendable (StoreTransaction) async throws -> T, onCommit: @Sendable (T) -> Void
+    ) async throws -> T {
+        try await writes.withLock {
+            let result = try await mapErrors {
+                try await backend.withTransaction { db in try await body(StoreTransaction(db: db)) }
+            }
+            onCommit(result)
+            return result
+        }
+    }
+
+    public func loadSnapshot() async throws -> Snapshot {
+        try await mapErrors {
+            try await backend.withDatabase { db in
+                let sequence = try await db.raw("SELECT COALESCE(MAX(seq), 0) AS seq FROM audit").first()?
+                    .decode(column: "seq", as: Int64.self) ?? 0
+                let tenants = try await db.raw("SELECT * FROM tenants").all().map(Rows.tenant)
+                let users = try await db.raw("SELECT * FROM users").all().map(Rows.user)
+                let projects = try await db.raw("SELECT * FROM projects").all().map(Rows.project)
+                let grants = try await db.raw("SELECT * FROM grants").all().map(Rows.grant)
+                return Self.assemble(sequence: sequence, tenants: tenants, users: users, projects: projects, grants: grants)
+            }
+        }
+    }
+
+    static func assemble(sequence: Int64, tenants: [Tenant], users: [User], projects: [Project], grants: [Grant]) -> Snapshot {
+        let usersByTenant = Dictionary(grouping: users.filter { $0.tenantID != nil }, by: { $0.tenantID! })
+        let projectsByTenant = Dictionary(grouping: projects, by: \.tenantID)
+        let grantsByTenant = Dictionary(grouping: grants.filter { $0.tenantID != nil }, by: { $0.tenantID! })
+        let tenantSnapshots = tenants.map { tenant in
+            TenantSnapshot(
+                tenant: tenant,
+                users: Dictionary(uniqueKeysWithValues: (usersByTenant[tenant.id] ?? []).map { ($0.id, $0) }),
+                projects: Dictionary(uniqueKeysWithValues: (projectsByTenant[tenant.id] ?? []).map { ($0.id, $0) }),
+                grants: Dictionary(uniqueKeysWithValues: (grantsByTenant[tenant.id] ?? []).map { ($0.id, $0) })
+            )
+        }
+        return Snapshot(
+            sequence: sequence, tenants: tenantSnapshots, domainUsers: users.filter { $0.tenantID == nil },
+            domainGrants: grants.filter { $0.tenantID == nil }
+        )
+    }
+
+    public func passwordHash(of userID: UserID) async throws -> String? {
+        try await mapErrors {
+            try await backend.withDatabase { db in
+                try await db.raw("SELECT password_hash FROM users WHERE id = \(bind: userID.rawValue)").first()?
+                    .decode(column: "password_hash", as: String?.self)
+            }
+        }
+    }
+
+    public func token(hash: String) async throws -> (token: APIToken, tenantID: TenantID?)? {
+        try await mapErrors {
+            try await backend.withDatabase { db in
+                guard let row = try await db.raw("SELECT * FROM tokens WHERE hash = \(bind: hash)").first() else { return nil }
+                let tenant = try row.decode(column: "tenant_id", as: String.self)
+                return (try Rows.token(row), tenant.isEmpty ? nil : TenantID(tenant))
+            }
+        }
+    }
+
+    public func tokens(of userID: UserID) async throws -> [APIToken] {
+        try await mapErrors {
+            try await backend.withDatabase { db in
+                try await db.raw("SELECT * FROM tokens WHERE user_id = \(bind: userID.rawValue) ORDER BY created_at DESC, id")
+                    .all().map(Rows.token)
+            }
+        }
+    }
+
+    public func recordTokenUse(_ uses: [TokenID: Date]) async throws {
+        guard !uses.isEmpty else { return }
+        try await write { tx in
+            for (id, date) in uses {
+                try await tx.db.raw("UPDATE tokens SET last_used_at = \(bind: Rows.millis(date)) WHERE id = \(bind: id.rawValue)").run()
+            }
+        }
+    }
+
+    public func audit(_ query: AuditQuery) async throws -> [AuditEvent] {
+        guard !query.scopes.isEmpty, query.projectIDs?.isEmpty != true else { return [] }
+        return try await mapErrors {
+            try await backend.withDatabase { db in
+                var sql: SQLQueryString = "SELECT * FROM audit WHERE tenant_id IN (\(binds: query.scopes.map { $0?.rawValue ?? "" }))"
+                if let projects = query.projectIDs { sql.appendInterpolation(unsafeRaw: " AND project_id IN ("); sql.appendInterpolation(binds: projects.map(\.rawValue)); sql.appendInterpolation(unsafeRaw: ")") }
+                if let before = query.beforeSequence { sql.appendInterpolation(unsafeRaw: " AND seq < "); sql.appendInterpolation(bind: before) }
+                sql.appendInterpolation(unsafeRaw: " ORDER BY seq DESC LIMIT \(max(1, min(query.limit, 1000)))")
+                return try await db.raw(sql).all().map(Rows.audit)
+            }
+        }
+    }
+
+    private func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as StoreError {
+            throw error
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            throw StoreError(.unavailable, "the database failed", underlying: error)
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import CanopyModel
+import Foundation
+
+/// What the rest of Canopy needs from persistent storage. One implementation, `SQLStore`, runs
+/// over SQLite or PostgreSQL; the contract test suite runs against both.
+public protocol Store: Sendable {
+    /// Brings the schema up to date; safe to call on every start.
+    func migrate() async throws
+    /// Runs `body` as one transaction. Writes are serialized: `onCommit` runs after the commit and
+    /// before the next write starts, so it sees commits in their true order.
+    func write<T: Sendable>(
+        _ body: @Sendable (StoreTransaction) async throws -> T, onCommit: @Sendable (T) -> Void
+    ) async throws -> T
+    /// The whole tenancy graph, as of the newest audit event.
+    func loadSnapshot() async throws -> Snapshot
+    /// The bcrypt hash of a local user's password.
+    func passwordHash(of userID: UserID) async throws -> String?
+    /// A token's record by the SHA-256 hash of its secret, with the tenant of its user.
+    func token(hash: String) async throws -> (token: APIToken, tenantID: TenantID?)?
+    /// Every token of one user, newest first.
+    func tokens(of userID: UserID) async throws -> [APIToken]
+    /// Records when tokens were last used (batched; losing a few on a crash is acceptable).
+    func recordTokenUse(_ uses: [TokenID: Date]) async throws
+    /// Audit events in a scope, newest first.
+    func audit(_ query: AuditQuery) async throws -> [AuditEvent]
+    /// Answers when the database answers a trivial query; throws `unavailable` otherwise.
+    func ping() async throws
+    /// Holds the database connections until cancelled.
+    func run() async throws
+}
+
+extension Store {
+    /// Runs `body` as one transaction.
+    public func write<T: Sendable>(_ body: @Sendable (StoreTransaction) async throws -> T) async throws -> T {
+        try await write(body, onCommit: { _ in })
+    }
+}
+
+/// Which audit events to read.
+public struct AuditQuery: Sendable {
+    /// Tenants whose events to include (`nil` means "no tenant", i.e. domain-level events).
+    public var scopes: [TenantID?]
+    /// When set, only events about these projects.
+    public var projectIDs: [ProjectID]?
+    /// Only events older than this sequence number (for paging).
+    public var beforeSequence: Int64?
+    /// At most this many events; defaults to 100.
+    public var limit: Int
+
+    public init(scopes: [TenantID?], projectIDs: [ProjectID]? = nil, beforeSequence: Int64? = nil, limit: Int = 100) {
+        self.scopes = scopes
+        self.projectIDs = projectIDs
+        self.beforeSequence = beforeSequence
+        self.limit = limit
+    }
+}

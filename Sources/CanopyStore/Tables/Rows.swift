@@ -1,0 +1,115 @@
+import CanopyModel
+import Foundation
+import SQLKit
+
+/// Conversions between model values and table rows. Times are stored as milliseconds since
+/// 1970 in BIGINT columns, which both backends handle the same way; "no tenant" and "no
+/// project" are stored as '' so that unique constraints treat them as equal.
+enum Rows {
+    static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
+    static func optionalDate(_ millis: Int64?) -> Date? { millis.map(date) }
+
+    static func tenant(_ row: any SQLRow) throws -> Tenant {
+        Tenant(
+            id: TenantID(try row.decode(column: "id", as: String.self)),
+            name: try row.decode(column: "name", as: String.self),
+            displayName: try row.decode(column: "display_name", as: String.self),
+            mode: try enumValue(row, "mode"),
+            state: try enumValue(row, "state"),
+            version: try row.decode(column: "version", as: Int.self),
+            createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
+            updatedAt: date(try row.decode(column: "updated_at", as: Int64.self))
+        )
+    }
+
+    static func user(_ row: any SQLRow) throws -> User {
+        let tenant = try row.decode(column: "tenant_id", as: String.self)
+        return User(
+            id: UserID(try row.decode(column: "id", as: String.self)),
+            tenantID: tenant.isEmpty ? nil : TenantID(tenant),
+            username: try row.decode(column: "username", as: String.self),
+            displayName: try row.decode(column: "display_name", as: String.self),
+            email: try row.decode(column: "email", as: String?.self),
+            source: try enumValue(row, "source"),
+            disabled: try row.decode(column: "disabled", as: Int64.self) != 0,
+            version: try row.decode(column: "version", as: Int.self),
+            createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
+            updatedAt: date(try row.decode(column: "updated_at", as: Int64.self))
+        )
+    }
+
+    static func project(_ row: any SQLRow) throws -> Project {
+        let cpu = try row.decode(column: "cap_cpu", as: String?.self)
+        let memory = try row.decode(column: "cap_memory", as: String?.self)
+        return Project(
+            id: ProjectID(try row.decode(column: "id", as: String.self)),
+            tenantID: TenantID(try row.decode(column: "tenant_id", as: String.self)),
+            name: try row.decode(column: "name", as: String.self),
+            displayName: try row.decode(column: "display_name", as: String.self),
+            caps: cpu == nil && memory == nil ? nil : ResourceCaps(cpu: cpu, memory: memory),
+            version: try row.decode(column: "version", as: Int.self),
+            createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
+            updatedAt: date(try row.decode(column: "updated_at", as: Int64.self))
+        )
+    }
+
+    static func grant(_ row: any SQLRow) throws -> Grant {
+        let tenant = try row.decode(column: "tenant_id", as: String.self)
+        let project = try row.decode(column: "project_id", as: String.self)
+        let kind = try row.decode(column: "subject_kind", as: String.self)
+        let subject = try row.decode(column: "subject", as: String.self)
+        return Grant(
+            id: GrantID(try row.decode(column: "id", as: String.self)),
+            tenantID: tenant.isEmpty ? nil : TenantID(tenant),
+            projectID: project.isEmpty ? nil : ProjectID(project),
+            role: try enumValue(row, "role"),
+            subject: kind == "group" ? .group(subject) : .user(UserID(subject)),
+            createdAt: date(try row.decode(column: "created_at", as: Int64.self))
+        )
+    }
+
+    static func subjectColumns(_ subject: Subject) -> (kind: String, value: String) {
+        switch subject {
+        case .user(let id): ("user", id.rawValue)
+        case .group(let name): ("group", name)
+        }
+    }
+
+    static func token(_ row: any SQLRow) throws -> APIToken {
+        APIToken(
+            id: TokenID(try row.decode(column: "id", as: String.self)),
+            userID: UserID(try row.decode(column: "user_id", as: String.self)),
+            description: try row.decode(column: "description", as: String.self),
+            createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
+            expiresAt: date(try row.decode(column: "expires_at", as: Int64.self)),
+            lastUsedAt: optionalDate(try row.decode(column: "last_used_at", as: Int64?.self)),
+            revokedAt: optionalDate(try row.decode(column: "revoked_at", as: Int64?.self))
+        )
+    }
+
+    static func audit(_ row: any SQLRow) throws -> AuditEvent {
+        let tenant = try row.decode(column: "tenant_id", as: String.self)
+        let project = try row.decode(column: "project_id", as: String.self)
+        return AuditEvent(
+            sequence: try row.decode(column: "seq", as: Int64.self),
+            at: date(try row.decode(column: "at", as: Int64.self)),
+            actorID: try row.decode(column: "actor_id", as: String?.self).map(UserID.init),
+            actor: try row.decode(column: "actor", as: String.self),
+            tenantID: tenant.isEmpty ? nil : TenantID(tenant),
+            projectID: project.isEmpty ? nil : ProjectID(project),
+            action: try row.decode(column: "action", as: String.self),
+            target: try row.decode(column: "target", as: String.self),
+            requestID: try row.decode(column: "request_id", as: String?.self)
+        )
+    }
+
+    private static func enumValue<T: RawRepresentable>(_ row: any SQLRow, _ column: String) throws -> T
+    where T.RawValue == String {
+        let raw = try row.decode(column: column, as: String.self)
+        guard let value = T(rawValue: raw) else {
+            throw StoreError(.corrupt, "column \(column) holds unknown value '\(raw)'")
+        }
+        return value
+    }
+}

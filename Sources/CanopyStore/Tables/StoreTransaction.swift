@@ -1,0 +1,179 @@
+import CanopyModel
+import Foundation
+import PostgresNIO
+import SQLKit
+import SQLiteNIO
+
+/// The writes of one transaction. Every method runs inside `SQLStore.write`; nothing is visible to
+/// others until the closure returns and the transaction commits.
+public struct StoreTransaction: Sendable {
+    let db: any SQLDatabase
+
+    // MARK: Tenants
+
+    public func insert(_ tenant: Tenant) async throws {
+        try await run("tenant '\(tenant.name)'", """
+            INSERT INTO tenants (id, name, display_name, mode, state, version, created_at, updated_at)
+            VALUES (\(bind: tenant.id.rawValue), \(bind: tenant.name), \(bind: tenant.displayName),
+              \(bind: tenant.mode.rawValue), \(bind: tenant.state.rawValue), 1,
+              \(bind: Rows.millis(tenant.createdAt)), \(bind: Rows.millis(tenant.updatedAt)))
+            """)
+    }
+
+    /// Saves `tenant` if its stored version is still `tenant.version`; returns it with the new version.
+    public func update(_ tenant: Tenant) async throws -> Tenant {
+        var saved = tenant
+        saved.version = try await bumpVersion("tenants", tenant.id.rawValue, tenant.version, """
+            UPDATE tenants SET display_name = \(bind: tenant.displayName), state = \(bind: tenant.state.rawValue),
+              updated_at = \(bind: Rows.millis(tenant.updatedAt)), version = version + 1
+            WHERE id = \(bind: tenant.id.rawValue) AND version = \(bind: tenant.version) RETURNING version
+            """)
+        return saved
+    }
+
+    /// Deletes a tenant and everything in it.
+    public func deleteTenant(_ id: TenantID) async throws {
+        for table in ["tokens", "grants", "projects", "users"] {
+            try await db.raw("DELETE FROM \(ident: table) WHERE tenant_id = \(bind: id.rawValue)").run()
+        }
+        try await db.raw("DELETE FROM tenants WHERE id = \(bind: id.rawValue)").run()
+    }
+
+    // MARK: Users
+
+    public func insert(_ user: User, passwordHash: String?) async throws {
+        try await run("user '\(user.username)'", """
+            INSERT INTO users (id, tenant_id, username, display_name, email, source, password_hash, disabled,
+              version, created_at, updated_at)
+            VALUES (\(bind: user.id.rawValue), \(bind: user.tenantID?.rawValue ?? ""), \(bind: user.username),
+              \(bind: user.displayName), \(bind: user.email), \(bind: user.source.rawValue), \(bind: passwordHash),
+              \(bind: user.disabled ? 1 : 0), 1, \(bind: Rows.millis(user.createdAt)), \(bind: Rows.millis(user.updatedAt)))
+            """)
+    }
+
+    /// Saves `user` if its stored version is still `user.version`; a non-nil `passwordHash`
+    /// replaces the password.
+    public func update(_ user: User, passwordHash: String? = nil) async throws -> User {
+        var saved = user
+        saved.version = try await bumpVersion("users", user.id.rawValue, user.version, """
+            UPDATE users SET display_name = \(bind: user.displayName), email = \(bind: user.email),
+              disabled = \(bind: user.disabled ? 1 : 0), password_hash = COALESCE(\(bind: passwordHash), password_hash),
+              updated_at = \(bind: Rows.millis(user.updatedAt)), version = version + 1
+            WHERE id = \(bind: user.id.rawValue) AND version = \(bind: user.version) RETURNING version
+            """)
+        return saved
+    }
+
+    /// Deletes a user with their grants and tokens.
+    public func deleteUser(_ id: UserID) async throws {
+        try await db.raw("DELETE FROM tokens WHERE user_id = \(bind: id.rawValue)").run()
+        try await db.raw("DELETE FROM grants WHERE subject_kind = 'user' AND subject = \(bind: id.rawValue)").run()
+        try await db.raw("DELETE FROM users WHERE id = \(bind: id.rawValue)").run()
+    }
+
+    // MARK: Projects
+
+    public func insert(_ project: Project) async throws {
+        try await run("project '\(project.name)'", """
+            INSERT INTO projects (id, tenant_id, name, display_name, cap_cpu, cap_memory, version, created_at, updated_at)
+            VALUES (\(bind: project.id.rawValue), \(bind: project.tenantID.rawValue), \(bind: project.name),
+              \(bind: project.displayName), \(bind: project.caps?.cpu), \(bind: project.caps?.memory), 1,
+              \(bind: Rows.millis(project.createdAt)), \(bind: Rows.millis(project.updatedAt)))
+            """)
+    }
+
+    public func update(_ project: Project) async throws -> Project {
+        var saved = project
+        saved.version = try await bumpVersion("projects", project.id.rawValue, project.version, """
+            UPDATE projects SET display_name = \(bind: project.displayName), cap_cpu = \(bind: project.caps?.cpu),
+              cap_memory = \(bind: project.caps?.memory), updated_at = \(bind: Rows.millis(project.updatedAt)),
+              version = version + 1
+            WHERE id = \(bind: project.id.rawValue) AND version = \(bind: project.version) RETURNING version
+            """)
+        return saved
+    }
+
+    /// Deletes a project with its grants.
+    public func deleteProject(_ id: ProjectID) async throws {
+        try await db.raw("DELETE FROM grants WHERE project_id = \(bind: id.rawValue)").run()
+        try await db.raw("DELETE FROM projects WHERE id = \(bind: id.rawValue)").run()
+    }
+
+    // MARK: Grants
+
+    public func insert(_ grant: Grant) async throws {
+        let subject = Rows.subjectColumns(grant.subject)
+        try await run("grant for \(subject.kind) '\(subject.value)'", """
+            INSERT INTO grants (id, tenant_id, project_id, role, subject_kind, subject, created_at)
+            VALUES (\(bind: grant.id.rawValue), \(bind: grant.tenantID?.rawValue ?? ""), \(bind: grant.projectID?.rawValue ?? ""),
+              \(bind: grant.role.rawValue), \(bind: subject.kind), \(bind: subject.value), \(bind: Rows.millis(grant.createdAt)))
+            """)
+    }
+
+    public func deleteGrant(_ id: GrantID) async throws {
+        try await db.raw("DELETE FROM grants WHERE id = \(bind: id.rawValue)").run()
+    }
+
+    // MARK: Tokens
+
+    /// Stores a token's record under the SHA-256 hash of its secret.
+    public func insert(_ token: APIToken, tenantID: TenantID?, hash: String) async throws {
+        try await run("token", """
+            INSERT INTO tokens (id, user_id, tenant_id, hash, description, created_at, expires_at)
+            VALUES (\(bind: token.id.rawValue), \(bind: token.userID.rawValue), \(bind: tenantID?.rawValue ?? ""),
+              \(bind: hash), \(bind: token.description), \(bind: Rows.millis(token.createdAt)), \(bind: Rows.millis(token.expiresAt)))
+            """)
+    }
+
+    public func revokeToken(_ id: TokenID, at date: Date) async throws {
+        try await db.raw("""
+            UPDATE tokens SET revoked_at = \(bind: Rows.millis(date)) WHERE id = \(bind: id.rawValue) AND revoked_at IS NULL
+            """).run()
+    }
+
+    // MARK: Audit
+
+    /// Appends `event` to the audit log; returns its sequence number.
+    @discardableResult
+    public func append(_ event: AuditEvent) async throws -> Int64 {
+        let row = try await db.raw("""
+            INSERT INTO audit (at, actor_id, actor, tenant_id, project_id, action, target, request_id)
+            VALUES (\(bind: Rows.millis(event.at)), \(bind: event.actorID?.rawValue), \(bind: event.actor),
+              \(bind: event.tenantID?.rawValue ?? ""), \(bind: event.projectID?.rawValue ?? ""), \(bind: event.action),
+              \(bind: event.target), \(bind: event.requestID)) RETURNING seq
+            """).first()
+        guard let row else { throw StoreError(.corrupt, "the audit insert returned no sequence number") }
+        return try row.decode(column: "seq", as: Int64.self)
+    }
+
+    // MARK: Helpers
+
+    private func run(_ what: String, _ sql: SQLQueryString) async throws {
+        do {
+            try await db.raw(sql).run()
+        } catch where Self.isUniqueViolation(error) {
+            throw StoreError(.duplicate, "\(what) already exists", underlying: error)
+        }
+    }
+
+    private func bumpVersion(_ table: String, _ id: String, _ expected: Int, _ sql: SQLQueryString) async throws -> Int {
+        if let row = try await db.raw(sql).first() {
+            return try row.decode(column: "version", as: Int.self)
+        }
+        let exists = try await db.raw("SELECT version FROM \(ident: table) WHERE id = \(bind: id)").first()
+        guard let exists else { throw StoreError(.notFound, "\(table) \(id) does not exist") }
+        let current = try exists.decode(column: "version", as: Int.self)
+        throw StoreError(.staleVersion, "\(table) \(id) is at version \(current), not \(expected)")
+    }
+
+    static func isUniqueViolation(_ error: any Error) -> Bool {
+        if let error = error as? SQLiteError {
+            return error.reason == .constraint || error.reason == .constraintUniqueFailed
+                || error.reason == .constraintPrimaryKeyFailed
+        }
+        if let error = error as? PSQLError {
+            return error.serverInfo?[.sqlState] == "23505"
+        }
+        return false
+    }
+}
