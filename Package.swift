@@ -75,6 +75,7 @@ let package = Package(
             dependencies: [
                 "CanopyModel", "CanopyStore", "CanopyServer", "CanopyAuth",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -50,7 +50,8 @@ public enum Policy {
         case .yes: return true
         case .no: return false
         case .enterpriseOnly:
-            guard let tenantID = target.tenantID else { return true }
+            // Tenant-level rows mean nothing at domain level.
+            guard let tenantID = target.tenantID else { return false }
             return snapshot.tenant(tenantID)?.tenant.mode == .enterprise
         }
     }

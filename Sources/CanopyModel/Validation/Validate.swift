@@ -94,12 +94,13 @@ public enum Validate {
         guard !number.isEmpty, pieces.count <= 2, pieces.contains(where: { !$0.isEmpty }) else {
             return false
         }
+        if suffixes.contains(String(rest)) { return true }
         if rest.first == "e" || rest.first == "E" {
             let exponent = rest.dropFirst().drop { $0 == "+" || $0 == "-" }
             return !exponent.isEmpty && exponent.allSatisfy { $0.isASCII && $0.isNumber }
                 && rest.dropFirst().count - exponent.count <= 1
         }
-        return suffixes.contains(String(rest))
+        return false
     }
 
     private static func isLowerAlphanumeric(_ byte: UInt8) -> Bool {

@@ -1,0 +1,14 @@
+import ArgumentParser
+
+/// The one Canopy binary: the server, the demo, and the admin CLI.
+@main
+struct Canopy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "canopy",
+        abstract: "Hard multi-tenancy for fleets of Kubernetes clusters.",
+        subcommands: [
+            Serve.self, Demo.self, Login.self, Whoami.self,
+            TenantCommand.self, UserCommand.self, ProjectCommand.self, MemberCommand.self,
+        ]
+    )
+}

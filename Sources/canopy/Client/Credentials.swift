@@ -1,0 +1,36 @@
+import Foundation
+
+/// The CLI's saved sign-in: server URL and token, in `~/.config/canopy/credentials` (or under
+/// `$XDG_CONFIG_HOME`), readable by the owner only (mode 0600).
+struct Credentials: Codable {
+    var server: String
+    var token: String
+
+    static var path: URL {
+        let environment = ProcessInfo.processInfo.environment
+        let base = environment["XDG_CONFIG_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".config")
+        return base.appendingPathComponent("canopy/credentials")
+    }
+
+    static func load() throws -> Credentials {
+        guard let data = try? Data(contentsOf: path) else {
+            throw CLIError("not signed in; run `canopy login --server URL --username NAME` first")
+        }
+        return try JSONDecoder().decode(Credentials.self, from: data)
+    }
+
+    func save() throws {
+        let url = Self.path
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        FileManager.default.createFile(atPath: url.path, contents: nil, attributes: [.posixPermissions: 0o600])
+        try JSONEncoder().encode(self).write(to: url)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: url.path)
+    }
+}
+
+/// A CLI usage error, printed as `error: …`.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

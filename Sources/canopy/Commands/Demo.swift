@@ -1,0 +1,115 @@
+import ArgumentParser
+import CanopyServer
+import Foundation
+import Logging
+
+/// `canopy demo`: a whole example domain on loopback, in a temporary folder.
+///
+/// This version has the management plane only: an msp tenant `coke` and an enterprise tenant
+/// `pepsi`, the project `marketing` with an admin, a member and a viewer. Simulated clusters and
+/// `kubectl` arrive with the clusters and proxy issues.
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run an example Canopy domain on loopback.")
+
+    @Option(help: "Keep the store here instead of a temporary folder.")
+    var dataDir: String?
+
+    @Option(help: "Address to listen on, HOST:PORT (port 0 picks a free one).")
+    var listen: String = "127.0.0.1:8443"
+
+    @Flag(help: "Create the example domain, print how to use it, and stop (for scripts and tests).")
+    var exitAfterSetup = false
+
+    static let adminPassword = "demo-admin-password"
+    static let userPassword = "demo-password"
+
+    func run() async throws {
+        let (host, port) = try Serve.parse(listen)
+        let directory = dataDir ?? FileManager.default.temporaryDirectory.appendingPathComponent("canopy-demo-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "canopy-demo")
+        logger.logLevel = .warning
+        let configuration = ServerConfiguration(
+            dataDirectory: directory, host: host, port: port, bcryptCost: 8, adminPassword: Self.adminPassword
+        )
+        let (ready, readyContinuation) = AsyncStream<Int>.makeStream()
+        let serverLogger = logger
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await CanopyServer.run(configuration, logger: serverLogger, handleSignals: true) { ready in
+                    readyContinuation.yield(ready.port)
+                }
+            }
+            guard let boundPort = await ready.first(where: { _ in true }) else { return }
+            let server = "http://\(host):\(boundPort)"
+            print("Starting Canopy demo in \(directory) …")
+            try await populate(server)
+            printTour(server)
+            if exitAfterSetup {
+                group.cancelAll()
+            } else {
+                print("\nPress Ctrl-C to stop.")
+            }
+            try await group.waitForAll()
+        }
+        if dataDir == nil { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    /// Builds the example domain through the HTTP API, showing progress.
+    private func populate(_ server: String) async throws {
+        let anonymous = APIClient(server: server, token: nil)
+        let token = try await Self.token(anonymous, tenant: nil, username: "admin", password: Self.adminPassword)
+        let admin = APIClient(server: server, token: token)
+        let steps: [(String, String, [String: Any])] = [
+            ("tenant coke (msp)", "/api/v1/tenants", ["name": "coke", "displayName": "Coca-Cola", "mode": "msp", "admin": ["username": "coke-admin", "password": Self.userPassword]]),
+            ("tenant pepsi (enterprise)", "/api/v1/tenants", ["name": "pepsi", "displayName": "PepsiCo", "mode": "enterprise", "admin": ["username": "pepsi-admin", "password": Self.userPassword]]),
+        ]
+        for (what, path, body) in steps {
+            _ = try await admin.send(.POST, path, body: body)
+            print("  created \(what)")
+        }
+        let cokeAdmin = APIClient(server: server, token: try await Self.token(anonymous, tenant: "coke", username: "coke-admin", password: Self.userPassword))
+        _ = try await cokeAdmin.send(.POST, "/api/v1/tenants/coke/projects", body: ["name": "marketing", "displayName": "Marketing", "caps": ["cpu": "16", "memory": "64Gi"]])
+        print("  created project coke/marketing")
+        for (user, role) in [("alice", "admin"), ("bob", "member"), ("carol", "viewer")] {
+            _ = try await cokeAdmin.send(.POST, "/api/v1/tenants/coke/users", body: ["username": user, "password": Self.userPassword])
+            _ = try await cokeAdmin.send(.POST, "/api/v1/tenants/coke/projects/marketing/members", body: ["user": user, "role": role])
+            print("  created coke/\(user), project \(role) of marketing")
+        }
+    }
+
+    private static func token(_ client: APIClient, tenant: String?, username: String, password: String) async throws -> String {
+        var body: [String: Any] = ["username": username, "password": password]
+        if let tenant { body["tenant"] = tenant }
+        let data = try await client.send(.POST, "/api/v1/login", body: body)
+        guard let token = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["token"] as? String else {
+            throw CLIError("sign-in returned no token")
+        }
+        return token
+    }
+
+    private func printTour(_ server: String) {
+        print("""
+
+        Canopy demo is running at \(server)  (API document: \(server)/api/v1/openapi.yaml)
+
+        Sign-ins (password for all tenant users: \(Self.userPassword)):
+          domain admin (service provider)   admin / \(Self.adminPassword)
+          coke tenant admin (msp tenant)     coke-admin
+          pepsi tenant admin (enterprise)    pepsi-admin
+          coke/marketing admin, member, viewer: alice, bob, carol
+
+        Try:
+          canopy login --server \(server) --username admin --password \(Self.adminPassword)
+          canopy tenant list
+          canopy project list --tenant coke        # 403: coke is an msp tenant, sealed from the provider
+          canopy login --server \(server) --tenant coke --username bob --password \(Self.userPassword)
+          canopy whoami
+          canopy member list --tenant coke --project marketing
+          canopy tenant get pepsi                  # 404: coke's users cannot learn pepsi exists
+
+        Simulated clusters and kubectl access arrive with the clusters and proxy work (see the README).
+        """)
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+
+/// `canopy login`: sign in and keep the token for later commands.
+struct Login: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Sign in and save the token in ~/.config/canopy/credentials.")
+
+    @Option(help: "The Canopy server, e.g. http://127.0.0.1:8443")
+    var server: String
+
+    @Option(help: "Your tenant; leave out for domain (service-provider) accounts.")
+    var tenant: String?
+
+    @Option(help: "User name.")
+    var username: String
+
+    @Option(help: "Password; read from CANOPY_PASSWORD or standard input when left out.")
+    var password: String?
+
+    func run() async throws {
+        let secret = password ?? ProcessInfo.processInfo.environment["CANOPY_PASSWORD"] ?? readLine(strippingNewline: true) ?? ""
+        var body: [String: Any] = ["username": username, "password": secret]
+        if let tenant { body["tenant"] = tenant }
+        let data = try await run(try await APIClient(server: server, token: nil).send(.POST, "/api/v1/login", body: body))
+        guard let answer = try JSONSerialization.jsonObject(with: data) as? [String: Any], let token = answer["token"] as? String else {
+            throw CLIError("the server's answer had no token")
+        }
+        try Credentials(server: server, token: token).save()
+        print("Signed in as \(tenant.map { "\($0)/" } ?? "")\(username); token saved in \(Credentials.path.path)")
+    }
+}
+
+/// `canopy whoami`: who the saved token belongs to, and their roles.
+struct Whoami: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show who you are signed in as, and your roles.")
+
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        let data = try await run(try await options.client().send(.GET, "/api/v1/whoami"))
+        if options.output == .json { return print(String(decoding: data, as: UTF8.self)) }
+        let answer = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+        let user = answer["user"] as? [String: Any] ?? [:]
+        print("user:      \(answer["tenant"].map { "\($0)/" } ?? "")\(user["username"] ?? "?")")
+        if answer["serviceProvider"] as? Bool == true { print("role:      service provider") }
+        if answer["tenantAdmin"] as? Bool == true { print("role:      tenant admin") }
+        for project in answer["projects"] as? [[String: Any]] ?? [] {
+            print("project:   \(project["project"] ?? "?") (\(project["role"] ?? "?"))")
+        }
+    }
+}
+
+extension AsyncParsableCommand {
+    /// Awaits an API call, turning server refusals into a clean `error:` line and exit code 1.
+    func run(_ call: @autoclosure () async throws -> Data) async throws -> Data {
+        do {
+            return try await call()
+        } catch let failure as APIClient.Failure {
+            throw CLIError(failure.description)
+        }
+    }
+}

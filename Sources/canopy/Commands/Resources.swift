@@ -1,0 +1,180 @@
+import ArgumentParser
+import Foundation
+
+/// `canopy tenant list|get|create|delete`.
+struct TenantCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tenant", abstract: "Manage tenants (service provider).",
+        subcommands: [List.self, Get.self, Create.self, Delete.self]
+    )
+    static let columns = ["name", "mode", "state", "userCount", "projectCount", "displayName"]
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        func run() async throws { try options.print(try await run(try await options.client().send(.GET, "/api/v1/tenants")), columns: TenantCommand.columns) }
+    }
+
+    struct Get: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Argument var name: String
+        func run() async throws { try options.print(try await run(try await options.client().send(.GET, "/api/v1/tenants/\(name)")), columns: TenantCommand.columns) }
+    }
+
+    struct Create: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Argument var name: String
+        @Option(help: "enterprise or msp") var mode: String
+        @Option var displayName: String?
+        @Option(help: "The first tenant admin's user name.") var adminUsername: String
+        @Option(help: "The first tenant admin's password.") var adminPassword: String
+        func run() async throws {
+            var body: [String: Any] = ["name": name, "mode": mode, "admin": ["username": adminUsername, "password": adminPassword]]
+            if let displayName { body["displayName"] = displayName }
+            try options.print(try await run(try await options.client().send(.POST, "/api/v1/tenants", body: body)), columns: TenantCommand.columns)
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Argument var name: String
+        func run() async throws {
+            _ = try await run(try await options.client().send(.DELETE, "/api/v1/tenants/\(name)"))
+            print("tenant \(name) deleted")
+        }
+    }
+}
+
+/// `canopy user list|get|create|delete --tenant T`.
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user", abstract: "Manage a tenant's users.", subcommands: [List.self, Get.self, Create.self, Delete.self]
+    )
+    static let columns = ["username", "displayName", "email", "source", "disabled"]
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        func run() async throws { try options.print(try await run(try await options.client().send(.GET, "/api/v1/tenants/\(tenant)/users")), columns: UserCommand.columns) }
+    }
+
+    struct Get: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        @Argument var username: String
+        func run() async throws { try options.print(try await run(try await options.client().send(.GET, "/api/v1/tenants/\(tenant)/users/\(username)")), columns: UserCommand.columns) }
+    }
+
+    struct Create: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        @Argument var username: String
+        @Option var password: String
+        @Option var displayName: String?
+        @Option var email: String?
+        func run() async throws {
+            var body: [String: Any] = ["username": username, "password": password]
+            if let displayName { body["displayName"] = displayName }
+            if let email { body["email"] = email }
+            try options.print(try await run(try await options.client().send(.POST, "/api/v1/tenants/\(tenant)/users", body: body)), columns: UserCommand.columns)
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        @Argument var username: String
+        func run() async throws {
+            _ = try await run(try await options.client().send(.DELETE, "/api/v1/tenants/\(tenant)/users/\(username)"))
+            print("user \(username) deleted")
+        }
+    }
+}
+
+/// `canopy project list|get|create|delete --tenant T`.
+struct ProjectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "project", abstract: "Manage a tenant's projects.", subcommands: [List.self, Get.self, Create.self, Delete.self]
+    )
+    static let columns = ["name", "role", "caps", "displayName"]
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        func run() async throws { try options.print(try await run(try await options.client().send(.GET, "/api/v1/tenants/\(tenant)/projects")), columns: ProjectCommand.columns) }
+    }
+
+    struct Get: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        @Argument var name: String
+        func run() async throws { try options.print(try await run(try await options.client().send(.GET, "/api/v1/tenants/\(tenant)/projects/\(name)")), columns: ProjectCommand.columns) }
+    }
+
+    struct Create: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        @Argument var name: String
+        @Option var displayName: String?
+        @Option(help: "CPU cap for the whole project, e.g. 16 or 500m.") var cpu: String?
+        @Option(help: "Memory cap for the whole project, e.g. 64Gi.") var memory: String?
+        func run() async throws {
+            var body: [String: Any] = ["name": name]
+            if let displayName { body["displayName"] = displayName }
+            if cpu != nil || memory != nil { body["caps"] = ["cpu": cpu, "memory": memory].compactMapValues { $0 } }
+            try options.print(try await run(try await options.client().send(.POST, "/api/v1/tenants/\(tenant)/projects", body: body)), columns: ProjectCommand.columns)
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        @Argument var name: String
+        func run() async throws {
+            _ = try await run(try await options.client().send(.DELETE, "/api/v1/tenants/\(tenant)/projects/\(name)"))
+            print("project \(name) deleted")
+        }
+    }
+}
+
+/// `canopy member list|add|remove --tenant T --project P`.
+struct MemberCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "member", abstract: "Manage a project's members.", subcommands: [List.self, Add.self, Remove.self]
+    )
+    static let columns = ["id", "user", "group", "role"]
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        @Option var project: String
+        func run() async throws {
+            try options.print(try await run(try await options.client().send(.GET, "/api/v1/tenants/\(tenant)/projects/\(project)/members")), columns: MemberCommand.columns)
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        @Option var project: String
+        @Option(help: "A user of the tenant.") var user: String?
+        @Option(help: "A directory group.") var group: String?
+        @Option(help: "admin, member or viewer") var role: String
+        func run() async throws {
+            var body: [String: Any] = ["role": role]
+            if let user { body["user"] = user }
+            if let group { body["group"] = group }
+            try options.print(try await run(try await options.client().send(.POST, "/api/v1/tenants/\(tenant)/projects/\(project)/members", body: body)), columns: MemberCommand.columns)
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        @Option var project: String
+        @Argument(help: "The membership id, as `member list` shows it.") var id: String
+        func run() async throws {
+            _ = try await run(try await options.client().send(.DELETE, "/api/v1/tenants/\(tenant)/projects/\(project)/members/\(id)"))
+            print("membership \(id) removed")
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import CanopyServer
+import Foundation
+import Logging
+
+/// `canopy serve`: run the management plane.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the Canopy server.")
+
+    @Option(help: "Folder for the SQLite store (the default store).")
+    var dataDir: String
+
+    @Option(help: "Use PostgreSQL instead: postgres://user:password@host:5432/database")
+    var database: String?
+
+    @Option(help: "Address to listen on, HOST:PORT.")
+    var listen: String = "127.0.0.1:8443"
+
+    @Flag(help: "Serve plain HTTP (loopback testing). Required in this version: TLS is not built yet.")
+    var insecureHttp = false
+
+    @Option(help: "bcrypt work factor for new passwords (4 to 31).")
+    var bcryptCost: UInt8 = 12
+
+    func run() async throws {
+        guard insecureHttp else {
+            throw ValidationError("this version of Canopy serves plain HTTP only; pass --insecure-http (TLS with a self-signed certificate is not built yet)")
+        }
+        guard (4...31).contains(bcryptCost) else { throw ValidationError("--bcrypt-cost must be between 4 and 31") }
+        let (host, port) = try Self.parse(listen)
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "canopy")
+        logger.logLevel = ProcessInfo.processInfo.environment["CANOPY_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let configuration = ServerConfiguration(
+            dataDirectory: dataDir, databaseURL: database, host: host, port: port, bcryptCost: bcryptCost,
+            adminPassword: ProcessInfo.processInfo.environment["CANOPY_ADMIN_PASSWORD"]
+        )
+        try await CanopyServer.run(configuration, logger: logger, handleSignals: true) { ready in
+            if let password = ready.generatedAdminPassword {
+                print("First start: the domain admin is 'admin' with password \(password) (shown once; change it).")
+            }
+            print("Canopy listening on http://\(host):\(ready.port)")
+        }
+    }
+
+    static func parse(_ listen: String) throws -> (String, Int) {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8443")
+        }
+        return (String(listen[..<colon]), port)
+    }
+}
