@@ -50,6 +50,7 @@ public final class SQLiteBackend: DatabaseBackend {
 
     public func run() async throws {
         await waitUntilCancelled()
-        try await connection.close()
+        // The future-based close is not cut short by the cancellation that got us here.
+        try await connection.close().get()
     }
 }
