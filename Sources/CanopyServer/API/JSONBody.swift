@@ -23,7 +23,7 @@ enum JSONBody {
         do {
             value = try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
-            throw APIError.malformed("the body is not valid JSON: \(describe(error))")
+            throw APIError.malformed("the body is not valid JSON: \(syntaxError(in: data) ?? describe(error))")
         }
         try OpenAPIDocument.bundled.check(value, against: schema)
         do {
@@ -40,6 +40,24 @@ enum JSONBody {
             status: status, headers: [.contentType: "application/json; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: data))
         )
+    }
+
+    /// Where a syntax error is, as Foundation's parser reports it ("around character N"), turned
+    /// into a line and column.
+    private static func syntaxError(in data: Data) -> String? {
+        do {
+            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+            return nil
+        } catch {
+            guard let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String else { return nil }
+            guard let range = text.range(of: "character "),
+                  let offset = Int(text[range.upperBound...].prefix { $0.isNumber })
+            else { return text }
+            let prefix = data.prefix(offset)
+            let line = prefix.filter { $0 == UInt8(ascii: "\n") }.count + 1
+            let column = offset - (prefix.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0) + 1
+            return "\(text.trimmingCharacters(in: CharacterSet(charactersIn: "."))) (line \(line), column \(column))"
+        }
     }
 
     /// The most useful words of a decoding error: the position for syntax errors, the path for

@@ -3,6 +3,7 @@ import CanopyModel
 import CanopyStore
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Turns every error a handler throws into the API's error body with the right status, logs the
 /// internal detail under the request id, and stamps `X-Request-Id` on every answer.
@@ -33,6 +34,8 @@ struct ErrorMiddleware: RouterMiddleware {
         switch error {
         case let error as APIError:
             return error
+        case is NIOTooManyBytesError:
+            return APIError(.contentTooLarge, code: "too_large", message: "the request body is larger than 1 MiB")
         case let error as ValidationError:
             return .invalid("\(error.field) \(error.message)", field: error.field)
         case let error as AuthError:
