@@ -48,6 +48,26 @@ public struct TestServer: Sendable {
         _ method: HTTPMethod, _ path: String, token: String? = nil, json: Any? = nil, rawBody: String? = nil,
         headers: [(String, String)] = []
     ) async throws -> TestResponse {
+        try await TestClient(baseURL: baseURL).request(method, path, token: token, json: json, rawBody: rawBody, headers: headers)
+    }
+
+    /// Signs in and returns the token; fails the test if sign-in fails.
+    public func login(tenant: String? = nil, _ username: String, _ password: String) async throws -> String {
+        try await TestClient(baseURL: baseURL).login(tenant: tenant, username, password)
+    }
+}
+
+/// HTTP calls to a Canopy server, as tests make them.
+public struct TestClient: Sendable {
+    public let baseURL: String
+
+    public init(baseURL: String) { self.baseURL = baseURL }
+
+    /// Sends one request and returns the status and parsed JSON body.
+    public func request(
+        _ method: HTTPMethod, _ path: String, token: String? = nil, json: Any? = nil, rawBody: String? = nil,
+        headers: [(String, String)] = []
+    ) async throws -> TestResponse {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }

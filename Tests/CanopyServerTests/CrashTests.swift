@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `kill -9` of the server during a burst of writes: every write answered 2xx survives, the audit
+/// log matches the writes, and the store opens cleanly — on both backends.
+@Suite struct CrashTests {
+    @Test(arguments: TestBackend.allCases)
+    func answeredWritesSurviveKillDashNine(backend: TestBackend) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let databaseURL = try await backend.freshDatabaseURL()
+        let first = try await ServerProcess(dataDirectory: directory.path, databaseURL: databaseURL)
+        let provider = try await first.client.login("admin", TestServer.adminPassword)
+        try Fixture.expect(await first.client.request(.POST, "/api/v1/tenants", token: provider, json: [
+            "name": "acme", "mode": "enterprise", "admin": ["username": "boss", "password": Fixture.password],
+        ]), 201)
+        let admin = try await first.client.login(tenant: "acme", "boss", Fixture.password)
+
+        // Four writers create projects as fast as they can; the server is killed while they run.
+        let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
+            for writer in 0..<4 {
+                group.addTask {
+                    var created: [String] = []
+                    for index in 0..<200 {
+                        let name = "p\(writer)-\(index)"
+                        guard let response = try? await first.client.request(.POST, "/api/v1/tenants/acme/projects", token: admin, json: ["name": name]) else {
+                            break
+                        }
+                        if response.status == 201 { created.append(name) }
+                    }
+                    return created
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(700))
+                first.kill()
+                return []
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(acknowledged.count > 0)
+
+        let second = try await ServerProcess(dataDirectory: directory.path, databaseURL: databaseURL)
+        defer { second.kill() }
+        let adminAgain = try await second.client.login(tenant: "acme", "boss", Fixture.password)
+        let projects = Set(try await second.client.request(.GET, "/api/v1/tenants/acme/projects", token: adminAgain).items.compactMap { $0["name"] as? String })
+        #expect(Set(acknowledged).isSubset(of: projects), "lost: \(Set(acknowledged).subtracting(projects).sorted())")
+        let audit = try await second.client.request(.GET, "/api/v1/audit?tenant=acme&limit=1000", token: adminAgain)
+        let audited = Set(audit.items.filter { $0["action"] as? String == "project.create" }.compactMap { ($0["target"] as? String)?.split(separator: "/").last.map(String.init) })
+        #expect(audited == projects)
+    }
+}
