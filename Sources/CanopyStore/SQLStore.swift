@@ -1,7 +1,10 @@
 import CanopyModel
 import Foundation
 import Logging
+import NIOCore
+import PostgresNIO
 import SQLKit
+import SQLiteNIO
 
 /// The store over SQL: SQLite (embedded, the default) or PostgreSQL.
 public final class SQLStore: Store {
@@ -150,10 +153,17 @@ public final class SQLStore: Store {
             return try await body()
         } catch let error as StoreError {
             throw error
-        } catch let error as CancellationError {
-            throw error
-        } catch {
+        } catch where Self.isDatabaseFailure(error) {
             throw StoreError(.unavailable, "the database failed", underlying: error)
+        }
+    }
+
+    /// Errors of the database drivers and the network under them; anything else (a caller's own
+    /// error thrown inside `write`) passes through unchanged.
+    private static func isDatabaseFailure(_ error: any Error) -> Bool {
+        switch error {
+        case is SQLiteError, is PSQLError, is ChannelError, is IOError: true
+        default: false
         }
     }
 }

@@ -1,0 +1,117 @@
+import CanopyModel
+import CanopyStore
+import Foundation
+import Testing
+import TestSupport
+
+/// The store's contract, run against SQLite and PostgreSQL alike.
+@Suite struct StoreContractTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func tenant(_ name: String) -> Tenant {
+        Tenant(id: .random(), name: name, displayName: name, mode: .enterprise, createdAt: now)
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func writesRoundTripThroughTheSnapshot(backend: TestBackend) async throws {
+        try await backend.withStore { store in
+            let coke = tenant("coke")
+            let user = User(id: .random(), tenantID: coke.id, username: "ann", email: "ann@example.com", createdAt: now)
+            let project = Project(id: .random(), tenantID: coke.id, name: "web", caps: ResourceCaps(cpu: "4", memory: "8Gi"), createdAt: now)
+            let grant = Grant(id: .random(), tenantID: coke.id, projectID: project.id, role: .projectMember, subject: .group("devs"), createdAt: now)
+            try await store.write { tx in
+                try await tx.insert(coke)
+                try await tx.insert(user, passwordHash: "hash")
+                try await tx.insert(project)
+                try await tx.insert(grant)
+            }
+            let snapshot = try await store.loadSnapshot()
+            let loaded = try #require(snapshot.tenant(named: "coke"))
+            #expect(loaded.tenant == coke)
+            #expect(loaded.user(named: "ann") == user)
+            #expect(loaded.project(named: "web") == project)
+            #expect(loaded.grants[grant.id] == grant)
+            #expect(try await store.passwordHash(of: user.id) == "hash")
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func staleVersionsAndDuplicatesAreRefused(backend: TestBackend) async throws {
+        try await backend.withStore { store in
+            let coke = tenant("coke")
+            try await store.write { tx in try await tx.insert(coke) }
+            let edited = { var copy = coke; copy.displayName = "Coca-Cola"; return copy }()
+            let saved = try await store.write { tx in try await tx.update(edited) }
+            #expect(saved.version == 2)
+            await #expect { try await store.write { tx in _ = try await tx.update(edited) } } throws: { error in
+                (error as? StoreError)?.code == .staleVersion
+            }
+            await #expect { try await store.write { tx in try await tx.insert(tenant("coke")) } } throws: { error in
+                (error as? StoreError)?.code == .duplicate
+            }
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func aFailedTransactionLeavesNeitherChangeNorAudit(backend: TestBackend) async throws {
+        try await backend.withStore { store in
+            struct Abort: Error {}
+            await #expect(throws: Abort.self) {
+                try await store.write { tx in
+                    try await tx.insert(tenant("ghost"))
+                    try await tx.append(AuditEvent(at: now, actorID: nil, actor: "t", tenantID: nil, projectID: nil, action: "tenant.create", target: "tenants/ghost", requestID: nil))
+                    throw Abort()
+                }
+            }
+            let snapshot = try await store.loadSnapshot()
+            #expect(snapshot.tenant(named: "ghost") == nil)
+            #expect(try await store.audit(AuditQuery(scopes: [nil])).isEmpty)
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func auditIsScopedAndNewestFirst(backend: TestBackend) async throws {
+        try await backend.withStore { store in
+            let a = TenantID("a"), b = TenantID("b"), p = ProjectID("p")
+            try await store.write { tx in
+                for (index, scope) in [nil, a, b, a].enumerated() {
+                    try await tx.append(AuditEvent(at: now, actorID: nil, actor: "t", tenantID: scope, projectID: index == 3 ? p : nil, action: "x.\(index)", target: "t", requestID: nil))
+                }
+            }
+            #expect(try await store.audit(AuditQuery(scopes: [a])).map(\.action) == ["x.3", "x.1"])
+            #expect(try await store.audit(AuditQuery(scopes: [a], projectIDs: [p])).map(\.action) == ["x.3"])
+            #expect(try await store.audit(AuditQuery(scopes: [nil, b])).map(\.action) == ["x.2", "x.0"])
+            #expect(try await store.audit(AuditQuery(scopes: [nil, a, b], limit: 2)).count == 2)
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func migrationsAreIdempotent(backend: TestBackend) async throws {
+        try await backend.withStore { store in
+            try await store.migrate()
+            try await store.migrate()
+            try await store.ping()
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func deletingATenantRemovesEverythingInIt(backend: TestBackend) async throws {
+        try await backend.withStore { store in
+            let coke = tenant("coke"), pepsi = tenant("pepsi")
+            let ann = User(id: .random(), tenantID: coke.id, username: "ann", createdAt: now)
+            let bob = User(id: .random(), tenantID: pepsi.id, username: "ann", createdAt: now)
+            try await store.write { tx in
+                try await tx.insert(coke)
+                try await tx.insert(pepsi)
+                try await tx.insert(ann, passwordHash: nil)
+                try await tx.insert(bob, passwordHash: nil)
+                try await tx.insert(APIToken(id: .random(), userID: ann.id, description: "", createdAt: now, expiresAt: now + 60), tenantID: coke.id, hash: "h1")
+            }
+            try await store.write { tx in try await tx.deleteTenant(coke.id) }
+            let snapshot = try await store.loadSnapshot()
+            #expect(snapshot.tenant(named: "coke") == nil)
+            #expect(snapshot.tenant(named: "pepsi")?.user(named: "ann") == bob)
+            #expect(try await store.token(hash: "h1") == nil)
+        }
+    }
+}
