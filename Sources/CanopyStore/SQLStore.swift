@@ -80,6 +80,17 @@ public final class SQLStore: Store {
         }
     }
 
+    public func auditSequences(after sequence: Int64) async throws -> [(sequence: Int64, tenantID: TenantID?)] {
+        try await mapErrors {
+            try await backend.withDatabase { db in
+                try await db.raw("SELECT seq, tenant_id FROM audit WHERE seq > \(bind: sequence) ORDER BY seq LIMIT 10000").all().map { row in
+                    let tenant = try row.decode(column: "tenant_id", as: String.self)
+                    return (try row.decode(column: "seq", as: Int64.self), tenant.isEmpty ? nil : TenantID(tenant))
+                }
+            }
+        }
+    }
+
     static func assemble(sequence: Int64, tenants: [Tenant], users: [User], projects: [Project], grants: [Grant]) -> Snapshot {
         let usersByTenant = Dictionary(grouping: users.filter { $0.tenantID != nil }, by: { $0.tenantID! })
         let projectsByTenant = Dictionary(grouping: projects, by: \.tenantID)

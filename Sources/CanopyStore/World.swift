@@ -10,11 +10,32 @@ import Synchronization
 public final class World: Sendable {
     public let store: any Store
     private let current: Mutex<Snapshot>
+    private let feed = Mutex(FeedState())
+
+    /// How far this process has followed the audit log (the change feed).
+    private struct FeedState {
+        /// The highest sequence number reflected in the snapshot.
+        var cursor: Int64 = 0
+        /// Sequence numbers at or below `cursor` (within `window`) already reflected: events that
+        /// another replica commits late, below the cursor, are still caught.
+        var seen: Set<Int64> = []
+
+        mutating func record(_ sequences: some Sequence<Int64>) {
+            seen.formUnion(sequences)
+            cursor = max(cursor, seen.max() ?? cursor)
+            seen = seen.filter { $0 > cursor - World.window }
+        }
+    }
+
+    /// How far behind the cursor late commits are still looked for.
+    static let window: Int64 = 1000
 
     /// Loads the snapshot from `store`.
     public init(store: any Store) async throws {
         self.store = store
-        current = Mutex(try await store.loadSnapshot())
+        let snapshot = try await store.loadSnapshot()
+        current = Mutex(snapshot)
+        feed.withLock { $0.cursor = snapshot.sequence }
     }
 
     /// The snapshot as of the latest commit.
@@ -39,17 +60,54 @@ public final class World: Sendable {
     public func commit<T: Sendable>(_ body: @Sendable (StoreTransaction) async throws -> Outcome<T>) async throws -> T {
         let committed = try await store.write({ tx in
             let outcome = try await body(tx)
-            var sequence: Int64 = 0
-            for event in outcome.audit { sequence = try await tx.append(event) }
-            return Committed(outcome: outcome, sequence: sequence)
+            var sequences: [Int64] = []
+            for event in outcome.audit { sequences.append(try await tx.append(event)) }
+            return Committed(outcome: outcome, sequences: sequences)
         }, onCommit: { committed in
+            let sequence = committed.sequences.max() ?? 0
             self.current.withLock { snapshot in
                 for change in committed.outcome.changes {
-                    snapshot = snapshot.applying(change, sequence: committed.sequence)
+                    snapshot = snapshot.applying(change, sequence: sequence)
                 }
+                snapshot = snapshot.advanced(to: sequence)
             }
+            self.feed.withLock { $0.record(committed.sequences) }
         })
         return committed.outcome.result
+    }
+
+    /// Follows the audit log for changes committed by other replicas sharing the database and
+    /// reloads what they touched: the tenants named by new events, and the domain level (tenant
+    /// records, domain users) for domain-level events. Returns how many new events it found.
+    ///
+    /// The reload runs under the store's write lock, so no local commit can fall between reading
+    /// and swapping in the fresh parts.
+    @discardableResult
+    public func catchUp() async throws -> Int {
+        let from = feed.withLock { max(0, $0.cursor - Self.window) }
+        let events = try await store.auditSequences(after: from)
+        let fresh = feed.withLock { state in events.filter { !state.seen.contains($0.sequence) } }
+        guard !fresh.isEmpty else { return 0 }
+        let touched = Set(fresh.compactMap(\.tenantID))
+        let domainTouched = fresh.contains { $0.tenantID == nil }
+        let known = Set(snapshot.tenants.keys)
+        _ = try await store.write({ tx in
+            let domain = domainTouched ? try await tx.loadDomain() : nil
+            let appeared = Set(domain?.tenants.map(\.id) ?? []).subtracting(known)
+            var parts: [TenantID: TenantSnapshot?] = [:]
+            for id in touched.union(appeared) { parts[id] = try await tx.loadTenant(id) }
+            return Reload(domain: domain, parts: parts)
+        }, onCommit: { reload in
+            self.current.withLock { snapshot in
+                if let domain = reload.domain {
+                    snapshot = snapshot.replacingDomain(tenants: domain.tenants, users: domain.users, grants: domain.grants)
+                }
+                for (id, part) in reload.parts { snapshot = snapshot.replacingTenant(id, with: part) }
+                snapshot = snapshot.advanced(to: fresh.map(\.sequence).max() ?? 0)
+            }
+        })
+        feed.withLock { $0.record(fresh.map(\.sequence)) }
+        return fresh.count
     }
 
     /// Re-reads the whole snapshot from the store (after changes made by another replica).
@@ -61,5 +119,10 @@ public final class World: Sendable {
 
 private struct Committed<T: Sendable>: Sendable {
     let outcome: World.Outcome<T>
-    let sequence: Int64
+    let sequences: [Int64]
+}
+
+private struct Reload: Sendable {
+    let domain: DomainRecords?
+    let parts: [TenantID: TenantSnapshot?]
 }

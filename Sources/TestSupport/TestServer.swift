@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// A real Canopy server on a free loopback port, with its store in a temporary folder (SQLite)
 /// or a fresh PostgreSQL database, for the length of one test.
@@ -13,17 +14,20 @@ public struct TestServer: Sendable {
 
     public let baseURL: String
     public let services: APIServices
+    /// The server's certificate when it serves HTTPS.
+    public let certificatePEM: String?
 
     /// Runs `body` against a fresh server; stops the server afterwards.
     public static func with<T: Sendable>(
-        backend: TestBackend = .sqlite, _ body: @Sendable (TestServer) async throws -> T
+        backend: TestBackend = .sqlite, tls: Bool = false, dataDirectory: String? = nil, databaseURL shared: String? = nil,
+        _ body: @Sendable (TestServer) async throws -> T
     ) async throws -> T {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let databaseURL = try await backend.freshDatabaseURL()
+        let databaseURL = if let shared { shared } else { try await backend.freshDatabaseURL() }
         let configuration = ServerConfiguration(
-            dataDirectory: directory.path, databaseURL: databaseURL, host: "127.0.0.1", port: 0,
-            bcryptCost: 4, adminPassword: adminPassword
+            dataDirectory: dataDirectory ?? directory.path, databaseURL: databaseURL, host: "127.0.0.1", port: 0,
+            bcryptCost: 4, adminPassword: adminPassword, tls: tls
         )
         let logger = { var logger = Logger(label: "canopy-test"); logger.logLevel = .critical; return logger }()
         let (readyStream, readyContinuation) = AsyncStream<CanopyServer.Ready>.makeStream()
@@ -35,7 +39,9 @@ public struct TestServer: Sendable {
             guard let ready = await readyStream.first(where: { _ in true }) else {
                 throw TestFailure("the server stopped before it was ready")
             }
-            let server = TestServer(baseURL: "http://127.0.0.1:\(ready.port)", services: ready.services)
+            let server = TestServer(
+                baseURL: "\(ready.scheme)://127.0.0.1:\(ready.port)", services: ready.services, certificatePEM: ready.certificatePEM
+            )
             let result = try await body(server)
             group.cancelAll()
             _ = try? await group.next()
@@ -48,20 +54,25 @@ public struct TestServer: Sendable {
         _ method: HTTPMethod, _ path: String, token: String? = nil, json: Any? = nil, rawBody: String? = nil,
         headers: [(String, String)] = []
     ) async throws -> TestResponse {
-        try await TestClient(baseURL: baseURL).request(method, path, token: token, json: json, rawBody: rawBody, headers: headers)
+        try await TestClient(baseURL: baseURL, trusting: certificatePEM).request(method, path, token: token, json: json, rawBody: rawBody, headers: headers)
     }
 
     /// Signs in and returns the token; fails the test if sign-in fails.
     public func login(tenant: String? = nil, _ username: String, _ password: String) async throws -> String {
-        try await TestClient(baseURL: baseURL).login(tenant: tenant, username, password)
+        try await TestClient(baseURL: baseURL, trusting: certificatePEM).login(tenant: tenant, username, password)
     }
 }
 
 /// HTTP calls to a Canopy server, as tests make them.
 public struct TestClient: Sendable {
     public let baseURL: String
+    /// A CA certificate (PEM) to trust for HTTPS; `nil` uses the system's roots.
+    public let trustedPEM: String?
 
-    public init(baseURL: String) { self.baseURL = baseURL }
+    public init(baseURL: String, trusting trustedPEM: String? = nil) {
+        self.baseURL = baseURL
+        self.trustedPEM = trustedPEM
+    }
 
     /// Sends one request and returns the status and parsed JSON body.
     public func request(
@@ -79,9 +90,23 @@ public struct TestClient: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: rawBody))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 16 << 20)
-        return TestResponse(status: Int(response.status.code), headers: response.headers, data: Data(body.readableBytesView))
+        guard let trustedPEM else {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            let body = try await response.body.collect(upTo: 16 << 20)
+            return TestResponse(status: Int(response.status.code), headers: response.headers, data: Data(body.readableBytesView))
+        }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(trustedPEM.utf8)))
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+        do {
+            let response = try await client.execute(request, timeout: .seconds(30))
+            let body = try await response.body.collect(upTo: 16 << 20)
+            try await client.shutdown()
+            return TestResponse(status: Int(response.status.code), headers: response.headers, data: Data(body.readableBytesView))
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
     }
 
     /// Signs in and returns the token; fails the test if sign-in fails.

@@ -31,3 +31,40 @@ import TestSupport
         }
     }
 }
+
+/// Answers match the document: every field the server sends is declared in the operation's
+/// response schema, with its type.
+@Suite struct ResponseSchemaTests {
+    @Test func successAnswersMatchTheirDeclaredSchemas() async throws {
+        try await TestServer.with { server in
+            let fixture = try await Fixture.build(server)
+            let admin = fixture.tokens["coke-admin"]!
+            let created = try await server.request(.POST, "/api/v1/tokens", token: admin, json: ["description": "x"])
+            let calls: [(String, String, String, String?, [String: Any]?)] = [
+                ("GET", "/api/v1/whoami", "/api/v1/whoami", admin, nil),
+                ("GET", "/api/v1/tokens", "/api/v1/tokens", admin, nil),
+                ("GET", "/api/v1/tenants", "/api/v1/tenants", fixture.tokens["provider"], nil),
+                ("GET", "/api/v1/tenants/coke", "/api/v1/tenants/{tenant}", admin, nil),
+                ("GET", "/api/v1/tenants/coke/users", "/api/v1/tenants/{tenant}/users", admin, nil),
+                ("GET", "/api/v1/tenants/coke/users/pm", "/api/v1/tenants/{tenant}/users/{user}", admin, nil),
+                ("GET", "/api/v1/tenants/coke/admins", "/api/v1/tenants/{tenant}/admins", admin, nil),
+                ("GET", "/api/v1/tenants/coke/projects", "/api/v1/tenants/{tenant}/projects", fixture.tokens["coke-pm"], nil),
+                ("GET", "/api/v1/tenants/coke/projects/marketing", "/api/v1/tenants/{tenant}/projects/{project}", fixture.tokens["coke-pa"], nil),
+                ("GET", "/api/v1/tenants/coke/projects/marketing/members", "/api/v1/tenants/{tenant}/projects/{project}/members", admin, nil),
+                ("GET", "/api/v1/audit?tenant=coke", "/api/v1/audit", admin, nil),
+                ("POST", "/api/v1/tenants/coke/projects", "/api/v1/tenants/{tenant}/projects", admin, ["name": "web", "caps": ["cpu": "2"]]),
+                ("PATCH", "/api/v1/tenants/coke/users/pm", "/api/v1/tenants/{tenant}/users/{user}", admin, ["email": "pm@example.com"]),
+            ]
+            #expect(created.status == 201)
+            #expect(OpenAPIDocument.bundled.responseMismatch(Array(created.data), operation: "POST /api/v1/tokens") == nil)
+            for (method, path, template, token, body) in calls {
+                let response = try await server.request(.init(rawValue: method), path, token: token, json: body)
+                #expect((200...201).contains(response.status), "\(method) \(path): \(response.status)")
+                let mismatch = OpenAPIDocument.bundled.responseMismatch(Array(response.data), operation: "\(method) \(template)")
+                #expect(mismatch == nil, "\(mismatch ?? "")")
+            }
+            let login = try await server.request(.POST, "/api/v1/login", json: ["tenant": "coke", "username": "pv", "password": Fixture.password])
+            #expect(OpenAPIDocument.bundled.responseMismatch(Array(login.data), operation: "POST /api/v1/login") == nil)
+        }
+    }
+}

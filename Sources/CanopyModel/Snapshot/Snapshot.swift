@@ -55,6 +55,35 @@ public struct Snapshot: Sendable {
         )
     }
 
+    /// The snapshot with one tenant's part replaced by a fresh load (`nil`: the tenant is gone).
+    public func replacingTenant(_ id: TenantID, with fresh: TenantSnapshot?) -> Snapshot {
+        var next = self
+        if let old = next.tenants.removeValue(forKey: id) { next.tenantIDsByName[old.tenant.name] = nil }
+        if let fresh {
+            next.tenants[id] = fresh
+            next.tenantIDsByName[fresh.tenant.name] = id
+        }
+        return next
+    }
+
+    /// The snapshot with the domain level replaced by a fresh load: tenant records (tenants that
+    /// appeared get an empty part until loaded, tenants that vanished are dropped), domain users
+    /// and domain grants.
+    public func replacingDomain(tenants records: [Tenant], users: [User], grants: [Grant]) -> Snapshot {
+        var parts: [TenantSnapshot] = []
+        for record in records {
+            parts.append(tenants[record.id].map { $0.tenant == record ? $0 : $0.replacing(tenant: record) } ?? TenantSnapshot(tenant: record))
+        }
+        return Snapshot(sequence: sequence, tenants: parts, domainUsers: users, domainGrants: grants)
+    }
+
+    /// The same snapshot, marked as reflecting audit events up to `sequence`.
+    public func advanced(to sequence: Int64) -> Snapshot {
+        var next = self
+        next.sequence = max(next.sequence, sequence)
+        return next
+    }
+
     /// The snapshot after one committed change.
     public func applying(_ change: Change, sequence: Int64) -> Snapshot {
         var next = self

@@ -3,6 +3,7 @@ import CanopyModel
 import CanopyStore
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import Metrics
 import NIOCore
@@ -20,6 +21,10 @@ public enum CanopyServer {
         public let generatedAdminPassword: String?
         /// The live services, for tests and the demo to reach into.
         public let services: APIServices
+        /// The server's certificate (PEM) when it serves HTTPS; clients trust it as their CA.
+        public let certificatePEM: String?
+        /// `https` or `http`.
+        public var scheme: String { certificatePEM == nil ? "http" : "https" }
     }
 
     /// Opens the store, brings its schema up to date, creates the first admin on an empty store,
@@ -56,12 +61,19 @@ public enum CanopyServer {
         let services = APIServices(world: world, authenticator: authenticator, hasher: hasher, logger: logger)
         let router = buildRouter(services)
         let recorder = TokenUseRecorder(authenticator: authenticator, store: store, logger: logger)
+        let certificate = try configuration.tls
+            ? ServerCertificate.loadOrCreate(in: configuration.dataDirectory, host: configuration.host) : nil
         let app = Application(
             router: router,
+            server: try certificate.map { try .tls(.http1(), tlsConfiguration: $0.serverTLSConfiguration()) } ?? .http1(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "canopy"),
-            services: [recorder],
+            // Only a shared PostgreSQL database can have other writers to follow.
+            services: configuration.databaseURL == nil ? [recorder] : [recorder, SnapshotRefresher(world: world, logger: logger)],
             onServerRunning: { channel in
-                await onReady(Ready(port: channel.localAddress?.port ?? 0, generatedAdminPassword: generated, services: services))
+                await onReady(Ready(
+                    port: channel.localAddress?.port ?? 0, generatedAdminPassword: generated, services: services,
+                    certificatePEM: certificate?.certificatePEM
+                ))
             },
             logger: logger
         )

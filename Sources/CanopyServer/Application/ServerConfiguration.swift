@@ -13,11 +13,15 @@ public struct ServerConfiguration: Sendable {
     /// The first domain admin's password on an empty store; `nil` generates one and reports it
     /// through `onFirstAdmin` (printed once by `canopy serve`).
     public var adminPassword: String?
+    /// Serve HTTPS with the self-signed certificate kept in `dataDirectory` (the default), or
+    /// plain HTTP when false (`--insecure-http`, for loopback testing).
+    public var tls: Bool
 
     public init(
         dataDirectory: String, databaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8443,
-        bcryptCost: UInt8 = 12, adminPassword: String? = nil
+        bcryptCost: UInt8 = 12, adminPassword: String? = nil, tls: Bool = true
     ) {
+        self.tls = tls
         self.dataDirectory = dataDirectory
         self.databaseURL = databaseURL
         self.host = host

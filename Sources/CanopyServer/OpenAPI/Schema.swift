@@ -34,17 +34,19 @@ indirect enum Schema: Sendable {
         }
     }
 
-    /// Checks `value` against this schema; throws a 400 naming the offending field.
-    func check(_ value: JSONValue, at path: String, in document: OpenAPIDocument) throws(APIError) {
+    /// Checks `value` against this schema; throws a 400 naming the offending field. With
+    /// `strict`, every object must declare every field it has (how responses are checked:
+    /// nothing the server sends may be missing from the document).
+    func check(_ value: JSONValue, at path: String, in document: OpenAPIDocument, strict: Bool = false) throws(APIError) {
         let label = path.isEmpty ? "the body" : "'\(path)'"
         switch (self, value) {
         case (.any, _):
             return
         case (.reference(let name), _):
             guard let schema = document.schemas[name] else { return }
-            try schema.check(value, at: path, in: document)
+            try schema.check(value, at: path, in: document, strict: strict)
         case (.object(let properties, let required, let allowsOtherFields), .object(let fields)):
-            for key in fields.keys.sorted() where properties[key] == nil && !allowsOtherFields {
+            for key in fields.keys.sorted() where properties[key] == nil && (strict || !allowsOtherFields) {
                 let field = Self.join(path, key)
                 throw .malformed("unknown field '\(field)'", field: field)
             }
@@ -53,14 +55,14 @@ indirect enum Schema: Sendable {
                 throw .malformed("missing required field '\(field)'", field: field)
             }
             for (key, fieldValue) in fields.sorted(by: { $0.key < $1.key }) where fieldValue != .null {
-                try properties[key]?.check(fieldValue, at: Self.join(path, key), in: document)
+                try properties[key]?.check(fieldValue, at: Self.join(path, key), in: document, strict: strict)
             }
         case (.array(let items, let maxItems), .array(let elements)):
             if let maxItems, elements.count > maxItems {
                 throw .malformed("\(label) has more than \(maxItems) items", field: path)
             }
             for (index, element) in elements.enumerated() {
-                try items.check(element, at: "\(path)[\(index)]", in: document)
+                try items.check(element, at: "\(path)[\(index)]", in: document, strict: strict)
             }
         case (.string(let allowed, let maxLength), .string(let text)):
             if let allowed, !allowed.contains(text) {

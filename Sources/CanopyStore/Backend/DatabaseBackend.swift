@@ -14,3 +14,18 @@ public protocol DatabaseBackend: Sendable {
     /// Keeps the backend's connections alive until cancelled; then closes them.
     func run() async throws
 }
+
+extension SQLDatabase {
+    /// Runs `body` between `begin` and `COMMIT` on this one connection; rolls back if it throws.
+    func runInTransaction<T: Sendable>(begin: String, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await raw("\(unsafeRaw: begin)").run()
+        do {
+            let result = try await body(self)
+            try await raw("COMMIT").run()
+            return result
+        } catch {
+            try? await raw("ROLLBACK").run()
+            throw error
+        }
+    }
+}

@@ -30,16 +30,9 @@ public final class PostgresBackend: DatabaseBackend {
 
     public func withTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
-            let db = connection.sql(logger: logger)
-            try await db.raw("BEGIN ISOLATION LEVEL SERIALIZABLE").run()
-            do {
-                let result = try await body(db)
-                try await db.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await db.raw("ROLLBACK").run()
-                throw error
-            }
+            // READ COMMITTED suffices: every update names the version it expects, which the row
+            // lock makes atomic, and in-process writes are serialized by the store.
+            try await connection.sql(logger: logger).runInTransaction(begin: "BEGIN", body)
         }
     }
 

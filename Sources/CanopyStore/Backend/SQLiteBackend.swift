@@ -31,16 +31,9 @@ public final class SQLiteBackend: DatabaseBackend {
 
     public func withTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await lock.withLock {
-            let db = connection.sql()
-            try await db.raw("BEGIN IMMEDIATE").run()
-            do {
-                let result = try await body(db)
-                try await db.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await db.raw("ROLLBACK").run()
-                throw error
-            }
+            // IMMEDIATE takes the write lock at once, so a transaction never fails half-way on
+            // upgrading a read lock.
+            try await connection.sql().runInTransaction(begin: "BEGIN IMMEDIATE", body)
         }
     }
 

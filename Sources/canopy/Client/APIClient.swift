@@ -2,11 +2,14 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// A small client of Canopy's HTTP API for the admin CLI.
 struct APIClient {
     let server: String
     let token: String?
+    var certificateAuthority: String? = nil
+    var insecureSkipTLSVerify = false
 
     /// An error answer from the server, shown to the user as `error: message`.
     struct Failure: Error, CustomStringConvertible {
@@ -25,17 +28,37 @@ struct APIClient {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let buffer = try await response.body.collect(upTo: 64 << 20)
-        let data = Data(buffer.readableBytesView)
-        guard (200..<300).contains(response.status.code) else {
+        let client = try makeClient()
+        let data: Data
+        let status: HTTPResponseStatus
+        do {
+            let response = try await client.execute(request, timeout: .seconds(30))
+            data = Data(try await response.body.collect(upTo: 64 << 20).readableBytesView)
+            status = response.status
+            if client !== HTTPClient.shared { try await client.shutdown() }
+        } catch {
+            if client !== HTTPClient.shared { try? await client.shutdown() }
+            throw error
+        }
+        guard (200..<300).contains(status.code) else {
             let parsed = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
             let error = parsed?["error"] as? [String: Any]
             throw Failure(
-                status: Int(response.status.code), code: error?["code"] as? String ?? "unknown",
+                status: Int(status.code), code: error?["code"] as? String ?? "unknown",
                 message: error?["message"] as? String ?? String(decoding: data, as: UTF8.self)
             )
         }
         return data
+    }
+
+    /// The shared client, or one that trusts the saved CA or skips verification.
+    private func makeClient() throws -> HTTPClient {
+        guard certificateAuthority != nil || insecureSkipTLSVerify else { return HTTPClient.shared }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if insecureSkipTLSVerify { tls.certificateVerification = .none }
+        if let certificateAuthority {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(certificateAuthority.utf8)))
+        }
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
     }
 }

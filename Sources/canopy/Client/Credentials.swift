@@ -5,6 +5,10 @@ import Foundation
 struct Credentials: Codable {
     var server: String
     var token: String
+    /// The CA (PEM) that the server's certificate chains to, when not a public one.
+    var certificateAuthority: String?
+    /// Skip certificate verification (testing only).
+    var insecureSkipTLSVerify: Bool?
 
     static var path: URL {
         let environment = ProcessInfo.processInfo.environment

@@ -15,7 +15,10 @@ struct ClientOptions: ParsableArguments {
     /// A client with the saved credentials.
     func client() throws -> APIClient {
         let credentials = try Credentials.load()
-        return APIClient(server: credentials.server, token: credentials.token)
+        return APIClient(
+            server: credentials.server, token: credentials.token, certificateAuthority: credentials.certificateAuthority,
+            insecureSkipTLSVerify: credentials.insecureSkipTLSVerify ?? false
+        )
     }
 
     /// Prints an API answer: raw JSON, or the named columns of its `items` (or of the object).

@@ -11,6 +11,8 @@ struct Bench: AsyncParsableCommand {
     @Option var tenants = 1000
     @Option var projectsPerTenant = 10
     @Option var usersPerTenant = 100
+    @Option(help: "Concurrent HTTP clients for the API measurement.") var clients = 64
+    @Option(help: "Seconds to measure each HTTP endpoint (0 skips the HTTP measurement).") var seconds = 10
 
     func run() async throws {
         let started = ContinuousClock.now
@@ -41,6 +43,10 @@ struct Bench: AsyncParsableCommand {
             updates.append(Self.nanoseconds(ContinuousClock.now - clock))
         }
         print(String(format: "snapshot update after one change: median %.3f ms, p99 %.3f ms", Self.median(updates) / 1e6, Self.percentile(updates, 0.99) / 1e6))
+
+        if seconds > 0 {
+            try await HTTPBench(world: world, clients: clients, duration: .seconds(seconds)).run()
+        }
     }
 
     static func nanoseconds(_ duration: Duration) -> Double {

@@ -31,7 +31,7 @@ struct Demo: AsyncParsableCommand {
         var logger = Logger(label: "canopy-demo")
         logger.logLevel = .warning
         let configuration = ServerConfiguration(
-            dataDirectory: directory, host: host, port: port, bcryptCost: 8, adminPassword: Self.adminPassword
+            dataDirectory: directory, host: host, port: port, bcryptCost: 8, adminPassword: Self.adminPassword, tls: false
         )
         let (ready, readyContinuation) = AsyncStream<Int>.makeStream()
         let serverLogger = logger

@@ -17,15 +17,26 @@ struct Login: AsyncParsableCommand {
     @Option(help: "Password; read from CANOPY_PASSWORD or standard input when left out.")
     var password: String?
 
+    @Option(help: "A PEM file with the CA to trust for the server's certificate (e.g. DATA_DIR/tls.crt).")
+    var certificateAuthority: String?
+
+    @Flag(help: "Do not verify the server's certificate (testing only).")
+    var insecureSkipTlsVerify = false
+
     func run() async throws {
         let secret = password ?? ProcessInfo.processInfo.environment["CANOPY_PASSWORD"] ?? readLine(strippingNewline: true) ?? ""
         var body: [String: Any] = ["username": username, "password": secret]
         if let tenant { body["tenant"] = tenant }
-        let data = try await run(try await APIClient(server: server, token: nil).send(.POST, "/api/v1/login", body: body))
+        let authority = try certificateAuthority.map { try String(contentsOfFile: $0, encoding: .utf8) }
+        let client = APIClient(server: server, token: nil, certificateAuthority: authority, insecureSkipTLSVerify: insecureSkipTlsVerify)
+        let data = try await run(try await client.send(.POST, "/api/v1/login", body: body))
         guard let answer = try JSONSerialization.jsonObject(with: data) as? [String: Any], let token = answer["token"] as? String else {
             throw CLIError("the server's answer had no token")
         }
-        try Credentials(server: server, token: token).save()
+        try Credentials(
+            server: server, token: token, certificateAuthority: authority,
+            insecureSkipTLSVerify: insecureSkipTlsVerify ? true : nil
+        ).save()
         print("Signed in as \(tenant.map { "\($0)/" } ?? "")\(username); token saved in \(Credentials.path.path)")
     }
 }

@@ -16,16 +16,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on, HOST:PORT.")
     var listen: String = "127.0.0.1:8443"
 
-    @Flag(help: "Serve plain HTTP (loopback testing). Required in this version: TLS is not built yet.")
+    @Flag(help: "Serve plain HTTP (loopback testing). By default Canopy serves HTTPS with a self-signed certificate kept in the data folder.")
     var insecureHttp = false
 
     @Option(help: "bcrypt work factor for new passwords (4 to 31).")
     var bcryptCost: UInt8 = 12
 
     func run() async throws {
-        guard insecureHttp else {
-            throw ValidationError("this version of Canopy serves plain HTTP only; pass --insecure-http (TLS with a self-signed certificate is not built yet)")
-        }
         guard (4...31).contains(bcryptCost) else { throw ValidationError("--bcrypt-cost must be between 4 and 31") }
         let (host, port) = try Self.parse(listen)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
@@ -34,13 +31,16 @@ struct Serve: AsyncParsableCommand {
         logger.logLevel = ProcessInfo.processInfo.environment["CANOPY_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let configuration = ServerConfiguration(
             dataDirectory: dataDir, databaseURL: database, host: host, port: port, bcryptCost: bcryptCost,
-            adminPassword: ProcessInfo.processInfo.environment["CANOPY_ADMIN_PASSWORD"]
+            adminPassword: ProcessInfo.processInfo.environment["CANOPY_ADMIN_PASSWORD"], tls: !insecureHttp
         )
         try await CanopyServer.run(configuration, logger: logger, handleSignals: true) { ready in
             if let password = ready.generatedAdminPassword {
                 print("First start: the domain admin is 'admin' with password \(password) (shown once; change it).")
             }
-            print("Canopy listening on http://\(host):\(ready.port)")
+            print("Canopy listening on \(ready.scheme)://\(host):\(ready.port)")
+            if ready.certificatePEM != nil {
+                print("Clients trust its certificate with: canopy login --certificate-authority \(dataDir)/tls.crt …")
+            }
         }
     }
 
