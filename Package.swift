@@ -28,6 +28,25 @@ let package = Package(
     ],
     targets: [
         .target(name: "CanopyModel"),
+        .target(name: "KubeAPI"),
+        .target(
+            name: "KubeSim",
+            dependencies: [
+                "KubeAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "KubeClient",
+            dependencies: [
+                "KubeAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "CanopyStore",
             dependencies: [
@@ -71,7 +90,8 @@ let package = Package(
         .executableTarget(
             name: "canopy",
             dependencies: [
-                "CanopyModel", "CanopyServer", "CanopyStore", "CanopyAuth",
+                "CanopyModel", "CanopyServer", "CanopyStore", "CanopyAuth", "KubeSim",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -82,7 +102,8 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "CanopyModel", "CanopyStore", "CanopyServer", "CanopyAuth",
+                "CanopyModel", "CanopyStore", "CanopyServer", "CanopyAuth", "KubeSim", "KubeAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -90,6 +111,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CanopyModelTests", dependencies: ["CanopyModel"]),
+        .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeAPI", "KubeSim", "TestSupport"]),
         .testTarget(name: "CanopyAuthTests", dependencies: ["CanopyAuth", "CanopyModel"]),
         .testTarget(name: "CanopyStoreTests", dependencies: ["CanopyStore", "CanopyModel", "TestSupport"]),
         .testTarget(

@@ -32,7 +32,7 @@ struct HTTPBench {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let logger = { var logger = Logger(label: "bench"); logger.logLevel = .critical; return logger }()
-        let configuration = ServerConfiguration(dataDirectory: directory, port: 0, bcryptCost: 4, adminPassword: "bench-password")
+        let configuration = ServerConfiguration(dataDirectory: directory, port: 0, bcryptCost: 4, adminPassword: "bench-password", tls: false)
         let (readyStream, readyContinuation) = AsyncStream<CanopyServer.Ready>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await CanopyServer.run(configuration, logger: logger) { readyContinuation.yield($0) } }

@@ -1,0 +1,69 @@
+import Foundation
+import KubeAPI
+import Synchronization
+
+/// Many simulated clusters in one process, served at `/clusters/<name>/…`.
+///
+/// Authentication is by bearer token: the admin token (a member of `system:masters`) and any
+/// tokens added with `addToken`. See Docs/KubeSim.md for what is emulated and what differs from
+/// a real API server.
+public final class KubeSim: Sendable {
+    /// A caller as the simulated API server knows it.
+    public struct UserInfo: Sendable, Equatable {
+        public let name: String
+        public let groups: [String]
+
+        public init(name: String, groups: [String]) {
+            self.name = name
+            self.groups = groups
+        }
+    }
+
+    public let clusters: [String: SimCluster]
+    /// The token of the all-powerful admin (`system:masters`).
+    public let adminToken: String
+    private let tokens: Mutex<[String: UserInfo]>
+
+    /// Kubernetes version reported by `/version`: v1.36.2, the version REAL-CLUSTER.md observed.
+    public static let gitVersion = "v1.36.2"
+
+    public init(clusterNames: [String], adminToken: String = "kubesim-admin-" + UUID().uuidString.lowercased()) {
+        clusters = Dictionary(uniqueKeysWithValues: clusterNames.map { ($0, SimCluster(name: $0)) })
+        self.adminToken = adminToken
+        tokens = Mutex([adminToken: UserInfo(name: "kubesim-admin", groups: ["system:masters", "system:authenticated"])])
+    }
+
+    /// Accepts `token` as `user` in `groups` (plus `system:authenticated`) on every cluster.
+    public func addToken(_ token: String, user: String, groups: [String] = []) {
+        tokens.withLock { $0[token] = UserInfo(name: user, groups: groups + ["system:authenticated"]) }
+    }
+
+    /// The caller a bearer token stands for.
+    public func user(forToken token: String) -> UserInfo? {
+        tokens.withLock { $0[token] }
+    }
+
+    /// A kubeconfig for the admin of one cluster served at `baseURL`.
+    public func adminKubeconfig(cluster: String, baseURL: String) -> String {
+        """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: \(cluster)
+          cluster:
+            server: \(baseURL)/clusters/\(cluster)
+        users:
+        - name: \(cluster)-admin
+          user:
+            token: \(adminToken)
+        contexts:
+        - name: \(cluster)
+          context:
+            cluster: \(cluster)
+            user: \(cluster)-admin
+            namespace: default
+        current-context: \(cluster)
+
+        """
+    }
+}

@@ -1,0 +1,291 @@
+import Foundation
+import KubeAPI
+import Synchronization
+
+/// One simulated cluster: an object store with uids, a cluster-wide monotonic resourceVersion,
+/// watches with history, and the API server's error answers.
+///
+/// Every operation is atomic under one lock, which is also what makes quota admission atomic
+/// per namespace, as the real admission chain is.
+public final class SimCluster: Sendable {
+    public let name: String
+    /// The `kube-system` namespace's uid: how Canopy recognises one physical cluster.
+    public let identity: String
+    private let state: Mutex<State>
+    private let clock: @Sendable () -> Date
+
+    /// One change, as watches deliver it.
+    public struct Event: Sendable {
+        public let type: String
+        public let object: JSON
+        let revision: Int64
+        let resource: ResourceType
+    }
+
+    struct Watcher {
+        let resource: ResourceType
+        let namespace: String?
+        let selector: LabelSelector
+        let continuation: AsyncStream<Event>.Continuation
+    }
+
+    struct State {
+        var revision: Int64 = 1
+        var objects: [ResourceType: [String: JSON]] = [:]
+        var history: [Event] = []
+        /// Watches resuming from a revision below this answer 410 Gone.
+        var expiredBelow: Int64 = 0
+        var watchers: [UUID: Watcher] = [:]
+    }
+
+    /// Events kept for resuming watches; older resourceVersions answer 410 Gone.
+    static let historyLimit = 5000
+
+    public init(name: String, clock: @escaping @Sendable () -> Date = Date.init) {
+        self.name = name
+        self.clock = clock
+        identity = UUID().uuidString.lowercased()
+        state = Mutex(State())
+        for namespace in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            var object: JSON = .object(["apiVersion": .string("v1"), "kind": .string("Namespace"), "metadata": .object(["name": .string(namespace)])])
+            if namespace == "kube-system" { object[path: "metadata.uid"] = .string(identity) }
+            _ = try? create(Self.namespaces, namespace: nil, object: object)
+        }
+    }
+
+    static let namespaces = ResourceType.find(group: "", version: "v1", resource: "namespaces")!
+
+    /// The newest resourceVersion.
+    public var revision: Int64 { state.withLock { $0.revision } }
+
+    // MARK: Reads
+
+    public func get(_ type: ResourceType, namespace: String?, name: String) throws(Status) -> JSON {
+        guard let object = state.withLock({ $0.objects[type]?[Self.key(namespace, name)] }) else {
+            throw Status.notFound(type.resource, name, group: type.group)
+        }
+        return object
+    }
+
+    /// One page of a list: objects sorted by namespace and name, `limit` at most, resuming after
+    /// the key in `continue`.
+    public func list(
+        _ type: ResourceType, namespace: String?, labelSelector: LabelSelector = LabelSelector(),
+        fieldSelector: FieldSelector = FieldSelector(), limit: Int? = nil, continue token: String? = nil
+    ) throws(Status) -> (items: [JSON], revision: Int64, continue: String?) {
+        let (all, revision) = state.withLock { state in
+            (state.objects[type] ?? [:], state.revision)
+        }
+        let after = try token.map { token throws(Status) -> String in
+            guard let data = Data(base64Encoded: token), let key = String(data: data, encoding: .utf8) else {
+                throw Status(code: 400, reason: "BadRequest", message: "continue key is not valid")
+            }
+            return key
+        }
+        let matching = all
+            .filter { key, object in
+                (namespace == nil || key.hasPrefix("\(namespace!)/")) && (after == nil || key > after!)
+                    && labelSelector.matches(object[path: "metadata.labels"]?.stringMap ?? [:])
+                    && fieldSelector.matches { object[path: $0]?.stringValue }
+            }
+            .sorted { $0.key < $1.key }
+        guard let limit, limit > 0, matching.count > limit else { return (matching.map(\.value), revision, nil) }
+        let page = matching.prefix(limit)
+        return (page.map(\.value), revision, Data(page.last!.key.utf8).base64EncodedString())
+    }
+
+    // MARK: Writes
+
+    /// Creates an object; fills uid, resourceVersion, creationTimestamp and generation.
+    @discardableResult
+    public func create(_ type: ResourceType, namespace: String?, object: JSON) throws(Status) -> JSON {
+        var object = object
+        try stamp(&object, type: type, namespace: namespace)
+        guard let name = object[path: "metadata.name"]?.stringValue else {
+            throw Status.invalid(kind: type.kind, "", causes: [Status.Cause(reason: "FieldValueRequired", message: "name or generateName is required", field: "metadata.name")])
+        }
+        let now = KubeTime.format(clock())
+        let created = object
+        return try state.withLock { state throws(Status) -> JSON in
+            if type.isNamespaced, let namespace {
+                guard let space = state.objects[Self.namespaces]?[Self.key(nil, namespace)] else {
+                    throw Status.notFound("namespaces", namespace)
+                }
+                if space[path: "status.phase"]?.stringValue == "Terminating" {
+                    throw Status(code: 403, reason: "Forbidden", message: "\(type.resource) \"\(name)\" is forbidden: unable to create new content in namespace \(namespace) because it is being terminated")
+                }
+            }
+            let key = Self.key(namespace, name)
+            guard state.objects[type]?[key] == nil else { throw Status.alreadyExists(type.resource, name, group: type.group) }
+            var stored = created
+            state.revision += 1
+            stored[path: "metadata.uid"] = stored[path: "metadata.uid"] ?? .string(UUID().uuidString.lowercased())
+            stored[path: "metadata.resourceVersion"] = .string(String(state.revision))
+            stored[path: "metadata.creationTimestamp"] = .string(now)
+            stored[path: "metadata.generation"] = .number(1)
+            if type == Self.namespaces { stored[path: "status.phase"] = .string("Active") }
+            state.objects[type, default: [:]][key] = stored
+            Self.record(&state, Event(type: "ADDED", object: stored, revision: state.revision, resource: type))
+            return stored
+        }
+    }
+
+    /// Replaces an object. A `metadata.resourceVersion` that is not the current one answers 409.
+    @discardableResult
+    public func update(_ type: ResourceType, namespace: String?, name: String, object: JSON) throws(Status) -> JSON {
+        var object = object
+        try stamp(&object, type: type, namespace: namespace)
+        guard object[path: "metadata.name"]?.stringValue == name else {
+            throw Status(code: 400, reason: "BadRequest", message: "the name of the object (\(object[path: "metadata.name"]?.stringValue ?? "")) does not match the name on the URL (\(name))")
+        }
+        let replacement = object
+        return try state.withLock { state throws(Status) -> JSON in
+            let key = Self.key(namespace, name)
+            guard let current = state.objects[type]?[key] else { throw Status.notFound(type.resource, name, group: type.group) }
+            if let version = replacement[path: "metadata.resourceVersion"]?.stringValue, !version.isEmpty,
+               version != current[path: "metadata.resourceVersion"]?.stringValue {
+                throw Status.conflict(type.resource, name, group: type.group)
+            }
+            var stored = replacement
+            for field in ["uid", "creationTimestamp"] { stored[path: "metadata.\(field)"] = current[path: "metadata.\(field)"] }
+            let generation = Self.number(current[path: "metadata.generation"]) ?? 1
+            let specChanged = replacement["spec"] != current["spec"]
+            stored[path: "metadata.generation"] = .number(Double(generation + (specChanged ? 1 : 0)))
+            if stored.withoutVolatileMetadata == current.withoutVolatileMetadata { return current }
+            state.revision += 1
+            stored[path: "metadata.resourceVersion"] = .string(String(state.revision))
+            state.objects[type, default: [:]][key] = stored
+            Self.record(&state, Event(type: "MODIFIED", object: stored, revision: state.revision, resource: type))
+            return stored
+        }
+    }
+
+    /// Deletes an object and returns it. Deleting a namespace deletes everything in it.
+    @discardableResult
+    public func delete(_ type: ResourceType, namespace: String?, name: String) throws(Status) -> JSON {
+        try state.withLock { state throws(Status) -> JSON in
+            let key = Self.key(namespace, name)
+            guard let removed = state.objects[type]?.removeValue(forKey: key) else {
+                throw Status.notFound(type.resource, name, group: type.group)
+            }
+            state.revision += 1
+            var gone = removed
+            gone[path: "metadata.resourceVersion"] = .string(String(state.revision))
+            Self.record(&state, Event(type: "DELETED", object: gone, revision: state.revision, resource: type))
+            if type == Self.namespaces {
+                for resource in state.objects.keys where resource.isNamespaced {
+                    for (objectKey, object) in state.objects[resource] ?? [:] where objectKey.hasPrefix("\(name)/") {
+                        state.objects[resource]?[objectKey] = nil
+                        state.revision += 1
+                        Self.record(&state, Event(type: "DELETED", object: object, revision: state.revision, resource: resource))
+                    }
+                }
+            }
+            return gone
+        }
+    }
+
+    // MARK: Watches
+
+    /// Events on `type` (in `namespace`, matching `selector`) after `revision`: first the kept
+    /// history, then live ones. Throws 410 Gone when `revision` is older than the history kept.
+    public func watch(_ type: ResourceType, namespace: String?, selector: LabelSelector, after revision: Int64) throws(Status) -> AsyncStream<Event> {
+        let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+        let id = UUID()
+        try state.withLock { state throws(Status) in
+            if revision > 0, revision < state.expiredBelow {
+                throw Status.gone("too old resource version: \(revision) (\(state.expiredBelow))")
+            }
+            let watcher = Watcher(resource: type, namespace: namespace, selector: selector, continuation: continuation)
+            for event in state.history where event.revision > revision && Self.matches(event, watcher) {
+                continuation.yield(event)
+            }
+            state.watchers[id] = watcher
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    /// Ends every open watch (a fault: the server closing watches).
+    public func closeWatches() {
+        let watchers = state.withLock { state in
+            defer { state.watchers = [:] }
+            return Array(state.watchers.values)
+        }
+        for watcher in watchers { watcher.continuation.finish() }
+    }
+
+    /// A fault: forgets all history and closes every watch, so that every watch resuming from
+    /// any revision seen so far gets 410 Gone (as after an etcd compaction past it) and must
+    /// list again.
+    public func expireWatches() {
+        let watchers = state.withLock { state in
+            state.history.removeAll()
+            state.expiredBelow = state.revision + 1
+            defer { state.watchers = [:] }
+            return Array(state.watchers.values)
+        }
+        for watcher in watchers { watcher.continuation.finish() }
+    }
+
+    // MARK: Helpers
+
+    private static func record(_ state: inout State, _ event: Event) {
+        state.history.append(event)
+        if state.history.count > historyLimit {
+            let dropped = state.history.count - historyLimit
+            state.expiredBelow = max(state.expiredBelow, state.history[dropped - 1].revision + 1)
+            state.history.removeFirst(dropped)
+        }
+        for watcher in state.watchers.values where matches(event, watcher) { watcher.continuation.yield(event) }
+    }
+
+    private static func matches(_ event: Event, _ watcher: Watcher) -> Bool {
+        guard event.resource == watcher.resource else { return false }
+        if let namespace = watcher.namespace, event.object[path: "metadata.namespace"]?.stringValue != namespace { return false }
+        return watcher.selector.matches(event.object[path: "metadata.labels"]?.stringMap ?? [:])
+    }
+
+    /// Checks the object's kind and namespace against the URL and fills what the URL implies.
+    private func stamp(_ object: inout JSON, type: ResourceType, namespace: String?) throws(Status) {
+        guard case .object = object else { throw Status(code: 400, reason: "BadRequest", message: "the body must be a JSON object") }
+        if let kind = object["kind"]?.stringValue, kind != type.kind {
+            throw Status(code: 400, reason: "BadRequest", message: "the API version in the data (\(object["apiVersion"]?.stringValue ?? "")) does not match the expected API version (\(type.apiVersion))")
+        }
+        object["apiVersion"] = .string(type.apiVersion)
+        object["kind"] = .string(type.kind)
+        if object["metadata"] == nil { object["metadata"] = .object([:]) }
+        if type.isNamespaced {
+            if let given = object[path: "metadata.namespace"]?.stringValue, let namespace, given != namespace {
+                throw Status(code: 400, reason: "BadRequest", message: "the namespace of the provided object does not match the namespace sent on the request")
+            }
+            object[path: "metadata.namespace"] = namespace.map(JSON.string)
+        } else {
+            object[path: "metadata.namespace"] = nil
+        }
+        if object[path: "metadata.name"] == nil, let prefix = object[path: "metadata.generateName"]?.stringValue {
+            let suffix = String((0..<5).map { _ in "bcdfghjklmnpqrstvwxz2456789".randomElement()! })
+            object[path: "metadata.name"] = .string(prefix + suffix)
+        }
+    }
+
+    static func key(_ namespace: String?, _ name: String) -> String { "\(namespace ?? "")/\(name)" }
+
+    static func number(_ value: JSON?) -> Int64? {
+        if case .number(let number) = value { return Int64(number) }
+        return nil
+    }
+}
+
+extension JSON {
+    /// The object without the metadata the server maintains, to tell real changes from no-ops.
+    var withoutVolatileMetadata: JSON {
+        var copy = self
+        copy[path: "metadata.resourceVersion"] = nil
+        copy[path: "metadata.generation"] = nil
+        copy[path: "metadata.managedFields"] = nil
+        return copy
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Hummingbird
+import KubeAPI
+import NIOCore
+
+/// The verbs on one resource target: get, list, watch, create, update, patch, delete.
+struct SimVerbs {
+    let request: SimRequest
+    let target: SimRequest.Target
+
+    var cluster: SimCluster { request.cluster }
+    var type: ResourceType { target.type }
+    var query: [String: String] {
+        Dictionary(request.request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    func respond() async throws -> Response {
+        switch (request.request.method, target.name) {
+        case (.get, nil):
+            if ["1", "true"].contains(query["watch"]) { return try watch() }
+            return try list()
+        case (.get, let name?):
+            return SimAPI.json(try cluster.get(type, namespace: target.namespace, name: name))
+        case (.post, nil):
+            let created = try cluster.create(type, namespace: target.namespace, object: try await body())
+            return SimAPI.json(created, status: .created)
+        case (.put, let name?):
+            return SimAPI.json(try cluster.update(type, namespace: target.namespace, name: name, object: try await body()))
+        case (.patch, let name?):
+            return SimAPI.json(try await patch(name))
+        case (.delete, let name?):
+            return SimAPI.json(try cluster.delete(type, namespace: target.namespace, name: name))
+        case (.delete, nil):
+            let items = try cluster.list(type, namespace: target.namespace, labelSelector: try labelSelector()).items
+            for item in items {
+                if let name = item[path: "metadata.name"]?.stringValue { _ = try? cluster.delete(type, namespace: target.namespace, name: name) }
+            }
+            return SimAPI.json(listBody(items, revision: cluster.revision, continue: nil))
+        default:
+            throw Status(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
+        }
+    }
+
+    private func labelSelector() throws -> LabelSelector {
+        do {
+            return try query["labelSelector"].map { try LabelSelector(parsing: $0) } ?? LabelSelector()
+        } catch {
+            throw Status(code: 400, reason: "BadRequest", message: "\(error)")
+        }
+    }
+
+    private func list() throws -> Response {
+        let fields: FieldSelector
+        do { fields = try query["fieldSelector"].map { try FieldSelector(parsing: $0) } ?? FieldSelector() } catch {
+            throw Status(code: 400, reason: "BadRequest", message: "\(error)")
+        }
+        let page = try cluster.list(
+            type, namespace: target.namespace, labelSelector: try labelSelector(), fieldSelector: fields,
+            limit: query["limit"].flatMap(Int.init), continue: query["continue"]
+        )
+        return SimAPI.json(listBody(page.items, revision: page.revision, continue: page.continue))
+    }
+
+    private func listBody(_ items: [JSON], revision: Int64, continue token: String?) -> JSON {
+        var metadata: [String: JSON] = ["resourceVersion": .string(String(revision))]
+        if let token { metadata["continue"] = .string(token) }
+        return .object([
+            "apiVersion": .string(type.apiVersion), "kind": .string(type.kind + "List"),
+            "metadata": .object(metadata), "items": .array(items),
+        ])
+    }
+
+    /// A watch: one JSON event per line, until the cluster closes it or `timeoutSeconds` passes.
+    private func watch() throws -> Response {
+        let after = Int64(query["resourceVersion"] ?? "0") ?? 0
+        let stream: AsyncStream<SimCluster.Event>
+        do {
+            stream = try cluster.watch(type, namespace: target.namespace, selector: try labelSelector(), after: after)
+        } catch let status as Status where status.code == 410 {
+            // A real server answers a too-old watch with 200 and one ERROR event.
+            let line = Self.line(["type": .string("ERROR"), "object": (try? JSON(encoding: status)) ?? .null])
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: line)))
+        }
+        let timeout = Duration.seconds(Int(query["timeoutSeconds"] ?? "1800") ?? 1800)
+        let bookmarks = query["allowWatchBookmarks"] == "true"
+        let type = self.type
+        let cluster = self.cluster
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init { writer in
+            // Events and the timeout meet in one stream, so that only this task writes.
+            enum Item: Sendable { case event(SimCluster.Event), timeout }
+            let (items, input) = AsyncStream<Item>.makeStream()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await event in stream { input.yield(.event(event)) }
+                    input.finish()
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    input.yield(.timeout)
+                    input.finish()
+                }
+                for await item in items {
+                    switch item {
+                    case .event(let event):
+                        try await writer.write(ByteBuffer(bytes: Self.line(["type": .string(event.type), "object": event.object])))
+                    case .timeout:
+                        if bookmarks {
+                            let bookmark: JSON = .object(["kind": .string(type.kind), "apiVersion": .string(type.apiVersion),
+                                                          "metadata": .object(["resourceVersion": .string(String(cluster.revision))])])
+                            try await writer.write(ByteBuffer(bytes: Self.line(["type": .string("BOOKMARK"), "object": bookmark])))
+                        }
+                    }
+                }
+                group.cancelAll()
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    static func line(_ event: [String: JSON]) -> Data {
+        var data = (try? SimAPI.encoder.encode(JSON.object(event))) ?? Data()
+        data.append(UInt8(ascii: "\n"))
+        return data
+    }
+
+    private func body() async throws -> JSON {
+        let buffer = try await request.request.body.collect(upTo: 3 << 20)
+        do {
+            return try JSONDecoder().decode(JSON.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw Status(code: 400, reason: "BadRequest", message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml")
+        }
+    }
+
+    /// JSON merge patch, strategic merge patch (treated as a merge patch: see Docs/KubeSim.md)
+    /// and JSON patch.
+    private func patch(_ name: String) async throws -> JSON {
+        let current = try cluster.get(type, namespace: target.namespace, name: name)
+        let patch = try await body()
+        let contentType = request.request.headers[.contentType] ?? ""
+        var patched: JSON
+        if contentType.hasPrefix("application/json-patch+json") {
+            patched = try JSONPatch.apply(patch, to: current)
+        } else if contentType.hasPrefix("application/merge-patch+json") || contentType.hasPrefix("application/strategic-merge-patch+json") {
+            patched = JSONPatch.merge(patch, into: current)
+        } else {
+            throw Status(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+        }
+        if patch[path: "metadata.resourceVersion"] == nil { patched[path: "metadata.resourceVersion"] = nil }
+        return try cluster.update(type, namespace: target.namespace, name: name, object: patched)
+    }
+}
