@@ -1,3 +1,4 @@
+import CanopyCertificates
 import Foundation
 import KubeAPI
 import Synchronization
@@ -22,12 +23,15 @@ public final class KubeSim: Sendable {
     public let clusters: [String: SimCluster]
     /// The token of the all-powerful admin (`system:masters`).
     public let adminToken: String
+    /// The serving certificate for HTTPS, which is also the CA clients trust (generated at start).
+    public let certificate: ServerCertificate
     private let tokens: Mutex<[String: UserInfo]>
 
     /// Kubernetes version reported by `/version`: v1.36.2, the version REAL-CLUSTER.md observed.
     public static let gitVersion = "v1.36.2"
 
-    public init(clusterNames: [String], adminToken: String = "kubesim-admin-" + UUID().uuidString.lowercased()) {
+    public init(clusterNames: [String], adminToken: String = "kubesim-admin-" + UUID().uuidString.lowercased(), host: String = "127.0.0.1") throws {
+        certificate = try ServerCertificate.create(host: host, commonName: "KubeSim")
         clusters = Dictionary(uniqueKeysWithValues: clusterNames.map { ($0, SimCluster(name: $0)) })
         self.adminToken = adminToken
         tokens = Mutex([adminToken: UserInfo(name: "kubesim-admin", groups: ["system:masters", "system:authenticated"])])
@@ -43,24 +47,31 @@ public final class KubeSim: Sendable {
         tokens.withLock { $0[token] }
     }
 
-    /// A kubeconfig for the admin of one cluster served at `baseURL`.
+    /// A kubeconfig for the admin of one cluster served at `baseURL` (with the CA for https).
     public func adminKubeconfig(cluster: String, baseURL: String) -> String {
-        """
+        kubeconfig(cluster: cluster, baseURL: baseURL, user: "\(cluster)-admin", token: adminToken)
+    }
+
+    /// A kubeconfig for one cluster with the given token.
+    public func kubeconfig(cluster: String, baseURL: String, user: String, token: String) -> String {
+        let authority = baseURL.hasPrefix("https:")
+            ? "\n    certificate-authority-data: \(Data(certificate.certificatePEM.utf8).base64EncodedString())" : ""
+        return """
         apiVersion: v1
         kind: Config
         clusters:
         - name: \(cluster)
           cluster:
-            server: \(baseURL)/clusters/\(cluster)
+            server: \(baseURL)/clusters/\(cluster)\(authority)
         users:
-        - name: \(cluster)-admin
+        - name: \(user)
           user:
-            token: \(adminToken)
+            token: \(token)
         contexts:
         - name: \(cluster)
           context:
             cluster: \(cluster)
-            user: \(cluster)-admin
+            user: \(user)
             namespace: default
         current-context: \(cluster)
 

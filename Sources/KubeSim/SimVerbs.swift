@@ -124,6 +124,11 @@ struct SimVerbs {
     }
 
     private func body() async throws -> JSON {
+        let contentType = request.request.headers[.contentType] ?? "application/json"
+        if contentType.hasPrefix("application/vnd.kubernetes.protobuf") || contentType.hasPrefix("application/cbor") {
+            // KubeSim speaks JSON only; a 415 makes client-go retry the request as JSON.
+            throw Status(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/merge-patch+json, application/json-patch+json, application/strategic-merge-patch+json")
+        }
         let buffer = try await request.request.body.collect(upTo: 3 << 20)
         do {
             return try JSONDecoder().decode(JSON.self, from: Data(buffer.readableBytesView))

@@ -7,7 +7,7 @@ struct Canopy: AsyncParsableCommand {
         commandName: "canopy",
         abstract: "Hard multi-tenancy for fleets of Kubernetes clusters.",
         subcommands: [
-            Serve.self, Demo.self, Bench.self, Login.self, Whoami.self,
+            Serve.self, Demo.self, KubeSimCommand.self, Bench.self, Login.self, Whoami.self,
             TenantCommand.self, UserCommand.self, ProjectCommand.self, MemberCommand.self,
         ]
     )

@@ -1,4 +1,5 @@
 import CanopyAuth
+import CanopyCertificates
 import CanopyModel
 import CanopyStore
 import Foundation

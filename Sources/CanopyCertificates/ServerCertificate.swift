@@ -10,7 +10,13 @@ import X509
 public struct ServerCertificate: Sendable {
     /// The certificate in PEM, to hand to clients as the CA to trust.
     public let certificatePEM: String
-    let keyPEM: String
+    /// The private key in PEM.
+    public let keyPEM: String
+
+    public init(certificatePEM: String, keyPEM: String) {
+        self.certificatePEM = certificatePEM
+        self.keyPEM = keyPEM
+    }
 
     /// Loads the pair from `directory`, creating it on first start. The certificate names
     /// `localhost`, 127.0.0.1, ::1 and `host`, and is valid for ten years.
@@ -27,12 +33,12 @@ public struct ServerCertificate: Sendable {
         return created
     }
 
-    /// A new self-signed pair.
-    static func create(host: String, now: Date = Date()) throws -> ServerCertificate {
+    /// A new self-signed pair, valid for `localhost`, 127.0.0.1, ::1 and `host`.
+    public static func create(host: String, commonName: String = "Canopy server", now: Date = Date()) throws -> ServerCertificate {
         let key = P256.Signing.PrivateKey()
         let name = try DistinguishedName {
             OrganizationName("Canopy")
-            CommonName("Canopy server")
+            CommonName(commonName)
         }
         var names: [GeneralName] = [.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
                                     .ipAddress(ASN1OctetString(contentBytes: ArraySlice(Array(repeating: 0, count: 15) + [1])))]
@@ -63,7 +69,7 @@ public struct ServerCertificate: Sendable {
     }
 
     /// A NIOSSL server configuration presenting this certificate.
-    func serverTLSConfiguration() throws -> TLSConfiguration {
+    public func serverTLSConfiguration() throws -> TLSConfiguration {
         TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem))

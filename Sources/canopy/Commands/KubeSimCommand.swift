@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import KubeSim
+import Logging
+
+/// `canopy kubesim`: simulated Kubernetes clusters for demos and tests.
+struct KubeSimCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kubesim", abstract: "Serve simulated Kubernetes clusters at http://HOST:PORT/clusters/<name>."
+    )
+
+    @Option(help: "Address to listen on, HOST:PORT.")
+    var listen: String = "127.0.0.1:6443"
+
+    @Option(help: "Cluster names, comma-separated.")
+    var clusters: String = "a"
+
+    @Option(help: "Write an admin kubeconfig per cluster into this folder (<name>.kubeconfig).")
+    var kubeconfigDir: String?
+
+    @Flag(help: "Serve plain HTTP. kubectl sends no bearer token over plain HTTP, so this is for API clients only.")
+    var insecureHttp = false
+
+    func run() async throws {
+        let (host, port) = try Serve.parse(listen)
+        let names = clusters.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !names.isEmpty else { throw ValidationError("--clusters needs at least one name") }
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let sim = try KubeSim(clusterNames: names, host: host)
+        let directory = kubeconfigDir
+        let scheme = insecureHttp ? "http" : "https"
+        let logger = Logger(label: "kubesim")
+        let app = try KubeSimServer.application(sim, host: host, port: port, tls: !insecureHttp, logger: logger) { boundPort in
+                let base = "\(scheme)://\(host):\(boundPort)"
+                print("KubeSim serving \(names.count) cluster(s) at \(base)/clusters/<name>")
+                if let directory {
+                    try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                    for name in names {
+                        let path = "\(directory)/\(name).kubeconfig"
+                        FileManager.default.createFile(atPath: path, contents: Data(sim.adminKubeconfig(cluster: name, baseURL: base).utf8), attributes: [.posixPermissions: 0o600])
+                        print("  kubectl --kubeconfig \(path) get namespaces")
+                    }
+                }
+        }
+        try await app.runService()
+    }
+}
