@@ -153,6 +153,7 @@ struct MemberCommand: AsyncParsableCommand {
     }
 
     struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a user or directory group to the project.", aliases: ["create"])
         @OptionGroup var options: ClientOptions
         @Option var tenant: String
         @Option var project: String
@@ -168,6 +169,7 @@ struct MemberCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a membership.", aliases: ["delete"])
         @OptionGroup var options: ClientOptions
         @Option var tenant: String
         @Option var project: String
