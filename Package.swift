@@ -111,6 +111,8 @@ let package = Package(
             dependencies: [
                 "CanopyModel", "CanopyStore", "CanopyServer", "CanopyAuth", "KubeSim", "KubeAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -120,6 +122,7 @@ let package = Package(
         .testTarget(name: "CanopyModelTests", dependencies: ["CanopyModel"]),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeAPI", "KubeSim", "TestSupport"]),
+        .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeAPI", "TestSupport"]),
         .testTarget(name: "CanopyAuthTests", dependencies: ["CanopyAuth", "CanopyModel"]),
         .testTarget(name: "CanopyStoreTests", dependencies: ["CanopyStore", "CanopyModel", "TestSupport"]),
         .testTarget(

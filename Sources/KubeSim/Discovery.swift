@@ -38,4 +38,35 @@ enum Discovery {
             "groupVersion": .string(group.isEmpty ? version : "\(group)/\(version)"), "resources": .array(resources),
         ])
     }
+
+    /// `/openapi/v3`: one entry per group version.
+    static var openAPIRoot: JSON {
+        var paths: [String: JSON] = [:]
+        for type in ResourceType.known {
+            let key = type.group.isEmpty ? "api/\(type.version)" : "apis/\(type.group)/\(type.version)"
+            paths[key] = .object(["serverRelativeURL": .string("/openapi/v3/\(key)?hash=kubesim")])
+        }
+        return .object(["paths": .object(paths)])
+    }
+
+    /// `/openapi/v3/api/v1` and friends: just enough for kubectl to see that the server validates
+    /// fields itself (each kind's PATCH operation names the `fieldValidation` parameter), so that
+    /// `kubectl apply` sends `fieldValidation=Strict` instead of validating against schemas.
+    static func openAPIGroup(group: String, version: String) -> JSON {
+        var paths: [String: JSON] = [:]
+        let parameters: JSON = .array(["fieldValidation", "fieldManager", "dryRun"].map {
+            .object(["name": .string($0), "in": .string("query"), "schema": .object(["type": .string("string")])])
+        })
+        for type in ResourceType.known where type.group == group && type.version == version && type.verbs.contains("patch") {
+            let root = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
+            let item = type.isNamespaced ? "\(root)/namespaces/{namespace}/\(type.resource)/{name}" : "\(root)/\(type.resource)/{name}"
+            let gvk: JSON = .object(["group": .string(group), "version": .string(version), "kind": .string(type.kind)])
+            let operation: JSON = .object(["parameters": parameters, "x-kubernetes-group-version-kind": gvk, "responses": .object([:])])
+            paths[item] = .object(["patch": operation, "put": operation])
+        }
+        return .object([
+            "openapi": .string("3.0.0"), "info": .object(["title": .string("Kubernetes"), "version": .string(KubeSim.gitVersion)]),
+            "paths": .object(paths), "components": .object(["schemas": .object([:])]),
+        ])
+    }
 }

@@ -28,8 +28,15 @@ struct SimRequest {
             return SimAPI.json(Discovery.groups)
         case ["api", "v1"]:
             return SimAPI.json(Discovery.resources(group: "", version: "v1"))
+        case ["openapi", "v3"]:
+            return SimAPI.json(Discovery.openAPIRoot)
+        case ["openapi", "v3", "api", "v1"]:
+            return SimAPI.json(Discovery.openAPIGroup(group: "", version: "v1"))
         default:
             break
+        }
+        if path.count == 5, path[0] == "openapi", path[1] == "v3", path[2] == "apis" {
+            return SimAPI.json(Discovery.openAPIGroup(group: path[3], version: path[4]))
         }
         if path.count == 3, path[0] == "apis", ResourceType.known.contains(where: { $0.group == path[1] && $0.version == path[2] }) {
             return SimAPI.json(Discovery.resources(group: path[1], version: path[2]))

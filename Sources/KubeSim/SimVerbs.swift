@@ -20,7 +20,9 @@ struct SimVerbs {
             if ["1", "true"].contains(query["watch"]) { return try watch() }
             return try list()
         case (.get, let name?):
-            return SimAPI.json(try cluster.get(type, namespace: target.namespace, name: name))
+            let object = try cluster.get(type, namespace: target.namespace, name: name)
+            if wantsTable { return SimAPI.json(SimTable.table([object], type: type, revision: nil, includeObject: query["includeObject"], now: Date())) }
+            return SimAPI.json(object)
         case (.post, nil):
             let created = try cluster.create(type, namespace: target.namespace, object: try await body())
             return SimAPI.json(created, status: .created)
@@ -58,8 +60,16 @@ struct SimVerbs {
             type, namespace: target.namespace, labelSelector: try labelSelector(), fieldSelector: fields,
             limit: query["limit"].flatMap(Int.init), continue: query["continue"]
         )
+        if wantsTable {
+            var table = SimTable.table(page.items, type: type, revision: page.revision, includeObject: query["includeObject"], now: Date())
+            if let token = page.continue { table[path: "metadata.continue"] = .string(token) }
+            return SimAPI.json(table)
+        }
         return SimAPI.json(listBody(page.items, revision: page.revision, continue: page.continue))
     }
+
+    /// Whether the client asked for the Table form (`kubectl get`).
+    private var wantsTable: Bool { SimTable.isRequested(request.request.headers[.accept]) }
 
     private func listBody(_ items: [JSON], revision: Int64, continue token: String?) -> JSON {
         var metadata: [String: JSON] = ["resourceVersion": .string(String(revision))]
@@ -85,6 +95,8 @@ struct SimVerbs {
         let bookmarks = query["allowWatchBookmarks"] == "true"
         let type = self.type
         let cluster = self.cluster
+        let table = wantsTable
+        let includeObject = query["includeObject"]
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init { writer in
             // Events and the timeout meet in one stream, so that only this task writes.
             enum Item: Sendable { case event(SimCluster.Event), timeout }
@@ -102,7 +114,10 @@ struct SimVerbs {
                 for await item in items {
                     switch item {
                     case .event(let event):
-                        try await writer.write(ByteBuffer(bytes: Self.line(["type": .string(event.type), "object": event.object])))
+                        let object = table
+                            ? SimTable.table([event.object], type: type, revision: event.revision, includeObject: includeObject, now: Date())
+                            : event.object
+                        try await writer.write(ByteBuffer(bytes: Self.line(["type": .string(event.type), "object": object])))
                     case .timeout:
                         if bookmarks {
                             let bookmark: JSON = .object(["kind": .string(type.kind), "apiVersion": .string(type.apiVersion),

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import KubeSim
 import Logging
+import ServiceLifecycle
 
 /// KubeSim on a free loopback port for the length of one test.
 public struct TestKubeSim: Sendable {
@@ -16,15 +17,28 @@ public struct TestKubeSim: Sendable {
         let (ready, continuation) = AsyncStream<Int>.makeStream()
         let logger = { var logger = Logger(label: "kubesim-test"); logger.logLevel = .critical; return logger }()
         let app = try KubeSimServer.application(sim, host: "127.0.0.1", port: 0, tls: tls, logger: logger) { continuation.yield($0) }
+        let services = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
-                try await app.runService(gracefulShutdownSignals: [])
+                try await services.run()
                 return nil
             }
             guard let port = await ready.first(where: { _ in true }) else { throw TestFailure("KubeSim did not start") }
-            let result = try await body(TestKubeSim(sim: sim, baseURL: "\(tls ? "https" : "http")://127.0.0.1:\(port)"))
-            group.cancelAll()
-            return result
+            // Stop gracefully, after ending the watches that would otherwise hold it open.
+            let stop = {
+                for cluster in sim.clusters.values { cluster.closeWatches() }
+                await services.triggerGracefulShutdown()
+            }
+            do {
+                let result = try await body(TestKubeSim(sim: sim, baseURL: "\(tls ? "https" : "http")://127.0.0.1:\(port)"))
+                await stop()
+                for try await _ in group {}
+                return result
+            } catch {
+                await stop()
+                while (try? await group.next()) != nil {}
+                throw error
+            }
         }
     }
 

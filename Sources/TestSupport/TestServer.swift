@@ -42,10 +42,18 @@ public struct TestServer: Sendable {
             let server = TestServer(
                 baseURL: "\(ready.scheme)://127.0.0.1:\(ready.port)", services: ready.services, certificatePEM: ready.certificatePEM
             )
-            let result = try await body(server)
-            group.cancelAll()
-            _ = try? await group.next()
-            return result
+            // Stop gracefully: cancelling a NIO server with connections still queued trips a
+            // precondition in NIOAsyncWriter.
+            do {
+                let result = try await body(server)
+                await ready.stop()
+                try await group.waitForAll()
+                return result
+            } catch {
+                await ready.stop()
+                try? await group.waitForAll()
+                throw error
+            }
         }
     }
 

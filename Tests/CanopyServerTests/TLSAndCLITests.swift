@@ -32,22 +32,22 @@ import TestSupport
         defer { directory.remove(); home.remove() }
         try await TestServer.with(tls: true, dataDirectory: directory.path) { server in
             let cli = CLI(configHome: home.path)
-            let login = try cli.run(["login", "--server", server.baseURL, "--username", "admin", "--password", TestServer.adminPassword,
+            let login = try await cli.run(["login", "--server", server.baseURL, "--username", "admin", "--password", TestServer.adminPassword,
                                      "--certificate-authority", directory.path + "/tls.crt"])
             #expect(login.status == 0, "\(login.output)")
             let credentials = home.path + "/canopy/credentials"
             let mode = try FileManager.default.attributesOfItem(atPath: credentials)[.posixPermissions] as? Int
             #expect(mode == 0o600)
-            let create = try cli.run(["tenant", "create", "acme", "--mode", "msp", "--admin-username", "boss", "--admin-password", "password-123"])
+            let create = try await cli.run(["tenant", "create", "acme", "--mode", "msp", "--admin-username", "boss", "--admin-password", "password-123"])
             #expect(create.status == 0, "\(create.output)")
-            let list = try cli.run(["tenant", "list", "-o", "json"])
+            let list = try await cli.run(["tenant", "list", "-o", "json"])
             let names = ((try JSONSerialization.jsonObject(with: Data(list.output.utf8)) as? [String: Any])?["items"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
             #expect(names == ["acme"])
-            let table = try cli.run(["tenant", "list"])
+            let table = try await cli.run(["tenant", "list"])
             #expect(table.output.contains("NAME") && table.output.contains("acme") && table.output.contains("msp"))
-            let refused = try cli.run(["project", "list", "--tenant", "acme"])
+            let refused = try await cli.run(["project", "list", "--tenant", "acme"])
             #expect(refused.status != 0 && refused.output.contains("403"))
-            let whoami = try cli.run(["whoami"])
+            let whoami = try await cli.run(["whoami"])
             #expect(whoami.output.contains("service provider"))
         }
     }
@@ -57,19 +57,7 @@ import TestSupport
 struct CLI {
     let configHome: String
 
-    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("canopy")
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["XDG_CONFIG_HOME"] = configHome
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await ProcessRunner.run(ProcessRunner.canopyBinary, arguments, environment: ["XDG_CONFIG_HOME": configHome])
     }
 }

@@ -26,6 +26,9 @@ public enum CanopyServer {
         public let certificatePEM: String?
         /// `https` or `http`.
         public var scheme: String { certificatePEM == nil ? "http" : "https" }
+        /// Starts a graceful shutdown (as SIGTERM would): `run` returns once in-flight requests
+        /// are answered and the services have stopped.
+        public let stop: @Sendable () async -> Void
     }
 
     /// Opens the store, brings its schema up to date, creates the first admin on an empty store,
@@ -64,6 +67,7 @@ public enum CanopyServer {
         let recorder = TokenUseRecorder(authenticator: authenticator, store: store, logger: logger)
         let certificate = try configuration.tls
             ? ServerCertificate.loadOrCreate(in: configuration.dataDirectory, host: configuration.host) : nil
+        let shutdown = ShutdownHandle()
         let app = Application(
             router: router,
             server: try certificate.map { try .tls(.http1(), tlsConfiguration: $0.serverTLSConfiguration()) } ?? .http1(),
@@ -73,16 +77,16 @@ public enum CanopyServer {
             onServerRunning: { channel in
                 await onReady(Ready(
                     port: channel.localAddress?.port ?? 0, generatedAdminPassword: generated, services: services,
-                    certificatePEM: certificate?.certificatePEM
+                    certificatePEM: certificate?.certificatePEM, stop: { await shutdown.trigger() }
                 ))
             },
             logger: logger
         )
-        if handleSignals {
-            try await app.runService()
-        } else {
-            try await app.runService(gracefulShutdownSignals: [])
-        }
+        let group = ServiceGroup(configuration: .init(
+            services: [app], gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [], logger: logger
+        ))
+        shutdown.attach(group)
+        try await group.run()
     }
 
     /// Every route of the API, with error rendering, metrics and authentication in front.
@@ -113,5 +117,17 @@ public enum CanopyServer {
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             return registry
         }()
+    }
+}
+
+/// Lets code outside the service group start its graceful shutdown.
+final class ShutdownHandle: Sendable {
+    private let group = Mutex<ServiceGroup?>(nil)
+
+    func attach(_ serviceGroup: ServiceGroup) { group.withLock { $0 = serviceGroup } }
+
+    func trigger() async {
+        guard let serviceGroup = group.withLock({ $0 }) else { return }
+        await serviceGroup.triggerGracefulShutdown()
     }
 }

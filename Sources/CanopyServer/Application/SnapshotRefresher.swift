@@ -20,7 +20,7 @@ struct SnapshotRefresher: Service {
             } catch {
                 logger.warning("could not follow the change feed; retrying", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: interval)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
 }

@@ -33,21 +33,21 @@ struct Demo: AsyncParsableCommand {
         let configuration = ServerConfiguration(
             dataDirectory: directory, host: host, port: port, bcryptCost: 8, adminPassword: Self.adminPassword, tls: false
         )
-        let (ready, readyContinuation) = AsyncStream<Int>.makeStream()
+        let (ready, readyContinuation) = AsyncStream<CanopyServer.Ready>.makeStream()
         let serverLogger = logger
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 try await CanopyServer.run(configuration, logger: serverLogger, handleSignals: true) { ready in
-                    readyContinuation.yield(ready.port)
+                    readyContinuation.yield(ready)
                 }
             }
-            guard let boundPort = await ready.first(where: { _ in true }) else { return }
-            let server = "http://\(host):\(boundPort)"
+            guard let running = await ready.first(where: { _ in true }) else { return }
+            let server = "http://\(host):\(running.port)"
             print("Starting Canopy demo in \(directory) …")
             try await populate(server)
             printTour(server)
             if exitAfterSetup {
-                group.cancelAll()
+                await running.stop()
             } else {
                 print("\nPress Ctrl-C to stop.")
             }

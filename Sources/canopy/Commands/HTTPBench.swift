@@ -54,7 +54,7 @@ struct HTTPBench {
             report("GET /healthz", health)
             report("GET /api/v1/tenants/{t}/projects (member)", projects)
             print(String(format: "http: projects list throughput is %.2f of /healthz", projects.perSecond / health.perSecond))
-            group.cancelAll()
+            await ready.stop()
         }
     }
 

@@ -1,0 +1,123 @@
+import Foundation
+import KubeAPI
+
+/// The `Table` form of lists and objects (`meta.k8s.io/v1`), which `kubectl get` asks for and
+/// prints as it comes: the server chooses the columns.
+enum SimTable {
+    /// Whether the request's Accept header asks for a Table.
+    static func isRequested(_ accept: String?) -> Bool {
+        accept?.contains("as=Table") ?? false
+    }
+
+    /// A Table of `objects` of one kind. `includeObject` is the query parameter of that name:
+    /// `Object` embeds whole objects, `None` nothing, anything else metadata only.
+    static func table(_ objects: [JSON], type: ResourceType, revision: Int64?, includeObject: String?, now: Date) -> JSON {
+        let columns = columns(for: type)
+        let rows: [JSON] = objects.map { object in
+            var row: [String: JSON] = ["cells": .array(cells(object, type: type, now: now))]
+            switch includeObject {
+            case "None": break
+            case "Object": row["object"] = object
+            default:
+                row["object"] = .object([
+                    "kind": .string("PartialObjectMetadata"), "apiVersion": .string("meta.k8s.io/v1"),
+                    "metadata": object["metadata"] ?? .object([:]),
+                ])
+            }
+            return .object(row)
+        }
+        var metadata: [String: JSON] = [:]
+        if let revision { metadata["resourceVersion"] = .string(String(revision)) }
+        return .object([
+            "kind": .string("Table"), "apiVersion": .string("meta.k8s.io/v1"), "metadata": .object(metadata),
+            "columnDefinitions": .array(columns.map { column in
+                .object(["name": .string(column.name), "type": .string(column.type), "format": .string(column.format),
+                         "description": .string(column.name), "priority": .number(Double(column.priority))])
+            }),
+            "rows": .array(rows),
+        ])
+    }
+
+    private struct Column {
+        let name: String
+        var type = "string"
+        var format = ""
+        var priority = 0
+    }
+
+    private static func columns(for type: ResourceType) -> [Column] {
+        switch type.resource {
+        case "pods":
+            [Column(name: "Name", format: "name"), Column(name: "Ready"), Column(name: "Status"), Column(name: "Restarts", type: "string"),
+             Column(name: "Age"), Column(name: "IP", priority: 1), Column(name: "Node", priority: 1),
+             Column(name: "Nominated Node", priority: 1), Column(name: "Readiness Gates", priority: 1)]
+        case "namespaces":
+            [Column(name: "Name", format: "name"), Column(name: "Status"), Column(name: "Age")]
+        case "nodes":
+            [Column(name: "Name", format: "name"), Column(name: "Status"), Column(name: "Roles"), Column(name: "Age"), Column(name: "Version")]
+        case "resourcequotas":
+            [Column(name: "Name", format: "name"), Column(name: "Age"), Column(name: "Request"), Column(name: "Limit")]
+        case "rolebindings", "clusterrolebindings":
+            [Column(name: "Name", format: "name"), Column(name: "Role"), Column(name: "Age"),
+             Column(name: "Users", priority: 1), Column(name: "Groups", priority: 1)]
+        default:
+            [Column(name: "Name", format: "name"), Column(name: "Age")]
+        }
+    }
+
+    private static func cells(_ object: JSON, type: ResourceType, now: Date) -> [JSON] {
+        let name = JSON.string(object[path: "metadata.name"]?.stringValue ?? "")
+        let age = JSON.string(object[path: "metadata.creationTimestamp"]?.stringValue.flatMap(KubeTime.parse).map { humanDuration(now.timeIntervalSince($0)) } ?? "<unknown>")
+        switch type.resource {
+        case "pods":
+            let containers = object[path: "spec.containers"]?.arrayValue?.count ?? 0
+            let phase = object[path: "status.phase"]?.stringValue ?? "Pending"
+            let ready = phase == "Running" ? containers : 0
+            return [name, .string("\(ready)/\(containers)"), .string(phase), .string("0"), age,
+                    .string(object[path: "status.podIP"]?.stringValue ?? "<none>"), .string(object[path: "spec.nodeName"]?.stringValue ?? "<none>"),
+                    .string("<none>"), .string("<none>")]
+        case "namespaces":
+            return [name, .string(object[path: "status.phase"]?.stringValue ?? "Active"), age]
+        case "nodes":
+            return [name, .string("Ready"), .string("<none>"), age, .string(KubeSim.gitVersion)]
+        case "resourcequotas":
+            let hard = object[path: "status.hard"]?.objectValue ?? object[path: "spec.hard"]?.objectValue ?? [:]
+            let used = object[path: "status.used"]?.objectValue ?? [:]
+            func describe(_ keys: [String]) -> String {
+                keys.map { "\($0): \(used[$0]?.stringValue ?? "0")/\(hard[$0]?.stringValue ?? "")" }.joined(separator: ", ")
+            }
+            let requests = hard.keys.filter { !$0.hasPrefix("limits.") }.sorted()
+            let limits = hard.keys.filter { $0.hasPrefix("limits.") }.sorted()
+            return [name, age, .string(describe(requests)), .string(describe(limits))]
+        case "rolebindings", "clusterrolebindings":
+            let subjects = object["subjects"]?.arrayValue ?? []
+            func names(_ kind: String) -> String {
+                subjects.filter { $0["kind"]?.stringValue == kind }.compactMap { $0["name"]?.stringValue }.joined(separator: ", ")
+            }
+            let role = "\(object[path: "roleRef.kind"]?.stringValue ?? "")/\(object[path: "roleRef.name"]?.stringValue ?? "")"
+            return [name, .string(role), age, .string(names("User")), .string(names("Group"))]
+        default:
+            return [name, age]
+        }
+    }
+
+    /// Kubernetes' human durations: `45s`, `3m20s`, `12m`, `5h4m`, `30h`, `3d4h`, `20d`, `2y3d`.
+    static func humanDuration(_ interval: TimeInterval) -> String {
+        let seconds = Int(interval)
+        if seconds < -1 { return "<invalid>" }
+        if seconds < 0 { return "0s" }
+        if seconds < 120 { return "\(seconds)s" }
+        let minutes = seconds / 60
+        if minutes < 10 { return seconds % 60 == 0 ? "\(minutes)m" : "\(minutes)m\(seconds % 60)s" }
+        if minutes < 180 { return "\(minutes)m" }
+        let hours = minutes / 60
+        if hours < 8 { return minutes % 60 == 0 ? "\(hours)h" : "\(hours)h\(minutes % 60)m" }
+        if hours < 48 { return "\(hours)h" }
+        let days = hours / 24
+        if hours < 24 * 8 { return hours % 24 == 0 ? "\(days)d" : "\(days)d\(hours % 24)h" }
+        if days < 365 * 2 { return "\(days)d" }
+        let years = days / 365
+        if days < 365 * 8 { return days % 365 == 0 ? "\(years)y" : "\(years)y\(days % 365)d" }
+        return "\(years)y"
+    }
+}

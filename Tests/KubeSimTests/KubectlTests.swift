@@ -1,0 +1,96 @@
+import Foundation
+import KubeAPI
+import KubeSim
+import Testing
+import TestSupport
+
+/// The real `kubectl` against KubeSim over HTTPS.
+@Suite struct KubectlTests {
+    static let pod = """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+          labels: {app: web}
+        spec:
+          containers:
+          - name: nginx
+            image: nginx
+            resources:
+              requests: {cpu: 100m, memory: 64Mi}
+        """
+
+    static let deployment = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: api
+        spec:
+          replicas: 2
+          selector: {matchLabels: {app: api}}
+          template:
+            metadata: {labels: {app: api}}
+            spec:
+              containers: [{name: api, image: example/api:1}]
+        """
+
+    @Test func kubectlAppliesGetsLabelsAndDeletes() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            let first = try await kubectl.run("apply", "-f", "-", input: Self.pod)
+            #expect(first.output.contains("pod/web created"), "\(first.output)")
+            #expect(try await kubectl.run("apply", "-f", "-", input: Self.pod).output.contains("pod/web unchanged"))
+            #expect(try await kubectl.run("apply", "-f", "-", input: Self.deployment).output.contains("deployment.apps/api created"))
+
+            let wide = try await kubectl.run("get", "pods", "-o", "wide").output
+            #expect(wide.contains("NAME") && wide.contains("READY") && wide.contains("NODE") && wide.contains("web"))
+            let namespaces = try await kubectl.run("get", "namespaces").output
+            #expect(namespaces.contains("STATUS") && namespaces.contains("kube-system") && namespaces.contains("Active"))
+
+            #expect(try await kubectl.run("label", "pod", "web", "tier=front").output.contains("pod/web labeled"))
+            let json = try await kubectl.run("get", "pod", "web", "-o", "json").output
+            let object = try JSONDecoder().decode(JSON.self, from: Data(json.utf8))
+            #expect(object[path: "metadata.labels"]?.stringMap == ["app": "web", "tier": "front"])
+            #expect(object[path: "metadata.annotations"]?["kubectl.kubernetes.io/last-applied-configuration"] != nil)
+            #expect(try await kubectl.run("get", "pods", "-l", "tier=front", "-o", "name").output.trimmingCharacters(in: .whitespacesAndNewlines) == "pod/web")
+
+            let describe = try await kubectl.run("describe", "pod", "web").output
+            #expect(describe.contains("Labels:") && describe.contains("app=web"))
+            #expect(try await kubectl.run("delete", "pod", "web").output.contains("pod \"web\" deleted"))
+            let missing = try await kubectl.run("get", "pod", "web")
+            #expect(missing.status != 0 && missing.output.contains("Error from server (NotFound): pods \"web\" not found"))
+        }
+    }
+
+    @Test func kubectlWithoutAValidTokenIsUnauthorized() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.sim.kubeconfig(cluster: "a", baseURL: sim.baseURL, user: "intruder", token: "wrong"))
+            defer { kubectl.remove() }
+            let result = try await kubectl.run("get", "pods")
+            #expect(result.status != 0 && result.output.contains("You must be logged in to the server"))
+        }
+    }
+}
+
+/// The real kubectl with a kubeconfig of its own.
+struct Kubectl {
+    let directory: TemporaryDirectory
+    let kubeconfigPath: String
+
+    init(kubeconfig: String) throws {
+        directory = try TemporaryDirectory()
+        kubeconfigPath = directory.path + "/kubeconfig"
+        try kubeconfig.write(toFile: kubeconfigPath, atomically: true, encoding: .utf8)
+    }
+
+    func remove() { directory.remove() }
+
+    /// Runs kubectl with `arguments`; returns its exit status and combined output.
+    func run(_ arguments: String..., input: String? = nil) async throws -> (status: Int32, output: String) {
+        try await ProcessRunner.run(
+            "kubectl", ["--kubeconfig", kubeconfigPath] + arguments,
+            environment: ["HOME": directory.path, "KUBECACHEDIR": directory.path + "/cache"], input: input
+        )
+    }
+}
