@@ -51,6 +51,17 @@ public final class SimCluster: Sendable {
             if namespace == "kube-system" { object[path: "metadata.uid"] = .string(identity) }
             _ = try? create(Self.namespaces, namespace: nil, object: object)
         }
+        for role in DefaultRoles.clusterRoles {
+            if let object = try? JSON(encoding: role) { _ = try? create(Self.type("clusterroles"), namespace: nil, object: object) }
+        }
+        for binding in DefaultRoles.clusterRoleBindings {
+            if let object = try? JSON(encoding: binding) { _ = try? create(Self.type("clusterrolebindings"), namespace: nil, object: object) }
+        }
+    }
+
+    /// A known kind by its plural name.
+    static func type(_ resource: String) -> ResourceType {
+        ResourceType.known.first { $0.resource == resource }!
     }
 
     static let namespaces = ResourceType.find(group: "", version: "v1", resource: "namespaces")!

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import KubeAPI
 import NIOCore
@@ -19,6 +20,80 @@ struct SimRequest {
     }
 
     func respond() async throws -> Response {
+        let target = isDiscovery ? nil : try resolve()
+        let attributes = self.attributes(target)
+        let caller = try impersonated(for: attributes)
+        guard RBACAuthorizer(cluster: cluster).allows(caller, attributes) else {
+            if let target {
+                throw Status.forbidden(user: caller.name, verb: attributes.verb, resource: target.type.resource, group: target.type.group,
+                                       namespace: attributes.namespace, name: target.name)
+            }
+            throw Status(code: 403, reason: "Forbidden", message: "forbidden: User \"\(caller.name)\" cannot \(attributes.verb) path \"\(attributes.path ?? "")\"")
+        }
+        if let target {
+            if target.type.resource == "selfsubjectaccessreviews" || target.type.resource == "subjectaccessreviews" {
+                return try await AccessReview(cluster: cluster, caller: caller, request: request).respond(target.type)
+            }
+            return try await SimVerbs(request: self, target: target).respond()
+        }
+        return try discovery()
+    }
+
+    private var isDiscovery: Bool {
+        guard let first = path.first else { return true }
+        return first == "version" || first == "openapi" || path == ["api"] || path == ["apis"] || path == ["api", "v1"]
+            || (first == "apis" && path.count == 3)
+    }
+
+    /// The verb, resource and scope of this request, as RBAC sees them.
+    private func attributes(_ target: Target?) -> RequestAttributes {
+        let method = request.method
+        guard let target else {
+            return RequestAttributes(verb: method == .get ? "get" : method.rawValue.lowercased(), path: "/" + path.joined(separator: "/"))
+        }
+        let watching = ["1", "true"].contains(request.uri.queryParameters["watch"].map(String.init))
+        let verb = switch (method, target.name) {
+        case (.get, nil): watching ? "watch" : "list"
+        case (.get, _): "get"
+        case (.post, _): "create"
+        case (.put, _): "update"
+        case (.patch, _): "patch"
+        case (.delete, nil): "deletecollection"
+        default: "delete"
+        }
+        // A namespace's own requests are scoped to that namespace, as on a real server.
+        let namespace = target.type.resource == "namespaces" ? target.name : target.namespace
+        return RequestAttributes(verb: verb, group: target.type.group, resource: target.type.resource,
+                                 subresource: target.subresource, namespace: namespace, name: target.name)
+    }
+
+    /// The identity the request acts as: the caller, or whom it impersonates (`Impersonate-User`,
+    /// `Impersonate-Group`) if RBAC grants the caller `impersonate` on those users and groups.
+    private func impersonated(for attributes: RequestAttributes) throws -> KubeSim.UserInfo {
+        let users = request.headers[values: HTTPField.Name("Impersonate-User")!]
+        let groups = request.headers[values: HTTPField.Name("Impersonate-Group")!]
+        guard let name = users.first else {
+            guard groups.isEmpty else {
+                throw Status(code: 400, reason: "BadRequest", message: "requested [\(groups.map { "{Group \($0)}" }.joined(separator: " "))] without impersonating a user")
+            }
+            return user
+        }
+        let authorizer = RBACAuthorizer(cluster: cluster)
+        let allowed = authorizer.allows(user, RequestAttributes(verb: "impersonate", resource: "users", name: name))
+            && groups.allSatisfy { authorizer.allows(user, RequestAttributes(verb: "impersonate", resource: "groups", name: $0)) }
+        guard allowed else {
+            // The wording of v1.36, which reports the constrained-impersonation check last.
+            let scope = attributes.namespace.map { "in the namespace \"\($0)\"" } ?? "at the cluster scope"
+            let subject = attributes.name.map { "\(attributes.resource) \"\($0)\"" } ?? attributes.resource
+            let message = attributes.path == nil
+                ? "\(subject) is forbidden: User \"\(user.name)\" cannot impersonate-on:user-info:\(attributes.verb) resource \"\(attributes.resource)\" in API group \"\(attributes.group)\" \(scope)"
+                : "forbidden: User \"\(user.name)\" cannot impersonate-on:user-info:\(attributes.verb) path \"\(attributes.path!)\""
+            throw Status(code: 403, reason: "Forbidden", message: message, details: Status.Details(kind: attributes.resource))
+        }
+        return KubeSim.UserInfo(name: name, groups: groups + ["system:authenticated"])
+    }
+
+    private func discovery() throws -> Response {
         switch path {
         case ["version"]:
             return SimAPI.json(Discovery.version)
@@ -41,8 +116,7 @@ struct SimRequest {
         if path.count == 3, path[0] == "apis", ResourceType.known.contains(where: { $0.group == path[1] && $0.version == path[2] }) {
             return SimAPI.json(Discovery.resources(group: path[1], version: path[2]))
         }
-        let target = try resolve()
-        return try await SimVerbs(request: self, target: target).respond()
+        throw Self.notFound
     }
 
     /// Reads `api/v1/…` or `apis/{group}/{version}/…` into a target.

@@ -139,22 +139,31 @@ struct SimVerbs {
     }
 
     private func body() async throws -> JSON {
-        let contentType = request.request.headers[.contentType] ?? "application/json"
-        if contentType.hasPrefix("application/vnd.kubernetes.protobuf") || contentType.hasPrefix("application/cbor") {
-            // KubeSim speaks JSON only; a 415 makes client-go retry the request as JSON.
-            throw Status(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/merge-patch+json, application/json-patch+json, application/strategic-merge-patch+json")
+        try await SimBody.read(request.request)
+    }
+}
+
+/// Request bodies: JSON, or Kubernetes protobuf for the kinds kubectl's typed clients send.
+enum SimBody {
+    static func read(_ request: Request) async throws -> JSON {
+        let contentType = request.headers[.contentType] ?? "application/json"
+        let buffer = try await request.body.collect(upTo: 3 << 20)
+        if contentType.hasPrefix("application/vnd.kubernetes.protobuf") {
+            if let object = try KubeProtobuf.decode(Data(buffer.readableBytesView)) { return object }
+            throw Status(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml")
         }
-        let buffer = try await request.request.body.collect(upTo: 3 << 20)
         do {
             return try JSONDecoder().decode(JSON.self, from: Data(buffer.readableBytesView))
         } catch {
             throw Status(code: 400, reason: "BadRequest", message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml")
         }
     }
+}
 
+extension SimVerbs {
     /// JSON merge patch, strategic merge patch (treated as a merge patch: see Docs/KubeSim.md)
     /// and JSON patch.
-    private func patch(_ name: String) async throws -> JSON {
+    func patch(_ name: String) async throws -> JSON {
         let current = try cluster.get(type, namespace: target.namespace, name: name)
         let patch = try await body()
         let contentType = request.request.headers[.contentType] ?? ""

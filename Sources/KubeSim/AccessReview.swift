@@ -1,0 +1,46 @@
+import Foundation
+import Hummingbird
+import KubeAPI
+
+/// `SelfSubjectAccessReview` (may I?) and `SubjectAccessReview` (may they?), answered by the
+/// same RBAC authorizer that guards every request. Reviews are not stored.
+struct AccessReview {
+    let cluster: SimCluster
+    let caller: KubeSim.UserInfo
+    let request: Request
+
+    func respond(_ type: ResourceType) async throws -> Response {
+        guard request.method == .post else {
+            throw Status(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
+        }
+        var review = try await SimBody.read(request)
+        let subject: KubeSim.UserInfo
+        if type.resource == "subjectaccessreviews" {
+            guard let name = review[path: "spec.user"]?.stringValue else {
+                throw Status.invalid(kind: "SubjectAccessReview", "", causes: [Status.Cause(reason: "FieldValueRequired", message: "at least one of user or group must be specified", field: "spec.user")])
+            }
+            subject = KubeSim.UserInfo(name: name, groups: review[path: "spec.groups"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        } else {
+            subject = caller
+        }
+        var attributes: RequestAttributes
+        if let resource = review[path: "spec.resourceAttributes"] {
+            attributes = RequestAttributes(
+                verb: resource["verb"]?.stringValue ?? "", group: resource["group"]?.stringValue ?? "",
+                resource: resource["resource"]?.stringValue ?? "", subresource: resource["subresource"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 },
+                namespace: resource["namespace"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }, name: resource["name"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+            )
+            if attributes.resource == "namespaces", let name = attributes.name { attributes.namespace = name }
+        } else if let nonResource = review[path: "spec.nonResourceAttributes"] {
+            attributes = RequestAttributes(verb: nonResource["verb"]?.stringValue ?? "", path: nonResource["path"]?.stringValue ?? "")
+        } else {
+            throw Status.invalid(kind: type.kind, "", causes: [Status.Cause(reason: "FieldValueRequired", message: "exactly one of nonResourceAttributes or resourceAttributes must be specified", field: "spec.resourceAttributes")])
+        }
+        let allowed = RBACAuthorizer(cluster: cluster).allows(subject, attributes)
+        review["apiVersion"] = .string(type.apiVersion)
+        review["kind"] = .string(type.kind)
+        review[path: "metadata.creationTimestamp"] = .null
+        review["status"] = .object(["allowed": .bool(allowed)].merging(allowed ? ["reason": .string("RBAC: allowed")] : [:]) { first, _ in first })
+        return SimAPI.json(review, status: .created)
+    }
+}

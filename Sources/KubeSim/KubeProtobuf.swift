@@ -1,0 +1,145 @@
+import Foundation
+import KubeAPI
+
+/// Reads the Kubernetes protobuf encoding for the few kinds kubectl sends with its typed clients
+/// (`kubectl create namespace|configmap|secret|serviceaccount|role|rolebinding|clusterrole|
+/// clusterrolebinding`, `kubectl auth can-i`), turning
+/// them into the JSON KubeSim stores. Other kinds in protobuf are refused with 415.
+///
+/// The envelope is the magic `k8s\0` and a `runtime.Unknown` message (1: typeMeta, 2: raw object).
+enum KubeProtobuf {
+    static let magic: [UInt8] = [0x6b, 0x38, 0x73, 0x00]
+
+    /// The object in `data` as JSON; `nil` when the kind is not one KubeSim reads.
+    static func decode(_ data: Data) throws -> JSON? {
+        let bytes = [UInt8](data)
+        guard bytes.starts(with: magic) else { throw bad("the protobuf body lacks the k8s magic prefix") }
+        let envelope = try Message(bytes[4...])
+        let typeMeta = try Message(envelope.bytes(1) ?? [])
+        guard let kind = typeMeta.string(2), let apiVersion = typeMeta.string(1), let raw = envelope.bytes(2) else {
+            throw bad("the protobuf envelope has no type or object")
+        }
+        let object = try Message(raw)
+        var json: [String: JSON] = ["apiVersion": .string(apiVersion), "kind": .string(kind)]
+        json["metadata"] = try objectMeta(object.bytes(1) ?? [])
+        switch kind {
+        case "Namespace", "ServiceAccount":
+            break
+        case "ConfigMap":
+            json["data"] = try map(object, 2)
+        case "Secret":
+            let data = try object.all(2).map { entry -> (String, JSON) in
+                let pair = try Message(entry)
+                return (pair.string(1) ?? "", .string(Data(pair.bytes(2) ?? []).base64EncodedString()))
+            }
+            if !data.isEmpty { json["data"] = .object(Dictionary(data, uniquingKeysWith: { _, last in last })) }
+            if let type = object.string(3) { json["type"] = .string(type) }
+            json["stringData"] = try map(object, 4)
+        case "RoleBinding", "ClusterRoleBinding":
+            json["subjects"] = .array(try object.all(2).map { entry in
+                let subject = try Message(entry)
+                let fields = [1: "kind", 2: "apiGroup", 3: "name", 4: "namespace"]
+                return .object(Dictionary(uniqueKeysWithValues: fields.compactMap { field, name in subject.string(field).map { (name, JSON.string($0)) } }))
+            })
+            let roleRef = try Message(object.bytes(3) ?? [])
+            json["roleRef"] = .object(["apiGroup": .string(roleRef.string(1) ?? ""), "kind": .string(roleRef.string(2) ?? ""), "name": .string(roleRef.string(3) ?? "")])
+        case "Role", "ClusterRole":
+            json["rules"] = .array(try object.all(2).map { entry in
+                let rule = try Message(entry)
+                let fields = [1: "verbs", 2: "apiGroups", 3: "resources", 4: "resourceNames", 5: "nonResourceURLs"]
+                return .object(Dictionary(uniqueKeysWithValues: try fields.compactMap { field, name -> (String, JSON)? in
+                    let values = try rule.all(field)
+                    return values.isEmpty ? nil : (name, .array(values.map { .string(String(decoding: $0, as: UTF8.self)) }))
+                }))
+            })
+        case "SelfSubjectAccessReview", "SubjectAccessReview":
+            let spec = try Message(object.bytes(2) ?? [])
+            var specJSON: [String: JSON] = [:]
+            if let resource = spec.bytes(1) {
+                let attributes = try Message(resource)
+                let names = [1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource", 6: "subresource", 7: "name"]
+                specJSON["resourceAttributes"] = .object(Dictionary(uniqueKeysWithValues: names.compactMap { field, name in
+                    attributes.string(field).map { (name, JSON.string($0)) }
+                }))
+            }
+            if kind == "SelfSubjectAccessReview", let nonResource = spec.bytes(2) {
+                let attributes = try Message(nonResource)
+                specJSON["nonResourceAttributes"] = .object(["path": .string(attributes.string(1) ?? ""), "verb": .string(attributes.string(2) ?? "")])
+            }
+            if kind == "SubjectAccessReview" {
+                if let user = spec.string(3) { specJSON["user"] = .string(user) }
+                specJSON["groups"] = .array(try spec.all(4).map { .string(String(decoding: $0, as: UTF8.self)) })
+            }
+            json["spec"] = .object(specJSON)
+        default:
+            return nil
+        }
+        return .object(json.filter { $0.value != .null })
+    }
+
+    private static func objectMeta(_ bytes: [UInt8]) throws -> JSON {
+        let meta = try Message(bytes[...])
+        var json: [String: JSON] = [:]
+        for (field, name) in [(1, "name"), (2, "generateName"), (3, "namespace"), (6, "resourceVersion")] {
+            if let value = meta.string(field) { json[name] = .string(value) }
+        }
+        json["labels"] = try map(meta, 11)
+        json["annotations"] = try map(meta, 12)
+        return .object(json.filter { $0.value != .null })
+    }
+
+    /// A `map<string, string>` field: repeated entries of (1: key, 2: value).
+    private static func map(_ message: Message, _ field: Int) throws -> JSON {
+        let entries = try message.all(field).map { entry -> (String, JSON) in
+            let pair = try Message(entry)
+            return (pair.string(1) ?? "", .string(pair.string(2) ?? ""))
+        }
+        return entries.isEmpty ? .null : .object(Dictionary(entries, uniquingKeysWith: { _, last in last }))
+    }
+
+    static func bad(_ message: String) -> Status {
+        Status(code: 400, reason: "BadRequest", message: message)
+    }
+
+    /// The length-delimited fields of one protobuf message (numeric fields are skipped: none of
+    /// the fields read here is numeric).
+    struct Message {
+        private var fields: [Int: [[UInt8]]] = [:]
+
+        init(_ bytes: some Collection<UInt8>) throws {
+            var reader = Array(bytes)[...]
+            while !reader.isEmpty {
+                let key = try Self.varint(&reader)
+                let field = Int(key >> 3)
+                switch key & 7 {
+                case 0: _ = try Self.varint(&reader)
+                case 1: guard reader.count >= 8 else { throw bad("truncated protobuf") }; reader = reader.dropFirst(8)
+                case 5: guard reader.count >= 4 else { throw bad("truncated protobuf") }; reader = reader.dropFirst(4)
+                case 2:
+                    let length = Int(try Self.varint(&reader))
+                    guard length >= 0, reader.count >= length else { throw bad("truncated protobuf") }
+                    fields[field, default: []].append(Array(reader.prefix(length)))
+                    reader = reader.dropFirst(length)
+                default: throw bad("unsupported protobuf wire type \(key & 7)")
+                }
+            }
+        }
+
+        func bytes(_ field: Int) -> [UInt8]? { fields[field]?.last }
+        func string(_ field: Int) -> String? { bytes(field).map { String(decoding: $0, as: UTF8.self) } }
+        func all(_ field: Int) throws -> [[UInt8]] { fields[field] ?? [] }
+
+        private static func varint(_ reader: inout ArraySlice<UInt8>) throws -> UInt64 {
+            var value: UInt64 = 0
+            var shift: UInt64 = 0
+            while let byte = reader.first {
+                reader = reader.dropFirst()
+                value |= UInt64(byte & 0x7f) << shift
+                if byte & 0x80 == 0 { return value }
+                shift += 7
+                guard shift < 64 else { break }
+            }
+            throw bad("malformed protobuf varint")
+        }
+    }
+}

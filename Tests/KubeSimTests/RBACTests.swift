@@ -1,0 +1,74 @@
+import Foundation
+import KubeAPI
+import KubeClient
+import KubeSim
+import Testing
+import TestSupport
+
+/// RBAC, impersonation and access reviews, through the real kubectl and through KubeClient.
+@Suite struct RBACTests {
+    @Test func kubectlAuthCanIAnswersPerBinding() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            #expect(try await kubectl.run("create", "namespace", "team-a").output.contains("namespace/team-a created"))
+            #expect(try await kubectl.run("auth", "can-i", "create", "pods", "-n", "team-a").output.hasPrefix("yes"))
+            #expect(try await kubectl.run("auth", "can-i", "create", "pods", "-n", "team-a", "--as", "alice").output.hasPrefix("no"))
+            let binding = try await kubectl.run("create", "rolebinding", "alice-edit", "-n", "team-a", "--clusterrole=edit", "--user=alice")
+            #expect(binding.output.contains("rolebinding.rbac.authorization.k8s.io/alice-edit created"), "\(binding.output)")
+            #expect(try await kubectl.run("auth", "can-i", "create", "pods", "-n", "team-a", "--as", "alice").output.hasPrefix("yes"))
+            // edit may not change its own limits, and reaches only its namespace.
+            #expect(try await kubectl.run("auth", "can-i", "update", "resourcequotas", "-n", "team-a", "--as", "alice").output.hasPrefix("no"))
+            #expect(try await kubectl.run("auth", "can-i", "get", "resourcequotas", "-n", "team-a", "--as", "alice").output.hasPrefix("yes"))
+            #expect(try await kubectl.run("auth", "can-i", "create", "pods", "-n", "default", "--as", "alice").output.hasPrefix("no"))
+            // A group binding works for every member of the group.
+            _ = try await kubectl.run("create", "rolebinding", "devs-view", "-n", "team-a", "--clusterrole=view", "--group=devs")
+            #expect(try await kubectl.run("auth", "can-i", "list", "pods", "-n", "team-a", "--as", "bob", "--as-group", "devs").output.hasPrefix("yes"))
+            #expect(try await kubectl.run("auth", "can-i", "create", "pods", "-n", "team-a", "--as", "bob", "--as-group", "devs").output.hasPrefix("no"))
+            let denied = try await kubectl.run("get", "pods", "-n", "default", "--as", "alice")
+            #expect(denied.output.contains("Error from server (Forbidden): pods is forbidden: User \"alice\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\""))
+            // Bound in team-a, alice may read that namespace object (as on a real server), not others.
+            #expect(try await kubectl.run("get", "namespace", "team-a", "--as", "alice").output.contains("team-a"))
+            let namespace = try await kubectl.run("get", "namespace", "default", "--as", "alice")
+            #expect(namespace.output.contains("namespaces \"default\" is forbidden: User \"alice\" cannot get resource \"namespaces\" in API group \"\" in the namespace \"default\""))
+            let clusterScope = try await kubectl.run("get", "namespaces", "--as", "alice")
+            #expect(clusterScope.output.contains("namespaces is forbidden: User \"alice\" cannot list resource \"namespaces\" in API group \"\" at the cluster scope"))
+        }
+    }
+
+    @Test func impersonationNeedsTheImpersonateVerb() async throws {
+        try await TestKubeSim.with { sim in
+            let admin = try KubeClient(connection: Kubeconfig(yaml: sim.kubeconfig("a")).connection())
+            _ = try await admin.create(Namespace(metadata: ObjectMeta(name: "team-a")))
+            _ = try await admin.create(RoleBinding(
+                metadata: ObjectMeta(name: "alice-view", namespace: "team-a"), subjects: [.user("alice")], roleRef: RoleRef(kind: "ClusterRole", name: "view")
+            ))
+            sim.sim.addToken("proxy-token", user: "canopy-proxy")
+            let proxyConfig = sim.sim.kubeconfig(cluster: "a", baseURL: sim.baseURL, user: "proxy", token: "proxy-token")
+            var configuration = KubeClient.Configuration()
+            configuration.impersonation = .init(user: "alice", groups: ["canopy:coke:marketing:viewer"])
+            let proxy = try KubeClient(connection: Kubeconfig(yaml: proxyConfig).connection(), configuration: configuration)
+
+            let refused = await #expect(throws: KubeError.self) { try await proxy.list(Pod.self, namespace: "team-a") }
+            #expect(refused?.httpCode == 403)
+            #expect(refused?.status?.message == "pods is forbidden: User \"canopy-proxy\" cannot impersonate-on:user-info:list resource \"pods\" in API group \"\" in the namespace \"team-a\"")
+
+            _ = try await admin.create(ClusterRole(metadata: ObjectMeta(name: "impersonator"), rules: [
+                PolicyRule(verbs: ["impersonate"], apiGroups: [""], resources: ["users", "groups"]),
+            ]))
+            _ = try await admin.create(ClusterRoleBinding(
+                metadata: ObjectMeta(name: "canopy-proxy"), subjects: [.user("canopy-proxy")], roleRef: RoleRef(kind: "ClusterRole", name: "impersonator")
+            ))
+            #expect(try await proxy.list(Pod.self, namespace: "team-a").items.isEmpty)
+            // As alice, the proxy may read but not write, and sees nothing outside team-a.
+            let write = await #expect(throws: KubeError.self) {
+                try await proxy.create(ConfigMap(metadata: ObjectMeta(name: "x", namespace: "team-a"), data: [:]))
+            }
+            #expect(write?.status?.message == "configmaps is forbidden: User \"alice\" cannot create resource \"configmaps\" in API group \"\" in the namespace \"team-a\"")
+            let outside = await #expect(throws: KubeError.self) { try await proxy.list(Pod.self, namespace: "default") }
+            #expect(outside?.httpCode == 403)
+            try await proxy.shutdown()
+            try await admin.shutdown()
+        }
+    }
+}
