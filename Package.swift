@@ -99,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "canopy",
             dependencies: [
-                "CanopyModel", "CanopyServer", "CanopyStore", "CanopyAuth", "KubeSim",
+                "CanopyModel", "CanopyServer", "CanopyStore", "CanopyAuth", "KubeSim", "KubeAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

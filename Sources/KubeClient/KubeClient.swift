@@ -65,8 +65,13 @@ public final class KubeClient: Sendable {
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
 
-    /// Closes the connections.
+    /// Closes the connections. A client that is released without it closes them on its own.
     public func shutdown() async throws { try await http.shutdown() }
+
+    deinit {
+        // Nothing can be in flight: every call holds the client. A second shutdown just fails.
+        http.shutdown { _ in }
+    }
 
     /// A raw answer.
     public struct Response: Sendable {

@@ -1,6 +1,7 @@
 import CanopyCertificates
 import Foundation
 import KubeAPI
+import KubeAPI
 import Synchronization
 
 /// Many simulated clusters in one process, served at `/clusters/<name>/…`.
@@ -30,9 +31,45 @@ public final class KubeSim: Sendable {
     /// Kubernetes version reported by `/version`: v1.36.2, the version REAL-CLUSTER.md observed.
     public static let gitVersion = "v1.36.2"
 
-    public init(clusterNames: [String], adminToken: String = "kubesim-admin-" + UUID().uuidString.lowercased(), host: String = "127.0.0.1") throws {
+    /// The shape of every simulated cluster.
+    public struct ClusterShape: Sendable {
+        /// Nodes per cluster, named `node-1`, `node-2`, ….
+        public var nodes: Int = 0
+        public var nodeCPU: Quantity = Quantity(8)
+        public var nodeMemory: Quantity = (try? Quantity(parsing: "32Gi")) ?? Quantity(0)
+        public var nodePods: Int = 110
+        /// Delay before a new namespace's `default` ServiceAccount exists (a real cluster: ~1 s).
+        public var serviceAccountDelay: TimeInterval = 0
+
+        public init(nodes: Int = 0, nodeCPU: Quantity = Quantity(8), nodeMemory: Quantity? = nil, serviceAccountDelay: TimeInterval = 0) {
+            self.nodes = nodes
+            self.nodeCPU = nodeCPU
+            if let nodeMemory { self.nodeMemory = nodeMemory }
+            self.serviceAccountDelay = serviceAccountDelay
+        }
+
+        /// The Node objects of one cluster.
+        var nodeObjects: [JSON] {
+            (0..<nodes).map { index in
+                let resources: JSON = .object(["cpu": .string(nodeCPU.canonical), "memory": .string(nodeMemory.canonical), "pods": .string(String(nodePods))])
+                return .object([
+                    "apiVersion": .string("v1"), "kind": .string("Node"),
+                    "metadata": .object(["name": .string("node-\(index + 1)"), "labels": .object(["kubernetes.io/hostname": .string("node-\(index + 1)")])]),
+                    "status": .object(["capacity": resources, "allocatable": resources]),
+                ])
+            }
+        }
+    }
+
+    public init(
+        clusterNames: [String], shape: ClusterShape = ClusterShape(), adminToken: String = "kubesim-admin-" + UUID().uuidString.lowercased(),
+        host: String = "127.0.0.1"
+    ) throws {
         certificate = try ServerCertificate.create(host: host, commonName: "KubeSim")
-        clusters = Dictionary(uniqueKeysWithValues: clusterNames.map { ($0, SimCluster(name: $0)) })
+        let nodes = shape.nodeObjects
+        clusters = Dictionary(uniqueKeysWithValues: clusterNames.map {
+            ($0, SimCluster(name: $0, nodes: nodes, serviceAccountDelay: shape.serviceAccountDelay))
+        })
         self.adminToken = adminToken
         tokens = Mutex([adminToken: UserInfo(name: "kubesim-admin", groups: ["system:masters", "system:authenticated"])])
     }

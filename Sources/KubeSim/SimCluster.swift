@@ -36,14 +36,22 @@ public final class SimCluster: Sendable {
         /// Watches resuming from a revision below this answer 410 Gone.
         var expiredBelow: Int64 = 0
         var watchers: [UUID: Watcher] = [:]
+        /// When each namespace was created, to the instant (timestamps keep only seconds).
+        var namespaceCreated: [String: Date] = [:]
     }
 
     /// Events kept for resuming watches; older resourceVersions answer 410 Gone.
     static let historyLimit = 5000
 
-    public init(name: String, clock: @escaping @Sendable () -> Date = Date.init) {
+    /// How long after a namespace is created its `default` ServiceAccount appears (the
+    /// controller-manager's delay on a real cluster, about a second); pods created before are
+    /// refused.
+    public let serviceAccountDelay: TimeInterval
+
+    public init(name: String, nodes: [JSON] = [], serviceAccountDelay: TimeInterval = 0, clock: @escaping @Sendable () -> Date = Date.init) {
         self.name = name
         self.clock = clock
+        self.serviceAccountDelay = serviceAccountDelay
         identity = UUID().uuidString.lowercased()
         state = Mutex(State())
         for namespace in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -57,6 +65,7 @@ public final class SimCluster: Sendable {
         for binding in DefaultRoles.clusterRoleBindings {
             if let object = try? JSON(encoding: binding) { _ = try? create(Self.type("clusterrolebindings"), namespace: nil, object: object) }
         }
+        for node in nodes { _ = try? create(Self.type("nodes"), namespace: nil, object: node) }
     }
 
     /// A known kind by its plural name.
@@ -129,14 +138,31 @@ public final class SimCluster: Sendable {
             let key = Self.key(namespace, name)
             guard state.objects[type]?[key] == nil else { throw Status.alreadyExists(type.resource, name, group: type.group) }
             var stored = created
+            var quotas: [JSON] = []
+            if type.resource == "pods", let namespace {
+                try Self.requireServiceAccount(&state, namespace: namespace, delay: serviceAccountDelay, now: clock(), revisionTime: now)
+                PodAdmission.applyLimitRanges(&stored, limitRanges: Self.objects(state, "limitranges", in: namespace))
+                quotas = try PodAdmission.admit(stored, quotas: Self.objects(state, "resourcequotas", in: namespace))
+                Self.schedule(&stored, state: state)
+            }
+            if type.resource == "resourcequotas", let namespace {
+                stored = PodAdmission.recount(stored, pods: Self.objects(state, "pods", in: namespace))
+            }
             state.revision += 1
             stored[path: "metadata.uid"] = stored[path: "metadata.uid"] ?? .string(UUID().uuidString.lowercased())
             stored[path: "metadata.resourceVersion"] = .string(String(state.revision))
             stored[path: "metadata.creationTimestamp"] = .string(now)
             stored[path: "metadata.generation"] = .number(1)
-            if type == Self.namespaces { stored[path: "status.phase"] = .string("Active") }
+            if type == Self.namespaces {
+                stored[path: "status.phase"] = .string("Active")
+                state.namespaceCreated[name] = clock()
+            }
             state.objects[type, default: [:]][key] = stored
             Self.record(&state, Event(type: "ADDED", object: stored, revision: state.revision, resource: type))
+            for quota in quotas { Self.store(&state, quota, as: Self.type("resourcequotas")) }
+            if type.resource == "pods", stored[path: "status.phase"]?.stringValue == "Pending", let namespace {
+                Self.recordSchedulingFailure(&state, pod: stored, namespace: namespace, time: now)
+            }
             return stored
         }
     }
@@ -159,6 +185,9 @@ public final class SimCluster: Sendable {
             }
             var stored = replacement
             for field in ["uid", "creationTimestamp"] { stored[path: "metadata.\(field)"] = current[path: "metadata.\(field)"] }
+            if type.resource == "resourcequotas", let namespace {
+                stored = PodAdmission.recount(stored, pods: Self.objects(state, "pods", in: namespace))
+            }
             let generation = Self.number(current[path: "metadata.generation"]) ?? 1
             let specChanged = replacement["spec"] != current["spec"]
             stored[path: "metadata.generation"] = .number(Double(generation + (specChanged ? 1 : 0)))
@@ -183,6 +212,13 @@ public final class SimCluster: Sendable {
             var gone = removed
             gone[path: "metadata.resourceVersion"] = .string(String(state.revision))
             Self.record(&state, Event(type: "DELETED", object: gone, revision: state.revision, resource: type))
+            if type.resource == "pods", let namespace {
+                let pods = Self.objects(state, "pods", in: namespace)
+                for quota in Self.objects(state, "resourcequotas", in: namespace) {
+                    let recounted = PodAdmission.recount(quota, pods: pods)
+                    if recounted != quota { Self.store(&state, recounted, as: Self.type("resourcequotas")) }
+                }
+            }
             if type == Self.namespaces {
                 for resource in state.objects.keys where resource.isNamespaced {
                     for (objectKey, object) in state.objects[resource] ?? [:] where objectKey.hasPrefix("\(name)/") {
@@ -242,6 +278,74 @@ public final class SimCluster: Sendable {
     }
 
     // MARK: Helpers
+
+    /// The objects of one kind in one namespace.
+    static func objects(_ state: State, _ resource: String, in namespace: String) -> [JSON] {
+        (state.objects[type(resource)] ?? [:]).filter { $0.key.hasPrefix("\(namespace)/") }.map(\.value)
+    }
+
+    /// Saves a changed object under a new revision and tells watchers.
+    private static func store(_ state: inout State, _ object: JSON, as type: ResourceType) {
+        guard let name = object[path: "metadata.name"]?.stringValue else { return }
+        var stored = object
+        state.revision += 1
+        stored[path: "metadata.resourceVersion"] = .string(String(state.revision))
+        state.objects[type, default: [:]][key(object[path: "metadata.namespace"]?.stringValue, name)] = stored
+        record(&state, Event(type: "MODIFIED", object: stored, revision: state.revision, resource: type))
+    }
+
+    /// Pods need the namespace's `default` ServiceAccount, which appears `delay` after the
+    /// namespace (created lazily here when its time has come).
+    private static func requireServiceAccount(_ state: inout State, namespace: String, delay: TimeInterval, now: Date, revisionTime: String) throws(Status) {
+        let accounts = type("serviceaccounts")
+        if state.objects[accounts]?[key(namespace, "default")] != nil { return }
+        let created = state.namespaceCreated[namespace] ?? .distantPast
+        guard now.timeIntervalSince(created) >= delay else {
+            throw Status.admissionForbidden("pods", "", reason: "error looking up service account \(namespace)/default: serviceaccount \"default\" not found")
+        }
+        state.revision += 1
+        let account: JSON = .object([
+            "apiVersion": .string("v1"), "kind": .string("ServiceAccount"),
+            "metadata": .object(["name": .string("default"), "namespace": .string(namespace), "uid": .string(UUID().uuidString.lowercased()),
+                                 "resourceVersion": .string(String(state.revision)), "creationTimestamp": .string(revisionTime)]),
+        ])
+        state.objects[accounts, default: [:]][key(namespace, "default")] = account
+        record(&state, Event(type: "ADDED", object: account, revision: state.revision, resource: accounts))
+    }
+
+    /// Binds a pod to the first node that fits it (Running), or leaves it Pending.
+    private static func schedule(_ pod: inout JSON, state: State) {
+        let nodes = Array((state.objects[type("nodes")] ?? [:]).values)
+        let pods = Array((state.objects[type("pods")] ?? [:]).values)
+        if let node = pod[path: "spec.nodeName"]?.stringValue ?? PodAdmission.fit(pod, nodes: nodes, pods: pods) {
+            pod[path: "spec.nodeName"] = .string(node)
+            pod[path: "status.phase"] = .string("Running")
+            let index = pods.count % 250 + 2
+            pod[path: "status.podIP"] = .string("10.244.\(pods.count / 250 % 250).\(index)")
+        } else {
+            pod[path: "status.phase"] = .string("Pending")
+        }
+    }
+
+    /// The `FailedScheduling` event of a pod no node can take.
+    private static func recordSchedulingFailure(_ state: inout State, pod: JSON, namespace: String, time: String) {
+        let podName = pod[path: "metadata.name"]?.stringValue ?? ""
+        let nodeCount = state.objects[type("nodes")]?.count ?? 0
+        let name = "\(podName).\(String(state.revision, radix: 16))"
+        state.revision += 1
+        let event: JSON = .object([
+            "apiVersion": .string("v1"), "kind": .string("Event"),
+            "metadata": .object(["name": .string(name), "namespace": .string(namespace), "uid": .string(UUID().uuidString.lowercased()),
+                                 "resourceVersion": .string(String(state.revision)), "creationTimestamp": .string(time)]),
+            "involvedObject": .object(["kind": .string("Pod"), "name": .string(podName), "namespace": .string(namespace),
+                                       "uid": pod[path: "metadata.uid"] ?? .null]),
+            "reason": .string("FailedScheduling"), "type": .string("Warning"), "count": .number(1),
+            "message": .string("0/\(nodeCount) nodes are available: \(nodeCount) Insufficient cpu or memory."),
+            "firstTimestamp": .string(time), "lastTimestamp": .string(time), "source": .object(["component": .string("default-scheduler")]),
+        ])
+        state.objects[type("events"), default: [:]][key(namespace, name)] = event
+        record(&state, Event(type: "ADDED", object: event, revision: state.revision, resource: type("events")))
+    }
 
     private static func record(_ state: inout State, _ event: Event) {
         state.history.append(event)

@@ -14,7 +14,6 @@ import TestSupport
     @Test func createGetUpdatePatchDelete() async throws {
         try await TestKubeSim.with { sim in
             let kube = try client(sim)
-            defer { Task { try? await kube.shutdown() } }
             let created = try await kube.create(Namespace(metadata: ObjectMeta(name: "team-a", labels: ["canopy.io/managed-by": "canopy"])))
             #expect(created.metadata.uid != nil && created.metadata.resourceVersion != nil && created.metadata.creationTimestamp != nil)
             let again = await #expect(throws: KubeError.self) { try await kube.create(Namespace(metadata: ObjectMeta(name: "team-a"))) }
@@ -48,7 +47,6 @@ import TestSupport
     @Test func listsPageAndFilter() async throws {
         try await TestKubeSim.with { sim in
             let kube = try client(sim)
-            defer { Task { try? await kube.shutdown() } }
             for index in 0..<25 {
                 _ = try await kube.create(ConfigMap(metadata: ObjectMeta(name: "cm-\(index)", namespace: "default", labels: ["parity": index % 2 == 0 ? "even" : "odd"]), data: [:]))
             }
@@ -67,7 +65,6 @@ import TestSupport
     @Test func watchesSurviveServerCloseAndGone() async throws {
         try await TestKubeSim.with { sim in
             let kube = try client(sim)
-            defer { Task { try? await kube.shutdown() } }
             let seen = EventLog()
             let cluster = sim.sim.clusters["a"]!
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KubeAPI
 import KubeSim
 import Logging
 
@@ -18,6 +19,15 @@ struct KubeSimCommand: AsyncParsableCommand {
     @Option(help: "Write an admin kubeconfig per cluster into this folder (<name>.kubeconfig).")
     var kubeconfigDir: String?
 
+    @Option(help: "Nodes per cluster.")
+    var nodes: Int = 3
+
+    @Option(help: "CPU of each node (capacity and allocatable).")
+    var nodeCpu: String = "8"
+
+    @Option(help: "Memory of each node (capacity and allocatable).")
+    var nodeMemory: String = "32Gi"
+
     @Flag(help: "Serve plain HTTP. kubectl sends no bearer token over plain HTTP, so this is for API clients only.")
     var insecureHttp = false
 
@@ -26,7 +36,15 @@ struct KubeSimCommand: AsyncParsableCommand {
         let names = clusters.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !names.isEmpty else { throw ValidationError("--clusters needs at least one name") }
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        let sim = try KubeSim(clusterNames: names, host: host)
+        guard (0...1000).contains(nodes) else { throw ValidationError("--nodes must be between 0 and 1000") }
+        let cpu: Quantity, memory: Quantity
+        do {
+            (cpu, memory) = (try Quantity(parsing: nodeCpu), try Quantity(parsing: nodeMemory))
+        } catch {
+            throw ValidationError("--node-cpu and --node-memory must be Kubernetes quantities such as 8 and 32Gi")
+        }
+        let shape = KubeSim.ClusterShape(nodes: nodes, nodeCPU: cpu, nodeMemory: memory, serviceAccountDelay: 1)
+        let sim = try KubeSim(clusterNames: names, shape: shape, host: host)
         let directory = kubeconfigDir
         let scheme = insecureHttp ? "http" : "https"
         let logger = Logger(label: "kubesim")

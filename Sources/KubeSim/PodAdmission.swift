@@ -1,0 +1,130 @@
+import Foundation
+import KubeAPI
+
+/// What happens to a pod on create, inside the cluster's lock so that it is atomic per cluster
+/// (and therefore per namespace, as quota admission is on a real server): LimitRange defaults,
+/// ResourceQuota admission with the real "exceeded quota" message, and binding to a node.
+enum PodAdmission {
+    /// The compute resources a quota can constrain, and how a pod's usage of them is counted.
+    static let computeResources = ["cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory"]
+
+    /// Fills missing container requests and limits from the namespace's LimitRanges
+    /// (`defaultRequest`, `default`), then requests from limits, as the API server does.
+    static func applyLimitRanges(_ pod: inout JSON, limitRanges: [JSON]) {
+        guard var containers = pod[path: "spec.containers"]?.arrayValue else { return }
+        let items = limitRanges.flatMap { $0[path: "spec.limits"]?.arrayValue ?? [] }.filter { $0["type"]?.stringValue == "Container" }
+        for index in containers.indices {
+            for resource in ["cpu", "memory"] {
+                if containers[index][path: "resources.limits.\(resource)"] == nil,
+                   let value = items.compactMap({ $0[path: "default.\(resource)"] }).first {
+                    containers[index][path: "resources.limits.\(resource)"] = value
+                }
+                if containers[index][path: "resources.requests.\(resource)"] == nil,
+                   let value = items.compactMap({ $0[path: "defaultRequest.\(resource)"] }).first
+                    ?? containers[index][path: "resources.limits.\(resource)"] {
+                    containers[index][path: "resources.requests.\(resource)"] = value
+                }
+            }
+        }
+        pod[path: "spec.containers"] = .array(containers)
+    }
+
+    /// A pod's usage of every quota resource it counts against.
+    static func usage(of pod: JSON) -> [String: Quantity] {
+        let phase = pod[path: "status.phase"]?.stringValue
+        guard phase != "Succeeded" && phase != "Failed" else { return [:] }
+        var usage: [String: Quantity] = ["pods": Quantity(1), "count/pods": Quantity(1)]
+        for container in pod[path: "spec.containers"]?.arrayValue ?? [] {
+            for (kind, prefix) in [("requests", "requests."), ("limits", "limits.")] {
+                for resource in ["cpu", "memory"] {
+                    guard let text = container[path: "resources.\(kind).\(resource)"]?.stringValue ?? number(container[path: "resources.\(kind).\(resource)"]),
+                          let quantity = try? Quantity(parsing: text) else { continue }
+                    usage[prefix + resource] = (usage[prefix + resource] ?? Quantity(nanos: 0, format: quantity.format)) + quantity
+                    if kind == "requests" { usage[resource] = (usage[resource] ?? Quantity(nanos: 0, format: quantity.format)) + quantity }
+                }
+            }
+        }
+        return usage
+    }
+
+    /// Checks `pod` against every quota of its namespace; returns the quotas with the pod's
+    /// usage added (to be stored), or throws the API server's refusal.
+    static func admit(_ pod: JSON, quotas: [JSON]) throws(Status) -> [JSON] {
+        let name = pod[path: "metadata.name"]?.stringValue ?? ""
+        let requested = usage(of: pod)
+        var updated: [JSON] = []
+        for quota in quotas {
+            let quotaName = quota[path: "metadata.name"]?.stringValue ?? ""
+            let hard = quantities(quota[path: "spec.hard"])
+            let used = quantities(quota[path: "status.used"])
+            // Every constrained compute resource must be specified by every container.
+            let missing = hard.keys.filter { computeResources.contains($0) && requested[$0] == nil }.sorted()
+            if !missing.isEmpty {
+                let containers = (pod[path: "spec.containers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }.joined(separator: ",")
+                throw Status.admissionForbidden("pods", name, reason: "failed quota: \(quotaName): must specify \(missing.map { "\($0) for: \(containers)" }.joined(separator: "; "))")
+            }
+            let exceeded = hard.keys.filter { key in
+                guard let delta = requested[key] else { return false }
+                return (used[key] ?? .zero) + delta > hard[key]!
+            }.sorted()
+            if !exceeded.isEmpty {
+                func list(_ values: [String: Quantity]) -> String {
+                    exceeded.map { "\($0)=\((values[$0] ?? .zero).canonical)" }.joined(separator: ",")
+                }
+                throw Status.admissionForbidden("pods", name, reason: "exceeded quota: \(quotaName), requested: \(list(requested)), used: \(list(used)), limited: \(list(hard))")
+            }
+            var next = quota
+            var newUsed = used
+            for key in hard.keys { newUsed[key] = (used[key] ?? .zero) + (requested[key] ?? .zero) }
+            next[path: "status.used"] = .object(newUsed.mapValues { .string($0.canonical) })
+            next[path: "status.hard"] = quota[path: "spec.hard"]
+            updated.append(next)
+        }
+        return updated
+    }
+
+    /// A quota with `status.hard` and `status.used` recomputed from the pods of its namespace.
+    static func recount(_ quota: JSON, pods: [JSON]) -> JSON {
+        let hard = quantities(quota[path: "spec.hard"])
+        var used: [String: Quantity] = [:]
+        for key in hard.keys { used[key] = .zero }
+        for pod in pods {
+            for (key, value) in usage(of: pod) where hard[key] != nil { used[key] = (used[key] ?? .zero) + value }
+        }
+        var next = quota
+        next[path: "status.hard"] = quota[path: "spec.hard"]
+        next[path: "status.used"] = .object(used.mapValues { .string($0.canonical) })
+        return next
+    }
+
+    /// The first node whose allocatable CPU and memory, less what its pods request, fits the
+    /// pod; `nil` when none does.
+    static func fit(_ pod: JSON, nodes: [JSON], pods: [JSON]) -> String? {
+        let wants = usage(of: pod)
+        for node in nodes.sorted(by: { ($0[path: "metadata.name"]?.stringValue ?? "") < ($1[path: "metadata.name"]?.stringValue ?? "") }) {
+            guard let name = node[path: "metadata.name"]?.stringValue else { continue }
+            let allocatable = quantities(node[path: "status.allocatable"])
+            let placed = pods.filter { $0[path: "spec.nodeName"]?.stringValue == name }.map(usage(of:))
+            let fits = ["cpu", "memory"].allSatisfy { resource in
+                let taken = placed.reduce(Quantity.zero) { $0 + ($1["requests.\(resource)"] ?? .zero) }
+                return taken + (wants["requests.\(resource)"] ?? .zero) <= (allocatable[resource] ?? .zero)
+            }
+            let podCount = allocatable["pods"].map { Quantity(placed.count + 1) <= $0 } ?? true
+            if fits && podCount { return name }
+        }
+        return nil
+    }
+
+    static func quantities(_ value: JSON?) -> [String: Quantity] {
+        var result: [String: Quantity] = [:]
+        for (key, value) in value?.objectValue ?? [:] {
+            if let text = value.stringValue ?? number(value), let quantity = try? Quantity(parsing: text) { result[key] = quantity }
+        }
+        return result
+    }
+
+    private static func number(_ value: JSON?) -> String? {
+        if case .number(let number) = value { return number.rounded() == number ? String(Int64(number)) : String(number) }
+        return nil
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import KubeAPI
+import KubeClient
+import KubeSim
+import Testing
+import TestSupport
+
+/// Quota, LimitRange, ServiceAccount and scheduling admission, through KubeClient.
+@Suite struct AdmissionTests {
+    static func pod(_ name: String, cpu: String?, memory: String?, namespace: String = "q") throws -> Pod {
+        var resources: [String: Quantity] = [:]
+        if let cpu { resources["cpu"] = try Quantity(parsing: cpu) }
+        if let memory { resources["memory"] = try Quantity(parsing: memory) }
+        let requirements = resources.isEmpty ? nil : ResourceRequirements(requests: resources, limits: resources)
+        return Pod(metadata: ObjectMeta(name: name, namespace: namespace), spec: .init(containers: [Container(name: "c", image: "nginx", resources: requirements)]))
+    }
+
+    static func admin(_ sim: TestKubeSim) throws -> KubeClient {
+        try KubeClient(connection: Kubeconfig(yaml: sim.kubeconfig("a")).connection())
+    }
+
+    @Test func quotaRefusesWithTheRealMessageAndCountsUsage() async throws {
+        try await TestKubeSim.with { sim in
+            let kube = try Self.admin(sim)
+            _ = try await kube.create(Namespace(metadata: ObjectMeta(name: "q")))
+            let hard = try ["requests.cpu": "1", "requests.memory": "1Gi", "limits.cpu": "2", "limits.memory": "2Gi", "pods": "3"].mapValues { try Quantity(parsing: $0) }
+            _ = try await kube.create(ResourceQuota(metadata: ObjectMeta(name: "compute", namespace: "q"), hard: hard))
+            _ = try await kube.create(try Self.pod("small", cpu: "500m", memory: "256Mi"))
+            let refused = await #expect(throws: KubeError.self) { try await kube.create(try Self.pod("big2", cpu: "4", memory: "8Gi")) }
+            #expect(refused?.httpCode == 403 && refused?.reason == "Forbidden")
+            #expect(refused?.status?.message == "pods \"big2\" is forbidden: exceeded quota: compute, requested: limits.cpu=4,limits.memory=8Gi,requests.cpu=4,requests.memory=8Gi, used: limits.cpu=500m,limits.memory=256Mi,requests.cpu=500m,requests.memory=256Mi, limited: limits.cpu=2,limits.memory=2Gi,requests.cpu=1,requests.memory=1Gi")
+            #expect(refused?.status?.details?.name == "big2" && refused?.status?.details?.kind == "pods")
+            var quota = try await kube.get(ResourceQuota.self, "compute", namespace: "q")
+            #expect(quota.status?.used?["requests.cpu"] == Quantity(milli: 500))
+            #expect(quota.status?.used?["pods"] == Quantity(1))
+            try await kube.delete(Pod.self, "small", namespace: "q")
+            quota = try await kube.get(ResourceQuota.self, "compute", namespace: "q")
+            #expect(quota.status?.used?["requests.cpu"] == .zero)
+            let unspecified = await #expect(throws: KubeError.self) { try await kube.create(try Self.pod("bare", cpu: nil, memory: nil)) }
+            #expect(unspecified?.status?.message?.hasPrefix("pods \"bare\" is forbidden: failed quota: compute: must specify") == true)
+        }
+    }
+
+    @Test func limitRangeDefaultsAreAppliedAndCounted() async throws {
+        try await TestKubeSim.with { sim in
+            let kube = try Self.admin(sim)
+            _ = try await kube.create(Namespace(metadata: ObjectMeta(name: "q")))
+            _ = try await kube.create(LimitRange(metadata: ObjectMeta(name: "canopy-defaults", namespace: "q"), limits: [
+                LimitRange.Item(default: ["cpu": Quantity(milli: 500), "memory": try Quantity(parsing: "512Mi")],
+                                defaultRequest: ["cpu": Quantity(milli: 100), "memory": try Quantity(parsing: "128Mi")]),
+            ]))
+            _ = try await kube.create(ResourceQuota(metadata: ObjectMeta(name: "compute", namespace: "q"), hard: ["requests.cpu": Quantity(1)]))
+            let created = try await kube.create(try Self.pod("bare", cpu: nil, memory: nil))
+            #expect(created.spec?.containers.first?.resources?.requests?["cpu"] == Quantity(milli: 100))
+            #expect(created.spec?.containers.first?.resources?.limits?["memory"] == (try Quantity(parsing: "512Mi")))
+            let quota = try await kube.get(ResourceQuota.self, "compute", namespace: "q")
+            #expect(quota.status?.used?["requests.cpu"] == Quantity(milli: 100))
+        }
+    }
+
+    @Test func concurrentPodsNeverOvershootTheQuota() async throws {
+        try await TestKubeSim.with { sim in
+            let kube = try Self.admin(sim)
+            _ = try await kube.create(Namespace(metadata: ObjectMeta(name: "q")))
+            _ = try await kube.create(ResourceQuota(metadata: ObjectMeta(name: "compute", namespace: "q"), hard: ["requests.cpu": Quantity(2)]))
+            let admitted = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<20 {
+                    group.addTask { (try? await kube.create(try Self.pod("p\(index)", cpu: "300m", memory: "10Mi"))) != nil }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(admitted == 6)
+            let quota = try await kube.get(ResourceQuota.self, "compute", namespace: "q")
+            #expect(quota.status?.used?["requests.cpu"] == Quantity(milli: 1800))
+        }
+    }
+
+    @Test func podsBindToNodesThatFitOrStayPending() async throws {
+        try await TestKubeSim.with(shape: KubeSim.ClusterShape(nodes: 2, nodeCPU: Quantity(2))) { sim in
+            let kube = try Self.admin(sim)
+            _ = try await kube.create(Namespace(metadata: ObjectMeta(name: "q")))
+            let first = try await kube.create(try Self.pod("a", cpu: "1500m", memory: "1Gi"))
+            let second = try await kube.create(try Self.pod("b", cpu: "1500m", memory: "1Gi"))
+            let third = try await kube.create(try Self.pod("c", cpu: "1500m", memory: "1Gi"))
+            #expect(first.spec?.nodeName == "node-1" && first.status?.phase == "Running")
+            #expect(second.spec?.nodeName == "node-2" && second.status?.phase == "Running")
+            #expect(third.spec?.nodeName == nil && third.status?.phase == "Pending")
+            let events = try await kube.send(.GET, "/api/v1/namespaces/q/events")
+            #expect(String(decoding: events.body, as: UTF8.self).contains("FailedScheduling"))
+        }
+    }
+
+    @Test func podsWaitForTheDefaultServiceAccount() async throws {
+        try await TestKubeSim.with(shape: KubeSim.ClusterShape(nodes: 1, serviceAccountDelay: 0.5)) { sim in
+            let kube = try Self.admin(sim)
+            _ = try await kube.create(Namespace(metadata: ObjectMeta(name: "q")))
+            let early = await #expect(throws: KubeError.self) { try await kube.create(try Self.pod("early", cpu: "100m", memory: "10Mi")) }
+            #expect(early?.status?.message?.contains("error looking up service account q/default") == true)
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(try await kube.create(try Self.pod("late", cpu: "100m", memory: "10Mi")).metadata.name == "late")
+            #expect(try await kube.get(ServiceAccount.self, "default", namespace: "q").metadata.name == "default")
+        }
+    }
+}
