@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import KubeAPI
 import NIOCore
@@ -30,12 +31,60 @@ public struct SimAPI: Sendable {
                   let user = sim.user(forToken: String(header.dropFirst(7)))
             else { throw Status.unauthorized }
             let path = context.parameters.getCatchAll().map(String.init)
-            return try await SimRequest(cluster: cluster, user: user, request: request, path: path).respond()
+            if path == ["kubesim", "faults"] { return try await setFaults(request, cluster: cluster, user: user) }
+            let isList = request.method == .get && request.uri.queryParameters["watch"] == nil && SimRequest.isCollection(path)
+            let (fault, latency) = cluster.nextFault(isList: isList)
+            if latency > 0 { try await Task.sleep(for: .milliseconds(latency)) }
+            switch fault {
+            case .serve:
+                return try await SimRequest(cluster: cluster, user: user, request: request, path: path).respond()
+            case .fail(let code):
+                let status = code == 429
+                    ? Status(code: 429, reason: "TooManyRequests", message: "the server has received too many requests and has asked us to try again later", details: Status.Details(retryAfterSeconds: 1))
+                    : Status(code: code, reason: "InternalError", message: "Internal error occurred: injected fault")
+                var response = Self.json(status, status: HTTPResponse.Status(code: code))
+                if code == 429 { response.headers[.retryAfter] = "1" }
+                return response
+            case .drop:
+                return Self.dropped(after: Data())
+            case .dropMidway:
+                let whole = try await SimRequest(cluster: cluster, user: user, request: request, path: path).respond()
+                let collector = BodyCollector()
+                try await whole.body.write(collector)
+                return Self.dropped(after: collector.data.prefix(collector.data.count / 2))
+            }
         } catch let status as Status {
             return Self.json(status, status: HTTPResponse.Status(code: status.code))
         } catch {
             return Self.json(Status(code: 500, reason: "InternalError", message: "\(error)"), status: .internalServerError)
         }
+    }
+
+    /// A response that sends `prefix` and then breaks the connection (a body writer that throws
+    /// makes the server close it).
+    static func dropped(after prefix: Data) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init { writer in
+            if !prefix.isEmpty { try await writer.write(ByteBuffer(bytes: prefix)) }
+            throw Status(code: 503, reason: "ServiceUnavailable", message: "connection dropped by an injected fault")
+        })
+    }
+
+    /// `POST /clusters/<c>/kubesim/faults`: sets the cluster's faults (admin only); `GET` reads them.
+    private func setFaults(_ request: Request, cluster: SimCluster, user: KubeSim.UserInfo) async throws -> Response {
+        guard user.groups.contains("system:masters") else {
+            throw Status(code: 403, reason: "Forbidden", message: "only the KubeSim admin may set faults")
+        }
+        if request.method == .post {
+            let buffer = try await request.body.collect(upTo: 1 << 16)
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            guard let faults = try? decoder.decode(Faults.self, from: Data(buffer.readableBytesView)) else {
+                throw Status(code: 400, reason: "BadRequest", message: "faults are {latencyMilliseconds, failShare, failCode, unreachableUntil, dropListsMidway}")
+            }
+            cluster.faults = faults
+            if request.uri.queryParameters["closeWatches"] == "true" { cluster.closeWatches() }
+        }
+        return Self.json(cluster.faults)
     }
 
     static let encoder: JSONEncoder = {
@@ -48,4 +97,12 @@ public struct SimAPI: Sendable {
         let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
+}
+
+/// Gathers a response body in memory (to send only part of it).
+final class BodyCollector: ResponseBodyWriter, @unchecked Sendable {
+    var data = Data()
+
+    func write(_ buffer: ByteBuffer) async throws { data.append(contentsOf: buffer.readableBytesView) }
+    func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }

@@ -12,6 +12,7 @@ public final class SimCluster: Sendable {
     /// The `kube-system` namespace's uid: how Canopy recognises one physical cluster.
     public let identity: String
     private let state: Mutex<State>
+    let faultState = Mutex(Faults())
     private let clock: @Sendable () -> Date
 
     /// One change, as watches deliver it.

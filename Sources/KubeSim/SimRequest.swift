@@ -142,5 +142,12 @@ struct SimRequest {
         return Target(type: type, namespace: namespace, name: parts.count > 1 ? parts[1] : nil, subresource: parts.count > 2 ? parts[2] : nil)
     }
 
+    /// Whether `path` names a collection of resources (`api/v1/pods`, `apis/g/v/namespaces/n/x`).
+    static func isCollection(_ path: [String]) -> Bool {
+        let rest: ArraySlice<String>
+        if path.first == "api", path.count >= 3 { rest = path[2...] } else if path.first == "apis", path.count >= 4 { rest = path[3...] } else { return false }
+        return rest.count == 1 || (rest.count == 3 && rest.first == "namespaces")
+    }
+
     static let notFound = Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
 }
