@@ -124,6 +124,10 @@ public final class KubeClient: Sendable {
             data = Data(try await response.body.collect(upTo: 256 << 20).readableBytesView)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             throw KubeError(.timeout, "\(method) \(path) did not finish within \(configuration.timeout)")
+        } catch let error as NIOSSLError {
+            throw KubeError(.tls, "TLS with \(connection.server) failed (\(error)); check the kubeconfig's certificate-authority and client certificate")
+        } catch let error as BoringSSLError {
+            throw KubeError(.tls, "TLS with \(connection.server) failed (\(error)); check the kubeconfig's certificate-authority and client certificate")
         } catch {
             throw KubeError(.unreachable, "\(method) \(connection.server)\(path) failed: \(error)")
         }

@@ -11,6 +11,8 @@ public struct KubeError: Error, Sendable, CustomStringConvertible {
         public static let apiError = Code("apiError")
         /// The server could not be reached, or the connection broke.
         public static let unreachable = Code("unreachable")
+        /// TLS failed: the server's certificate is not trusted, or ours was refused. Not retried.
+        public static let tls = Code("tls")
         /// The call did not finish before its deadline.
         public static let timeout = Code("timeout")
         /// The answer could not be read.

@@ -2,9 +2,19 @@ import Hummingbird
 import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 
 /// Builds the HTTP(S) application that serves a KubeSim.
 public enum KubeSimServer {
+    /// HTTPS with the sim's certificate; client certificates signed by it are verified when
+    /// presented (and then identify the caller), optional otherwise.
+    static func tlsConfiguration(_ sim: KubeSim) throws -> TLSConfiguration {
+        var configuration = try sim.certificate.serverTLSConfiguration()
+        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(sim.certificate.certificatePEM.utf8)))
+        configuration.certificateVerification = .optionalVerification
+        return configuration
+    }
+
     /// An application serving `sim` on `host:port`, over HTTPS with the sim's own certificate
     /// unless `tls` is false. `onRunning` receives the bound port.
     public static func application(
@@ -13,7 +23,7 @@ public enum KubeSimServer {
     ) throws -> some ApplicationProtocol {
         Application(
             router: SimAPI(sim: sim).router(),
-            server: tls ? try .tls(.http1(), tlsConfiguration: sim.certificate.serverTLSConfiguration()) : .http1(),
+            server: tls ? try .tls(.http1(), tlsConfiguration: tlsConfiguration(sim)) : .http1(),
             configuration: .init(address: .hostname(host, port: port), serverName: "kubesim"),
             onServerRunning: { await onRunning($0.localAddress?.port ?? port) },
             logger: logger

@@ -1,8 +1,10 @@
+import CanopyCertificates
 import Foundation
 import HTTPTypes
 import Hummingbird
 import KubeAPI
 import NIOCore
+import NIOSSL
 
 /// The HTTP face of KubeSim: the API server's paths, verbs, discovery documents and `Status`
 /// error bodies for every cluster.
@@ -12,8 +14,8 @@ public struct SimAPI: Sendable {
     public init(sim: KubeSim) { self.sim = sim }
 
     /// A router serving every cluster below `/clusters/{cluster}/`.
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public func router() -> Router<SimContext> {
+        let router = Router(context: SimContext.self)
         for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
             router.on("/clusters/{cluster}/**", method: method) { request, context in
                 await respond(request, context)
@@ -22,14 +24,22 @@ public struct SimAPI: Sendable {
         return router
     }
 
-    private func respond(_ request: Request, _ context: BasicRequestContext) async -> Response {
+    private func respond(_ request: Request, _ context: SimContext) async -> Response {
         do {
             guard let cluster = context.parameters.get("cluster").flatMap({ sim.clusters[$0] }) else {
                 throw Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
             }
-            guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-                  let user = sim.user(forToken: String(header.dropFirst(7)))
-            else { throw Status.unauthorized }
+            let user: KubeSim.UserInfo
+            if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
+                guard let known = sim.user(forToken: String(header.dropFirst(7))) else { throw Status.unauthorized }
+                user = known
+            } else if let certificate = await context.peerCertificate() {
+                // A client certificate signed by the cluster's CA: CN is the user, O the groups.
+                let identity = try ServerCertificate.clientIdentity(derEncoded: certificate)
+                user = KubeSim.UserInfo(name: identity.user, groups: identity.groups + ["system:authenticated"])
+            } else {
+                throw Status.unauthorized
+            }
             let path = context.parameters.getCatchAll().map(String.init)
             if path == ["kubesim", "faults"] { return try await setFaults(request, cluster: cluster, user: user) }
             let isList = request.method == .get && request.uri.queryParameters["watch"] == nil && SimRequest.isCollection(path)
@@ -105,4 +115,24 @@ final class BodyCollector: ResponseBodyWriter, @unchecked Sendable {
 
     func write(_ buffer: ByteBuffer) async throws { data.append(contentsOf: buffer.readableBytesView) }
     func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+/// KubeSim's request context: Hummingbird's basics plus the connection, to read a client
+/// certificate from its TLS handler.
+public struct SimContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+
+    /// The DER bytes of the verified client certificate, if the client presented one.
+    func peerCertificate() async -> [UInt8]? {
+        let channel = self.channel
+        return try? await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.handler(type: NIOSSLHandler.self).peerCertificate?.toDERBytes()
+        }.get()
+    }
 }

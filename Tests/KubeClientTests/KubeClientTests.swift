@@ -107,3 +107,44 @@ actor EventLog {
         }
     }
 }
+
+/// Client certificates: the common name is the user, organizations are groups.
+@Suite struct ClientCertificateTests {
+    @Test func aClientCertificateFromTheClusterCAAuthenticates() async throws {
+        try await TestKubeSim.with { sim in
+            let (certificate, key) = try sim.sim.certificate.issueClientCertificate(commonName: "robot", organizations: ["system:masters"])
+            let yaml = """
+            clusters: [{name: a, cluster: {server: "\(sim.baseURL)/clusters/a", certificate-authority-data: \(Data(sim.sim.certificate.certificatePEM.utf8).base64EncodedString())}}]
+            users: [{name: robot, user: {client-certificate-data: \(Data(certificate.utf8).base64EncodedString()), client-key-data: \(Data(key.utf8).base64EncodedString())}}]
+            contexts: [{name: a, context: {cluster: a, user: robot}}]
+            current-context: a
+            """
+            let kube = try KubeClient(connection: Kubeconfig(yaml: yaml).connection())
+            let created = try await kube.create(Namespace(metadata: ObjectMeta(name: "made-by-robot")))
+            #expect(created.metadata.uid != nil)
+
+            // A certificate without groups is a plain user, subject to RBAC.
+            let (plain, plainKey) = try sim.sim.certificate.issueClientCertificate(commonName: "carol")
+            let carolYAML = yaml.replacingOccurrences(of: Data(certificate.utf8).base64EncodedString(), with: Data(plain.utf8).base64EncodedString())
+                .replacingOccurrences(of: Data(key.utf8).base64EncodedString(), with: Data(plainKey.utf8).base64EncodedString())
+            let carol = try KubeClient(connection: Kubeconfig(yaml: carolYAML).connection())
+            let refused = await #expect(throws: KubeError.self) { try await carol.list(Pod.self, namespace: "default") }
+            #expect(refused?.status?.message == "pods is forbidden: User \"carol\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\"")
+        }
+    }
+
+    @Test func aServerFromAnotherCAIsRefused() async throws {
+        try await TestKubeSim.with { sim in
+            try await TestKubeSim.with { other in
+                // Trust the other sim's CA while talking to this one.
+                let yaml = sim.kubeconfig("a").replacingOccurrences(
+                    of: Data(sim.sim.certificate.certificatePEM.utf8).base64EncodedString(),
+                    with: Data(other.sim.certificate.certificatePEM.utf8).base64EncodedString()
+                )
+                let kube = try KubeClient(connection: Kubeconfig(yaml: yaml).connection())
+                let error = await #expect(throws: KubeError.self) { try await kube.get(Namespace.self, "default") }
+                #expect(error?.code == .tls)
+            }
+        }
+    }
+}
