@@ -75,6 +75,10 @@ public final class SimCluster: Sendable {
     }
 
     static let namespaces = ResourceType.find(group: "", version: "v1", resource: "namespaces")!
+    /// Kinds for callers that create objects directly (benchmarks, fixtures).
+    public static let namespaceType = namespaces
+    public static let quotaType = ResourceType.find(group: "", version: "v1", resource: "resourcequotas")!
+    public static let roleBindingType = ResourceType.find(group: "rbac.authorization.k8s.io", version: "v1", resource: "rolebindings")!
 
     /// The newest resourceVersion.
     public var revision: Int64 { state.withLock { $0.revision } }

@@ -13,8 +13,13 @@ struct Bench: AsyncParsableCommand {
     @Option var usersPerTenant = 100
     @Option(help: "Concurrent HTTP clients for the API measurement.") var clients = 64
     @Option(help: "Seconds to measure each HTTP endpoint (0 skips the HTTP measurement).") var seconds = 10
+    @Flag(help: "Measure KubeSim and KubeClient instead (issue 3's figures).") var kubesim = false
+    @Option(help: "With --kubesim: simulated clusters.") var clusters = 1000
 
     func run() async throws {
+        if kubesim {
+            return try await KubeSimBench(clusters: clusters, concurrency: 32, duration: .seconds(seconds)).run()
+        }
         let started = ContinuousClock.now
         let world = BenchWorld(tenants: tenants, projectsPerTenant: projectsPerTenant, usersPerTenant: usersPerTenant)
         print("world: \(tenants) tenants, \(tenants * projectsPerTenant) projects, \(tenants * usersPerTenant) users and memberships (built in \(ContinuousClock.now - started))")
