@@ -145,6 +145,7 @@ public final class SimCluster: Sendable {
             var stored = created
             var quotas: [JSON] = []
             if type.resource == "pods", let namespace {
+                try PodSecurity.check(stored, namespace: state.objects[Self.namespaces]?[Self.key(nil, namespace)])
                 try Self.requireServiceAccount(&state, namespace: namespace, delay: serviceAccountDelay, now: clock(), revisionTime: now)
                 PodAdmission.applyLimitRanges(&stored, limitRanges: Self.objects(state, "limitranges", in: namespace))
                 quotas = try PodAdmission.admit(stored, quotas: Self.objects(state, "resourcequotas", in: namespace))
