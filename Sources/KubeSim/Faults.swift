@@ -11,6 +11,8 @@ public struct Faults: Sendable, Equatable, Codable {
     public var failShare: Double = 0
     /// 500 (`InternalError`) or 429 (`TooManyRequests`, with `Retry-After: 1`).
     public var failCode: Int = 500
+    /// The next this-many requests fail with `failCode` (deterministic, unlike `failShare`).
+    public var failNext: Int = 0
     /// Until this time every connection is dropped without an answer, as if the cluster were down.
     public var unreachableUntil: Date?
     /// The next this-many list requests send half their answer and then drop the connection.
@@ -26,6 +28,7 @@ public struct Faults: Sendable, Equatable, Codable {
         failCode = try container.decodeIfPresent(Int.self, forKey: .failCode) ?? 500
         unreachableUntil = try container.decodeIfPresent(Date.self, forKey: .unreachableUntil)
         dropListsMidway = try container.decodeIfPresent(Int.self, forKey: .dropListsMidway) ?? 0
+        failNext = try container.decodeIfPresent(Int.self, forKey: .failNext) ?? 0
     }
 }
 
@@ -58,6 +61,10 @@ extension SimCluster {
             if isList && faults.dropListsMidway > 0 {
                 faults.dropListsMidway -= 1
                 return (.dropMidway, faults.latencyMilliseconds)
+            }
+            if faults.failNext > 0 {
+                faults.failNext -= 1
+                return (.fail(faults.failCode), faults.latencyMilliseconds)
             }
             if faults.failShare > 0 && Double.random(in: 0..<1) < faults.failShare {
                 return (.fail(faults.failCode), faults.latencyMilliseconds)

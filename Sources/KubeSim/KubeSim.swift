@@ -63,12 +63,12 @@ public final class KubeSim: Sendable {
 
     public init(
         clusterNames: [String], shape: ClusterShape = ClusterShape(), adminToken: String = "kubesim-admin-" + UUID().uuidString.lowercased(),
-        host: String = "127.0.0.1"
+        host: String = "127.0.0.1", clock: @escaping @Sendable () -> Date = Date.init
     ) throws {
         certificate = try ServerCertificate.create(host: host, commonName: "KubeSim")
         let nodes = shape.nodeObjects
         clusters = Dictionary(uniqueKeysWithValues: clusterNames.map {
-            ($0, SimCluster(name: $0, nodes: nodes, serviceAccountDelay: shape.serviceAccountDelay))
+            ($0, SimCluster(name: $0, nodes: nodes, serviceAccountDelay: shape.serviceAccountDelay, clock: clock))
         })
         self.adminToken = adminToken
         tokens = Mutex([adminToken: UserInfo(name: "kubesim-admin", groups: ["system:masters", "system:authenticated"])])

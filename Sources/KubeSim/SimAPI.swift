@@ -81,11 +81,11 @@ public struct SimAPI: Sendable {
 
     /// `POST /clusters/<c>/kubesim/faults`: sets the cluster's faults (admin only); `GET` reads them.
     private func setFaults(_ request: Request, cluster: SimCluster, user: KubeSim.UserInfo) async throws -> Response {
+        let buffer = try await request.body.collect(upTo: 1 << 16)
         guard user.groups.contains("system:masters") else {
             throw Status(code: 403, reason: "Forbidden", message: "only the KubeSim admin may set faults")
         }
         if request.method == .post {
-            let buffer = try await request.body.collect(upTo: 1 << 16)
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .iso8601
             guard let faults = try? decoder.decode(Faults.self, from: Data(buffer.readableBytesView)) else {

@@ -12,9 +12,9 @@ public struct TestKubeSim: Sendable {
     /// Runs `body` with simulated clusters named `clusters`; stops them afterwards.
     public static func with<T: Sendable>(
         clusters: [String] = ["a"], shape: KubeSim.ClusterShape = KubeSim.ClusterShape(nodes: 3), tls: Bool = true,
-        _ body: @Sendable (TestKubeSim) async throws -> T
+        clock: @escaping @Sendable () -> Date = Date.init, _ body: @Sendable (TestKubeSim) async throws -> T
     ) async throws -> T {
-        let sim = try KubeSim(clusterNames: clusters, shape: shape)
+        let sim = try KubeSim(clusterNames: clusters, shape: shape, clock: clock)
         let (ready, continuation) = AsyncStream<Int>.makeStream()
         let logger = { var logger = Logger(label: "kubesim-test"); logger.logLevel = .critical; return logger }()
         let app = try KubeSimServer.application(sim, host: "127.0.0.1", port: 0, tls: tls, logger: logger) { continuation.yield($0) }

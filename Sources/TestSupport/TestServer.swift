@@ -77,9 +77,13 @@ public struct TestClient: Sendable {
     /// A CA certificate (PEM) to trust for HTTPS; `nil` uses the system's roots.
     public let trustedPEM: String?
 
-    public init(baseURL: String, trusting trustedPEM: String? = nil) {
+    /// Deadline of each request.
+    public var timeout: TimeAmount
+
+    public init(baseURL: String, trusting trustedPEM: String? = nil, timeout: TimeAmount = .seconds(30)) {
         self.baseURL = baseURL
         self.trustedPEM = trustedPEM
+        self.timeout = timeout
     }
 
     /// Sends one request and returns the status and parsed JSON body.
@@ -99,7 +103,7 @@ public struct TestClient: Sendable {
             request.body = .bytes(ByteBuffer(string: rawBody))
         }
         guard let trustedPEM else {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            let response = try await HTTPClient.shared.execute(request, timeout: timeout)
             let body = try await response.body.collect(upTo: 16 << 20)
             return TestResponse(status: Int(response.status.code), headers: response.headers, data: Data(body.readableBytesView))
         }
@@ -107,7 +111,7 @@ public struct TestClient: Sendable {
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(trustedPEM.utf8)))
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
         do {
-            let response = try await client.execute(request, timeout: .seconds(30))
+            let response = try await client.execute(request, timeout: timeout)
             let body = try await response.body.collect(upTo: 16 << 20)
             try await client.shutdown()
             return TestResponse(status: Int(response.status.code), headers: response.headers, data: Data(body.readableBytesView))

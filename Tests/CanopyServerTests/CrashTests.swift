@@ -17,7 +17,9 @@ import TestSupport
         ]), 201)
         let admin = try await first.client.login(tenant: "acme", "boss", Fixture.password)
 
-        // Four writers create projects as fast as they can; the server is killed while they run.
+        // Four writers create projects as fast as they can; the server is killed while they run,
+        // once twenty writes have been acknowledged (whatever the machine's speed).
+        let (acks, ack) = AsyncStream<Void>.makeStream()
         let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
             for writer in 0..<4 {
                 group.addTask {
@@ -27,19 +29,27 @@ import TestSupport
                         guard let response = try? await first.client.request(.POST, "/api/v1/tenants/acme/projects", token: admin, json: ["name": name]) else {
                             break
                         }
-                        if response.status == 201 { created.append(name) }
+                        if response.status == 201 {
+                            created.append(name)
+                            ack.yield()
+                        }
                     }
                     return created
                 }
             }
             group.addTask {
-                try await Task.sleep(for: .milliseconds(700))
+                var count = 0
+                for await _ in acks {
+                    count += 1
+                    if count == 20 { break }
+                }
                 first.kill()
+                ack.finish()
                 return []
             }
             return try await group.reduce(into: []) { $0 += $1 }
         }
-        #expect(acknowledged.count > 0)
+        #expect(acknowledged.count >= 20)
 
         let second = try await ServerProcess(dataDirectory: directory.path, databaseURL: databaseURL)
         defer { second.kill() }

@@ -14,7 +14,7 @@ import TestSupport
             #expect(try await server.request(.GET, "/healthz").status == 200)
             // A client that does not trust the certificate is refused by TLS.
             await #expect(throws: (any Error).self) {
-                _ = try await TestClient(baseURL: server.baseURL).request(.GET, "/healthz")
+                _ = try await TestClient(baseURL: server.baseURL, timeout: .seconds(3)).request(.GET, "/healthz")
             }
             return try #require(server.certificatePEM)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import KubeAPI
 import KubeClient
 import KubeSim
@@ -91,12 +92,13 @@ import TestSupport
     }
 
     @Test func podsWaitForTheDefaultServiceAccount() async throws {
-        try await TestKubeSim.with(shape: KubeSim.ClusterShape(nodes: 1, serviceAccountDelay: 0.5)) { sim in
+        let now = Mutex(Date())
+        try await TestKubeSim.with(shape: KubeSim.ClusterShape(nodes: 1, serviceAccountDelay: 1), clock: { now.withLock { $0 } }) { sim in
             let kube = try Self.admin(sim)
             _ = try await kube.create(Namespace(metadata: ObjectMeta(name: "q")))
             let early = await #expect(throws: KubeError.self) { try await kube.create(try Self.pod("early", cpu: "100m", memory: "10Mi")) }
             #expect(early?.status?.message?.contains("error looking up service account q/default") == true)
-            try await Task.sleep(for: .milliseconds(600))
+            now.withLock { $0 += 1.5 }
             #expect(try await kube.create(try Self.pod("late", cpu: "100m", memory: "10Mi")).metadata.name == "late")
             #expect(try await kube.get(ServiceAccount.self, "default", namespace: "q").metadata.name == "default")
         }
