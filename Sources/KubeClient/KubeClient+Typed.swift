@@ -72,6 +72,22 @@ extension KubeClient {
         _ = try await send(.DELETE, R.collectionPath(namespace: namespace) + "/" + name)
     }
 
+    /// `GET /api`: the core group's versions.
+    public func coreAPIVersions() async throws -> [String] {
+        try decode(JSON.self, try await send(.GET, "/api").body)["versions"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
+
+    /// `GET /apis`: every API group with its preferred `group/version`.
+    public func apiGroups() async throws -> [String: String] {
+        let list = try decode(JSON.self, try await send(.GET, "/apis").body)
+        var groups: [String: String] = [:]
+        for group in list["groups"]?.arrayValue ?? [] {
+            guard let name = group["name"]?.stringValue else { continue }
+            groups[name] = group[path: "preferredVersion.groupVersion"]?.stringValue ?? ""
+        }
+        return groups
+    }
+
     /// `GET /version`.
     public func version() async throws -> JSON {
         try decode(JSON.self, try await send(.GET, "/version").body)

@@ -79,6 +79,29 @@ public final class KubeSim: Sendable {
         tokens.withLock { $0[token] = UserInfo(name: user, groups: groups + ["system:authenticated"]) }
     }
 
+    /// Reads a static token file in kube-apiserver's format — one `token,user,uid[,"group1,group2"]`
+    /// per line, `#` comments — and accepts every token in it.
+    public func addTokens(fromFile path: String) throws {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw KubeSimError("cannot read token file \(path)")
+        }
+        for (number, line) in text.split(separator: "\n").enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty, !trimmed.hasPrefix("#") else { continue }
+            var fields: [String] = []
+            var current = "", quoted = false
+            for character in trimmed {
+                if character == "\"" { quoted.toggle() } else if character == "," && !quoted { fields.append(current); current = "" } else { current.append(character) }
+            }
+            fields.append(current)
+            guard fields.count >= 3, !fields[0].isEmpty, !fields[1].isEmpty else {
+                throw KubeSimError("token file \(path), line \(number + 1): expected token,user,uid[,\"group1,group2\"]")
+            }
+            let groups = fields.count > 3 ? fields[3].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } : []
+            addToken(fields[0], user: fields[1], groups: groups)
+        }
+    }
+
     /// The caller a bearer token stands for.
     public func user(forToken token: String) -> UserInfo? {
         tokens.withLock { $0[token] }
@@ -114,4 +137,10 @@ public final class KubeSim: Sendable {
 
         """
     }
+}
+
+/// A KubeSim set-up error, with what to fix.
+public struct KubeSimError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -152,7 +152,10 @@ public final class SimCluster: Sendable {
                 Self.schedule(&stored, state: state)
             }
             if type.resource == "resourcequotas", let namespace {
-                stored = PodAdmission.recount(stored, pods: Self.objects(state, "pods", in: namespace))
+                stored = Self.recount(stored, state: state, namespace: namespace)
+            }
+            if type.isNamespaced, type.resource != "pods", let namespace {
+                quotas = try Self.admitCount(type, name: name, quotas: Self.objects(state, "resourcequotas", in: namespace))
             }
             state.revision += 1
             stored[path: "metadata.uid"] = stored[path: "metadata.uid"] ?? .string(UUID().uuidString.lowercased())
@@ -192,7 +195,7 @@ public final class SimCluster: Sendable {
             var stored = replacement
             for field in ["uid", "creationTimestamp"] { stored[path: "metadata.\(field)"] = current[path: "metadata.\(field)"] }
             if type.resource == "resourcequotas", let namespace {
-                stored = PodAdmission.recount(stored, pods: Self.objects(state, "pods", in: namespace))
+                stored = Self.recount(stored, state: state, namespace: namespace)
             }
             let generation = Self.number(current[path: "metadata.generation"]) ?? 1
             let specChanged = replacement["spec"] != current["spec"]
@@ -218,10 +221,9 @@ public final class SimCluster: Sendable {
             var gone = removed
             gone[path: "metadata.resourceVersion"] = .string(String(state.revision))
             Self.record(&state, Event(type: "DELETED", object: gone, revision: state.revision, resource: type))
-            if type.resource == "pods", let namespace {
-                let pods = Self.objects(state, "pods", in: namespace)
+            if type.isNamespaced, type.resource != "resourcequotas", let namespace {
                 for quota in Self.objects(state, "resourcequotas", in: namespace) {
-                    let recounted = PodAdmission.recount(quota, pods: pods)
+                    let recounted = Self.recount(quota, state: state, namespace: namespace)
                     if recounted != quota { Self.store(&state, recounted, as: Self.type("resourcequotas")) }
                 }
             }
@@ -284,6 +286,46 @@ public final class SimCluster: Sendable {
     }
 
     // MARK: Helpers
+
+    /// The quota key that counts objects of `type`: `count/configmaps`, `count/deployments.apps`.
+    static func countKey(_ type: ResourceType) -> String {
+        type.group.isEmpty ? "count/\(type.resource)" : "count/\(type.resource).\(type.group)"
+    }
+
+    /// Object-count quota admission for kinds other than pods; returns the quotas with the new
+    /// object counted.
+    private static func admitCount(_ type: ResourceType, name: String, quotas: [JSON]) throws(Status) -> [JSON] {
+        let key = countKey(type)
+        var updated: [JSON] = []
+        for quota in quotas {
+            let hard = PodAdmission.quantities(quota[path: "spec.hard"])
+            guard let limit = hard[key] else { continue }
+            let used = PodAdmission.quantities(quota[path: "status.used"])[key] ?? .zero
+            if used + Quantity(1) > limit {
+                let quotaName = quota[path: "metadata.name"]?.stringValue ?? ""
+                throw Status.admissionForbidden(type.resource, name, reason: "exceeded quota: \(quotaName), requested: \(key)=1, used: \(key)=\(used.canonical), limited: \(key)=\(limit.canonical)", group: type.group)
+            }
+            var next = quota
+            var usedMap = next[path: "status.used"]?.objectValue ?? [:]
+            usedMap[key] = .string((used + Quantity(1)).canonical)
+            next[path: "status.used"] = .object(usedMap)
+            updated.append(next)
+        }
+        return updated
+    }
+
+    /// A quota with `status` recomputed from the namespace's pods and object counts.
+    static func recount(_ quota: JSON, state: State, namespace: String) -> JSON {
+        var next = PodAdmission.recount(quota, pods: objects(state, "pods", in: namespace))
+        for key in (quota[path: "spec.hard"]?.objectValue ?? [:]).keys where key.hasPrefix("count/") && key != "count/pods" {
+            guard let type = ResourceType.known.first(where: { countKey($0) == key }) else { continue }
+            let count = (state.objects[type] ?? [:]).keys.filter { $0.hasPrefix("\(namespace)/") }.count
+            var used = next[path: "status.used"]?.objectValue ?? [:]
+            used[key] = .string(Quantity(count).canonical)
+            next[path: "status.used"] = .object(used)
+        }
+        return next
+    }
 
     /// The objects of one kind in one namespace.
     static func objects(_ state: State, _ resource: String, in namespace: String) -> [JSON] {

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import KubeAPI
 import NIOCore
+import Yams
 
 /// The verbs on one resource target: get, list, watch, create, update, patch, delete.
 struct SimVerbs {
@@ -29,6 +30,9 @@ struct SimVerbs {
         case (.put, let name?):
             return SimAPI.json(try cluster.update(type, namespace: target.namespace, name: name, object: try await body()))
         case (.patch, let name?):
+            if (request.request.headers[.contentType] ?? "").hasPrefix("application/apply-patch") {
+                return try await serverSideApply(name)
+            }
             return SimAPI.json(try await patch(name))
         case (.delete, let name?):
             return SimAPI.json(try cluster.delete(type, namespace: target.namespace, name: name))
@@ -161,6 +165,31 @@ enum SimBody {
 }
 
 extension SimVerbs {
+    /// Server-side apply (`kubectl apply --server-side`): creates the object when it is missing,
+    /// otherwise merges the applied configuration into it. Field ownership and conflicts between
+    /// managers are not tracked (see Docs/KubeSim.md).
+    func serverSideApply(_ name: String) async throws -> Response {
+        let buffer = try await request.request.body.collect(upTo: 3 << 20)
+        let data = Data(buffer.readableBytesView)
+        let applied: JSON
+        if let json = try? JSONDecoder().decode(JSON.self, from: data) {
+            applied = json
+        } else if let text = String(data: data, encoding: .utf8), let yaml = try? Yams.load(yaml: text), let json = JSON(yamlValue: yaml) {
+            applied = json
+        } else {
+            throw Status(code: 400, reason: "BadRequest", message: "the body of the apply request is neither JSON nor YAML")
+        }
+        guard applied[path: "metadata.name"]?.stringValue == name else {
+            throw Status(code: 400, reason: "BadRequest", message: "the name of the object (\(applied[path: "metadata.name"]?.stringValue ?? "")) does not match the name on the URL (\(name))")
+        }
+        if let current = try? cluster.get(type, namespace: target.namespace, name: name) {
+            var merged = JSONPatch.merge(applied, into: current)
+            merged[path: "metadata.resourceVersion"] = nil
+            return SimAPI.json(try cluster.update(type, namespace: target.namespace, name: name, object: merged))
+        }
+        return SimAPI.json(try cluster.create(type, namespace: target.namespace, object: applied), status: .created)
+    }
+
     /// JSON merge patch, strategic merge patch (treated as a merge patch: see Docs/KubeSim.md)
     /// and JSON patch.
     func patch(_ name: String) async throws -> JSON {
@@ -177,5 +206,33 @@ extension SimVerbs {
         }
         if patch[path: "metadata.resourceVersion"] == nil { patched[path: "metadata.resourceVersion"] = nil }
         return try cluster.update(type, namespace: target.namespace, name: name, object: patched)
+    }
+}
+
+extension JSON {
+    /// A YAML document as loaded by Yams, as JSON (`nil` for values JSON cannot hold).
+    init?(yamlValue value: Any) {
+        switch value {
+        case let text as String: self = .string(text)
+        case let flag as Bool: self = .bool(flag)
+        case let number as Int: self = .number(Double(number))
+        case let number as Double: self = .number(number)
+        case let list as [Any]:
+            var items: [JSON] = []
+            for item in list {
+                guard let converted = JSON(yamlValue: item) else { return nil }
+                items.append(converted)
+            }
+            self = .array(items)
+        case let map as [String: Any]:
+            var fields: [String: JSON] = [:]
+            for (key, item) in map {
+                guard let converted = JSON(yamlValue: item) else { return nil }
+                fields[key] = converted
+            }
+            self = .object(fields)
+        case is NSNull: self = .null
+        default: return nil
+        }
     }
 }

@@ -59,6 +59,9 @@ import TestSupport
             let named = try await kube.list(ConfigMap.self, namespace: "default", fieldSelector: try FieldSelector(parsing: "metadata.name=cm-3"))
             #expect(named.items.map(\.metadata.name) == ["cm-3"])
             #expect(try await kube.version()["gitVersion"] == .string(KubeSim.gitVersion))
+            #expect(try await kube.coreAPIVersions() == ["v1"])
+            let groups = try await kube.apiGroups()
+            #expect(groups["rbac.authorization.k8s.io"] == "rbac.authorization.k8s.io/v1" && groups["apps"] == "apps/v1")
         }
     }
 

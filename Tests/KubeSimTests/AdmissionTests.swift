@@ -104,3 +104,20 @@ import TestSupport
         }
     }
 }
+
+@Suite struct CountQuotaTests {
+    @Test func objectCountQuotasLimitAnyKind() async throws {
+        try await TestKubeSim.with { sim in
+            let kube = try KubeClient(connection: Kubeconfig(yaml: sim.kubeconfig("a")).connection())
+            _ = try await kube.create(Namespace(metadata: ObjectMeta(name: "q")))
+            _ = try await kube.create(ResourceQuota(metadata: ObjectMeta(name: "objects", namespace: "q"), hard: ["count/configmaps": Quantity(2)]))
+            _ = try await kube.create(ConfigMap(metadata: ObjectMeta(name: "one", namespace: "q"), data: [:]))
+            _ = try await kube.create(ConfigMap(metadata: ObjectMeta(name: "two", namespace: "q"), data: [:]))
+            let refused = await #expect(throws: KubeError.self) { try await kube.create(ConfigMap(metadata: ObjectMeta(name: "three", namespace: "q"), data: [:])) }
+            #expect(refused?.status?.message == "configmaps \"three\" is forbidden: exceeded quota: objects, requested: count/configmaps=1, used: count/configmaps=2, limited: count/configmaps=2")
+            try await kube.delete(ConfigMap.self, "one", namespace: "q")
+            #expect(try await kube.get(ResourceQuota.self, "objects", namespace: "q").status?.used?["count/configmaps"] == Quantity(1))
+            _ = try await kube.create(ConfigMap(metadata: ObjectMeta(name: "three", namespace: "q"), data: [:]))
+        }
+    }
+}

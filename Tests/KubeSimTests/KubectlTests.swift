@@ -43,6 +43,12 @@ import TestSupport
             #expect(try await kubectl.run("apply", "-f", "-", input: Self.pod).output.contains("pod/web unchanged"))
             #expect(try await kubectl.run("apply", "-f", "-", input: Self.deployment).output.contains("deployment.apps/api created"))
 
+            let serverSide = try await kubectl.run("apply", "--server-side", "-f", "-", input: Self.deployment.replacingOccurrences(of: "name: api\n", with: "name: api-ssa\n"))
+            #expect(serverSide.output.contains("deployment.apps/api-ssa serverside-applied"), "\(serverSide.output)")
+            let replicas = try await kubectl.run("apply", "--server-side", "-f", "-", input: Self.deployment.replacingOccurrences(of: "name: api\n", with: "name: api-ssa\n").replacingOccurrences(of: "replicas: 2", with: "replicas: 5"))
+            #expect(replicas.status == 0)
+            #expect(try await kubectl.run("get", "deployment", "api-ssa", "-o", "jsonpath={.spec.replicas}").output == "5")
+
             let wide = try await kubectl.run("get", "pods", "-o", "wide").output
             #expect(wide.contains("NAME") && wide.contains("READY") && wide.contains("NODE") && wide.contains("web"))
             let namespaces = try await kubectl.run("get", "namespaces").output
@@ -60,6 +66,44 @@ import TestSupport
             #expect(try await kubectl.run("delete", "pod", "web").output.contains("pod \"web\" deleted"))
             let missing = try await kubectl.run("get", "pod", "web")
             #expect(missing.status != 0 && missing.output.contains("Error from server (NotFound): pods \"web\" not found"))
+        }
+    }
+
+    @Test func kubectlSeesTheQuotaRefusalAndWatches() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            let quota = """
+                apiVersion: v1
+                kind: ResourceQuota
+                metadata: {name: compute}
+                spec:
+                  hard: {requests.cpu: "1", requests.memory: 1Gi, limits.cpu: "2", limits.memory: 2Gi}
+                """
+            #expect(try await kubectl.run("apply", "-f", "-", input: quota).output.contains("resourcequota/compute created"))
+            func pod(_ name: String, _ cpu: String, _ memory: String) -> String {
+                """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: \(name)}
+                spec:
+                  containers:
+                  - name: c
+                    image: nginx
+                    resources:
+                      requests: {cpu: \(cpu), memory: \(memory)}
+                      limits: {cpu: \(cpu), memory: \(memory)}
+                """
+            }
+            // Watch pods while one is created; the watch ends by its own timeout.
+            async let watch = kubectl.run("get", "pods", "--watch", "--request-timeout=3s")
+            try await Task.sleep(for: .milliseconds(800))
+            #expect(try await kubectl.run("apply", "-f", "-", input: pod("small", "500m", "256Mi")).output.contains("pod/small created"))
+            let big = try await kubectl.run("apply", "-f", "-", input: pod("big2", "4", "8Gi"))
+            #expect(big.status != 0)
+            #expect(big.output.contains("pods \"big2\" is forbidden: exceeded quota: compute, requested: limits.cpu=4,limits.memory=8Gi,requests.cpu=4,requests.memory=8Gi, used: limits.cpu=500m,limits.memory=256Mi,requests.cpu=500m,requests.memory=256Mi, limited: limits.cpu=2,limits.memory=2Gi,requests.cpu=1,requests.memory=1Gi"), "\(big.output)")
+            let watched = try await watch.output
+            #expect(watched.contains("small") && watched.contains("Running"), "\(watched)")
         }
     }
 

@@ -72,3 +72,18 @@ import TestSupport
         }
     }
 }
+
+@Suite struct TokenFileTests {
+    @Test func staticTokenFilesNameUsersAndGroups() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path + "/tokens.csv"
+        try "# token,user,uid,groups\nt1,alice,1,\"devs,ops\"\nt2,bob,2\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let sim = try KubeSim(clusterNames: ["a"])
+        try sim.addTokens(fromFile: path)
+        #expect(sim.user(forToken: "t1") == KubeSim.UserInfo(name: "alice", groups: ["devs", "ops", "system:authenticated"]))
+        #expect(sim.user(forToken: "t2") == KubeSim.UserInfo(name: "bob", groups: ["system:authenticated"]))
+        try "broken-line\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: KubeSimError.self) { try sim.addTokens(fromFile: path) }
+    }
+}

@@ -19,6 +19,12 @@ struct KubeSimCommand: AsyncParsableCommand {
     @Option(help: "Write an admin kubeconfig per cluster into this folder (<name>.kubeconfig).")
     var kubeconfigDir: String?
 
+    @Option(help: "The admin token (group system:masters); generated when left out.")
+    var adminToken: String?
+
+    @Option(help: "A static token file: one token,user,uid[,\"group1,group2\"] per line.")
+    var tokenFile: String?
+
     @Option(help: "Nodes per cluster.")
     var nodes: Int = 3
 
@@ -44,7 +50,8 @@ struct KubeSimCommand: AsyncParsableCommand {
             throw ValidationError("--node-cpu and --node-memory must be Kubernetes quantities such as 8 and 32Gi")
         }
         let shape = KubeSim.ClusterShape(nodes: nodes, nodeCPU: cpu, nodeMemory: memory, serviceAccountDelay: 1)
-        let sim = try KubeSim(clusterNames: names, shape: shape, host: host)
+        let sim = try KubeSim(clusterNames: names, shape: shape, adminToken: adminToken ?? "kubesim-admin-" + UUID().uuidString.lowercased(), host: host)
+        if let tokenFile { try sim.addTokens(fromFile: tokenFile) }
         let directory = kubeconfigDir
         let scheme = insecureHttp ? "http" : "https"
         let logger = Logger(label: "kubesim")
