@@ -17,6 +17,51 @@ enum JSONPatch {
         return .object(result)
     }
 
+    /// The merge key of lists that strategic merge patches merge element by element (the
+    /// `patchMergeKey` of Kubernetes' types); other lists are replaced.
+    static let mergeKeys: [String: String] = [
+        "containers": "name", "initContainers": "name", "ephemeralContainers": "name", "volumes": "name", "env": "name",
+        "volumeMounts": "mountPath", "volumeDevices": "devicePath", "ports": "containerPort", "imagePullSecrets": "name",
+        "hostAliases": "ip", "conditions": "type", "ownerReferences": "uid",
+    ]
+
+    /// A strategic merge patch as kubectl's client-side apply sends it: maps merge as in a JSON
+    /// merge patch, lists with a known merge key merge element by element (`$patch: delete`
+    /// removes one), `$setElementOrder/…` and `$retainKeys` directives are honoured by ignoring
+    /// them (order and pruning follow the patch), and other lists are replaced.
+    static func strategicMerge(_ patch: JSON, into target: JSON) -> JSON {
+        guard case .object(let patchFields) = patch else { return patch }
+        if patchFields["$patch"] == .string("replace") {
+            return .object(patchFields.filter { $0.key != "$patch" })
+        }
+        var result = target.objectValue ?? [:]
+        for (key, value) in patchFields {
+            if key.hasPrefix("$setElementOrder/") || key == "$retainKeys" || key == "$patch" { continue }
+            if value == .null {
+                result[key] = nil
+            } else if case .array(let items) = value, let mergeKey = mergeKeys[key], case .array(let current)? = result[key],
+                      items.allSatisfy({ $0[mergeKey] != nil }) {
+                var merged = current
+                for item in items {
+                    let index = merged.firstIndex { $0[mergeKey] == item[mergeKey] }
+                    if item["$patch"] == .string("delete") {
+                        if let index { merged.remove(at: index) }
+                    } else if let index {
+                        merged[index] = strategicMerge(item, into: merged[index])
+                    } else {
+                        merged.append(strategicMerge(item, into: .object([:])))
+                    }
+                }
+                result[key] = .array(merged)
+            } else if case .object = value {
+                result[key] = strategicMerge(value, into: result[key] ?? .object([:]))
+            } else {
+                result[key] = value
+            }
+        }
+        return .object(result)
+    }
+
     /// Applies the operations of a JSON patch (`add`, `remove`, `replace`, `test`, `copy`, `move`).
     static func apply(_ patch: JSON, to target: JSON) throws -> JSON {
         guard let operations = patch.arrayValue else { throw bad("a JSON patch must be an array of operations") }

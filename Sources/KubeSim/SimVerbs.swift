@@ -190,8 +190,7 @@ extension SimVerbs {
         return SimAPI.json(try cluster.create(type, namespace: target.namespace, object: applied), status: .created)
     }
 
-    /// JSON merge patch, strategic merge patch (treated as a merge patch: see Docs/KubeSim.md)
-    /// and JSON patch.
+    /// JSON merge patch, strategic merge patch and JSON patch.
     func patch(_ name: String) async throws -> JSON {
         let current = try cluster.get(type, namespace: target.namespace, name: name)
         let patch = try await body()
@@ -199,8 +198,10 @@ extension SimVerbs {
         var patched: JSON
         if contentType.hasPrefix("application/json-patch+json") {
             patched = try JSONPatch.apply(patch, to: current)
-        } else if contentType.hasPrefix("application/merge-patch+json") || contentType.hasPrefix("application/strategic-merge-patch+json") {
+        } else if contentType.hasPrefix("application/merge-patch+json") {
             patched = JSONPatch.merge(patch, into: current)
+        } else if contentType.hasPrefix("application/strategic-merge-patch+json") {
+            patched = JSONPatch.strategicMerge(patch, into: current)
         } else {
             throw Status(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
         }

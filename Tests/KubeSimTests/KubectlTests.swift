@@ -43,6 +43,17 @@ import TestSupport
             #expect(try await kubectl.run("apply", "-f", "-", input: Self.pod).output.contains("pod/web unchanged"))
             #expect(try await kubectl.run("apply", "-f", "-", input: Self.deployment).output.contains("deployment.apps/api created"))
 
+            // Re-applying a changed image: the strategic merge keeps the container's other fields.
+            let changed = Self.deployment.replacingOccurrences(of: "image: example/api:1}", with: "image: example/api:2, resources: {requests: {cpu: 100m}}}")
+            #expect(try await kubectl.run("apply", "-f", "-", input: changed).output.contains("deployment.apps/api configured"))
+            let again = Self.deployment.replacingOccurrences(of: "image: example/api:1}", with: "image: example/api:3, resources: {requests: {cpu: 100m}}}")
+            #expect(try await kubectl.run("apply", "-f", "-", input: again).output.contains("deployment.apps/api configured"))
+            let applied = try JSONDecoder().decode(JSON.self, from: Data(try await kubectl.run("get", "deployment", "api", "-o", "json").output.utf8))
+            let container = applied[path: "spec.template.spec.containers"]?.arrayValue?.first
+            #expect(container?["image"] == .string("example/api:3"))
+            #expect(container?[path: "resources.requests.cpu"] == .string("100m"))
+            #expect(applied[path: "spec.template.spec"]?.objectValue?.keys.contains { $0.hasPrefix("$") } == false)
+
             let serverSide = try await kubectl.run("apply", "--server-side", "-f", "-", input: Self.deployment.replacingOccurrences(of: "name: api\n", with: "name: api-ssa\n"))
             #expect(serverSide.output.contains("deployment.apps/api-ssa serverside-applied"), "\(serverSide.output)")
             let replicas = try await kubectl.run("apply", "--server-side", "-f", "-", input: Self.deployment.replacingOccurrences(of: "name: api\n", with: "name: api-ssa\n").replacingOccurrences(of: "replicas: 2", with: "replicas: 5"))
