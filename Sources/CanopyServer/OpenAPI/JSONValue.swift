@@ -1,29 +1,9 @@
-/// Any JSON value, as parsed before a request body is checked against its schema.
-enum JSONValue: Decodable, Equatable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
+import KubeAPI
 
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
+/// Request bodies are parsed into KubeAPI's `JSON` before being checked against their schema.
+typealias JSONValue = JSON
 
+extension JSON {
     /// The JSON type's name, for error messages.
     var typeName: String {
         switch self {
