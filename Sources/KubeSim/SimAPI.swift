@@ -104,8 +104,13 @@ public struct SimAPI: Sendable {
     }()
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        let bytes: [UInt8]
+        if let object = value as? JSON {
+            bytes = object.serialized()
+        } else {
+            bytes = (try? [UInt8](encoder.encode(value))) ?? Array("{}".utf8)
+        }
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
 

@@ -136,10 +136,8 @@ struct SimVerbs {
         })
     }
 
-    static func line(_ event: [String: JSON]) -> Data {
-        var data = (try? SimAPI.encoder.encode(JSON.object(event))) ?? Data()
-        data.append(UInt8(ascii: "\n"))
-        return data
+    static func line(_ event: [String: JSON]) -> [UInt8] {
+        JSON.object(event).serialized() + [UInt8(ascii: "\n")]
     }
 
     private func body() async throws -> JSON {

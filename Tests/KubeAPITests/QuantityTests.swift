@@ -1,3 +1,4 @@
+import Foundation
 import KubeAPI
 import Testing
 
@@ -65,5 +66,20 @@ import Testing
             #expect((previous < quantity) == ((quantity - previous).nanos > 0))
             previous = quantity
         }
+    }
+}
+
+@Suite struct JSONSerializationTests {
+    @Test func serializationRoundTripsAndSortsKeys() throws {
+        let value: JSON = .object([
+            "b": .array([.number(1), .number(2.5), .bool(true), .null]),
+            "a": .string("quote \" backslash \\ newline \n tab \t bell \u{07} é ✓"),
+            "c": .object(["z": .number(-3), "y": .number(1e20)]),
+        ])
+        let bytes = value.serialized()
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.hasPrefix("{\"a\":"))
+        #expect(text.contains("\\u0007"))
+        #expect(try JSONDecoder().decode(JSON.self, from: Data(bytes)) == value)
     }
 }
