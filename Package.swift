@@ -127,7 +127,10 @@ let package = Package(
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeAPI", "KubeSim", "TestSupport"]),
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeAPI", "TestSupport"]),
-        .testTarget(name: "CanopyAuthTests", dependencies: ["CanopyAuth", "CanopyModel"]),
+        .testTarget(
+            name: "CanopyAuthTests",
+            dependencies: ["CanopyAuth", "CanopyModel", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "CanopyStoreTests", dependencies: ["CanopyStore", "CanopyModel", "TestSupport"]),
         .testTarget(
             name: "CanopyServerTests",

@@ -12,6 +12,8 @@ public struct AuthError: Error, Sendable, CustomStringConvertible {
         public static let throttled = Code("throttled")
         /// The token is unknown, expired or revoked.
         public static let invalidToken = Code("invalidToken")
+        /// The key for secrets at rest is missing or malformed, or a sealed secret does not open.
+        public static let secretKey = Code("secretKey")
 
         public var description: String { name }
     }
