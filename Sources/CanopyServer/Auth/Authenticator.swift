@@ -53,7 +53,13 @@ public final class Authenticator: Sendable {
         if cached == nil || now.timeIntervalSince(cached!.cachedAt) > cacheLifetime {
             guard let found = try await world.store.token(hash: hash) else { return nil }
             cached = CachedToken(token: found.token, tenantID: found.tenantID, cachedAt: now)
-            cache.withLock { $0[hash] = cached }
+            let lifetime = cacheLifetime
+            cache.withLock { cache in
+                // Keep the cache bounded: past 10,000 entries, drop the stale ones first.
+                if cache.count >= 10_000 { cache = cache.filter { now.timeIntervalSince($0.value.cachedAt) <= lifetime } }
+                if cache.count >= 10_000 { cache.removeAll(keepingCapacity: true) }
+                cache[hash] = cached
+            }
         }
         guard let entry = cached, entry.token.isUsable(at: now) else { return nil }
         guard isActive(userID: entry.token.userID, tenantID: entry.tenantID, in: world.snapshot) else { return nil }
