@@ -86,7 +86,7 @@ let package = Package(
         .target(
             name: "CanopyServer",
             dependencies: [
-                "CanopyModel", "CanopyStore", "CanopyAuth", "CanopyCertificates", "KubeAPI",
+                "CanopyModel", "CanopyStore", "CanopyAuth", "CanopyCertificates", "KubeAPI", "KubeClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

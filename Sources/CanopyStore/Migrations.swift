@@ -42,6 +42,16 @@ enum Migrations {
                 """,
                 "CREATE INDEX audit_scope ON audit (tenant_id, project_id, seq)",
             ],
+            [
+                // identity is unique across the domain: one physical cluster, one tenant.
+                """
+                CREATE TABLE clusters (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, name TEXT NOT NULL,
+                  identity TEXT NOT NULL UNIQUE, server TEXT NOT NULL, kubernetes_version TEXT NOT NULL,
+                  labels TEXT NOT NULL, capacity_cpu TEXT, capacity_memory TEXT, node_count BIGINT NOT NULL,
+                  credentials TEXT NOT NULL, version BIGINT NOT NULL, created_at BIGINT NOT NULL,
+                  updated_at BIGINT NOT NULL, UNIQUE (tenant_id, name))
+                """,
+            ],
         ]
     }
 }

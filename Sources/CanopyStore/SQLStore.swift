@@ -75,7 +75,8 @@ public final class SQLStore: Store {
                 let users = try await db.raw("SELECT * FROM users").all().map(Rows.user)
                 let projects = try await db.raw("SELECT * FROM projects").all().map(Rows.project)
                 let grants = try await db.raw("SELECT * FROM grants").all().map(Rows.grant)
-                return Self.assemble(sequence: sequence, tenants: tenants, users: users, projects: projects, grants: grants)
+                let clusters = try await db.raw("SELECT * FROM clusters").all().map(Rows.cluster)
+                return Self.assemble(sequence: sequence, tenants: tenants, users: users, projects: projects, grants: grants, clusters: clusters)
             }
         }
     }
@@ -91,7 +92,8 @@ public final class SQLStore: Store {
         }
     }
 
-    static func assemble(sequence: Int64, tenants: [Tenant], users: [User], projects: [Project], grants: [Grant]) -> Snapshot {
+    static func assemble(sequence: Int64, tenants: [Tenant], users: [User], projects: [Project], grants: [Grant], clusters: [Cluster]) -> Snapshot {
+        let clustersByTenant = Dictionary(grouping: clusters, by: \.tenantID)
         let usersByTenant = Dictionary(grouping: users.filter { $0.tenantID != nil }, by: { $0.tenantID! })
         let projectsByTenant = Dictionary(grouping: projects, by: \.tenantID)
         let grantsByTenant = Dictionary(grouping: grants.filter { $0.tenantID != nil }, by: { $0.tenantID! })
@@ -100,13 +102,23 @@ public final class SQLStore: Store {
                 tenant: tenant,
                 users: Dictionary(uniqueKeysWithValues: (usersByTenant[tenant.id] ?? []).map { ($0.id, $0) }),
                 projects: Dictionary(uniqueKeysWithValues: (projectsByTenant[tenant.id] ?? []).map { ($0.id, $0) }),
-                grants: Dictionary(uniqueKeysWithValues: (grantsByTenant[tenant.id] ?? []).map { ($0.id, $0) })
+                grants: Dictionary(uniqueKeysWithValues: (grantsByTenant[tenant.id] ?? []).map { ($0.id, $0) }),
+                clusters: Dictionary(uniqueKeysWithValues: (clustersByTenant[tenant.id] ?? []).map { ($0.id, $0) })
             )
         }
         return Snapshot(
             sequence: sequence, tenants: tenantSnapshots, domainUsers: users.filter { $0.tenantID == nil },
             domainGrants: grants.filter { $0.tenantID == nil }
         )
+    }
+
+    public func clusterCredentials(of id: ClusterID) async throws -> String? {
+        try await mapErrors {
+            try await backend.withDatabase { db in
+                try await db.raw("SELECT credentials FROM clusters WHERE id = \(bind: id.rawValue)").first()?
+                    .decode(column: "credentials", as: String.self)
+            }
+        }
     }
 
     public func passwordHash(of userID: UserID) async throws -> String? {

@@ -15,6 +15,8 @@ public protocol Store: Sendable {
     func loadSnapshot() async throws -> Snapshot
     /// Sequence numbers and tenants of audit events after `sequence`, oldest first (at most 10,000).
     func auditSequences(after sequence: Int64) async throws -> [(sequence: Int64, tenantID: TenantID?)]
+    /// The sealed kubeconfig of an imported cluster.
+    func clusterCredentials(of id: ClusterID) async throws -> String?
     /// The bcrypt hash of a local user's password.
     func passwordHash(of userID: UserID) async throws -> String?
     /// A token's record by the SHA-256 hash of its secret, with the tenant of its user.

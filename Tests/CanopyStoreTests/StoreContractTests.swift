@@ -114,4 +114,28 @@ import TestSupport
             #expect(try await store.token(hash: "h1") == nil)
         }
     }
+
+    @Test(arguments: TestBackend.allCases)
+    func aPhysicalClusterBelongsToOneTenantOnly(backend: TestBackend) async throws {
+        try await backend.withStore { store in
+            let coke = tenant("coke"), pepsi = tenant("pepsi")
+            let first = Cluster(id: .random(), tenantID: coke.id, name: "a", identity: "uid-1", server: "https://a", kubernetesVersion: "v1.36.2",
+                                labels: ["provider": "onprem"], capacity: ResourceCaps(cpu: "24", memory: "96Gi"), nodeCount: 3, createdAt: now)
+            try await store.write { tx in
+                try await tx.insert(coke)
+                try await tx.insert(pepsi)
+                try await tx.insert(first, sealedCredentials: "v1:sealed")
+            }
+            let loaded = try await store.loadSnapshot().tenant(named: "coke")?.cluster(named: "a")
+            #expect(loaded == first)
+            #expect(try await store.clusterCredentials(of: first.id) == "v1:sealed")
+            var copy = first
+            copy.id = .random()
+            copy.tenantID = pepsi.id
+            let duplicate = copy
+            await #expect { try await store.write { tx in try await tx.insert(duplicate, sealedCredentials: "v1:x") } } throws: { error in
+                (error as? StoreError)?.code == .duplicate
+            }
+        }
+    }
 }

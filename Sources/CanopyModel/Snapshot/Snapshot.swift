@@ -140,6 +140,14 @@ public struct Snapshot: Sendable {
                 return
             }
             updateTenant(tenantID) { $0.replacing(grants: $0.grants.merging([grant.id: grant]) { _, new in new }) }
+        case .clusterSaved(let cluster):
+            updateTenant(cluster.tenantID) { $0.replacing(clusters: $0.clusters.merging([cluster.id: cluster]) { _, new in new }) }
+        case .clusterDeleted(let cluster):
+            updateTenant(cluster.tenantID) { tenant in
+                var clusters = tenant.clusters
+                clusters[cluster.id] = nil
+                return tenant.replacing(clusters: clusters)
+            }
         case .grantDeleted(let grant):
             guard let tenantID = grant.tenantID else {
                 domainGrants[grant.id] = nil
@@ -173,4 +181,6 @@ public enum Change: Sendable {
     case projectDeleted(Project)
     case grantSaved(Grant)
     case grantDeleted(Grant)
+    case clusterSaved(Cluster)
+    case clusterDeleted(Cluster)
 }

@@ -5,18 +5,25 @@ public final class TenantSnapshot: Sendable {
     public let users: [UserID: User]
     public let projects: [ProjectID: Project]
     public let grants: [GrantID: Grant]
+    public let clusters: [ClusterID: Cluster]
 
+    private let clusterIDsByName: [String: ClusterID]
     private let userIDsByName: [String: UserID]
     private let projectIDsByName: [String: ProjectID]
     private let tenantAdminSubjects: Set<Subject>
     private let grantsBySubject: [Subject: [Grant]]
     private let grantsByProject: [ProjectID: [Grant]]
 
-    public init(tenant: Tenant, users: [UserID: User] = [:], projects: [ProjectID: Project] = [:], grants: [GrantID: Grant] = [:]) {
+    public init(
+        tenant: Tenant, users: [UserID: User] = [:], projects: [ProjectID: Project] = [:], grants: [GrantID: Grant] = [:],
+        clusters: [ClusterID: Cluster] = [:]
+    ) {
         self.tenant = tenant
         self.users = users
         self.projects = projects
         self.grants = grants
+        self.clusters = clusters
+        clusterIDsByName = Dictionary(clusters.values.map { ($0.name, $0.id) }, uniquingKeysWith: { first, _ in first })
         userIDsByName = Dictionary(users.values.map { ($0.username, $0.id) }, uniquingKeysWith: { first, _ in first })
         projectIDsByName = Dictionary(projects.values.map { ($0.name, $0.id) }, uniquingKeysWith: { first, _ in first })
         var admins = Set<Subject>()
@@ -36,6 +43,7 @@ public final class TenantSnapshot: Sendable {
     public func user(named name: String) -> User? { userIDsByName[name].flatMap { users[$0] } }
     public func project(_ id: ProjectID) -> Project? { projects[id] }
     public func project(named name: String) -> Project? { projectIDsByName[name].flatMap { projects[$0] } }
+    public func cluster(named name: String) -> Cluster? { clusterIDsByName[name].flatMap { clusters[$0] } }
 
     /// The tenant-admin grants, oldest first.
     public var adminGrants: [Grant] {
@@ -70,11 +78,11 @@ public final class TenantSnapshot: Sendable {
     /// A copy with some parts replaced.
     public func replacing(
         tenant: Tenant? = nil, users: [UserID: User]? = nil, projects: [ProjectID: Project]? = nil,
-        grants: [GrantID: Grant]? = nil
+        grants: [GrantID: Grant]? = nil, clusters: [ClusterID: Cluster]? = nil
     ) -> TenantSnapshot {
         TenantSnapshot(
             tenant: tenant ?? self.tenant, users: users ?? self.users,
-            projects: projects ?? self.projects, grants: grants ?? self.grants
+            projects: projects ?? self.projects, grants: grants ?? self.grants, clusters: clusters ?? self.clusters
         )
     }
 }

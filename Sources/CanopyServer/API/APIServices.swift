@@ -11,12 +11,15 @@ public struct APIServices: Sendable {
     public let world: World
     public let authenticator: Authenticator
     public let hasher: PasswordHasher
+    /// Seals cluster credentials (and, later, directory bind passwords) at rest.
+    public let secrets: SecretBox
     public let logger: Logger
 
-    public init(world: World, authenticator: Authenticator, hasher: PasswordHasher, logger: Logger) {
+    public init(world: World, authenticator: Authenticator, hasher: PasswordHasher, secrets: SecretBox, logger: Logger) {
         self.world = world
         self.authenticator = authenticator
         self.hasher = hasher
+        self.secrets = secrets
         self.logger = logger
     }
 

@@ -12,11 +12,7 @@ struct PendingRoutes {
         router.get("clusters") { _, context in try domainPool(context) }
         router.post("clusters") { _, context in try domainPool(context) }
         router.post("clusters/{cluster}/assign") { _, context in try domainPool(context) }
-        for path in ["tenants/{tenant}/clusters", "tenants/{tenant}/clusters/{cluster}", "tenants/{tenant}/clusters/{cluster}/allocation"] {
-            router.get(RouterPath(path)) { request, context in try inTenant(request, context, "clusters") }
-        }
-        router.post("tenants/{tenant}/clusters") { request, context in try inTenant(request, context, "clusters") }
-        router.delete("tenants/{tenant}/clusters/{cluster}") { request, context in try inTenant(request, context, "clusters") }
+        router.get("tenants/{tenant}/clusters/{cluster}/allocation") { request, context in try inTenant(request, context, "cluster allocation") }
         for path in ["tenants/{tenant}/identity-providers", "tenants/{tenant}/identity-providers/{id}"] {
             router.get(RouterPath(path)) { request, context in try inTenant(request, context, "identity providers") }
         }

@@ -10,7 +10,7 @@ struct ListView<Item: Encodable>: Encodable {
 struct TenantView: Encodable {
     let id: String, name: String, displayName: String, mode: String, state: String
     let version: Int, createdAt: Date, updatedAt: Date
-    let userCount: Int, projectCount: Int
+    let userCount: Int, projectCount: Int, clusterCount: Int
 
     init(_ tenant: TenantSnapshot) {
         id = tenant.tenant.id.rawValue
@@ -23,6 +23,7 @@ struct TenantView: Encodable {
         updatedAt = tenant.tenant.updatedAt
         userCount = tenant.users.count
         projectCount = tenant.projects.count
+        clusterCount = tenant.clusters.count
     }
 }
 

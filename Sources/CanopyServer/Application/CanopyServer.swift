@@ -62,7 +62,8 @@ public enum CanopyServer {
         let hasher = PasswordHasher(cost: configuration.bcryptCost)
         let generated = try await Bootstrap.ensureDomainAdmin(world: world, hasher: hasher, configuredPassword: configuration.adminPassword)
         let authenticator = Authenticator(world: world, hasher: hasher)
-        let services = APIServices(world: world, authenticator: authenticator, hasher: hasher, logger: logger)
+        let secrets = try SecretBox.load(dataDirectory: configuration.dataDirectory)
+        let services = APIServices(world: world, authenticator: authenticator, hasher: hasher, secrets: secrets, logger: logger)
         let router = buildRouter(services)
         let recorder = TokenUseRecorder(authenticator: authenticator, store: store, logger: logger)
         let certificate = try configuration.tls
@@ -104,6 +105,7 @@ public enum CanopyServer {
         UserRoutes(services: services).register(on: authenticated)
         AdminRoutes(services: services).register(on: authenticated)
         ProjectRoutes(services: services).register(on: authenticated)
+        ClusterRoutes(services: services).register(on: authenticated)
         MemberRoutes(services: services).register(on: authenticated)
         AuditRoutes(services: services).register(on: authenticated)
         PendingRoutes(services: services).register(on: authenticated)

@@ -46,7 +46,8 @@ indirect enum Schema: Sendable {
             guard let schema = document.schemas[name] else { return }
             try schema.check(value, at: path, in: document, strict: strict)
         case (.object(let properties, let required, let allowsOtherFields), .object(let fields)):
-            for key in fields.keys.sorted() where properties[key] == nil && (strict || !allowsOtherFields) {
+            // An object schema without properties is a free-form map (labels).
+            for key in fields.keys.sorted() where properties[key] == nil && ((strict && !properties.isEmpty) || !allowsOtherFields) {
                 let field = Self.join(path, key)
                 throw .malformed("unknown field '\(field)'", field: field)
             }

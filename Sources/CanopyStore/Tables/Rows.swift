@@ -69,6 +69,24 @@ enum Rows {
         )
     }
 
+    static func cluster(_ row: any SQLRow) throws -> Cluster {
+        let labels = try row.decode(column: "labels", as: String.self)
+        return Cluster(
+            id: ClusterID(try row.decode(column: "id", as: String.self)),
+            tenantID: TenantID(try row.decode(column: "tenant_id", as: String.self)),
+            name: try row.decode(column: "name", as: String.self),
+            identity: try row.decode(column: "identity", as: String.self),
+            server: try row.decode(column: "server", as: String.self),
+            kubernetesVersion: try row.decode(column: "kubernetes_version", as: String.self),
+            labels: (try? JSONDecoder().decode([String: String].self, from: Data(labels.utf8))) ?? [:],
+            capacity: ResourceCaps(cpu: try row.decode(column: "capacity_cpu", as: String?.self), memory: try row.decode(column: "capacity_memory", as: String?.self)),
+            nodeCount: try row.decode(column: "node_count", as: Int.self),
+            version: try row.decode(column: "version", as: Int.self),
+            createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
+            updatedAt: date(try row.decode(column: "updated_at", as: Int64.self))
+        )
+    }
+
     static func subjectColumns(_ subject: Subject) -> (kind: String, value: String) {
         switch subject {
         case .user(let id): ("user", id.rawValue)

@@ -11,10 +11,12 @@ extension StoreTransaction {
         let users = try await db.raw("SELECT * FROM users WHERE tenant_id = \(bind: id.rawValue)").all().map(Rows.user)
         let projects = try await db.raw("SELECT * FROM projects WHERE tenant_id = \(bind: id.rawValue)").all().map(Rows.project)
         let grants = try await db.raw("SELECT * FROM grants WHERE tenant_id = \(bind: id.rawValue)").all().map(Rows.grant)
+        let clusters = try await db.raw("SELECT * FROM clusters WHERE tenant_id = \(bind: id.rawValue)").all().map(Rows.cluster)
         return TenantSnapshot(
             tenant: tenant, users: Dictionary(uniqueKeysWithValues: users.map { ($0.id, $0) }),
             projects: Dictionary(uniqueKeysWithValues: projects.map { ($0.id, $0) }),
-            grants: Dictionary(uniqueKeysWithValues: grants.map { ($0.id, $0) })
+            grants: Dictionary(uniqueKeysWithValues: grants.map { ($0.id, $0) }),
+            clusters: Dictionary(uniqueKeysWithValues: clusters.map { ($0.id, $0) })
         )
     }
 

@@ -33,7 +33,7 @@ public struct StoreTransaction: Sendable {
 
     /// Deletes a tenant and everything in it.
     public func deleteTenant(_ id: TenantID) async throws {
-        for table in ["tokens", "grants", "projects", "users"] {
+        for table in ["tokens", "grants", "projects", "clusters", "users"] {
             try await db.raw("DELETE FROM \(ident: table) WHERE tenant_id = \(bind: id.rawValue)").run()
         }
         try await db.raw("DELETE FROM tenants WHERE id = \(bind: id.rawValue)").run()
@@ -112,6 +112,26 @@ public struct StoreTransaction: Sendable {
 
     public func deleteGrant(_ id: GrantID) async throws {
         try await db.raw("DELETE FROM grants WHERE id = \(bind: id.rawValue)").run()
+    }
+
+    // MARK: Clusters
+
+    /// Stores an imported cluster with its sealed credentials. A cluster whose identity is
+    /// already stored anywhere in the domain fails with `duplicate`.
+    public func insert(_ cluster: Cluster, sealedCredentials: String) async throws {
+        let labels = String(decoding: try JSONEncoder().encode(cluster.labels), as: UTF8.self)
+        try await run("cluster", """
+            INSERT INTO clusters (id, tenant_id, name, identity, server, kubernetes_version, labels, capacity_cpu,
+              capacity_memory, node_count, credentials, version, created_at, updated_at)
+            VALUES (\(bind: cluster.id.rawValue), \(bind: cluster.tenantID.rawValue), \(bind: cluster.name), \(bind: cluster.identity),
+              \(bind: cluster.server), \(bind: cluster.kubernetesVersion), \(bind: labels), \(bind: cluster.capacity.cpu),
+              \(bind: cluster.capacity.memory), \(bind: cluster.nodeCount), \(bind: sealedCredentials), 1,
+              \(bind: Rows.millis(cluster.createdAt)), \(bind: Rows.millis(cluster.updatedAt)))
+            """)
+    }
+
+    public func deleteCluster(_ id: ClusterID) async throws {
+        try await db.raw("DELETE FROM clusters WHERE id = \(bind: id.rawValue)").run()
     }
 
     // MARK: Tokens

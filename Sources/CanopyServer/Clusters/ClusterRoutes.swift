@@ -1,0 +1,108 @@
+import CanopyModel
+import CanopyStore
+import Foundation
+import Hummingbird
+
+/// `/tenants/{t}/clusters`: a tenant's imported clusters. Credentials go in sealed and never
+/// come out.
+struct ClusterRoutes {
+    let services: APIServices
+
+    struct ImportClusterRequest: Decodable {
+        let name: String
+        let kubeconfig: String
+        let labels: [String: String]?
+    }
+
+    func register(on router: RouterGroup<AuthenticatedContext>) {
+        router.get("tenants/{tenant}/clusters") { request, context in
+            let caller = try Caller(context, services)
+            let tenant = try caller.tenant(request.parameter("tenant", context))
+            try caller.require(.seeInsideTenant, on: .tenant(tenant.tenant.id), "tenant")
+            let clusters = tenant.clusters.values.sorted { $0.name < $1.name }
+            return try JSONBody.response(ListView(items: clusters.map { ClusterView($0, tenantName: tenant.tenant.name) }))
+        }
+        router.post("tenants/{tenant}/clusters") { request, context in try await importCluster(request, context) }
+        router.get("tenants/{tenant}/clusters/{cluster}") { request, context in
+            let caller = try Caller(context, services)
+            let (tenant, cluster) = try find(request, context, caller)
+            return try JSONBody.response(ClusterView(cluster, tenantName: tenant.tenant.name))
+        }
+        router.delete("tenants/{tenant}/clusters/{cluster}") { request, context in
+            let caller = try Caller(context, services)
+            let (tenant, cluster) = try find(request, context, caller)
+            try caller.require(.manageClusters, on: .tenant(tenant.tenant.id), "tenant")
+            let now = services.now
+            try await services.world.commit { tx in
+                try await tx.deleteCluster(cluster.id)
+                return World.Outcome(
+                    result: (), changes: [.clusterDeleted(cluster)],
+                    audit: [caller.audit("cluster.delete", "tenants/\(tenant.tenant.name)/clusters/\(cluster.name)", tenant: tenant.tenant.id, at: now)]
+                )
+            }
+            return Response(status: .noContent)
+        }
+    }
+
+    private func find(_ request: Request, _ context: AuthenticatedContext, _ caller: Caller) throws -> (TenantSnapshot, Cluster) {
+        let tenant = try caller.tenant(request.parameter("tenant", context))
+        try caller.require(.seeInsideTenant, on: .tenant(tenant.tenant.id), "tenant")
+        let name = try request.parameter("cluster", context)
+        guard let cluster = tenant.cluster(named: name) else { throw APIError.notFound("cluster '\(name)'") }
+        return (tenant, cluster)
+    }
+
+    private func importCluster(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        let tenant = try caller.tenant(request.parameter("tenant", context))
+        try caller.require(.manageClusters, on: .tenant(tenant.tenant.id), "tenant")
+        let body = try await JSONBody.decode(ImportClusterRequest.self, schema: "ImportClusterRequest", from: request, context: context)
+        try Validate.name(body.name, field: "name")
+        for (key, value) in body.labels ?? [:] {
+            try Validate.displayName(key, field: "labels")
+            try Validate.displayName(value, field: "labels.\(key)")
+        }
+        guard tenant.cluster(named: body.name) == nil else {
+            throw APIError.conflict("a cluster named '\(body.name)' already exists in this tenant", field: "name")
+        }
+        let facts = try await ClusterImporter(logger: services.logger).inspect(kubeconfig: body.kubeconfig)
+        let now = services.now
+        let cluster = Cluster(
+            id: .random(), tenantID: tenant.tenant.id, name: body.name, identity: facts.identity, server: facts.server,
+            kubernetesVersion: facts.version, labels: body.labels ?? [:], capacity: facts.capacity, nodeCount: facts.nodeCount, createdAt: now
+        )
+        let sealed = try services.secrets.seal(body.kubeconfig)
+        do {
+            try await services.world.commit { tx in
+                try await tx.insert(cluster, sealedCredentials: sealed)
+                return World.Outcome(
+                    result: (), changes: [.clusterSaved(cluster)],
+                    audit: [caller.audit("cluster.import", "tenants/\(tenant.tenant.name)/clusters/\(cluster.name)", tenant: tenant.tenant.id, at: now)]
+                )
+            }
+        } catch let error as StoreError where error.code == .duplicate {
+            // The identity is unique in the whole domain; the answer never names the holder.
+            throw APIError.conflict("this cluster is already managed by this domain", field: "kubeconfig")
+        }
+        return try JSONBody.response(ClusterView(cluster, tenantName: tenant.tenant.name), status: .created)
+    }
+}
+
+/// A cluster as the API shows it: never its credentials.
+struct ClusterView: Encodable {
+    let id: String, tenant: String, name: String, server: String, kubernetesVersion: String
+    let labels: [String: String], capacity: ResourceCaps, nodeCount: Int, version: Int, createdAt: Date
+
+    init(_ cluster: Cluster, tenantName: String) {
+        id = cluster.id.rawValue
+        tenant = tenantName
+        name = cluster.name
+        server = cluster.server
+        kubernetesVersion = cluster.kubernetesVersion
+        labels = cluster.labels
+        capacity = cluster.capacity
+        nodeCount = cluster.nodeCount
+        version = cluster.version
+        createdAt = cluster.createdAt
+    }
+}
