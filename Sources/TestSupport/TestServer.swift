@@ -20,6 +20,7 @@ public struct TestServer: Sendable {
     /// Runs `body` against a fresh server; stops the server afterwards.
     public static func with<T: Sendable>(
         backend: TestBackend = .sqlite, tls: Bool = false, dataDirectory: String? = nil, databaseURL shared: String? = nil,
+        clusterProbeInterval: Duration = .seconds(15),
         _ body: @Sendable (TestServer) async throws -> T
     ) async throws -> T {
         let directory = try TemporaryDirectory()
@@ -29,11 +30,12 @@ public struct TestServer: Sendable {
             dataDirectory: dataDirectory ?? directory.path, databaseURL: databaseURL, host: "127.0.0.1", port: 0,
             bcryptCost: 4, adminPassword: adminPassword, tls: tls
         )
+        let configured = { var copy = configuration; copy.clusterProbeInterval = clusterProbeInterval; return copy }()
         let logger = { var logger = Logger(label: "canopy-test"); logger.logLevel = .critical; return logger }()
         let (readyStream, readyContinuation) = AsyncStream<CanopyServer.Ready>.makeStream()
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
-                try await CanopyServer.run(configuration, logger: logger) { ready in readyContinuation.yield(ready) }
+                try await CanopyServer.run(configured, logger: logger) { ready in readyContinuation.yield(ready) }
                 return nil
             }
             guard let ready = await readyStream.first(where: { _ in true }) else {

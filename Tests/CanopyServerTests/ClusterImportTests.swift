@@ -76,3 +76,47 @@ import TestSupport
         }
     }
 }
+
+@Suite struct ClusterHealthTests {
+    @Test func anUnreachableClusterShowsSoAndRecoversWithoutHelp() async throws {
+        try await TestKubeSim.with(clusters: ["down", "up"]) { sim in
+            try await TestServer.with(clusterProbeInterval: .milliseconds(200)) { server in
+                let fixture = try await Fixture.build(server)
+                let admin = fixture.tokens["pepsi-admin"]!
+                for name in ["down", "up"] {
+                    try Fixture.expect(await server.request(.POST, "/api/v1/tenants/pepsi/clusters", token: admin, json: ["name": name, "kubeconfig": sim.kubeconfig(name)]), 201)
+                }
+                func state(_ name: String) async throws -> [String: Any] {
+                    try await server.request(.GET, "/api/v1/tenants/pepsi/clusters/\(name)", token: admin).object["status"] as? [String: Any] ?? [:]
+                }
+                #expect(try await state("down")["state"] as? String == "Ready")
+                sim.sim.clusters["down"]!.makeUnreachable(for: 600)
+                let unreachable = try await eventually { () -> [String: Any] in
+                    let status = try await state("down")
+                    guard status["state"] as? String == "Unreachable" else { throw TestFailure("still \(status)") }
+                    return status
+                }
+                #expect((unreachable["lastError"] as? String)?.contains("cannot be reached") == true)
+                #expect(unreachable["lastSeen"] != nil)
+                #expect(try await state("up")["state"] as? String == "Ready")
+                sim.sim.clusters["down"]!.faults = .init()
+                _ = try await eventually { () -> Bool in
+                    guard try await state("down")["state"] as? String == "Ready" else { throw TestFailure("not back yet") }
+                    return true
+                }
+            }
+        }
+    }
+
+    /// Retries `body` for up to ten seconds.
+    private func eventually<T>(_ body: () async throws -> T) async throws -> T {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do {
+                return try await body()
+            } catch where ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+}

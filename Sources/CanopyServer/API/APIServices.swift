@@ -13,13 +13,16 @@ public struct APIServices: Sendable {
     public let hasher: PasswordHasher
     /// Seals cluster credentials (and, later, directory bind passwords) at rest.
     public let secrets: SecretBox
+    /// The latest probe result of every imported cluster.
+    public let health: ClusterHealthMonitor
     public let logger: Logger
 
-    public init(world: World, authenticator: Authenticator, hasher: PasswordHasher, secrets: SecretBox, logger: Logger) {
+    public init(world: World, authenticator: Authenticator, hasher: PasswordHasher, secrets: SecretBox, health: ClusterHealthMonitor, logger: Logger) {
         self.world = world
         self.authenticator = authenticator
         self.hasher = hasher
         self.secrets = secrets
+        self.health = health
         self.logger = logger
     }
 

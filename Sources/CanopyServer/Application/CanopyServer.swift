@@ -63,7 +63,8 @@ public enum CanopyServer {
         let generated = try await Bootstrap.ensureDomainAdmin(world: world, hasher: hasher, configuredPassword: configuration.adminPassword)
         let authenticator = Authenticator(world: world, hasher: hasher)
         let secrets = try SecretBox.load(dataDirectory: configuration.dataDirectory)
-        let services = APIServices(world: world, authenticator: authenticator, hasher: hasher, secrets: secrets, logger: logger)
+        let health = ClusterHealthMonitor(world: world, secrets: secrets, interval: configuration.clusterProbeInterval, logger: logger)
+        let services = APIServices(world: world, authenticator: authenticator, hasher: hasher, secrets: secrets, health: health, logger: logger)
         let router = buildRouter(services)
         let recorder = TokenUseRecorder(authenticator: authenticator, store: store, logger: logger)
         let certificate = try configuration.tls
@@ -74,7 +75,7 @@ public enum CanopyServer {
             server: try certificate.map { try .tls(.http1(), tlsConfiguration: $0.serverTLSConfiguration()) } ?? .http1(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "canopy"),
             // Only a shared PostgreSQL database can have other writers to follow.
-            services: configuration.databaseURL == nil ? [recorder] : [recorder, SnapshotRefresher(world: world, logger: logger)],
+            services: [recorder, health] + (configuration.databaseURL == nil ? [] : [SnapshotRefresher(world: world, logger: logger)]),
             onServerRunning: { channel in
                 await onReady(Ready(
                     port: channel.localAddress?.port ?? 0, generatedAdminPassword: generated, services: services,

@@ -16,6 +16,8 @@ public struct ServerConfiguration: Sendable {
     /// Serve HTTPS with the self-signed certificate kept in `dataDirectory` (the default), or
     /// plain HTTP when false (`--insecure-http`, for loopback testing).
     public var tls: Bool
+    /// How often every imported cluster is probed. Defaults to 15 seconds.
+    public var clusterProbeInterval: Duration = .seconds(15)
 
     public init(
         dataDirectory: String, databaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8443,

@@ -20,13 +20,13 @@ struct ClusterRoutes {
             let tenant = try caller.tenant(request.parameter("tenant", context))
             try caller.require(.seeInsideTenant, on: .tenant(tenant.tenant.id), "tenant")
             let clusters = tenant.clusters.values.sorted { $0.name < $1.name }
-            return try JSONBody.response(ListView(items: clusters.map { ClusterView($0, tenantName: tenant.tenant.name) }))
+            return try JSONBody.response(ListView(items: clusters.map { ClusterView($0, tenantName: tenant.tenant.name, health: services.health.health(of: $0.id)) }))
         }
         router.post("tenants/{tenant}/clusters") { request, context in try await importCluster(request, context) }
         router.get("tenants/{tenant}/clusters/{cluster}") { request, context in
             let caller = try Caller(context, services)
             let (tenant, cluster) = try find(request, context, caller)
-            return try JSONBody.response(ClusterView(cluster, tenantName: tenant.tenant.name))
+            return try JSONBody.response(ClusterView(cluster, tenantName: tenant.tenant.name, health: services.health.health(of: cluster.id)))
         }
         router.delete("tenants/{tenant}/clusters/{cluster}") { request, context in
             let caller = try Caller(context, services)
@@ -84,7 +84,9 @@ struct ClusterRoutes {
             // The identity is unique in the whole domain; the answer never names the holder.
             throw APIError.conflict("this cluster is already managed by this domain", field: "kubeconfig")
         }
-        return try JSONBody.response(ClusterView(cluster, tenantName: tenant.tenant.name), status: .created)
+        let health = ClusterHealth(state: .ready, lastSeen: now, checkedAt: now, capacity: facts.capacity, nodeCount: facts.nodeCount)
+        services.health.record(cluster.id, health)
+        return try JSONBody.response(ClusterView(cluster, tenantName: tenant.tenant.name, health: health), status: .created)
     }
 }
 
@@ -92,16 +94,18 @@ struct ClusterRoutes {
 struct ClusterView: Encodable {
     let id: String, tenant: String, name: String, server: String, kubernetesVersion: String
     let labels: [String: String], capacity: ResourceCaps, nodeCount: Int, version: Int, createdAt: Date
+    let status: ClusterHealth
 
-    init(_ cluster: Cluster, tenantName: String) {
+    init(_ cluster: Cluster, tenantName: String, health: ClusterHealth) {
         id = cluster.id.rawValue
         tenant = tenantName
         name = cluster.name
         server = cluster.server
         kubernetesVersion = cluster.kubernetesVersion
         labels = cluster.labels
-        capacity = cluster.capacity
-        nodeCount = cluster.nodeCount
+        capacity = health.capacity ?? cluster.capacity
+        nodeCount = health.nodeCount ?? cluster.nodeCount
+        status = health
         version = cluster.version
         createdAt = cluster.createdAt
     }
