@@ -49,6 +49,8 @@ import TestSupport
             #expect(refused.status != 0 && refused.output.contains("403"))
             let whoami = try await cli.run(["whoami"])
             #expect(whoami.output.contains("service provider"))
+            let clusters = try await cli.run(["cluster", "list", "--tenant", "acme"])
+            #expect(clusters.status != 0 && clusters.output.contains("403"))
         }
     }
 }

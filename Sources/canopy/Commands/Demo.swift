@@ -1,6 +1,8 @@
 import ArgumentParser
 import CanopyServer
 import Foundation
+import KubeSim
+import ServiceLifecycle
 import Logging
 
 /// `canopy demo`: a whole example domain on loopback, in a temporary folder.
@@ -35,7 +37,15 @@ struct Demo: AsyncParsableCommand {
         )
         let (ready, readyContinuation) = AsyncStream<CanopyServer.Ready>.makeStream()
         let serverLogger = logger
+        // Three simulated clusters, served over HTTPS on a free port beside Canopy.
+        let sim = try KubeSim(clusterNames: Self.clusters.map(\.name), shape: KubeSim.ClusterShape(nodes: 3, serviceAccountDelay: 1))
+        let (simReady, simContinuation) = AsyncStream<Int>.makeStream()
+        let simApp = try KubeSimServer.application(sim, host: "127.0.0.1", port: 0, logger: logger) { simContinuation.yield($0) }
+        let simServices = ServiceGroup(configuration: .init(services: [simApp], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await simServices.run() }
+            guard let simPort = await simReady.first(where: { _ in true }) else { return }
+            let simURL = "https://127.0.0.1:\(simPort)"
             group.addTask {
                 try await CanopyServer.run(configuration, logger: serverLogger, handleSignals: true) { ready in
                     readyContinuation.yield(ready)
@@ -44,10 +54,12 @@ struct Demo: AsyncParsableCommand {
             guard let running = await ready.first(where: { _ in true }) else { return }
             let server = "http://\(host):\(running.port)"
             print("Starting Canopy demo in \(directory) …")
-            try await populate(server)
-            printTour(server)
+            try await populate(server, sim: sim, simURL: simURL, directory: directory)
+            printTour(server, directory: directory)
             if exitAfterSetup {
                 await running.stop()
+                for cluster in sim.clusters.values { cluster.closeWatches() }
+                await simServices.triggerGracefulShutdown()
             } else {
                 print("\nPress Ctrl-C to stop.")
             }
@@ -56,8 +68,15 @@ struct Demo: AsyncParsableCommand {
         if dataDir == nil { try? FileManager.default.removeItem(atPath: directory) }
     }
 
+    /// The demo's clusters and the tenant that imports each.
+    static let clusters: [(name: String, tenant: String, labels: [String: String])] = [
+        ("onprem-d20", "coke", ["provider": "onprem", "region": "d20"]),
+        ("azure-eastus", "coke", ["provider": "azure", "region": "eastus"]),
+        ("azure-westeu", "pepsi", ["provider": "azure", "region": "westeurope"]),
+    ]
+
     /// Builds the example domain through the HTTP API, showing progress.
-    private func populate(_ server: String) async throws {
+    private func populate(_ server: String, sim: KubeSim, simURL: String, directory: String) async throws {
         let anonymous = APIClient(server: server, token: nil)
         let token = try await Self.token(anonymous, tenant: nil, username: "admin", password: Self.adminPassword)
         let admin = APIClient(server: server, token: token)
@@ -77,6 +96,15 @@ struct Demo: AsyncParsableCommand {
             _ = try await cokeAdmin.send(.POST, "/api/v1/tenants/coke/projects/marketing/members", body: ["user": user, "role": role])
             print("  created coke/\(user), project \(role) of marketing")
         }
+        let pepsiAdmin = APIClient(server: server, token: try await Self.token(anonymous, tenant: "pepsi", username: "pepsi-admin", password: Self.userPassword))
+        for cluster in Self.clusters {
+            let kubeconfig = sim.adminKubeconfig(cluster: cluster.name, baseURL: simURL)
+            let path = "\(directory)/\(cluster.name).kubeconfig"
+            FileManager.default.createFile(atPath: path, contents: Data(kubeconfig.utf8), attributes: [.posixPermissions: 0o600])
+            let client = cluster.tenant == "coke" ? cokeAdmin : pepsiAdmin
+            _ = try await client.send(.POST, "/api/v1/tenants/\(cluster.tenant)/clusters", body: ["name": cluster.name, "kubeconfig": kubeconfig, "labels": cluster.labels])
+            print("  imported simulated cluster \(cluster.name) into \(cluster.tenant)")
+        }
     }
 
     private static func token(_ client: APIClient, tenant: String?, username: String, password: String) async throws -> String {
@@ -89,7 +117,7 @@ struct Demo: AsyncParsableCommand {
         return token
     }
 
-    private func printTour(_ server: String) {
+    private func printTour(_ server: String, directory: String) {
         print("""
 
         Canopy demo is running at \(server)  (API document: \(server)/api/v1/openapi.yaml)
@@ -108,8 +136,12 @@ struct Demo: AsyncParsableCommand {
           canopy whoami
           canopy member list --tenant coke --project marketing
           canopy tenant get pepsi                  # 404: coke's users cannot learn pepsi exists
+          canopy login --server \(server) --tenant coke --username coke-admin --password \(Self.userPassword)
+          canopy cluster list --tenant coke        # health, version, capacity of the imported clusters
 
-        Simulated clusters and kubectl access arrive with the clusters and proxy work (see the README).
+        Simulated clusters (admin kubeconfigs; kubectl through Canopy's proxy comes with the proxy work):
+          kubectl --kubeconfig \(directory)/onprem-d20.kubeconfig get nodes
+          kubectl --kubeconfig \(directory)/azure-westeu.kubeconfig auth can-i create pods --as alice
         """)
     }
 }

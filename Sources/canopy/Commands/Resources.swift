@@ -180,3 +180,54 @@ struct MemberCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `canopy cluster list|get|import|delete --tenant T`.
+struct ClusterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster", abstract: "Manage a tenant's clusters.", subcommands: [List.self, Get.self, Import.self, Delete.self]
+    )
+    static let columns = ["name", "kubernetesVersion", "nodeCount", "capacity", "status", "labels"]
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        func run() async throws { try options.print(try await run(try await options.client().send(.GET, "/api/v1/tenants/\(tenant)/clusters")), columns: ClusterCommand.columns) }
+    }
+
+    struct Get: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        @Argument var name: String
+        func run() async throws { try options.print(try await run(try await options.client().send(.GET, "/api/v1/tenants/\(tenant)/clusters/\(name)")), columns: ClusterCommand.columns) }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Import a cluster with an admin kubeconfig.", aliases: ["create"])
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        @Argument var name: String
+        @Option(help: "A kubeconfig whose current context has cluster-admin rights.") var kubeconfig: String
+        @Option(help: "Labels as key=value, repeatable (provider=onprem, region=d20).") var label: [String] = []
+        func run() async throws {
+            guard let text = try? String(contentsOfFile: kubeconfig, encoding: .utf8) else { throw CLIError("cannot read \(kubeconfig)") }
+            var labels: [String: String] = [:]
+            for pair in label {
+                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { throw CLIError("--label takes key=value, not \(pair)") }
+                labels[parts[0]] = parts[1]
+            }
+            let body: [String: Any] = ["name": name, "kubeconfig": text, "labels": labels]
+            try options.print(try await run(try await options.client().send(.POST, "/api/v1/tenants/\(tenant)/clusters", body: body)), columns: ClusterCommand.columns)
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        @Argument var name: String
+        func run() async throws {
+            _ = try await run(try await options.client().send(.DELETE, "/api/v1/tenants/\(tenant)/clusters/\(name)"))
+            print("cluster \(name) removed")
+        }
+    }
+}
