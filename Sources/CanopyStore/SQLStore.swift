@@ -93,7 +93,7 @@ public final class SQLStore: Store {
     }
 
     static func assemble(sequence: Int64, tenants: [Tenant], users: [User], projects: [Project], grants: [Grant], clusters: [Cluster]) -> Snapshot {
-        let clustersByTenant = Dictionary(grouping: clusters, by: \.tenantID)
+        let clustersByTenant = Dictionary(grouping: clusters.filter { $0.tenantID != nil }, by: { $0.tenantID! })
         let usersByTenant = Dictionary(grouping: users.filter { $0.tenantID != nil }, by: { $0.tenantID! })
         let projectsByTenant = Dictionary(grouping: projects, by: \.tenantID)
         let grantsByTenant = Dictionary(grouping: grants.filter { $0.tenantID != nil }, by: { $0.tenantID! })
@@ -108,7 +108,7 @@ public final class SQLStore: Store {
         }
         return Snapshot(
             sequence: sequence, tenants: tenantSnapshots, domainUsers: users.filter { $0.tenantID == nil },
-            domainGrants: grants.filter { $0.tenantID == nil }
+            domainGrants: grants.filter { $0.tenantID == nil }, poolClusters: clusters.filter { $0.tenantID == nil }
         )
     }
 

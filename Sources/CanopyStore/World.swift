@@ -100,7 +100,7 @@ public final class World: Sendable {
         }, onCommit: { reload in
             self.current.withLock { snapshot in
                 if let domain = reload.domain {
-                    snapshot = snapshot.replacingDomain(tenants: domain.tenants, users: domain.users, grants: domain.grants)
+                    snapshot = snapshot.replacingDomain(tenants: domain.tenants, users: domain.users, grants: domain.grants, poolClusters: domain.poolClusters)
                 }
                 for (id, part) in reload.parts { snapshot = snapshot.replacingTenant(id, with: part) }
                 snapshot = snapshot.advanced(to: fresh.map(\.sequence).max() ?? 0)

@@ -120,3 +120,37 @@ import TestSupport
         }
     }
 }
+
+@Suite struct DomainPoolTests {
+    @Test func theProviderRegistersAndAssignsPoolClusters() async throws {
+        try await TestKubeSim.with(clusters: ["spare"]) { sim in
+            try await TestServer.with { server in
+                let fixture = try await Fixture.build(server)
+                let provider = fixture.tokens["provider"]!
+                let body: [String: Any] = ["name": "spare", "kubeconfig": sim.kubeconfig("spare"), "labels": ["provider": "aws"]]
+                // Nobody but the provider may touch the pool.
+                for caller in ["coke-admin", "pepsi-pm"] {
+                    #expect(try await server.request(.GET, "/api/v1/clusters", token: fixture.tokens[caller]).status == 403)
+                    #expect(try await server.request(.POST, "/api/v1/clusters", token: fixture.tokens[caller], json: body).status == 403)
+                    #expect(try await server.request(.POST, "/api/v1/clusters/spare/assign", token: fixture.tokens[caller], json: ["tenant": "coke"]).status == 403)
+                }
+                let registered = try await server.request(.POST, "/api/v1/clusters", token: provider, json: body)
+                #expect(registered.status == 201, "\(registered.text)")
+                #expect(try await server.request(.GET, "/api/v1/clusters", token: provider).items.map { $0["name"] as? String } == ["spare"])
+                // The pool cluster is still a managed physical cluster.
+                let twice = try await server.request(.POST, "/api/v1/tenants/pepsi/clusters", token: fixture.tokens["pepsi-admin"], json: body)
+                #expect(twice.status == 409)
+                #expect(try await server.request(.POST, "/api/v1/clusters/spare/assign", token: provider, json: ["tenant": "nowhere"]).status == 422)
+                let assigned = try await server.request(.POST, "/api/v1/clusters/spare/assign", token: provider, json: ["tenant": "coke"])
+                #expect(assigned.status == 200 && assigned.object["tenant"] as? String == "coke")
+                #expect(try await server.request(.GET, "/api/v1/clusters", token: provider).items.isEmpty)
+                let cokeClusters = try await server.request(.GET, "/api/v1/tenants/coke/clusters", token: fixture.tokens["coke-admin"])
+                #expect(cokeClusters.items.map { $0["name"] as? String } == ["spare"])
+                // The provider no longer sees it (coke is sealed), but the tenant count shows it.
+                #expect(try await server.request(.GET, "/api/v1/tenants/coke/clusters", token: provider).status == 403)
+                #expect(try await server.request(.GET, "/api/v1/tenants/coke", token: provider).object["clusterCount"] as? Int == 1)
+                #expect(try await server.request(.POST, "/api/v1/clusters/spare/assign", token: provider, json: ["tenant": "pepsi"]).status == 404)
+            }
+        }
+    }
+}

@@ -6,8 +6,9 @@ public typealias ClusterID = Identifier<Cluster>
 /// never part of this value, the snapshot, or any API answer.
 public struct Cluster: Codable, Sendable, Equatable {
     public var id: ClusterID
-    public var tenantID: TenantID
-    /// A DNS label, unique within the tenant.
+    /// `nil` while the cluster waits in the domain pool for the provider to assign it.
+    public var tenantID: TenantID?
+    /// A DNS label, unique within the tenant (or the pool).
     public var name: String
     /// The uid of the cluster's `kube-system` namespace: the same physical cluster has the same
     /// identity whatever kubeconfig reaches it.
@@ -25,7 +26,7 @@ public struct Cluster: Codable, Sendable, Equatable {
     public var updatedAt: Date
 
     public init(
-        id: ClusterID, tenantID: TenantID, name: String, identity: String, server: String, kubernetesVersion: String,
+        id: ClusterID, tenantID: TenantID?, name: String, identity: String, server: String, kubernetesVersion: String,
         labels: [String: String] = [:], capacity: ResourceCaps = ResourceCaps(), nodeCount: Int = 0, version: Int = 1,
         createdAt: Date, updatedAt: Date? = nil
     ) {

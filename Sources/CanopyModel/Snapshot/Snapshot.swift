@@ -9,6 +9,8 @@ public struct Snapshot: Sendable {
     public private(set) var tenants: [TenantID: TenantSnapshot]
     public private(set) var domainUsers: [UserID: User]
     public private(set) var domainGrants: [GrantID: Grant]
+    /// Clusters registered by the provider and not yet assigned to a tenant.
+    public private(set) var poolClusters: [ClusterID: Cluster] = [:]
     private var tenantIDsByName: [String: TenantID]
     private var domainUserIDsByName: [String: UserID]
     private var serviceProviders: Set<UserID>
@@ -18,8 +20,12 @@ public struct Snapshot: Sendable {
         self.init(sequence: 0, tenants: [], domainUsers: [], domainGrants: [])
     }
 
+    /// A pool cluster by name.
+    public func poolCluster(named name: String) -> Cluster? { poolClusters.values.first { $0.name == name } }
+
     /// A world built from full listings, as loaded from the store at start.
-    public init(sequence: Int64, tenants: [TenantSnapshot], domainUsers: [User], domainGrants: [Grant]) {
+    public init(sequence: Int64, tenants: [TenantSnapshot], domainUsers: [User], domainGrants: [Grant], poolClusters: [Cluster] = []) {
+        self.poolClusters = Dictionary(poolClusters.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.sequence = sequence
         self.tenants = Dictionary(tenants.map { ($0.tenant.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.tenantIDsByName = Dictionary(tenants.map { ($0.tenant.name, $0.tenant.id) }, uniquingKeysWith: { first, _ in first })
@@ -69,12 +75,12 @@ public struct Snapshot: Sendable {
     /// The snapshot with the domain level replaced by a fresh load: tenant records (tenants that
     /// appeared get an empty part until loaded, tenants that vanished are dropped), domain users
     /// and domain grants.
-    public func replacingDomain(tenants records: [Tenant], users: [User], grants: [Grant]) -> Snapshot {
+    public func replacingDomain(tenants records: [Tenant], users: [User], grants: [Grant], poolClusters pool: [Cluster] = []) -> Snapshot {
         var parts: [TenantSnapshot] = []
         for record in records {
             parts.append(tenants[record.id].map { $0.tenant == record ? $0 : $0.replacing(tenant: record) } ?? TenantSnapshot(tenant: record))
         }
-        return Snapshot(sequence: sequence, tenants: parts, domainUsers: users, domainGrants: grants)
+        return Snapshot(sequence: sequence, tenants: parts, domainUsers: users, domainGrants: grants, poolClusters: pool)
     }
 
     /// The same snapshot, marked as reflecting audit events up to `sequence`.
@@ -141,9 +147,24 @@ public struct Snapshot: Sendable {
             }
             updateTenant(tenantID) { $0.replacing(grants: $0.grants.merging([grant.id: grant]) { _, new in new }) }
         case .clusterSaved(let cluster):
-            updateTenant(cluster.tenantID) { $0.replacing(clusters: $0.clusters.merging([cluster.id: cluster]) { _, new in new }) }
+            // A cluster lives in exactly one place: the pool or one tenant.
+            poolClusters[cluster.id] = nil
+            for (id, tenant) in tenants where tenant.clusters[cluster.id] != nil && id != cluster.tenantID {
+                var clusters = tenant.clusters
+                clusters[cluster.id] = nil
+                tenants[id] = tenant.replacing(clusters: clusters)
+            }
+            guard let tenantID = cluster.tenantID else {
+                poolClusters[cluster.id] = cluster
+                return
+            }
+            updateTenant(tenantID) { $0.replacing(clusters: $0.clusters.merging([cluster.id: cluster]) { _, new in new }) }
         case .clusterDeleted(let cluster):
-            updateTenant(cluster.tenantID) { tenant in
+            guard let tenantID = cluster.tenantID else {
+                poolClusters[cluster.id] = nil
+                return
+            }
+            updateTenant(tenantID) { tenant in
                 var clusters = tenant.clusters
                 clusters[cluster.id] = nil
                 return tenant.replacing(clusters: clusters)

@@ -9,9 +9,6 @@ struct PendingRoutes {
     let services: APIServices
 
     func register(on router: RouterGroup<AuthenticatedContext>) {
-        router.get("clusters") { _, context in try domainPool(context) }
-        router.post("clusters") { _, context in try domainPool(context) }
-        router.post("clusters/{cluster}/assign") { _, context in try domainPool(context) }
         router.get("tenants/{tenant}/clusters/{cluster}/allocation") { request, context in try inTenant(request, context, "cluster allocation") }
         for path in ["tenants/{tenant}/identity-providers", "tenants/{tenant}/identity-providers/{id}"] {
             router.get(RouterPath(path)) { request, context in try inTenant(request, context, "identity providers") }
@@ -31,12 +28,6 @@ struct PendingRoutes {
     private func kubeconfig(_ context: AuthenticatedContext) throws -> Response {
         _ = try Caller(context, services)
         throw APIError.notImplemented("kubeconfig")
-    }
-
-    private func domainPool(_ context: AuthenticatedContext) throws -> Response {
-        let caller = try Caller(context, services)
-        try caller.require(.manageDomainPool, on: .domain, "clusters")
-        throw APIError.notImplemented("the domain cluster pool")
     }
 
     private func inTenant(_ request: Request, _ context: AuthenticatedContext, _ what: String) throws -> Response {

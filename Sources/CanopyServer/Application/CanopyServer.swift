@@ -107,6 +107,7 @@ public enum CanopyServer {
         AdminRoutes(services: services).register(on: authenticated)
         ProjectRoutes(services: services).register(on: authenticated)
         ClusterRoutes(services: services).register(on: authenticated)
+        PoolRoutes(services: services).register(on: authenticated)
         MemberRoutes(services: services).register(on: authenticated)
         AuditRoutes(services: services).register(on: authenticated)
         PendingRoutes(services: services).register(on: authenticated)

@@ -68,7 +68,8 @@ public final class ClusterHealthMonitor: Service, Sendable {
 
     /// One round of probes over every cluster of every tenant.
     public func probeAll() async {
-        let clusters = world.snapshot.tenants.values.flatMap { $0.clusters.values }
+        let snapshot = world.snapshot
+        let clusters = snapshot.tenants.values.flatMap { $0.clusters.values } + snapshot.poolClusters.values
         await withTaskGroup(of: (ClusterID, ClusterHealth).self) { group in
             for cluster in clusters {
                 group.addTask { (cluster.id, await self.probe(cluster)) }

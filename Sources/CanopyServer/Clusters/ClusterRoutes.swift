@@ -57,27 +57,34 @@ struct ClusterRoutes {
         let tenant = try caller.tenant(request.parameter("tenant", context))
         try caller.require(.manageClusters, on: .tenant(tenant.tenant.id), "tenant")
         let body = try await JSONBody.decode(ImportClusterRequest.self, schema: "ImportClusterRequest", from: request, context: context)
+        guard tenant.cluster(named: body.name) == nil else {
+            throw APIError.conflict("a cluster named '\(body.name)' already exists in this tenant", field: "name")
+        }
+        let (cluster, health) = try await importCluster(body, into: tenant, caller: caller)
+        return try JSONBody.response(ClusterView(cluster, tenantName: tenant.tenant.name, health: health), status: .created)
+    }
+
+    /// Validates, inspects and stores a cluster for a tenant, or for the domain pool (`nil`).
+    func importCluster(_ body: ImportClusterRequest, into tenant: TenantSnapshot?, caller: Caller) async throws -> (Cluster, ClusterHealth) {
         try Validate.name(body.name, field: "name")
         for (key, value) in body.labels ?? [:] {
             try Validate.displayName(key, field: "labels")
             try Validate.displayName(value, field: "labels.\(key)")
         }
-        guard tenant.cluster(named: body.name) == nil else {
-            throw APIError.conflict("a cluster named '\(body.name)' already exists in this tenant", field: "name")
-        }
         let facts = try await ClusterImporter(logger: services.logger).inspect(kubeconfig: body.kubeconfig)
         let now = services.now
         let cluster = Cluster(
-            id: .random(), tenantID: tenant.tenant.id, name: body.name, identity: facts.identity, server: facts.server,
+            id: .random(), tenantID: tenant?.tenant.id, name: body.name, identity: facts.identity, server: facts.server,
             kubernetesVersion: facts.version, labels: body.labels ?? [:], capacity: facts.capacity, nodeCount: facts.nodeCount, createdAt: now
         )
         let sealed = try services.secrets.seal(body.kubeconfig)
+        let target = tenant.map { "tenants/\($0.tenant.name)/clusters/\(cluster.name)" } ?? "clusters/\(cluster.name)"
         do {
             try await services.world.commit { tx in
                 try await tx.insert(cluster, sealedCredentials: sealed)
                 return World.Outcome(
                     result: (), changes: [.clusterSaved(cluster)],
-                    audit: [caller.audit("cluster.import", "tenants/\(tenant.tenant.name)/clusters/\(cluster.name)", tenant: tenant.tenant.id, at: now)]
+                    audit: [caller.audit("cluster.import", target, tenant: tenant?.tenant.id, at: now)]
                 )
             }
         } catch let error as StoreError where error.code == .duplicate {
@@ -86,17 +93,17 @@ struct ClusterRoutes {
         }
         let health = ClusterHealth(state: .ready, lastSeen: now, checkedAt: now, capacity: facts.capacity, nodeCount: facts.nodeCount)
         services.health.record(cluster.id, health)
-        return try JSONBody.response(ClusterView(cluster, tenantName: tenant.tenant.name, health: health), status: .created)
+        return (cluster, health)
     }
 }
 
 /// A cluster as the API shows it: never its credentials.
 struct ClusterView: Encodable {
-    let id: String, tenant: String, name: String, server: String, kubernetesVersion: String
+    let id: String, tenant: String?, name: String, server: String, kubernetesVersion: String
     let labels: [String: String], capacity: ResourceCaps, nodeCount: Int, version: Int, createdAt: Date
     let status: ClusterHealth
 
-    init(_ cluster: Cluster, tenantName: String, health: ClusterHealth) {
+    init(_ cluster: Cluster, tenantName: String?, health: ClusterHealth) {
         id = cluster.id.rawValue
         tenant = tenantName
         name = cluster.name

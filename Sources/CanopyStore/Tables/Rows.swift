@@ -71,9 +71,10 @@ enum Rows {
 
     static func cluster(_ row: any SQLRow) throws -> Cluster {
         let labels = try row.decode(column: "labels", as: String.self)
+        let tenant = try row.decode(column: "tenant_id", as: String.self)
         return Cluster(
             id: ClusterID(try row.decode(column: "id", as: String.self)),
-            tenantID: TenantID(try row.decode(column: "tenant_id", as: String.self)),
+            tenantID: tenant.isEmpty ? nil : TenantID(tenant),
             name: try row.decode(column: "name", as: String.self),
             identity: try row.decode(column: "identity", as: String.self),
             server: try row.decode(column: "server", as: String.self),

@@ -25,7 +25,8 @@ extension StoreTransaction {
         DomainRecords(
             tenants: try await db.raw("SELECT * FROM tenants").all().map(Rows.tenant),
             users: try await db.raw("SELECT * FROM users WHERE tenant_id = ''").all().map(Rows.user),
-            grants: try await db.raw("SELECT * FROM grants WHERE tenant_id = ''").all().map(Rows.grant)
+            grants: try await db.raw("SELECT * FROM grants WHERE tenant_id = ''").all().map(Rows.grant),
+            poolClusters: try await db.raw("SELECT * FROM clusters WHERE tenant_id = ''").all().map(Rows.cluster)
         )
     }
 }
@@ -35,4 +36,5 @@ public struct DomainRecords: Sendable {
     public let tenants: [Tenant]
     public let users: [User]
     public let grants: [Grant]
+    public let poolClusters: [Cluster]
 }

@@ -123,11 +123,23 @@ public struct StoreTransaction: Sendable {
         try await run("cluster", """
             INSERT INTO clusters (id, tenant_id, name, identity, server, kubernetes_version, labels, capacity_cpu,
               capacity_memory, node_count, credentials, version, created_at, updated_at)
-            VALUES (\(bind: cluster.id.rawValue), \(bind: cluster.tenantID.rawValue), \(bind: cluster.name), \(bind: cluster.identity),
+            VALUES (\(bind: cluster.id.rawValue), \(bind: cluster.tenantID?.rawValue ?? ""), \(bind: cluster.name), \(bind: cluster.identity),
               \(bind: cluster.server), \(bind: cluster.kubernetesVersion), \(bind: labels), \(bind: cluster.capacity.cpu),
               \(bind: cluster.capacity.memory), \(bind: cluster.nodeCount), \(bind: sealedCredentials), 1,
               \(bind: Rows.millis(cluster.createdAt)), \(bind: Rows.millis(cluster.updatedAt)))
             """)
+    }
+
+    /// Moves a pool cluster to a tenant; returns it with the new version.
+    public func assign(_ cluster: Cluster, to tenantID: TenantID, at date: Date) async throws -> Cluster {
+        var saved = cluster
+        saved.tenantID = tenantID
+        saved.updatedAt = date
+        saved.version = try await bumpVersion("clusters", cluster.id.rawValue, cluster.version, """
+            UPDATE clusters SET tenant_id = \(bind: tenantID.rawValue), updated_at = \(bind: Rows.millis(date)), version = version + 1
+            WHERE id = \(bind: cluster.id.rawValue) AND version = \(bind: cluster.version) RETURNING version
+            """)
+        return saved
     }
 
     public func deleteCluster(_ id: ClusterID) async throws {
