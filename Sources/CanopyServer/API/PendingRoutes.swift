@@ -1,8 +1,8 @@
 import CanopyModel
 import Hummingbird
 
-/// Routes of DESIGN.md that talk to Kubernetes or directories and arrive with later issues
-/// (clusters, caps, kubeconfig, identity providers). They exist now so that the API's shape is
+/// Routes of DESIGN.md that arrive with later issues (namespaces and usage with the reconciler
+/// and the planner, cluster allocation, kubeconfig with the proxy, identity providers with LDAP). They exist now so that the API's shape is
 /// complete and the isolation rules already hold: authentication and visibility are checked
 /// first, and only a caller who may see the target is told 501.
 struct PendingRoutes {
