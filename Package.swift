@@ -84,9 +84,18 @@ let package = Package(
             ]
         ),
         .target(
+            name: "CanopyReconciler",
+            dependencies: [
+                "CanopyModel", "KubeAPI", "KubeClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "CanopyServer",
             dependencies: [
-                "CanopyModel", "CanopyStore", "CanopyAuth", "CanopyCertificates", "KubeAPI", "KubeClient",
+                "CanopyModel", "CanopyStore", "CanopyAuth", "CanopyCertificates", "KubeAPI", "KubeClient", "CanopyReconciler",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -101,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "canopy",
             dependencies: [
-                "CanopyModel", "CanopyServer", "CanopyStore", "CanopyAuth", "KubeSim", "KubeAPI", "KubeClient",
+                "CanopyModel", "CanopyServer", "CanopyStore", "CanopyAuth", "KubeSim", "KubeAPI", "KubeClient", "CanopyReconciler",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -131,11 +140,15 @@ let package = Package(
             name: "CanopyAuthTests",
             dependencies: ["CanopyAuth", "CanopyModel", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .testTarget(
+            name: "CanopyReconcilerTests",
+            dependencies: ["CanopyReconciler", "CanopyModel", "KubeAPI", "KubeClient", "KubeSim", "TestSupport"]
+        ),
         .testTarget(name: "CanopyStoreTests", dependencies: ["CanopyStore", "CanopyModel", "TestSupport"]),
         .testTarget(
             name: "CanopyServerTests",
             dependencies: [
-                "CanopyServer", "CanopyModel", "CanopyStore", "TestSupport",
+                "CanopyServer", "CanopyModel", "CanopyStore", "TestSupport", "CanopyReconciler", "KubeSim", "KubeAPI", "KubeClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

@@ -52,6 +52,16 @@ enum Migrations {
                   updated_at BIGINT NOT NULL, UNIQUE (tenant_id, name))
                 """,
             ],
+            [
+                // A namespace name is unique per cluster, across projects.
+                """
+                CREATE TABLE namespaces (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, project_id TEXT NOT NULL,
+                  cluster_id TEXT NOT NULL, name TEXT NOT NULL, adopted BIGINT NOT NULL, created_at BIGINT NOT NULL,
+                  UNIQUE (cluster_id, name))
+                """,
+                "CREATE INDEX namespaces_project ON namespaces (project_id)",
+                "ALTER TABLE projects ADD COLUMN pod_security TEXT NOT NULL DEFAULT 'baseline'",
+            ],
         ]
     }
 }

@@ -76,7 +76,11 @@ public final class SQLStore: Store {
                 let projects = try await db.raw("SELECT * FROM projects").all().map(Rows.project)
                 let grants = try await db.raw("SELECT * FROM grants").all().map(Rows.grant)
                 let clusters = try await db.raw("SELECT * FROM clusters").all().map(Rows.cluster)
-                return Self.assemble(sequence: sequence, tenants: tenants, users: users, projects: projects, grants: grants, clusters: clusters)
+                let namespaces = try await db.raw("SELECT * FROM namespaces").all().map(Rows.namespace)
+                return Self.assemble(
+                    sequence: sequence, tenants: tenants, users: users, projects: projects, grants: grants, clusters: clusters,
+                    namespaces: namespaces
+                )
             }
         }
     }
@@ -92,7 +96,8 @@ public final class SQLStore: Store {
         }
     }
 
-    static func assemble(sequence: Int64, tenants: [Tenant], users: [User], projects: [Project], grants: [Grant], clusters: [Cluster]) -> Snapshot {
+    static func assemble(sequence: Int64, tenants: [Tenant], users: [User], projects: [Project], grants: [Grant], clusters: [Cluster], namespaces: [ProjectNamespace] = []) -> Snapshot {
+        let namespacesByTenant = Dictionary(grouping: namespaces, by: \.tenantID)
         let clustersByTenant = Dictionary(grouping: clusters.filter { $0.tenantID != nil }, by: { $0.tenantID! })
         let usersByTenant = Dictionary(grouping: users.filter { $0.tenantID != nil }, by: { $0.tenantID! })
         let projectsByTenant = Dictionary(grouping: projects, by: \.tenantID)
@@ -103,7 +108,8 @@ public final class SQLStore: Store {
                 users: Dictionary(uniqueKeysWithValues: (usersByTenant[tenant.id] ?? []).map { ($0.id, $0) }),
                 projects: Dictionary(uniqueKeysWithValues: (projectsByTenant[tenant.id] ?? []).map { ($0.id, $0) }),
                 grants: Dictionary(uniqueKeysWithValues: (grantsByTenant[tenant.id] ?? []).map { ($0.id, $0) }),
-                clusters: Dictionary(uniqueKeysWithValues: (clustersByTenant[tenant.id] ?? []).map { ($0.id, $0) })
+                clusters: Dictionary(uniqueKeysWithValues: (clustersByTenant[tenant.id] ?? []).map { ($0.id, $0) }),
+                namespaces: Dictionary(uniqueKeysWithValues: (namespacesByTenant[tenant.id] ?? []).map { ($0.id, $0) })
             )
         }
         return Snapshot(

@@ -11,6 +11,7 @@ public final class World: Sendable {
     public let store: any Store
     private let current: Mutex<Snapshot>
     private let feed = Mutex(FeedState())
+    private let observers = Mutex<[UUID: AsyncStream<Snapshot>.Continuation]>([:])
 
     /// How far this process has followed the audit log (the change feed).
     private struct FeedState {
@@ -40,6 +41,23 @@ public final class World: Sendable {
 
     /// The snapshot as of the latest commit.
     public var snapshot: Snapshot { current.withLock { $0 } }
+
+    /// The current snapshot, then each newer one as changes are applied. A slow reader skips
+    /// intermediate snapshots (only the newest waits), which suits level-triggered consumers such
+    /// as the reconciler. The stream ends when the reader stops iterating.
+    public func snapshots() -> AsyncStream<Snapshot> {
+        let (stream, continuation) = AsyncStream<Snapshot>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let id = UUID()
+        observers.withLock { $0[id] = continuation }
+        continuation.onTermination = { [weak self] _ in _ = self?.observers.withLock { $0.removeValue(forKey: id) } }
+        continuation.yield(snapshot)
+        return stream
+    }
+
+    private func publish() {
+        let latest = snapshot
+        for continuation in observers.withLock({ Array($0.values) }) { continuation.yield(latest) }
+    }
 
     /// What a commit produced: the caller's result, the changes for the snapshot, and the audit
     /// events that record them.
@@ -73,6 +91,7 @@ public final class World: Sendable {
             }
             self.feed.withLock { $0.record(committed.sequences) }
         })
+        publish()
         return committed.outcome.result
     }
 
@@ -107,6 +126,7 @@ public final class World: Sendable {
             }
         })
         feed.withLock { $0.record(fresh.map(\.sequence)) }
+        publish()
         return fresh.count
     }
 
@@ -114,6 +134,7 @@ public final class World: Sendable {
     public func reload() async throws {
         let fresh = try await store.loadSnapshot()
         current.withLock { $0 = fresh }
+        publish()
     }
 }
 

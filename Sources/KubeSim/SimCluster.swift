@@ -13,6 +13,11 @@ public final class SimCluster: Sendable {
     public let identity: String
     private let state: Mutex<State>
     let faultState = Mutex(Faults())
+    private let writeCount = Atomic<Int>(0)
+
+    /// Successful creates, updates (patches and applies included) and deletes so far: how
+    /// benchmarks and tests count the writes a client made.
+    public var writes: Int { writeCount.load(ordering: .relaxed) }
     private let clock: @Sendable () -> Date
 
     /// One change, as watches deliver it.
@@ -124,6 +129,12 @@ public final class SimCluster: Sendable {
     /// Creates an object; fills uid, resourceVersion, creationTimestamp and generation.
     @discardableResult
     public func create(_ type: ResourceType, namespace: String?, object: JSON) throws(Status) -> JSON {
+        let result = try performCreate(type, namespace: namespace, object: object)
+        writeCount.add(1, ordering: .relaxed)
+        return result
+    }
+
+    private func performCreate(_ type: ResourceType, namespace: String?, object: JSON) throws(Status) -> JSON {
         var object = object
         try stamp(&object, type: type, namespace: namespace)
         guard let name = object[path: "metadata.name"]?.stringValue else {
@@ -179,6 +190,12 @@ public final class SimCluster: Sendable {
     /// Replaces an object. A `metadata.resourceVersion` that is not the current one answers 409.
     @discardableResult
     public func update(_ type: ResourceType, namespace: String?, name: String, object: JSON) throws(Status) -> JSON {
+        let result = try performUpdate(type, namespace: namespace, name: name, object: object)
+        writeCount.add(1, ordering: .relaxed)
+        return result
+    }
+
+    private func performUpdate(_ type: ResourceType, namespace: String?, name: String, object: JSON) throws(Status) -> JSON {
         var object = object
         try stamp(&object, type: type, namespace: namespace)
         guard object[path: "metadata.name"]?.stringValue == name else {
@@ -212,6 +229,12 @@ public final class SimCluster: Sendable {
     /// Deletes an object and returns it. Deleting a namespace deletes everything in it.
     @discardableResult
     public func delete(_ type: ResourceType, namespace: String?, name: String) throws(Status) -> JSON {
+        let result = try performDelete(type, namespace: namespace, name: name)
+        writeCount.add(1, ordering: .relaxed)
+        return result
+    }
+
+    private func performDelete(_ type: ResourceType, namespace: String?, name: String) throws(Status) -> JSON {
         try state.withLock { state throws(Status) -> JSON in
             let key = Self.key(namespace, name)
             guard let removed = state.objects[type]?.removeValue(forKey: key) else {

@@ -9,19 +9,23 @@ public struct Project: Codable, Sendable, Equatable {
     public var displayName: String
     /// Maximum CPU and memory for the whole project; `nil` means uncapped.
     public var caps: ResourceCaps?
+    /// The Pod Security Standard enforced in the project's namespaces; `baseline` by default.
+    public var podSecurity: PodSecurityLevel
     public var version: Int
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(
         id: ProjectID, tenantID: TenantID, name: String, displayName: String = "",
-        caps: ResourceCaps? = nil, version: Int = 1, createdAt: Date, updatedAt: Date? = nil
+        caps: ResourceCaps? = nil, podSecurity: PodSecurityLevel = .baseline, version: Int = 1, createdAt: Date,
+        updatedAt: Date? = nil
     ) {
         self.id = id
         self.tenantID = tenantID
         self.name = name
         self.displayName = displayName
         self.caps = caps
+        self.podSecurity = podSecurity
         self.version = version
         self.createdAt = createdAt
         self.updatedAt = updatedAt ?? createdAt

@@ -137,7 +137,10 @@ public struct Snapshot: Sendable {
             updateTenant(project.tenantID) { tenant in
                 var projects = tenant.projects
                 projects[project.id] = nil
-                return tenant.replacing(projects: projects, grants: tenant.grants.filter { $0.value.projectID != project.id })
+                return tenant.replacing(
+                    projects: projects, grants: tenant.grants.filter { $0.value.projectID != project.id },
+                    namespaces: tenant.namespaces.filter { $0.value.projectID != project.id }
+                )
             }
         case .grantSaved(let grant):
             guard let tenantID = grant.tenantID else {
@@ -167,7 +170,15 @@ public struct Snapshot: Sendable {
             updateTenant(tenantID) { tenant in
                 var clusters = tenant.clusters
                 clusters[cluster.id] = nil
-                return tenant.replacing(clusters: clusters)
+                return tenant.replacing(clusters: clusters, namespaces: tenant.namespaces.filter { $0.value.clusterID != cluster.id })
+            }
+        case .namespaceSaved(let namespace):
+            updateTenant(namespace.tenantID) { $0.replacing(namespaces: $0.namespaces.merging([namespace.id: namespace]) { _, new in new }) }
+        case .namespaceDeleted(let namespace):
+            updateTenant(namespace.tenantID) { tenant in
+                var namespaces = tenant.namespaces
+                namespaces[namespace.id] = nil
+                return tenant.replacing(namespaces: namespaces)
             }
         case .grantDeleted(let grant):
             guard let tenantID = grant.tenantID else {
@@ -204,4 +215,6 @@ public enum Change: Sendable {
     case grantDeleted(Grant)
     case clusterSaved(Cluster)
     case clusterDeleted(Cluster)
+    case namespaceSaved(ProjectNamespace)
+    case namespaceDeleted(ProjectNamespace)
 }

@@ -6,6 +6,7 @@ public final class TenantSnapshot: Sendable {
     public let projects: [ProjectID: Project]
     public let grants: [GrantID: Grant]
     public let clusters: [ClusterID: Cluster]
+    public let namespaces: [NamespaceID: ProjectNamespace]
 
     private let clusterIDsByName: [String: ClusterID]
     private let userIDsByName: [String: UserID]
@@ -13,16 +14,22 @@ public final class TenantSnapshot: Sendable {
     private let tenantAdminSubjects: Set<Subject>
     private let grantsBySubject: [Subject: [Grant]]
     private let grantsByProject: [ProjectID: [Grant]]
+    private let namespacesByProject: [ProjectID: [ProjectNamespace]]
+    private let namespacesByCluster: [ClusterID: [ProjectNamespace]]
 
     public init(
         tenant: Tenant, users: [UserID: User] = [:], projects: [ProjectID: Project] = [:], grants: [GrantID: Grant] = [:],
-        clusters: [ClusterID: Cluster] = [:]
+        clusters: [ClusterID: Cluster] = [:], namespaces: [NamespaceID: ProjectNamespace] = [:]
     ) {
         self.tenant = tenant
         self.users = users
         self.projects = projects
         self.grants = grants
         self.clusters = clusters
+        self.namespaces = namespaces
+        let ordered = namespaces.values.sorted { ($0.clusterID, $0.name) < ($1.clusterID, $1.name) }
+        namespacesByProject = Dictionary(grouping: ordered, by: \.projectID)
+        namespacesByCluster = Dictionary(grouping: ordered, by: \.clusterID)
         clusterIDsByName = Dictionary(clusters.values.map { ($0.name, $0.id) }, uniquingKeysWith: { first, _ in first })
         userIDsByName = Dictionary(users.values.map { ($0.username, $0.id) }, uniquingKeysWith: { first, _ in first })
         projectIDsByName = Dictionary(projects.values.map { ($0.name, $0.id) }, uniquingKeysWith: { first, _ in first })
@@ -44,6 +51,17 @@ public final class TenantSnapshot: Sendable {
     public func project(_ id: ProjectID) -> Project? { projects[id] }
     public func project(named name: String) -> Project? { projectIDsByName[name].flatMap { projects[$0] } }
     public func cluster(named name: String) -> Cluster? { clusterIDsByName[name].flatMap { clusters[$0] } }
+
+    /// A project's namespaces, ordered by cluster and name.
+    public func namespaces(ofProject id: ProjectID) -> [ProjectNamespace] { namespacesByProject[id] ?? [] }
+
+    /// The project namespaces on one cluster, ordered by name.
+    public func namespaces(onCluster id: ClusterID) -> [ProjectNamespace] { namespacesByCluster[id] ?? [] }
+
+    /// The placement of namespace `name` on a cluster, if a project holds it.
+    public func namespace(_ name: String, onCluster id: ClusterID) -> ProjectNamespace? {
+        namespacesByCluster[id]?.first { $0.name == name }
+    }
 
     /// The tenant-admin grants, oldest first.
     public var adminGrants: [Grant] {
@@ -78,11 +96,13 @@ public final class TenantSnapshot: Sendable {
     /// A copy with some parts replaced.
     public func replacing(
         tenant: Tenant? = nil, users: [UserID: User]? = nil, projects: [ProjectID: Project]? = nil,
-        grants: [GrantID: Grant]? = nil, clusters: [ClusterID: Cluster]? = nil
+        grants: [GrantID: Grant]? = nil, clusters: [ClusterID: Cluster]? = nil,
+        namespaces: [NamespaceID: ProjectNamespace]? = nil
     ) -> TenantSnapshot {
         TenantSnapshot(
             tenant: tenant ?? self.tenant, users: users ?? self.users,
-            projects: projects ?? self.projects, grants: grants ?? self.grants, clusters: clusters ?? self.clusters
+            projects: projects ?? self.projects, grants: grants ?? self.grants, clusters: clusters ?? self.clusters,
+            namespaces: namespaces ?? self.namespaces
         )
     }
 }

@@ -48,6 +48,7 @@ enum Rows {
             name: try row.decode(column: "name", as: String.self),
             displayName: try row.decode(column: "display_name", as: String.self),
             caps: cpu == nil && memory == nil ? nil : ResourceCaps(cpu: cpu, memory: memory),
+            podSecurity: try enumValue(row, "pod_security"),
             version: try row.decode(column: "version", as: Int.self),
             createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: date(try row.decode(column: "updated_at", as: Int64.self))
@@ -85,6 +86,18 @@ enum Rows {
             version: try row.decode(column: "version", as: Int.self),
             createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: date(try row.decode(column: "updated_at", as: Int64.self))
+        )
+    }
+
+    static func namespace(_ row: any SQLRow) throws -> ProjectNamespace {
+        ProjectNamespace(
+            id: NamespaceID(try row.decode(column: "id", as: String.self)),
+            tenantID: TenantID(try row.decode(column: "tenant_id", as: String.self)),
+            projectID: ProjectID(try row.decode(column: "project_id", as: String.self)),
+            clusterID: ClusterID(try row.decode(column: "cluster_id", as: String.self)),
+            name: try row.decode(column: "name", as: String.self),
+            adopted: try row.decode(column: "adopted", as: Int64.self) != 0,
+            createdAt: date(try row.decode(column: "created_at", as: Int64.self))
         )
     }
 

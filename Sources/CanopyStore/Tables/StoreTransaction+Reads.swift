@@ -12,11 +12,13 @@ extension StoreTransaction {
         let projects = try await db.raw("SELECT * FROM projects WHERE tenant_id = \(bind: id.rawValue)").all().map(Rows.project)
         let grants = try await db.raw("SELECT * FROM grants WHERE tenant_id = \(bind: id.rawValue)").all().map(Rows.grant)
         let clusters = try await db.raw("SELECT * FROM clusters WHERE tenant_id = \(bind: id.rawValue)").all().map(Rows.cluster)
+        let namespaces = try await db.raw("SELECT * FROM namespaces WHERE tenant_id = \(bind: id.rawValue)").all().map(Rows.namespace)
         return TenantSnapshot(
             tenant: tenant, users: Dictionary(uniqueKeysWithValues: users.map { ($0.id, $0) }),
             projects: Dictionary(uniqueKeysWithValues: projects.map { ($0.id, $0) }),
             grants: Dictionary(uniqueKeysWithValues: grants.map { ($0.id, $0) }),
-            clusters: Dictionary(uniqueKeysWithValues: clusters.map { ($0.id, $0) })
+            clusters: Dictionary(uniqueKeysWithValues: clusters.map { ($0.id, $0) }),
+            namespaces: Dictionary(uniqueKeysWithValues: namespaces.map { ($0.id, $0) })
         )
     }
 

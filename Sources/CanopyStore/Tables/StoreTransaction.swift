@@ -33,7 +33,7 @@ public struct StoreTransaction: Sendable {
 
     /// Deletes a tenant and everything in it.
     public func deleteTenant(_ id: TenantID) async throws {
-        for table in ["tokens", "grants", "projects", "clusters", "users"] {
+        for table in ["tokens", "grants", "namespaces", "projects", "clusters", "users"] {
             try await db.raw("DELETE FROM \(ident: table) WHERE tenant_id = \(bind: id.rawValue)").run()
         }
         try await db.raw("DELETE FROM tenants WHERE id = \(bind: id.rawValue)").run()
@@ -75,9 +75,11 @@ public struct StoreTransaction: Sendable {
 
     public func insert(_ project: Project) async throws {
         try await run("project '\(project.name)'", """
-            INSERT INTO projects (id, tenant_id, name, display_name, cap_cpu, cap_memory, version, created_at, updated_at)
+            INSERT INTO projects (id, tenant_id, name, display_name, cap_cpu, cap_memory, pod_security, version,
+              created_at, updated_at)
             VALUES (\(bind: project.id.rawValue), \(bind: project.tenantID.rawValue), \(bind: project.name),
-              \(bind: project.displayName), \(bind: project.caps?.cpu), \(bind: project.caps?.memory), 1,
+              \(bind: project.displayName), \(bind: project.caps?.cpu), \(bind: project.caps?.memory),
+              \(bind: project.podSecurity.rawValue), 1,
               \(bind: Rows.millis(project.createdAt)), \(bind: Rows.millis(project.updatedAt)))
             """)
     }
@@ -86,16 +88,17 @@ public struct StoreTransaction: Sendable {
         var saved = project
         saved.version = try await bumpVersion("projects", project.id.rawValue, project.version, """
             UPDATE projects SET display_name = \(bind: project.displayName), cap_cpu = \(bind: project.caps?.cpu),
-              cap_memory = \(bind: project.caps?.memory), updated_at = \(bind: Rows.millis(project.updatedAt)),
+              cap_memory = \(bind: project.caps?.memory), pod_security = \(bind: project.podSecurity.rawValue), updated_at = \(bind: Rows.millis(project.updatedAt)),
               version = version + 1
             WHERE id = \(bind: project.id.rawValue) AND version = \(bind: project.version) RETURNING version
             """)
         return saved
     }
 
-    /// Deletes a project with its grants.
+    /// Deletes a project with its grants and namespace placements.
     public func deleteProject(_ id: ProjectID) async throws {
         try await db.raw("DELETE FROM grants WHERE project_id = \(bind: id.rawValue)").run()
+        try await db.raw("DELETE FROM namespaces WHERE project_id = \(bind: id.rawValue)").run()
         try await db.raw("DELETE FROM projects WHERE id = \(bind: id.rawValue)").run()
     }
 
@@ -142,8 +145,26 @@ public struct StoreTransaction: Sendable {
         return saved
     }
 
+    /// Deletes a cluster with the namespace placements on it.
     public func deleteCluster(_ id: ClusterID) async throws {
+        try await db.raw("DELETE FROM namespaces WHERE cluster_id = \(bind: id.rawValue)").run()
         try await db.raw("DELETE FROM clusters WHERE id = \(bind: id.rawValue)").run()
+    }
+
+    // MARK: Namespaces
+
+    /// Stores a placement; a namespace name already placed on the cluster fails with `duplicate`.
+    public func insert(_ namespace: ProjectNamespace) async throws {
+        try await run("namespace '\(namespace.name)' on this cluster", """
+            INSERT INTO namespaces (id, tenant_id, project_id, cluster_id, name, adopted, created_at)
+            VALUES (\(bind: namespace.id.rawValue), \(bind: namespace.tenantID.rawValue), \(bind: namespace.projectID.rawValue),
+              \(bind: namespace.clusterID.rawValue), \(bind: namespace.name), \(bind: namespace.adopted ? 1 : 0),
+              \(bind: Rows.millis(namespace.createdAt)))
+            """)
+    }
+
+    public func deleteNamespace(_ id: NamespaceID) async throws {
+        try await db.raw("DELETE FROM namespaces WHERE id = \(bind: id.rawValue)").run()
     }
 
     // MARK: Tokens

@@ -1,0 +1,218 @@
+import Foundation
+import KubeAPI
+import KubeClient
+import Logging
+
+/// What one pass over a cluster found and did.
+public struct PassOutcome: Sendable {
+    /// Creates, updates and deletes sent.
+    public var writes = 0
+    /// Namespaces that are not as desired, with why.
+    public var namespaceProblems: [String: NamespaceStatus] = [:]
+    /// Cluster-scoped objects that could not be written.
+    public var clusterProblems: [String] = []
+}
+
+/// One reconciliation pass over one cluster: list what Canopy manages (by its label), diff it
+/// against the desired objects, write only the difference.
+///
+/// A failure that concerns one object (refused, conflict) is recorded against its namespace and
+/// the pass goes on; a failure that concerns the cluster (unreachable, timeout, credentials
+/// refused) ends the pass by throwing, and the worker backs off.
+final class ClusterSync {
+    let client: KubeClient
+    let desired: DesiredCluster
+    let logger: Logger
+    private(set) var outcome = PassOutcome()
+    /// Desired namespaces whose contents must not be written (not ours, or being deleted).
+    private var blocked: Set<String> = []
+    /// Managed namespaces being deleted: their contents go with them.
+    private var deleting: Set<String> = []
+
+    init(client: KubeClient, desired: DesiredCluster, logger: Logger) {
+        self.client = client
+        self.desired = desired
+        self.logger = logger
+    }
+
+    func run() async throws -> PassOutcome {
+        let observedNamespaces = try await list(Namespace.self)
+        let wanted = Set(desired.namespaces.compactMap(\.metadata.name))
+        for namespace in observedNamespaces where !wanted.contains(namespace.metadata.name ?? "") && isOurs(namespace) {
+            if namespace.metadata.annotations?[ManagedLabels.adopted] != "true" { deleting.insert(namespace.metadata.name ?? "") }
+        }
+        try await syncNamespaces(observed: observedNamespaces)
+        try await sync(desired.clusterRoles)
+        try await sync(desired.clusterRoleBindings)
+        try await sync(desired.roleBindings)
+        try await sync(desired.quotas)
+        try await sync(desired.limitRanges)
+        try await sync(desired.networkPolicies)
+        try await releaseNamespaces(observed: observedNamespaces)
+        return outcome
+    }
+
+    // MARK: Namespaces
+
+    private func syncNamespaces(observed: [Namespace]) async throws {
+        let byName = Dictionary(observed.map { ($0.metadata.name ?? "", $0) }, uniquingKeysWith: { first, _ in first })
+        for namespace in desired.namespaces {
+            let name = namespace.metadata.name ?? ""
+            if let current = byName[name] {
+                if current.metadata.deletionTimestamp != nil {
+                    block(name, .pending("the namespace is being deleted in the cluster; it will be created again once it is gone"))
+                } else if !namespace.isSatisfied(by: current) {
+                    try await attempt(namespace: name) { try await patchLabels(of: namespace) }
+                }
+                continue
+            }
+            do {
+                _ = try await client.create(namespace)
+                outcome.writes += 1
+            } catch let error as KubeError where error.httpCode == 409 {
+                try await takeOver(namespace)
+            } catch let error as KubeError where !Self.isClusterFailure(error) {
+                block(name, .error("creating the namespace failed: \(error.message)"))
+            }
+        }
+    }
+
+    /// A desired namespace exists without Canopy's label: adopt it if the placement says so.
+    private func takeOver(_ namespace: Namespace) async throws {
+        let name = namespace.metadata.name ?? ""
+        let current: Namespace
+        do {
+            current = try await client.get(Namespace.self, name)
+        } catch let error as KubeError where error.httpCode == 404 {
+            block(name, .pending("the namespace was just deleted; it will be created on the next pass"))
+            return
+        }
+        if current.metadata.deletionTimestamp != nil {
+            block(name, .pending("the namespace is being deleted in the cluster; it will be created again once it is gone"))
+        } else if desired.adoptable.contains(name) {
+            try await attempt(namespace: name) { try await patchLabels(of: namespace) }
+            logger.info("adopted namespace", metadata: ["namespace": "\(name)"])
+        } else {
+            block(name, .error(
+                "a namespace named \(name) already exists in the cluster and Canopy does not manage it; "
+                    + "remove it, choose another name, or add it again with adopt: true to take it over"
+            ))
+        }
+    }
+
+    private func patchLabels(of namespace: Namespace) async throws {
+        var metadata: [String: JSON] = ["labels": try JSON(encoding: namespace.metadata.labels ?? [:])]
+        if let annotations = namespace.metadata.annotations { metadata["annotations"] = try JSON(encoding: annotations) }
+        _ = try await client.mergePatch(Namespace.self, namespace.metadata.name ?? "", patch: .object(["metadata": .object(metadata)]))
+        outcome.writes += 1
+    }
+
+    /// Namespaces Canopy manages that no placement wants: created ones are deleted (with all
+    /// they hold); adopted ones are given back, without Canopy's labels.
+    private func releaseNamespaces(observed: [Namespace]) async throws {
+        let wanted = Set(desired.namespaces.compactMap(\.metadata.name))
+        for namespace in observed where isOurs(namespace) {
+            let name = namespace.metadata.name ?? ""
+            guard !wanted.contains(name), namespace.metadata.deletionTimestamp == nil else { continue }
+            if deleting.contains(name) {
+                try await attempt(namespace: nil) {
+                    try await client.delete(Namespace.self, name)
+                    outcome.writes += 1
+                }
+            } else {
+                let keys = [ManagedLabels.managedBy, ManagedLabels.tenant, ManagedLabels.project, ManagedLabels.podSecurityEnforce]
+                let patch: JSON = .object(["metadata": .object([
+                    "labels": .object(Dictionary(uniqueKeysWithValues: keys.map { ($0, JSON.null) })),
+                    "annotations": .object([ManagedLabels.adopted: .null]),
+                ])])
+                try await attempt(namespace: nil) {
+                    _ = try await client.mergePatch(Namespace.self, name, patch: patch)
+                    outcome.writes += 1
+                }
+                logger.info("gave back adopted namespace", metadata: ["namespace": "\(name)"])
+            }
+        }
+    }
+
+    // MARK: Other kinds
+
+    private func sync<R: Reconcilable>(_ wanted: [R]) async throws {
+        let observed = try await list(R.self)
+        var byKey = Dictionary(observed.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        for object in wanted {
+            let namespace = object.metadata.namespace
+            if let namespace, blocked.contains(namespace) { continue }
+            let current = byKey.removeValue(forKey: object.key)
+            try await attempt(namespace: namespace) {
+                if let current, current.metadata.deletionTimestamp == nil {
+                    if object.mustReplace(current) {
+                        try await client.delete(R.self, current.metadata.name ?? "", namespace: namespace)
+                        _ = try await client.create(object)
+                        outcome.writes += 2
+                    } else if !object.isSatisfied(by: current) {
+                        _ = try await client.update(object.applied(onto: current))
+                        outcome.writes += 1
+                    }
+                } else if current == nil {
+                    do {
+                        _ = try await client.create(object)
+                        outcome.writes += 1
+                    } catch let error as KubeError where error.httpCode == 409 {
+                        throw KubeError(.apiError, "\(R.typeKind) \(object.metadata.name ?? "") exists without Canopy's label; Canopy never changes such objects: delete it so that Canopy can create its own")
+                    }
+                }
+            }
+        }
+        for leftover in byKey.values where isOurs(leftover) {
+            let namespace = leftover.metadata.namespace
+            if let namespace, deleting.contains(namespace) { continue }
+            try await attempt(namespace: namespace) {
+                do {
+                    try await client.delete(R.self, leftover.metadata.name ?? "", namespace: namespace)
+                    outcome.writes += 1
+                } catch let error as KubeError where error.httpCode == 404 {}
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    private func list<R: KubeResource>(_ type: R.Type) async throws -> [R] {
+        try await client.listAll(R.self, labelSelector: ManagedLabels.selector)
+    }
+
+    /// Whether an object labelled as Canopy's belongs to this cluster's tenant: another tenant's
+    /// leftovers (a cluster released without cleanup) are never touched.
+    private func isOurs(_ object: some KubeResource) -> Bool {
+        let owner = object.metadata.labels?[ManagedLabels.tenant]
+        return owner == nil || owner == desired.tenant
+    }
+
+    private func block(_ namespace: String, _ status: NamespaceStatus) {
+        blocked.insert(namespace)
+        outcome.namespaceProblems[namespace] = status
+    }
+
+    /// Runs one write; an object-level refusal is recorded against its namespace (or the
+    /// cluster), a cluster-level failure ends the pass.
+    private func attempt(namespace: String?, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as KubeError where !Self.isClusterFailure(error) {
+            logger.warning("reconcile write refused", metadata: ["namespace": "\(namespace ?? "-")", "error": "\(error.message)"])
+            if let namespace {
+                if outcome.namespaceProblems[namespace] == nil { outcome.namespaceProblems[namespace] = .error(error.message) }
+            } else {
+                outcome.clusterProblems.append(error.message)
+            }
+        }
+    }
+
+    /// Failures that say nothing about one object but about reaching the cluster.
+    static func isClusterFailure(_ error: KubeError) -> Bool {
+        switch error.code {
+        case .unreachable, .timeout, .tls, .badResponse: return true
+        default: return error.httpCode == 401 || (error.httpCode ?? 0) >= 500 || error.httpCode == 429
+        }
+    }
+}

@@ -1,0 +1,275 @@
+import CanopyModel
+import Foundation
+import KubeAPI
+import KubeClient
+import Logging
+import Metrics
+import Synchronization
+
+/// Converges one cluster: a pass whenever the desired objects change, a watched object drifts,
+/// a retry is due, or the resync interval passes. Failures back off (capped, exponential) and
+/// concern this cluster only: every cluster has its own worker.
+final class ClusterWorker: Sendable {
+    let clusterID: ClusterID
+    let clusterName: String
+    private let connect: @Sendable () async throws -> KubeClient
+    private let options: Reconciler.Options
+    private let logger: Logger
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakeups: AsyncStream<Void>
+    private let state: Mutex<State>
+    private static let writesCounter = Counter(label: "canopy_reconciler_writes_total")
+    private static let passesCounter = Counter(label: "canopy_reconciler_passes_total")
+    private static let failuresCounter = Counter(label: "canopy_reconciler_failures_total")
+
+    struct State {
+        var desired = DesiredCluster()
+        var fingerprint = Data()
+        var client: KubeClient?
+        var status = ClusterSyncStatus()
+        /// Namespace problems of the last pass that reached the cluster.
+        var problems: [String: NamespaceStatus] = [:]
+        /// Desired namespaces as of the last pass that reached the cluster.
+        var synced: Set<String> = []
+        var backoff: Duration = .zero
+        var nextRetry: ContinuousClock.Instant?
+        var lastPass: ContinuousClock.Instant?
+        var lastOutcome: Result<PassOutcome, any Error>?
+        var running = false
+    }
+
+    init(cluster: Cluster, options: Reconciler.Options, logger: Logger, connect: @escaping @Sendable () async throws -> KubeClient) {
+        clusterID = cluster.id
+        clusterName = cluster.name
+        self.connect = connect
+        self.options = options
+        var logger = logger
+        logger[metadataKey: "cluster"] = "\(cluster.name)"
+        self.logger = logger
+        (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        state = Mutex(State())
+    }
+
+    /// Sets what the cluster should hold; a pass follows if it changed.
+    func setDesired(_ desired: DesiredCluster) {
+        let fingerprint = desired.fingerprint
+        let changed = state.withLock { state in
+            guard state.fingerprint != fingerprint else { return false }
+            state.desired = desired
+            state.fingerprint = fingerprint
+            state.status.desiredObjects = desired.count
+            return true
+        }
+        if changed { wake.yield() }
+    }
+
+    /// Asks for a pass soon.
+    func poke() { wake.yield() }
+
+    var status: ClusterSyncStatus { state.withLock { $0.status } }
+
+    /// The status of one of this cluster's project namespaces.
+    func namespaceStatus(_ name: String) -> NamespaceStatus {
+        state.withLock { state in
+            if state.status.state == .failing {
+                return .error("cannot reach the cluster: \(state.status.lastError ?? "unknown error"); retrying with backoff")
+            }
+            if let problem = state.problems[name] { return problem }
+            return state.synced.contains(name) ? .ready : .pending("waiting for the next reconcile pass")
+        }
+    }
+
+    /// Runs a pass now (or as soon as the running one ends) and waits for one that started after
+    /// this call, up to `timeout`.
+    func converge(timeout: Duration) async throws -> PassOutcome {
+        // A pass already running started before this call: wait for the one after it.
+        let required = state.withLock { state in
+            state.nextRetry = nil
+            return state.status.passes + (state.running ? 2 : 1)
+        }
+        wake.yield()
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let finished = state.withLock { state in state.status.passes >= required ? state.lastOutcome : nil }
+            if let finished { return try finished.get() }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw KubeError(.timeout, "the cluster did not converge within \(timeout)")
+    }
+
+    /// Runs until cancelled.
+    func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.passes() }
+            group.addTask { await self.timer() }
+            group.addTask { await self.watches() }
+        }
+        state.withLock { $0.client = nil }
+    }
+
+    // MARK: Passes
+
+    private func passes() async {
+        for await _ in wakeups {
+            if Task.isCancelled { break }
+            let (desired, waiting) = state.withLock { state in
+                let waiting = state.status.state == .failing && (state.nextRetry.map { ContinuousClock.now < $0 } ?? false)
+                if !waiting { state.running = true }
+                return (state.desired, waiting)
+            }
+            if waiting { continue }
+            let result: Result<PassOutcome, any Error>
+            do {
+                let client = try await client()
+                result = .success(try await ClusterSync(client: client, desired: desired, logger: logger).run())
+            } catch is CancellationError {
+                break
+            } catch {
+                result = .failure(error)
+            }
+            record(result, desired: desired)
+        }
+    }
+
+    private func client() async throws -> KubeClient {
+        if let client = state.withLock({ $0.client }) { return client }
+        let client = try await connect()
+        state.withLock { $0.client = client }
+        return client
+    }
+
+    private func record(_ result: Result<PassOutcome, any Error>, desired: DesiredCluster) {
+        Self.passesCounter.increment()
+        let now = ContinuousClock.now
+        state.withLock { state in
+            state.status.passes += 1
+            state.running = false
+            state.lastPass = now
+            state.lastOutcome = result
+            switch result {
+            case .success(let outcome):
+                state.status.writes += outcome.writes
+                state.status.state = .synced
+                state.status.lastSync = Date()
+                state.problems = outcome.namespaceProblems
+                state.synced = Set(desired.namespaces.compactMap(\.metadata.name))
+                let troubled = !outcome.namespaceProblems.isEmpty || !outcome.clusterProblems.isEmpty
+                state.status.lastError = outcome.clusterProblems.first
+                if troubled {
+                    state.backoff = nextBackoff(state.backoff)
+                    state.nextRetry = now + state.backoff
+                    state.status.nextAttempt = Date().addingTimeInterval(Self.seconds(state.backoff))
+                } else {
+                    state.backoff = .zero
+                    state.nextRetry = nil
+                    state.status.nextAttempt = nil
+                }
+            case .failure(let error):
+                state.status.state = .failing
+                state.status.lastError = Self.describe(error)
+                state.backoff = nextBackoff(state.backoff)
+                state.nextRetry = now + state.backoff
+                state.status.nextAttempt = Date().addingTimeInterval(Self.seconds(state.backoff))
+            }
+        }
+        switch result {
+        case .success(let outcome):
+            if outcome.writes > 0 {
+                Self.writesCounter.increment(by: outcome.writes)
+                logger.info("reconciled", metadata: ["writes": "\(outcome.writes)"])
+            }
+        case .failure(let error):
+            Self.failuresCounter.increment()
+            logger.warning("reconcile pass failed", metadata: ["error": "\(Self.describe(error))"])
+        }
+    }
+
+    private func nextBackoff(_ current: Duration) -> Duration {
+        current == .zero ? options.initialBackoff : min(current * 2, options.maxBackoff)
+    }
+
+    static func describe(_ error: any Error) -> String {
+        (error as? KubeError)?.message ?? "\(error)"
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    // MARK: Timer
+
+    /// Pokes a pass when a retry is due or the resync interval has passed.
+    private func timer() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: options.tick)
+            let now = ContinuousClock.now
+            let due = state.withLock { state in
+                if let retry = state.nextRetry, now >= retry {
+                    state.nextRetry = nil
+                    return true
+                }
+                if let last = state.lastPass, now - last >= options.resync { return true }
+                return false
+            }
+            if due { wake.yield() }
+        }
+    }
+
+    // MARK: Watches
+
+    /// Watches every managed kind and pokes a pass when an object drifts from what is desired
+    /// or disappears. Watches start once a client exists and restart after failures.
+    private func watches() async {
+        while !Task.isCancelled {
+            guard let client = state.withLock({ $0.client }) else {
+                try? await Task.sleep(for: options.tick)
+                continue
+            }
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.watch(Namespace.self, client, \.namespaces) }
+                group.addTask { await self.watch(ClusterRole.self, client, \.clusterRoles) }
+                group.addTask { await self.watch(ClusterRoleBinding.self, client, \.clusterRoleBindings) }
+                group.addTask { await self.watch(RoleBinding.self, client, \.roleBindings) }
+                group.addTask { await self.watch(ResourceQuota.self, client, \.quotas) }
+                group.addTask { await self.watch(LimitRange.self, client, \.limitRanges) }
+                group.addTask { await self.watch(NetworkPolicy.self, client, \.networkPolicies) }
+                // One watch failing restarts them all.
+                await group.next()
+                group.cancelAll()
+            }
+            try? await Task.sleep(for: options.watchRestartDelay)
+        }
+    }
+
+    private func watch<R: Reconcilable>(_ type: R.Type, _ client: KubeClient, _ objects: KeyPath<DesiredCluster, [R]> & Sendable) async {
+        do {
+            try await client.watch(R.self, labelSelector: ManagedLabels.selector) { event in
+                if self.drifted(event, objects) { self.wake.yield() }
+            }
+        } catch is CancellationError {
+        } catch {
+            logger.debug("watch ended", metadata: ["kind": "\(R.typeKind)", "error": "\(Self.describe(error))"])
+        }
+    }
+
+    /// Whether an event shows a difference from the desired state: a desired object deleted or
+    /// changed, or a managed object that should not exist.
+    private func drifted<R: Reconcilable>(_ event: WatchEvent<R>, _ objects: KeyPath<DesiredCluster, [R]>) -> Bool {
+        let key = event.object.key
+        let wanted = state.withLock { $0.desired[keyPath: objects].first { $0.key == key } }
+        if event.type == "DELETED" { return wanted != nil }
+        guard let wanted else { return true }
+        return event.object.metadata.deletionTimestamp != nil || !wanted.isSatisfied(by: event.object)
+    }
+}
+
+extension ClusterWorker {
+    /// Stops the worker's client.
+    func shutdown() async {
+        let client = state.withLock { state -> KubeClient? in
+            defer { state.client = nil }
+            return state.client
+        }
+        try? await client?.shutdown()
+    }
+}

@@ -1,0 +1,136 @@
+import CanopyModel
+import Foundation
+import KubeAPI
+
+/// Everything Canopy wants in one cluster, rendered from the snapshot.
+public struct DesiredCluster: Sendable {
+    public var namespaces: [Namespace] = []
+    public var clusterRoles: [ClusterRole] = []
+    public var clusterRoleBindings: [ClusterRoleBinding] = []
+    public var roleBindings: [RoleBinding] = []
+    public var quotas: [ResourceQuota] = []
+    public var limitRanges: [LimitRange] = []
+    public var networkPolicies: [NetworkPolicy] = []
+    /// Namespaces that may be taken over when they exist without Canopy's label.
+    public var adoptable: Set<String> = []
+    /// The tenant whose objects these are; objects labelled for another tenant are left alone.
+    public var tenant: String?
+
+    public init() {}
+
+    /// How many objects this is.
+    public var count: Int {
+        namespaces.count + clusterRoles.count + clusterRoleBindings.count + roleBindings.count + quotas.count
+            + limitRanges.count + networkPolicies.count
+    }
+
+    /// A stable digest: equal digests mean equal desired states.
+    public var fingerprint: Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var data = Data()
+        func add(_ value: some Encodable) { data += (try? encoder.encode(value)) ?? Data() }
+        add(namespaces); add(clusterRoles); add(clusterRoleBindings); add(roleBindings); add(quotas)
+        add(limitRanges); add(networkPolicies); add(adoptable.sorted()); add(tenant)
+        return data
+    }
+}
+
+/// Renders the desired objects of one cluster from the snapshot: a pure function.
+public enum Renderer {
+    /// Default container requests and limits of `canopy-defaults`, so that every pod is counted
+    /// by the quota.
+    public static let defaultRequest: [String: Quantity] = ["cpu": Quantity(milli: 100), "memory": Quantity(128 << 20, format: .binarySI)]
+    public static let defaultLimit: [String: Quantity] = ["cpu": Quantity(1), "memory": Quantity(512 << 20, format: .binarySI)]
+
+    /// The objects cluster `clusterID` of `tenant` should hold. A cluster being released wants
+    /// nothing.
+    public static func render(tenant: TenantSnapshot, cluster clusterID: ClusterID, releasing: Bool = false) -> DesiredCluster {
+        var desired = DesiredCluster()
+        guard !releasing, let cluster = tenant.clusters[clusterID] else { return desired }
+        let tenantName = tenant.tenant.name
+        desired.tenant = tenantName
+        let tenantLabels = ManagedLabels.labels(tenant: tenantName, project: nil)
+
+        for role in CanopyModel.Role.projectRoles {
+            desired.clusterRoles.append(ClusterRole(
+                metadata: ObjectMeta(name: ProjectRoles.name(role), labels: tenantLabels), rules: ProjectRoles.rules(for: role)
+            ))
+        }
+        let adminSubjects = [RBACSubject.group(ClusterIdentity.tenantAdminGroup(tenant: tenantName))]
+            + subjects(of: tenant.adminGrants, in: tenant)
+        desired.clusterRoleBindings.append(ClusterRoleBinding(
+            metadata: ObjectMeta(name: "canopy:tenant-admin", labels: tenantLabels),
+            subjects: adminSubjects, roleRef: RoleRef(kind: "ClusterRole", name: "cluster-admin")
+        ))
+
+        for placement in tenant.namespaces(onCluster: clusterID) {
+            guard let project = tenant.project(placement.projectID) else { continue }
+            render(placement, of: project, in: tenant, cluster: cluster, into: &desired)
+        }
+        return desired
+    }
+
+    private static func render(_ placement: ProjectNamespace, of project: Project, in tenant: TenantSnapshot, cluster: Cluster, into desired: inout DesiredCluster) {
+        let tenantName = tenant.tenant.name
+        let name = placement.name
+        let labels = ManagedLabels.labels(tenant: tenantName, project: project.name)
+        func meta(_ objectName: String) -> ObjectMeta { ObjectMeta(name: objectName, namespace: name, labels: labels) }
+
+        var namespaceLabels = labels
+        namespaceLabels[ManagedLabels.podSecurityEnforce] = project.podSecurity.rawValue
+        desired.namespaces.append(Namespace(metadata: ObjectMeta(
+            name: name, labels: namespaceLabels, annotations: placement.adopted ? [ManagedLabels.adopted: "true"] : nil
+        )))
+        if placement.adopted { desired.adoptable.insert(name) }
+
+        let grants = tenant.grants(onProject: project.id)
+        for role in CanopyModel.Role.projectRoles {
+            let group = RBACSubject.group(ClusterIdentity.projectGroup(tenant: tenantName, project: project.name, role: role))
+            desired.roleBindings.append(RoleBinding(
+                metadata: meta("canopy:\(role.rawValue)"),
+                subjects: [group] + subjects(of: grants.filter { $0.role == role }, in: tenant),
+                roleRef: RoleRef(kind: "ClusterRole", name: ProjectRoles.name(role))
+            ))
+        }
+        desired.quotas.append(ResourceQuota(metadata: meta("canopy-quota"), hard: quota(for: project, on: cluster)))
+        desired.limitRanges.append(LimitRange(metadata: meta("canopy-defaults"), limits: [
+            LimitRange.Item(type: "Container", default: defaultLimit, defaultRequest: defaultRequest),
+        ]))
+        desired.networkPolicies.append(NetworkPolicy(metadata: meta("canopy-same-project"), spec: NetworkPolicy.Spec(
+            podSelector: NetworkPolicy.Selector(), policyTypes: ["Ingress"],
+            ingress: [NetworkPolicy.IngressRule(from: [NetworkPolicy.Peer(namespaceSelector: NetworkPolicy.Selector(
+                matchLabels: [ManagedLabels.tenant: tenantName, ManagedLabels.project: project.name]
+            ))])]
+        )))
+    }
+
+    /// The quota's hard limits until the share planner sets them: the project's caps where set,
+    /// else the cluster's allocatable capacity (everything is counted, nothing exceeds the cluster).
+    static func quota(for project: Project, on cluster: Cluster) -> [String: Quantity] {
+        var hard: [String: Quantity] = [:]
+        func figure(_ cap: String?, _ capacity: String?) -> Quantity? {
+            let values = [cap, capacity].compactMap { $0.flatMap { try? Quantity(parsing: $0) } }
+            return values.min()
+        }
+        if let cpu = figure(project.caps?.cpu, cluster.capacity.cpu) { hard["requests.cpu"] = cpu }
+        if let memory = figure(project.caps?.memory, cluster.capacity.memory) { hard["requests.memory"] = memory }
+        if hard.isEmpty { hard["requests.cpu"] = .zero }
+        return hard
+    }
+
+    /// Binding subjects for grants: users as `canopy:<tenant>:<user>`, directory groups as
+    /// `canopy:<tenant>:group:<name>`, sorted so that the rendering is stable.
+    static func subjects(of grants: [Grant], in tenant: TenantSnapshot) -> [RBACSubject] {
+        let tenantName = tenant.tenant.name
+        let subjects = grants.compactMap { grant -> RBACSubject? in
+            switch grant.subject {
+            case .user(let id):
+                tenant.user(id).map { .user(ClusterIdentity.user(tenant: tenantName, username: $0.username)) }
+            case .group(let name):
+                .group(ClusterIdentity.directoryGroup(tenant: tenantName, name: name))
+            }
+        }
+        return Array(Set(subjects)).sorted { ($0.kind, $0.name) < ($1.kind, $1.name) }
+    }
+}

@@ -1,0 +1,173 @@
+import CanopyModel
+import Foundation
+import KubeAPI
+import KubeClient
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Keeps every tenant cluster holding exactly the objects the snapshot asks for.
+///
+/// It follows the snapshot: each new one is rendered per cluster (only tenants whose part
+/// changed are rendered again) and handed to that cluster's worker, which writes the
+/// difference. One worker per cluster, so a slow or failing cluster never delays the others.
+public final class Reconciler: Service, Sendable {
+    public struct Options: Sendable {
+        /// A full pass even without any change (a backstop for missed watch events): 2 min.
+        public var resync: Duration = .seconds(120)
+        /// First retry after a failure, doubled per failure up to `maxBackoff`: 1 s, 60 s.
+        public var initialBackoff: Duration = .seconds(1)
+        public var maxBackoff: Duration = .seconds(60)
+        /// Deadline of one request to a cluster: 10 s.
+        public var requestTimeout: Duration = .seconds(10)
+        /// Pause before watches that ended are opened again: 2 s.
+        public var watchRestartDelay: Duration = .seconds(2)
+        /// How often due retries and resyncs are looked for: 250 ms.
+        public var tick: Duration = .milliseconds(250)
+
+        public init() {}
+    }
+
+    /// Opens a client for a cluster (its credentials live in the store).
+    public typealias Connector = @Sendable (Cluster, Options) async throws -> KubeClient
+
+    private let snapshots: @Sendable () -> AsyncStream<Snapshot>
+    private let connector: Connector
+    private let options: Options
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State {
+        var workers: [ClusterID: (worker: ClusterWorker, task: Task<Void, Never>)] = [:]
+        /// The tenant parts rendered last, to skip tenants that did not change.
+        var rendered: [TenantID: ObjectIdentifier] = [:]
+        /// Clusters being released: they want nothing.
+        var releasing: Set<ClusterID> = []
+        var latest: Snapshot?
+    }
+
+    public init(options: Options = Options(), logger: Logger, snapshots: @escaping @Sendable () -> AsyncStream<Snapshot>, connector: @escaping Connector) {
+        self.options = options
+        self.logger = logger
+        self.snapshots = snapshots
+        self.connector = connector
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            for await snapshot in self.snapshots() {
+                if Task.isCancelled { break }
+                self.apply(snapshot)
+            }
+        }
+        let workers = state.withLock { state in
+            defer { state.workers = [:] }
+            return Array(state.workers.values)
+        }
+        for (worker, task) in workers {
+            task.cancel()
+            await task.value
+            await worker.shutdown()
+        }
+    }
+
+    /// Renders the clusters of every tenant that changed and hands the results to the workers;
+    /// starts workers for new clusters and stops those of clusters that are gone.
+    func apply(_ snapshot: Snapshot) {
+        let stopped = state.withLock { state -> [(ClusterWorker, Task<Void, Never>)] in
+            state.latest = snapshot
+            var present: Set<ClusterID> = []
+            for (tenantID, tenant) in snapshot.tenants {
+                present.formUnion(tenant.clusters.keys)
+                let identity = ObjectIdentifier(tenant)
+                let changed = state.rendered[tenantID] != identity
+                state.rendered[tenantID] = identity
+                for cluster in tenant.clusters.values {
+                    let isNew = state.workers[cluster.id] == nil
+                    if isNew { state.workers[cluster.id] = start(cluster) }
+                    guard changed || isNew, let worker = state.workers[cluster.id]?.worker else { continue }
+                    worker.setDesired(Renderer.render(tenant: tenant, cluster: cluster.id, releasing: state.releasing.contains(cluster.id)))
+                }
+            }
+            state.rendered = state.rendered.filter { snapshot.tenants[$0.key] != nil }
+            state.releasing.formIntersection(present)
+            let gone = state.workers.keys.filter { !present.contains($0) }
+            return gone.compactMap { state.workers.removeValue(forKey: $0) }.map { ($0.worker, $0.task) }
+        }
+        for (worker, task) in stopped {
+            logger.info("cluster left the snapshot; its worker stops", metadata: ["cluster": "\(worker.clusterName)"])
+            task.cancel()
+            Task { await task.value; await worker.shutdown() }
+        }
+    }
+
+    private func start(_ cluster: Cluster) -> (worker: ClusterWorker, task: Task<Void, Never>) {
+        let connector = connector
+        let options = options
+        let worker = ClusterWorker(cluster: cluster, options: options, logger: logger) { try await connector(cluster, options) }
+        return (worker, Task { await worker.run() })
+    }
+
+    // MARK: Status
+
+    /// Where the reconciliation of a cluster stands; `nil` for a cluster without a worker.
+    public func status(of cluster: ClusterID) -> ClusterSyncStatus? {
+        state.withLock { $0.workers[cluster]?.worker }?.status
+    }
+
+    /// Where one project namespace stands in its cluster.
+    public func namespaceStatus(_ name: String, on cluster: ClusterID) -> NamespaceStatus {
+        guard let worker = state.withLock({ $0.workers[cluster]?.worker }) else {
+            return .pending("the cluster's reconciler has not started yet")
+        }
+        return worker.namespaceStatus(name)
+    }
+
+    /// Writes sent to all clusters since start.
+    public var totalWrites: Int {
+        state.withLock { $0.workers.values.map(\.worker) }.reduce(0) { $0 + $1.status.writes }
+    }
+
+    // MARK: Release
+
+    /// Removes everything Canopy manages from a cluster (its namespaces too, except adopted ones,
+    /// which are given back) and waits until a pass confirms it, up to `timeout`. On failure the
+    /// cluster goes back to wanting its objects.
+    public func release(_ cluster: ClusterID, timeout: Duration) async throws -> PassOutcome {
+        let worker = state.withLock { state -> ClusterWorker? in
+            state.releasing.insert(cluster)
+            guard let worker = state.workers[cluster]?.worker else { return nil }
+            worker.setDesired(DesiredCluster())
+            return worker
+        }
+        guard let worker else { throw KubeError(.configuration, "no reconciler runs for this cluster") }
+        do {
+            let outcome = try await worker.converge(timeout: timeout)
+            if let problem = outcome.clusterProblems.first ?? outcome.namespaceProblems.values.first?.message {
+                throw KubeError(.apiError, problem)
+            }
+            return outcome
+        } catch {
+            abandonRelease(cluster)
+            throw error
+        }
+    }
+
+    private func abandonRelease(_ cluster: ClusterID) {
+        state.withLock { state in
+            state.releasing.remove(cluster)
+            guard let snapshot = state.latest, let worker = state.workers[cluster]?.worker,
+                  let tenant = snapshot.tenants.values.first(where: { $0.clusters[cluster] != nil })
+            else { return }
+            worker.setDesired(Renderer.render(tenant: tenant, cluster: cluster))
+        }
+    }
+
+    /// Runs a pass on a cluster now and waits for it (tests, the CLI's `--wait`).
+    public func converge(_ cluster: ClusterID, timeout: Duration) async throws -> PassOutcome {
+        guard let worker = state.withLock({ $0.workers[cluster]?.worker }) else {
+            throw KubeError(.configuration, "no reconciler runs for this cluster")
+        }
+        return try await worker.converge(timeout: timeout)
+    }
+}
