@@ -165,9 +165,13 @@ public final class Reconciler: Service, Sendable {
 
     /// Runs a pass on a cluster now and waits for it (tests, the CLI's `--wait`).
     public func converge(_ cluster: ClusterID, timeout: Duration) async throws -> PassOutcome {
-        guard let worker = state.withLock({ $0.workers[cluster]?.worker }) else {
-            throw KubeError(.configuration, "no reconciler runs for this cluster")
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let worker = state.withLock({ $0.workers[cluster]?.worker }) {
+                return try await worker.converge(timeout: deadline - ContinuousClock.now)
+            }
+            guard ContinuousClock.now < deadline else { throw KubeError(.configuration, "no reconciler runs for this cluster") }
+            try await Task.sleep(for: .milliseconds(20))
         }
-        return try await worker.converge(timeout: timeout)
     }
 }

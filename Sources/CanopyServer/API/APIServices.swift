@@ -1,5 +1,6 @@
 import CanopyAuth
 import CanopyModel
+import CanopyReconciler
 import CanopyStore
 import Foundation
 import Hummingbird
@@ -15,18 +16,27 @@ public struct APIServices: Sendable {
     public let secrets: SecretBox
     /// The latest probe result of every imported cluster.
     public let health: ClusterHealthMonitor
+    /// Converges the clusters to the snapshot, and knows how far each one got.
+    public let reconciler: Reconciler
     public let logger: Logger
 
-    public init(world: World, authenticator: Authenticator, hasher: PasswordHasher, secrets: SecretBox, health: ClusterHealthMonitor, logger: Logger) {
+    public init(
+        world: World, authenticator: Authenticator, hasher: PasswordHasher, secrets: SecretBox, health: ClusterHealthMonitor,
+        reconciler: Reconciler, logger: Logger
+    ) {
         self.world = world
         self.authenticator = authenticator
         self.hasher = hasher
         self.secrets = secrets
         self.health = health
+        self.reconciler = reconciler
         self.logger = logger
     }
 
     var now: Date { authenticator.now }
+
+    /// Opens clients to the tenants' clusters.
+    var clusters: ClusterClients { ClusterClients(world: world, secrets: secrets, logger: logger) }
 }
 
 /// The caller of one request, resolved against one snapshot, with the checks every handler makes.

@@ -1,8 +1,7 @@
 import CanopyModel
 import Hummingbird
 
-/// Routes of DESIGN.md that arrive with later issues (namespaces and usage with the reconciler
-/// and the planner, cluster allocation, kubeconfig with the proxy, identity providers with LDAP). They exist now so that the API's shape is
+/// Routes of DESIGN.md that arrive with later issues (usage with the planner, cluster allocation, kubeconfig with the proxy, identity providers with LDAP). They exist now so that the API's shape is
 /// complete and the isolation rules already hold: authentication and visibility are checked
 /// first, and only a caller who may see the target is told 501.
 struct PendingRoutes {
@@ -17,11 +16,7 @@ struct PendingRoutes {
         router.patch("tenants/{tenant}/identity-providers/{id}") { request, context in try inTenant(request, context, "identity providers") }
         router.delete("tenants/{tenant}/identity-providers/{id}") { request, context in try inTenant(request, context, "identity providers") }
         router.post("tenants/{tenant}/identity-providers/{id}/test") { request, context in try inTenant(request, context, "identity providers") }
-        for path in ["tenants/{tenant}/projects/{project}/namespaces", "tenants/{tenant}/projects/{project}/usage"] {
-            router.get(RouterPath(path)) { request, context in try inProject(request, context) }
-        }
-        router.post("tenants/{tenant}/projects/{project}/namespaces") { request, context in try inProject(request, context) }
-        router.delete("tenants/{tenant}/projects/{project}/namespaces/{cluster}/{name}") { request, context in try inProject(request, context) }
+        router.get("tenants/{tenant}/projects/{project}/usage") { request, context in try inProject(request, context) }
         router.get("kubeconfig") { _, context in try kubeconfig(context) }
     }
 
@@ -40,6 +35,6 @@ struct PendingRoutes {
     private func inProject(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
         let caller = try Caller(context, services)
         _ = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
-        throw APIError.notImplemented("namespaces and usage")
+        throw APIError.notImplemented("project usage")
     }
 }

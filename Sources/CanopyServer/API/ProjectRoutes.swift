@@ -9,19 +9,29 @@ struct ProjectRoutes {
 
     struct Placement: Decodable {
         let cluster: String
+        let namespaces: [String]
+        let adopt: Bool?
     }
 
     struct CreateProjectRequest: Decodable {
         let name: String
         let displayName: String?
         let caps: ResourceCaps?
+        let podSecurity: PodSecurityLevel?
         let placements: [Placement]?
     }
 
     struct UpdateProjectRequest: Decodable {
         let displayName: String?
         let caps: ResourceCaps?
+        let podSecurity: PodSecurityLevel?
         let version: Int?
+    }
+
+    private var namespaces: NamespaceRoutes { NamespaceRoutes(services: services) }
+
+    private func view(_ project: Project, in tenant: TenantSnapshot, role: Role?) -> ProjectView {
+        ProjectView(project, tenantName: tenant.tenant.name, role: role, namespaces: namespaces.views(of: project, in: tenant))
     }
 
     func register(on router: RouterGroup<AuthenticatedContext>) {
@@ -36,22 +46,28 @@ struct ProjectRoutes {
             } else {
                 throw APIError.forbidden()
             }
-            let views = projects.sorted { $0.name < $1.name }.map {
-                ProjectView($0, tenantName: tenant.tenant.name, role: caller.principal.projectRoles[$0.id])
-            }
+            let views = projects.sorted { $0.name < $1.name }.map { view($0, in: tenant, role: caller.principal.projectRoles[$0.id]) }
             return try JSONBody.response(ListView(items: views))
         }
         router.post("tenants/{tenant}/projects") { request, context in try await create(request, context) }
         router.get("tenants/{tenant}/projects/{project}") { request, context in
             let caller = try Caller(context, services)
             let (tenant, project) = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
-            return try JSONBody.response(ProjectView(project, tenantName: tenant.tenant.name, role: caller.principal.projectRoles[project.id]))
+            return try JSONBody.response(view(project, in: tenant, role: caller.principal.projectRoles[project.id]))
         }
         router.patch("tenants/{tenant}/projects/{project}") { request, context in try await update(request, context) }
         router.delete("tenants/{tenant}/projects/{project}") { request, context in
             let caller = try Caller(context, services)
             let (tenant, project) = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
             try caller.require(.manageProjects, on: .project(tenant.tenant.id, project.id), "project")
+            let placed = tenant.namespaces(ofProject: project.id)
+            if !placed.isEmpty && request.uri.queryParameters.get("cascade") != "true" {
+                let names = placed.prefix(5).map { "\(tenant.clusters[$0.clusterID]?.name ?? "?")/\($0.name)" }.joined(separator: ", ")
+                throw APIError.conflict(
+                    "project '\(project.name)' still has \(placed.count) namespace(s) (\(names)); remove them first, "
+                        + "or delete with ?cascade=true to remove them and everything in them from the clusters"
+                )
+            }
             let now = services.now
             try await services.world.commit { tx in
                 try await tx.deleteProject(project.id)
@@ -72,26 +88,43 @@ struct ProjectRoutes {
         try Validate.name(body.name, field: "name")
         try Validate.displayName(body.displayName ?? "", field: "displayName")
         if let caps = body.caps { try Validate.caps(caps, field: "caps") }
-        if let placement = body.placements?.first {
-            // Clusters arrive with the clusters issue; until then no tenant has any.
-            throw APIError.invalid("cluster '\(placement.cluster)' is not one of this tenant's clusters", field: "placements[0].cluster")
-        }
         guard tenant.project(named: body.name) == nil else {
             throw APIError.conflict("a project named '\(body.name)' already exists in this tenant", field: "name")
         }
         let now = services.now
         let project = Project(
             id: .random(), tenantID: tenant.tenant.id, name: body.name, displayName: body.displayName ?? body.name,
-            caps: body.caps, createdAt: now
+            caps: body.caps, podSecurity: body.podSecurity ?? .baseline, createdAt: now
         )
-        try await services.world.commit { tx in
-            try await tx.insert(project)
-            return World.Outcome(
-                result: (), changes: [.projectSaved(project)],
-                audit: [caller.audit("project.create", "tenants/\(tenant.tenant.name)/projects/\(project.name)", tenant: tenant.tenant.id, project: project.id, at: now)]
-            )
+        var placements: [ProjectNamespace] = []
+        for (index, placement) in (body.placements ?? []).enumerated() {
+            for (position, name) in placement.namespaces.enumerated() {
+                let prefix = "placements[\(index)]."
+                let prepared = try await namespaces.prepare(
+                    cluster: placement.cluster, name: name, adopt: placement.adopt ?? false, project: project, in: tenant,
+                    field: prefix + "namespaces[\(position)]."
+                )
+                if placements.contains(where: { $0.clusterID == prepared.clusterID && $0.name == name }) {
+                    throw APIError.conflict("namespace '\(name)' is listed twice for cluster '\(placement.cluster)'", field: prefix + "namespaces")
+                }
+                placements.append(prepared)
+            }
         }
-        return try JSONBody.response(ProjectView(project, tenantName: tenant.tenant.name, role: nil), status: .created)
+        let fresh = placements
+        do {
+            try await services.world.commit { tx in
+                try await tx.insert(project)
+                for placement in fresh { try await tx.insert(placement) }
+                return World.Outcome(
+                    result: (), changes: [.projectSaved(project)] + fresh.map { .namespaceSaved($0) },
+                    audit: [caller.audit("project.create", "tenants/\(tenant.tenant.name)/projects/\(project.name)", tenant: tenant.tenant.id, project: project.id, at: now)]
+                )
+            }
+        } catch let error as StoreError where error.code == .duplicate {
+            throw APIError.conflict("the project or one of its namespaces was just created by another request", field: "name")
+        }
+        let created = services.world.snapshot.tenant(tenant.tenant.id) ?? tenant
+        return try JSONBody.response(view(project, in: created, role: nil), status: .created)
     }
 
     private func update(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
@@ -109,6 +142,7 @@ struct ProjectRoutes {
             try Validate.caps(caps, field: "caps")
             project.caps = caps.cpu == nil && caps.memory == nil ? nil : caps
         }
+        if let level = body.podSecurity { project.podSecurity = level }
         project.updatedAt = services.now
         let edited = project
         let saved = try await services.world.commit { tx in
@@ -118,6 +152,6 @@ struct ProjectRoutes {
                 audit: [caller.audit("project.update", "tenants/\(tenant.tenant.name)/projects/\(saved.name)", tenant: tenant.tenant.id, project: saved.id, at: edited.updatedAt)]
             )
         }
-        return try JSONBody.response(ProjectView(saved, tenantName: tenant.tenant.name, role: caller.principal.projectRoles[saved.id]))
+        return try JSONBody.response(view(saved, in: tenant, role: caller.principal.projectRoles[saved.id]))
     }
 }

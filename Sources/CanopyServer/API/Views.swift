@@ -49,15 +49,18 @@ struct UserView: Encodable {
 /// A project as the API shows it, with the caller's own role on it when they hold one.
 struct ProjectView: Encodable {
     let id: String, tenant: String, name: String, displayName: String
-    let caps: ResourceCaps?, version: Int, createdAt: Date, updatedAt: Date
+    let caps: ResourceCaps?, podSecurity: String, version: Int, createdAt: Date, updatedAt: Date
     let role: String?
+    let namespaces: [NamespaceView]
 
-    init(_ project: Project, tenantName: String, role: Role?) {
+    init(_ project: Project, tenantName: String, role: Role?, namespaces: [NamespaceView]) {
         id = project.id.rawValue
         tenant = tenantName
         name = project.name
         displayName = project.displayName
         caps = project.caps
+        podSecurity = project.podSecurity.rawValue
+        self.namespaces = namespaces
         version = project.version
         createdAt = project.createdAt
         updatedAt = project.updatedAt

@@ -1,6 +1,7 @@
 import CanopyAuth
 import CanopyCertificates
 import CanopyModel
+import CanopyReconciler
 import CanopyStore
 import Foundation
 import Hummingbird
@@ -64,7 +65,13 @@ public enum CanopyServer {
         let authenticator = Authenticator(world: world, hasher: hasher)
         let secrets = try SecretBox.load(dataDirectory: configuration.dataDirectory)
         let health = ClusterHealthMonitor(world: world, secrets: secrets, interval: configuration.clusterProbeInterval, logger: logger)
-        let services = APIServices(world: world, authenticator: authenticator, hasher: hasher, secrets: secrets, health: health, logger: logger)
+        let clients = ClusterClients(world: world, secrets: secrets, logger: logger)
+        let reconciler = Reconciler(options: configuration.reconciler, logger: logger, snapshots: { world.snapshots() }) { cluster, options in
+            try await clients.client(for: cluster, timeout: options.requestTimeout, retries: 2)
+        }
+        let services = APIServices(
+            world: world, authenticator: authenticator, hasher: hasher, secrets: secrets, health: health, reconciler: reconciler, logger: logger
+        )
         let router = buildRouter(services)
         let recorder = TokenUseRecorder(authenticator: authenticator, store: store, logger: logger)
         let certificate = try configuration.tls
@@ -75,7 +82,7 @@ public enum CanopyServer {
             server: try certificate.map { try .tls(.http1(), tlsConfiguration: $0.serverTLSConfiguration()) } ?? .http1(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "canopy"),
             // Only a shared PostgreSQL database can have other writers to follow.
-            services: [recorder, health] + (configuration.databaseURL == nil ? [] : [SnapshotRefresher(world: world, logger: logger)]),
+            services: [recorder, health, reconciler] + (configuration.databaseURL == nil ? [] : [SnapshotRefresher(world: world, logger: logger)]),
             onServerRunning: { channel in
                 await onReady(Ready(
                     port: channel.localAddress?.port ?? 0, generatedAdminPassword: generated, services: services,
@@ -107,6 +114,7 @@ public enum CanopyServer {
         AdminRoutes(services: services).register(on: authenticated)
         ProjectRoutes(services: services).register(on: authenticated)
         ClusterRoutes(services: services).register(on: authenticated)
+        NamespaceRoutes(services: services).register(on: authenticated)
         PoolRoutes(services: services).register(on: authenticated)
         MemberRoutes(services: services).register(on: authenticated)
         AuditRoutes(services: services).register(on: authenticated)

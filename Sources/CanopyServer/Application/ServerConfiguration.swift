@@ -1,3 +1,5 @@
+import CanopyReconciler
+
 /// How `canopy serve` (and the tests, and the demo) configure a server.
 public struct ServerConfiguration: Sendable {
     /// Folder for the SQLite database and, later, keys and certificates.
@@ -18,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     public var tls: Bool
     /// How often every imported cluster is probed. Defaults to 15 seconds.
     public var clusterProbeInterval: Duration = .seconds(15)
+    /// Resync interval, backoff and deadlines of the reconciler.
+    public var reconciler = Reconciler.Options()
 
     public init(
         dataDirectory: String, databaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8443,

@@ -41,13 +41,13 @@ public struct ClusterHealth: Sendable, Equatable, Encodable {
 public final class ClusterHealthMonitor: Service, Sendable {
     public let interval: Duration
     private let world: World
-    private let secrets: SecretBox
+    private let clients: ClusterClients
     private let logger: Logger
     private let results = Mutex<[ClusterID: ClusterHealth]>([:])
 
     public init(world: World, secrets: SecretBox, interval: Duration = .seconds(15), logger: Logger) {
         self.world = world
-        self.secrets = secrets
+        clients = ClusterClients(world: world, secrets: secrets, logger: logger)
         self.interval = interval
         self.logger = logger
     }
@@ -85,12 +85,7 @@ public final class ClusterHealthMonitor: Service, Sendable {
         let now = Date()
         health.checkedAt = now
         do {
-            guard let sealed = try await world.store.clusterCredentials(of: cluster.id) else { return health }
-            let connection = try Kubeconfig(yaml: try secrets.open(sealed)).connection()
-            var configuration = KubeClient.Configuration()
-            configuration.timeout = .seconds(5)
-            configuration.retries = 0
-            let client = try KubeClient(connection: connection, configuration: configuration, logger: logger)
+            let client = try await clients.client(for: cluster, timeout: .seconds(5), retries: 0)
             let nodes = try await client.listAll(Node.self)
             let cpu = nodes.reduce(Quantity.zero) { $0 + ($1.status?.allocatable?["cpu"] ?? .zero) }
             let memory = nodes.reduce(Quantity(nanos: 0, format: .binarySI)) { $0 + ($1.status?.allocatable?["memory"] ?? .zero) }
@@ -108,7 +103,7 @@ public final class ClusterHealthMonitor: Service, Sendable {
             health.lastError = ClusterImporter.explain(error, server: cluster.server)
         } catch {
             health.state = .degraded
-            health.lastError = "the stored credentials cannot be used: \(error)"
+            health.lastError = "\(error)"
         }
         if health.state != .ready {
             logger.warning("cluster probe failed", metadata: ["cluster": "\(cluster.name)", "state": "\(health.state.rawValue)"])

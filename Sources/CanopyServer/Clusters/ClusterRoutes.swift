@@ -2,6 +2,8 @@ import CanopyModel
 import CanopyStore
 import Foundation
 import Hummingbird
+import CanopyReconciler
+import KubeClient
 
 /// `/tenants/{t}/clusters`: a tenant's imported clusters. Credentials go in sealed and never
 /// come out.
@@ -20,28 +22,72 @@ struct ClusterRoutes {
             let tenant = try caller.tenant(request.parameter("tenant", context))
             try caller.require(.seeInsideTenant, on: .tenant(tenant.tenant.id), "tenant")
             let clusters = tenant.clusters.values.sorted { $0.name < $1.name }
-            return try JSONBody.response(ListView(items: clusters.map { ClusterView($0, tenantName: tenant.tenant.name, health: services.health.health(of: $0.id)) }))
+            return try JSONBody.response(ListView(items: clusters.map { ClusterView($0, tenantName: tenant.tenant.name, health: services.health.health(of: $0.id), reconcile: services.reconciler.status(of: $0.id)) }))
         }
         router.post("tenants/{tenant}/clusters") { request, context in try await importCluster(request, context) }
         router.get("tenants/{tenant}/clusters/{cluster}") { request, context in
             let caller = try Caller(context, services)
             let (tenant, cluster) = try find(request, context, caller)
-            return try JSONBody.response(ClusterView(cluster, tenantName: tenant.tenant.name, health: services.health.health(of: cluster.id)))
+            return try JSONBody.response(ClusterView(cluster, tenantName: tenant.tenant.name, health: services.health.health(of: cluster.id), reconcile: services.reconciler.status(of: cluster.id)))
         }
-        router.delete("tenants/{tenant}/clusters/{cluster}") { request, context in
-            let caller = try Caller(context, services)
-            let (tenant, cluster) = try find(request, context, caller)
-            try caller.require(.manageClusters, on: .tenant(tenant.tenant.id), "tenant")
-            let now = services.now
+        router.delete("tenants/{tenant}/clusters/{cluster}") { request, context in try await remove(request, context) }
+    }
+
+    /// Removes a cluster from its tenant. Project namespaces on it make that a 409 unless
+    /// `?cascade=true`, which detaches them and then waits (up to a minute) for the reconciler
+    /// to remove Canopy's objects, namespaces included, before forgetting the cluster. Without
+    /// namespaces, Canopy's cluster-wide objects are removed on a best-effort basis: a cluster
+    /// that is gone for good can always be removed.
+    private func remove(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        let (tenant, cluster) = try find(request, context, caller)
+        try caller.require(.manageClusters, on: .tenant(tenant.tenant.id), "tenant")
+        let placed = tenant.namespaces(onCluster: cluster.id)
+        let cascade = request.uri.queryParameters.get("cascade") == "true"
+        let target = "tenants/\(tenant.tenant.name)/clusters/\(cluster.name)"
+        if !placed.isEmpty && !cascade {
+            let names = placed.prefix(5).map { "\(tenant.project($0.projectID)?.name ?? "?")/\($0.name)" }.joined(separator: ", ")
+            throw APIError.conflict(
+                "cluster '\(cluster.name)' still holds \(placed.count) project namespace(s) (\(names)); remove them first, "
+                    + "or delete with ?cascade=true to remove them and everything in them from the cluster"
+            )
+        }
+        let now = services.now
+        if !placed.isEmpty {
+            services.logger.info("releasing cluster: detaching project namespaces", metadata: ["cluster": "\(cluster.name)", "namespaces": "\(placed.count)"])
             try await services.world.commit { tx in
-                try await tx.deleteCluster(cluster.id)
+                for placement in placed { try await tx.deleteNamespace(placement.id) }
                 return World.Outcome(
-                    result: (), changes: [.clusterDeleted(cluster)],
-                    audit: [caller.audit("cluster.delete", "tenants/\(tenant.tenant.name)/clusters/\(cluster.name)", tenant: tenant.tenant.id, at: now)]
+                    result: (), changes: placed.map { .namespaceDeleted($0) },
+                    audit: [caller.audit("cluster.release", target, tenant: tenant.tenant.id, at: now)]
                 )
             }
-            return Response(status: .noContent)
         }
+        var writes = 0
+        do {
+            writes = try await services.reconciler.release(cluster.id, timeout: cascade ? .seconds(60) : .seconds(10)).writes
+            services.logger.info("released cluster", metadata: ["cluster": "\(cluster.name)", "writes": "\(writes)"])
+        } catch {
+            let reason = (error as? KubeError)?.message ?? "\(error)"
+            guard !cascade else {
+                throw APIError(
+                    .serviceUnavailable, code: "unavailable",
+                    message: "Canopy's objects could not be removed from cluster '\(cluster.name)': \(reason). The project namespaces "
+                        + "are detached; retry the delete with ?cascade=true once the cluster answers"
+                )
+            }
+            services.logger.warning("cluster removed without cleaning it up", metadata: ["cluster": "\(cluster.name)", "error": "\(reason)"])
+        }
+        try await services.world.commit { tx in
+            try await tx.deleteCluster(cluster.id)
+            return World.Outcome(
+                result: (), changes: [.clusterDeleted(cluster)],
+                audit: [caller.audit("cluster.delete", target, tenant: tenant.tenant.id, at: now)]
+            )
+        }
+        guard cascade else { return Response(status: .noContent) }
+        let removed = placed.map { "\(tenant.project($0.projectID)?.name ?? "?")/\($0.name)" }.sorted()
+        return try JSONBody.response(ClusterReleaseView(cluster: cluster.name, removedNamespaces: removed, writes: writes))
     }
 
     private func find(_ request: Request, _ context: AuthenticatedContext, _ caller: Caller) throws -> (TenantSnapshot, Cluster) {
@@ -97,13 +143,21 @@ struct ClusterRoutes {
     }
 }
 
+/// What a cascading release removed.
+struct ClusterReleaseView: Encodable {
+    let cluster: String
+    let removedNamespaces: [String]
+    let writes: Int
+}
+
 /// A cluster as the API shows it: never its credentials.
 struct ClusterView: Encodable {
     let id: String, tenant: String?, name: String, server: String, kubernetesVersion: String
     let labels: [String: String], capacity: ResourceCaps, nodeCount: Int, version: Int, createdAt: Date
     let status: ClusterHealth
+    let reconcile: ClusterSyncStatus?
 
-    init(_ cluster: Cluster, tenantName: String?, health: ClusterHealth) {
+    init(_ cluster: Cluster, tenantName: String?, health: ClusterHealth, reconcile: ClusterSyncStatus? = nil) {
         id = cluster.id.rawValue
         tenant = tenantName
         name = cluster.name
@@ -113,6 +167,7 @@ struct ClusterView: Encodable {
         capacity = health.capacity ?? cluster.capacity
         nodeCount = health.nodeCount ?? cluster.nodeCount
         status = health
+        self.reconcile = reconcile
         version = cluster.version
         createdAt = cluster.createdAt
     }
