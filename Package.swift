@@ -122,7 +122,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "CanopyModel", "CanopyStore", "CanopyServer", "CanopyAuth", "KubeSim", "KubeAPI",
+                "CanopyModel", "CanopyStore", "CanopyServer", "CanopyAuth", "KubeSim", "KubeAPI", "CanopyReconciler",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -47,9 +47,9 @@ public enum Renderer {
     /// nothing.
     public static func render(tenant: TenantSnapshot, cluster clusterID: ClusterID, releasing: Bool = false) -> DesiredCluster {
         var desired = DesiredCluster()
-        guard !releasing, let cluster = tenant.clusters[clusterID] else { return desired }
         let tenantName = tenant.tenant.name
         desired.tenant = tenantName
+        guard !releasing, let cluster = tenant.clusters[clusterID] else { return desired }
         let tenantLabels = ManagedLabels.labels(tenant: tenantName, project: nil)
 
         for role in CanopyModel.Role.projectRoles {

@@ -136,8 +136,10 @@ public final class Reconciler: Service, Sendable {
     public func release(_ cluster: ClusterID, timeout: Duration) async throws -> PassOutcome {
         let worker = state.withLock { state -> ClusterWorker? in
             state.releasing.insert(cluster)
-            guard let worker = state.workers[cluster]?.worker else { return nil }
-            worker.setDesired(DesiredCluster())
+            guard let worker = state.workers[cluster]?.worker, let tenant = state.latest.flatMap({ Self.owner(of: cluster, in: $0) }) else {
+                return nil
+            }
+            worker.setDesired(Renderer.render(tenant: tenant, cluster: cluster, releasing: true))
             return worker
         }
         guard let worker else { throw KubeError(.configuration, "no reconciler runs for this cluster") }
@@ -156,11 +158,15 @@ public final class Reconciler: Service, Sendable {
     private func abandonRelease(_ cluster: ClusterID) {
         state.withLock { state in
             state.releasing.remove(cluster)
-            guard let snapshot = state.latest, let worker = state.workers[cluster]?.worker,
-                  let tenant = snapshot.tenants.values.first(where: { $0.clusters[cluster] != nil })
-            else { return }
+            guard let worker = state.workers[cluster]?.worker, let tenant = state.latest.flatMap({ Self.owner(of: cluster, in: $0) }) else {
+                return
+            }
             worker.setDesired(Renderer.render(tenant: tenant, cluster: cluster))
         }
+    }
+
+    private static func owner(of cluster: ClusterID, in snapshot: Snapshot) -> TenantSnapshot? {
+        snapshot.tenants.values.first { $0.clusters[cluster] != nil }
     }
 
     /// Runs a pass on a cluster now and waits for it (tests, the CLI's `--wait`).

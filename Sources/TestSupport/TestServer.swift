@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CanopyServer
+import CanopyReconciler
 import Foundation
 import Logging
 import NIOCore
@@ -17,10 +18,21 @@ public struct TestServer: Sendable {
     /// The server's certificate when it serves HTTPS.
     public let certificatePEM: String?
 
+    /// Reconciler settings for tests: short backoff, deadlines and restart delays.
+    public static var fastReconciler: Reconciler.Options {
+        var options = Reconciler.Options()
+        options.initialBackoff = .milliseconds(200)
+        options.maxBackoff = .seconds(1)
+        options.requestTimeout = .seconds(2)
+        options.watchRestartDelay = .milliseconds(200)
+        options.tick = .milliseconds(50)
+        return options
+    }
+
     /// Runs `body` against a fresh server; stops the server afterwards.
     public static func with<T: Sendable>(
         backend: TestBackend = .sqlite, tls: Bool = false, dataDirectory: String? = nil, databaseURL shared: String? = nil,
-        clusterProbeInterval: Duration = .seconds(15),
+        clusterProbeInterval: Duration = .seconds(15), reconciler: Reconciler.Options = TestServer.fastReconciler,
         _ body: @Sendable (TestServer) async throws -> T
     ) async throws -> T {
         let directory = try TemporaryDirectory()
@@ -30,7 +42,12 @@ public struct TestServer: Sendable {
             dataDirectory: dataDirectory ?? directory.path, databaseURL: databaseURL, host: "127.0.0.1", port: 0,
             bcryptCost: 4, adminPassword: adminPassword, tls: tls
         )
-        let configured = { var copy = configuration; copy.clusterProbeInterval = clusterProbeInterval; return copy }()
+        let configured = {
+            var copy = configuration
+            copy.clusterProbeInterval = clusterProbeInterval
+            copy.reconciler = reconciler
+            return copy
+        }()
         let logger = { var logger = Logger(label: "canopy-test"); logger.logLevel = .critical; return logger }()
         let (readyStream, readyContinuation) = AsyncStream<CanopyServer.Ready>.makeStream()
         return try await withThrowingTaskGroup(of: T?.self) { group in

@@ -62,26 +62,7 @@ struct RunningReconciler {
         }
     }
 
-    static var fastOptions: Reconciler.Options {
-        var options = Reconciler.Options()
-        options.initialBackoff = .milliseconds(200)
-        options.maxBackoff = .seconds(1)
-        options.requestTimeout = .seconds(2)
-        options.watchRestartDelay = .milliseconds(200)
-        options.tick = .milliseconds(50)
-        return options
-    }
-}
-
-/// Polls `condition` until it holds or `seconds` pass; returns how long it took.
-@discardableResult
-func eventually(within seconds: Double, _ what: String, _ condition: @Sendable () async throws -> Bool) async throws -> Double {
-    let start = Date()
-    while Date().timeIntervalSince(start) < seconds {
-        if (try? await condition()) == true { return Date().timeIntervalSince(start) }
-        try await Task.sleep(for: .milliseconds(25))
-    }
-    throw TestFailure("\(what) did not happen within \(seconds) s")
+    static var fastOptions: Reconciler.Options { TestServer.fastReconciler }
 }
 
 func adminClient(_ sim: TestKubeSim, _ cluster: String, as user: String? = nil, groups: [String] = []) throws -> KubeClient {
