@@ -1,4 +1,5 @@
 import Foundation
+import KubeSim
 import Testing
 import TestSupport
 
@@ -59,5 +60,48 @@ import TestSupport
         let audit = try await second.client.request(.GET, "/api/v1/audit?tenant=acme&limit=1000", token: adminAgain)
         let audited = Set(audit.items.filter { $0["action"] as? String == "project.create" }.compactMap { ($0["target"] as? String)?.split(separator: "/").last.map(String.init) })
         #expect(audited == projects)
+    }
+
+    /// After `kill -9` the reconciler of a fresh process converges again, and finding the
+    /// clusters already right, writes nothing.
+    @Test func theReconcilerConvergesAfterKillDashNineWithoutNeedlessWrites() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud"]) { sim in
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            let first = try await ServerProcess(dataDirectory: directory.path, databaseURL: nil)
+            let provider = try await first.client.login("admin", TestServer.adminPassword)
+            try Fixture.expect(await first.client.request(.POST, "/api/v1/tenants", token: provider, json: [
+                "name": "coke", "mode": "msp", "admin": ["username": "boss", "password": Fixture.password],
+            ]), 201)
+            let admin = try await first.client.login(tenant: "coke", "boss", Fixture.password)
+            for name in ["onprem", "cloud"] {
+                try Fixture.expect(await first.client.request(.POST, "/api/v1/tenants/coke/clusters", token: admin, json: [
+                    "name": name, "kubeconfig": sim.kubeconfig(name),
+                ]), 201)
+            }
+            try Fixture.expect(await first.client.request(.POST, "/api/v1/tenants/coke/projects", token: admin, json: [
+                "name": "marketing", "placements": [["cluster": "onprem", "namespaces": ["mkt-dev"]], ["cluster": "cloud", "namespaces": ["mkt-prod"]]],
+            ]), 201)
+            @Sendable func ready(_ server: ServerProcess, _ token: String) async throws -> Bool {
+                let project = try await server.client.request(.GET, "/api/v1/tenants/coke/projects/marketing", token: token)
+                let states = (project.object["namespaces"] as? [[String: Any]] ?? []).compactMap { ($0["status"] as? [String: Any])?["state"] as? String }
+                return states == ["Ready", "Ready"]
+            }
+            try await eventually(within: 5, "converged") { try await ready(first, admin) }
+            let writes = sim.sim.clusters.values.reduce(0) { $0 + $1.writes }
+            #expect(writes > 0)
+            first.kill()
+
+            let second = try await ServerProcess(dataDirectory: directory.path, databaseURL: nil)
+            defer { second.kill() }
+            let again = try await second.client.login(tenant: "coke", "boss", Fixture.password)
+            try await eventually(within: 10, "converged after the restart") { try await ready(second, again) }
+            let cluster = try await second.client.request(.GET, "/api/v1/tenants/coke/clusters/onprem", token: again)
+            let reconcile = try #require(cluster.object["reconcile"] as? [String: Any])
+            #expect(reconcile["state"] as? String == "Synced")
+            #expect((reconcile["passes"] as? Int ?? 0) >= 1)
+            #expect(reconcile["writes"] as? Int == 0)
+            #expect(sim.sim.clusters.values.reduce(0) { $0 + $1.writes } == writes)
+        }
     }
 }

@@ -7,9 +7,11 @@ import Logging
 
 /// `canopy demo`: a whole example domain on loopback, in a temporary folder.
 ///
-/// This version has the management plane only: an msp tenant `coke` and an enterprise tenant
-/// `pepsi`, the project `marketing` with an admin, a member and a viewer. Simulated clusters and
-/// `kubectl` arrive with the clusters and proxy issues.
+/// Three simulated clusters (KubeSim, in-process, HTTPS); an msp tenant `coke` owning two of
+/// them and an enterprise tenant `pepsi` owning the third; the project `marketing` spanning
+/// coke's two clusters with an admin, a member and a viewer; pepsi's project `web`. `kubectl`
+/// through Canopy's proxy arrives with the proxy issue; until then the tour shows the clusters'
+/// own view with impersonation.
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run an example Canopy domain on loopback.")
 
@@ -89,13 +91,6 @@ struct Demo: AsyncParsableCommand {
             print("  created \(what)")
         }
         let cokeAdmin = APIClient(server: server, token: try await Self.token(anonymous, tenant: "coke", username: "coke-admin", password: Self.userPassword))
-        _ = try await cokeAdmin.send(.POST, "/api/v1/tenants/coke/projects", body: ["name": "marketing", "displayName": "Marketing", "caps": ["cpu": "16", "memory": "64Gi"]])
-        print("  created project coke/marketing")
-        for (user, role) in [("alice", "admin"), ("bob", "member"), ("carol", "viewer")] {
-            _ = try await cokeAdmin.send(.POST, "/api/v1/tenants/coke/users", body: ["username": user, "password": Self.userPassword])
-            _ = try await cokeAdmin.send(.POST, "/api/v1/tenants/coke/projects/marketing/members", body: ["user": user, "role": role])
-            print("  created coke/\(user), project \(role) of marketing")
-        }
         let pepsiAdmin = APIClient(server: server, token: try await Self.token(anonymous, tenant: "pepsi", username: "pepsi-admin", password: Self.userPassword))
         for cluster in Self.clusters {
             let kubeconfig = sim.adminKubeconfig(cluster: cluster.name, baseURL: simURL)
@@ -105,6 +100,44 @@ struct Demo: AsyncParsableCommand {
             _ = try await client.send(.POST, "/api/v1/tenants/\(cluster.tenant)/clusters", body: ["name": cluster.name, "kubeconfig": kubeconfig, "labels": cluster.labels])
             print("  imported simulated cluster \(cluster.name) into \(cluster.tenant)")
         }
+        _ = try await cokeAdmin.send(.POST, "/api/v1/tenants/coke/projects", body: [
+            "name": "marketing", "displayName": "Marketing", "caps": ["cpu": "16", "memory": "64Gi"],
+            "placements": [
+                ["cluster": "onprem-d20", "namespaces": ["marketing-dev"]],
+                ["cluster": "azure-eastus", "namespaces": ["marketing-prod"]],
+            ],
+        ])
+        print("  created project coke/marketing: marketing-dev on onprem-d20, marketing-prod on azure-eastus")
+        for (user, role) in [("alice", "admin"), ("bob", "member"), ("carol", "viewer")] {
+            _ = try await cokeAdmin.send(.POST, "/api/v1/tenants/coke/users", body: ["username": user, "password": Self.userPassword])
+            _ = try await cokeAdmin.send(.POST, "/api/v1/tenants/coke/projects/marketing/members", body: ["user": user, "role": role])
+            print("  created coke/\(user), project \(role) of marketing")
+        }
+        _ = try await pepsiAdmin.send(.POST, "/api/v1/tenants/pepsi/projects", body: [
+            "name": "web", "placements": [["cluster": "azure-westeu", "namespaces": ["web"]]],
+        ])
+        print("  created project pepsi/web on azure-westeu")
+        try await waitUntilReady(cokeAdmin, "/api/v1/tenants/coke/projects/marketing")
+        try await waitUntilReady(pepsiAdmin, "/api/v1/tenants/pepsi/projects/web")
+    }
+
+    /// Waits (up to 60 s) until every namespace of a project reports Ready, showing progress.
+    private func waitUntilReady(_ client: APIClient, _ path: String) async throws {
+        let deadline = Date().addingTimeInterval(60)
+        var last = ""
+        while Date() < deadline {
+            let project = try JSONSerialization.jsonObject(with: try await client.send(.GET, path)) as? [String: Any] ?? [:]
+            let namespaces = project["namespaces"] as? [[String: Any]] ?? []
+            let states = namespaces.map { namespace in
+                "\(namespace["cluster"] as? String ?? "?")/\(namespace["name"] as? String ?? "?") \((namespace["status"] as? [String: Any])?["state"] as? String ?? "?")"
+            }
+            let line = states.joined(separator: ", ")
+            if line != last { print("  reconciling \(project["name"] as? String ?? ""): \(line)") }
+            last = line
+            if !namespaces.isEmpty, namespaces.allSatisfy({ ($0["status"] as? [String: Any])?["state"] as? String == "Ready" }) { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw CLIError("the project's namespaces did not become Ready within 60 s: \(last); see `canopy cluster get` for the clusters' reconcile status")
     }
 
     private static func token(_ client: APIClient, tenant: String?, username: String, password: String) async throws -> String {
@@ -139,9 +172,15 @@ struct Demo: AsyncParsableCommand {
           canopy login --server \(server) --tenant coke --username coke-admin --password \(Self.userPassword)
           canopy cluster list --tenant coke        # health, version, capacity of the imported clusters
 
-        Simulated clusters (admin kubeconfigs; kubectl through Canopy's proxy comes with the proxy work):
-          kubectl --kubeconfig \(directory)/onprem-d20.kubeconfig get nodes
-          kubectl --kubeconfig \(directory)/azure-westeu.kubeconfig auth can-i create pods --as alice
+        Simulated clusters: the project exists in both of coke's clusters. With the clusters' admin
+        kubeconfigs, impersonation shows what each project role may do there (kubectl through
+        Canopy's own proxy, with per-user kubeconfigs, comes with the proxy work):
+          kubectl --kubeconfig \(directory)/onprem-d20.kubeconfig get namespaces -l canopy.io/managed-by=canopy
+          kubectl --kubeconfig \(directory)/onprem-d20.kubeconfig -n marketing-dev get resourcequota,limitrange,networkpolicy,rolebinding
+          kubectl --kubeconfig \(directory)/azure-eastus.kubeconfig -n marketing-prod auth can-i create deployments --as canopy:coke:bob
+          kubectl --kubeconfig \(directory)/azure-eastus.kubeconfig -n marketing-prod auth can-i create deployments --as canopy:coke:carol
+          kubectl --kubeconfig \(directory)/onprem-d20.kubeconfig -n marketing-dev auth can-i delete resourcequota/canopy-quota --as canopy:coke:alice
+          kubectl --kubeconfig \(directory)/onprem-d20.kubeconfig -n marketing-dev delete rolebinding canopy:viewer   # Canopy puts it back
         """)
     }
 }
