@@ -117,10 +117,20 @@ struct ProjectCommand: AsyncParsableCommand {
         @Option var displayName: String?
         @Option(help: "CPU cap for the whole project, e.g. 16 or 500m.") var cpu: String?
         @Option(help: "Memory cap for the whole project, e.g. 64Gi.") var memory: String?
+        @Option(help: "privileged, baseline (the default) or restricted: the Pod Security Standard its namespaces enforce.") var podSecurity: String?
+        @Option(help: "Namespaces on a cluster, CLUSTER=NS[,NS…], repeatable.") var placement: [String] = []
         func run() async throws {
             var body: [String: Any] = ["name": name]
             if let displayName { body["displayName"] = displayName }
             if cpu != nil || memory != nil { body["caps"] = ["cpu": cpu, "memory": memory].compactMapValues { $0 } }
+            if let podSecurity { body["podSecurity"] = podSecurity }
+            if !placement.isEmpty {
+                body["placements"] = try placement.map { text -> [String: Any] in
+                    let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+                    guard parts.count == 2, !parts[1].isEmpty else { throw CLIError("--placement takes CLUSTER=NS[,NS…], not \(text)") }
+                    return ["cluster": parts[0], "namespaces": parts[1].split(separator: ",").map(String.init)]
+                }
+            }
             try options.print(try await run(try await options.client().send(.POST, "/api/v1/tenants/\(tenant)/projects", body: body)), columns: ProjectCommand.columns)
         }
     }
@@ -129,9 +139,10 @@ struct ProjectCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Option var tenant: String
         @Argument var name: String
+        @Flag(help: "Also delete the project's namespaces, and everything in them, from the clusters.") var cascade = false
         func run() async throws {
-            _ = try await run(try await options.client().send(.DELETE, "/api/v1/tenants/\(tenant)/projects/\(name)"))
-            print("project \(name) deleted")
+            _ = try await run(try await options.client().send(.DELETE, "/api/v1/tenants/\(tenant)/projects/\(name)\(cascade ? "?cascade=true" : "")"))
+            print(cascade ? "project \(name) deleted; its namespaces are being removed from the clusters" : "project \(name) deleted")
         }
     }
 }
@@ -225,9 +236,61 @@ struct ClusterCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Option var tenant: String
         @Argument var name: String
+        @Flag(help: "First remove Canopy's objects, project namespaces included, from the cluster.") var cascade = false
         func run() async throws {
-            _ = try await run(try await options.client().send(.DELETE, "/api/v1/tenants/\(tenant)/clusters/\(name)"))
+            guard cascade else {
+                _ = try await run(try await options.client().send(.DELETE, "/api/v1/tenants/\(tenant)/clusters/\(name)"))
+                print("cluster \(name) removed")
+                return
+            }
+            print("releasing cluster \(name): removing Canopy's namespaces and objects from it (up to a minute) …")
+            let data = try await run(try await options.client().send(.DELETE, "/api/v1/tenants/\(tenant)/clusters/\(name)?cascade=true"))
+            let report = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+            let removed = report["removedNamespaces"] as? [String] ?? []
+            print("  removed \(removed.count) project namespace(s)\(removed.isEmpty ? "" : ": " + removed.joined(separator: ", ")) with \(report["writes"] as? Int ?? 0) write(s)")
             print("cluster \(name) removed")
+        }
+    }
+}
+
+/// `canopy namespace list|add|remove --tenant T --project P`.
+struct NamespaceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "namespace", abstract: "Place a project's namespaces on the tenant's clusters.", subcommands: [List.self, Add.self, Remove.self]
+    )
+    static let columns = ["name", "cluster", "status", "adopted"]
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        @Option var project: String
+        func run() async throws {
+            try options.print(try await run(try await options.client().send(.GET, "/api/v1/tenants/\(tenant)/projects/\(project)/namespaces")), columns: NamespaceCommand.columns)
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        @Option var project: String
+        @Option(help: "One of the tenant's clusters.") var cluster: String
+        @Argument var name: String
+        @Flag(help: "Take over a namespace that already exists in the cluster.") var adopt = false
+        func run() async throws {
+            let body: [String: Any] = ["cluster": cluster, "name": name, "adopt": adopt]
+            try options.print(try await run(try await options.client().send(.POST, "/api/v1/tenants/\(tenant)/projects/\(project)/namespaces", body: body)), columns: NamespaceCommand.columns)
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        @Option var project: String
+        @Option var cluster: String
+        @Argument var name: String
+        func run() async throws {
+            _ = try await run(try await options.client().send(.DELETE, "/api/v1/tenants/\(tenant)/projects/\(project)/namespaces/\(cluster)/\(name)"))
+            print("namespace \(name) removed from project \(project); Canopy deletes it from \(cluster) (an adopted one is given back)")
         }
     }
 }
