@@ -14,11 +14,17 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Concurrent HTTP clients for the API measurement.") var clients = 64
     @Option(help: "Seconds to measure each HTTP endpoint (0 skips the HTTP measurement).") var seconds = 10
     @Flag(help: "Measure KubeSim and KubeClient instead (issue 3's figures).") var kubesim = false
-    @Option(help: "With --kubesim: simulated clusters.") var clusters = 1000
+    @Option(help: "With --kubesim: simulated clusters (default 1000); with --reconciler: 100.") var clusters: Int?
+    @Flag(help: "Measure the reconciler instead (issue 4's figures).") var reconciler = false
+    @Option(help: "With --reconciler: projects on every cluster.") var projects = 20
+    @Option(help: "With --reconciler: namespaces per project and cluster.") var namespaces = 2
 
     func run() async throws {
+        if reconciler {
+            return try await ReconcilerBench(clusters: clusters ?? 100, projects: projects, namespaces: namespaces).run()
+        }
         if kubesim {
-            return try await KubeSimBench(clusters: clusters, concurrency: 32, duration: .seconds(seconds)).run()
+            return try await KubeSimBench(clusters: clusters ?? 1000, concurrency: 32, duration: .seconds(seconds)).run()
         }
         let started = ContinuousClock.now
         let world = BenchWorld(tenants: tenants, projectsPerTenant: projectsPerTenant, usersPerTenant: usersPerTenant)
