@@ -1,5 +1,6 @@
 import CanopyServer
 import Foundation
+import KubeSim
 import Testing
 import TestSupport
 
@@ -65,6 +66,38 @@ import TestSupport
             }
             let login = try await server.request(.POST, "/api/v1/login", json: ["tenant": "coke", "username": "pv", "password": Fixture.password])
             #expect(OpenAPIDocument.bundled.responseMismatch(Array(login.data), operation: "POST /api/v1/login") == nil)
+        }
+    }
+
+    @Test func clusterAndNamespaceAnswersMatchTheirDeclaredSchemas() async throws {
+        try await TestKubeSim.with(clusters: ["onprem"]) { sim in
+            try await TestServer.with { server in
+                let fixture = try await Fixture.build(server)
+                let admin = fixture.tokens["coke-admin"]!
+                let calls: [(String, String, String, [String: Any]?)] = [
+                    ("POST", "/api/v1/tenants/coke/clusters", "/api/v1/tenants/{tenant}/clusters", ["name": "onprem", "kubeconfig": sim.kubeconfig("onprem")]),
+                    ("POST", "/api/v1/tenants/coke/projects/marketing/namespaces", "/api/v1/tenants/{tenant}/projects/{project}/namespaces", ["cluster": "onprem", "name": "mkt"]),
+                    ("POST", "/api/v1/tenants/coke/projects", "/api/v1/tenants/{tenant}/projects", ["name": "web", "podSecurity": "restricted", "placements": [["cluster": "onprem", "namespaces": ["web"]]]]),
+                    ("GET", "/api/v1/tenants/coke/projects/marketing/namespaces", "/api/v1/tenants/{tenant}/projects/{project}/namespaces", nil),
+                    ("GET", "/api/v1/tenants/coke/projects/web", "/api/v1/tenants/{tenant}/projects/{project}", nil),
+                    ("PATCH", "/api/v1/tenants/coke/projects/web", "/api/v1/tenants/{tenant}/projects/{project}", ["podSecurity": "baseline"]),
+                    ("GET", "/api/v1/tenants/coke/clusters", "/api/v1/tenants/{tenant}/clusters", nil),
+                    ("GET", "/api/v1/tenants/coke/clusters/onprem", "/api/v1/tenants/{tenant}/clusters/{cluster}", nil),
+                    ("DELETE", "/api/v1/tenants/coke/clusters/onprem?cascade=true", "/api/v1/tenants/{tenant}/clusters/{cluster}", nil),
+                ]
+                for (method, path, template, body) in calls {
+                    if method == "DELETE" {
+                        try await eventually(within: 3, "reconciled") {
+                            let cluster = try await server.request(.GET, "/api/v1/tenants/coke/clusters/onprem", token: admin)
+                            return (cluster.object["reconcile"] as? [String: Any])?["state"] as? String == "Synced"
+                        }
+                    }
+                    let response = try await server.request(.init(rawValue: method), path, token: admin, json: body)
+                    #expect((200...201).contains(response.status), "\(method) \(path): \(response.status) \(response.text)")
+                    let mismatch = OpenAPIDocument.bundled.responseMismatch(Array(response.data), operation: "\(method) \(template)")
+                    #expect(mismatch == nil, "\(method) \(path): \(mismatch ?? "")")
+                }
+            }
         }
     }
 }
