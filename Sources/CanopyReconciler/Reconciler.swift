@@ -155,7 +155,8 @@ public final class Reconciler: Service, Sendable {
         }
     }
 
-    private func abandonRelease(_ cluster: ClusterID) {
+    /// Gives a cluster back its desired objects after a release that will not be completed.
+    public func abandonRelease(_ cluster: ClusterID) {
         state.withLock { state in
             state.releasing.remove(cluster)
             guard let worker = state.workers[cluster]?.worker, let tenant = state.latest.flatMap({ Self.owner(of: cluster, in: $0) }) else {

@@ -218,3 +218,42 @@ import TestSupport
         }
     }
 }
+
+/// Deleting a tenant that still manages clusters.
+@Suite struct TenantReleaseTests {
+    @Test func aTenantWithClustersIsDeletedOnlyWithCascadeWhichCleansItsClusters() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with { server in
+                let fixture = try await Fixture.build(server)
+                try await PlacementTests.importClusters(server, sim, fixture)
+                try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/projects/marketing/namespaces", token: fixture.tokens["coke-admin"], json: ["cluster": "onprem", "name": "mkt"]), 201)
+                let onprem = try PlacementTests.client(sim, "onprem")
+                try await eventually(within: 2, "set up") { try await PlacementTests.exists(onprem, "mkt") }
+                let provider = fixture.tokens["provider"]
+                let refused = try await server.request(.DELETE, "/api/v1/tenants/coke", token: provider)
+                #expect(refused.status == 409)
+                #expect(refused.errorMessage?.contains("cloud, onprem") == true, "\(refused.text)")
+                // A tenant admin may not delete their own tenant, cascade or not.
+                #expect(try await server.request(.DELETE, "/api/v1/tenants/coke?cascade=true", token: fixture.tokens["coke-admin"]).status == 403)
+
+                sim.sim.clusters["cloud"]!.makeUnreachable(for: 4)
+                let down = try await server.request(.DELETE, "/api/v1/tenants/coke?cascade=true", token: provider)
+                #expect(down.status == 503, "\(down.text)")
+                #expect(down.errorMessage?.contains("cluster 'cloud'") == true)
+                #expect(try await server.request(.GET, "/api/v1/tenants/coke", token: provider).status == 200)
+                // Nothing was lost: the namespace comes back on the cluster that was cleaned.
+                try await eventually(within: 3, "mkt restored") { try await PlacementTests.exists(onprem, "mkt") }
+                try await Task.sleep(for: .seconds(4))
+
+                try Fixture.expect(await server.request(.DELETE, "/api/v1/tenants/coke?cascade=true", token: provider), 204)
+                #expect(try await !PlacementTests.exists(onprem, "mkt"))
+                let leftovers = try await onprem.listAll(ClusterRole.self, labelSelector: LabelSelector(matching: ["canopy.io/managed-by": "canopy"]))
+                #expect(leftovers.isEmpty)
+                // Its clusters are free for another tenant.
+                try Fixture.expect(await server.request(.POST, "/api/v1/tenants/pepsi/clusters", token: fixture.tokens["pepsi-admin"], json: [
+                    "name": "onprem", "kubeconfig": sim.kubeconfig("onprem"),
+                ]), 201)
+            }
+        }
+    }
+}

@@ -2,6 +2,7 @@ import CanopyModel
 import CanopyStore
 import Foundation
 import Hummingbird
+import KubeClient
 
 /// `/tenants` and `/tenants/{t}`: the provider's view of its customers.
 struct TenantRoutes {
@@ -43,6 +44,7 @@ struct TenantRoutes {
             let caller = try Caller(context, services)
             let tenant = try caller.tenant(request.parameter("tenant", context))
             try caller.require(.manageTenants, on: .tenant(tenant.tenant.id), "tenant")
+            try await releaseClusters(of: tenant, cascade: request.uri.queryParameters.get("cascade") == "true")
             let now = services.now
             try await services.world.commit { tx in
                 try await tx.deleteTenant(tenant.tenant.id)
@@ -53,6 +55,43 @@ struct TenantRoutes {
             }
             return Response(status: .noContent)
         }
+    }
+
+    /// A tenant that still manages clusters is deleted only with `cascade`, which first removes
+    /// Canopy's objects (project namespaces included) from every one of them. If one cannot be
+    /// cleaned, nothing is deleted and every cluster goes back to its desired state.
+    private func releaseClusters(of tenant: TenantSnapshot, cascade: Bool) async throws {
+        let clusters = tenant.clusters.values.sorted { $0.name < $1.name }
+        guard !clusters.isEmpty else { return }
+        guard cascade else {
+            throw APIError.conflict(
+                "tenant '\(tenant.tenant.name)' still manages \(clusters.count) cluster(s) (\(clusters.prefix(5).map(\.name).joined(separator: ", "))); "
+                    + "delete with ?cascade=true to remove Canopy's namespaces and objects from them first"
+            )
+        }
+        let outcomes = await withTaskGroup(of: (Cluster, String?).self) { group in
+            for cluster in clusters {
+                group.addTask {
+                    do {
+                        _ = try await services.reconciler.release(cluster.id, timeout: .seconds(60))
+                        return (cluster, nil)
+                    } catch {
+                        return (cluster, (error as? KubeError)?.message ?? "\(error)")
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        let failed = outcomes.filter { $0.1 != nil }
+        guard let (cluster, reason) = failed.first else { return }
+        for (released, _) in outcomes where !failed.contains(where: { $0.0.id == released.id }) {
+            services.reconciler.abandonRelease(released.id)
+        }
+        throw APIError(
+            .serviceUnavailable, code: "unavailable",
+            message: "Canopy's objects could not be removed from cluster '\(cluster.name)': \(reason ?? "unknown error"). "
+                + "Nothing was deleted; retry the delete with ?cascade=true once the cluster answers"
+        )
     }
 
     private func create(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {

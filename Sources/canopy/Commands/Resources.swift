@@ -37,8 +37,10 @@ struct TenantCommand: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Argument var name: String
+        @Flag(help: "First remove Canopy's namespaces and objects from the tenant's clusters.") var cascade = false
         func run() async throws {
-            _ = try await run(try await options.client().send(.DELETE, "/api/v1/tenants/\(name)"))
+            if cascade { print("removing Canopy's namespaces and objects from tenant \(name)'s clusters (up to a minute) …") }
+            _ = try await run(try await options.client().send(.DELETE, "/api/v1/tenants/\(name)\(cascade ? "?cascade=true" : "")"))
             print("tenant \(name) deleted")
         }
     }
