@@ -36,18 +36,28 @@ final class ClusterSync {
     }
 
     func run() async throws -> PassOutcome {
-        let observedNamespaces = try await list(Namespace.self)
+        // Every list at once: one round trip instead of seven.
+        let client = client
+        async let namespaces = Self.list(Namespace.self, client)
+        async let clusterRoles = Self.list(ClusterRole.self, client)
+        async let clusterRoleBindings = Self.list(ClusterRoleBinding.self, client)
+        async let roleBindings = Self.list(RoleBinding.self, client)
+        async let quotas = Self.list(ResourceQuota.self, client)
+        async let limitRanges = Self.list(LimitRange.self, client)
+        async let networkPolicies = Self.list(NetworkPolicy.self, client)
+        let observedNamespaces = try await namespaces
+        let observed = try await (clusterRoles, clusterRoleBindings, roleBindings, quotas, limitRanges, networkPolicies)
         let wanted = Set(desired.namespaces.compactMap(\.metadata.name))
         for namespace in observedNamespaces where !wanted.contains(namespace.metadata.name ?? "") && isOurs(namespace) {
             if namespace.metadata.annotations?[ManagedLabels.adopted] != "true" { deleting.insert(namespace.metadata.name ?? "") }
         }
         try await syncNamespaces(observed: observedNamespaces)
-        try await sync(desired.clusterRoles)
-        try await sync(desired.clusterRoleBindings)
-        try await sync(desired.roleBindings)
-        try await sync(desired.quotas)
-        try await sync(desired.limitRanges)
-        try await sync(desired.networkPolicies)
+        try await sync(desired.clusterRoles, observed: observed.0)
+        try await sync(desired.clusterRoleBindings, observed: observed.1)
+        try await sync(desired.roleBindings, observed: observed.2)
+        try await sync(desired.quotas, observed: observed.3)
+        try await sync(desired.limitRanges, observed: observed.4)
+        try await sync(desired.networkPolicies, observed: observed.5)
         try await releaseNamespaces(observed: observedNamespaces)
         return outcome
     }
@@ -136,8 +146,7 @@ final class ClusterSync {
 
     // MARK: Other kinds
 
-    private func sync<R: Reconcilable>(_ wanted: [R]) async throws {
-        let observed = try await list(R.self)
+    private func sync<R: Reconcilable>(_ wanted: [R], observed: [R]) async throws {
         var byKey = Dictionary(observed.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         for object in wanted {
             let namespace = object.metadata.namespace
@@ -177,7 +186,7 @@ final class ClusterSync {
 
     // MARK: Helpers
 
-    private func list<R: KubeResource>(_ type: R.Type) async throws -> [R] {
+    private static func list<R: KubeResource>(_ type: R.Type, _ client: KubeClient) async throws -> [R] {
         try await client.listAll(R.self, labelSelector: ManagedLabels.selector)
     }
 

@@ -60,29 +60,26 @@ extension ClusterRole: Reconcilable {
     }
 }
 
-extension ClusterRoleBinding: Reconcilable {
-    func specMatches(_ observed: ClusterRoleBinding) -> Bool {
+/// RoleBindings and ClusterRoleBindings: subjects are Canopy's, the roleRef cannot change.
+protocol Binding: Reconcilable {
+    var subjects: [RBACSubject]? { get set }
+    var roleRef: RoleRef { get }
+}
+
+extension Binding {
+    func specMatches(_ observed: Self) -> Bool {
         (subjects ?? []) == (observed.subjects ?? []) && roleRef == observed.roleRef
     }
-    func mustReplace(_ observed: ClusterRoleBinding) -> Bool { roleRef != observed.roleRef }
-    func withSpec(onto observed: ClusterRoleBinding) -> ClusterRoleBinding {
+    func mustReplace(_ observed: Self) -> Bool { roleRef != observed.roleRef }
+    func withSpec(onto observed: Self) -> Self {
         var result = observed
         result.subjects = subjects
         return result
     }
 }
 
-extension RoleBinding: Reconcilable {
-    func specMatches(_ observed: RoleBinding) -> Bool {
-        (subjects ?? []) == (observed.subjects ?? []) && roleRef == observed.roleRef
-    }
-    func mustReplace(_ observed: RoleBinding) -> Bool { roleRef != observed.roleRef }
-    func withSpec(onto observed: RoleBinding) -> RoleBinding {
-        var result = observed
-        result.subjects = subjects
-        return result
-    }
-}
+extension ClusterRoleBinding: Binding {}
+extension RoleBinding: Binding {}
 
 extension ResourceQuota: Reconcilable {
     func specMatches(_ observed: ResourceQuota) -> Bool { spec?.hard ?? [:] == observed.spec?.hard ?? [:] }

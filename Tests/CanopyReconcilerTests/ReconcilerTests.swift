@@ -9,27 +9,10 @@ import Synchronization
 import Testing
 import TestSupport
 
-/// Hands the reconciler snapshots the test decides.
-final class SnapshotFeed: Sendable {
-    private let state = Mutex<(current: Snapshot, listeners: [AsyncStream<Snapshot>.Continuation])>((Snapshot(), []))
-
+extension SnapshotFeed {
+    /// Publishes a world of one tenant.
     func publish(_ tenant: TenantSnapshot) {
-        let snapshot = Snapshot(sequence: 1, tenants: [tenant], domainUsers: [], domainGrants: [])
-        let listeners = state.withLock { state in
-            state.current = snapshot
-            return state.listeners
-        }
-        for listener in listeners { listener.yield(snapshot) }
-    }
-
-    func stream() -> AsyncStream<Snapshot> {
-        let (stream, continuation) = AsyncStream<Snapshot>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let current = state.withLock { state in
-            state.listeners.append(continuation)
-            return state.current
-        }
-        continuation.yield(current)
-        return stream
+        publish(Snapshot(sequence: 1, tenants: [tenant], domainUsers: [], domainGrants: []))
     }
 }
 

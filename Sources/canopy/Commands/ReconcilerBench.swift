@@ -6,7 +6,6 @@ import KubeClient
 import KubeSim
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// `canopy bench --reconciler`: issue 4's figures. One tenant with `clusters` KubeSim clusters
 /// (over HTTPS, in this process), `projects` projects each with `namespaces` namespaces on every
@@ -29,7 +28,7 @@ struct ReconcilerBench {
             group.addTask { try await services.run() }
             guard let port = await ready.first(where: { _ in true }) else { return }
             let baseURL = "https://127.0.0.1:\(port)"
-            let feed = Feed()
+            let feed = SnapshotFeed()
             var world = BenchTenant(clusters: names, projects: projects, namespaces: namespaces)
             let floor = clusters * (4 + projects * namespaces * 7)
             print("reconciler: \(clusters) clusters × \(projects) projects × \(namespaces) namespaces = \(clusters * projects * namespaces) namespaces, \(floor) objects")
@@ -95,29 +94,6 @@ struct ReconcilerBench {
 
     static func seconds(_ duration: Duration) -> String {
         String(format: "%.2f s", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
-    }
-
-    /// Hands the reconciler the benchmark's snapshots.
-    final class Feed: Sendable {
-        private let state = Mutex<(current: Snapshot?, listeners: [AsyncStream<Snapshot>.Continuation])>((nil, []))
-
-        func publish(_ snapshot: Snapshot) {
-            let listeners = state.withLock { state in
-                state.current = snapshot
-                return state.listeners
-            }
-            for listener in listeners { listener.yield(snapshot) }
-        }
-
-        func stream() -> AsyncStream<Snapshot> {
-            let (stream, continuation) = AsyncStream<Snapshot>.makeStream(bufferingPolicy: .bufferingNewest(1))
-            let current = state.withLock { state in
-                state.listeners.append(continuation)
-                return state.current
-            }
-            if let current { continuation.yield(current) }
-            return stream
-        }
     }
 }
 
