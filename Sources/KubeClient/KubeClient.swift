@@ -38,7 +38,7 @@ public final class KubeClient: Sendable {
 
     public let connection: Kubeconfig.Connection
     public let configuration: Configuration
-    private let http: HTTPClient
+    let http: HTTPClient
     private let logger: Logger
 
     /// A client for `connection`. Call `shutdown()` when done.
@@ -163,15 +163,20 @@ public final class KubeClient: Sendable {
     /// The credential (bearer or basic; client certificates travel in TLS) and impersonation.
     private func addIdentity(to request: inout HTTPClientRequest) {
         request.headers.add(name: "User-Agent", value: "canopy/0.1")
+        addCredential(to: &request)
+        if let impersonation = configuration.impersonation {
+            request.headers.add(name: "Impersonate-User", value: impersonation.user)
+            for group in impersonation.groups { request.headers.add(name: "Impersonate-Group", value: group) }
+        }
+    }
+
+    /// This client's own credential; client certificates travel in TLS.
+    func addCredential(to request: inout HTTPClientRequest) {
         switch connection.credential {
         case .token(let token): request.headers.add(name: "Authorization", value: "Bearer \(token)")
         case .basic(let username, let password):
             request.headers.add(name: "Authorization", value: "Basic \(Data("\(username):\(password)".utf8).base64EncodedString())")
         case .clientCertificate, .none, .unsupported: break
-        }
-        if let impersonation = configuration.impersonation {
-            request.headers.add(name: "Impersonate-User", value: impersonation.user)
-            for group in impersonation.groups { request.headers.add(name: "Impersonate-Group", value: group) }
         }
     }
 

@@ -336,7 +336,7 @@ public final class SimCluster: Sendable {
         object["kind"] = .string(type.kind)
         if object["metadata"] == nil { object["metadata"] = .object([:]) }
         if type.isNamespaced {
-            if let given = object[path: "metadata.namespace"]?.stringValue, let namespace, given != namespace {
+            if let given = object[path: "metadata.namespace"]?.stringValue, !given.isEmpty, let namespace, given != namespace {
                 throw Status(code: 400, reason: "BadRequest", message: "the namespace of the provided object does not match the namespace sent on the request")
             }
             object[path: "metadata.namespace"] = namespace.map(JSON.string)

@@ -7,12 +7,20 @@ import NIOPosix
 /// cores there are only two of those, and a test blocking them would starve the very servers
 /// the program is talking to.
 public enum ProcessRunner {
+    /// Threads of its own for the blocking waits: the shared pool also runs SQLite and bcrypt for
+    /// the server under test, which a child process waiting on that server must not starve.
+    private static let pool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 16)
+        pool.start()
+        return pool
+    }()
+
     /// Runs `executable` with `arguments`, feeding `input` on standard input; returns the exit
     /// status and standard output and error together.
     public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil
     ) async throws -> (status: Int32, output: String) {
-        try await NIOThreadPool.singleton.runIfActive {
+        try await pool.runIfActive {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
             process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments

@@ -127,25 +127,3 @@ import TestSupport
         }
     }
 }
-
-/// The real kubectl with a kubeconfig of its own.
-struct Kubectl {
-    let directory: TemporaryDirectory
-    let kubeconfigPath: String
-
-    init(kubeconfig: String) throws {
-        directory = try TemporaryDirectory()
-        kubeconfigPath = directory.path + "/kubeconfig"
-        try kubeconfig.write(toFile: kubeconfigPath, atomically: true, encoding: .utf8)
-    }
-
-    func remove() { directory.remove() }
-
-    /// Runs kubectl with `arguments`; returns its exit status and combined output.
-    func run(_ arguments: String..., input: String? = nil) async throws -> (status: Int32, output: String) {
-        try await ProcessRunner.run(
-            "kubectl", ["--kubeconfig", kubeconfigPath] + arguments,
-            environment: ["HOME": directory.path, "KUBECACHEDIR": directory.path + "/cache"], input: input
-        )
-    }
-}

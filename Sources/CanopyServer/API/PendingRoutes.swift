@@ -1,7 +1,7 @@
 import CanopyModel
 import Hummingbird
 
-/// Routes of DESIGN.md that arrive with later issues (usage with the planner, cluster allocation, kubeconfig with the proxy, identity providers with LDAP). They exist now so that the API's shape is
+/// Routes of DESIGN.md that arrive with later issues (usage with the planner, cluster allocation, identity providers with LDAP). They exist now so that the API's shape is
 /// complete and the isolation rules already hold: authentication and visibility are checked
 /// first, and only a caller who may see the target is told 501.
 struct PendingRoutes {
@@ -17,12 +17,6 @@ struct PendingRoutes {
         router.delete("tenants/{tenant}/identity-providers/{id}") { request, context in try inTenant(request, context, "identity providers") }
         router.post("tenants/{tenant}/identity-providers/{id}/test") { request, context in try inTenant(request, context, "identity providers") }
         router.get("tenants/{tenant}/projects/{project}/usage") { request, context in try inProject(request, context) }
-        router.get("kubeconfig") { _, context in try kubeconfig(context) }
-    }
-
-    private func kubeconfig(_ context: AuthenticatedContext) throws -> Response {
-        _ = try Caller(context, services)
-        throw APIError.notImplemented("kubeconfig")
     }
 
     private func inTenant(_ request: Request, _ context: AuthenticatedContext, _ what: String) throws -> Response {

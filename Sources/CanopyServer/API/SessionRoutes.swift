@@ -80,7 +80,7 @@ struct SessionRoutes {
     }
 
     /// Creates a token for `user` and records it in the audit log.
-    private func issueToken(for user: User, description: String, lifetime: TimeInterval, requestID: String) async throws -> IssuedTokenView {
+    func issueToken(for user: User, description: String, lifetime: TimeInterval, requestID: String) async throws -> IssuedTokenView {
         let secret = TokenSecret.generate()
         let now = services.now
         let token = APIToken(id: .random(), userID: user.id, description: description, createdAt: now, expiresAt: now + lifetime)

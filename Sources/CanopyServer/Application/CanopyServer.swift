@@ -72,10 +72,10 @@ public enum CanopyServer {
         let services = APIServices(
             world: world, authenticator: authenticator, hasher: hasher, secrets: secrets, health: health, reconciler: reconciler, logger: logger
         )
-        let router = buildRouter(services)
-        let recorder = TokenUseRecorder(authenticator: authenticator, store: store, logger: logger)
         let certificate = try configuration.tls
             ? ServerCertificate.loadOrCreate(in: configuration.dataDirectory, host: configuration.host) : nil
+        let router = buildRouter(services, certificatePEM: certificate?.certificatePEM)
+        let recorder = TokenUseRecorder(authenticator: authenticator, store: store, logger: logger)
         let shutdown = ShutdownHandle()
         let app = Application(
             router: router,
@@ -99,11 +99,12 @@ public enum CanopyServer {
     }
 
     /// Every route of the API, with error rendering, metrics and authentication in front.
-    public static func buildRouter(_ services: APIServices) -> Router<CanopyRequestContext> {
+    public static func buildRouter(_ services: APIServices, certificatePEM: String? = nil) -> Router<CanopyRequestContext> {
         let router = Router(context: CanopyRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
         OperationalRoutes(services: services, registry: Metrics.registry).register(on: router)
+        KubeProxy(services: services, clients: ProxyClients(clients: services.clusters)).register(on: router)
         let api = router.group("api/v1")
         api.add(middleware: AuthenticationMiddleware(authenticator: services.authenticator))
         SessionRoutes(services: services).registerPublic(on: api)
@@ -118,6 +119,7 @@ public enum CanopyServer {
         PoolRoutes(services: services).register(on: authenticated)
         MemberRoutes(services: services).register(on: authenticated)
         AuditRoutes(services: services).register(on: authenticated)
+        KubeconfigRoutes(services: services, certificatePEM: certificatePEM).register(on: authenticated)
         PendingRoutes(services: services).register(on: authenticated)
         return router
     }

@@ -35,7 +35,7 @@ struct Demo: AsyncParsableCommand {
         var logger = Logger(label: "canopy-demo")
         logger.logLevel = .warning
         let configuration = ServerConfiguration(
-            dataDirectory: directory, host: host, port: port, bcryptCost: 8, adminPassword: Self.adminPassword, tls: false
+            dataDirectory: directory, host: host, port: port, bcryptCost: 8, adminPassword: Self.adminPassword, tls: true
         )
         let (ready, readyContinuation) = AsyncStream<CanopyServer.Ready>.makeStream()
         let serverLogger = logger
@@ -54,9 +54,9 @@ struct Demo: AsyncParsableCommand {
                 }
             }
             guard let running = await ready.first(where: { _ in true }) else { return }
-            let server = "http://\(host):\(running.port)"
+            let server = "https://\(host):\(running.port)"
             print("Starting Canopy demo in \(directory) …")
-            try await populate(server, sim: sim, simURL: simURL, directory: directory)
+            try await populate(server, ca: running.certificatePEM, sim: sim, simURL: simURL, directory: directory)
             printTour(server, directory: directory)
             if exitAfterSetup {
                 await running.stop()
@@ -78,10 +78,10 @@ struct Demo: AsyncParsableCommand {
     ]
 
     /// Builds the example domain through the HTTP API, showing progress.
-    private func populate(_ server: String, sim: KubeSim, simURL: String, directory: String) async throws {
-        let anonymous = APIClient(server: server, token: nil)
+    private func populate(_ server: String, ca: String?, sim: KubeSim, simURL: String, directory: String) async throws {
+        let anonymous = APIClient(server: server, token: nil, certificateAuthority: ca)
         let token = try await Self.token(anonymous, tenant: nil, username: "admin", password: Self.adminPassword)
-        let admin = APIClient(server: server, token: token)
+        let admin = APIClient(server: server, token: token, certificateAuthority: ca)
         let steps: [(String, String, [String: Any])] = [
             ("tenant coke (msp)", "/api/v1/tenants", ["name": "coke", "displayName": "Coca-Cola", "mode": "msp", "admin": ["username": "coke-admin", "password": Self.userPassword]]),
             ("tenant pepsi (enterprise)", "/api/v1/tenants", ["name": "pepsi", "displayName": "PepsiCo", "mode": "enterprise", "admin": ["username": "pepsi-admin", "password": Self.userPassword]]),
@@ -90,8 +90,8 @@ struct Demo: AsyncParsableCommand {
             _ = try await admin.send(.POST, path, body: body)
             print("  created \(what)")
         }
-        let cokeAdmin = APIClient(server: server, token: try await Self.token(anonymous, tenant: "coke", username: "coke-admin", password: Self.userPassword))
-        let pepsiAdmin = APIClient(server: server, token: try await Self.token(anonymous, tenant: "pepsi", username: "pepsi-admin", password: Self.userPassword))
+        let cokeAdmin = APIClient(server: server, token: try await Self.token(anonymous, tenant: "coke", username: "coke-admin", password: Self.userPassword), certificateAuthority: ca)
+        let pepsiAdmin = APIClient(server: server, token: try await Self.token(anonymous, tenant: "pepsi", username: "pepsi-admin", password: Self.userPassword), certificateAuthority: ca)
         for cluster in Self.clusters {
             let kubeconfig = sim.adminKubeconfig(cluster: cluster.name, baseURL: simURL)
             let path = "\(directory)/\(cluster.name).kubeconfig"
@@ -119,6 +119,14 @@ struct Demo: AsyncParsableCommand {
         print("  created project pepsi/web on azure-westeu")
         try await waitUntilReady(cokeAdmin, "/api/v1/tenants/coke/projects/marketing")
         try await waitUntilReady(pepsiAdmin, "/api/v1/tenants/pepsi/projects/web")
+        // kubectl through Canopy: a kubeconfig per project user, with a token of a week.
+        for user in ["alice", "bob", "carol"] {
+            let client = APIClient(server: server, token: try await Self.token(anonymous, tenant: "coke", username: user, password: Self.userPassword), certificateAuthority: ca)
+            let kubeconfig = try await client.send(.GET, "/api/v1/kubeconfig?style=token&ttlSeconds=604800&project=marketing")
+            let path = "\(directory)/\(user).kubeconfig"
+            FileManager.default.createFile(atPath: path, contents: kubeconfig, attributes: [.posixPermissions: 0o600])
+        }
+        print("  wrote kubeconfigs for alice, bob and carol (kubectl through Canopy's proxy)")
     }
 
     /// Waits (up to 60 s) until every namespace of a project reports Ready, showing progress.
@@ -161,26 +169,28 @@ struct Demo: AsyncParsableCommand {
           pepsi tenant admin (enterprise)    pepsi-admin
           coke/marketing admin, member, viewer: alice, bob, carol
 
-        Try:
-          canopy login --server \(server) --username admin --password \(Self.adminPassword)
+        Try the CLI (the server's certificate is \(directory)/tls.crt):
+          canopy login --server \(server) --certificate-authority \(directory)/tls.crt --username admin --password \(Self.adminPassword)
           canopy tenant list
           canopy project list --tenant coke        # 403: coke is an msp tenant, sealed from the provider
-          canopy login --server \(server) --tenant coke --username bob --password \(Self.userPassword)
+          canopy login --server \(server) --certificate-authority \(directory)/tls.crt --tenant coke --username bob --password \(Self.userPassword)
           canopy whoami
-          canopy member list --tenant coke --project marketing
+          canopy namespace list --tenant coke --project marketing
           canopy tenant get pepsi                  # 404: coke's users cannot learn pepsi exists
-          canopy login --server \(server) --tenant coke --username coke-admin --password \(Self.userPassword)
-          canopy cluster list --tenant coke        # health, version, capacity of the imported clusters
+          canopy kubeconfig --output /tmp/bob.kubeconfig   # exec style: `canopy token` mints short-lived tokens
 
-        Simulated clusters: the project exists in both of coke's clusters. With the clusters' admin
-        kubeconfigs, impersonation shows what each project role may do there (kubectl through
-        Canopy's own proxy, with per-user kubeconfigs, comes with the proxy work):
-          kubectl --kubeconfig \(directory)/onprem-d20.kubeconfig get namespaces -l canopy.io/managed-by=canopy
+        kubectl through Canopy (contexts marketing@onprem-d20 and marketing@azure-eastus):
+          kubectl --kubeconfig \(directory)/bob.kubeconfig get namespaces            # only marketing's
+          kubectl --kubeconfig \(directory)/bob.kubeconfig create deployment web --image=nginx
+          kubectl --kubeconfig \(directory)/bob.kubeconfig get pods -A               # pods of bob's namespaces only
+          kubectl --kubeconfig \(directory)/bob.kubeconfig delete resourcequota canopy-quota   # Forbidden
+          kubectl --kubeconfig \(directory)/carol.kubeconfig create configmap x      # Forbidden: carol is a viewer
+          kubectl --kubeconfig \(directory)/alice.kubeconfig --context marketing@azure-eastus get all
+
+        The clusters themselves (their admin kubeconfigs): what Canopy made, and that it puts back
+        what is changed behind its back:
           kubectl --kubeconfig \(directory)/onprem-d20.kubeconfig -n marketing-dev get resourcequota,limitrange,networkpolicy,rolebinding
-          kubectl --kubeconfig \(directory)/azure-eastus.kubeconfig -n marketing-prod auth can-i create deployments --as canopy:coke:bob
-          kubectl --kubeconfig \(directory)/azure-eastus.kubeconfig -n marketing-prod auth can-i create deployments --as canopy:coke:carol
-          kubectl --kubeconfig \(directory)/onprem-d20.kubeconfig -n marketing-dev auth can-i delete resourcequota/canopy-quota --as canopy:coke:alice
-          kubectl --kubeconfig \(directory)/onprem-d20.kubeconfig -n marketing-dev delete rolebinding canopy:viewer   # Canopy puts it back
+          kubectl --kubeconfig \(directory)/onprem-d20.kubeconfig -n marketing-dev delete rolebinding canopy:viewer   # back within a second
         """)
     }
 }

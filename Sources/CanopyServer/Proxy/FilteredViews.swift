@@ -1,0 +1,113 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import KubeAPI
+import KubeClient
+import NIOCore
+import NIOHTTP1
+
+/// `kubectl get namespaces` for a project user: the cluster's list (read with Canopy's own
+/// credentials) reduced to the caller's namespaces, as JSON or Table, and as a watch.
+struct NamespaceListFilter {
+    let client: KubeClient
+    let allowed: Set<String>
+
+    func respond(pathAndQuery: String, headers: HTTPHeaders, isWatch: Bool) async throws -> Response {
+        let response = try await client.forward(.GET, pathAndQuery: pathAndQuery, headers: headers, body: nil, impersonation: nil, timeout: .hours(2))
+        guard response.status == .ok else { return try await KubeProxy.streamed(response, waitForFirstBytes: true) }
+        let contentType = response.headers.first(name: "Content-Type") ?? "application/json"
+        guard contentType.hasPrefix("application/json") else {
+            // Only JSON can be filtered; anything else would show other projects' namespaces.
+            throw ProxyStatus(406, "NotAcceptable", "only JSON answers are available for namespace lists through Canopy")
+        }
+        if !isWatch {
+            let data = Data(try await response.body.collect(upTo: 64 << 20).readableBytesView)
+            let list = try JSONDecoder().decode(JSON.self, from: data)
+            return Self.json(Self.filter(list, allowed: allowed) ?? list, status: 200)
+        }
+        let allowed = allowed
+        let body = Remainder(response.body.makeAsyncIterator())
+        return Response(status: .ok, headers: [.contentType: contentType], body: ResponseBody { writer in
+            var pending: [UInt8] = []
+            for try await chunk in body.chunks() {
+                pending += chunk.readableBytesView
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = Array(pending[..<newline])
+                    pending.removeFirst(newline + 1)
+                    guard var event = try? JSONDecoder().decode(JSON.self, from: Data(line)), let object = event["object"] else { continue }
+                    if event["type"]?.stringValue != "BOOKMARK" && event["type"]?.stringValue != "ERROR" {
+                        guard let kept = Self.filter(object, allowed: allowed, dropEmpty: true) else { continue }
+                        event["object"] = kept
+                    }
+                    try await writer.write(ByteBuffer(bytes: event.serialized() + [UInt8(ascii: "\n")]))
+                }
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    /// A list, a Table or one object, keeping only allowed namespaces; `nil` when one object (or,
+    /// with `dropEmpty`, a Table) has nothing left.
+    static func filter(_ object: JSON, allowed: Set<String>, dropEmpty: Bool = false) -> JSON? {
+        var result = object
+        if object["kind"]?.stringValue == "Table" {
+            let rows = (object["rows"]?.arrayValue ?? []).filter { row in
+                let name = row[path: "object.metadata.name"]?.stringValue ?? row["cells"]?.arrayValue?.first?.stringValue
+                return name.map(allowed.contains) ?? false
+            }
+            if dropEmpty && rows.isEmpty { return nil }
+            result["rows"] = .array(rows)
+            return result
+        }
+        if let items = object["items"]?.arrayValue {
+            result["items"] = .array(items.filter { ($0[path: "metadata.name"]?.stringValue).map(allowed.contains) ?? false })
+            return result
+        }
+        return (object[path: "metadata.name"]?.stringValue).map(allowed.contains) == true ? object : nil
+    }
+
+    static func json(_ value: JSON, status: Int) -> Response {
+        Response(status: .init(code: status), headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.serialized())))
+    }
+}
+
+/// `kubectl get pods -A` for a project user: the same list asked of each of their namespaces on
+/// the cluster (as them), merged into one answer, JSON or Table.
+struct FanOut {
+    let client: KubeClient
+    let impersonation: KubeClient.Impersonation
+
+    func respond(target: KubePath, query: String, namespaces: [String], headers: HTTPHeaders) async throws -> Response {
+        guard let (root, resource) = target.clusterWideResource else { throw ProxyStatus.notFound }
+        let answers = try await withThrowingTaskGroup(of: (Int, UInt, Data).self) { group in
+            for (index, namespace) in namespaces.enumerated() {
+                group.addTask {
+                    let response = try await client.forward(
+                        .GET, pathAndQuery: "\(root)/namespaces/\(namespace)/\(resource)\(query)", headers: headers, body: nil,
+                        impersonation: impersonation, timeout: .seconds(60)
+                    )
+                    return (index, response.status.code, Data(try await response.body.collect(upTo: 64 << 20).readableBytesView))
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }.sorted { $0.0 < $1.0 }
+        }
+        if let refused = answers.first(where: { $0.1 != 200 }) {
+            return Response(status: .init(code: Int(refused.1)), headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: refused.2)))
+        }
+        var merged: JSON?
+        for (_, _, data) in answers {
+            let part = try JSONDecoder().decode(JSON.self, from: data)
+            guard var sum = merged else {
+                merged = part
+                continue
+            }
+            for key in ["rows", "items"] {
+                if let more = part[key]?.arrayValue { sum[key] = .array((sum[key]?.arrayValue ?? []) + more) }
+            }
+            merged = sum
+        }
+        // A merged list has no single resourceVersion to resume from.
+        merged?[path: "metadata.resourceVersion"] = .string("")
+        return NamespaceListFilter.json(merged ?? .object(["kind": .string("List"), "apiVersion": .string("v1"), "items": .array([])]), status: 200)
+    }
+}

@@ -1,0 +1,265 @@
+import AsyncHTTPClient
+import CanopyModel
+import CanopyStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import KubeAPI
+import KubeClient
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import Synchronization
+
+/// `/k8s/clusters/{tenant}/{cluster}/…`: the authenticating kube proxy.
+///
+/// It authenticates the Canopy token, resolves the caller's access to the cluster from the
+/// snapshot (404, as for a cluster that does not exist, when they have none), drops whatever
+/// credential and `Impersonate-*` headers the client sent, and forwards the request with the
+/// cluster's credentials and the caller's impersonated identity, streaming the answer back. The
+/// cluster's own RBAC and admission decide. Lists that a project user could never get from the
+/// cluster are answered the way they expect: `namespaces` filtered to theirs, and cluster-wide
+/// lists of namespaced resources (`kubectl get pods -A`) gathered from their namespaces.
+struct KubeProxy: Sendable {
+    let services: APIServices
+    let clients: ProxyClients
+
+    static let methods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .head, .options]
+
+    func register(on router: Router<CanopyRequestContext>) {
+        for method in Self.methods {
+            router.on("k8s/clusters/{tenant}/{cluster}/**", method: method) { request, context in
+                await handle(request, context)
+            }
+        }
+    }
+
+    func handle(_ request: Request, _ context: CanopyRequestContext) async -> Response {
+        do {
+            return try await proxy(request, context)
+        } catch let status as ProxyStatus {
+            return status.response
+        } catch let error as KubeError {
+            return ProxyStatus(503, "ServiceUnavailable", "the cluster cannot be reached through Canopy: \(error.message)").response
+        } catch {
+            services.logger.error("proxy failure", metadata: ["error": "\(error)"])
+            return ProxyStatus(500, "InternalError", "Canopy could not proxy the request").response
+        }
+    }
+
+    private func proxy(_ request: Request, _ context: CanopyRequestContext) async throws -> Response {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
+              let identity = try await services.authenticator.identity(forToken: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        else { throw ProxyStatus.unauthorized }
+        let snapshot = services.world.snapshot
+        let tenantName = try context.parameters.require("tenant"), clusterName = try context.parameters.require("cluster")
+        guard let principal = snapshot.principal(userID: identity.userID, tenantID: identity.tenantID, groups: identity.groups) else {
+            throw ProxyStatus.unauthorized
+        }
+        guard let tenant = snapshot.tenant(named: tenantName), let cluster = tenant.cluster(named: clusterName),
+              let access = ProxyAccess.resolve(principal, tenant: tenant, cluster: cluster)
+        else { throw ProxyStatus.notFound }
+
+        let prefix = "/k8s/clusters/\(tenantName)/\(clusterName)"
+        let path = String(request.uri.path.dropFirst(prefix.count))
+        let target = KubePath(path.isEmpty ? "/" : path)
+        let query = request.uri.query.map { "?" + $0 } ?? ""
+        let client = try await clients.client(for: cluster)
+        let headers = Self.forwardedHeaders(request.headers)
+        let impersonation = KubeClient.Impersonation(user: access.user, groups: access.groups)
+
+        if request.method == .get, !access.isAdmin {
+            if target.isNamespaceCollection {
+                return try await NamespaceListFilter(client: client, allowed: access.namespaces)
+                    .respond(pathAndQuery: path + query, headers: headers, isWatch: target.isWatch(request.uri))
+            }
+            if target.isClusterWideList, !target.isWatch(request.uri) {
+                return try await FanOut(client: client, impersonation: impersonation)
+                    .respond(target: target, query: query, namespaces: access.namespaces.sorted(), headers: headers)
+            }
+        }
+
+        let body: ByteBuffer? = [.post, .put, .patch].contains(request.method) ? try await request.body.collect(upTo: 16 << 20) : nil
+        let response = try await client.forward(
+            HTTPMethod(rawValue: request.method.rawValue), pathAndQuery: path + query, headers: headers, body: body,
+            impersonation: impersonation, timeout: .hours(2)
+        )
+        if [.post, .put, .patch, .delete].contains(request.method) {
+            try await audit(request.method, target: target, status: Int(response.status.code), principal: principal, tenant: tenant, cluster: cluster, context: context)
+        }
+        return try await Self.streamed(response, waitForFirstBytes: !target.isWatch(request.uri))
+    }
+
+    /// Records a proxied write: who, where, what, and how the cluster answered.
+    private func audit(
+        _ method: HTTPRequest.Method, target: KubePath, status: Int, principal: Principal, tenant: TenantSnapshot, cluster: Cluster,
+        context: CanopyRequestContext
+    ) async throws {
+        let verb = switch method {
+        case .post: "create"
+        case .put: "update"
+        case .patch: "patch"
+        default: "delete"
+        }
+        let event = AuditEvent(
+            at: services.now, actorID: principal.user.id, actor: "\(tenant.tenant.name)/\(principal.user.username)",
+            tenantID: tenant.tenant.id, projectID: nil, action: "kube.\(verb)",
+            target: "clusters/\(cluster.name)\(target.path) -> \(status)", requestID: context.requestID
+        )
+        try await services.world.commit { _ in World.Outcome(result: (), changes: [], audit: [event]) }
+    }
+
+    /// The client's headers minus its credentials, any impersonation, and hop-by-hop headers.
+    static func forwardedHeaders(_ fields: HTTPFields) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        for field in fields {
+            let name = field.name.canonicalName
+            if name == "authorization" || name.hasPrefix("impersonate-") || Self.hopByHop.contains(name) || name == "cookie" { continue }
+            headers.add(name: field.name.rawName, value: field.value)
+        }
+        return headers
+    }
+
+    static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"]
+
+    /// The cluster's answer, its body passed through as it arrives. With `waitForFirstBytes`
+    /// (everything but watches) the first bytes are awaited before the status goes out, so that a
+    /// cluster failing before it says anything is a 503, not a truncated 200.
+    static func streamed(_ response: HTTPClientResponse, waitForFirstBytes: Bool = false) async throws -> Response {
+        var fields = HTTPFields()
+        for (name, value) in response.headers where !hopByHop.contains(name.lowercased()) {
+            if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
+        }
+        var chunks = response.body.makeAsyncIterator()
+        var first: ByteBuffer?
+        if waitForFirstBytes {
+            do {
+                first = try await chunks.next()
+            } catch {
+                throw KubeError(.unreachable, "the cluster stopped answering: \(error)")
+            }
+        }
+        let head = first
+        let rest = Remainder(chunks)
+        return Response(status: .init(code: Int(response.status.code)), headers: fields, body: ResponseBody { writer in
+            if let head { try await writer.write(head) }
+            for try await chunk in rest.chunks() { try await writer.write(chunk) }
+            try await writer.finish(nil)
+        })
+    }
+}
+
+/// The rest of an answer's body, handed from the handler to the one task that writes it.
+final class Remainder: @unchecked Sendable {
+    private var iterator: HTTPClientResponse.Body.AsyncIterator
+    init(_ iterator: HTTPClientResponse.Body.AsyncIterator) { self.iterator = iterator }
+
+    /// The chunks as they arrive. A watch can stay silent for minutes, so reading ends at the
+    /// server's graceful shutdown too, and stops when the consumer goes away.
+    func chunks() -> AsyncThrowingStream<ByteBuffer, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream(bufferingPolicy: .bufferingOldest(64))
+        let reader = Task {
+            do {
+                try await cancelWhenGracefulShutdown {
+                    while let chunk = try await self.next() { continuation.yield(chunk) }
+                }
+                continuation.finish()
+            } catch is CancellationError {
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in reader.cancel() }
+        return stream
+    }
+
+    private func next() async throws -> ByteBuffer? { try await iterator.next() }
+}
+
+/// The part of a proxied URL below the cluster: what kind of request it is.
+struct KubePath: Sendable {
+    let path: String
+    let segments: [Substring]
+
+    init(_ path: String) {
+        self.path = path
+        segments = path.split(separator: "/")
+    }
+
+    /// `/api/v1/namespaces`
+    var isNamespaceCollection: Bool { segments == ["api", "v1", "namespaces"] }
+
+    /// The resource of a collection at cluster scope (`/api/v1/pods`, `/apis/apps/v1/deployments`).
+    var clusterWideResource: (root: String, resource: String)? {
+        if segments.count == 3, segments[0] == "api" { return ("/api/\(segments[1])", String(segments[2])) }
+        if segments.count == 4, segments[0] == "apis" { return ("/apis/\(segments[1])/\(segments[2])", String(segments[3])) }
+        return nil
+    }
+
+    /// A cluster-wide list of a namespaced resource: what `kubectl get pods -A` asks for.
+    var isClusterWideList: Bool {
+        guard let (_, resource) = clusterWideResource else { return false }
+        return !Self.clusterScoped.contains(resource)
+    }
+
+    func isWatch(_ uri: HummingbirdCore.URI) -> Bool {
+        let value = uri.queryParameters["watch"].map(String.init) ?? ""
+        return value == "true" || value == "1"
+    }
+
+    /// Resources that live at cluster scope; every other collection path at cluster scope is a
+    /// namespaced resource listed across namespaces.
+    static let clusterScoped: Set<String> = [
+        "namespaces", "nodes", "persistentvolumes", "componentstatuses", "clusterroles", "clusterrolebindings", "storageclasses",
+        "customresourcedefinitions", "apiservices", "certificatesigningrequests", "mutatingwebhookconfigurations",
+        "validatingwebhookconfigurations", "validatingadmissionpolicies", "validatingadmissionpolicybindings", "priorityclasses",
+        "runtimeclasses", "csidrivers", "csinodes", "volumeattachments", "ingressclasses", "selfsubjectaccessreviews",
+        "subjectaccessreviews", "tokenreviews", "selfsubjectrulesreviews", "selfsubjectreviews", "flowschemas",
+        "prioritylevelconfigurations", "ipaddresses", "servicecidrs",
+    ]
+}
+
+/// A Kubernetes `Status` answer from the proxy itself.
+struct ProxyStatus: Error {
+    let code: Int
+    let reason: String
+    let message: String
+
+    init(_ code: Int, _ reason: String, _ message: String) {
+        self.code = code
+        self.reason = reason
+        self.message = message
+    }
+
+    static let unauthorized = ProxyStatus(401, "Unauthorized", "Unauthorized")
+    /// What a cluster the caller cannot see answers: the same as one that does not exist.
+    static let notFound = ProxyStatus(404, "NotFound", "the server could not find the requested resource")
+
+    var response: Response {
+        let status = Status(code: code, reason: reason, message: message)
+        let data = (try? JSONEncoder().encode(status)) ?? Data()
+        return Response(
+            status: .init(code: code), headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data))
+        )
+    }
+}
+
+/// One long-lived client per cluster for the proxy: pooled connections, no per-request TLS
+/// handshake.
+final class ProxyClients: Sendable {
+    private let clients: ClusterClients
+    private let cache = Mutex<[ClusterID: (version: Int, client: KubeClient)]>([:])
+
+    init(clients: ClusterClients) { self.clients = clients }
+
+    func client(for cluster: Cluster) async throws -> KubeClient {
+        if let cached = cache.withLock({ $0[cluster.id] }), cached.version == cluster.version { return cached.client }
+        let client = try await clients.client(for: cluster, timeout: .seconds(30), retries: 0)
+        cache.withLock { $0[cluster.id] = (cluster.version, client) }
+        return client
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import KubeAPI
+import KubeClient
+import KubeSim
+import Testing
+import TestSupport
+
+/// The real kubectl through Canopy's proxy in front of KubeSim.
+@Suite struct ProxyTests {
+    static let deployment = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: api}
+        spec:
+          replicas: 1
+          selector: {matchLabels: {app: api}}
+          template:
+            metadata: {labels: {app: api}}
+            spec:
+              containers: [{name: api, image: example/api:1}]
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: api}
+        spec:
+          selector: {app: api}
+          ports: [{port: 80}]
+        """
+
+    static func pod(_ name: String, _ namespace: String) -> Pod {
+        Pod(metadata: ObjectMeta(name: name, namespace: namespace), spec: .init(containers: [
+            Container(name: "c", image: "nginx", resources: ResourceRequirements(requests: ["cpu": Quantity(milli: 10), "memory": Quantity(1 << 20)])),
+        ]))
+    }
+
+    /// coke: onprem and cloud; marketing on onprem (mkt-dev) and cloud (mkt-prod); sales on onprem.
+    static func setUp(_ server: TestServer, _ sim: TestKubeSim) async throws -> Fixture {
+        let fixture = try await Fixture.build(server)
+        try await PlacementTests.importClusters(server, sim, fixture)
+        let admin = fixture.tokens["coke-admin"]
+        for (project, cluster, name) in [("marketing", "onprem", "mkt-dev"), ("marketing", "cloud", "mkt-prod"), ("sales", "onprem", "sales-dev")] {
+            try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/projects/\(project)/namespaces", token: admin, json: ["cluster": cluster, "name": name]), 201)
+        }
+        try await eventually(within: 5, "namespaces ready") {
+            let projects = try await server.request(.GET, "/api/v1/tenants/coke/projects", token: admin)
+            let states = projects.items.flatMap { ($0["namespaces"] as? [[String: Any]] ?? []).map { ($0["status"] as? [String: Any])?["state"] as? String } }
+            return states.count == 3 && states.allSatisfy { $0 == "Ready" }
+        }
+        return fixture
+    }
+
+    static func kubectl(_ server: TestServer, token: String?, query: String = "style=token") async throws -> Kubectl {
+        let config = try await server.request(.GET, "/api/v1/kubeconfig?\(query)", token: token)
+        guard config.status == 200 else { throw TestFailure("kubeconfig: \(config.status) \(config.text)") }
+        return try Kubectl(kubeconfig: config.text)
+    }
+
+    @Test func membersAndViewersUseKubectlAsTheirRolesAllow() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(tls: true) { server in
+                let fixture = try await Self.setUp(server, sim)
+                let member = try await Self.kubectl(server, token: fixture.tokens["coke-pm"], query: "style=token&project=marketing")
+                defer { member.remove() }
+                let contexts = try await member.run("config", "get-contexts", "-o", "name")
+                #expect(contexts.output.split(separator: "\n").sorted() == ["marketing@cloud", "marketing@onprem"], "\(contexts.output)")
+                _ = try await member.run("config", "use-context", "marketing@onprem")
+
+                let applied = try await member.run("apply", "-f", "-", input: Self.deployment)
+                #expect(applied.status == 0, "\(applied.output)")
+                #expect(applied.output.contains("deployment.apps/api created") && applied.output.contains("service/api created"), "\(applied.output)")
+                #expect(try await member.run("get", "deployment", "api", "-o", "name").output.contains("deployment.apps/api"))
+                #expect(try await member.run("auth", "can-i", "create", "deployments").output.hasPrefix("yes"))
+                let canDelete = try await member.run("auth", "can-i", "delete", "resourcequota/canopy-quota")
+                #expect(canDelete.output.split(separator: "\n").last == "no", "\(canDelete.output)")
+                let quota = try await member.run("delete", "resourcequota", "canopy-quota")
+                #expect(quota.status != 0 && quota.output.contains("Forbidden"), "\(quota.output)")
+                #expect(try await member.run("delete", "-f", "-", input: Self.deployment).status == 0)
+
+                // Only their own namespaces: listed, and reachable.
+                let namespaces = try await member.run("get", "namespaces", "-o", "name")
+                #expect(namespaces.output.split(separator: "\n") == ["namespace/mkt-dev"], "\(namespaces.output)")
+                #expect(try await member.run("get", "namespaces").output.contains("mkt-dev"))
+                let other = try await member.run("get", "namespace", "sales-dev")
+                #expect(other.status != 0 && other.output.contains("Forbidden"), "\(other.output)")
+                let foreignPods = try await member.run("get", "pods", "-n", "sales-dev")
+                #expect(foreignPods.status != 0 && foreignPods.output.contains("Forbidden"))
+                // Impersonation headers from the client are dropped: the request still acts as them.
+                let escalate = try await member.run("get", "pods", "-n", "sales-dev", "--as", "canopy:coke:boss", "--as-group", "canopy:coke:tenant-admin")
+                #expect(escalate.status != 0, "\(escalate.output)")
+
+                // `get pods -A` gathers the pods of their namespaces on this cluster only.
+                let admin = try PlacementTests.client(sim, "onprem")
+                _ = try await admin.create(Self.pod("mine", "mkt-dev"))
+                _ = try await admin.create(Self.pod("theirs", "sales-dev"))
+                let all = try await member.run("get", "pods", "-A")
+                #expect(all.status == 0 && all.output.contains("mine") && !all.output.contains("theirs"), "\(all.output)")
+                let allJSON = try await member.run("get", "pods", "-A", "-o", "name")
+                #expect(allJSON.output.split(separator: "\n") == ["pod/mine"], "\(allJSON.output)")
+
+                // A viewer reads but cannot write.
+                let viewer = try await Self.kubectl(server, token: fixture.tokens["coke-pv"], query: "style=token&project=marketing")
+                defer { viewer.remove() }
+                _ = try await viewer.run("config", "use-context", "marketing@onprem")
+                #expect(try await viewer.run("get", "pods", "-o", "name").output.contains("pod/mine"))
+                let write = try await viewer.run("apply", "-f", "-", input: Self.deployment)
+                #expect(write.status != 0 && write.output.contains("Forbidden"), "\(write.output)")
+                #expect(try await viewer.run("auth", "can-i", "create", "deployments").output.hasPrefix("no"))
+
+                // Every proxied write is in the audit log.
+                let audit = try await server.request(.GET, "/api/v1/audit?tenant=coke", token: fixture.tokens["coke-admin"])
+                let writes = audit.items.filter { ($0["action"] as? String)?.hasPrefix("kube.") == true }.compactMap { $0["target"] as? String }
+                #expect(writes.contains { $0.contains("/namespaces/mkt-dev/deployments") && $0.hasSuffix("201") }, "\(writes)")
+                #expect(writes.contains { $0.contains("/namespaces/mkt-dev/deployments") && $0.hasSuffix("403") }, "\(writes)")
+            }
+        }
+    }
+
+    @Test func clustersOutsideTheCallersReachAnswerNotFound() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(tls: true) { server in
+                let fixture = try await Self.setUp(server, sim)
+                func get(_ path: String, _ who: String?, headers: [(String, String)] = []) async throws -> TestResponse {
+                    try await server.request(.GET, path, token: who.flatMap { fixture.tokens[$0] }, headers: headers)
+                }
+                let onprem = "/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/pods"
+                #expect(try await get(onprem, "coke-pm").status == 200)
+                #expect(try await get(onprem, "coke-admin").status == 200)
+                for who in ["pepsi-admin", "pepsi-pm", "provider", "coke-sales-pa"] {
+                    // sales-pa has a namespace on onprem but not on cloud.
+                    let path = who == "coke-sales-pa" ? "/k8s/clusters/coke/cloud/api/v1/namespaces" : onprem
+                    let answer = try await get(path, who)
+                    #expect(answer.status == 404, "\(who): \(answer.status)")
+                    #expect(answer.object["kind"] as? String == "Status")
+                }
+                #expect(try await get("/k8s/clusters/coke/nowhere/api", "coke-admin").status == 404)
+                #expect(try await get(onprem, nil).status == 401)
+                #expect(try await get(onprem, nil, headers: [("Authorization", "Bearer cnp_nope")]).status == 401)
+                // The enterprise tenant's provider reaches its clusters as its admins do.
+                try Fixture.expect(await server.request(.POST, "/api/v1/tenants/pepsi/projects/marketing/namespaces", token: fixture.tokens["pepsi-admin"], json: ["cluster": "west", "name": "p-mkt"]), 201)
+                #expect(try await get("/k8s/clusters/pepsi/west/api/v1/namespaces", "provider").status == 200)
+
+                // A cluster that is down: 503 with a Status body.
+                sim.sim.clusters["onprem"]!.makeUnreachable(for: 3)
+                let down = try await get(onprem, "coke-pm")
+                #expect(down.status == 503)
+                #expect(down.object["kind"] as? String == "Status")
+            }
+        }
+    }
+
+    @Test func watchesStreamAndRevokedTokensStopAtOnce() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(tls: true) { server in
+                let fixture = try await Self.setUp(server, sim)
+                let kubectl = try await Self.kubectl(server, token: fixture.tokens["coke-pm"], query: "style=token&project=marketing")
+                defer { kubectl.remove() }
+                // The kubeconfig's token is listed among the user's tokens, and revocable.
+                let tokens = try await server.request(.GET, "/api/v1/tokens", token: fixture.tokens["coke-pm"])
+                let tokenID = try #require(tokens.items.first { ($0["description"] as? String)?.hasPrefix("kubeconfig") == true }?["id"] as? String)
+                _ = try await kubectl.run("config", "use-context", "marketing@onprem")
+
+                let admin = try PlacementTests.client(sim, "onprem")
+                async let watched = ProcessRunner.run(
+                    "timeout", ["4", "kubectl", "--kubeconfig", kubectl.kubeconfigPath, "get", "pods", "-w", "-o", "name"],
+                    environment: ["HOME": kubectl.directory.path]
+                )
+                try await Task.sleep(for: .seconds(1.5))
+                _ = try await admin.create(Self.pod("streamed", "mkt-dev"))
+                let output = try await watched.output
+                #expect(output.contains("pod/streamed"), "\(output)")
+
+                let namespaces = try await ProcessRunner.run(
+                    "timeout", ["3", "kubectl", "--kubeconfig", kubectl.kubeconfigPath, "get", "namespaces", "-w", "-o", "name"],
+                    environment: ["HOME": kubectl.directory.path]
+                )
+                #expect(namespaces.output.contains("namespace/mkt-dev") && !namespaces.output.contains("sales-dev"), "\(namespaces.output)")
+
+                let before = try await kubectl.run("get", "pods")
+                #expect(before.status == 0, "\(before.output)")
+                try Fixture.expect(await server.request(.DELETE, "/api/v1/tokens/\(tokenID)", token: fixture.tokens["coke-pm"]), 204)
+                let refused = try await kubectl.run("get", "pods")
+                #expect(refused.status != 0 && refused.output.contains("Unauthorized"), "\(refused.output)")
+            }
+        }
+    }
+}
