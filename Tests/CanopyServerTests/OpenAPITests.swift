@@ -8,12 +8,17 @@ import TestSupport
     @Test func everyRouteIsInTheDocumentAndEveryOperationIsARoute() async throws {
         try await TestServer.with { server in
             let router = CanopyServer.buildRouter(server.services)
-            let routes = Set(router.routes.map { route -> String in
+            let all = Set(router.routes.map { route -> String in
                 let path = route.path.description.split(separator: "/").map { part in
                     part.hasPrefix(":") ? "{\(part.dropFirst())}" : String(part)
                 }.joined(separator: "/")
                 return "\(route.method.rawValue) /\(path)"
             })
+            // The kube proxy serves the Kubernetes API (each cluster describes it at /openapi),
+            // not Canopy's: every method, under one catch-all.
+            let proxy = all.filter { $0.contains(" /k8s/") }
+            #expect(proxy == Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"].map { "\($0) /k8s/clusters/{tenant}/{cluster}/**" }))
+            let routes = all.subtracting(proxy)
             let document = OpenAPIDocument.bundled.operations
             #expect(routes.subtracting(document).isEmpty, "routes missing from openapi.yaml: \(routes.subtracting(document).sorted())")
             #expect(document.subtracting(routes).isEmpty, "operations without a route: \(document.subtracting(routes).sorted())")

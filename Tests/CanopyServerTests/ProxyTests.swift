@@ -183,4 +183,46 @@ import TestSupport
             }
         }
     }
+
+    @Test func anExecPluginKubeconfigKeepsWorkingAcrossTokenExpiry() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(tls: true) { server in
+                let fixture = try await Self.setUp(server, sim)
+                let home = try TemporaryDirectory()
+                defer { home.remove() }
+                let ca = home.path + "/ca.crt"
+                try (server.certificatePEM ?? "").write(toFile: ca, atomically: true, encoding: .utf8)
+                let environment = [
+                    "XDG_CONFIG_HOME": home.path + "/config",
+                    "PATH": URL(fileURLWithPath: ProcessRunner.canopyBinary).deletingLastPathComponent().path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
+                ]
+                let login = try await ProcessRunner.run(ProcessRunner.canopyBinary, [
+                    "login", "--server", server.baseURL, "--certificate-authority", ca, "--tenant", "coke", "--username", "pm", "--password", Fixture.password,
+                ], environment: environment)
+                #expect(login.status == 0, "\(login.output)")
+                let kubectl = try await Self.kubectl(server, token: fixture.tokens["coke-pm"], query: "project=marketing")
+                defer { kubectl.remove() }
+                #expect(try String(contentsOfFile: kubectl.kubeconfigPath, encoding: .utf8).contains("command: canopy"))
+                _ = try await kubectl.run("config", "use-context", "marketing@onprem")
+                let first = try await kubectl.run("get", "pods", environment: environment)
+                #expect(first.status == 0, "\(first.output)")
+
+                // The minted token runs out (its cache says it expires within the minute) and is
+                // revoked: the next kubectl call mints another, without the user doing anything.
+                let cachePath = home.path + "/config/canopy/exec-token"
+                var cached = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cachePath))) as? [String: Any])
+                let formatter = ISO8601DateFormatter()
+                cached["expiresAt"] = formatter.string(from: Date().addingTimeInterval(30))
+                try JSONSerialization.data(withJSONObject: cached).write(to: URL(fileURLWithPath: cachePath))
+                let tokens = try await server.request(.GET, "/api/v1/tokens", token: fixture.tokens["coke-pm"])
+                let minted = tokens.items.filter { $0["description"] as? String == "kubectl (canopy token)" }.compactMap { $0["id"] as? String }
+                #expect(minted.count == 1)
+                for id in minted { try Fixture.expect(await server.request(.DELETE, "/api/v1/tokens/\(id)", token: fixture.tokens["coke-pm"]), 204) }
+                let second = try await kubectl.run("get", "pods", environment: environment)
+                #expect(second.status == 0, "\(second.output)")
+                let after = try await server.request(.GET, "/api/v1/tokens", token: fixture.tokens["coke-pm"])
+                #expect(after.items.filter { $0["description"] as? String == "kubectl (canopy token)" }.count == 2)
+            }
+        }
+    }
 }
