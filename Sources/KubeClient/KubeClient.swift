@@ -22,6 +22,9 @@ public final class KubeClient: Sendable {
         public var initialBackoff: Duration = .milliseconds(100)
         /// Requests are sent as this user and these groups (`Impersonate-User`, `Impersonate-Group`).
         public var impersonation: Impersonation?
+        /// Connections kept open to the server: 16. Each watch holds one for as long as it runs,
+        /// so a client carrying many watches (the kube proxy) needs many more.
+        public var maxConnections = 16
 
         public init() {}
     }
@@ -60,7 +63,7 @@ public final class KubeClient: Sendable {
             throw KubeError(.configuration, "the TLS material of the kubeconfig cannot be read: \(error)")
         }
         var clientConfiguration = HTTPClient.Configuration(tlsConfiguration: tls)
-        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
+        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnections)
         clientConfiguration.timeout = .init(connect: .seconds(5))
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }

@@ -12,7 +12,7 @@ struct ClusterClients: Sendable {
 
     /// A client for `cluster` with a deadline per call and a number of retries. The caller owns
     /// it (and shuts it down, or lets it go).
-    func client(for cluster: Cluster, timeout: Duration, retries: Int) async throws -> KubeClient {
+    func client(for cluster: Cluster, timeout: Duration, retries: Int, maxConnections: Int = 16) async throws -> KubeClient {
         guard let sealed = try await world.store.clusterCredentials(of: cluster.id) else {
             throw KubeError(.configuration, "the cluster's credentials are gone")
         }
@@ -25,6 +25,7 @@ struct ClusterClients: Sendable {
         var configuration = KubeClient.Configuration()
         configuration.timeout = timeout
         configuration.retries = retries
+        configuration.maxConnections = maxConnections
         return try KubeClient(connection: connection, configuration: configuration, logger: logger)
     }
 }

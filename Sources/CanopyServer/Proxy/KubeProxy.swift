@@ -258,7 +258,8 @@ final class ProxyClients: Sendable {
 
     func client(for cluster: Cluster) async throws -> KubeClient {
         if let cached = cache.withLock({ $0[cluster.id] }), cached.version == cluster.version { return cached.client }
-        let client = try await clients.client(for: cluster, timeout: .seconds(30), retries: 0)
+        // Every watch through the proxy holds a connection to the cluster for as long as it runs.
+        let client = try await clients.client(for: cluster, timeout: .seconds(30), retries: 0, maxConnections: 10_000)
         cache.withLock { $0[cluster.id] = (cluster.version, client) }
         return client
     }

@@ -16,10 +16,14 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Measure KubeSim and KubeClient instead (issue 3's figures).") var kubesim = false
     @Option(help: "With --kubesim: simulated clusters (default 1000); with --reconciler: 100.") var clusters: Int?
     @Flag(help: "Measure the reconciler instead (issue 4's figures).") var reconciler = false
+    @Flag(help: "Measure kubectl-style calls direct and through Canopy's proxy (issue 6's figures).") var proxy = false
     @Option(help: "With --reconciler: projects on every cluster.") var projects = 20
     @Option(help: "With --reconciler: namespaces per project and cluster.") var namespaces = 2
 
     func run() async throws {
+        if proxy {
+            return try await ProxyBench(concurrency: 32, duration: .seconds(seconds)).run()
+        }
         if reconciler {
             return try await ReconcilerBench(clusters: clusters ?? 100, projects: projects, namespaces: namespaces).run()
         }

@@ -95,7 +95,7 @@ struct Demo: AsyncParsableCommand {
         for cluster in Self.clusters {
             let kubeconfig = sim.adminKubeconfig(cluster: cluster.name, baseURL: simURL)
             let path = "\(directory)/\(cluster.name).kubeconfig"
-            FileManager.default.createFile(atPath: path, contents: Data(kubeconfig.utf8), attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: path, contents: Data(kubeconfig.utf8), attributes: [.posixPermissions: 0o600])
             let client = cluster.tenant == "coke" ? cokeAdmin : pepsiAdmin
             _ = try await client.send(.POST, "/api/v1/tenants/\(cluster.tenant)/clusters", body: ["name": cluster.name, "kubeconfig": kubeconfig, "labels": cluster.labels])
             print("  imported simulated cluster \(cluster.name) into \(cluster.tenant)")
@@ -124,7 +124,7 @@ struct Demo: AsyncParsableCommand {
             let client = APIClient(server: server, token: try await Self.token(anonymous, tenant: "coke", username: user, password: Self.userPassword), certificateAuthority: ca)
             let kubeconfig = try await client.send(.GET, "/api/v1/kubeconfig?style=token&ttlSeconds=604800&project=marketing")
             let path = "\(directory)/\(user).kubeconfig"
-            FileManager.default.createFile(atPath: path, contents: kubeconfig, attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: path, contents: kubeconfig, attributes: [.posixPermissions: 0o600])
         }
         print("  wrote kubeconfigs for alice, bob and carol (kubectl through Canopy's proxy)")
     }

@@ -60,23 +60,7 @@ struct KubeSimBench {
     }
 
     private func measure(_ call: @escaping @Sendable () async throws -> Void) async throws -> [Double] {
-        let warmUntil = ContinuousClock.now + .seconds(1)
-        let until = warmUntil + duration
-        return try await withThrowingTaskGroup(of: [Double].self) { group in
-            for _ in 0..<concurrency {
-                group.addTask {
-                    var latencies: [Double] = []
-                    while ContinuousClock.now < until {
-                        let start = ContinuousClock.now
-                        try await call()
-                        let end = ContinuousClock.now
-                        if end > warmUntil && end < until { latencies.append(Bench.nanoseconds(end - start)) }
-                    }
-                    return latencies
-                }
-            }
-            return try await group.reduce(into: []) { $0 += $1 }
-        }
+        try await Load.measure(concurrency: concurrency, duration: duration, call)
     }
 
     private func report(_ name: String, _ latencies: [Double]) {
