@@ -133,6 +133,13 @@ import TestSupport
                     #expect(answer.object["kind"] as? String == "Status")
                 }
                 #expect(try await get("/k8s/clusters/coke/nowhere/api", "coke-admin").status == 404)
+                // Kubeconfigs: only what the caller may reach, never another tenant's.
+                #expect(try await get("/api/v1/kubeconfig?tenant=coke", "pepsi-admin").status == 404)
+                #expect(try await get("/api/v1/kubeconfig?tenant=coke", "provider").status == 422)
+                #expect(try await get("/api/v1/kubeconfig?project=sales", "coke-pm").status == 404)
+                #expect(try await get("/api/v1/kubeconfig", nil).status == 401)
+                let salesConfig = try await get("/api/v1/kubeconfig?style=token", "coke-sales-pa")
+                #expect(salesConfig.status == 200 && salesConfig.text.contains("sales@onprem") && !salesConfig.text.contains("marketing@"), "\(salesConfig.text)")
                 #expect(try await get(onprem, nil).status == 401)
                 #expect(try await get(onprem, nil, headers: [("Authorization", "Bearer cnp_nope")]).status == 401)
                 // The enterprise tenant's provider reaches its clusters as its admins do.
