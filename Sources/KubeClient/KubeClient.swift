@@ -65,6 +65,9 @@ public final class KubeClient: Sendable {
         var clientConfiguration = HTTPClient.Configuration(tlsConfiguration: tls)
         clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnections)
         clientConfiguration.timeout = .init(connect: .seconds(5))
+        // Kubernetes API servers speak HTTP/2 too, but KubeSim and Canopy's proxy serve HTTP/1.1;
+        // a pool that starts on HTTP/2 and migrates back has crashed here (AsyncHTTPClient 1.37).
+        clientConfiguration.httpVersion = .http1Only
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
 
