@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         .target(name: "CanopyModel"),
@@ -80,6 +81,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -122,7 +124,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "CanopyModel", "CanopyStore", "CanopyServer", "CanopyAuth", "KubeSim", "KubeAPI", "CanopyReconciler",
+                "CanopyModel", "CanopyStore", "CanopyServer", "CanopyAuth", "CanopyCertificates", "KubeSim", "KubeAPI", "CanopyReconciler",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -138,7 +140,10 @@ let package = Package(
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeAPI", "TestSupport"]),
         .testTarget(
             name: "CanopyAuthTests",
-            dependencies: ["CanopyAuth", "CanopyModel", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "CanopyAuth", "CanopyModel", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
         ),
         .testTarget(
             name: "CanopyReconcilerTests",

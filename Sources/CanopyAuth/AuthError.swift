@@ -14,6 +14,14 @@ public struct AuthError: Error, Sendable, CustomStringConvertible {
         public static let invalidToken = Code("invalidToken")
         /// The key for secrets at rest is missing or malformed, or a sealed secret does not open.
         public static let secretKey = Code("secretKey")
+        /// No directory server answered in time (connection refused, timed out or closed).
+        public static let directoryUnavailable = Code("directoryUnavailable")
+        /// TLS with the directory failed: its certificate is not signed by the configured CA, or
+        /// does not name the server.
+        public static let directoryTLS = Code("directoryTLS")
+        /// The directory answers, but the provider's settings do not work with it (service bind
+        /// refused, base DN missing, malformed filter, StartTLS refused).
+        public static let directoryMisconfigured = Code("directoryMisconfigured")
 
         public var description: String { name }
     }
