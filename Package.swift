@@ -153,7 +153,7 @@ let package = Package(
         .testTarget(
             name: "CanopyServerTests",
             dependencies: [
-                "CanopyServer", "CanopyModel", "CanopyStore", "TestSupport", "CanopyReconciler", "KubeSim", "KubeAPI", "KubeClient",
+                "CanopyServer", "CanopyModel", "CanopyStore", "CanopyAuth", "TestSupport", "CanopyReconciler", "KubeSim", "KubeAPI", "KubeClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

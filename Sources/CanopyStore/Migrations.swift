@@ -62,6 +62,14 @@ enum Migrations {
                 "CREATE INDEX namespaces_project ON namespaces (project_id)",
                 "ALTER TABLE projects ADD COLUMN pod_security TEXT NOT NULL DEFAULT 'baseline'",
             ],
+            [
+                // settings: the provider as JSON (no password); bind_password: sealed.
+                """
+                CREATE TABLE identity_providers (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, name TEXT NOT NULL,
+                  settings TEXT NOT NULL, bind_password TEXT NOT NULL, version BIGINT NOT NULL,
+                  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, UNIQUE (tenant_id, name))
+                """,
+            ],
         ]
     }
 }

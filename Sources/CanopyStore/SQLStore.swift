@@ -127,6 +127,16 @@ public final class SQLStore: Store {
         }
     }
 
+    public func identityProviders(of tenantID: TenantID?) async throws -> [(provider: IdentityProvider, sealedBindPassword: String)] {
+        try await mapErrors {
+            try await backend.withDatabase { db in
+                try await db.raw("""
+                    SELECT * FROM identity_providers WHERE tenant_id = \(bind: tenantID?.rawValue ?? "") ORDER BY created_at, id
+                    """).all().map(Rows.identityProvider)
+            }
+        }
+    }
+
     public func passwordHash(of userID: UserID) async throws -> String? {
         try await mapErrors {
             try await backend.withDatabase { db in

@@ -17,6 +17,9 @@ public protocol Store: Sendable {
     func auditSequences(after sequence: Int64) async throws -> [(sequence: Int64, tenantID: TenantID?)]
     /// The sealed kubeconfig of an imported cluster.
     func clusterCredentials(of id: ClusterID) async throws -> String?
+    /// The identity providers of a tenant (or of the domain, for `nil`), oldest first, each with
+    /// its sealed bind password.
+    func identityProviders(of tenantID: TenantID?) async throws -> [(provider: IdentityProvider, sealedBindPassword: String)]
     /// The bcrypt hash of a local user's password.
     func passwordHash(of userID: UserID) async throws -> String?
     /// A token's record by the SHA-256 hash of its secret, with the tenant of its user.

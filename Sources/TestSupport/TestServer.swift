@@ -33,6 +33,7 @@ public struct TestServer: Sendable {
     public static func with<T: Sendable>(
         backend: TestBackend = .sqlite, tls: Bool = false, dataDirectory: String? = nil, databaseURL shared: String? = nil,
         clusterProbeInterval: Duration = .seconds(15), reconciler: Reconciler.Options = TestServer.fastReconciler,
+        configure: @Sendable (inout ServerConfiguration) -> Void = { _ in },
         _ body: @Sendable (TestServer) async throws -> T
     ) async throws -> T {
         let directory = try TemporaryDirectory()
@@ -46,6 +47,7 @@ public struct TestServer: Sendable {
             var copy = configuration
             copy.clusterProbeInterval = clusterProbeInterval
             copy.reconciler = reconciler
+            configure(&copy)
             return copy
         }()
         let logger = { var logger = Logger(label: "canopy-test"); logger.logLevel = .critical; return logger }()

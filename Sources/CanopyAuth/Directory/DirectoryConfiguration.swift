@@ -54,7 +54,9 @@ public struct DirectoryConfiguration: Sendable, Equatable {
     /// `AuthError.directoryMisconfigured` naming the field (`"urls: …"`).
     public func validate() throws {
         guard !urls.isEmpty else { throw AuthError(.directoryMisconfigured, "urls: at least one ldap:// or ldaps:// URL is needed") }
-        let parsed = try urls.map { try LDAPURL($0) }
+        let parsed = try urls.map { url in
+            do { return try LDAPURL(url) } catch let error as AuthError { throw AuthError(.directoryMisconfigured, "urls: \(error.message)") }
+        }
         if startTLS, parsed.contains(where: \.secure) {
             throw AuthError(.directoryMisconfigured, "startTLS: ldaps:// URLs are already encrypted; use ldap:// URLs with StartTLS")
         }

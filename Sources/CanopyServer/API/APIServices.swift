@@ -12,18 +12,21 @@ public struct APIServices: Sendable {
     public let world: World
     public let authenticator: Authenticator
     public let hasher: PasswordHasher
-    /// Seals cluster credentials (and, later, directory bind passwords) at rest.
+    /// Seals cluster credentials and directory bind passwords at rest.
     public let secrets: SecretBox
     /// The latest probe result of every imported cluster.
     public let health: ClusterHealthMonitor
     /// Converges the clusters to the snapshot, and knows how far each one got.
     public let reconciler: Reconciler
+    /// The identity providers' LDAP clients and the directory users' groups.
+    public let directories: Directories
     public let logger: Logger
 
     public init(
         world: World, authenticator: Authenticator, hasher: PasswordHasher, secrets: SecretBox, health: ClusterHealthMonitor,
-        reconciler: Reconciler, logger: Logger
+        reconciler: Reconciler, directories: Directories, logger: Logger
     ) {
+        self.directories = directories
         self.world = world
         self.authenticator = authenticator
         self.hasher = hasher

@@ -1,7 +1,7 @@
 import CanopyModel
 import Hummingbird
 
-/// Routes of DESIGN.md that arrive with later issues (usage with the planner, cluster allocation, identity providers with LDAP). They exist now so that the API's shape is
+/// Routes of DESIGN.md that arrive with later issues (usage and cluster allocation, with the planner). They exist now so that the API's shape is
 /// complete and the isolation rules already hold: authentication and visibility are checked
 /// first, and only a caller who may see the target is told 501.
 struct PendingRoutes {
@@ -9,13 +9,6 @@ struct PendingRoutes {
 
     func register(on router: RouterGroup<AuthenticatedContext>) {
         router.get("tenants/{tenant}/clusters/{cluster}/allocation") { request, context in try inTenant(request, context, "cluster allocation") }
-        for path in ["tenants/{tenant}/identity-providers", "tenants/{tenant}/identity-providers/{id}"] {
-            router.get(RouterPath(path)) { request, context in try inTenant(request, context, "identity providers") }
-        }
-        router.post("tenants/{tenant}/identity-providers") { request, context in try inTenant(request, context, "identity providers") }
-        router.patch("tenants/{tenant}/identity-providers/{id}") { request, context in try inTenant(request, context, "identity providers") }
-        router.delete("tenants/{tenant}/identity-providers/{id}") { request, context in try inTenant(request, context, "identity providers") }
-        router.post("tenants/{tenant}/identity-providers/{id}/test") { request, context in try inTenant(request, context, "identity providers") }
         router.get("tenants/{tenant}/projects/{project}/usage") { request, context in try inProject(request, context) }
     }
 

@@ -108,6 +108,8 @@ struct WhoamiView: Encodable {
     let tenant: String?
     let serviceProvider: Bool
     let tenantAdmin: Bool
+    /// Directory groups (empty for local users).
+    let groups: [String]
     let projects: [ProjectRole]
 
     init(_ caller: Caller) {
@@ -116,6 +118,7 @@ struct WhoamiView: Encodable {
         self.tenant = tenant?.tenant.name
         serviceProvider = caller.principal.isServiceProvider
         tenantAdmin = caller.principal.isTenantAdmin
+        groups = caller.principal.groups.sorted()
         projects = caller.principal.projectRoles.compactMap { id, role in
             tenant?.project(id).map { ProjectRole(project: $0.name, role: role.rawValue) }
         }.sorted { $0.project < $1.project }

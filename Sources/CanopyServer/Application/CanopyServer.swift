@@ -62,15 +62,19 @@ public enum CanopyServer {
         let world = try await World(store: store)
         let hasher = PasswordHasher(cost: configuration.bcryptCost)
         let generated = try await Bootstrap.ensureDomainAdmin(world: world, hasher: hasher, configuredPassword: configuration.adminPassword)
-        let authenticator = Authenticator(world: world, hasher: hasher)
         let secrets = try SecretBox.load(dataDirectory: configuration.dataDirectory)
+        let directories = Directories(store: store, secrets: secrets, groupLifetime: configuration.directoryGroupLifetime, logger: logger)
+        let authenticator = Authenticator(
+            world: world, hasher: hasher, throttle: configuration.loginThrottle, directories: directories, logger: logger
+        )
         let health = ClusterHealthMonitor(world: world, secrets: secrets, interval: configuration.clusterProbeInterval, logger: logger)
         let clients = ClusterClients(world: world, secrets: secrets, logger: logger)
         let reconciler = Reconciler(options: configuration.reconciler, logger: logger, snapshots: { world.snapshots() }) { cluster, options in
             try await clients.client(for: cluster, timeout: options.requestTimeout, retries: 2)
         }
         let services = APIServices(
-            world: world, authenticator: authenticator, hasher: hasher, secrets: secrets, health: health, reconciler: reconciler, logger: logger
+            world: world, authenticator: authenticator, hasher: hasher, secrets: secrets, health: health, reconciler: reconciler,
+            directories: directories, logger: logger
         )
         let certificate = try configuration.tls
             ? ServerCertificate.loadOrCreate(in: configuration.dataDirectory, host: configuration.host) : nil
@@ -112,6 +116,7 @@ public enum CanopyServer {
         SessionRoutes(services: services).register(on: authenticated)
         TenantRoutes(services: services).register(on: authenticated)
         UserRoutes(services: services).register(on: authenticated)
+        IdentityProviderRoutes(services: services).register(on: authenticated)
         AdminRoutes(services: services).register(on: authenticated)
         ProjectRoutes(services: services).register(on: authenticated)
         ClusterRoutes(services: services).register(on: authenticated)

@@ -1,4 +1,6 @@
+import CanopyAuth
 import CanopyReconciler
+import Foundation
 
 /// How `canopy serve` (and the tests, and the demo) configure a server.
 public struct ServerConfiguration: Sendable {
@@ -22,6 +24,11 @@ public struct ServerConfiguration: Sendable {
     public var clusterProbeInterval: Duration = .seconds(15)
     /// Resync interval, backoff and deadlines of the reconciler.
     public var reconciler = Reconciler.Options()
+    /// How long a directory user's groups are trusted before the directory is asked again (and
+    /// a deleted or disabled account loses access). Defaults to 5 minutes.
+    public var directoryGroupLifetime: TimeInterval = 300
+    /// Failed sign-ins allowed per user name and per source address. Defaults to 5 a minute.
+    public var loginThrottle = LoginThrottle()
 
     public init(
         dataDirectory: String, databaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8443,

@@ -5,7 +5,8 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Turns credentials into identities: password sign-in (with throttling) and bearer tokens.
+/// Turns credentials into identities: password sign-in (local accounts, then the tenant's
+/// directories; with throttling) and bearer tokens.
 ///
 /// Tokens are looked up by the SHA-256 of their text. Known tokens are cached in memory for
 /// `cacheLifetime`, so most requests never touch the database; a revocation made by this process
@@ -19,9 +20,11 @@ public final class Authenticator: Sendable {
     private let world: World
     private let hasher: PasswordHasher
     private let clock: @Sendable () -> Date
+    private let logger: Logger
     private let cache = Mutex<[String: CachedToken]>([:])
     private let pendingUses = Mutex<[TokenID: Date]>([:])
     private let throttle: Mutex<LoginThrottle>
+    private let directories: Directories?
 
     private struct CachedToken {
         let token: APIToken
@@ -31,8 +34,11 @@ public final class Authenticator: Sendable {
 
     public init(
         world: World, hasher: PasswordHasher, clock: @escaping @Sendable () -> Date = Date.init,
-        throttle: LoginThrottle = LoginThrottle(), cacheLifetime: TimeInterval = 10, sessionLifetime: TimeInterval = 12 * 3600
+        throttle: LoginThrottle = LoginThrottle(), cacheLifetime: TimeInterval = 10, sessionLifetime: TimeInterval = 12 * 3600,
+        directories: Directories? = nil, logger: Logger = Logger(label: "canopy.auth")
     ) {
+        self.directories = directories
+        self.logger = logger
         self.world = world
         self.hasher = hasher
         self.clock = clock
@@ -62,39 +68,97 @@ public final class Authenticator: Sendable {
             }
         }
         guard let entry = cached, entry.token.isUsable(at: now) else { return nil }
-        guard isActive(userID: entry.token.userID, tenantID: entry.tenantID, in: world.snapshot) else { return nil }
+        let snapshot = world.snapshot
+        guard isActive(userID: entry.token.userID, tenantID: entry.tenantID, in: snapshot) else { return nil }
+        var groups: Set<String> = []
+        if let user = snapshot.user(entry.token.userID, in: entry.tenantID), user.source == .ldap {
+            guard let directories, let current = await directories.groups(of: user) else { return nil }
+            groups = current
+        }
         pendingUses.withLock { $0[entry.token.id] = now }
-        return Identity(userID: entry.token.userID, tenantID: entry.tenantID, tokenID: entry.token.id, groups: [])
+        return Identity(userID: entry.token.userID, tenantID: entry.tenantID, tokenID: entry.token.id, groups: groups)
     }
 
     /// Checks a user name and password; returns the user on success.
     ///
-    /// Every failure — unknown tenant or user, wrong password, disabled account, suspended tenant —
-    /// throws the same `invalidCredentials` after the same bcrypt work, so neither the answer nor
-    /// its timing tells whether an account exists. Five failures a minute for one user name or one
-    /// source address answer `throttled` until the window passes.
+    /// A local account is checked with its bcrypt hash. A name with no local account (or one
+    /// that came from a directory) is checked with the tenant's identity providers, in order;
+    /// a directory user signing in for the first time becomes a user with source `ldap`.
+    /// Every failure — unknown tenant or user, wrong or empty password, disabled account,
+    /// suspended tenant — throws the same `invalidCredentials` after the same bcrypt work, so
+    /// neither the answer nor its timing tells whether an account exists. Five failures a minute
+    /// for one user name or one source address answer `throttled` until the window passes. A
+    /// directory that cannot be asked throws its own error (503), which is not counted as a
+    /// failure.
     public func signIn(tenant tenantName: String?, username: String, password: String, from address: String) async throws -> User {
         let now = clock()
         let keys = ["user:\(tenantName ?? "")/\(username)", "address:\(address)"]
         if let wait = throttle.withLock({ $0.retryAfter(for: keys, at: now) }) {
             throw AuthError(.throttled, "too many failed sign-ins; try again in \(wait) seconds", retryAfter: wait)
         }
-        let snapshot = world.snapshot
-        let user: User? = if let tenantName {
-            snapshot.tenant(named: tenantName)?.user(named: username)
-        } else {
-            snapshot.domainUser(named: username)
+        let failed = {
+            self.throttle.withLock { $0.recordFailure(for: keys, at: now) }
+            return AuthError(.invalidCredentials, "invalid user name or password")
         }
-        let hash = try await user.flatMap { $0.source == .local ? $0 : nil }.asyncMap { try await world.store.passwordHash(of: $0.id) } ?? nil
+        let snapshot = world.snapshot
+        let tenant = tenantName.flatMap { snapshot.tenant(named: $0) }
+        guard tenantName == nil || tenant != nil else {
+            _ = try await hasher.verify(password, against: nil)
+            throw failed()
+        }
+        // Directory users are stored under their name in lower case; local names are exact.
+        let exact = if let tenant { tenant.user(named: username) } else { snapshot.domainUser(named: username) }
+        let folded = if let tenant { tenant.user(named: username.lowercased()) } else { snapshot.domainUser(named: username.lowercased()) }
+        let existing: User? = exact ?? folded.flatMap { $0.source == .ldap ? $0 : nil }
+        let hash = try await existing.flatMap { $0.source == .local ? $0 : nil }.asyncMap { try await world.store.passwordHash(of: $0.id) } ?? nil
         // An empty password never matches, but still costs a bcrypt verification.
         let verified = try await hasher.verify(password, against: hash)
-        let matches = verified && !password.isEmpty
-        guard matches, let user, isActive(userID: user.id, tenantID: user.tenantID, in: snapshot) else {
-            throttle.withLock { $0.recordFailure(for: keys, at: now) }
-            throw AuthError(.invalidCredentials, "invalid user name or password")
+        var user = existing
+        if existing?.source != .local {
+            // No local account by this name: ask the directories.
+            guard !password.isEmpty, let directories else { throw failed() }
+            guard let found = try await directories.authenticate(tenantID: tenant?.tenant.id, username: username, password: password) else { throw failed() }
+            user = try await directoryUser(found, in: tenant, existing: existing)
+            if let user { directories.remember(user.id, groups: found.groups) }
+        } else if !(verified && !password.isEmpty) {
+            throw failed()
         }
+        guard let user, isActive(userID: user.id, tenantID: user.tenantID, in: world.snapshot) else { throw failed() }
         throttle.withLock { $0.recordSuccess(for: [keys[0]]) }
         return user
+    }
+
+    /// The Canopy user of a directory account: the existing one, or a new user with source
+    /// `ldap` (created once, even when two first sign-ins race). `nil` when the directory's name
+    /// cannot be a Canopy user name (a DNS label).
+    private func directoryUser(_ found: DirectoryUser, in tenant: TenantSnapshot?, existing: User?) async throws -> User? {
+        if let existing { return existing }
+        let username = found.username.lowercased()
+        guard (try? Validate.name(username, field: "username")) != nil else {
+            logger.notice("directory account has a name that cannot be a Canopy user name", metadata: ["username": "\(found.username)"])
+            return nil
+        }
+        let now = clock()
+        let user = User(
+            id: .random(), tenantID: tenant?.tenant.id, username: username, displayName: String(found.displayName.prefix(200)),
+            email: found.email, source: .ldap, createdAt: now
+        )
+        let actor = tenant.map { "\($0.tenant.name)/\(username)" } ?? username
+        let event = AuditEvent(
+            at: now, actorID: user.id, actor: actor, tenantID: user.tenantID, projectID: nil,
+            action: "user.create", target: "\(tenant.map { "tenants/\($0.tenant.name)/" } ?? "")users/\(username)", requestID: nil
+        )
+        do {
+            try await world.commit { tx in
+                try await tx.insert(user, passwordHash: nil)
+                return World.Outcome(result: (), changes: [.userSaved(user)], audit: [event])
+            }
+            return user
+        } catch let error as StoreError where error.code == .duplicate {
+            // Another sign-in of the same person created it first.
+            let snapshot = world.snapshot
+            return tenant.flatMap { snapshot.tenant($0.tenant.id)?.user(named: username) } ?? (tenant == nil ? snapshot.domainUser(named: username) : nil)
+        }
     }
 
     /// Forgets cached records of tokens that were revoked or deleted in this process.

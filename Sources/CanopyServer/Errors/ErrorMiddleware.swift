@@ -44,6 +44,12 @@ struct ErrorMiddleware: RouterMiddleware {
                 var apiError = APIError(.tooManyRequests, code: "throttled", message: error.message)
                 apiError.headers[.retryAfter] = String(error.retryAfter ?? 60)
                 return apiError
+            case .directoryUnavailable, .directoryTLS, .directoryMisconfigured:
+                // Details are in the log and in the provider's test endpoint, not for whoever signs in.
+                return APIError(
+                    .serviceUnavailable, code: "directory_unavailable",
+                    message: "the directory cannot be reached to check this sign-in; local accounts can still sign in, and a tenant admin can run the identity provider's test"
+                )
             default:
                 return .unauthenticated(error.message)
             }

@@ -10,6 +10,19 @@ enum Rows {
     static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
     static func optionalDate(_ millis: Int64?) -> Date? { millis.map(date) }
 
+    /// A value as a JSON text column.
+    static func json(_ value: some Encodable) throws -> String {
+        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+    }
+
+    /// An identity provider from its row: the settings column with the row's version and times.
+    static func identityProvider(_ row: any SQLRow) throws -> (provider: IdentityProvider, sealedBindPassword: String) {
+        var provider = try JSONDecoder().decode(IdentityProvider.self, from: Data(try row.decode(column: "settings", as: String.self).utf8))
+        provider.version = try row.decode(column: "version", as: Int.self)
+        provider.updatedAt = date(try row.decode(column: "updated_at", as: Int64.self))
+        return (provider, try row.decode(column: "bind_password", as: String.self))
+    }
+
     static func tenant(_ row: any SQLRow) throws -> Tenant {
         Tenant(
             id: TenantID(try row.decode(column: "id", as: String.self)),

@@ -33,7 +33,7 @@ public struct StoreTransaction: Sendable {
 
     /// Deletes a tenant and everything in it.
     public func deleteTenant(_ id: TenantID) async throws {
-        for table in ["tokens", "grants", "namespaces", "projects", "clusters", "users"] {
+        for table in ["tokens", "grants", "namespaces", "projects", "clusters", "users", "identity_providers"] {
             try await db.raw("DELETE FROM \(ident: table) WHERE tenant_id = \(bind: id.rawValue)").run()
         }
         try await db.raw("DELETE FROM tenants WHERE id = \(bind: id.rawValue)").run()
@@ -165,6 +165,35 @@ public struct StoreTransaction: Sendable {
 
     public func deleteNamespace(_ id: NamespaceID) async throws {
         try await db.raw("DELETE FROM namespaces WHERE id = \(bind: id.rawValue)").run()
+    }
+
+    // MARK: Identity providers
+
+    /// Stores a provider with its sealed bind password; a name taken in the tenant fails with `duplicate`.
+    public func insert(_ provider: IdentityProvider, sealedBindPassword: String) async throws {
+        try await run("identity provider '\(provider.name)'", """
+            INSERT INTO identity_providers (id, tenant_id, name, settings, bind_password, version, created_at, updated_at)
+            VALUES (\(bind: provider.id.rawValue), \(bind: provider.tenantID?.rawValue ?? ""), \(bind: provider.name),
+              \(bind: try Rows.json(provider)), \(bind: sealedBindPassword), 1,
+              \(bind: Rows.millis(provider.createdAt)), \(bind: Rows.millis(provider.updatedAt)))
+            """)
+    }
+
+    /// Saves `provider` if its stored version is still `provider.version`; a non-nil sealed
+    /// password replaces the stored one.
+    public func update(_ provider: IdentityProvider, sealedBindPassword: String?) async throws -> IdentityProvider {
+        var saved = provider
+        saved.version = try await bumpVersion("identity_providers", provider.id.rawValue, provider.version, """
+            UPDATE identity_providers SET settings = \(bind: try Rows.json(provider)),
+              bind_password = COALESCE(\(bind: sealedBindPassword), bind_password),
+              updated_at = \(bind: Rows.millis(provider.updatedAt)), version = version + 1
+            WHERE id = \(bind: provider.id.rawValue) AND version = \(bind: provider.version) RETURNING version
+            """)
+        return saved
+    }
+
+    public func deleteIdentityProvider(_ id: IdentityProviderID) async throws {
+        try await db.raw("DELETE FROM identity_providers WHERE id = \(bind: id.rawValue)").run()
     }
 
     // MARK: Tokens
