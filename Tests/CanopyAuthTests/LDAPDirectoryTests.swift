@@ -86,6 +86,29 @@ import TestSupport
         }
     }
 
+    @Test func aServerThatNeverAnswersCostsOneOperationTimeout() async throws {
+        // A listening socket that never reads: connections complete, answers never come.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && listen(listener, 16) == 0 && getsockname(listener, $0, &length) == 0 }
+        }
+        try #require(listening)
+        var configuration = DirectoryConfiguration(
+            urls: ["ldap://127.0.0.1:\(UInt16(bigEndian: address.sin_port))"], bindDN: "cn=x", bindPassword: "x", userBaseDN: "dc=test", groupBaseDN: "dc=test"
+        )
+        configuration.operationTimeout = .milliseconds(500)
+        let start = ContinuousClock.now
+        let error = await #expect(throws: AuthError.self) { try await LDAPDirectory(configuration: configuration).authenticate(username: "alice", password: "x") }
+        #expect(error?.code == .directoryUnavailable)
+        #expect(error?.message.contains("did not answer within") == true, "\(String(describing: error))")
+        #expect(ContinuousClock.now - start < .seconds(3))
+    }
+
     @Test func testReportsEachStepPrecisely() async throws {
         try await TestDirectory.with { directory in
             let good = try LDAPDirectory(configuration: Self.coke(directory))

@@ -150,6 +150,25 @@ import TestSupport
         }
     }
 
+    @Test func domainDirectoryUsersSignInWithoutATenant() async throws {
+        try await TestDirectory.with { directory in
+            try await TestServer.with(configure: Self.configure) { server in
+                let provider = try await server.login("admin", TestServer.adminPassword)
+                try Fixture.expect(await server.request(.POST, "/api/v1/identity-providers", token: provider, json: Self.provider(directory, company: "pepsi")), 201)
+                let token = try await server.login("alice", "pepsi-alice-pw")
+                let whoami = try await server.request(.GET, "/api/v1/whoami", token: token).object
+                #expect(whoami["tenant"] == nil)
+                #expect(whoami["groups"] as? [String] == ["pepsi-devs"])
+                // Signed in, but no grant: a directory account alone is not the service provider.
+                #expect(whoami["serviceProvider"] as? Bool == false)
+                #expect(try await server.request(.GET, "/api/v1/tenants", token: token).items.isEmpty)
+                // The domain's directory is not a tenant's.
+                let tenantLogin = try await server.request(.POST, "/api/v1/login", json: ["tenant": "coke", "username": "alice", "password": "pepsi-alice-pw"])
+                #expect(tenantLogin.status == 401)
+            }
+        }
+    }
+
     @Test func badProviderSettingsAreRefusedAndNothingIsLost() async throws {
         try await TestDirectory.with { directory in
             try await TestServer.with(configure: Self.configure) { server in

@@ -105,4 +105,36 @@ import TestSupport
             }
         }
     }
+
+    @Test func identityProviderAnswersMatchTheirDeclaredSchemas() async throws {
+        try await TestDirectory.with { directory in
+            try await TestServer.with { server in
+                let fixture = try await Fixture.build(server)
+                let admin = fixture.tokens["coke-admin"]!
+                let base = "/api/v1/tenants/{tenant}/identity-providers"
+                let calls: [(String, String, String, String?, [String: Any]?)] = [
+                    ("POST", "/api/v1/tenants/coke/identity-providers", base, admin, DirectorySignInTests.provider(directory)),
+                    ("GET", "/api/v1/tenants/coke/identity-providers", base, admin, nil),
+                    ("GET", "/api/v1/tenants/coke/identity-providers/corp", base + "/{id}", admin, nil),
+                    ("PATCH", "/api/v1/tenants/coke/identity-providers/corp", base + "/{id}", admin, ["nestedGroupDepth": 2]),
+                    ("POST", "/api/v1/tenants/coke/identity-providers/corp/test", base + "/{id}/test", admin, ["username": "alice", "password": "alice-pw"]),
+                    ("POST", "/api/v1/tenants/coke/identity-providers/corp/test", base + "/{id}/test", admin, ["username": "alice", "password": "x"]),
+                    ("POST", "/api/v1/identity-providers", "/api/v1/identity-providers", fixture.tokens["provider"], DirectorySignInTests.provider(directory)),
+                    ("GET", "/api/v1/identity-providers", "/api/v1/identity-providers", fixture.tokens["provider"], nil),
+                ]
+                for (method, path, template, token, body) in calls {
+                    let response = try await server.request(.init(rawValue: method), path, token: token, json: body)
+                    #expect((200...201).contains(response.status), "\(method) \(path): \(response.status) \(response.text)")
+                    let mismatch = OpenAPIDocument.bundled.responseMismatch(Array(response.data), operation: "\(method) \(template)")
+                    #expect(mismatch == nil, "\(method) \(path): \(mismatch ?? "")")
+                }
+                let login = try await server.request(.POST, "/api/v1/login", json: ["tenant": "coke", "username": "alice", "password": "alice-pw"])
+                #expect(login.status == 200)
+                #expect(OpenAPIDocument.bundled.responseMismatch(Array(login.data), operation: "POST /api/v1/login") == nil)
+                let token = login.object["token"] as? String
+                let whoami = try await server.request(.GET, "/api/v1/whoami", token: token)
+                #expect(OpenAPIDocument.bundled.responseMismatch(Array(whoami.data), operation: "GET /api/v1/whoami") == nil)
+            }
+        }
+    }
 }

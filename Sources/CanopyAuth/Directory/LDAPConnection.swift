@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import Synchronization
 
 /// `ldap://host[:port]` or `ldaps://host[:port]` (RFC 4516, without DN or query parts).
@@ -84,12 +85,14 @@ final class LDAPConnection: Sendable {
         group: any EventLoopGroup
     ) async throws -> LDAPConnection {
         let serverName = url.tlsServerName
+        let handshake = group.any().makePromise(of: Void.self)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if url.secure, let tls {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                        try channel.pipeline.syncOperations.addHandler(TLSHandshakeWaiter(done: handshake))
                     }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LDAPFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(LDAPClientHandler())
@@ -99,20 +102,43 @@ final class LDAPConnection: Sendable {
         do {
             channel = try await bootstrap.connect(host: url.host, port: url.port).get()
         } catch {
+            handshake.succeed()
             throw AuthError(.directoryUnavailable, "\(url) cannot be reached: \(Self.describe(error))")
         }
         let connection = LDAPConnection(url: url, channel: channel, operationTimeout: operationTimeout)
+        if url.secure, tls != nil { try await connection.awaitHandshake(handshake) } else { handshake.succeed() }
         if startTLS, !url.secure, let tls {
             let answer = try await connection.send(.startTLS)
             guard case .extended(let result) = answer.last, result.isSuccess else {
                 connection.close()
                 throw AuthError(.directoryMisconfigured, "\(url) refused StartTLS: \(answer.last.map { "\($0)" } ?? "no answer")")
             }
+            let upgraded = channel.eventLoop.makePromise(of: Void.self)
             try await channel.eventLoop.submit {
-                try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName), position: .first)
+                let ssl = try NIOSSLClientHandler(context: tls, serverHostname: serverName)
+                try channel.pipeline.syncOperations.addHandler(ssl, position: .first)
+                try channel.pipeline.syncOperations.addHandler(TLSHandshakeWaiter(done: upgraded), position: .after(ssl))
             }.get()
+            try await connection.awaitHandshake(upgraded)
         }
         return connection
+    }
+
+    /// Waits for the TLS handshake, so a refused certificate is reported as such (and not as
+    /// the closed connection that follows it), within the operation timeout.
+    private func awaitHandshake(_ done: EventLoopPromise<Void>) async throws {
+        let url = self.url
+        let timeout = operationTimeout
+        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) {
+            done.fail(AuthError(.directoryUnavailable, "\(url) did not finish the TLS handshake within \(timeout)"))
+        }
+        defer { timer.cancel() }
+        do {
+            try await done.futureResult.get()
+        } catch {
+            close()
+            throw (error as? AuthError) ?? Self.translate(error, url: url)
+        }
     }
 
     /// Sends `request` and returns every message of its answer, the final one last. Fails after
@@ -177,6 +203,33 @@ final class LDAPConnection: Sendable {
             }
         }
         return "\(error)"
+    }
+}
+
+/// Completes its promise when the TLS handshake before it in the pipeline is done, or fails it
+/// with the handshake's error.
+final class TLSHandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    private let done: EventLoopPromise<Void>
+
+    init(done: EventLoopPromise<Void>) { self.done = done }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            done.succeed()
+            context.pipeline.syncOperations.removeHandler(self, promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        done.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        done.fail(ChannelError.eof)
+        context.fireChannelInactive()
     }
 }
 

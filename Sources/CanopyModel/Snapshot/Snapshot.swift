@@ -51,7 +51,8 @@ public struct Snapshot: Sendable {
     public func principal(userID: UserID, tenantID: TenantID?, groups: Set<String> = []) -> Principal? {
         guard let tenantID else {
             guard let user = domainUsers[userID] else { return nil }
-            return Principal(user: user, isServiceProvider: serviceProviders.contains(userID))
+            // Service-provider grants name users; a domain user's directory groups are shown, never a role.
+            return Principal(user: user, groups: groups, isServiceProvider: serviceProviders.contains(userID))
         }
         guard let tenant = tenants[tenantID], let user = tenant.users[userID] else { return nil }
         let subjects = [Subject.user(userID)] + groups.sorted().map(Subject.group)
