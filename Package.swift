@@ -114,6 +114,8 @@ let package = Package(
             name: "canopy",
             dependencies: [
                 "CanopyModel", "CanopyServer", "CanopyStore", "CanopyAuth", "KubeSim", "KubeAPI", "KubeClient", "CanopyReconciler",
+                // The login benchmark starts the tests' slapd.
+                "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -9,7 +9,7 @@ struct Canopy: AsyncParsableCommand {
         subcommands: [
             Serve.self, Demo.self, KubeSimCommand.self, Bench.self, Login.self, Whoami.self,
             TenantCommand.self, UserCommand.self, ProjectCommand.self, MemberCommand.self, ClusterCommand.self, NamespaceCommand.self,
-            KubeconfigCommand.self, TokenCommand.self,
+            KubeconfigCommand.self, TokenCommand.self, IdentityProviderCommand.self,
         ]
     )
 }

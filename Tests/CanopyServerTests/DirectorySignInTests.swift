@@ -150,6 +150,38 @@ import TestSupport
         }
     }
 
+    @Test func theCLIManagesProvidersAndSignsDirectoryUsersIn() async throws {
+        try await TestDirectory.with { directory in
+            let home = try TemporaryDirectory()
+            defer { home.remove() }
+            try await TestServer.with(configure: Self.configure) { server in
+                _ = try await Fixture.build(server)
+                let cli = CLI(configHome: home.path)
+                let login = try await cli.run(["login", "--server", server.baseURL, "--tenant", "coke", "--username", "boss", "--password", Fixture.password])
+                #expect(login.status == 0, "\(login.output)")
+                let created = try await cli.run([
+                    "identity-provider", "create", "--tenant", "coke", "corp", "--url", "ldap://127.0.0.1:1", "--url", directory.url,
+                    "--bind-dn", TestDirectory.bindDN, "--bind-password", TestDirectory.bindPassword,
+                    "--user-base-dn", TestDirectory.cokePeople, "--group-base-dn", TestDirectory.cokeGroups, "--nested-group-depth", "1",
+                ])
+                #expect(created.status == 0, "\(created.output)")
+                let listed = try await cli.run(["idp", "list", "--tenant", "coke"])
+                #expect(listed.output.contains("corp") && !listed.output.contains(TestDirectory.bindPassword), "\(listed.output)")
+                let tested = try await cli.run(["idp", "test", "--tenant", "coke", "corp", "--username", "alice", "--password", "alice-pw"])
+                #expect(tested.status == 0 && tested.output.contains("ok   userBind") && tested.output.contains("groups: developers, marketing-team"), "\(tested.output)")
+                let wrong = try await cli.run(["idp", "test", "--tenant", "coke", "corp", "--username", "alice", "--password", "nope"])
+                #expect(wrong.output.contains("FAIL userBind"), "\(wrong.output)")
+
+                let alice = try await cli.run(["login", "--server", server.baseURL, "--tenant", "coke", "--username", "alice", "--password", "alice-pw"])
+                #expect(alice.status == 0, "\(alice.output)")
+                let whoami = try await cli.run(["whoami"])
+                #expect(whoami.output.contains("groups:    developers, marketing-team"), "\(whoami.output)")
+                let refused = try await cli.run(["idp", "list", "--tenant", "coke"])
+                #expect(refused.status != 0 && refused.output.contains("403"), "\(refused.output)")
+            }
+        }
+    }
+
     @Test func domainDirectoryUsersSignInWithoutATenant() async throws {
         try await TestDirectory.with { directory in
             try await TestServer.with(configure: Self.configure) { server in

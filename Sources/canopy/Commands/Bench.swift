@@ -17,10 +17,15 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "With --kubesim: simulated clusters (default 1000); with --reconciler: 100.") var clusters: Int?
     @Flag(help: "Measure the reconciler instead (issue 4's figures).") var reconciler = false
     @Flag(help: "Measure kubectl-style calls direct and through Canopy's proxy (issue 6's figures).") var proxy = false
+    @Flag(help: "Measure local and directory sign-in against a real slapd (issue 7's figures; needs Debian's slapd).") var login = false
+    @Option(help: "With --login: the server's bcrypt cost.") var bcryptCost: UInt8 = 12
     @Option(help: "With --reconciler: projects on every cluster.") var projects = 20
     @Option(help: "With --reconciler: namespaces per project and cluster.") var namespaces = 2
 
     func run() async throws {
+        if login {
+            return try await LoginBench(concurrency: 32, duration: .seconds(seconds), bcryptCost: bcryptCost).run()
+        }
         if proxy {
             return try await ProxyBench(concurrency: 32, duration: .seconds(seconds)).run()
         }

@@ -64,9 +64,7 @@ struct KubeSimBench {
     }
 
     private func report(_ name: String, _ latencies: [Double]) {
-        let perSecond = Double(latencies.count) / Bench.nanoseconds(duration) * 1e9
-        print(String(format: "kubesim: %@ through KubeClient: %.0f req/s, p50 %.2f ms, p99 %.2f ms (%d concurrent)",
-                     name, perSecond, Bench.percentile(latencies, 0.5) / 1e6, Bench.percentile(latencies, 0.99) / 1e6, concurrency))
+        Load.report("kubesim", name + " through KubeClient", latencies, duration: duration, concurrency: concurrency)
     }
 
     /// VmRSS of this process, in MiB.

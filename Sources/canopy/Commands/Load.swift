@@ -20,4 +20,11 @@ enum Load {
             return try await group.reduce(into: []) { $0 += $1 }
         }
     }
+
+    /// One line of figures: requests per second, p50 and p99 of `latencies` measured over `duration`.
+    static func report(_ area: String, _ name: String, _ latencies: [Double], duration: Duration, concurrency: Int) {
+        let perSecond = Double(latencies.count) / Bench.nanoseconds(duration) * 1e9
+        print(String(format: "%@: %@: %.0f req/s, p50 %.2f ms, p99 %.2f ms (%d concurrent)",
+                     area, name, perSecond, Bench.percentile(latencies, 0.5) / 1e6, Bench.percentile(latencies, 0.99) / 1e6, concurrency))
+    }
 }

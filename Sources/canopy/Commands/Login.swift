@@ -55,6 +55,7 @@ struct Whoami: AsyncParsableCommand {
         print("user:      \(answer["tenant"].map { "\($0)/" } ?? "")\(user["username"] ?? "?")")
         if answer["serviceProvider"] as? Bool == true { print("role:      service provider") }
         if answer["tenantAdmin"] as? Bool == true { print("role:      tenant admin") }
+        if let groups = answer["groups"] as? [String], !groups.isEmpty { print("groups:    \(groups.joined(separator: ", "))") }
         for project in answer["projects"] as? [[String: Any]] ?? [] {
             print("project:   \(project["project"] ?? "?") (\(project["role"] ?? "?"))")
         }

@@ -94,8 +94,6 @@ struct ProxyBench {
     }
 
     private func report(_ name: String, _ latencies: [Double]) {
-        let perSecond = Double(latencies.count) / Bench.nanoseconds(duration) * 1e9
-        print(String(format: "proxy: %@: %.0f req/s, p50 %.2f ms, p99 %.2f ms (%d concurrent)",
-                     name, perSecond, Bench.percentile(latencies, 0.5) / 1e6, Bench.percentile(latencies, 0.99) / 1e6, concurrency))
+        Load.report("proxy", name + "", latencies, duration: duration, concurrency: concurrency)
     }
 }
