@@ -33,6 +33,32 @@ extension ServerCertificate {
         return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
     }
 
+    /// Issues a server certificate for `localhost` and 127.0.0.1 signed by this (self-signed, CA)
+    /// certificate: what a server with its own CA presents (the tests' directory server).
+    public func issueServerCertificate(commonName: String, now: Date = Date()) throws -> ServerCertificate {
+        let authority = try Certificate(pemEncoded: certificatePEM)
+        let authorityKey = try P256.Signing.PrivateKey(pemRepresentation: keyPEM)
+        let key = P256.Signing.PrivateKey()
+        let certificate = try Certificate(
+            version: .v3,
+            serialNumber: Certificate.SerialNumber(),
+            publicKey: .init(key.publicKey),
+            notValidBefore: now.addingTimeInterval(-3600),
+            notValidAfter: now.addingTimeInterval(365 * 24 * 3600),
+            issuer: authority.subject,
+            subject: try DistinguishedName { CommonName(commonName) },
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true))
+                try ExtendedKeyUsage([.serverAuth])
+                SubjectAlternativeNames([.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
+            },
+            issuerPrivateKey: .init(authorityKey)
+        )
+        return ServerCertificate(certificatePEM: try certificate.serializeAsPEM().pemString, keyPEM: key.pemRepresentation)
+    }
+
     /// The user (common name) and groups (organizations) of a DER-encoded client certificate.
     public static func clientIdentity(derEncoded bytes: [UInt8]) throws -> (user: String, groups: [String]) {
         let certificate = try Certificate(derEncoded: bytes)

@@ -10,7 +10,7 @@ import NIOPosix
 /// (in the twelve groups `team-01`…`team-12`, for paging), and an entry whose uid is
 /// `*)(uid=*`. Pepsi: another `alice` with another password. Passwords are `<uid>-pw`, Pepsi's
 /// alice has `pepsi-alice-pw`. The server offers `ldap://` (with StartTLS) and `ldaps://` with a
-/// self-signed certificate (its own CA) for 127.0.0.1 and localhost.
+/// certificate for 127.0.0.1 and localhost issued by a test CA of its own (`caPEM`).
 public final class TestDirectory: @unchecked Sendable {
     public static let bindDN = "cn=admin,dc=test"
     public static let bindPassword = "admin-secret"
@@ -21,7 +21,7 @@ public final class TestDirectory: @unchecked Sendable {
 
     public let port: Int
     public let tlsPort: Int
-    /// The CA (the server's own self-signed certificate) that clients must trust.
+    /// The test CA that issued the server's certificate: what clients must trust.
     public let caPEM: String
     public let folder: URL
     private var process: Process?
@@ -50,8 +50,10 @@ public final class TestDirectory: @unchecked Sendable {
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("db"), withIntermediateDirectories: true)
         port = try ServerProcess.freePort()
         tlsPort = try ServerProcess.freePort()
-        let certificate = try ServerCertificate.create(host: "localhost", commonName: "Test directory")
-        caPEM = certificate.certificatePEM
+        let authority = try ServerCertificate.create(host: "localhost", commonName: "Test directory CA")
+        let certificate = try authority.issueServerCertificate(commonName: "Test directory")
+        caPEM = authority.certificatePEM
+        try authority.certificatePEM.write(to: folder.appendingPathComponent("ca.crt"), atomically: true, encoding: .utf8)
         try certificate.certificatePEM.write(to: folder.appendingPathComponent("server.crt"), atomically: true, encoding: .utf8)
         try certificate.keyPEM.write(to: folder.appendingPathComponent("server.key"), atomically: true, encoding: .utf8)
         try Self.configuration(folder: folder.path).write(to: folder.appendingPathComponent("slapd.conf"), atomically: true, encoding: .utf8)
@@ -137,7 +139,7 @@ public final class TestDirectory: @unchecked Sendable {
         pidfile \(folder)/slapd.pid
         modulepath /usr/lib/ldap
         moduleload back_mdb
-        TLSCACertificateFile \(folder)/server.crt
+        TLSCACertificateFile \(folder)/ca.crt
         TLSCertificateFile \(folder)/server.crt
         TLSCertificateKeyFile \(folder)/server.key
         database mdb

@@ -38,6 +38,11 @@ import TestSupport
                 _ = try await server.login(tenant: "coke", "ALICE", "alice-pw")
                 let users = try await server.request(.GET, "/api/v1/tenants/coke/users", token: admin).items
                 #expect(users.filter { $0["source"] as? String == "ldap" }.compactMap { $0["username"] as? String } == ["alice"])
+                // A directory group as tenant admins: bob is in `admins`.
+                try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/admins", token: admin, json: ["group": "admins"]), 201)
+                let bob = try await server.login(tenant: "coke", "bob", "bob-pw")
+                #expect(try await server.request(.GET, "/api/v1/whoami", token: bob).object["tenantAdmin"] as? Bool == true)
+                #expect(try await server.request(.GET, "/api/v1/tenants/coke/identity-providers", token: bob).status == 200)
                 // A directory user has no Canopy password to change.
                 let alice = try await server.request(.PATCH, "/api/v1/tenants/coke/users/alice", token: token, json: ["password": "new-password-1"])
                 #expect(alice.status == 422)
