@@ -49,6 +49,19 @@ public final class KubeClient: Sendable {
         self.connection = connection
         self.configuration = configuration
         self.logger = logger
+        let tls = try Self.tlsConfiguration(for: connection)
+        var clientConfiguration = HTTPClient.Configuration(tlsConfiguration: tls)
+        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnections)
+        clientConfiguration.timeout = .init(connect: .seconds(5))
+        // Kubernetes API servers speak HTTP/2 too, but KubeSim and Canopy's proxy serve HTTP/1.1;
+        // a pool that starts on HTTP/2 and migrates back has crashed here (AsyncHTTPClient 1.37).
+        clientConfiguration.httpVersion = .http1Only
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+    }
+
+    /// The TLS settings of a kubeconfig connection: its CA (or the system's roots), its client
+    /// certificate, and `insecure-skip-tls-verify`.
+    public static func tlsConfiguration(for connection: Kubeconfig.Connection) throws -> TLSConfiguration {
         var tls = TLSConfiguration.makeClientConfiguration()
         do {
             if let ca = connection.certificateAuthorityPEM {
@@ -62,13 +75,7 @@ public final class KubeClient: Sendable {
         } catch {
             throw KubeError(.configuration, "the TLS material of the kubeconfig cannot be read: \(error)")
         }
-        var clientConfiguration = HTTPClient.Configuration(tlsConfiguration: tls)
-        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnections)
-        clientConfiguration.timeout = .init(connect: .seconds(5))
-        // Kubernetes API servers speak HTTP/2 too, but KubeSim and Canopy's proxy serve HTTP/1.1;
-        // a pool that starts on HTTP/2 and migrates back has crashed here (AsyncHTTPClient 1.37).
-        clientConfiguration.httpVersion = .http1Only
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        return tls
     }
 
     /// Closes the connections. A client that is released without it closes them on its own.
@@ -178,11 +185,16 @@ public final class KubeClient: Sendable {
 
     /// This client's own credential; client certificates travel in TLS.
     func addCredential(to request: inout HTTPClientRequest) {
+        if let authorization = authorizationHeader { request.headers.add(name: "Authorization", value: authorization) }
+    }
+
+    /// The `Authorization` value of this client's credential; `nil` when it travels in TLS (a
+    /// client certificate) or there is none.
+    public var authorizationHeader: String? {
         switch connection.credential {
-        case .token(let token): request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        case .basic(let username, let password):
-            request.headers.add(name: "Authorization", value: "Basic \(Data("\(username):\(password)".utf8).base64EncodedString())")
-        case .clientCertificate, .none, .unsupported: break
+        case .token(let token): "Bearer \(token)"
+        case .basic(let username, let password): "Basic \(Data("\(username):\(password)".utf8).base64EncodedString())"
+        case .clientCertificate, .none, .unsupported: nil
         }
     }
 

@@ -1,5 +1,7 @@
 import Hummingbird
 import HummingbirdTLS
+import HummingbirdCore
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOSSL
@@ -21,9 +23,11 @@ public enum KubeSimServer {
         _ sim: KubeSim, host: String, port: Int, tls: Bool = true, logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void
     ) throws -> some ApplicationProtocol {
-        Application(
-            router: SimAPI(sim: sim).router(),
-            server: tls ? try .tls(.http1(), tlsConfiguration: tlsConfiguration(sim)) : .http1(),
+        let api = SimAPI(sim: sim)
+        let http: HTTPServerBuilder = .http1WebSocketUpgrade { head, channel, _ in await SimExec.decide(api, head, channel) }
+        return Application(
+            router: api.router(),
+            server: tls ? try .tls(http, tlsConfiguration: tlsConfiguration(sim)) : http,
             configuration: .init(address: .hostname(host, port: port), serverName: "kubesim"),
             onServerRunning: { await onRunning($0.localAddress?.port ?? port) },
             logger: logger

@@ -29,17 +29,7 @@ public struct SimAPI: Sendable {
             guard let cluster = context.parameters.get("cluster").flatMap({ sim.clusters[$0] }) else {
                 throw Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
             }
-            let user: KubeSim.UserInfo
-            if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
-                guard let known = sim.user(forToken: String(header.dropFirst(7))) else { throw Status.unauthorized }
-                user = known
-            } else if let certificate = await context.peerCertificate() {
-                // A client certificate signed by the cluster's CA: CN is the user, O the groups.
-                let identity = try ServerCertificate.clientIdentity(derEncoded: certificate)
-                user = KubeSim.UserInfo(name: identity.user, groups: identity.groups + ["system:authenticated"])
-            } else {
-                throw Status.unauthorized
-            }
+            let user = try authenticate(request, peerCertificate: await context.peerCertificate())
             let path = context.parameters.getCatchAll().map(String.init)
             if path == ["kubesim", "faults"] { return try await setFaults(request, cluster: cluster, user: user) }
             let isList = request.method == .get && request.uri.queryParameters["watch"] == nil && SimRequest.isCollection(path)
@@ -68,6 +58,18 @@ public struct SimAPI: Sendable {
         } catch {
             return Self.json(Status(code: 500, reason: "InternalError", message: "\(error)"), status: .internalServerError)
         }
+    }
+
+    /// The caller: a known bearer token, or a client certificate signed by the cluster's CA (CN
+    /// is the user, O the groups); 401 otherwise.
+    func authenticate(_ request: Request, peerCertificate: [UInt8]?) throws -> KubeSim.UserInfo {
+        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
+            guard let known = sim.user(forToken: String(header.dropFirst(7))) else { throw Status.unauthorized }
+            return known
+        }
+        guard let peerCertificate else { throw Status.unauthorized }
+        let identity = try ServerCertificate.clientIdentity(derEncoded: peerCertificate)
+        return KubeSim.UserInfo(name: identity.user, groups: identity.groups + ["system:authenticated"])
     }
 
     /// A response that sends `prefix` and then breaks the connection (a body writer that throws

@@ -25,18 +25,42 @@ struct SimRequest {
         let caller = try impersonated(for: attributes)
         guard RBACAuthorizer(cluster: cluster).allows(caller, attributes) else {
             if let target {
-                throw Status.forbidden(user: caller.name, verb: attributes.verb, resource: target.type.resource, group: target.type.group,
+                throw Status.forbidden(user: caller.name, verb: attributes.verb, resource: target.type.resource, subresource: target.subresource, group: target.type.group,
                                        namespace: attributes.namespace, name: target.name)
             }
             throw Status(code: 403, reason: "Forbidden", message: "forbidden: User \"\(caller.name)\" cannot \(attributes.verb) path \"\(attributes.path ?? "")\"")
         }
         if let target {
+            if let subresource = target.subresource, Self.streamingSubresources.contains(subresource), target.type.resource == "pods" {
+                // Reached only when the request was not a WebSocket upgrade KubeSim accepts.
+                _ = try cluster.get(target.type, namespace: target.namespace, name: target.name ?? "")
+                throw Status(code: 400, reason: "BadRequest", message: "Upgrade request required")
+            }
             if target.type.resource == "selfsubjectaccessreviews" || target.type.resource == "subjectaccessreviews" {
                 return try await AccessReview(cluster: cluster, caller: caller, request: request).respond(target.type)
             }
             return try await SimVerbs(request: self, target: target).respond()
         }
         return try discovery()
+    }
+
+    /// Pod subresources that stream over an upgraded connection.
+    static let streamingSubresources: Set<String> = ["exec", "attach", "portforward"]
+
+    /// The checks of a streaming request before its upgrade: the pod exists and the caller (or
+    /// whom they impersonate) may `create` the subresource. Throws the `Status` a refusal gets.
+    func authorizeStream() throws {
+        let target = try resolve()
+        guard let subresource = target.subresource, Self.streamingSubresources.contains(subresource), target.type.resource == "pods" else {
+            throw Status(code: 400, reason: "BadRequest", message: "not a streaming request")
+        }
+        let attributes = self.attributes(target)
+        let caller = try impersonated(for: attributes)
+        guard RBACAuthorizer(cluster: cluster).allows(caller, attributes) else {
+            throw Status.forbidden(user: caller.name, verb: attributes.verb, resource: target.type.resource, subresource: target.subresource, group: target.type.group,
+                                   namespace: attributes.namespace, name: target.name)
+        }
+        _ = try cluster.get(target.type, namespace: target.namespace, name: target.name ?? "")
     }
 
     private var isDiscovery: Bool {
@@ -52,7 +76,10 @@ struct SimRequest {
             return RequestAttributes(verb: method == .get ? "get" : method.rawValue.lowercased(), path: "/" + path.joined(separator: "/"))
         }
         let watching = ["1", "true"].contains(request.uri.queryParameters["watch"].map(String.init))
-        let verb = switch (method, target.name) {
+        // Streaming subresources need `create` whatever the method (a WebSocket upgrade is a GET),
+        // as on servers since v1.30.
+        let verb = if let subresource = target.subresource, Self.streamingSubresources.contains(subresource) { "create" } else {
+            switch (method, target.name) {
         case (.get, nil): watching ? "watch" : "list"
         case (.get, _): "get"
         case (.post, _): "create"
@@ -60,6 +87,7 @@ struct SimRequest {
         case (.patch, _): "patch"
         case (.delete, nil): "deletecollection"
         default: "delete"
+            }
         }
         // A namespace's own requests are scoped to that namespace, as on a real server.
         let namespace = target.type.resource == "namespaces" ? target.name : target.namespace

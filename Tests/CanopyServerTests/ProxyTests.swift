@@ -232,4 +232,47 @@ import TestSupport
             }
         }
     }
+
+    @Test func execRoundTripsBytesThroughTheProxyAsTheCallersRoleAllows() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(tls: true) { server in
+                let fixture = try await Self.setUp(server, sim)
+                let member = try await Self.kubectl(server, token: fixture.tokens["coke-pm"], query: "style=token&project=marketing")
+                let viewer = try await Self.kubectl(server, token: fixture.tokens["coke-pv"], query: "style=token&project=marketing")
+                defer { member.remove(); viewer.remove() }
+                for kubectl in [member, viewer] { _ = try await kubectl.run("config", "use-context", "marketing@onprem") }
+                let pod = """
+                    apiVersion: v1
+                    kind: Pod
+                    metadata: {name: echo}
+                    spec:
+                      containers: [{name: c, image: busybox, resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {cpu: 10m, memory: 16Mi}}}]
+                    """
+                let created = try await member.run("apply", "-f", "-", input: pod)
+                #expect(created.status == 0, "\(created.output)")
+                let input = (0..<200).map { "line \($0) ünïcödé\n" }.joined()
+                let echoed = try await member.run("exec", "-i", "echo", "--", "cat", input: input)
+                #expect(echoed.status == 0, "\(echoed.output.prefix(300))")
+                #expect(echoed.output == input)
+
+                // A viewer reads the pod but the cluster refuses the exec, as it says.
+                let refused = try await viewer.run("exec", "-i", "echo", "--", "cat", input: "x")
+                #expect(refused.status != 0)
+                #expect(refused.output.contains("pods \"echo\" is forbidden: User \"canopy:coke:pv\" cannot create resource \"pods/exec\""), "\(refused.output)")
+                // Another tenant's admin cannot reach the cluster at all: the member's kubeconfig
+                // with Pepsi's admin token.
+                let config = try await server.request(.GET, "/api/v1/kubeconfig?style=token&project=marketing", token: fixture.tokens["coke-pm"]).text
+                let token = try #require(config.split(separator: "\n").first { $0.contains("token: ") }?.split(separator: " ").last)
+                let outsider = try Kubectl(kubeconfig: config.replacingOccurrences(of: String(token), with: fixture.tokens["pepsi-admin"]!))
+                defer { outsider.remove() }
+                _ = try await outsider.run("config", "use-context", "marketing@onprem")
+                let unreachable = try await outsider.run("exec", "-i", "echo", "--", "cat", input: "x")
+                #expect(unreachable.status != 0 && unreachable.output.contains("NotFound"), "\(unreachable.output)")
+                // Every exec is audited as a write.
+                let audit = try await server.request(.GET, "/api/v1/audit?tenant=coke", token: fixture.tokens["coke-admin"])
+                let targets = audit.items.compactMap { $0["target"] as? String }.filter { $0.contains("/pods/echo/exec") }
+                #expect(targets.contains { $0.hasSuffix("-> 101") } && targets.contains { $0.hasSuffix("-> 403") }, "\(targets)")
+            }
+        }
+    }
 }

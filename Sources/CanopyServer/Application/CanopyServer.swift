@@ -5,7 +5,9 @@ import CanopyReconciler
 import CanopyStore
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
+import HummingbirdWebSocket
 import Logging
 import Metrics
 import NIOCore
@@ -78,12 +80,15 @@ public enum CanopyServer {
         )
         let certificate = try configuration.tls
             ? ServerCertificate.loadOrCreate(in: configuration.dataDirectory, host: configuration.host) : nil
-        let router = buildRouter(services, certificatePEM: certificate?.certificatePEM)
+        let proxyClients = ProxyClients(clients: services.clusters)
+        let router = buildRouter(services, certificatePEM: certificate?.certificatePEM, proxyClients: proxyClients)
+        let upgrades = ProxyUpgrade(proxy: KubeProxy(services: services, clients: proxyClients))
+        let http: HTTPServerBuilder = .http1WebSocketUpgrade { head, _, logger in await upgrades.decide(head, logger: logger) }
         let recorder = TokenUseRecorder(authenticator: authenticator, store: store, logger: logger)
         let shutdown = ShutdownHandle()
         let app = Application(
             router: router,
-            server: try certificate.map { try .tls(.http1(), tlsConfiguration: $0.serverTLSConfiguration()) } ?? .http1(),
+            server: try certificate.map { try .tls(http, tlsConfiguration: $0.serverTLSConfiguration()) } ?? http,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "canopy"),
             // Only a shared PostgreSQL database can have other writers to follow.
             services: [recorder, health, reconciler] + (configuration.databaseURL == nil ? [] : [SnapshotRefresher(world: world, logger: logger)]),
@@ -103,12 +108,12 @@ public enum CanopyServer {
     }
 
     /// Every route of the API, with error rendering, metrics and authentication in front.
-    public static func buildRouter(_ services: APIServices, certificatePEM: String? = nil) -> Router<CanopyRequestContext> {
+    public static func buildRouter(_ services: APIServices, certificatePEM: String? = nil, proxyClients: ProxyClients? = nil) -> Router<CanopyRequestContext> {
         let router = Router(context: CanopyRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
         OperationalRoutes(services: services, registry: Metrics.registry).register(on: router)
-        KubeProxy(services: services, clients: ProxyClients(clients: services.clusters)).register(on: router)
+        KubeProxy(services: services, clients: proxyClients ?? ProxyClients(clients: services.clusters)).register(on: router)
         let api = router.group("api/v1")
         api.add(middleware: AuthenticationMiddleware(authenticator: services.authenticator))
         SessionRoutes(services: services).registerPublic(on: api)

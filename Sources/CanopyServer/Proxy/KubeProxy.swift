@@ -49,18 +49,29 @@ struct KubeProxy: Sendable {
         }
     }
 
-    private func proxy(_ request: Request, _ context: CanopyRequestContext) async throws -> Response {
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
+    /// Who is calling and what they may reach on the cluster: 401 for a missing or bad token,
+    /// 404 for a cluster out of their reach.
+    func caller(authorization: String?, tenantName: String, clusterName: String) async throws
+        -> (principal: Principal, tenant: TenantSnapshot, cluster: Cluster, access: ProxyAccess)
+    {
+        guard let header = authorization, header.lowercased().hasPrefix("bearer "),
               let identity = try await services.authenticator.identity(forToken: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
         else { throw ProxyStatus.unauthorized }
         let snapshot = services.world.snapshot
-        let tenantName = try context.parameters.require("tenant"), clusterName = try context.parameters.require("cluster")
         guard let principal = snapshot.principal(userID: identity.userID, tenantID: identity.tenantID, groups: identity.groups) else {
             throw ProxyStatus.unauthorized
         }
         guard let tenant = snapshot.tenant(named: tenantName), let cluster = tenant.cluster(named: clusterName),
               let access = ProxyAccess.resolve(principal, tenant: tenant, cluster: cluster)
         else { throw ProxyStatus.notFound }
+        return (principal, tenant, cluster, access)
+    }
+
+    private func proxy(_ request: Request, _ context: CanopyRequestContext) async throws -> Response {
+        let tenantName = try context.parameters.require("tenant"), clusterName = try context.parameters.require("cluster")
+        let (principal, tenant, cluster, access) = try await caller(
+            authorization: request.headers[.authorization], tenantName: tenantName, clusterName: clusterName
+        )
 
         let prefix = "/k8s/clusters/\(tenantName)/\(clusterName)"
         let path = String(request.uri.path.dropFirst(prefix.count))
@@ -87,15 +98,15 @@ struct KubeProxy: Sendable {
             impersonation: impersonation, timeout: .hours(2)
         )
         if [.post, .put, .patch, .delete].contains(request.method) {
-            try await audit(request.method, target: target, status: Int(response.status.code), principal: principal, tenant: tenant, cluster: cluster, context: context)
+            try await audit(request.method, target: target, status: Int(response.status.code), principal: principal, tenant: tenant, cluster: cluster, requestID: context.requestID)
         }
         return try await Self.streamed(response, waitForFirstBytes: !target.isWatch(request.uri))
     }
 
     /// Records a proxied write: who, where, what, and how the cluster answered.
-    private func audit(
+    func audit(
         _ method: HTTPRequest.Method, target: KubePath, status: Int, principal: Principal, tenant: TenantSnapshot, cluster: Cluster,
-        context: CanopyRequestContext
+        requestID: String?
     ) async throws {
         let verb = switch method {
         case .post: "create"
@@ -106,7 +117,7 @@ struct KubeProxy: Sendable {
         let event = AuditEvent(
             at: services.now, actorID: principal.user.id, actor: "\(tenant.tenant.name)/\(principal.user.username)",
             tenantID: tenant.tenant.id, projectID: nil, action: "kube.\(verb)",
-            target: "clusters/\(cluster.name)\(target.path) -> \(status)", requestID: context.requestID
+            target: "clusters/\(cluster.name)\(target.path) -> \(status)", requestID: requestID
         )
         try await services.world.commit { _ in World.Outcome(result: (), changes: [], audit: [event]) }
     }
@@ -250,7 +261,7 @@ struct ProxyStatus: Error {
 
 /// One long-lived client per cluster for the proxy: pooled connections, no per-request TLS
 /// handshake.
-final class ProxyClients: Sendable {
+public final class ProxyClients: Sendable {
     private let clients: ClusterClients
     private let cache = Mutex<[ClusterID: (version: Int, client: KubeClient)]>([:])
 

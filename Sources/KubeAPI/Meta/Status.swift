@@ -77,13 +77,14 @@ public struct Status: Codable, Sendable, Hashable, Error, CustomStringConvertibl
 
     /// RBAC refusal, in the three wordings of a real server (named object, namespaced, cluster scope).
     public static func forbidden(
-        user: String, verb: String, resource: String, group: String, namespace: String?, name: String? = nil
+        user: String, verb: String, resource: String, subresource: String? = nil, group: String, namespace: String?, name: String? = nil
     ) -> Status {
         let subject = name.map { "\(qualified(resource, group)) \"\($0)\"" } ?? qualified(resource, group)
         let scope = namespace.map { "in the namespace \"\($0)\"" } ?? "at the cluster scope"
+        let named = resource + (subresource.map { "/\($0)" } ?? "")
         return Status(
             code: 403, reason: "Forbidden",
-            message: "\(subject) is forbidden: User \"\(user)\" cannot \(verb) resource \"\(resource)\" in API group \"\(group)\" \(scope)",
+            message: "\(subject) is forbidden: User \"\(user)\" cannot \(verb) resource \"\(named)\" in API group \"\(group)\" \(scope)",
             details: Details(name: name, group: group.isEmpty ? nil : group, kind: resource)
         )
     }

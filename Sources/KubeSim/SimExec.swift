@@ -1,0 +1,62 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import KubeAPI
+import Logging
+import NIOCore
+import NIOSSL
+
+/// `exec` and `attach` on a simulated pod over a WebSocket (`v5.channel.k8s.io`, what kubectl
+/// uses since v1.31): the pod is an echo — every message on stdin (channel 0) comes back on stdout
+/// (channel 1); when the client closes stdin (`255, 0`) the server sends a `Success` Status on the
+/// error channel (3) and closes. Enough for tests that bytes cross a proxy both ways unchanged.
+///
+/// The upgrade is decided before the router: only a request that would succeed (known token,
+/// `create` on `pods/exec` for the caller or whom they impersonate, the pod exists, the client
+/// offers `v5.channel.k8s.io`) is upgraded; anything else goes on to the router, which answers
+/// with the refusal (`401`, `403`, `404`) or `400 Upgrade request required`.
+enum SimExec {
+    static let channelProtocol = "v5.channel.k8s.io"
+
+    /// Upgrades `head` to an echo session when it would succeed; see the type's comment.
+    static func decide(_ api: SimAPI, _ head: HTTPRequest, _ channel: any Channel) async -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+        let offered = head.headerFields[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        guard offered.contains(channelProtocol), let path = head.path, path.hasPrefix("/clusters/") else { return .dontUpgrade }
+        let parts = path.split(separator: "?", maxSplits: 1)[0].split(separator: "/").map(String.init)
+        guard parts.count > 2, let cluster = api.sim.clusters[parts[1]] else { return .dontUpgrade }
+        let request = Request(head: head, body: .init(buffer: ByteBuffer()))
+        let certificate: [UInt8]? = try? await channel.pipeline.handler(type: NIOSSLServerHandler.self).map { handler -> [UInt8]? in
+            handler.peerCertificate.flatMap { try? $0.toDERBytes() }
+        }.get()
+        do {
+            let user = try api.authenticate(request, peerCertificate: certificate ?? nil)
+            try SimRequest(cluster: cluster, user: user, request: request, path: Array(parts.dropFirst(2))).authorizeStream()
+        } catch {
+            return .dontUpgrade
+        }
+        return .upgrade([.secWebSocketProtocol: channelProtocol]) { inbound, outbound, _ in
+            try await echo(inbound, outbound)
+        }
+    }
+
+    private static func echo(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter) async throws {
+        for try await message in inbound.messages(maxSize: 1 << 20) {
+            guard case .binary(var buffer) = message, let stream = buffer.readInteger(as: UInt8.self) else { continue }
+            switch stream {
+            case 0:
+                var reply = ByteBuffer(bytes: [1])
+                reply.writeBuffer(&buffer)
+                try await outbound.write(.binary(reply))
+            case 255:
+                var status = ByteBuffer(bytes: [3])
+                status.writeString(#"{"metadata":{},"status":"Success"}"#)
+                try await outbound.write(.binary(status))
+                try await outbound.close(.normalClosure, reason: nil)
+                return
+            default:
+                continue  // resize events and the like
+            }
+        }
+    }
+}
