@@ -43,7 +43,9 @@ struct Demo: AsyncParsableCommand {
         let sim = try KubeSim(clusterNames: Self.clusters.map(\.name), shape: KubeSim.ClusterShape(nodes: 3, serviceAccountDelay: 1))
         let (simReady, simContinuation) = AsyncStream<Int>.makeStream()
         let simApp = try KubeSimServer.application(sim, host: "127.0.0.1", port: 0, logger: logger) { simContinuation.yield($0) }
-        let simServices = ServiceGroup(configuration: .init(services: [simApp], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // Ctrl-C stops Canopy first (it watches the clusters), then the clusters: a cluster that
+        // stopped on the signal too would wait for Canopy's watches forever.
+        let simServices = ServiceGroup(configuration: .init(services: [simApp], gracefulShutdownSignals: [], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await simServices.run() }
             guard let simPort = await simReady.first(where: { _ in true }) else { return }
@@ -52,6 +54,8 @@ struct Demo: AsyncParsableCommand {
                 try await CanopyServer.run(configuration, logger: serverLogger, handleSignals: true) { ready in
                     readyContinuation.yield(ready)
                 }
+                for cluster in sim.clusters.values { cluster.closeWatches() }
+                await simServices.triggerGracefulShutdown()
             }
             guard let running = await ready.first(where: { _ in true }) else { return }
             let server = "https://\(host):\(running.port)"
@@ -60,8 +64,6 @@ struct Demo: AsyncParsableCommand {
             printTour(server, directory: directory)
             if exitAfterSetup {
                 await running.stop()
-                for cluster in sim.clusters.values { cluster.closeWatches() }
-                await simServices.triggerGracefulShutdown()
             } else {
                 print("\nPress Ctrl-C to stop.")
             }
