@@ -121,6 +121,7 @@ let package = Package(
                 "CanopyModel", "CanopyServer", "CanopyStore", "CanopyAuth", "KubeSim", "KubeAPI", "KubeClient", "CanopyReconciler",
                 // The login benchmark starts the tests' slapd.
                 "TestSupport",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -229,6 +229,27 @@ import TestSupport
                 #expect(second.status == 0, "\(second.output)")
                 let after = try await server.request(.GET, "/api/v1/tokens", token: fixture.tokens["coke-pm"])
                 #expect(after.items.filter { $0["description"] as? String == "kubectl (canopy token)" }.count == 2)
+
+                // --merge into the kubeconfig kubectl already uses: its own context stays current
+                // and working; Canopy's contexts are added once, however often it is merged.
+                let kubeconfig = home.path + "/kube/config"
+                try FileManager.default.createDirectory(atPath: home.path + "/kube", withIntermediateDirectories: true)
+                try sim.kubeconfig("west").replacingOccurrences(of: "name: west", with: "name: own").replacingOccurrences(of: ": west", with: ": own")
+                    .write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+                var withKubeconfig = environment
+                withKubeconfig["KUBECONFIG"] = kubeconfig
+                for _ in 0..<2 {
+                    let merged = try await ProcessRunner.run(ProcessRunner.canopyBinary, ["kubeconfig", "--merge", "--project", "marketing"], environment: withKubeconfig)
+                    #expect(merged.status == 0 && merged.output.contains("merged 2 context(s)"), "\(merged.output)")
+                }
+                let contexts = try await ProcessRunner.run("kubectl", ["config", "get-contexts", "-o", "name"], environment: withKubeconfig)
+                #expect(contexts.output.split(separator: "\n").sorted() == ["marketing@cloud", "marketing@onprem", "own"], "\(contexts.output)")
+                #expect(try await ProcessRunner.run("kubectl", ["config", "current-context"], environment: withKubeconfig).output == "own\n")
+                #expect(try await ProcessRunner.run("kubectl", ["get", "namespaces", "-o", "name"], environment: withKubeconfig).output.contains("namespace/kube-system"))
+                let throughCanopy = try await ProcessRunner.run("kubectl", ["--context", "marketing@onprem", "get", "namespaces", "-o", "name"], environment: withKubeconfig)
+                #expect(throughCanopy.output == "namespace/mkt-dev\n", "\(throughCanopy.output)")
+                let mode = try FileManager.default.attributesOfItem(atPath: kubeconfig)[.posixPermissions] as? Int
+                #expect(mode == 0o600)
             }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Yams
 
 /// `canopy kubeconfig`: a kubeconfig for `kubectl` through Canopy's proxy.
 struct KubeconfigCommand: AsyncParsableCommand {
@@ -13,6 +14,7 @@ struct KubeconfigCommand: AsyncParsableCommand {
     @Option(help: "exec (default: `canopy token` mints short-lived tokens) or token (embeds a new API token).") var style = "exec"
     @Option(help: "With --style token: the token's lifetime in seconds.") var ttlSeconds: Int?
     @Option(help: "Write to this file (mode 0600) instead of standard output.") var output: String?
+    @Flag(help: "Merge into the kubeconfig kubectl uses ($KUBECONFIG's first file, else ~/.kube/config, or --output), replacing Canopy's earlier entries of the same names.") var merge = false
 
     func run() async throws {
         let credentials = try Credentials.load()
@@ -25,14 +27,60 @@ struct KubeconfigCommand: AsyncParsableCommand {
             insecureSkipTLSVerify: credentials.insecureSkipTLSVerify ?? false
         )
         let data = try await client.send(.GET, "/api/v1/kubeconfig?" + query.joined(separator: "&"))
+        if merge {
+            let path = output ?? Self.defaultKubeconfigPath()
+            let existing = FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
+            let (merged, contexts) = try KubeconfigMerge.merge(existing, String(decoding: data, as: UTF8.self))
+            try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Self.writePrivately(Data(merged.utf8), to: path)
+            print("merged \(contexts.count) context(s) into \(path): \(contexts.joined(separator: ", "))")
+            if let first = contexts.first { print("try: kubectl --context \(first) get pods") }
+            return
+        }
         guard let output else {
             FileHandle.standardOutput.write(data)
             return
         }
-        FileManager.default.createFile(atPath: output, contents: nil, attributes: [.posixPermissions: 0o600])
-        try data.write(to: URL(fileURLWithPath: output))
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: output)
+        try Self.writePrivately(data, to: output)
         print("wrote \(output); try: kubectl --kubeconfig \(output) get pods")
+    }
+
+    /// The file kubectl reads first: `$KUBECONFIG`'s first entry, else `~/.kube/config`.
+    static func defaultKubeconfigPath() -> String {
+        if let paths = ProcessInfo.processInfo.environment["KUBECONFIG"], let first = paths.split(separator: ":").first(where: { !$0.isEmpty }) {
+            return String(first)
+        }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".kube/config").path
+    }
+
+    /// Writes `data` readable by the owner only (it holds credentials).
+    static func writePrivately(_ data: Data, to path: String) throws {
+        FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        try data.write(to: URL(fileURLWithPath: path))
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+    }
+}
+
+/// Merges Canopy's kubeconfig into an existing one: clusters, users and contexts are matched by
+/// name, Canopy's replacing same-named entries (a refresh) and every other entry kept as it was.
+/// The existing current context stays; a file without one gets Canopy's.
+enum KubeconfigMerge {
+    static func merge(_ existing: String?, _ incoming: String) throws -> (yaml: String, contexts: [String]) {
+        guard let canopy = try Yams.load(yaml: incoming) as? [String: Any] else { throw CLIError("the server's kubeconfig is not a YAML mapping") }
+        var merged: [String: Any] = ["apiVersion": "v1", "kind": "Config", "preferences": [String: Any]()]
+        if let existing, !existing.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            guard let current = try Yams.load(yaml: existing) as? [String: Any] else { throw CLIError("the existing kubeconfig is not a YAML mapping; nothing was changed") }
+            merged = current
+        }
+        for section in ["clusters", "users", "contexts"] {
+            let added = canopy[section] as? [[String: Any]] ?? []
+            let names = Set(added.compactMap { $0["name"] as? String })
+            let kept = (merged[section] as? [[String: Any]] ?? []).filter { !names.contains($0["name"] as? String ?? "") }
+            merged[section] = kept + added
+        }
+        if (merged["current-context"] as? String ?? "").isEmpty { merged["current-context"] = canopy["current-context"] }
+        let contexts = (canopy["contexts"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        return (try Yams.dump(object: merged), contexts)
     }
 }
 
