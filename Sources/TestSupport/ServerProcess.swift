@@ -48,7 +48,7 @@ public final class ServerProcess: @unchecked Sendable {
     /// A TestServer-like client for this process.
     public var client: TestClient { TestClient(baseURL: baseURL) }
 
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(socket) }
         var address = sockaddr_in()

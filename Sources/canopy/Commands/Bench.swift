@@ -19,10 +19,14 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Measure kubectl-style calls direct and through Canopy's proxy (issue 6's figures).") var proxy = false
     @Flag(help: "Measure local and directory sign-in against a real slapd (issue 7's figures; needs Debian's slapd).") var login = false
     @Option(help: "With --login: the server's bcrypt cost.") var bcryptCost: UInt8 = 12
+    @Option(help: "Open this many watches through the proxy of a `canopy serve` child and report its memory (issue 6).") var watches: Int?
     @Option(help: "With --reconciler: projects on every cluster.") var projects = 20
     @Option(help: "With --reconciler: namespaces per project and cluster.") var namespaces = 2
 
     func run() async throws {
+        if let watches {
+            return try await WatchBench(watches: watches).run()
+        }
         if login {
             return try await LoginBench(concurrency: 32, duration: .seconds(seconds), bcryptCost: bcryptCost).run()
         }

@@ -31,7 +31,7 @@ struct ProxyBench {
             guard let simPort = await simReady.first(where: { _ in true }), let canopy = await ready.first(where: { _ in true }) else { return }
             let simURL = "https://127.0.0.1:\(simPort)"
             let server = "https://127.0.0.1:\(canopy.port)"
-            let kubeconfig = try await setUp(server: server, ca: canopy.certificatePEM, adminKubeconfig: sim.adminKubeconfig(cluster: "c0", baseURL: simURL))
+            let kubeconfig = try await Self.setUp(server: server, ca: canopy.certificatePEM, adminKubeconfig: sim.adminKubeconfig(cluster: "c0", baseURL: simURL))
 
             var configuration = KubeClient.Configuration()
             configuration.retries = 0
@@ -66,7 +66,7 @@ struct ProxyBench {
 
     /// A tenant with the cluster, a project with namespace ns-0 on it, and a member; returns the
     /// member's kubeconfig (token style).
-    private func setUp(server: String, ca: String?, adminKubeconfig: String) async throws -> String {
+    static func setUp(server: String, ca: String?, adminKubeconfig: String) async throws -> String {
         func token(_ tenant: String?, _ user: String, _ password: String) async throws -> String {
             var body: [String: Any] = ["username": user, "password": password]
             if let tenant { body["tenant"] = tenant }

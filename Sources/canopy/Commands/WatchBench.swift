@@ -1,0 +1,158 @@
+import AsyncHTTPClient
+import Foundation
+import KubeAPI
+import KubeClient
+import KubeSim
+import Logging
+import NIOCore
+import NIOSSL
+import ServiceLifecycle
+import Synchronization
+import TestSupport
+
+/// `canopy bench --watches N`: issue 6's memory figure. `canopy serve` runs as a child process
+/// (so its memory is its own) in front of one KubeSim cluster in this process; N watches on a
+/// project namespace's pods are opened through Canopy's proxy as a project member, and Canopy's
+/// resident memory is read before and after, and once one pod creation has reached every watch.
+struct WatchBench {
+    let watches: Int
+
+    func run() async throws {
+        let logger = { var logger = Logger(label: "bench"); logger.logLevel = .critical; return logger }()
+        let sim = try KubeSim(clusterNames: ["c0"], shape: KubeSim.ClusterShape(nodes: 3))
+        let (simReady, simContinuation) = AsyncStream<Int>.makeStream()
+        let simApp = try KubeSimServer.application(sim, host: "127.0.0.1", port: 0, logger: logger) { simContinuation.yield($0) }
+        let simServices = ServiceGroup(configuration: .init(services: [simApp], gracefulShutdownSignals: [], logger: logger))
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("canopy-bench-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await simServices.run() }
+            guard let simPort = await simReady.first(where: { _ in true }) else { return }
+            let simURL = "https://127.0.0.1:\(simPort)"
+            let canopy = try await CanopyChild.start(folder: folder)
+            defer { canopy.stop() }
+            let kubeconfig = try await ProxyBench.setUp(server: canopy.url, ca: canopy.ca, adminKubeconfig: sim.adminKubeconfig(cluster: "c0", baseURL: simURL))
+            let connection = try Kubeconfig(yaml: kubeconfig).connection(context: "p@c0")
+            guard case .token(let token) = connection.credential else { throw BenchFailure("the member's kubeconfig has no token") }
+            let before = canopy.residentMegabytes()
+            let admin = try KubeClient(connection: Kubeconfig(yaml: sim.adminKubeconfig(cluster: "c0", baseURL: simURL)).connection())
+            let revision = try await admin.list(Pod.self, namespace: "ns-0").metadata.resourceVersion ?? "0"
+
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(canopy.ca.utf8)))
+            var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+            configuration.connectionPool = .init(idleTimeout: .seconds(600), concurrentHTTP1ConnectionsPerHostSoftLimit: watches + 16)
+            configuration.httpVersion = .http1Only
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            do {
+                let opened = Counter(), delivered = Counter()
+                let started = ContinuousClock.now
+                let watchers = Task {
+                    try await withThrowingTaskGroup(of: Void.self) { watchGroup in
+                        for _ in 0..<watches {
+                            watchGroup.addTask {
+                                var request = HTTPClientRequest(url: canopy.url + "/k8s/clusters/bench/c0/api/v1/namespaces/ns-0/pods?watch=1&resourceVersion=\(revision)&timeoutSeconds=600")
+                                request.headers.add(name: "Authorization", value: "Bearer \(token)")
+                                let response = try await client.execute(request, timeout: .seconds(600))
+                                guard response.status == .ok else { throw BenchFailure("a watch got HTTP \(response.status.code)") }
+                                opened.increment()
+                                for try await chunk in response.body where chunk.readableBytesView.contains(UInt8(ascii: "A")) {
+                                    delivered.increment()
+                                    break
+                                }
+                            }
+                        }
+                        try await watchGroup.waitForAll()
+                    }
+                }
+                try await waitFor("watches opened", count: opened, of: watches, since: started)
+                let open = canopy.residentMegabytes()
+                let sent = ContinuousClock.now
+                _ = try await admin.create(Pod(metadata: ObjectMeta(name: "watched", namespace: "ns-0"), spec: .init(containers: [
+                    Container(name: "c", image: "nginx", resources: ResourceRequirements(requests: ["cpu": Quantity(milli: 10), "memory": Quantity(1 << 20)])),
+                ])))
+                try await waitFor("watches that saw the new pod", count: delivered, of: watches, since: sent)
+                let fannedOut = ContinuousClock.now - sent
+                let after = canopy.residentMegabytes()
+                print(String(format: "watches: canopy serve resident memory: %.1f MiB before, %.1f MiB with %d watches open (%.1f KiB per watch), %.1f MiB after one event reached all of them in %@",
+                             before, open, watches, (open - before) * 1024 / Double(watches), after, "\(fannedOut)"))
+                watchers.cancel()
+                _ = await watchers.result
+            } catch {
+                try? await client.shutdown()
+                throw error
+            }
+            try await client.shutdown()
+            try await admin.shutdown()
+            // Canopy first (its reconciler would open new watches), then the cluster.
+            canopy.stop()
+            while canopy.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            sim.clusters["c0"]?.closeWatches()
+            await simServices.triggerGracefulShutdown()
+            try await group.waitForAll()
+        }
+    }
+
+    private func waitFor(_ what: String, count: Counter, of total: Int, since start: ContinuousClock.Instant) async throws {
+        var reported = 0
+        while count.value < total {
+            guard ContinuousClock.now - start < .seconds(180) else { throw BenchFailure("only \(count.value) of \(total) \(what) after 180 s") }
+            let now = count.value
+            if now / 100 > reported / 100 { print("  \(now) of \(total) \(what)") }
+            reported = now
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}
+
+/// A count shared by many tasks.
+final class Counter: Sendable {
+    private let atomic = Atomic<Int>(0)
+    func increment() { atomic.add(1, ordering: .relaxed) }
+    var value: Int { atomic.load(ordering: .relaxed) }
+}
+
+/// `canopy serve` as a child process on a free port, for figures that must be Canopy's own.
+struct CanopyChild: @unchecked Sendable {
+    let process: Process
+    let url: String
+    let ca: String
+
+    static func start(folder: String) async throws -> CanopyChild {
+        let port = try ServerProcess.freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        process.arguments = ["serve", "--data-dir", folder, "--listen", "127.0.0.1:\(port)", "--bcrypt-cost", "4"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["CANOPY_ADMIN_PASSWORD"] = "bench-admin-password"
+        environment["CANOPY_LOG_LEVEL"] = "critical"
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let url = "https://127.0.0.1:\(port)"
+        for _ in 0..<300 {
+            if let pem = FileManager.default.contents(atPath: folder + "/tls.crt").map({ String(decoding: $0, as: UTF8.self) }),
+               (try? await APIClient(server: url, token: nil, certificateAuthority: pem).send(.GET, "/healthz")) != nil {
+                return CanopyChild(process: process, url: url, ca: pem)
+            }
+            guard process.isRunning else { throw BenchFailure("canopy serve exited with status \(process.terminationStatus)") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        process.terminate()
+        throw BenchFailure("canopy serve did not answer within 30 s")
+    }
+
+    /// VmRSS of the child, in MiB.
+    func residentMegabytes() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
+        return kilobytes / 1024
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+    }
+}
