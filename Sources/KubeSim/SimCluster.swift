@@ -286,6 +286,9 @@ public final class SimCluster: Sendable {
         return stream
     }
 
+    /// Watches open on this cluster now.
+    public var openWatches: Int { state.withLock { $0.watchers.count } }
+
     /// Ends every open watch (a fault: the server closing watches).
     public func closeWatches() {
         let watchers = state.withLock { state in

@@ -170,21 +170,13 @@ final class Remainder: @unchecked Sendable {
     /// The chunks as they arrive. A watch can stay silent for minutes, so reading ends at the
     /// server's graceful shutdown too, and stops when the consumer goes away.
     func chunks() -> AsyncThrowingStream<ByteBuffer, any Error> {
-        let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream(bufferingPolicy: .bufferingOldest(64))
-        let reader = Task {
+        AsyncThrowingStream {
             do {
-                try await cancelWhenGracefulShutdown {
-                    while let chunk = try await self.next() { continuation.yield(chunk) }
-                }
-                continuation.finish()
+                return try await cancelWhenGracefulShutdown { try await self.next() }
             } catch is CancellationError {
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
+                return nil
             }
         }
-        continuation.onTermination = { _ in reader.cancel() }
-        return stream
     }
 
     private func next() async throws -> ByteBuffer? { try await iterator.next() }

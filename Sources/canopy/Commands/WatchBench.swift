@@ -46,7 +46,7 @@ struct WatchBench {
             configuration.httpVersion = .http1Only
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
             do {
-                let opened = Counter(), delivered = Counter()
+                let opened = Counter(), delivered = Counter(), ended = Counter()
                 let started = ContinuousClock.now
                 let watchers = Task {
                     try await withThrowingTaskGroup(of: Void.self) { watchGroup in
@@ -57,26 +57,35 @@ struct WatchBench {
                                 let response = try await client.execute(request, timeout: .seconds(600))
                                 guard response.status == .ok else { throw BenchFailure("a watch got HTTP \(response.status.code)") }
                                 opened.increment()
+                                var seen = false
                                 for try await chunk in response.body where chunk.readableBytesView.contains(UInt8(ascii: "A")) {
                                     delivered.increment()
+                                    seen = true
                                     break
                                 }
+                                if !seen { ended.increment() }
                             }
                         }
                         try await watchGroup.waitForAll()
                     }
                 }
-                try await waitFor("watches opened", count: opened, of: watches, since: started)
+                guard try await waitFor("watches opened", count: opened, of: watches, since: started, within: .seconds(180)) else {
+                throw BenchFailure("only \(opened.value) of \(watches) watches opened within 180 s")
+            }
                 let open = canopy.residentMegabytes()
+                print("  the cluster has \(sim.clusters["c0"]?.openWatches ?? -1) watches open")
                 let sent = ContinuousClock.now
                 _ = try await admin.create(Pod(metadata: ObjectMeta(name: "watched", namespace: "ns-0"), spec: .init(containers: [
                     Container(name: "c", image: "nginx", resources: ResourceRequirements(requests: ["cpu": Quantity(milli: 10), "memory": Quantity(1 << 20)])),
                 ])))
-                try await waitFor("watches that saw the new pod", count: delivered, of: watches, since: sent)
+                let reached = try await waitFor("watches that saw the new pod", count: delivered, of: watches, since: sent, within: .seconds(60))
                 let fannedOut = ContinuousClock.now - sent
                 let after = canopy.residentMegabytes()
-                print(String(format: "watches: canopy serve resident memory: %.1f MiB before, %.1f MiB with %d watches open (%.1f KiB per watch), %.1f MiB after one event reached all of them in %@",
-                             before, open, watches, (open - before) * 1024 / Double(watches), after, "\(fannedOut)"))
+                print(String(format: "watches: canopy serve resident memory: %.1f MiB before, %.1f MiB with %d watches open (%.1f KiB per watch), %.1f MiB after one event",
+                             before, open, watches, (open - before) * 1024 / Double(watches), after))
+                print(reached
+                    ? "watches: the event reached all \(watches) watches in \(fannedOut)"
+                    : "watches: the event reached only \(delivered.value) of \(watches) watches within 60 s (\(ended.value) ended without it; the cluster has \(sim.clusters["c0"]?.openWatches ?? -1) watches open)")
                 watchers.cancel()
                 _ = await watchers.result
             } catch {
@@ -94,15 +103,17 @@ struct WatchBench {
         }
     }
 
-    private func waitFor(_ what: String, count: Counter, of total: Int, since start: ContinuousClock.Instant) async throws {
+    /// Waits until `count` reaches `total` (true) or `within` has passed (false), with progress.
+    private func waitFor(_ what: String, count: Counter, of total: Int, since start: ContinuousClock.Instant, within: Duration) async throws -> Bool {
         var reported = 0
         while count.value < total {
-            guard ContinuousClock.now - start < .seconds(180) else { throw BenchFailure("only \(count.value) of \(total) \(what) after 180 s") }
+            guard ContinuousClock.now - start < within else { return false }
             let now = count.value
             if now / 100 > reported / 100 { print("  \(now) of \(total) \(what)") }
             reported = now
             try await Task.sleep(for: .milliseconds(100))
         }
+        return true
     }
 }
 
