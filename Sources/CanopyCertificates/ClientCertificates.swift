@@ -7,13 +7,34 @@ extension ServerCertificate {
     /// Issues a client certificate signed by this (self-signed, CA) certificate: the common name
     /// is the user, each organization a group — how Kubernetes reads client certificates.
     public func issueClientCertificate(commonName: String, organizations: [String] = [], now: Date = Date()) throws -> (certificatePEM: String, keyPEM: String) {
-        let authority = try Certificate(pemEncoded: certificatePEM)
-        let authorityKey = try P256.Signing.PrivateKey(pemRepresentation: keyPEM)
-        let key = P256.Signing.PrivateKey()
         let subject = try DistinguishedName {
             for organization in organizations { OrganizationName(organization) }
             CommonName(commonName)
         }
+        let issued = try issue(subject: subject, now: now, extensions: try Certificate.Extensions {
+            Critical(BasicConstraints.notCertificateAuthority)
+            Critical(KeyUsage(digitalSignature: true))
+            try ExtendedKeyUsage([.clientAuth])
+        })
+        return (issued.certificatePEM, issued.keyPEM)
+    }
+
+    /// Issues a server certificate for `localhost` and 127.0.0.1 signed by this (self-signed, CA)
+    /// certificate: what a server with its own CA presents (the tests' directory server).
+    public func issueServerCertificate(commonName: String, now: Date = Date()) throws -> ServerCertificate {
+        try issue(subject: try DistinguishedName { CommonName(commonName) }, now: now, extensions: try Certificate.Extensions {
+            Critical(BasicConstraints.notCertificateAuthority)
+            Critical(KeyUsage(digitalSignature: true))
+            try ExtendedKeyUsage([.serverAuth])
+            SubjectAlternativeNames([.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
+        })
+    }
+
+    /// A new P-256 key and a certificate for it, signed by this certificate, valid for a year.
+    private func issue(subject: DistinguishedName, now: Date, extensions: Certificate.Extensions) throws -> ServerCertificate {
+        let authority = try Certificate(pemEncoded: certificatePEM)
+        let authorityKey = try P256.Signing.PrivateKey(pemRepresentation: keyPEM)
+        let key = P256.Signing.PrivateKey()
         let certificate = try Certificate(
             version: .v3,
             serialNumber: Certificate.SerialNumber(),
@@ -23,37 +44,7 @@ extension ServerCertificate {
             issuer: authority.subject,
             subject: subject,
             signatureAlgorithm: .ecdsaWithSHA256,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true))
-                try ExtendedKeyUsage([.clientAuth])
-            },
-            issuerPrivateKey: .init(authorityKey)
-        )
-        return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
-    }
-
-    /// Issues a server certificate for `localhost` and 127.0.0.1 signed by this (self-signed, CA)
-    /// certificate: what a server with its own CA presents (the tests' directory server).
-    public func issueServerCertificate(commonName: String, now: Date = Date()) throws -> ServerCertificate {
-        let authority = try Certificate(pemEncoded: certificatePEM)
-        let authorityKey = try P256.Signing.PrivateKey(pemRepresentation: keyPEM)
-        let key = P256.Signing.PrivateKey()
-        let certificate = try Certificate(
-            version: .v3,
-            serialNumber: Certificate.SerialNumber(),
-            publicKey: .init(key.publicKey),
-            notValidBefore: now.addingTimeInterval(-3600),
-            notValidAfter: now.addingTimeInterval(365 * 24 * 3600),
-            issuer: authority.subject,
-            subject: try DistinguishedName { CommonName(commonName) },
-            signatureAlgorithm: .ecdsaWithSHA256,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true))
-                try ExtendedKeyUsage([.serverAuth])
-                SubjectAlternativeNames([.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
-            },
+            extensions: extensions,
             issuerPrivateKey: .init(authorityKey)
         )
         return ServerCertificate(certificatePEM: try certificate.serializeAsPEM().pemString, keyPEM: key.pemRepresentation)
