@@ -123,11 +123,6 @@ public final class Reconciler: Service, Sendable {
         return worker.namespaceStatus(name)
     }
 
-    /// Writes sent to all clusters since start.
-    public var totalWrites: Int {
-        state.withLock { $0.workers.values.map(\.worker) }.reduce(0) { $0 + $1.status.writes }
-    }
-
     // MARK: Release
 
     /// Removes everything Canopy manages from a cluster (its namespaces too, except adopted ones,
