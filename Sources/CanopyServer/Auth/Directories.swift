@@ -79,11 +79,6 @@ public final class Directories: Sendable {
         return nil
     }
 
-    /// Whether the tenant (or the domain) has any identity provider.
-    func hasProviders(tenantID: TenantID?) async throws -> Bool {
-        try await !store.identityProviders(of: tenantID).isEmpty
-    }
-
     /// Records the groups read at sign-in.
     func remember(_ user: UserID, groups names: [String]) {
         let now = clock()

@@ -16,8 +16,7 @@ struct LoginBench {
     func run() async throws {
         let logger = { var logger = Logger(label: "bench"); logger.logLevel = .critical; return logger }()
         try await TestDirectory.with { directory in
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("canopy-bench-\(UUID().uuidString)").path
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let folder = try BenchKubeSim.temporaryFolder()
             defer { try? FileManager.default.removeItem(atPath: folder) }
             var configuration = ServerConfiguration(dataDirectory: folder, port: 0, bcryptCost: bcryptCost, adminPassword: "bench-admin-password", tls: false)
             configuration.loginThrottle = .init(limit: 1_000_000)

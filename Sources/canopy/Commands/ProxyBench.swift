@@ -16,20 +16,16 @@ struct ProxyBench {
 
     func run() async throws {
         let logger = { var logger = Logger(label: "bench"); logger.logLevel = .critical; return logger }()
-        let sim = try KubeSim(clusterNames: ["c0"], shape: KubeSim.ClusterShape(nodes: 3))
-        let (simReady, simContinuation) = AsyncStream<Int>.makeStream()
-        let simApp = try KubeSimServer.application(sim, host: "127.0.0.1", port: 0, logger: logger) { simContinuation.yield($0) }
-        let simServices = ServiceGroup(configuration: .init(services: [simApp], gracefulShutdownSignals: [], logger: logger))
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("canopy-bench-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let cluster = try BenchKubeSim(clusters: ["c0"], logger: logger)
+        let sim = cluster.sim, simServices = cluster.services
+        let directory = try BenchKubeSim.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let configuration = ServerConfiguration(dataDirectory: directory, port: 0, bcryptCost: 4, adminPassword: "bench-admin-password", tls: true)
         let (ready, readyContinuation) = AsyncStream<CanopyServer.Ready>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await simServices.run() }
             let canopyRun = Task { try await CanopyServer.run(configuration, logger: logger) { readyContinuation.yield($0) } }
-            guard let simPort = await simReady.first(where: { _ in true }), let canopy = await ready.first(where: { _ in true }) else { return }
-            let simURL = "https://127.0.0.1:\(simPort)"
+            guard let simURL = await cluster.url(), let canopy = await ready.first(where: { _ in true }) else { return }
             let server = "https://127.0.0.1:\(canopy.port)"
             let kubeconfig = try await Self.setUp(server: server, ca: canopy.certificatePEM, adminKubeconfig: sim.adminKubeconfig(cluster: "c0", baseURL: simURL))
 

@@ -19,17 +19,13 @@ struct WatchBench {
 
     func run() async throws {
         let logger = { var logger = Logger(label: "bench"); logger.logLevel = .critical; return logger }()
-        let sim = try KubeSim(clusterNames: ["c0"], shape: KubeSim.ClusterShape(nodes: 3))
-        let (simReady, simContinuation) = AsyncStream<Int>.makeStream()
-        let simApp = try KubeSimServer.application(sim, host: "127.0.0.1", port: 0, logger: logger) { simContinuation.yield($0) }
-        let simServices = ServiceGroup(configuration: .init(services: [simApp], gracefulShutdownSignals: [], logger: logger))
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("canopy-bench-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let cluster = try BenchKubeSim(clusters: ["c0"], logger: logger)
+        let sim = cluster.sim, simServices = cluster.services
+        let folder = try BenchKubeSim.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await simServices.run() }
-            guard let simPort = await simReady.first(where: { _ in true }) else { return }
-            let simURL = "https://127.0.0.1:\(simPort)"
+            guard let simURL = await cluster.url() else { return }
             let canopy = try await CanopyChild.start(folder: folder)
             defer { canopy.stop() }
             let kubeconfig = try await ProxyBench.setUp(server: canopy.url, ca: canopy.ca, adminKubeconfig: sim.adminKubeconfig(cluster: "c0", baseURL: simURL))
