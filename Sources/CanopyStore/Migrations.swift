@@ -70,6 +70,13 @@ enum Migrations {
                   created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, UNIQUE (tenant_id, name))
                 """,
             ],
+            [
+                // Caps and reservations as JSON: other quota resources of a project's caps, the
+                // per-cluster settings of a project (keyed by cluster id), a tenant's caps.
+                "ALTER TABLE projects ADD COLUMN cap_resources TEXT",
+                "ALTER TABLE projects ADD COLUMN placements TEXT NOT NULL DEFAULT '{}'",
+                "ALTER TABLE tenants ADD COLUMN caps TEXT",
+            ],
         ]
     }
 }

@@ -36,6 +36,19 @@ public struct Identifier<Tag>: Hashable, Sendable, Codable, CustomStringConverti
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
+/// Dictionaries keyed by identifiers encode as JSON objects, not as key-value arrays.
+extension Identifier: CodingKeyRepresentable {
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public var codingKey: any CodingKey { Key(stringValue: rawValue) }
+    public init?<T: CodingKey>(codingKey: T) { self.init(codingKey.stringValue) }
+}
+
 public typealias TenantID = Identifier<Tenant>
 public typealias UserID = Identifier<User>
 public typealias ProjectID = Identifier<Project>

@@ -23,6 +23,8 @@ public struct Tenant: Codable, Sendable, Equatable {
     public var displayName: String
     public var mode: TenancyMode
     public var state: TenantState
+    /// Maxima all the tenant's projects share, set by the provider (an msp customer's plan).
+    public var caps: ResourceCaps?
     /// Optimistic-concurrency version: starts at 1 and grows by one on every update.
     public var version: Int
     public var createdAt: Date
@@ -30,13 +32,14 @@ public struct Tenant: Codable, Sendable, Equatable {
 
     public init(
         id: TenantID, name: String, displayName: String, mode: TenancyMode,
-        state: TenantState = .active, version: Int = 1, createdAt: Date, updatedAt: Date? = nil
+        state: TenantState = .active, caps: ResourceCaps? = nil, version: Int = 1, createdAt: Date, updatedAt: Date? = nil
     ) {
         self.id = id
         self.name = name
         self.displayName = displayName
         self.mode = mode
         self.state = state
+        self.caps = caps
         self.version = version
         self.createdAt = createdAt
         self.updatedAt = updatedAt ?? createdAt

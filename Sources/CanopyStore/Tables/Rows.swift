@@ -15,6 +15,17 @@ enum Rows {
         String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
     }
 
+    /// A JSON text column decoded, `nil` when the column is NULL.
+    static func optionalJSON<T: Decodable>(_ row: any SQLRow, _ column: String) throws -> T? {
+        guard let text = try row.decode(column: column, as: String?.self) else { return nil }
+        return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+
+    /// A value as a JSON text column, NULL for `nil`.
+    static func optionalJSON(_ value: (some Encodable)?) throws -> String? {
+        try value.map { try json($0) }
+    }
+
     /// An identity provider from its row: the settings column with the row's version and times.
     static func identityProvider(_ row: any SQLRow) throws -> (provider: IdentityProvider, sealedBindPassword: String) {
         var provider = try JSONDecoder().decode(IdentityProvider.self, from: Data(try row.decode(column: "settings", as: String.self).utf8))
@@ -30,6 +41,7 @@ enum Rows {
             displayName: try row.decode(column: "display_name", as: String.self),
             mode: try enumValue(row, "mode"),
             state: try enumValue(row, "state"),
+            caps: try optionalJSON(row, "caps"),
             version: try row.decode(column: "version", as: Int.self),
             createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: date(try row.decode(column: "updated_at", as: Int64.self))
@@ -55,13 +67,16 @@ enum Rows {
     static func project(_ row: any SQLRow) throws -> Project {
         let cpu = try row.decode(column: "cap_cpu", as: String?.self)
         let memory = try row.decode(column: "cap_memory", as: String?.self)
+        let others: [String: String]? = try optionalJSON(row, "cap_resources")
+        let caps = ResourceCaps(cpu: cpu, memory: memory, resources: others)
         return Project(
             id: ProjectID(try row.decode(column: "id", as: String.self)),
             tenantID: TenantID(try row.decode(column: "tenant_id", as: String.self)),
             name: try row.decode(column: "name", as: String.self),
             displayName: try row.decode(column: "display_name", as: String.self),
-            caps: cpu == nil && memory == nil ? nil : ResourceCaps(cpu: cpu, memory: memory),
+            caps: caps.isEmpty ? nil : caps,
             podSecurity: try enumValue(row, "pod_security"),
+            placements: try optionalJSON(row, "placements") ?? [:],
             version: try row.decode(column: "version", as: Int.self),
             createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: date(try row.decode(column: "updated_at", as: Int64.self))

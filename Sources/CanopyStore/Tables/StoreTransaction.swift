@@ -13,9 +13,9 @@ public struct StoreTransaction: Sendable {
 
     public func insert(_ tenant: Tenant) async throws {
         try await run("tenant '\(tenant.name)'", """
-            INSERT INTO tenants (id, name, display_name, mode, state, version, created_at, updated_at)
+            INSERT INTO tenants (id, name, display_name, mode, state, caps, version, created_at, updated_at)
             VALUES (\(bind: tenant.id.rawValue), \(bind: tenant.name), \(bind: tenant.displayName),
-              \(bind: tenant.mode.rawValue), \(bind: tenant.state.rawValue), 1,
+              \(bind: tenant.mode.rawValue), \(bind: tenant.state.rawValue), \(bind: try Rows.optionalJSON(tenant.caps)), 1,
               \(bind: Rows.millis(tenant.createdAt)), \(bind: Rows.millis(tenant.updatedAt)))
             """)
     }
@@ -25,6 +25,7 @@ public struct StoreTransaction: Sendable {
         var saved = tenant
         saved.version = try await bumpVersion("tenants", tenant.id.rawValue, tenant.version, """
             UPDATE tenants SET display_name = \(bind: tenant.displayName), state = \(bind: tenant.state.rawValue),
+              caps = \(bind: try Rows.optionalJSON(tenant.caps)),
               updated_at = \(bind: Rows.millis(tenant.updatedAt)), version = version + 1
             WHERE id = \(bind: tenant.id.rawValue) AND version = \(bind: tenant.version) RETURNING version
             """)
@@ -75,10 +76,11 @@ public struct StoreTransaction: Sendable {
 
     public func insert(_ project: Project) async throws {
         try await run("project '\(project.name)'", """
-            INSERT INTO projects (id, tenant_id, name, display_name, cap_cpu, cap_memory, pod_security, version,
-              created_at, updated_at)
+            INSERT INTO projects (id, tenant_id, name, display_name, cap_cpu, cap_memory, cap_resources, placements,
+              pod_security, version, created_at, updated_at)
             VALUES (\(bind: project.id.rawValue), \(bind: project.tenantID.rawValue), \(bind: project.name),
               \(bind: project.displayName), \(bind: project.caps?.cpu), \(bind: project.caps?.memory),
+              \(bind: try Rows.optionalJSON(project.caps?.resources)), \(bind: try Rows.json(project.placements)),
               \(bind: project.podSecurity.rawValue), 1,
               \(bind: Rows.millis(project.createdAt)), \(bind: Rows.millis(project.updatedAt)))
             """)
@@ -88,7 +90,8 @@ public struct StoreTransaction: Sendable {
         var saved = project
         saved.version = try await bumpVersion("projects", project.id.rawValue, project.version, """
             UPDATE projects SET display_name = \(bind: project.displayName), cap_cpu = \(bind: project.caps?.cpu),
-              cap_memory = \(bind: project.caps?.memory), pod_security = \(bind: project.podSecurity.rawValue), updated_at = \(bind: Rows.millis(project.updatedAt)),
+              cap_memory = \(bind: project.caps?.memory), cap_resources = \(bind: try Rows.optionalJSON(project.caps?.resources)),
+              placements = \(bind: try Rows.json(project.placements)), pod_security = \(bind: project.podSecurity.rawValue), updated_at = \(bind: Rows.millis(project.updatedAt)),
               version = version + 1
             WHERE id = \(bind: project.id.rawValue) AND version = \(bind: project.version) RETURNING version
             """)
