@@ -11,6 +11,8 @@ public struct PassOutcome: Sendable {
     public var namespaceProblems: [String: NamespaceStatus] = [:]
     /// Cluster-scoped objects that could not be written.
     public var clusterProblems: [String] = []
+    /// Canopy's quotas as the pass listed them (usage for the share planner).
+    var quotas: [ResourceQuota] = []
 }
 
 /// One reconciliation pass over one cluster: list what Canopy manages (by its label), diff it
@@ -55,7 +57,8 @@ final class ClusterSync {
         try await sync(desired.clusterRoles, observed: observed.0)
         try await sync(desired.clusterRoleBindings, observed: observed.1)
         try await sync(desired.roleBindings, observed: observed.2)
-        try await sync(desired.quotas, observed: observed.3)
+        try await sync(desired.quotas, observed: observed.3, keep: { desired.pendingQuotas.contains($0.metadata.namespace ?? "") })
+        outcome.quotas = observed.3
         try await sync(desired.limitRanges, observed: observed.4)
         try await sync(desired.networkPolicies, observed: observed.5)
         try await releaseNamespaces(observed: observedNamespaces)
@@ -146,7 +149,8 @@ final class ClusterSync {
 
     // MARK: Other kinds
 
-    private func sync<R: Reconcilable>(_ wanted: [R], observed: [R]) async throws {
+    /// Writes `wanted` over `observed`; an existing object for which `keep` says so is left as it is.
+    private func sync<R: Reconcilable>(_ wanted: [R], observed: [R], keep: (R) -> Bool = { _ in false }) async throws {
         var byKey = Dictionary(observed.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         for object in wanted {
             let namespace = object.metadata.namespace
@@ -158,8 +162,12 @@ final class ClusterSync {
                         try await client.delete(R.self, current.metadata.name ?? "", namespace: namespace)
                         _ = try await client.create(object)
                         outcome.writes += 2
-                    } else if !object.isSatisfied(by: current) {
-                        _ = try await client.update(object.applied(onto: current))
+                    } else if !keep(object) && !object.isSatisfied(by: current) {
+                        if let patch = try object.patch(over: current) {
+                            _ = try await client.mergePatch(R.self, object.metadata.name ?? "", namespace: namespace, patch: patch)
+                        } else {
+                            _ = try await client.update(object.applied(onto: current))
+                        }
                         outcome.writes += 1
                     }
                 } else if current == nil {

@@ -6,6 +6,16 @@ import Logging
 import Metrics
 import Synchronization
 
+/// What a worker sees of a cluster that the share planner needs.
+enum ClusterObservation: Sendable {
+    /// Canopy's quotas as a pass listed them.
+    case quotas([ResourceQuota])
+    /// A change to one of Canopy's quotas (its usage moved, or it was written).
+    case quota(WatchEvent<ResourceQuota>)
+    /// A node added, changed or removed (capacity).
+    case node(WatchEvent<Node>)
+}
+
 /// Converges one cluster: a pass whenever the desired objects change, a watched object drifts,
 /// a retry is due, or the resync interval passes. Failures back off (capped, exponential) and
 /// concern this cluster only: every cluster has its own worker.
@@ -13,6 +23,7 @@ final class ClusterWorker: Sendable {
     let clusterID: ClusterID
     let clusterName: String
     private let connect: @Sendable () async throws -> KubeClient
+    private let observe: @Sendable (ClusterObservation) -> Void
     private let options: Reconciler.Options
     private let logger: Logger
     private let wake: AsyncStream<Void>.Continuation
@@ -38,10 +49,14 @@ final class ClusterWorker: Sendable {
         var running = false
     }
 
-    init(cluster: Cluster, options: Reconciler.Options, logger: Logger, connect: @escaping @Sendable () async throws -> KubeClient) {
+    init(
+        cluster: Cluster, options: Reconciler.Options, logger: Logger, observe: @escaping @Sendable (ClusterObservation) -> Void = { _ in },
+        connect: @escaping @Sendable () async throws -> KubeClient
+    ) {
         clusterID = cluster.id
         clusterName = cluster.name
         self.connect = connect
+        self.observe = observe
         self.options = options
         var logger = logger
         logger[metadataKey: "cluster"] = "\(cluster.name)"
@@ -174,6 +189,7 @@ final class ClusterWorker: Sendable {
         }
         switch result {
         case .success(let outcome):
+            observe(.quotas(outcome.quotas))
             if outcome.writes > 0 {
                 Self.writesCounter.increment(by: outcome.writes)
                 logger.info("reconciled", metadata: ["writes": "\(outcome.writes)"])
@@ -233,6 +249,7 @@ final class ClusterWorker: Sendable {
                 group.addTask { await self.watch(ResourceQuota.self, client, \.quotas) }
                 group.addTask { await self.watch(LimitRange.self, client, \.limitRanges) }
                 group.addTask { await self.watch(NetworkPolicy.self, client, \.networkPolicies) }
+                group.addTask { await self.watchNodes(client) }
                 // One watch failing restarts them all.
                 await group.next()
                 group.cancelAll()
@@ -244,11 +261,22 @@ final class ClusterWorker: Sendable {
     private func watch<R: Reconcilable>(_ type: R.Type, _ client: KubeClient, _ objects: KeyPath<DesiredCluster, [R]> & Sendable) async {
         do {
             try await client.watch(R.self, labelSelector: ManagedLabels.selector) { event in
+                if let quotaEvent = event as? WatchEvent<ResourceQuota> { self.observe(.quota(quotaEvent)) }
                 if self.drifted(event, objects) { self.wake.yield() }
             }
         } catch is CancellationError {
         } catch {
             logger.debug("watch ended", metadata: ["kind": "\(R.typeKind)", "error": "\(Self.describe(error))"])
+        }
+    }
+
+    /// Follows the cluster's nodes: capacity for the share planner.
+    private func watchNodes(_ client: KubeClient) async {
+        do {
+            try await client.watch(Node.self) { event in self.observe(.node(event)) }
+        } catch is CancellationError {
+        } catch {
+            logger.debug("node watch ended", metadata: ["error": "\(Self.describe(error))"])
         }
     }
 

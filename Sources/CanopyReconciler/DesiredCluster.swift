@@ -15,6 +15,9 @@ public struct DesiredCluster: Sendable {
     public var adoptable: Set<String> = []
     /// The tenant whose objects these are; objects labelled for another tenant are left alone.
     public var tenant: String?
+    /// Namespaces whose quota the share planner has not sized yet: a missing quota is created
+    /// refusing everything, an existing one is left as it is.
+    public var pendingQuotas: Set<String> = []
 
     public init() {}
 
@@ -31,7 +34,7 @@ public struct DesiredCluster: Sendable {
         var data = Data()
         func add(_ value: some Encodable) { data += (try? encoder.encode(value)) ?? Data() }
         add(namespaces); add(clusterRoles); add(clusterRoleBindings); add(roleBindings); add(quotas)
-        add(limitRanges); add(networkPolicies); add(adoptable.sorted()); add(tenant)
+        add(limitRanges); add(networkPolicies); add(adoptable.sorted()); add(tenant); add(pendingQuotas.sorted())
         return data
     }
 }
@@ -43,9 +46,11 @@ public enum Renderer {
     public static let defaultRequest: [String: Quantity] = ["cpu": Quantity(milli: 100), "memory": Quantity(128 << 20, format: .binarySI)]
     public static let defaultLimit: [String: Quantity] = ["cpu": Quantity(1), "memory": Quantity(512 << 20, format: .binarySI)]
 
-    /// The objects cluster `clusterID` of `tenant` should hold. A cluster being released wants
-    /// nothing.
-    public static func render(tenant: TenantSnapshot, cluster clusterID: ClusterID, releasing: Bool = false) -> DesiredCluster {
+    /// The objects cluster `clusterID` of `tenant` should hold, with the share planner's hard
+    /// limits per namespace (`quotas`, planner units). A cluster being released wants nothing.
+    public static func render(
+        tenant: TenantSnapshot, cluster clusterID: ClusterID, releasing: Bool = false, quotas: [String: [String: Int64]] = [:]
+    ) -> DesiredCluster {
         var desired = DesiredCluster()
         let tenantName = tenant.tenant.name
         desired.tenant = tenantName
@@ -66,12 +71,14 @@ public enum Renderer {
 
         for placement in tenant.namespaces(onCluster: clusterID) {
             guard let project = tenant.project(placement.projectID) else { continue }
-            render(placement, of: project, in: tenant, cluster: cluster, into: &desired)
+            render(placement, of: project, in: tenant, hard: quotas[placement.name], into: &desired)
         }
         return desired
     }
 
-    private static func render(_ placement: ProjectNamespace, of project: Project, in tenant: TenantSnapshot, cluster: Cluster, into desired: inout DesiredCluster) {
+    private static func render(
+        _ placement: ProjectNamespace, of project: Project, in tenant: TenantSnapshot, hard: [String: Int64]?, into desired: inout DesiredCluster
+    ) {
         let tenantName = tenant.tenant.name
         let name = placement.name
         let labels = ManagedLabels.labels(tenant: tenantName, project: project.name)
@@ -93,7 +100,8 @@ public enum Renderer {
                 roleRef: RoleRef(kind: "ClusterRole", name: ProjectRoles.name(role))
             ))
         }
-        desired.quotas.append(ResourceQuota(metadata: meta("canopy-quota"), hard: quota(for: project, on: cluster)))
+        desired.quotas.append(ResourceQuota(metadata: meta("canopy-quota"), hard: quota(hard)))
+        if hard == nil { desired.pendingQuotas.insert(name) }
         desired.limitRanges.append(LimitRange(metadata: meta("canopy-defaults"), limits: [
             LimitRange.Item(type: "Container", default: defaultLimit, defaultRequest: defaultRequest),
         ]))
@@ -105,18 +113,13 @@ public enum Renderer {
         )))
     }
 
-    /// The quota's hard limits until the share planner sets them: the project's caps where set,
-    /// else the cluster's allocatable capacity (everything is counted, nothing exceeds the cluster).
-    static func quota(for project: Project, on cluster: Cluster) -> [String: Quantity] {
-        var hard: [String: Quantity] = [:]
-        func figure(_ cap: String?, _ capacity: String?) -> Quantity? {
-            let values = [cap, capacity].compactMap { $0.flatMap { try? Quantity(parsing: $0) } }
-            return values.min()
-        }
-        if let cpu = figure(project.caps?.cpu, cluster.capacity.cpu) { hard["requests.cpu"] = cpu }
-        if let memory = figure(project.caps?.memory, cluster.capacity.memory) { hard["requests.memory"] = memory }
-        if hard.isEmpty { hard["requests.cpu"] = .zero }
-        return hard
+    /// The quota's hard limits: the planner's, or — before it has sized this namespace —
+    /// zero CPU and memory, so that nothing runs uncounted.
+    static func quota(_ hard: [String: Int64]?) -> [String: Quantity] {
+        guard let hard else { return [QuotaResource.cpu: .zero, QuotaResource.memory: .zero] }
+        var result: [String: Quantity] = [:]
+        for (resource, amount) in hard { result[resource] = PlanUnits.quantity(amount, resource) }
+        return result
     }
 
     /// Binding subjects for grants: users as `canopy:<tenant>:<user>`, directory groups as

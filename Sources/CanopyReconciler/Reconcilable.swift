@@ -13,10 +13,14 @@ protocol Reconcilable: KubeResource {
     /// Whether `observed` differs in a field the API server will not let an update change
     /// (a binding's roleRef): it must be deleted and created again.
     func mustReplace(_ observed: Self) -> Bool
+    /// A merge patch that writes Canopy's fields over `observed` without a resourceVersion
+    /// precondition, for kinds the cluster itself updates often; `nil`: update instead.
+    func patch(over observed: Self) throws -> JSON?
 }
 
 extension Reconcilable {
     func mustReplace(_ observed: Self) -> Bool { false }
+    func patch(over observed: Self) throws -> JSON? { nil }
 
     var key: String { "\(metadata.namespace ?? "")/\(metadata.name ?? "")" }
 
@@ -83,6 +87,18 @@ extension RoleBinding: Binding {}
 
 extension ResourceQuota: Reconcilable {
     func specMatches(_ observed: ResourceQuota) -> Bool { spec?.hard ?? [:] == observed.spec?.hard ?? [:] }
+
+    /// Quota admission rewrites the status at every pod it admits, so an update with the
+    /// resourceVersion would often conflict: the hard limits are patched instead.
+    func patch(over observed: ResourceQuota) throws -> JSON? {
+        var hard: [String: JSON] = [:]
+        for key in (observed.spec?.hard ?? [:]).keys { hard[key] = .null }
+        for (key, value) in spec?.hard ?? [:] { hard[key] = .string(value.canonical) }
+        return .object([
+            "metadata": .object(["labels": try JSON(encoding: metadata.labels ?? [:])]),
+            "spec": .object(["hard": .object(hard)]),
+        ])
+    }
     func withSpec(onto observed: ResourceQuota) -> ResourceQuota {
         var result = observed
         result.spec = spec

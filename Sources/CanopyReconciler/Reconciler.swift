@@ -33,17 +33,21 @@ public final class Reconciler: Service, Sendable {
 
     private let snapshots: @Sendable () -> AsyncStream<Snapshot>
     private let connector: Connector
-    private let options: Options
-    private let logger: Logger
-    private let state = Mutex(State())
+    let options: Options
+    let logger: Logger
+    let state = Mutex(State())
+    let quotaWake: AsyncStream<Void>.Continuation
+    private let quotaWakeups: AsyncStream<Void>
 
-    private struct State {
+    struct State {
         var workers: [ClusterID: (worker: ClusterWorker, task: Task<Void, Never>)] = [:]
         /// The tenant parts rendered last, to skip tenants that did not change.
         var rendered: [TenantID: ObjectIdentifier] = [:]
         /// Clusters being released: they want nothing.
         var releasing: Set<ClusterID> = []
         var latest: Snapshot?
+        /// Quota planning: observations, demand, targets, plans.
+        var ledger = QuotaLedger()
     }
 
     public init(options: Options = Options(), logger: Logger, snapshots: @escaping @Sendable () -> AsyncStream<Snapshot>, connector: @escaping Connector) {
@@ -51,13 +55,18 @@ public final class Reconciler: Service, Sendable {
         self.logger = logger
         self.snapshots = snapshots
         self.connector = connector
+        (quotaWakeups, quotaWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            for await snapshot in self.snapshots() {
-                if Task.isCancelled { break }
-                self.apply(snapshot)
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.balance(self.quotaWakeups) }
+                for await snapshot in self.snapshots() {
+                    if Task.isCancelled { break }
+                    self.apply(snapshot)
+                }
+                group.cancelAll()
             }
         }
         let workers = state.withLock { state in
@@ -86,7 +95,9 @@ public final class Reconciler: Service, Sendable {
                     let isNew = state.workers[cluster.id] == nil
                     if isNew { state.workers[cluster.id] = start(cluster) }
                     guard changed || isNew, let worker = state.workers[cluster.id]?.worker else { continue }
-                    worker.setDesired(Renderer.render(tenant: tenant, cluster: cluster.id, releasing: state.releasing.contains(cluster.id)))
+                    worker.setDesired(Renderer.render(
+                        tenant: tenant, cluster: cluster.id, releasing: state.releasing.contains(cluster.id), quotas: state.ledger.targets[cluster.id] ?? [:]
+                    ))
                 }
             }
             state.rendered = state.rendered.filter { snapshot.tenants[$0.key] != nil }
@@ -94,6 +105,7 @@ public final class Reconciler: Service, Sendable {
             let gone = state.workers.keys.filter { !present.contains($0) }
             return gone.compactMap { state.workers.removeValue(forKey: $0) }.map { ($0.worker, $0.task) }
         }
+        quotaWake.yield()
         for (worker, task) in stopped {
             logger.info("cluster left the snapshot; its worker stops", metadata: ["cluster": "\(worker.clusterName)"])
             task.cancel()
@@ -104,7 +116,10 @@ public final class Reconciler: Service, Sendable {
     private func start(_ cluster: Cluster) -> (worker: ClusterWorker, task: Task<Void, Never>) {
         let connector = connector
         let options = options
-        let worker = ClusterWorker(cluster: cluster, options: options, logger: logger) { try await connector(cluster, options) }
+        let id = cluster.id
+        let worker = ClusterWorker(cluster: cluster, options: options, logger: logger, observe: { [weak self] in self?.observe(id, $0) }) {
+            try await connector(cluster, options)
+        }
         return (worker, Task { await worker.run() })
     }
 
@@ -157,11 +172,11 @@ public final class Reconciler: Service, Sendable {
             guard let worker = state.workers[cluster]?.worker, let tenant = state.latest.flatMap({ Self.owner(of: cluster, in: $0) }) else {
                 return
             }
-            worker.setDesired(Renderer.render(tenant: tenant, cluster: cluster))
+            worker.setDesired(Renderer.render(tenant: tenant, cluster: cluster, quotas: state.ledger.targets[cluster] ?? [:]))
         }
     }
 
-    private static func owner(of cluster: ClusterID, in snapshot: Snapshot) -> TenantSnapshot? {
+    static func owner(of cluster: ClusterID, in snapshot: Snapshot) -> TenantSnapshot? {
         snapshot.tenants.values.first { $0.clusters[cluster] != nil }
     }
 

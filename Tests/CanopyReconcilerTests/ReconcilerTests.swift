@@ -75,10 +75,16 @@ func adminClient(_ sim: TestKubeSim, _ cluster: String, as user: String? = nil, 
                     #expect(ns.metadata.labels?["canopy.io/managed-by"] == "canopy")
                     #expect(ns.metadata.labels?["pod-security.kubernetes.io/enforce"] == "baseline")
                     #expect(try await client.listAll(RoleBinding.self, namespace: namespace).count == 3)
-                    #expect(try await client.get(ResourceQuota.self, "canopy-quota", namespace: namespace).spec?.hard?["requests.cpu"] == Quantity(8))
                     #expect(try await client.get(LimitRange.self, "canopy-defaults", namespace: namespace).spec?.limits.count == 1)
                     #expect(try await client.get(ClusterRole.self, "canopy:project-member").rules?.isEmpty == false)
                 }
+                // The project's cap of 8 CPUs is shared by its two namespaces, never exceeded.
+                let shared = try await eventually(within: 5, "the cap split over both clusters") {
+                    let dev = try await onprem.get(ResourceQuota.self, "canopy-quota", namespace: "mkt-dev").spec?.hard?["requests.cpu"]
+                    let prod = try await cloud.get(ResourceQuota.self, "canopy-quota", namespace: "mkt-prod").spec?.hard?["requests.cpu"]
+                    return dev.map { $0 + (prod ?? .zero) } == Quantity(8) && dev != .zero && prod != .zero
+                }
+                #expect(shared < 5)
                 // Steady state: passes find nothing to write.
                 let onpremCluster = ClusterID("onprem")
                 _ = try await running.reconciler.converge(onpremCluster, timeout: .seconds(5))

@@ -52,8 +52,10 @@ struct World {
 @Suite struct RendererTests {
     @Test func aPlacementRendersEveryObjectWithCanopysLabels() throws {
         let world = World()
-        let desired = Renderer.render(tenant: world.snapshot, cluster: ClusterID("onprem"))
+        let planned = ["mkt-dev": ["requests.cpu": Int64(8_000), "requests.memory": Int64(96) << 30]]
+        let desired = Renderer.render(tenant: world.snapshot, cluster: ClusterID("onprem"), quotas: planned)
         #expect(desired.namespaces.map(\.metadata.name) == ["mkt-dev"])
+        #expect(desired.pendingQuotas.isEmpty)
         let namespace = try #require(desired.namespaces.first)
         #expect(namespace.metadata.labels?["pod-security.kubernetes.io/enforce"] == "baseline")
         #expect(namespace.metadata.labels?["canopy.io/project"] == "marketing")
@@ -110,9 +112,16 @@ struct World {
         #expect(!ProjectRoles.rules(for: .projectViewer).contains { $0.allows(verb: "get", apiGroup: "", resource: "secrets") })
     }
 
+    @Test func aNamespaceThePlannerHasNotSizedRefusesEverythingUntilItIs() {
+        let desired = Renderer.render(tenant: World().snapshot, cluster: ClusterID("onprem"))
+        #expect(desired.pendingQuotas == ["mkt-dev"])
+        #expect(desired.quotas.first?.spec?.hard == ["requests.cpu": .zero, "requests.memory": .zero])
+    }
+
     @Test func comparisonIgnoresNotationAndExtraLabels() throws {
         let world = World()
-        let desired = Renderer.render(tenant: world.snapshot, cluster: ClusterID("onprem"))
+        let planned = ["mkt-dev": ["requests.cpu": Int64(8_000), "requests.memory": Int64(96) << 30]]
+        let desired = Renderer.render(tenant: world.snapshot, cluster: ClusterID("onprem"), quotas: planned)
         var observed = try #require(desired.quotas.first)
         observed.spec?.hard?["requests.memory"] = try Quantity(parsing: "98304Mi")
         observed.metadata.labels?["extra"] = "yes"

@@ -129,11 +129,16 @@ private struct ResourcePlan {
     }
 
     /// Hands out free room to `indices`, each up to its `wants`: in proportion to the wants
-    /// (equal shares when all want without bound), round after round until nothing moves.
+    /// (equal shares when all want without bound), round after round until nothing moves. A
+    /// project's cap and the tenant's cap are shared the same way across clusters, so that one
+    /// cluster's placements never take all of a cap that spans several.
     mutating func share(among indices: [Int], wants: inout [Int64]) {
-        for _ in 0..<8 {
+        for _ in 0..<12 {
             var moved = false
-            let byCluster = Dictionary(grouping: indices.indices.filter { wants[$0] > 0 }, by: { slots[indices[$0]].key.cluster })
+            let active = indices.indices.filter { wants[$0] > 0 }
+            let byCluster = Dictionary(grouping: active, by: { slots[indices[$0]].key.cluster })
+            let perProject = Dictionary(grouping: active, by: { slots[indices[$0]].project }).mapValues { Int64($0.count) }
+            let tenantShare = Amount.scaled(tenantRoom, 1, Int64(max(1, active.count)))
             for cluster in byCluster.keys.sorted() {
                 let members = byCluster[cluster] ?? []
                 let free = clusterRoom[cluster] ?? 0
@@ -141,9 +146,11 @@ private struct ResourcePlan {
                 let bounded = members.allSatisfy { wants[$0] != Amount.unbounded }
                 let total = bounded ? members.reduce(Int64(0)) { Amount.plus($0, wants[$1]) } : Int64(members.count)
                 for member in members {
+                    let slot = slots[indices[member]]
                     let weight = bounded ? wants[member] : 1
-                    let portion = free == Amount.unbounded ? wants[member] : max(1, Amount.scaled(free, weight, total))
-                    let granted = grant(indices[member], min(portion, wants[member]))
+                    var portion = free == Amount.unbounded ? wants[member] : Amount.scaled(free, weight, total)
+                    portion = min(portion, Amount.scaled(projectRoom[slot.project] ?? 0, 1, perProject[slot.project] ?? 1), tenantShare)
+                    let granted = grant(indices[member], min(max(1, portion), wants[member]))
                     if wants[member] != Amount.unbounded { wants[member] -= granted }
                     if granted == 0 { wants[member] = 0 }
                     moved = moved || granted > 0

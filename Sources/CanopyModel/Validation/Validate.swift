@@ -74,12 +74,6 @@ public enum Validate {
         }
     }
 
-    /// CPU and memory caps: each, when given, a valid quantity.
-    public static func caps(_ caps: ResourceCaps, field: String) throws(ValidationError) {
-        if let cpu = caps.cpu { try quantity(cpu, field: "\(field).cpu") }
-        if let memory = caps.memory { try quantity(memory, field: "\(field).memory") }
-    }
-
     private static let suffixes: Set<String> = [
         "", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
     ]

@@ -11,6 +11,15 @@ struct ProjectRoutes {
         let cluster: String
         let namespaces: [String]
         let adopt: Bool?
+        let reservation: Reservation?
+        let caps: ResourceCaps?
+    }
+
+    /// A project's reservation and caps on one cluster; `{}` clears one.
+    struct PlacementSettingsRequest: Decodable {
+        let cluster: String
+        let reservation: Reservation?
+        let caps: ResourceCaps?
     }
 
     struct CreateProjectRequest: Decodable {
@@ -25,13 +34,26 @@ struct ProjectRoutes {
         let displayName: String?
         let caps: ResourceCaps?
         let podSecurity: PodSecurityLevel?
+        let placements: [PlacementSettingsRequest]?
         let version: Int?
     }
 
     private var namespaces: NamespaceRoutes { NamespaceRoutes(services: services) }
 
-    private func view(_ project: Project, in tenant: TenantSnapshot, role: Role?) -> ProjectView {
-        ProjectView(project, tenantName: tenant.tenant.name, role: role, namespaces: namespaces.views(of: project, in: tenant))
+    private func view(_ project: Project, in tenant: TenantSnapshot, role: Role?, warnings: [String] = []) -> ProjectView {
+        ProjectView(project, in: tenant, role: role, namespaces: namespaces.views(of: project, in: tenant), warnings: warnings)
+    }
+
+    /// Settings for one cluster, validated; `nil` when they say nothing.
+    private func settings(cluster name: String, reservation: Reservation?, caps: ResourceCaps?, in tenant: TenantSnapshot, field: String) throws -> (ClusterID, PlacementSettings?) {
+        guard let cluster = tenant.cluster(named: name) else {
+            throw APIError.invalid("there is no cluster named '\(name)' in this tenant", field: field + "cluster")
+        }
+        if let caps { try QuotaRules.caps(caps, field: field + "caps") }
+        let settings = PlacementSettings(
+            reservation: reservation?.byQuotaName.isEmpty ?? true ? nil : reservation, caps: caps?.isEmpty ?? true ? nil : caps
+        )
+        return (cluster.id, settings.isEmpty ? nil : settings)
     }
 
     func register(on router: RouterGroup<AuthenticatedContext>) {
@@ -87,14 +109,22 @@ struct ProjectRoutes {
         let body = try await JSONBody.decode(CreateProjectRequest.self, schema: "CreateProjectRequest", from: request, context: context)
         try Validate.name(body.name, field: "name")
         try Validate.displayName(body.displayName ?? "", field: "displayName")
-        if let caps = body.caps { try Validate.caps(caps, field: "caps") }
+        if let caps = body.caps { try QuotaRules.caps(caps, field: "caps") }
         guard tenant.project(named: body.name) == nil else {
             throw APIError.conflict("a project named '\(body.name)' already exists in this tenant", field: "name")
         }
         let now = services.now
+        var clusterSettings: [ClusterID: PlacementSettings] = [:]
+        for (index, placement) in (body.placements ?? []).enumerated() {
+            let (clusterID, settings) = try self.settings(
+                cluster: placement.cluster, reservation: placement.reservation, caps: placement.caps, in: tenant, field: "placements[\(index)]."
+            )
+            if let settings { clusterSettings[clusterID] = settings }
+        }
         let project = Project(
             id: .random(), tenantID: tenant.tenant.id, name: body.name, displayName: body.displayName ?? body.name,
-            caps: body.caps, podSecurity: body.podSecurity ?? .baseline, createdAt: now
+            caps: body.caps?.isEmpty ?? true ? nil : body.caps, podSecurity: body.podSecurity ?? .baseline, placements: clusterSettings,
+            createdAt: now
         )
         var placements: [ProjectNamespace] = []
         for (index, placement) in (body.placements ?? []).enumerated() {
@@ -111,8 +141,12 @@ struct ProjectRoutes {
             }
         }
         let fresh = placements
+        let world = services.world
         do {
             try await services.world.commit { tx in
+                // Checked inside the commit: commits are serialized, so two projects reserving
+                // the same cluster at once cannot both pass.
+                try QuotaRules.check(project, in: world.snapshot.tenant(tenant.tenant.id) ?? tenant)
                 try await tx.insert(project)
                 for placement in fresh { try await tx.insert(placement) }
                 return World.Outcome(
@@ -139,19 +173,32 @@ struct ProjectRoutes {
             project.displayName = displayName
         }
         if let caps = body.caps {
-            try Validate.caps(caps, field: "caps")
-            project.caps = caps.cpu == nil && caps.memory == nil ? nil : caps
+            try QuotaRules.caps(caps, field: "caps")
+            project.caps = caps.isEmpty ? nil : caps
         }
         if let level = body.podSecurity { project.podSecurity = level }
+        for (index, placement) in (body.placements ?? []).enumerated() {
+            let (clusterID, settings) = try self.settings(
+                cluster: placement.cluster, reservation: placement.reservation, caps: placement.caps, in: tenant, field: "placements[\(index)]."
+            )
+            var merged = project.placements[clusterID] ?? PlacementSettings()
+            if let reservation = placement.reservation { merged.reservation = reservation.byQuotaName.isEmpty ? nil : reservation }
+            if placement.caps != nil { merged.caps = settings?.caps }
+            project.placements[clusterID] = merged.isEmpty ? nil : merged
+        }
+        project.placements = project.placements.filter { tenant.clusters[$0.key] != nil }
         project.updatedAt = services.now
         let edited = project
+        let world = services.world
         let saved = try await services.world.commit { tx in
+            try QuotaRules.check(edited, in: world.snapshot.tenant(tenant.tenant.id) ?? tenant)
             let saved = try await tx.update(edited)
             return World.Outcome(
                 result: saved, changes: [.projectSaved(saved)],
                 audit: [caller.audit("project.update", "tenants/\(tenant.tenant.name)/projects/\(saved.name)", tenant: tenant.tenant.id, project: saved.id, at: edited.updatedAt)]
             )
         }
-        return try JSONBody.response(view(saved, in: tenant, role: caller.principal.projectRoles[saved.id]))
+        let warnings = QuotaRules.warnings(for: saved, state: services.reconciler.quotaState(of: tenant.tenant.id))
+        return try JSONBody.response(view(saved, in: tenant, role: caller.principal.projectRoles[saved.id], warnings: warnings))
     }
 }

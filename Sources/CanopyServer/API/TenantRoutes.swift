@@ -23,6 +23,7 @@ struct TenantRoutes {
     struct UpdateTenantRequest: Decodable {
         let displayName: String?
         let state: TenantState?
+        let caps: ResourceCaps?
         let version: Int?
     }
 
@@ -137,9 +138,18 @@ struct TenantRoutes {
             tenant.displayName = displayName
         }
         if let state = body.state { tenant.state = state }
+        if let caps = body.caps {
+            try QuotaRules.caps(caps, field: "caps")
+            tenant.caps = caps.isEmpty ? nil : caps
+        }
         tenant.updatedAt = services.now
         let edited = tenant
+        let world = services.world
+        let tenantID = current.tenant.id
         let saved = try await services.world.commit { tx in
+            if body.caps != nil, let inside = world.snapshot.tenant(tenantID) {
+                try QuotaRules.checkTenantCaps(edited.caps, projects: Array(inside.projects.values), in: inside)
+            }
             let saved = try await tx.update(edited)
             return World.Outcome(
                 result: saved, changes: [.tenantSaved(saved)],

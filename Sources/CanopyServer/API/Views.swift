@@ -11,8 +11,11 @@ struct TenantView: Encodable {
     let id: String, name: String, displayName: String, mode: String, state: String
     let version: Int, createdAt: Date, updatedAt: Date
     let userCount: Int, projectCount: Int, clusterCount: Int
+    /// The provider's caps for the whole tenant.
+    let caps: ResourceCaps?
 
     init(_ tenant: TenantSnapshot) {
+        caps = tenant.tenant.caps
         id = tenant.tenant.id.rawValue
         name = tenant.tenant.name
         displayName = tenant.tenant.displayName
@@ -52,10 +55,18 @@ struct ProjectView: Encodable {
     let caps: ResourceCaps?, podSecurity: String, version: Int, createdAt: Date, updatedAt: Date
     let role: String?
     let namespaces: [NamespaceView]
+    /// Reservation and caps per cluster, by cluster name.
+    let placements: [PlacementSettingsView]
+    /// What the caller should know about the change (a cap below current usage).
+    let warnings: [String]?
 
-    init(_ project: Project, tenantName: String, role: Role?, namespaces: [NamespaceView]) {
+    init(_ project: Project, in tenantSnapshot: TenantSnapshot, role: Role?, namespaces: [NamespaceView], warnings: [String] = []) {
         id = project.id.rawValue
-        tenant = tenantName
+        tenant = tenantSnapshot.tenant.name
+        placements = project.placements.compactMap { clusterID, settings in
+            tenantSnapshot.clusters[clusterID].map { PlacementSettingsView(cluster: $0.name, reservation: settings.reservation, caps: settings.caps) }
+        }.sorted { $0.cluster < $1.cluster }
+        self.warnings = warnings.isEmpty ? nil : warnings
         name = project.name
         displayName = project.displayName
         caps = project.caps
@@ -66,6 +77,13 @@ struct ProjectView: Encodable {
         updatedAt = project.updatedAt
         self.role = role?.rawValue
     }
+}
+
+/// A project's reservation and caps on one cluster.
+struct PlacementSettingsView: Encodable {
+    let cluster: String
+    let reservation: Reservation?
+    let caps: ResourceCaps?
 }
 
 /// A role grant (project member or tenant admin): who, which role, since when.

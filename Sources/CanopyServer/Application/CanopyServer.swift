@@ -130,7 +130,7 @@ public enum CanopyServer {
         MemberRoutes(services: services).register(on: authenticated)
         AuditRoutes(services: services).register(on: authenticated)
         KubeconfigRoutes(services: services, certificatePEM: certificatePEM).register(on: authenticated)
-        PendingRoutes(services: services).register(on: authenticated)
+        QuotaRoutes(services: services).register(on: authenticated)
         return router
     }
 

@@ -90,7 +90,7 @@ struct ClusterRoutes {
         return try JSONBody.response(ClusterReleaseView(cluster: cluster.name, removedNamespaces: removed, writes: writes))
     }
 
-    private func find(_ request: Request, _ context: AuthenticatedContext, _ caller: Caller) throws -> (TenantSnapshot, Cluster) {
+    func find(_ request: Request, _ context: AuthenticatedContext, _ caller: Caller) throws -> (TenantSnapshot, Cluster) {
         let tenant = try caller.tenant(request.parameter("tenant", context))
         try caller.require(.seeInsideTenant, on: .tenant(tenant.tenant.id), "tenant")
         let name = try request.parameter("cluster", context)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The subset of JSON Schema that Canopy's OpenAPI document uses for request bodies: enough to
 /// refuse unknown fields, wrong types and missing required fields before any handler runs.
 indirect enum Schema: Sendable {
@@ -5,6 +7,9 @@ indirect enum Schema: Sendable {
     case array(items: Schema, maxItems: Int?)
     case string(allowed: [String]?, maxLength: Int?)
     case integer(minimum: Int?, maximum: Int?)
+    case number(minimum: Double?, maximum: Double?)
+    /// An object whose every value follows one schema (`additionalProperties: {…}`).
+    case map(values: Schema)
     case boolean
     case reference(String)
     case any
@@ -17,6 +22,8 @@ indirect enum Schema: Sendable {
             return
         }
         switch node["type"] as? String {
+        case "object" where node["additionalProperties"] is [String: Any]:
+            self = .map(values: try Schema(yaml: node["additionalProperties"] as Any))
         case "object":
             let properties = try (node["properties"] as? [String: Any] ?? [:]).mapValues(Schema.init(yaml:))
             let required = Set(node["required"] as? [String] ?? [])
@@ -27,6 +34,8 @@ indirect enum Schema: Sendable {
             self = .string(allowed: node["enum"] as? [String], maxLength: node["maxLength"] as? Int)
         case "integer":
             self = .integer(minimum: node["minimum"] as? Int, maximum: node["maximum"] as? Int)
+        case "number":
+            self = .number(minimum: (node["minimum"] as? NSNumber)?.doubleValue, maximum: (node["maximum"] as? NSNumber)?.doubleValue)
         case "boolean":
             self = .boolean
         default:
@@ -78,6 +87,14 @@ indirect enum Schema: Sendable {
             }
             if let minimum, number < Double(minimum) { throw .malformed("\(label) must be at least \(minimum)", field: path) }
             if let maximum, number > Double(maximum) { throw .malformed("\(label) must be at most \(maximum)", field: path) }
+        case (.number(let minimum, let maximum), .number(let number)):
+            guard number.isFinite else { throw .malformed("\(label) must be a finite number", field: path) }
+            if let minimum, number < minimum { throw .malformed("\(label) must be at least \(Self.show(minimum))", field: path) }
+            if let maximum, number > maximum { throw .malformed("\(label) must be at most \(Self.show(maximum))", field: path) }
+        case (.map(let values), .object(let fields)):
+            for (key, fieldValue) in fields.sorted(by: { $0.key < $1.key }) {
+                try values.check(fieldValue, at: Self.join(path, key), in: document, strict: strict)
+            }
         case (.boolean, .bool):
             return
         default:
@@ -87,13 +104,18 @@ indirect enum Schema: Sendable {
 
     private var expectedType: String {
         switch self {
-        case .object: "an object"
+        case .object, .map: "an object"
+        case .number: "a number"
         case .array: "an array"
         case .string: "a string"
         case .integer: "an integer"
         case .boolean: "a boolean"
         case .reference, .any: "a value"
         }
+    }
+
+    private static func show(_ number: Double) -> String {
+        number == number.rounded() ? String(Int(number)) : String(number)
     }
 
     private static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }

@@ -100,7 +100,25 @@ struct KubeProxy: Sendable {
         if [.post, .put, .patch, .delete].contains(request.method) {
             try await audit(request.method, target: target, status: Int(response.status.code), principal: principal, tenant: tenant, cluster: cluster, requestID: context.requestID)
         }
+        if response.status == .forbidden, request.method != .delete, let namespace = target.namespaceOfObject {
+            return try await refusal(response, cluster: cluster, namespace: namespace)
+        }
         return try await Self.streamed(response, waitForFirstBytes: !target.isWatch(request.uri))
+    }
+
+    /// A write the cluster refused: passed on as it is; a quota refusal also tells the share
+    /// planner that this namespace wants more (a re-plan follows at once).
+    private func refusal(_ response: HTTPClientResponse, cluster: Cluster, namespace: String) async throws -> Response {
+        let body = try await response.body.collect(upTo: 1 << 20)
+        let text = String(buffer: body)
+        if text.contains("exceeded quota") {
+            services.reconciler.reportQuotaRefusal(cluster: cluster.id, namespace: namespace, message: text)
+        }
+        var fields = HTTPFields()
+        for (name, value) in response.headers where !Self.hopByHop.contains(name.lowercased()) {
+            if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
+        }
+        return Response(status: .forbidden, headers: fields, body: ResponseBody(byteBuffer: body))
     }
 
     /// Records a proxied write: who, where, what, and how the cluster answered.
@@ -190,6 +208,12 @@ struct KubePath: Sendable {
     init(_ path: String) {
         self.path = path
         segments = path.split(separator: "/")
+    }
+
+    /// The namespace of a namespaced object or collection (`/api/v1/namespaces/web/pods` → `web`).
+    var namespaceOfObject: String? {
+        guard let index = segments.firstIndex(of: "namespaces"), index + 2 < segments.count else { return nil }
+        return String(segments[index + 1])
     }
 
     /// `/api/v1/namespaces`

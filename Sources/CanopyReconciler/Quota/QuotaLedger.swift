@@ -1,0 +1,103 @@
+import CanopyModel
+import Foundation
+import KubeAPI
+
+/// What the reconciler knows for quota planning: the clusters' nodes and quotas as last seen,
+/// recent demand, the hard limits it has set (the targets), and the last plan per tenant.
+/// A value guarded by the reconciler's lock; building a plan from it is pure.
+struct QuotaLedger {
+    /// What one project namespace's quota said when last seen.
+    struct ObservedQuota: Equatable {
+        var hard: [String: Quantity]
+        var used: [String: Quantity]
+    }
+
+    /// Allocatable resources per node, per cluster.
+    var nodes: [ClusterID: [String: [String: Quantity]]] = [:]
+    /// Canopy's quotas per namespace, per cluster.
+    var quotas: [ClusterID: [String: ObservedQuota]] = [:]
+    /// The hard limits Canopy wants now, per cluster, namespace and resource (planner units).
+    var targets: [ClusterID: [String: [String: Int64]]] = [:]
+    var demand = DemandTracker()
+    /// Clusters whose quotas a pass has listed since the start.
+    var seen: Set<ClusterID> = []
+    /// The last plan of each tenant, with the tree it came from.
+    var plans: [TenantID: (tree: PlanTree, plan: Plan)] = [:]
+
+    /// Records a quota as seen in a cluster (its usage feeds the demand).
+    mutating func observe(_ quota: ResourceQuota, on cluster: ClusterID, at now: ContinuousClock.Instant) -> Bool {
+        guard let namespace = quota.metadata.namespace else { return false }
+        let observed = ObservedQuota(hard: quota.spec?.hard ?? [:], used: quota.status?.used ?? [:])
+        guard quotas[cluster]?[namespace] != observed else { return false }
+        let usedChanged = quotas[cluster]?[namespace]?.used != observed.used
+        quotas[cluster, default: [:]][namespace] = observed
+        for (resource, value) in observed.used {
+            demand.record(used: PlanUnits.amount(value, resource, roundingUp: true), of: resource, in: namespace, on: cluster, at: now)
+        }
+        return usedChanged
+    }
+
+    /// The cluster's summed allocatable resources, when its nodes have been seen.
+    func allocatable(of cluster: ClusterID) -> [String: Quantity]? {
+        guard let nodes = nodes[cluster] else { return nil }
+        var total: [String: Quantity] = [:]
+        for node in nodes.values {
+            for (resource, value) in node { total[resource] = (total[resource] ?? .zero) + value }
+        }
+        return total
+    }
+
+    /// The planner's input for one tenant. Namespaces on `frozen` clusters (unreachable) keep
+    /// their limits: the higher of what was seen there and what was last asked for.
+    func tree(for tenant: TenantSnapshot, frozen: Set<ClusterID>, at now: ContinuousClock.Instant) -> PlanTree {
+        var resources: Set<String> = [QuotaResource.cpu, QuotaResource.memory]
+        resources.formUnion(tenant.tenant.caps?.byQuotaName.keys ?? [:].keys)
+        for project in tenant.projects.values {
+            resources.formUnion(project.caps?.byQuotaName.keys ?? [:].keys)
+            for settings in project.placements.values { resources.formUnion(settings.caps?.byQuotaName.keys ?? [:].keys) }
+        }
+        var capacity: [String: [String: Int64]] = [:]
+        for cluster in tenant.clusters.values {
+            let allocatable = self.allocatable(of: cluster.id) ?? Self.importedCapacity(cluster)
+            capacity[cluster.id.rawValue] = PlanUnits.capacity(allocatable: allocatable, resources: resources.sorted())
+        }
+        var projects: [PlanTree.Project] = []
+        for project in tenant.projects.values {
+            let placed = Dictionary(grouping: tenant.namespaces(ofProject: project.id), by: \.clusterID)
+            let clusters = Set(placed.keys).union(project.placements.keys.filter { tenant.clusters[$0] != nil })
+            let placements = clusters.map { clusterID in
+                let settings = project.placements[clusterID]
+                return PlanTree.Placement(
+                    cluster: clusterID.rawValue, reservation: settings?.reservation?.byQuotaName ?? [:],
+                    caps: PlanUnits.amounts(settings?.caps),
+                    namespaces: (placed[clusterID] ?? []).map { namespace(named: $0.name, on: clusterID, frozen: frozen.contains(clusterID), at: now) }
+                )
+            }
+            projects.append(PlanTree.Project(id: project.id.rawValue, caps: PlanUnits.amounts(project.caps), placements: placements))
+        }
+        return PlanTree(capacity: capacity, caps: PlanUnits.amounts(tenant.tenant.caps), projects: projects)
+    }
+
+    private func namespace(named name: String, on cluster: ClusterID, frozen: Bool, at now: ContinuousClock.Instant) -> PlanTree.Namespace {
+        let observed = quotas[cluster]?[name]
+        var used: [String: Int64] = [:]
+        for (resource, value) in observed?.used ?? [:] { used[resource] = PlanUnits.amount(value, resource, roundingUp: true) }
+        var pinned: [String: Int64]?
+        if frozen {
+            var limits = targets[cluster]?[name] ?? [:]
+            for (resource, value) in observed?.hard ?? [:] {
+                limits[resource] = max(limits[resource] ?? 0, PlanUnits.amount(value, resource, roundingUp: true))
+            }
+            pinned = limits
+        }
+        return PlanTree.Namespace(name: name, used: used, demand: demand.demand(of: name, on: cluster, at: now), pinned: pinned)
+    }
+
+    /// The capacity recorded when the cluster was imported, until its nodes are seen.
+    static func importedCapacity(_ cluster: Cluster) -> [String: Quantity] {
+        var result: [String: Quantity] = [:]
+        if let cpu = cluster.capacity.cpu.flatMap({ try? Quantity(parsing: $0) }) { result["cpu"] = cpu }
+        if let memory = cluster.capacity.memory.flatMap({ try? Quantity(parsing: $0) }) { result["memory"] = memory }
+        return result
+    }
+}

@@ -1,0 +1,222 @@
+import CanopyModel
+import Foundation
+import KubeAPI
+import KubeClient
+import Logging
+
+/// Live quota enforcement: the share planner re-plans whenever usage, capacity, demand or the
+/// snapshot moves, and the new hard limits reach the clusters in two steps — every lowered limit
+/// first (confirmed written), then every raised one — so that at no moment do the limits in the
+/// clusters add up past a cap. Each cluster's own quota admission, atomic per namespace, then
+/// refuses anything beyond them: two namespaces or two clusters growing at once cannot overshoot.
+extension Reconciler {
+    /// A raise smaller than this share of the current limit (1/50) is not written unless the
+    /// namespace is close to its limit (hysteresis: tiny moves cause no writes).
+    static let hysteresisDivisor: Int64 = 50
+
+    /// What the planner last worked from and decided for one tenant, with what the clusters
+    /// last showed (for the usage and allocation views).
+    public struct QuotaState: Sendable {
+        public var tree: PlanTree
+        public var plan: Plan
+        /// Per cluster and namespace: the quota's hard limits and usage as last seen.
+        public var observed: [ClusterID: [String: (hard: [String: Quantity], used: [String: Quantity])]]
+        /// Per cluster: whether its nodes were seen (else capacity is the one recorded at import).
+        public var nodesSeen: Set<ClusterID>
+    }
+
+    /// The last plan of a tenant; `nil` before the first one.
+    public func quotaState(of tenant: TenantID) -> QuotaState? {
+        state.withLock { state in
+            guard let (tree, plan) = state.ledger.plans[tenant] else { return nil }
+            let clusters = Set(tree.capacity.keys.map { ClusterID($0) })
+            var observed: [ClusterID: [String: (hard: [String: Quantity], used: [String: Quantity])]] = [:]
+            for cluster in clusters {
+                observed[cluster] = (state.ledger.quotas[cluster] ?? [:]).mapValues { ($0.hard, $0.used) }
+            }
+            return QuotaState(tree: tree, plan: plan, observed: observed, nodesSeen: clusters.filter { state.ledger.nodes[$0] != nil })
+        }
+    }
+
+    /// A pod refused by a project namespace's quota (seen by the proxy): its requests count as
+    /// demand there, and a re-plan follows. `message` is the cluster's refusal
+    /// (`… exceeded quota: canopy-quota, requested: requests.cpu=500m,…, used: …, limited: …`).
+    public func reportQuotaRefusal(cluster: ClusterID, namespace: String, message: String) {
+        let requested = Self.requestedAmounts(in: message)
+        guard !requested.isEmpty else { return }
+        let now = ContinuousClock.now
+        state.withLock { state in
+            for (resource, amount) in requested {
+                state.ledger.demand.record(refused: amount, of: resource, in: namespace, on: cluster, at: now)
+            }
+        }
+        logger.debug("quota refusal", metadata: ["cluster": "\(cluster)", "namespace": "\(namespace)"])
+        quotaWake.yield()
+    }
+
+    /// The `requested:` list of a quota refusal, in planner units.
+    static func requestedAmounts(in message: String) -> [String: Int64] {
+        guard let start = message.range(of: "requested: ") else { return [:] }
+        let rest = message[start.upperBound...]
+        let list = rest.prefix { $0 != " " }.trimmingCharacters(in: CharacterSet(charactersIn: ","))
+        var result: [String: Int64] = [:]
+        for pair in list.split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let quantity = try? Quantity(parsing: String(parts[1])) else { continue }
+            let resource = String(parts[0])
+            result[resource] = PlanUnits.amount(quantity, resource, roundingUp: true)
+        }
+        return result
+    }
+
+    /// Records what a worker saw; a change that matters to the plan wakes the balancer.
+    func observe(_ cluster: ClusterID, _ observation: ClusterObservation) {
+        let now = ContinuousClock.now
+        let changed = state.withLock { state -> Bool in
+            switch observation {
+            case .quotas(let quotas):
+                let first = state.ledger.seen.insert(cluster).inserted
+                return quotas.reduce(first) { state.ledger.observe($1, on: cluster, at: now) || $0 }
+            case .quota(let event):
+                guard let namespace = event.object.metadata.namespace else { return false }
+                if event.type == "DELETED" { return state.ledger.quotas[cluster]?.removeValue(forKey: namespace) != nil }
+                return state.ledger.observe(event.object, on: cluster, at: now)
+            case .node(let event):
+                let name = event.object.metadata.name ?? ""
+                var nodes = state.ledger.nodes[cluster] ?? [:]
+                let before = nodes[name]
+                nodes[name] = event.type == "DELETED" ? nil : (event.object.status?.allocatable ?? [:])
+                let appeared = state.ledger.nodes[cluster] == nil
+                state.ledger.nodes[cluster] = nodes
+                return appeared || before != nodes[name]
+            }
+        }
+        if changed { quotaWake.yield() }
+    }
+
+    /// Re-plans after each wake-up until cancelled.
+    func balance(_ wakeups: AsyncStream<Void>) async {
+        for await _ in wakeups {
+            if Task.isCancelled { break }
+            do {
+                try await rebalance()
+            } catch is CancellationError {
+                break
+            } catch {
+                logger.warning("quota re-plan not applied; retrying", metadata: ["error": "\(ClusterWorker.describe(error))"])
+                try? await Task.sleep(for: options.initialBackoff)
+                quotaWake.yield()
+            }
+        }
+    }
+
+    /// One re-plan: every tenant whose clusters have all been seen (or are unreachable, then
+    /// planned around) is planned; lowered limits are written and confirmed before raised ones.
+    func rebalance() async throws {
+        let now = ContinuousClock.now
+        let steps = state.withLock { state -> (lowered: Targets, final: Targets)? in
+            guard let snapshot = state.latest else { return nil }
+            let failing = Set(state.workers.filter { $0.value.worker.status.state == .failing }.keys)
+            var next = state.ledger.targets
+            for tenant in snapshot.tenants.values {
+                let clusters = Set(tenant.clusters.keys)
+                guard !clusters.isEmpty, clusters.allSatisfy({ state.ledger.seen.contains($0) || failing.contains($0) }) else { continue }
+                let tree = state.ledger.tree(for: tenant, frozen: failing.intersection(clusters), at: now)
+                let plan = SharePlanner.plan(tree)
+                state.ledger.plans[tenant.tenant.id] = (tree, plan)
+                for cluster in clusters { next[cluster] = [:] }
+                for (key, hard) in plan.hard { next[ClusterID(key.cluster), default: [:]][key.name] = hard }
+            }
+            let current = state.ledger.effectiveTargets
+            let final = Self.withHysteresis(next, current: current, observed: state.ledger)
+            return (Self.lowest(current, final), final)
+        }
+        guard let steps else { return }
+        try await write(steps.lowered, confirm: true)
+        try await write(steps.final, confirm: false)
+    }
+
+    typealias Targets = [ClusterID: [String: [String: Int64]]]
+
+    /// Sets `targets`, renders the clusters whose limits change, and — with `confirm` — waits
+    /// until each has written them (throws if one could not).
+    private func write(_ targets: Targets, confirm: Bool) async throws {
+        let changed = state.withLock { state -> [(ClusterWorker, Set<String>)] in
+            var changed: [(ClusterWorker, Set<String>)] = []
+            for (cluster, hard) in targets where state.ledger.targets[cluster] != hard {
+                let before = state.ledger.targets[cluster] ?? [:]
+                state.ledger.targets[cluster] = hard
+                guard let worker = state.workers[cluster]?.worker, let snapshot = state.latest, let tenant = Self.owner(of: cluster, in: snapshot) else { continue }
+                worker.setDesired(Renderer.render(tenant: tenant, cluster: cluster, releasing: state.releasing.contains(cluster), quotas: hard))
+                changed.append((worker, Set(hard.keys.filter { before[$0] != hard[$0] })))
+            }
+            return changed
+        }
+        guard confirm, !changed.isEmpty else { return }
+        let timeout = options.requestTimeout * 2
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (worker, namespaces) in changed {
+                group.addTask {
+                    let outcome = try await worker.converge(timeout: timeout)
+                    let quotaProblems = outcome.namespaceProblems.keys.filter { namespaces.contains($0) }.sorted()
+                    if let namespace = quotaProblems.first {
+                        throw KubeError(.apiError, "the quota of \(namespace) could not be lowered: \(outcome.namespaceProblems[namespace]?.message ?? "")")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Per namespace and resource, the lower of two targets (a resource missing from one side
+    /// is unbounded there; a namespace without a current limit holds nothing yet).
+    static func lowest(_ current: Targets, _ next: Targets) -> Targets {
+        var result = next
+        for (cluster, namespaces) in next {
+            for (namespace, hard) in namespaces {
+                guard let now = current[cluster]?[namespace] else {
+                    result[cluster]?[namespace] = hard.mapValues { _ in 0 }
+                    continue
+                }
+                var merged = hard
+                for (resource, amount) in now { merged[resource] = min(amount, hard[resource] ?? amount) }
+                result[cluster]?[namespace] = merged
+            }
+        }
+        return result
+    }
+
+    /// Keeps a current limit instead of a slightly higher planned one, unless the namespace is
+    /// close to it. Keeping a lower limit never breaks a cap, so this is always safe.
+    static func withHysteresis(_ next: Targets, current: Targets, observed ledger: QuotaLedger) -> Targets {
+        var result = next
+        for (cluster, namespaces) in next {
+            for (namespace, hard) in namespaces {
+                guard let now = current[cluster]?[namespace] else { continue }
+                let used = ledger.quotas[cluster]?[namespace]?.used ?? [:]
+                for (resource, planned) in hard {
+                    guard let held = now[resource], planned > held else { continue }
+                    let threshold = max(1, held / hysteresisDivisor)
+                    let usage = used[resource].map { PlanUnits.amount($0, resource, roundingUp: true) } ?? 0
+                    if planned - held < threshold && held - usage > threshold { result[cluster]?[namespace]?[resource] = held }
+                }
+            }
+        }
+        return result
+    }
+}
+
+extension QuotaLedger {
+    /// The limits in force: what Canopy asked for, else (after a restart) what the clusters show.
+    var effectiveTargets: Reconciler.Targets {
+        var result = targets
+        for (cluster, namespaces) in quotas {
+            for (namespace, observed) in namespaces where result[cluster]?[namespace] == nil {
+                var hard: [String: Int64] = [:]
+                for (resource, value) in observed.hard { hard[resource] = PlanUnits.amount(value, resource, roundingUp: true) }
+                result[cluster, default: [:]][namespace] = hard
+            }
+        }
+        return result
+    }
+}
