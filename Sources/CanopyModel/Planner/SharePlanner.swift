@@ -10,9 +10,12 @@
 /// 2. every placement gets its reservation, whatever the others use: a project below its
 ///    reservation can always grow to it;
 /// 3. every placement gets its current usage, where the limits allow (hard ≥ used);
-/// 4. what is left goes first where demand is (recent growth and refused requests), in proportion
-///    to it, and the rest evenly, so that nothing sits idle in a static split.
+/// 4. what is left goes first where demand is (recent growth and refused requests), one
+///    placement at a time, smallest demand first (half of a refused pod's room serves nobody),
+///    and the rest evenly, so that nothing sits idle in a static split.
 /// A placement's total is then split over its namespaces the same way: usage, demand, even rest.
+/// Granting demand one at a time instead of in proportion is what lets a refused pod fit after
+/// one re-plan.
 public enum SharePlanner {
     /// Plans every resource of `tree`.
     public static func plan(_ tree: PlanTree) -> Plan {
@@ -121,8 +124,11 @@ private struct ResourcePlan {
         for index in all { grant(index, slots[index].reserved - given[index]) }
         for index in all { grant(index, slots[index].used - given[index]) }
         let open = all.filter { !slots[$0].isPinnedOnly }
-        var wants = open.map { slots[$0].demand }
-        share(among: open, wants: &wants)
+        // Demand is met one placement at a time, smallest first, rather than split: a refused
+        // pod's request either fits or is useless, so two halves of one pod's room serve nobody.
+        for index in open.sorted(by: { (slots[$0].demand, slots[$0].key) < (slots[$1].demand, slots[$1].key) }) where slots[index].demand > 0 {
+            grant(index, slots[index].demand)
+        }
         var rest = open.map { _ in Amount.unbounded }
         share(among: open, wants: &rest)
         record(into: &plan)
@@ -200,16 +206,10 @@ private struct ResourcePlan {
             result[namespace.name] = amount
             left -= amount
         }
-        let demand = open.reduce(Int64(0)) { $0 + slot.demand($1) }
-        if demand > 0 && left > 0 {
-            let pool = min(left, demand)
-            var handed: Int64 = 0
-            for namespace in open {
-                let amount = min(Amount.scaled(pool, slot.demand(namespace), demand), slot.demand(namespace))
-                result[namespace.name, default: 0] += amount
-                handed += amount
-            }
-            left -= handed
+        for namespace in open.sorted(by: { (slot.demand($0), $0.name) < (slot.demand($1), $1.name) }) where slot.demand(namespace) > 0 {
+            let amount = min(left, slot.demand(namespace))
+            result[namespace.name, default: 0] += amount
+            left -= amount
         }
         let each = left / Int64(open.count)
         var remainder = left - each * Int64(open.count)
