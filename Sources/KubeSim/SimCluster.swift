@@ -42,6 +42,8 @@ public final class SimCluster: Sendable {
         /// Watches resuming from a revision below this answer 410 Gone.
         var expiredBelow: Int64 = 0
         var watchers: [UUID: Watcher] = [:]
+        /// Set by `shutDown()`: every watch, even one opened later, ends at once.
+        var shuttingDown = false
         /// When each namespace was created, to the instant (timestamps keep only seconds).
         var namespaceCreated: [String: Date] = [:]
     }
@@ -278,7 +280,11 @@ public final class SimCluster: Sendable {
             for event in state.history where event.revision > revision && Self.matches(event, watcher) {
                 continuation.yield(event)
             }
-            state.watchers[id] = watcher
+            if state.shuttingDown {
+                continuation.finish()
+            } else {
+                state.watchers[id] = watcher
+            }
         }
         continuation.onTermination = { [weak self] _ in
             _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) }
@@ -296,6 +302,14 @@ public final class SimCluster: Sendable {
             return Array(state.watchers.values)
         }
         for watcher in watchers { watcher.continuation.finish() }
+    }
+
+    /// Ends every open watch, and every watch opened from now on at once: the cluster stops.
+    /// (A watch request already read but not yet registered would otherwise hold the server's
+    /// shutdown until its `timeoutSeconds`.)
+    public func shutDown() {
+        state.withLock { $0.shuttingDown = true }
+        closeWatches()
     }
 
     /// A fault: forgets all history and closes every watch, so that every watch resuming from

@@ -27,7 +27,7 @@ public struct TestKubeSim: Sendable {
             guard let port = await ready.first(where: { _ in true }) else { throw TestFailure("KubeSim did not start") }
             // Stop gracefully, after ending the watches that would otherwise hold it open.
             let stop = {
-                for cluster in sim.clusters.values { cluster.closeWatches() }
+                for cluster in sim.clusters.values { cluster.shutDown() }
                 await services.triggerGracefulShutdown()
             }
             do {

@@ -1,4 +1,5 @@
 import Foundation
+import KubeAPI
 import KubeSim
 import Testing
 import TestSupport
@@ -88,6 +89,13 @@ import TestSupport
                 return states == ["Ready", "Ready"]
             }
             try await eventually(within: 5, "converged") { try await ready(first, admin) }
+            // …and the share planner's limits written (a namespace starts with a zero quota).
+            let onprem = try PlacementTests.client(sim, "onprem"), cloud = try PlacementTests.client(sim, "cloud")
+            try await eventually(within: 5, "quotas sized") {
+                let dev = try await onprem.get(ResourceQuota.self, "canopy-quota", namespace: "mkt-dev").spec?.hard?["requests.cpu"] ?? .zero
+                let prod = try await cloud.get(ResourceQuota.self, "canopy-quota", namespace: "mkt-prod").spec?.hard?["requests.cpu"] ?? .zero
+                return dev == Quantity(24) && prod == Quantity(24)
+            }
             let writes = sim.sim.clusters.values.reduce(0) { $0 + $1.writes }
             #expect(writes > 0)
             first.kill()

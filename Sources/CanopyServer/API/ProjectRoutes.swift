@@ -115,7 +115,7 @@ struct ProjectRoutes {
         }
         let now = services.now
         var clusterSettings: [ClusterID: PlacementSettings] = [:]
-        for (index, placement) in (body.placements ?? []).enumerated() {
+        for (index, placement) in (body.placements ?? []).enumerated() where placement.reservation != nil || placement.caps != nil {
             let (clusterID, settings) = try self.settings(
                 cluster: placement.cluster, reservation: placement.reservation, caps: placement.caps, in: tenant, field: "placements[\(index)]."
             )

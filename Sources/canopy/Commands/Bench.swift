@@ -20,10 +20,14 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Measure local and directory sign-in against a real slapd (issue 7's figures; needs Debian's slapd).") var login = false
     @Option(help: "With --login: the server's bcrypt cost.") var bcryptCost: UInt8 = 12
     @Option(help: "Open this many watches through the proxy of a `canopy serve` child and report its memory (issue 6).") var watches: Int?
+    @Flag(help: "Measure the share planner alone: one cluster, 1,000 projects of 5 namespaces (issue 5's figure).") var planner = false
     @Option(help: "With --reconciler: projects on every cluster.") var projects = 20
     @Option(help: "With --reconciler: namespaces per project and cluster.") var namespaces = 2
 
     func run() async throws {
+        if planner {
+            return PlannerBench(projects: 1000, namespaces: 5).run()
+        }
         if let watches {
             return try await WatchBench(watches: watches).run()
         }

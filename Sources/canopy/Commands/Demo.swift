@@ -54,7 +54,7 @@ struct Demo: AsyncParsableCommand {
                 try await CanopyServer.run(configuration, logger: serverLogger, handleSignals: true) { ready in
                     readyContinuation.yield(ready)
                 }
-                for cluster in sim.clusters.values { cluster.closeWatches() }
+                for cluster in sim.clusters.values { cluster.shutDown() }
                 await simServices.triggerGracefulShutdown()
             }
             guard let running = await ready.first(where: { _ in true }) else { return }

@@ -54,7 +54,7 @@ struct ProxyBench {
             // Canopy first (its reconciler watches the cluster), then the cluster.
             await canopy.stop()
             _ = await canopyRun.result
-            sim.clusters["c0"]?.closeWatches()
+            sim.clusters["c0"]?.shutDown()
             await simServices.triggerGracefulShutdown()
             try await group.waitForAll()
         }

@@ -93,7 +93,7 @@ struct WatchBench {
             // Canopy first (its reconciler would open new watches), then the cluster.
             canopy.stop()
             while canopy.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-            sim.clusters["c0"]?.closeWatches()
+            sim.clusters["c0"]?.shutDown()
             await simServices.triggerGracefulShutdown()
             try await group.waitForAll()
         }

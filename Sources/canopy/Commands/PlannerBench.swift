@@ -1,0 +1,42 @@
+import CanopyModel
+import Foundation
+
+/// `canopy bench --planner`: the share planner alone on one cluster with 1,000 projects of 5
+/// namespaces each (issue 5's figure), usage and demand varied, a tenth of the projects with a
+/// reservation and a third with caps.
+struct PlannerBench {
+    let projects: Int
+    let namespaces: Int
+    let runs = 200
+
+    func run() {
+        let cpu = QuotaResource.cpu, memory = QuotaResource.memory
+        var generator = SystemRandomNumberGenerator()
+        let tree = PlanTree(capacity: ["c": [cpu: 4_000_000, memory: 16 << 40]], projects: (0..<projects).map { p in
+            PlanTree.Project(
+                id: "project-\(p)", caps: p % 3 == 0 ? [cpu: 8_000, memory: 32 << 30] : [:],
+                placements: [PlanTree.Placement(
+                    cluster: "c", reservation: p % 10 == 0 ? [cpu: 0.5, memory: 0.5] : [:],
+                    namespaces: (0..<namespaces).map { n in
+                        PlanTree.Namespace(
+                            name: "project-\(p)-\(n)",
+                            used: [cpu: Int64.random(in: 0...2_000, using: &generator), memory: Int64.random(in: 0...(4 << 30), using: &generator)],
+                            demand: n == 0 ? [cpu: Int64.random(in: 0...500, using: &generator)] : [:]
+                        )
+                    }
+                )]
+            )
+        })
+        var times: [Double] = []
+        var plan = Plan()
+        for _ in 0..<runs {
+            let started = ContinuousClock.now
+            plan = SharePlanner.plan(tree)
+            times.append(Bench.nanoseconds(ContinuousClock.now - started) / 1e6)
+        }
+        print(String(
+            format: "share planner, 1 cluster, %d projects x %d namespaces (%d hard limits): median %.2f ms, p99 %.2f ms over %d plans",
+            projects, namespaces, plan.hard.count, Bench.median(times), Bench.percentile(times, 0.99), runs
+        ))
+    }
+}
