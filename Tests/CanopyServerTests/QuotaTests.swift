@@ -266,4 +266,42 @@ import TestSupport
             }
         }
     }
+
+    @Test func nodesChangeTheLimitsAndOtherResourcesAreCappedToo() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with { server in
+                let fixture = try await Fixture.build(server)
+                try await PlacementTests.importClusters(server, sim, fixture)
+                let admin = fixture.tokens["coke-admin"]
+                try await Self.project(server, admin, ["name": "gen", "caps": ["resources": ["pods": "3"]], "placements": [["cluster": "onprem", "namespaces": ["g1"]]]])
+                let onprem = try PlacementTests.client(sim, "onprem")
+                try await eventually(within: 5, "the quota sized") { try await Self.hardCPU(onprem, "g1") == Quantity(24) }
+                #expect(try await onprem.get(ResourceQuota.self, "canopy-quota", namespace: "g1").spec?.hard?["pods"] == Quantity(3))
+                // Pods without requests get the LimitRange's, so they are counted too.
+                for index in 1...3 {
+                    let bare: [String: Any] = ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "bare-\(index)"], "spec": ["containers": [["name": "c", "image": "nginx"]]]]
+                    let answer = try await server.request(.POST, "/k8s/clusters/coke/onprem/api/v1/namespaces/g1/pods", token: admin, json: bare)
+                    #expect(answer.status == 201, "\(answer.text)")
+                }
+                #expect(try await Self.usedCPU(onprem, "g1") == Quantity(milli: 300))
+                let fourth = try await Self.create(server, admin, "onprem", "g1", "fourth", cpu: "100m")
+                #expect(fourth.status == 403 && fourth.text.contains("exceeded quota") && fourth.text.contains("pods=1"), "\(fourth.text)")
+
+                // A node joins: capacity and the limit grow; it leaves: they shrink again.
+                let node = Node(metadata: ObjectMeta(name: "node-4"), status: .init(
+                    capacity: ["cpu": Quantity(8), "memory": try Quantity(parsing: "32Gi"), "pods": Quantity(110)],
+                    allocatable: ["cpu": Quantity(8), "memory": try Quantity(parsing: "32Gi"), "pods": Quantity(110)]
+                ))
+                _ = try await onprem.create(node)
+                try await eventually(within: 5, "the new node counted") {
+                    let allocation = try await server.request(.GET, "/api/v1/tenants/coke/clusters/onprem/allocation", token: admin)
+                    let capacity = (allocation.object["capacity"] as? [String: Any])?["requests.cpu"] as? String
+                    let hard = try await Self.hardCPU(onprem, "g1")
+                    return capacity == "32" && hard == Quantity(32) && allocation.object["liveCapacity"] as? Bool == true
+                }
+                try await onprem.delete(Node.self, "node-4")
+                try await eventually(within: 5, "the node's share removed") { try await Self.hardCPU(onprem, "g1") == Quantity(24) }
+            }
+        }
+    }
 }

@@ -105,12 +105,54 @@ public struct PlacementKey: Hashable, Sendable, Comparable {
 /// The planner's answer: hard limits per namespace, and the figures behind them.
 public struct Plan: Sendable, Equatable {
     /// Hard limit per namespace and resource. A resource nothing bounds is absent.
-    public var hard: [NamespaceKey: [String: Int64]] = [:]
+    public var hard: [NamespaceKey: Amounts] = [:]
     /// Per placement and resource: the reservation in absolute terms and the placement's Σ hard.
-    public var reserved: [PlacementKey: [String: Int64]] = [:]
-    public var placementHard: [PlacementKey: [String: Int64]] = [:]
+    public var reserved: [PlacementKey: Amounts] = [:]
+    public var placementHard: [PlacementKey: Amounts] = [:]
     /// Per cluster and resource: capacity left after every hard limit (the free pool).
     public var unallocated: [String: [String: Int64]] = [:]
 
     public init() {}
+}
+
+/// Amounts by resource name: one row of the plan's table. It shares the plan's storage (no
+/// dictionary per namespace), and reads like a dictionary.
+public struct Amounts: Sendable, Equatable, Sequence {
+    /// The plan's resource names, shared by every row.
+    let names: [String]
+    /// This row: one amount per name, `Int64.max` where the resource is unbounded (absent).
+    let values: ArraySlice<Int64>
+
+    init(names: [String], values: ArraySlice<Int64>) {
+        self.names = names
+        self.values = values
+    }
+
+    /// Amounts from a dictionary (tests, callers building figures by hand).
+    public init(_ amounts: [String: Int64]) {
+        names = amounts.keys.sorted()
+        values = ArraySlice(names.map { amounts[$0]! })
+    }
+
+    public subscript(resource: String) -> Int64? {
+        guard let index = names.firstIndex(of: resource) else { return nil }
+        let value = values[values.startIndex + index]
+        return value == Int64.max ? nil : value
+    }
+
+    /// The amounts as a dictionary.
+    public var dictionary: [String: Int64] {
+        var result: [String: Int64] = [:]
+        for (name, value) in self { result[name] = value }
+        return result
+    }
+
+    public var keys: [String] { map(\.key) }
+    public var isEmpty: Bool { values.allSatisfy { $0 == Int64.max } }
+
+    public func makeIterator() -> some IteratorProtocol<(key: String, value: Int64)> {
+        zip(names, values).lazy.filter { $0.1 != Int64.max }.map { (key: $0.0, value: $0.1) }.makeIterator()
+    }
+
+    public static func == (lhs: Amounts, rhs: Amounts) -> Bool { lhs.dictionary == rhs.dictionary }
 }

@@ -19,12 +19,121 @@
 public enum SharePlanner {
     /// Plans every resource of `tree`.
     public static func plan(_ tree: PlanTree) -> Plan {
+        let resources = tree.resources
+        let layout = Layout(tree, resources: resources)
+        let results = resources.indices.map { r in
+            var planner = ResourcePlan(layout: layout, tree: tree, resource: r, name: resources[r])
+            return planner.run()
+        }
+        // One table per figure, row by row (namespace or placement), a column per resource.
+        let count = resources.count
+        var hard = Array(repeating: Int64.max, count: layout.namespaceNames.count * count)
+        var given = Array(repeating: Int64.max, count: layout.slotKeys.count * count)
+        var reserved = given
+        for r in resources.indices {
+            for n in layout.namespaceNames.indices { hard[n * count + r] = results[r].namespaceHard[n] }
+            for s in layout.slotKeys.indices where results[r].given[s] != Amount.unbounded {
+                given[s * count + r] = results[r].given[s]
+                reserved[s * count + r] = results[r].reserved[s]
+            }
+        }
         var plan = Plan()
-        for resource in tree.resources {
-            var planner = ResourcePlan(tree: tree, resource: resource)
-            planner.run(into: &plan)
+        plan.hard.reserveCapacity(layout.namespaceNames.count)
+        for (n, name) in layout.namespaceNames.enumerated() {
+            let row = hard[(n * count)..<((n + 1) * count)]
+            guard row.contains(where: { $0 != Int64.max }) else { continue }
+            plan.hard[NamespaceKey(cluster: layout.clusters[layout.namespaceCluster[n]], name: name)] = Amounts(names: resources, values: row)
+        }
+        plan.placementHard.reserveCapacity(layout.slotKeys.count)
+        plan.reserved.reserveCapacity(layout.slotKeys.count)
+        for (s, key) in layout.slotKeys.enumerated() {
+            plan.placementHard[key] = Amounts(names: resources, values: given[(s * count)..<((s + 1) * count)])
+            plan.reserved[key] = Amounts(names: resources, values: reserved[(s * count)..<((s + 1) * count)])
+        }
+        for (c, cluster) in layout.clusters.enumerated() where layout.clusterUsed[c] {
+            for (r, resource) in resources.enumerated() where results[r].clusterRoom[c] != Amount.unbounded {
+                plan.unallocated[cluster, default: [:]][resource] = max(0, results[r].clusterRoom[c])
+            }
         }
         return plan
+    }
+}
+
+/// The tree flattened once for all resources: placements (slots) in project-id then cluster
+/// order, their namespaces by name, clusters and projects as indices.
+struct Layout {
+    var clusters: [String] = []
+    var clusterUsed: [Bool] = []
+    var projectCount = 0
+    var slotKeys: [PlacementKey] = []
+    var slotCluster: [Int] = []
+    var slotProject: [Int] = []
+    /// Per slot: its index in `tree.projects` and in that project's placements.
+    var slotSource: [(project: Int, placement: Int)] = []
+    /// Per slot: where its namespaces start in the namespace arrays (and `slotNamespaceEnd`).
+    var slotNamespaceStart: [Int] = []
+    var slotNamespaceEnd: [Int] = []
+    var namespaceNames: [String] = []
+    var namespaceCluster: [Int] = []
+    /// Per namespace and resource (row-major, a column per resource): usage, demand, and the
+    /// pinned limit (`nil` rows: not pinned).
+    var resourceCount = 0
+    var namespaceUsed: [Int64] = []
+    var namespaceDemand: [Int64] = []
+    var namespacePinned: [Int64] = []
+    var namespaceIsPinned: [Bool] = []
+
+    init(_ tree: PlanTree, resources: [String]) {
+        resourceCount = resources.count
+        /// Reads a figure map into a row: names matched by equality (resource names are short
+        /// strings, compared without hashing).
+        func fill(_ row: inout [Int64], _ map: [String: Int64]) {
+            let start = row.count - resources.count
+            for (name, value) in map {
+                if let r = resources.firstIndex(of: name) { row[start + r] = max(0, value) }
+            }
+        }
+        clusters = Set(tree.projects.flatMap { $0.placements.map(\.cluster) }).union(tree.capacity.keys).sorted()
+        let clusterIndex = Dictionary(uniqueKeysWithValues: clusters.enumerated().map { ($1, $0) })
+        clusterUsed = Array(repeating: false, count: clusters.count)
+        projectCount = tree.projects.count
+        let slots = tree.projects.reduce(0) { $0 + $1.placements.count }
+        let namespaces = tree.projects.reduce(0) { $0 + $1.placements.reduce(0) { $0 + $1.namespaces.count } }
+        slotKeys.reserveCapacity(slots)
+        slotCluster.reserveCapacity(slots)
+        slotProject.reserveCapacity(slots)
+        slotSource.reserveCapacity(slots)
+        slotNamespaceStart.reserveCapacity(slots)
+        slotNamespaceEnd.reserveCapacity(slots)
+        namespaceNames.reserveCapacity(namespaces)
+        namespaceCluster.reserveCapacity(namespaces)
+        namespaceIsPinned.reserveCapacity(namespaces)
+        for table in [\Layout.namespaceUsed, \Layout.namespaceDemand, \Layout.namespacePinned] {
+            self[keyPath: table].reserveCapacity(namespaces * resources.count)
+        }
+        for (p, project) in tree.projects.enumerated().sorted(by: { $0.element.id < $1.element.id }) {
+            for (l, placement) in project.placements.enumerated().sorted(by: { $0.element.cluster < $1.element.cluster }) {
+                let cluster = clusterIndex[placement.cluster] ?? 0
+                clusterUsed[cluster] = true
+                slotKeys.append(PlacementKey(project: project.id, cluster: placement.cluster))
+                slotCluster.append(cluster)
+                slotProject.append(p)
+                slotSource.append((p, l))
+                slotNamespaceStart.append(namespaceNames.count)
+                for namespace in placement.namespaces.sorted(by: { $0.name < $1.name }) {
+                    namespaceNames.append(namespace.name)
+                    namespaceCluster.append(cluster)
+                    namespaceUsed.append(contentsOf: repeatElement(0, count: resources.count))
+                    fill(&namespaceUsed, namespace.used)
+                    namespaceDemand.append(contentsOf: repeatElement(0, count: resources.count))
+                    fill(&namespaceDemand, namespace.demand)
+                    namespacePinned.append(contentsOf: repeatElement(0, count: resources.count))
+                    if let pinned = namespace.pinned { fill(&namespacePinned, pinned) }
+                    namespaceIsPinned.append(namespace.pinned != nil)
+                }
+                slotNamespaceEnd.append(namespaceNames.count)
+            }
+        }
     }
 }
 
@@ -49,175 +158,182 @@ enum Amount {
     }
 }
 
-/// One resource's plan for one tenant.
+/// One resource's plan for one tenant, over the layout's arrays.
 private struct ResourcePlan {
-    let resource: String
-    let slots: [Slot]
-    var clusterRoom: [String: Int64] = [:]
-    var projectRoom: [Int: Int64] = [:]
+    struct Result {
+        var given: [Int64]
+        var reserved: [Int64]
+        var namespaceHard: [Int64]
+        var clusterRoom: [Int64]
+    }
+
+    let layout: Layout
+    // Per slot.
+    let cap: [Int64]
+    let reserved: [Int64]
+    let pinned: [Int64]
+    let used: [Int64]
+    let demand: [Int64]
+    let pinnedOnly: [Bool]
+    // Per namespace.
+    let namespaceUsed: [Int64]
+    let namespaceDemand: [Int64]
+    let namespacePinned: [Int64?]
+    // Room left in every enclosing limit.
+    var clusterRoom: [Int64]
+    var projectRoom: [Int64]
     var tenantRoom: Int64
     var given: [Int64]
 
-    /// One placement, flattened.
-    struct Slot {
-        let key: PlacementKey
-        let project: Int
-        let cap: Int64
-        let reserved: Int64
-        let namespaces: [PlanTree.Namespace]
-        let resource: String
-
-        var pinned: Int64 { namespaces.reduce(0) { $0 + ($1.pinned?[resource] ?? 0) } }
-        var isPinnedOnly: Bool { namespaces.allSatisfy { $0.pinned != nil } }
-        func used(_ namespace: PlanTree.Namespace) -> Int64 { max(0, namespace.used[resource] ?? 0) }
-        func demand(_ namespace: PlanTree.Namespace) -> Int64 { max(0, namespace.demand[resource] ?? 0) }
-        var used: Int64 { namespaces.reduce(0) { $0 + ($1.pinned?[resource] ?? used($1)) } }
-        var demand: Int64 { namespaces.filter { $0.pinned == nil }.reduce(0) { $0 + demand($1) } }
-    }
-
-    init(tree: PlanTree, resource: String) {
-        self.resource = resource
+    init(layout: Layout, tree: PlanTree, resource r: Int, name resource: String) {
+        self.layout = layout
         let bounded = resource == QuotaResource.cpu || resource == QuotaResource.memory
-        var slots: [Slot] = []
-        for (index, project) in tree.projects.enumerated().sorted(by: { $0.element.id < $1.element.id }) {
-            projectRoom[index] = project.caps[resource] ?? Amount.unbounded
-            for placement in project.placements.sorted(by: { $0.cluster < $1.cluster }) {
-                let capacity = tree.capacity[placement.cluster]?[resource] ?? (bounded ? 0 : Amount.unbounded)
-                let percent = min(100, max(0, placement.reservation[resource] ?? 0))
-                let reserved = capacity == Amount.unbounded || !percent.isFinite ? 0 : Int64((Double(capacity) * percent / 100).rounded(.down))
-                clusterRoom[placement.cluster] = capacity
-                slots.append(Slot(
-                    key: PlacementKey(project: project.id, cluster: placement.cluster), project: index,
-                    cap: placement.caps[resource] ?? Amount.unbounded, reserved: min(reserved, capacity),
-                    namespaces: placement.namespaces.sorted { $0.name < $1.name }, resource: resource
-                ))
-            }
-        }
-        self.slots = slots
+        clusterRoom = layout.clusters.map { tree.capacity[$0]?[resource] ?? (bounded ? 0 : Amount.unbounded) }
+        projectRoom = tree.projects.map { $0.caps[resource] ?? Amount.unbounded }
         tenantRoom = tree.caps[resource] ?? Amount.unbounded
-        given = Array(repeating: 0, count: slots.count)
+        let count = layout.namespaceNames.count, width = layout.resourceCount
+        var namespaceUsed: [Int64] = [], namespaceDemand: [Int64] = [], namespacePinned: [Int64?] = []
+        namespaceUsed.reserveCapacity(count)
+        namespaceDemand.reserveCapacity(count)
+        namespacePinned.reserveCapacity(count)
+        for n in 0..<count {
+            namespaceUsed.append(layout.namespaceUsed[n * width + r])
+            namespaceDemand.append(layout.namespaceDemand[n * width + r])
+            namespacePinned.append(layout.namespaceIsPinned[n] ? layout.namespacePinned[n * width + r] : nil)
+        }
+        var cap: [Int64] = [], reserved: [Int64] = [], pinned: [Int64] = [], used: [Int64] = [], demand: [Int64] = [], pinnedOnly: [Bool] = []
+        for (s, (p, l)) in layout.slotSource.enumerated() {
+            let placement = tree.projects[p].placements[l]
+            let capacity = clusterRoom[layout.slotCluster[s]]
+            let percent = min(100, max(0, placement.reservation.isEmpty ? 0 : placement.reservation[resource] ?? 0))
+            let held = capacity == Amount.unbounded || !percent.isFinite ? 0 : Int64((Double(capacity) * percent / 100).rounded(.down))
+            cap.append(placement.caps.isEmpty ? Amount.unbounded : placement.caps[resource] ?? Amount.unbounded)
+            reserved.append(min(held, capacity))
+            var slotPinned: Int64 = 0, slotUsed: Int64 = 0, slotDemand: Int64 = 0, allPinned = true
+            for n in layout.slotNamespaceStart[s]..<layout.slotNamespaceEnd[s] {
+                if let fixed = namespacePinned[n] {
+                    slotPinned += fixed
+                    slotUsed += fixed
+                } else {
+                    allPinned = false
+                    slotUsed += namespaceUsed[n]
+                    slotDemand += namespaceDemand[n]
+                }
+            }
+            pinned.append(slotPinned)
+            used.append(slotUsed)
+            demand.append(slotDemand)
+            pinnedOnly.append(allPinned)
+        }
+        (self.cap, self.reserved, self.pinned, self.used, self.demand, self.pinnedOnly) = (cap, reserved, pinned, used, demand, pinnedOnly)
+        (self.namespaceUsed, self.namespaceDemand, self.namespacePinned) = (namespaceUsed, namespaceDemand, namespacePinned)
+        given = Array(repeating: 0, count: layout.slotKeys.count)
     }
 
-    /// What slot `index` may still receive.
-    func room(_ index: Int) -> Int64 {
-        let slot = slots[index]
-        let placementRoom = Amount.minus(slot.cap, given[index])
-        return max(0, min(clusterRoom[slot.key.cluster] ?? 0, projectRoom[slot.project] ?? 0, tenantRoom, placementRoom))
+    /// What slot `s` may still receive.
+    func room(_ s: Int) -> Int64 {
+        max(0, min(clusterRoom[layout.slotCluster[s]], projectRoom[layout.slotProject[s]], tenantRoom, Amount.minus(cap[s], given[s])))
     }
 
-    /// Gives slot `index` up to `amount` (all of it with `force`, even past a limit).
+    /// Gives slot `s` up to `amount` (all of it with `force`, even past a limit).
     @discardableResult
-    mutating func grant(_ index: Int, _ amount: Int64, force: Bool = false) -> Int64 {
-        let granted = force ? max(0, amount) : min(max(0, amount), room(index))
+    mutating func grant(_ s: Int, _ amount: Int64, force: Bool = false) -> Int64 {
+        let granted = force ? max(0, amount) : min(max(0, amount), room(s))
         guard granted > 0 else { return 0 }
-        let slot = slots[index]
-        clusterRoom[slot.key.cluster] = Amount.minus(clusterRoom[slot.key.cluster] ?? 0, granted)
-        projectRoom[slot.project] = Amount.minus(projectRoom[slot.project] ?? 0, granted)
+        let cluster = layout.slotCluster[s], project = layout.slotProject[s]
+        clusterRoom[cluster] = Amount.minus(clusterRoom[cluster], granted)
+        projectRoom[project] = Amount.minus(projectRoom[project], granted)
         tenantRoom = Amount.minus(tenantRoom, granted)
-        given[index] = Amount.plus(given[index], granted)
+        given[s] = Amount.plus(given[s], granted)
         return granted
     }
 
-    mutating func run(into plan: inout Plan) {
-        let all = Array(slots.indices)
-        for index in all { grant(index, slots[index].pinned, force: true) }
-        for index in all { grant(index, slots[index].reserved - given[index]) }
-        for index in all { grant(index, slots[index].used - given[index]) }
-        let open = all.filter { !slots[$0].isPinnedOnly }
+    mutating func run() -> Result {
+        let all = Array(given.indices)
+        for s in all { grant(s, pinned[s], force: true) }
+        for s in all { grant(s, reserved[s] - given[s]) }
+        for s in all { grant(s, used[s] - given[s]) }
+        let open = all.filter { !pinnedOnly[$0] }
         // Demand is met one placement at a time, smallest first, rather than split: a refused
         // pod's request either fits or is useless, so two halves of one pod's room serve nobody.
-        for index in open.sorted(by: { (slots[$0].demand, slots[$0].key) < (slots[$1].demand, slots[$1].key) }) where slots[index].demand > 0 {
-            grant(index, slots[index].demand)
+        let demand = self.demand
+        for s in open.filter({ demand[$0] > 0 }).sorted(by: { (demand[$0], $0) < (demand[$1], $1) }) {
+            grant(s, demand[s])
         }
-        var rest = open.map { _ in Amount.unbounded }
-        share(among: open, wants: &rest)
-        record(into: &plan)
+        shareEvenly(among: open)
+        var namespaceHard = Array(repeating: Int64(0), count: layout.namespaceNames.count)
+        for s in all { split(s, into: &namespaceHard) }
+        return Result(given: given, reserved: reserved, namespaceHard: namespaceHard, clusterRoom: clusterRoom)
     }
 
-    /// Hands out free room to `indices`, each up to its `wants`: in proportion to the wants
-    /// (equal shares when all want without bound), round after round until nothing moves. A
+    /// Hands out the free room in equal shares, round after round until nothing moves. A
     /// project's cap and the tenant's cap are shared the same way across clusters, so that one
     /// cluster's placements never take all of a cap that spans several.
-    mutating func share(among indices: [Int], wants: inout [Int64]) {
-        for _ in 0..<12 {
-            var moved = false
-            let active = indices.indices.filter { wants[$0] > 0 }
-            let byCluster = Dictionary(grouping: active, by: { slots[indices[$0]].key.cluster })
-            let perProject = Dictionary(grouping: active, by: { slots[indices[$0]].project }).mapValues { Int64($0.count) }
-            let tenantShare = Amount.scaled(tenantRoom, 1, Int64(max(1, active.count)))
-            for cluster in byCluster.keys.sorted() {
-                let members = byCluster[cluster] ?? []
-                let free = clusterRoom[cluster] ?? 0
-                guard free > 0, !members.isEmpty else { continue }
-                let bounded = members.allSatisfy { wants[$0] != Amount.unbounded }
-                let total = bounded ? members.reduce(Int64(0)) { Amount.plus($0, wants[$1]) } : Int64(members.count)
-                for member in members {
-                    let slot = slots[indices[member]]
-                    let weight = bounded ? wants[member] : 1
-                    var portion = free == Amount.unbounded ? wants[member] : Amount.scaled(free, weight, total)
-                    portion = min(portion, Amount.scaled(projectRoom[slot.project] ?? 0, 1, perProject[slot.project] ?? 1), tenantShare)
-                    let granted = grant(indices[member], min(max(1, portion), wants[member]))
-                    if wants[member] != Amount.unbounded { wants[member] -= granted }
-                    if granted == 0 { wants[member] = 0 }
-                    moved = moved || granted > 0
-                }
+    mutating func shareEvenly(among slots: [Int]) {
+        var active = slots
+        var perProject = Array(repeating: Int64(0), count: layout.projectCount)
+        var perCluster = Array(repeating: Int64(0), count: layout.clusters.count)
+        for _ in 0..<12 where !active.isEmpty {
+            for index in perProject.indices { perProject[index] = 0 }
+            for index in perCluster.indices { perCluster[index] = 0 }
+            for s in active {
+                perProject[layout.slotProject[s]] += 1
+                perCluster[layout.slotCluster[s]] += 1
             }
-            if !moved { break }
-        }
-    }
-
-    /// Splits each placement's total over its namespaces and writes the figures.
-    func record(into plan: inout Plan) {
-        for (index, slot) in slots.enumerated() {
-            let total = given[index]
-            if total != Amount.unbounded {
-                plan.placementHard[slot.key, default: [:]][resource] = total
-                plan.reserved[slot.key, default: [:]][resource] = slot.reserved
+            let tenantShare = Amount.scaled(tenantRoom, 1, Int64(active.count))
+            let clusterShare = clusterRoom.indices.map { Amount.scaled(clusterRoom[$0], 1, max(1, perCluster[$0])) }
+            let projectShare = projectRoom.indices.map { Amount.scaled(projectRoom[$0], 1, max(1, perProject[$0])) }
+            var still: [Int] = []
+            for s in active {
+                let portion = min(clusterShare[layout.slotCluster[s]], projectShare[layout.slotProject[s]], tenantShare)
+                if grant(s, max(1, portion)) > 0 { still.append(s) }
             }
-            for (name, hard) in split(total, over: slot) where hard != Amount.unbounded {
-                plan.hard[NamespaceKey(cluster: slot.key.cluster, name: name), default: [:]][resource] = hard
-            }
-        }
-        for (cluster, room) in clusterRoom where room != Amount.unbounded {
-            plan.unallocated[cluster, default: [:]][resource] = max(0, room)
+            active = still
         }
     }
 
     /// A placement's total over its namespaces: pinned ones keep theirs; the others get their
-    /// usage, then the demand, then equal parts of the rest (the remainder to the first names).
-    func split(_ total: Int64, over slot: Slot) -> [(String, Int64)] {
-        var result: [String: Int64] = [:]
-        var left = total
-        let open = slot.namespaces.filter { $0.pinned == nil }
-        for namespace in slot.namespaces {
-            if let pinned = namespace.pinned?[resource] {
-                result[namespace.name] = pinned
-                left = Amount.minus(left, pinned)
+    /// usage, then the demand (smallest first), then equal parts of the rest (the remainder to
+    /// the first names).
+    func split(_ s: Int, into hard: inout [Int64]) {
+        let range = layout.slotNamespaceStart[s]..<layout.slotNamespaceEnd[s]
+        guard !range.isEmpty else { return }
+        var left = given[s]
+        var open: [Int] = []
+        for n in range {
+            if let fixed = namespacePinned[n] {
+                hard[n] = fixed
+                left = Amount.minus(left, fixed)
+            } else {
+                open.append(n)
             }
         }
         left = max(0, left)
-        guard !open.isEmpty else { return result.sorted { $0.key < $1.key } }
+        guard !open.isEmpty else { return }
         if left == Amount.unbounded {
-            for namespace in open { result[namespace.name] = Amount.unbounded }
-            return result.sorted { $0.key < $1.key }
+            for n in open { hard[n] = Amount.unbounded }
+            return
         }
-        for namespace in open {
-            let amount = min(slot.used(namespace), left)
-            result[namespace.name] = amount
+        for n in open {
+            let amount = min(namespaceUsed[n], left)
+            hard[n] = amount
             left -= amount
         }
-        for namespace in open.sorted(by: { (slot.demand($0), $0.name) < (slot.demand($1), $1.name) }) where slot.demand(namespace) > 0 {
-            let amount = min(left, slot.demand(namespace))
-            result[namespace.name, default: 0] += amount
+        // Closures capture these arrays, not the whole plan (which would retain every array).
+        let demand = namespaceDemand, names = layout.namespaceNames
+        var wanting = open.filter { demand[$0] > 0 }
+        if wanting.count > 1 { wanting.sort { (demand[$0], names[$0]) < (demand[$1], names[$1]) } }
+        for n in wanting {
+            let amount = min(left, demand[n])
+            hard[n] += amount
             left -= amount
         }
         let each = left / Int64(open.count)
         var remainder = left - each * Int64(open.count)
-        for namespace in open {
+        for n in open {
             let extra: Int64 = remainder > 0 ? 1 : 0
             remainder -= extra
-            result[namespace.name, default: 0] += each + extra
+            hard[n] += each + extra
         }
-        return result.sorted { $0.key < $1.key }
     }
 }

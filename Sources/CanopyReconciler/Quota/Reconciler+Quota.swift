@@ -125,7 +125,7 @@ extension Reconciler {
                 let plan = SharePlanner.plan(tree)
                 state.ledger.plans[tenant.tenant.id] = (tree, plan)
                 for cluster in clusters { next[cluster] = [:] }
-                for (key, hard) in plan.hard { next[ClusterID(key.cluster), default: [:]][key.name] = hard }
+                for (key, hard) in plan.hard { next[ClusterID(key.cluster), default: [:]][key.name] = hard.dictionary }
             }
             let current = state.ledger.effectiveTargets
             let final = Self.withHysteresis(next, current: current, observed: state.ledger)

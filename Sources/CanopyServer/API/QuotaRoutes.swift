@@ -96,7 +96,7 @@ struct QuotaRoutes {
             for namespace in placement.namespaces {
                 let observed = state?.observed[clusterID]?[namespace.name]
                 var figures: [String: Figures] = [:]
-                let names = Set(state?.plan.hard[NamespaceKey(cluster: placement.cluster, name: namespace.name)]?.keys ?? [:].keys).union(observed?.hard.keys ?? [:].keys)
+                let names = Set(state?.plan.hard[NamespaceKey(cluster: placement.cluster, name: namespace.name)]?.keys ?? []).union(observed?.hard.keys ?? [:].keys)
                 for resource in names {
                     figures[resource] = Figures(
                         planned: text(state?.plan.hard[NamespaceKey(cluster: placement.cluster, name: namespace.name)]?[resource], resource),
@@ -105,7 +105,7 @@ struct QuotaRoutes {
                 }
                 namespaces.append(NamespaceUsage(name: namespace.name, resources: figures))
             }
-            for (resource, hard) in state?.plan.placementHard[key] ?? [:] {
+            for (resource, hard) in state?.plan.placementHard[key]?.dictionary ?? [:] {
                 let used = placement.namespaces.reduce(Int64(0)) { $0 + ($1.used[resource] ?? 0) }
                 resources[resource] = Figures(
                     cap: text(placement.caps[resource], resource), reserved: text(state?.plan.reserved[key]?[resource], resource),
@@ -132,7 +132,7 @@ struct QuotaRoutes {
             guard let placement = project.placements.first(where: { $0.cluster == id }), let named = tenant.project(ProjectID(project.id)) else { continue }
             let key = PlacementKey(project: project.id, cluster: id)
             var figures: [String: Figures] = [:]
-            for (resource, hard) in state?.plan.placementHard[key] ?? [:] {
+            for (resource, hard) in state?.plan.placementHard[key]?.dictionary ?? [:] {
                 let held = state?.plan.reserved[key]?[resource] ?? 0
                 reserved[resource, default: 0] += held
                 figures[resource] = Figures(

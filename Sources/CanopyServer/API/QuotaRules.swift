@@ -7,15 +7,15 @@ import KubeAPI
 /// parse or is negative) are 400; breaking a rule between figures is 422 with the figures named.
 enum QuotaRules {
     /// Each cap a quantity; other resources named as a ResourceQuota would name them.
-    static func caps(_ caps: ResourceCaps, field: String) throws(APIError) {
+    static func caps(_ caps: ResourceCaps, field: String) throws {
         for (name, value) in caps.byQuotaName {
             let path = name == QuotaResource.cpu ? "\(field).cpu" : name == QuotaResource.memory ? "\(field).memory" : "\(field).resources.\(name)"
             guard (try? Quantity(parsing: value)).map({ $0.nanos >= 0 }) ?? false, value.count <= 64 else {
-                throw .malformed("\(path) must be a non-negative Kubernetes quantity such as 4, 500m, 1.5, 32Gi or 1e3", field: path)
+                throw APIError.malformed("\(path) must be a non-negative Kubernetes quantity such as 4, 500m, 1.5, 32Gi or 1e3", field: path)
             }
         }
         for name in (caps.resources ?? [:]).keys.sorted() where !isQuotaResourceName(name) {
-            throw .invalid(
+            throw APIError.invalid(
                 "\(field).resources: '\(name)' is not a quota resource Canopy plans; use cpu and memory for requests.cpu and "
                     + "requests.memory, and names such as pods, requests.storage or requests.nvidia.com/gpu for others",
                 field: "\(field).resources.\(name)"
@@ -35,9 +35,9 @@ enum QuotaRules {
     /// settings only for the tenant's clusters; per cluster and resource, reservations summing
     /// to at most 100 %; no reservation above the project's caps (per cluster and in total)
     /// or, summed over the tenant, above the tenant's cap.
-    static func check(_ project: Project, in tenant: TenantSnapshot) throws(APIError) {
+    static func check(_ project: Project, in tenant: TenantSnapshot) throws {
         for clusterID in project.placements.keys where tenant.clusters[clusterID] == nil {
-            throw .invalid("placements: a cluster of these settings is no longer in the tenant", field: "placements")
+            throw APIError.invalid("placements: a cluster of these settings is no longer in the tenant", field: "placements")
         }
         var projects = tenant.projects
         projects[project.id] = project
@@ -53,7 +53,7 @@ enum QuotaRules {
                 let total = others.reduce(percent) { $0 + $1.1 }
                 if total > 100 {
                     let list = others.map { "\($0.0) \(format($0.1))%" }.joined(separator: ", ")
-                    throw .invalid(
+                    throw APIError.invalid(
                         "reservations of cluster '\(cluster.name)' would sum to \(format(total))% of its \(label) "
                             + "(\(project.name) \(format(percent))%, \(list)); at most 100%",
                         field: "placements"
@@ -63,7 +63,7 @@ enum QuotaRules {
                 let reserved = Int64((Double(capacity) * percent / 100).rounded(.down))
                 reservedByProject += reserved
                 if let cap = settings.caps?.byQuotaName[resource].flatMap({ PlanUnits.amount(parsing: $0, resource) }), reserved > cap {
-                    throw .invalid(
+                    throw APIError.invalid(
                         "the reservation of \(format(percent))% of cluster '\(cluster.name)' is \(show(reserved, resource)) \(label), "
                             + "more than the project's cap there of \(show(cap, resource))",
                         field: "placements"
@@ -71,7 +71,7 @@ enum QuotaRules {
                 }
             }
             if let cap = PlanUnits.amounts(project.caps)[resource], reservedByProject > cap {
-                throw .invalid(
+                throw APIError.invalid(
                     "the project's reservations add up to \(show(reservedByProject, resource)) \(resource == QuotaResource.cpu ? "CPU" : "memory"), "
                         + "more than its cap of \(show(cap, resource))",
                     field: "placements"
@@ -82,7 +82,7 @@ enum QuotaRules {
     }
 
     /// Σ of every reservation in the tenant against the tenant's caps.
-    static func checkTenantCaps(_ caps: ResourceCaps?, projects: [Project], in tenant: TenantSnapshot) throws(APIError) {
+    static func checkTenantCaps(_ caps: ResourceCaps?, projects: [Project], in tenant: TenantSnapshot) throws {
         let limits = PlanUnits.amounts(caps)
         for resource in [QuotaResource.cpu, QuotaResource.memory] {
             guard let cap = limits[resource] else { continue }
@@ -94,7 +94,7 @@ enum QuotaRules {
                 }
             }
             if total > cap {
-                throw .invalid(
+                throw APIError.invalid(
                     "the tenant's reservations add up to \(show(total, resource)) \(resource == QuotaResource.cpu ? "CPU" : "memory"), "
                         + "more than the tenant's cap of \(show(cap, resource))",
                     field: "caps"

@@ -21,12 +21,16 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "With --login: the server's bcrypt cost.") var bcryptCost: UInt8 = 12
     @Option(help: "Open this many watches through the proxy of a `canopy serve` child and report its memory (issue 6).") var watches: Int?
     @Flag(help: "Measure the share planner alone: one cluster, 1,000 projects of 5 namespaces (issue 5's figure).") var planner = false
+    @Flag(help: "Measure live quota enforcement on KubeSim: refusal to raised limit, writes under churn (--seconds of churn).") var quota = false
     @Option(help: "With --reconciler: projects on every cluster.") var projects = 20
     @Option(help: "With --reconciler: namespaces per project and cluster.") var namespaces = 2
 
     func run() async throws {
         if planner {
             return PlannerBench(projects: 1000, namespaces: 5).run()
+        }
+        if quota {
+            return try await QuotaBench(samples: 20, duration: .seconds(seconds)).run()
         }
         if let watches {
             return try await WatchBench(watches: watches).run()

@@ -105,11 +105,11 @@ struct Demo: AsyncParsableCommand {
         _ = try await cokeAdmin.send(.POST, "/api/v1/tenants/coke/projects", body: [
             "name": "marketing", "displayName": "Marketing", "caps": ["cpu": "16", "memory": "64Gi"],
             "placements": [
-                ["cluster": "onprem-d20", "namespaces": ["marketing-dev"]],
+                ["cluster": "onprem-d20", "namespaces": ["marketing-dev"], "reservation": ["cpuPercent": 25, "memoryPercent": 25]],
                 ["cluster": "azure-eastus", "namespaces": ["marketing-prod"]],
             ],
         ])
-        print("  created project coke/marketing: marketing-dev on onprem-d20, marketing-prod on azure-eastus")
+        print("  created project coke/marketing: marketing-dev on onprem-d20 (25 % of it reserved), marketing-prod on azure-eastus; caps 16 CPUs, 64 GiB")
         for (user, role) in [("alice", "admin"), ("bob", "member"), ("carol", "viewer")] {
             _ = try await cokeAdmin.send(.POST, "/api/v1/tenants/coke/users", body: ["username": user, "password": Self.userPassword])
             _ = try await cokeAdmin.send(.POST, "/api/v1/tenants/coke/projects/marketing/members", body: ["user": user, "role": role])

@@ -1,0 +1,146 @@
+import CanopyServer
+import Foundation
+import KubeAPI
+import KubeClient
+import KubeSim
+import Logging
+
+/// `canopy bench --quota`: live quota enforcement end to end on KubeSim (issue 5). A project
+/// capped at 8 CPUs has namespaces `a` and `b` on one cluster; measured:
+/// - from a pod refused by `a`'s quota (sent through Canopy's proxy, as kubectl would) to `a`'s
+///   limit raised enough for it (the re-plan the refusal triggers);
+/// - quota writes per minute while pods come and go in both namespaces (steady churn).
+struct QuotaBench {
+    let samples: Int
+    let duration: Duration
+
+    func run() async throws {
+        let logger = { var logger = Logger(label: "bench"); logger.logLevel = .critical; return logger }()
+        let cluster = try BenchKubeSim(clusters: ["c0"], logger: logger)
+        let sim = cluster.sim, simServices = cluster.services
+        let directory = try BenchKubeSim.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let configuration = ServerConfiguration(dataDirectory: directory, port: 0, bcryptCost: 4, adminPassword: "bench-admin-password", tls: true)
+        let (ready, readyContinuation) = AsyncStream<CanopyServer.Ready>.makeStream()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await simServices.run() }
+            let canopyRun = Task { try await CanopyServer.run(configuration, logger: logger) { readyContinuation.yield($0) } }
+            guard let simURL = await cluster.url(), let canopy = await ready.first(where: { _ in true }) else { return }
+            let server = "https://127.0.0.1:\(canopy.port)"
+            let adminKubeconfig = sim.adminKubeconfig(cluster: "c0", baseURL: simURL)
+            let (kubeconfig, admin) = try await Self.setUp(server: server, ca: canopy.certificatePEM, adminKubeconfig: adminKubeconfig)
+            var clientConfiguration = KubeClient.Configuration()
+            clientConfiguration.retries = 0
+            let direct = try KubeClient(connection: Kubeconfig(yaml: adminKubeconfig).connection(), configuration: clientConfiguration)
+            let member = try KubeClient(connection: Kubeconfig(yaml: kubeconfig).connection(context: "p@c0"), configuration: clientConfiguration)
+            try await Self.waitUntil {
+                let a = try await Self.quota(direct, "a").hard, b = try await Self.quota(direct, "b").hard
+                return a > .zero && b > .zero
+            }
+
+            var latencies: [Double] = []
+            for sample in 0..<samples {
+                let (hard, used) = try await Self.quota(direct, "a")
+                let request = hard - used + Quantity(milli: 100)
+                let started = ContinuousClock.now
+                do {
+                    _ = try await member.create(Self.pod("refused-\(sample)", "a", cpu: request))
+                    print("  sample \(sample): the pod was not refused; skipped")
+                    continue
+                } catch let error as KubeError where error.httpCode == 403 {}
+                try await Self.waitUntil { try await Self.quota(direct, "a").hard >= used + request }
+                latencies.append(Bench.nanoseconds(ContinuousClock.now - started) / 1e6)
+                _ = try await member.create(Self.pod("admitted-\(sample)", "a", cpu: request))
+                for pod in try await direct.listAll(Pod.self, namespace: "a") { try await direct.delete(Pod.self, pod.metadata.name ?? "", namespace: "a") }
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            print(String(
+                format: "quota: refused pod -> limit raised for it: p50 %.0f ms, p99 %.0f ms, max %.0f ms (%d samples; aim under 2 s)",
+                Bench.percentile(latencies, 0.5), Bench.percentile(latencies, 0.99), latencies.max() ?? 0, latencies.count
+            ))
+
+            // Churn: a pod of 100m every 200 ms, alternately in a and b; at most 10 kept per namespace.
+            let writesBefore = try await Self.reconcilerWrites(admin)
+            let started = ContinuousClock.now
+            var created = 0, refused = 0
+            var live: [String: [String]] = ["a": [], "b": []]
+            while ContinuousClock.now - started < duration {
+                let namespace = created % 2 == 0 ? "a" : "b"
+                let name = "churn-\(created)"
+                created += 1
+                do {
+                    _ = try await member.create(Self.pod(name, namespace, cpu: Quantity(milli: 100)))
+                    live[namespace, default: []].append(name)
+                } catch let error as KubeError where error.httpCode == 403 {
+                    refused += 1
+                }
+                if let oldest = live[namespace]?.first, (live[namespace]?.count ?? 0) > 10 {
+                    try await direct.delete(Pod.self, oldest, namespace: namespace)
+                    live[namespace]?.removeFirst()
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            let minutes = Bench.nanoseconds(ContinuousClock.now - started) / 60e9
+            let writes = try await Self.reconcilerWrites(admin) - writesBefore
+            print(String(
+                format: "quota: churn of %d pods (%d refused) over %.1f min: %d reconciler writes, %.0f per minute",
+                created, refused, minutes, writes, Double(writes) / minutes
+            ))
+            try await direct.shutdown()
+            try await member.shutdown()
+            await canopy.stop()
+            _ = await canopyRun.result
+            sim.clusters["c0"]?.shutDown()
+            await simServices.triggerGracefulShutdown()
+            try await group.waitForAll()
+        }
+    }
+
+    static func pod(_ name: String, _ namespace: String, cpu: Quantity) -> Pod {
+        let resources = ["cpu": cpu, "memory": Quantity(16 << 20)]
+        return Pod(metadata: ObjectMeta(name: name, namespace: namespace), spec: .init(containers: [
+            Container(name: "c", image: "nginx", resources: ResourceRequirements(requests: resources, limits: resources)),
+        ]))
+    }
+
+    static func quota(_ client: KubeClient, _ namespace: String) async throws -> (hard: Quantity, used: Quantity) {
+        let quota = try await client.get(ResourceQuota.self, "canopy-quota", namespace: namespace)
+        return (quota.spec?.hard?["requests.cpu"] ?? .zero, quota.status?.used?["requests.cpu"] ?? .zero)
+    }
+
+    /// Polls every 5 ms, up to 10 s.
+    static func waitUntil(_ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw KubeError(.timeout, "the quota did not change within 10 s") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    static func reconcilerWrites(_ admin: APIClient) async throws -> Int {
+        let cluster = try JSONSerialization.jsonObject(with: try await admin.send(.GET, "/api/v1/tenants/bench/clusters/c0")) as? [String: Any]
+        return (cluster?["reconcile"] as? [String: Any])?["writes"] as? Int ?? 0
+    }
+
+    /// The tenant, cluster, project (capped at 8 CPUs, namespaces a and b) and a member; returns
+    /// the member's kubeconfig and the tenant admin's client.
+    static func setUp(server: String, ca: String?, adminKubeconfig: String) async throws -> (String, APIClient) {
+        func token(_ tenant: String?, _ user: String, _ password: String) async throws -> String {
+            var body: [String: Any] = ["username": user, "password": password]
+            if let tenant { body["tenant"] = tenant }
+            let data = try await APIClient(server: server, token: nil, certificateAuthority: ca).send(.POST, "/api/v1/login", body: body)
+            return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["token"] as? String ?? ""
+        }
+        let provider = APIClient(server: server, token: try await token(nil, "admin", "bench-admin-password"), certificateAuthority: ca)
+        _ = try await provider.send(.POST, "/api/v1/tenants", body: ["name": "bench", "mode": "enterprise", "admin": ["username": "boss", "password": "bench-password"]])
+        let admin = APIClient(server: server, token: try await token("bench", "boss", "bench-password"), certificateAuthority: ca)
+        _ = try await admin.send(.POST, "/api/v1/tenants/bench/clusters", body: ["name": "c0", "kubeconfig": adminKubeconfig])
+        _ = try await admin.send(.POST, "/api/v1/tenants/bench/projects", body: [
+            "name": "p", "caps": ["cpu": "8"], "placements": [["cluster": "c0", "namespaces": ["a", "b"]]],
+        ])
+        _ = try await admin.send(.POST, "/api/v1/tenants/bench/users", body: ["username": "dev", "password": "bench-password"])
+        _ = try await admin.send(.POST, "/api/v1/tenants/bench/projects/p/members", body: ["user": "dev", "role": "member"])
+        let member = APIClient(server: server, token: try await token("bench", "dev", "bench-password"), certificateAuthority: ca)
+        return (String(decoding: try await member.send(.GET, "/api/v1/kubeconfig?style=token&project=p"), as: UTF8.self), admin)
+    }
+}
