@@ -20,9 +20,21 @@ struct DemandTracker {
     private var usage: [Key: [String: [Sample]]] = [:]
     private var refusals: [Key: [String: [Sample]]] = [:]
 
+    /// A usage sample. Growth serves the refusals waiting there first (oldest first): a refused
+    /// pod that got in no longer asks for room.
     mutating func record(used: Int64, of resource: String, in namespace: String, on cluster: ClusterID, at now: ContinuousClock.Instant) {
         let key = Key(cluster: cluster, namespace: namespace)
         var samples = usage[key]?[resource] ?? []
+        if let previous = samples.last?.amount, used > previous, var waiting = refusals[key]?[resource] {
+            var served = used - previous
+            while served > 0, !waiting.isEmpty {
+                let taken = min(served, waiting[0].amount)
+                waiting[0].amount -= taken
+                served -= taken
+                if waiting[0].amount == 0 { waiting.removeFirst() }
+            }
+            refusals[key]?[resource] = waiting
+        }
         samples.removeAll { now - $0.at > Self.window }
         samples.append(Sample(at: now, amount: used))
         usage[key, default: [:]][resource] = samples

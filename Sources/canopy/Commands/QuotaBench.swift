@@ -40,18 +40,26 @@ struct QuotaBench {
 
             var latencies: [Double] = []
             for sample in 0..<samples {
-                let (hard, used) = try await Self.quota(direct, "a")
+                // The namespace with the lower limit asks for a little more than it has left.
+                let a = try await Self.quota(direct, "a"), b = try await Self.quota(direct, "b")
+                let (namespace, hard, used) = a.hard <= b.hard ? ("a", a.hard, a.used) : ("b", b.hard, b.used)
                 let request = hard - used + Quantity(milli: 100)
                 let started = ContinuousClock.now
                 do {
-                    _ = try await member.create(Self.pod("refused-\(sample)", "a", cpu: request))
+                    _ = try await member.create(Self.pod("refused-\(sample)", namespace, cpu: request))
                     print("  sample \(sample): the pod was not refused; skipped")
                     continue
                 } catch let error as KubeError where error.httpCode == 403 {}
-                try await Self.waitUntil { try await Self.quota(direct, "a").hard >= used + request }
+                do {
+                    try await Self.waitUntil { try await Self.quota(direct, namespace).hard >= used + request }
+                } catch {
+                    let now = try await Self.quota(direct, namespace)
+                    print(String(decoding: try await admin.send(.GET, "/api/v1/tenants/bench/projects/p/usage"), as: UTF8.self))
+                    throw KubeError(.timeout, "\(namespace)'s limit stayed at \(now.hard) (used \(now.used)) after a refused pod of \(request): \(error)")
+                }
                 latencies.append(Bench.nanoseconds(ContinuousClock.now - started) / 1e6)
-                _ = try await member.create(Self.pod("admitted-\(sample)", "a", cpu: request))
-                for pod in try await direct.listAll(Pod.self, namespace: "a") { try await direct.delete(Pod.self, pod.metadata.name ?? "", namespace: "a") }
+                _ = try await member.create(Self.pod("admitted-\(sample)", namespace, cpu: request))
+                for pod in try await direct.listAll(Pod.self, namespace: namespace) { try await direct.delete(Pod.self, pod.metadata.name ?? "", namespace: namespace) }
                 try await Task.sleep(for: .milliseconds(300))
             }
             print(String(
