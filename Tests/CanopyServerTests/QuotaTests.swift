@@ -28,10 +28,13 @@ import TestSupport
 
     /// Creates 1-CPU pods in `namespace` until `count` are admitted; a refusal waits for the
     /// re-plan it triggers. Returns how many were admitted before `seconds` passed.
-    static func fill(_ server: TestServer, _ token: String?, _ cluster: String, _ namespace: String, count: Int, within seconds: Double) async throws -> Int {
+    static func fill(
+        _ server: TestServer, _ token: String?, _ cluster: String, _ namespace: String, count: Int, within seconds: Double,
+        until done: @Sendable () async throws -> Bool = { false }
+    ) async throws -> Int {
         let deadline = Date().addingTimeInterval(seconds)
         var admitted = 0, attempt = 0
-        while admitted < count, Date() < deadline {
+        while admitted < count, Date() < deadline, try await !done() {
             attempt += 1
             let answer = try await create(server, token, cluster, namespace, "\(namespace)-\(attempt)", cpu: "1")
             if answer.status == 201 {
@@ -71,8 +74,11 @@ import TestSupport
                     return p >= Quantity(12) && q > .zero && r > .zero
                 }
                 // Q and R take everything they can get (they are refused, re-planned, and go on).
-                async let q = Self.fill(server, admin, "onprem", "q1", count: 24, within: 4)
-                async let r = Self.fill(server, admin, "onprem", "r1", count: 24, within: 4)
+                @Sendable func full() async throws -> Bool {
+                    try await Self.usedCPU(onprem, "q1") + Self.usedCPU(onprem, "r1") >= Quantity(12)
+                }
+                async let q = Self.fill(server, admin, "onprem", "q1", count: 24, within: 20, until: full)
+                async let r = Self.fill(server, admin, "onprem", "r1", count: 24, within: 20, until: full)
                 let others = try await q + r
                 #expect(others == 12, "Q and R together got \(others) CPUs of the 12 not reserved")
                 // P now gets its 12 CPUs, each pod at the first try.
@@ -118,8 +124,11 @@ import TestSupport
                     let a = try await Self.hardCPU(onprem, "mkt-a"), b = try await Self.hardCPU(cloud, "mkt-b")
                     return a > .zero && b > .zero
                 }
-                let a = try await Self.fill(server, member, "onprem", "mkt-a", count: 3, within: 4)
-                let b = try await Self.fill(server, member, "cloud", "mkt-b", count: 3, within: 4)
+                @Sendable func atCap() async throws -> Bool {
+                    try await Self.usedCPU(onprem, "mkt-a") + Self.usedCPU(cloud, "mkt-b") >= Quantity(4)
+                }
+                let a = try await Self.fill(server, member, "onprem", "mkt-a", count: 3, within: 20, until: atCap)
+                let b = try await Self.fill(server, member, "cloud", "mkt-b", count: 3, within: 20, until: atCap)
                 #expect(a + b == 4, "the project got \(a + b) CPUs under a cap of 4")
                 for (cluster, namespace) in [("onprem", "mkt-a"), ("cloud", "mkt-b")] {
                     let refused = try await Self.create(server, member, cluster, namespace, "one-more", cpu: "1")
@@ -149,7 +158,7 @@ import TestSupport
                 let onprem = try PlacementTests.client(sim, "onprem")
                 try await eventually(within: 5, "the share split") { try await Self.hardCPU(onprem, "idle") > .zero }
                 #expect(try await Self.hardCPU(onprem, "idle") + Self.hardCPU(onprem, "busy") == Quantity(6))
-                let admitted = try await Self.fill(server, admin, "onprem", "busy", count: 6, within: 8)
+                let admitted = try await Self.fill(server, admin, "onprem", "busy", count: 6, within: 20)
                 #expect(admitted == 6, "the busy namespace reached \(admitted) of the project's 6 CPUs")
                 #expect(try await Self.hardCPU(onprem, "idle") == .zero)
             }
@@ -247,7 +256,7 @@ import TestSupport
                 try Fixture.expect(await server.request(.POST, "\(path)/sales/namespaces", token: admin, json: ["cluster": "cloud", "name": "sales-1"]), 201)
                 let cloud = try PlacementTests.client(sim, "cloud")
                 try await eventually(within: 5, "the quota sized") { try await Self.hardCPU(cloud, "sales-1") > .zero }
-                #expect(try await Self.fill(server, admin, "cloud", "sales-1", count: 2, within: 4) == 2)
+                #expect(try await Self.fill(server, admin, "cloud", "sales-1", count: 2, within: 20) == 2)
                 try await eventually(within: 3, "usage seen") {
                     let usage = try await server.request(.GET, "\(path)/sales/usage", token: admin)
                     return ((usage.object["resources"] as? [String: Any])?["requests.cpu"] as? [String: Any])?["used"] as? String == "2"

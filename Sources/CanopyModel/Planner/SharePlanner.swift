@@ -120,16 +120,22 @@ struct Layout {
                 slotProject.append(p)
                 slotSource.append((p, l))
                 slotNamespaceStart.append(namespaceNames.count)
-                for namespace in placement.namespaces.sorted(by: { $0.name < $1.name }) {
-                    namespaceNames.append(namespace.name)
+                // Usually in name order already (the snapshot keeps them so): then nothing is sorted.
+                let namespaces = placement.namespaces
+                var order = Array(namespaces.indices)
+                if zip(namespaces, namespaces.dropFirst()).contains(where: { $0.name > $1.name }) {
+                    order.sort { namespaces[$0].name < namespaces[$1].name }
+                }
+                for index in order {
+                    namespaceNames.append(namespaces[index].name)
                     namespaceCluster.append(cluster)
                     namespaceUsed.append(contentsOf: repeatElement(0, count: resources.count))
-                    fill(&namespaceUsed, namespace.used)
+                    fill(&namespaceUsed, namespaces[index].used)
                     namespaceDemand.append(contentsOf: repeatElement(0, count: resources.count))
-                    fill(&namespaceDemand, namespace.demand)
+                    fill(&namespaceDemand, namespaces[index].demand)
                     namespacePinned.append(contentsOf: repeatElement(0, count: resources.count))
-                    if let pinned = namespace.pinned { fill(&namespacePinned, pinned) }
-                    namespaceIsPinned.append(namespace.pinned != nil)
+                    if let pinned = namespaces[index].pinned { fill(&namespacePinned, pinned) }
+                    namespaceIsPinned.append(namespaces[index].pinned != nil)
                 }
                 slotNamespaceEnd.append(namespaceNames.count)
             }
@@ -299,41 +305,45 @@ private struct ResourcePlan {
         let range = layout.slotNamespaceStart[s]..<layout.slotNamespaceEnd[s]
         guard !range.isEmpty else { return }
         var left = given[s]
-        var open: [Int] = []
+        var openCount: Int64 = 0, wanting = 0
         for n in range {
             if let fixed = namespacePinned[n] {
                 hard[n] = fixed
                 left = Amount.minus(left, fixed)
             } else {
-                open.append(n)
+                openCount += 1
+                if namespaceDemand[n] > 0 { wanting += 1 }
             }
         }
         left = max(0, left)
-        guard !open.isEmpty else { return }
+        guard openCount > 0 else { return }
         if left == Amount.unbounded {
-            for n in open { hard[n] = Amount.unbounded }
+            for n in range where namespacePinned[n] == nil { hard[n] = Amount.unbounded }
             return
         }
-        for n in open {
+        for n in range where namespacePinned[n] == nil {
             let amount = min(namespaceUsed[n], left)
             hard[n] = amount
             left -= amount
         }
-        // Closures capture these arrays, not the whole plan (which would retain every array).
-        let demand = namespaceDemand, names = layout.namespaceNames
-        var wanting = open.filter { demand[$0] > 0 }
-        if wanting.count > 1 { wanting.sort { (demand[$0], names[$0]) < (demand[$1], names[$1]) } }
-        for n in wanting {
-            let amount = min(left, demand[n])
-            hard[n] += amount
-            left -= amount
+        if wanting > 0 {
+            // Closures capture these arrays, not the whole plan (which would retain every array).
+            let demand = namespaceDemand, names = layout.namespaceNames, pinned = namespacePinned
+            var order = range.filter { demand[$0] > 0 && pinned[$0] == nil }
+            if order.count > 1 { order.sort { (demand[$0], names[$0]) < (demand[$1], names[$1]) } }
+            for n in order {
+                let amount = min(left, demand[n])
+                hard[n] += amount
+                left -= amount
+            }
         }
-        let each = left / Int64(open.count)
-        var remainder = left - each * Int64(open.count)
-        for n in open {
+        let each = left / openCount
+        var remainder = left - each * openCount
+        for n in range where namespacePinned[n] == nil {
             let extra: Int64 = remainder > 0 ? 1 : 0
             remainder -= extra
             hard[n] += each + extra
         }
     }
+
 }
