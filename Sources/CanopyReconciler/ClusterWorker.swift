@@ -14,6 +14,8 @@ enum ClusterObservation: Sendable {
     case quota(WatchEvent<ResourceQuota>)
     /// A node added, changed or removed (capacity).
     case node(WatchEvent<Node>)
+    /// A controller's pod refused by a namespace's quota (a `FailedCreate` event).
+    case refusal(namespace: String, message: String)
 }
 
 /// Converges one cluster: a pass whenever the desired objects change, a watched object drifts,
@@ -250,6 +252,7 @@ final class ClusterWorker: Sendable {
                 group.addTask { await self.watch(LimitRange.self, client, \.limitRanges) }
                 group.addTask { await self.watch(NetworkPolicy.self, client, \.networkPolicies) }
                 group.addTask { await self.watchNodes(client) }
+                group.addTask { await self.watchRefusals(client) }
                 // One watch failing restarts them all.
                 await group.next()
                 group.cancelAll()
@@ -277,6 +280,28 @@ final class ClusterWorker: Sendable {
         } catch is CancellationError {
         } catch {
             logger.debug("node watch ended", metadata: ["error": "\(Self.describe(error))"])
+        }
+    }
+
+    /// Follows `FailedCreate` events: a ReplicaSet (or Job, StatefulSet…) whose pod the quota
+    /// refused inside the cluster, where the proxy does not see it. Events older than the demand
+    /// window (listed again when the watch starts) are ignored.
+    private func watchRefusals(_ client: KubeClient) async {
+        let failedCreate = FieldSelector([.init(path: "reason", value: "FailedCreate")])
+        do {
+            try await client.watch(KubeEvent.self, fieldSelector: failedCreate) { event in
+                guard event.type != "DELETED", let message = event.object.message, message.contains("exceeded quota"),
+                      let namespace = event.object.metadata.namespace ?? event.object.involvedObject?.namespace
+                else { return }
+                if let time = event.object.lastTimestamp.flatMap({ try? Date($0, strategy: .iso8601) }),
+                   Date().timeIntervalSince(time) > ClusterWorker.seconds(DemandTracker.window) {
+                    return
+                }
+                self.observe(.refusal(namespace: namespace, message: message))
+            }
+        } catch is CancellationError {
+        } catch {
+            logger.debug("event watch ended", metadata: ["error": "\(Self.describe(error))"])
         }
     }
 

@@ -12,18 +12,20 @@ extension KubeClient {
     /// resourceVersion seen; when that is too old (410 Gone) it lists again and delivers every
     /// object as `ADDED` once more, so a level-triggered consumer simply reconciles.
     public func watch<R: KubeResource>(
-        _ type: R.Type, namespace: String? = nil, labelSelector: LabelSelector? = nil,
+        _ type: R.Type, namespace: String? = nil, labelSelector: LabelSelector? = nil, fieldSelector: FieldSelector? = nil,
         handle: @Sendable (WatchEvent<R>) async throws -> Void
     ) async throws {
         var resourceVersion: String?
         while !Task.isCancelled {
             if resourceVersion == nil {
-                let page = try await list(R.self, namespace: namespace, labelSelector: labelSelector)
+                let page = try await list(R.self, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector)
                 for item in page.items { try await handle(WatchEvent(type: "ADDED", object: item)) }
                 resourceVersion = page.metadata.resourceVersion
             }
             do {
-                resourceVersion = try await watchOnce(R.self, namespace: namespace, labelSelector: labelSelector, from: resourceVersion ?? "0", handle: handle)
+                resourceVersion = try await watchOnce(
+                    R.self, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector, from: resourceVersion ?? "0", handle: handle
+                )
             } catch let error as KubeError where error.httpCode == 410 {
                 resourceVersion = nil
             } catch let error as KubeError where error.code == .unreachable {
@@ -34,11 +36,12 @@ extension KubeClient {
 
     /// One watch request: returns the last resourceVersion seen when the server ends it.
     private func watchOnce<R: KubeResource>(
-        _ type: R.Type, namespace: String?, labelSelector: LabelSelector?, from resourceVersion: String,
+        _ type: R.Type, namespace: String?, labelSelector: LabelSelector?, fieldSelector: FieldSelector?, from resourceVersion: String,
         handle: @Sendable (WatchEvent<R>) async throws -> Void
     ) async throws -> String {
         var query = ["watch": "1", "resourceVersion": resourceVersion, "allowWatchBookmarks": "true", "timeoutSeconds": "300"]
         if let labelSelector, !labelSelector.isEmpty { query["labelSelector"] = labelSelector.description }
+        if let fieldSelector, !fieldSelector.requirements.isEmpty { query["fieldSelector"] = fieldSelector.description }
         let stream = try await openStream(R.collectionPath(namespace: namespace), query: query)
         var last = resourceVersion
         var pending = Data()

@@ -55,11 +55,15 @@ struct SimVerbs {
         }
     }
 
-    private func list() throws -> Response {
-        let fields: FieldSelector
-        do { fields = try query["fieldSelector"].map { try FieldSelector(parsing: $0) } ?? FieldSelector() } catch {
+    /// The request's `fieldSelector`; 400 when it does not parse.
+    private func fieldSelector() throws -> FieldSelector {
+        do { return try query["fieldSelector"].map { try FieldSelector(parsing: $0) } ?? FieldSelector() } catch {
             throw Status(code: 400, reason: "BadRequest", message: "\(error)")
         }
+    }
+
+    private func list() throws -> Response {
+        let fields = try fieldSelector()
         let page = try cluster.list(
             type, namespace: target.namespace, labelSelector: try labelSelector(), fieldSelector: fields,
             limit: query["limit"].flatMap(Int.init), continue: query["continue"]
@@ -95,6 +99,7 @@ struct SimVerbs {
             let line = Self.line(["type": .string("ERROR"), "object": (try? JSON(encoding: status)) ?? .null])
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: line)))
         }
+        let fields = try fieldSelector()
         let timeout = Duration.seconds(Int(query["timeoutSeconds"] ?? "1800") ?? 1800)
         let bookmarks = query["allowWatchBookmarks"] == "true"
         let type = self.type
@@ -118,6 +123,7 @@ struct SimVerbs {
                 for await item in items {
                     switch item {
                     case .event(let event):
+                        guard fields.matches({ event.object[path: $0]?.stringValue }) else { continue }
                         let object = table
                             ? SimTable.table([event.object], type: type, revision: event.revision, includeObject: includeObject, now: Date())
                             : event.object

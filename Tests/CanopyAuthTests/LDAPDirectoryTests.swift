@@ -106,7 +106,9 @@ import TestSupport
         let error = await #expect(throws: AuthError.self) { try await LDAPDirectory(configuration: configuration).authenticate(username: "alice", password: "x") }
         #expect(error?.code == .directoryUnavailable)
         #expect(error?.message.contains("did not answer within") == true, "\(String(describing: error))")
-        #expect(ContinuousClock.now - start < .seconds(3))
+        // One 500 ms timeout, not the 30 s default nor a retry per step; the bound is loose
+        // because the full suite runs this next to busy tests on two cores.
+        #expect(ContinuousClock.now - start < .seconds(10))
     }
 
     @Test func testReportsEachStepPrecisely() async throws {

@@ -313,4 +313,39 @@ import TestSupport
             }
         }
     }
+
+    @Test func aControllersRefusedPodInsideTheClusterCountsAsDemand() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with { server in
+                let fixture = try await Fixture.build(server)
+                try await PlacementTests.importClusters(server, sim, fixture)
+                let admin = fixture.tokens["coke-admin"]
+                try await Self.project(server, admin, ["name": "ctl", "caps": ["cpu": "4"], "placements": [["cluster": "onprem", "namespaces": ["ctl-x", "ctl-y"]]]])
+                let onprem = try PlacementTests.client(sim, "onprem")
+                try await eventually(within: 5, "the share split") {
+                    let x = try await Self.hardCPU(onprem, "ctl-x"), y = try await Self.hardCPU(onprem, "ctl-y")
+                    return x == Quantity(2) && y == Quantity(2)
+                }
+                // What the ReplicaSet controller records when quota admission refuses its pod.
+                let now = Date().formatted(.iso8601)
+                _ = try await onprem.create(KubeEvent(
+                    metadata: ObjectMeta(name: "web-7d9f.1", namespace: "ctl-x"),
+                    involvedObject: .init(kind: "ReplicaSet", name: "web-7d9f", namespace: "ctl-x"), reason: "FailedCreate",
+                    message: #"Error creating: pods "web-7d9f-abcde" is forbidden: exceeded quota: canopy-quota, requested: requests.cpu=3,requests.memory=64Mi, used: requests.cpu=0,requests.memory=0, limited: requests.cpu=2,requests.memory=48Gi"#,
+                    lastTimestamp: now
+                ))
+                try await eventually(within: 5, "room made for the refused pod") { try await Self.hardCPU(onprem, "ctl-x") >= Quantity(3) }
+                #expect(try await Self.hardCPU(onprem, "ctl-x") + Self.hardCPU(onprem, "ctl-y") == Quantity(4))
+                // Another reason, or an old refusal, moves nothing.
+                _ = try await onprem.create(KubeEvent(
+                    metadata: ObjectMeta(name: "web-7d9f.2", namespace: "ctl-y"),
+                    involvedObject: .init(kind: "ReplicaSet", name: "web-7d9f", namespace: "ctl-y"), reason: "FailedCreate",
+                    message: #"Error creating: pods "old" is forbidden: exceeded quota: canopy-quota, requested: requests.cpu=3, used: requests.cpu=0, limited: requests.cpu=1"#,
+                    lastTimestamp: Date().addingTimeInterval(-600).formatted(.iso8601)
+                ))
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(try await Self.hardCPU(onprem, "ctl-x") >= Quantity(3))
+            }
+        }
+    }
 }

@@ -71,6 +71,9 @@ extension Reconciler {
 
     /// Records what a worker saw; a change that matters to the plan wakes the balancer.
     func observe(_ cluster: ClusterID, _ observation: ClusterObservation) {
+        if case .refusal(let namespace, let message) = observation {
+            return reportQuotaRefusal(cluster: cluster, namespace: namespace, message: message)
+        }
         let now = ContinuousClock.now
         let changed = state.withLock { state -> Bool in
             switch observation {
@@ -89,6 +92,8 @@ extension Reconciler {
                 let appeared = state.ledger.nodes[cluster] == nil
                 state.ledger.nodes[cluster] = nodes
                 return appeared || before != nodes[name]
+            case .refusal:
+                return false
             }
         }
         if changed { quotaWake.yield() }

@@ -252,3 +252,37 @@ public struct NetworkPolicy: KubeResource {
         (apiVersion, kind, self.metadata, self.spec) = (Self.typeAPIVersion, Self.typeKind, metadata, spec)
     }
 }
+
+/// A core/v1 event: what controllers report about objects (`FailedCreate` when quota refuses a
+/// ReplicaSet's pod, `FailedScheduling`, …). Named so as not to be mistaken for a watch event.
+public struct KubeEvent: KubeResource {
+    public static let typeAPIVersion = "v1", typeKind = "Event", resource = "events"
+    public static let isNamespaced = true
+    public var apiVersion: String?, kind: String?
+    public var metadata: ObjectMeta
+    public var involvedObject: ObjectReference?
+    public var reason: String?
+    public var message: String?
+    public var type: String?
+    public var count: Int?
+    /// RFC 3339 times, as the API server writes them.
+    public var firstTimestamp: String?
+    public var lastTimestamp: String?
+
+    public struct ObjectReference: Codable, Sendable, Hashable {
+        public var kind: String?
+        public var name: String?
+        public var namespace: String?
+
+        public init(kind: String? = nil, name: String? = nil, namespace: String? = nil) {
+            (self.kind, self.name, self.namespace) = (kind, name, namespace)
+        }
+    }
+
+    public init(metadata: ObjectMeta, involvedObject: ObjectReference?, reason: String?, message: String?, type: String? = "Warning", lastTimestamp: String? = nil) {
+        (apiVersion, kind, self.metadata) = (Self.typeAPIVersion, Self.typeKind, metadata)
+        (self.involvedObject, self.reason, self.message, self.type, self.lastTimestamp) = (involvedObject, reason, message, type, lastTimestamp)
+        firstTimestamp = lastTimestamp
+        count = 1
+    }
+}
