@@ -296,6 +296,13 @@ func adminClient(_ sim: TestKubeSim, _ cluster: String, as user: String? = nil, 
                     running.reconciler.namespaceStatus("mkt-dev", on: ClusterID("onprem")) == .ready
                         && running.reconciler.namespaceStatus("mkt-prod", on: ClusterID("cloud")) == .ready
                 }
+                // …with the share planner's limits written (a new namespace's quota starts at zero).
+                let onprem = try adminClient(sim, "onprem"), cloud = try adminClient(sim, "cloud")
+                try await eventually(within: 5, "quotas sized") {
+                    let dev = try await onprem.get(ResourceQuota.self, "canopy-quota", namespace: "mkt-dev").spec?.hard?["requests.cpu"] ?? .zero
+                    let prod = try await cloud.get(ResourceQuota.self, "canopy-quota", namespace: "mkt-prod").spec?.hard?["requests.cpu"] ?? .zero
+                    return dev > .zero && prod > .zero && dev + prod == Quantity(8)
+                }
             }
             let writes = sim.sim.clusters.values.reduce(0) { $0 + $1.writes }
             try await RunningReconciler.with(sim, feed: feed) { running in

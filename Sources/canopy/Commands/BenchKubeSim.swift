@@ -1,3 +1,4 @@
+import CanopyServer
 import Foundation
 import KubeSim
 import Logging
@@ -28,5 +29,60 @@ struct BenchKubeSim: Sendable {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("canopy-bench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         return folder
+    }
+}
+
+/// A KubeSim cluster `c0` and a Canopy server (HTTPS, SQLite in a temporary folder) in this
+/// process, for the benchmarks that measure Canopy in front of a cluster.
+struct BenchCanopy {
+    let sim: KubeSim
+    /// The cluster admin's kubeconfig for `c0`.
+    let adminKubeconfig: String
+    /// `https://127.0.0.1:PORT` and the CA that signed its certificate.
+    let server: String
+    let certificatePEM: String?
+
+    /// Runs `body` with both started; stops Canopy first (its reconciler watches the cluster),
+    /// then the cluster.
+    static func with(_ body: (BenchCanopy) async throws -> Void) async throws {
+        let logger = { var logger = Logger(label: "bench"); logger.logLevel = .critical; return logger }()
+        let cluster = try BenchKubeSim(clusters: ["c0"], logger: logger)
+        let simServices = cluster.services
+        let directory = try BenchKubeSim.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let configuration = ServerConfiguration(dataDirectory: directory, port: 0, bcryptCost: 4, adminPassword: "bench-admin-password", tls: true)
+        let (ready, readyContinuation) = AsyncStream<CanopyServer.Ready>.makeStream()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await simServices.run() }
+            let canopyRun = Task { try await CanopyServer.run(configuration, logger: logger) { readyContinuation.yield($0) } }
+            guard let simURL = await cluster.url(), let canopy = await ready.first(where: { _ in true }) else { return }
+            let bench = BenchCanopy(
+                sim: cluster.sim, adminKubeconfig: cluster.sim.adminKubeconfig(cluster: "c0", baseURL: simURL),
+                server: "https://127.0.0.1:\(canopy.port)", certificatePEM: canopy.certificatePEM
+            )
+            do {
+                try await body(bench)
+            } catch {
+                await canopy.stop()
+                _ = await canopyRun.result
+                cluster.sim.clusters["c0"]?.shutDown()
+                await simServices.triggerGracefulShutdown()
+                throw error
+            }
+            await canopy.stop()
+            _ = await canopyRun.result
+            cluster.sim.clusters["c0"]?.shutDown()
+            await simServices.triggerGracefulShutdown()
+            try await group.waitForAll()
+        }
+    }
+
+    /// A client of `server` signed in as `user` (the domain's when `tenant` is nil).
+    static func client(_ server: String, ca: String?, tenant: String?, _ user: String, _ password: String) async throws -> APIClient {
+        var body: [String: Any] = ["username": user, "password": password]
+        if let tenant { body["tenant"] = tenant }
+        let data = try await APIClient(server: server, token: nil, certificateAuthority: ca).send(.POST, "/api/v1/login", body: body)
+        let token = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["token"] as? String ?? ""
+        return APIClient(server: server, token: token, certificateAuthority: ca)
     }
 }

@@ -3,8 +3,6 @@ import Foundation
 import KubeAPI
 import KubeClient
 import KubeSim
-import Logging
-import ServiceLifecycle
 
 /// `canopy bench --proxy`: issue 6's figures. One KubeSim cluster and one Canopy server (both
 /// HTTPS, in this process); a project member's GET of one pod and LIST of 100 pods at
@@ -15,23 +13,11 @@ struct ProxyBench {
     let duration: Duration
 
     func run() async throws {
-        let logger = { var logger = Logger(label: "bench"); logger.logLevel = .critical; return logger }()
-        let cluster = try BenchKubeSim(clusters: ["c0"], logger: logger)
-        let sim = cluster.sim, simServices = cluster.services
-        let directory = try BenchKubeSim.temporaryFolder()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let configuration = ServerConfiguration(dataDirectory: directory, port: 0, bcryptCost: 4, adminPassword: "bench-admin-password", tls: true)
-        let (ready, readyContinuation) = AsyncStream<CanopyServer.Ready>.makeStream()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await simServices.run() }
-            let canopyRun = Task { try await CanopyServer.run(configuration, logger: logger) { readyContinuation.yield($0) } }
-            guard let simURL = await cluster.url(), let canopy = await ready.first(where: { _ in true }) else { return }
-            let server = "https://127.0.0.1:\(canopy.port)"
-            let kubeconfig = try await Self.setUp(server: server, ca: canopy.certificatePEM, adminKubeconfig: sim.adminKubeconfig(cluster: "c0", baseURL: simURL))
-
+        try await BenchCanopy.with { bench in
+            let kubeconfig = try await Self.setUp(server: bench.server, ca: bench.certificatePEM, adminKubeconfig: bench.adminKubeconfig).kubeconfig
             var configuration = KubeClient.Configuration()
             configuration.retries = 0
-            let direct = try KubeClient(connection: Kubeconfig(yaml: sim.adminKubeconfig(cluster: "c0", baseURL: simURL)).connection(), configuration: configuration)
+            let direct = try KubeClient(connection: Kubeconfig(yaml: bench.adminKubeconfig).connection(), configuration: configuration)
             let proxied = try KubeClient(connection: Kubeconfig(yaml: kubeconfig).connection(context: "p@c0"), configuration: configuration)
             for index in 0..<100 {
                 _ = try await direct.create(Pod(metadata: ObjectMeta(name: "pod-\(index)", namespace: "ns-0"), spec: .init(containers: [
@@ -51,38 +37,33 @@ struct ProxyBench {
             }
             try await direct.shutdown()
             try await proxied.shutdown()
-            // Canopy first (its reconciler watches the cluster), then the cluster.
-            await canopy.stop()
-            _ = await canopyRun.result
-            sim.clusters["c0"]?.shutDown()
-            await simServices.triggerGracefulShutdown()
-            try await group.waitForAll()
         }
     }
 
-    /// A tenant with the cluster, a project with namespace ns-0 on it, and a member; returns the
-    /// member's kubeconfig (token style).
-    static func setUp(server: String, ca: String?, adminKubeconfig: String) async throws -> String {
-        func token(_ tenant: String?, _ user: String, _ password: String) async throws -> String {
-            var body: [String: Any] = ["username": user, "password": password]
-            if let tenant { body["tenant"] = tenant }
-            let data = try await APIClient(server: server, token: nil, certificateAuthority: ca).send(.POST, "/api/v1/login", body: body)
-            return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["token"] as? String ?? ""
-        }
-        let provider = APIClient(server: server, token: try await token(nil, "admin", "bench-admin-password"), certificateAuthority: ca)
+    /// A tenant `bench` with the cluster as `c0`, the project `project` describes, and a member
+    /// `dev` of it; returns the member's kubeconfig (token style) and the tenant admin's client,
+    /// once the project's namespaces are Ready and their quotas sized.
+    static func setUp(
+        server: String, ca: String?, adminKubeconfig: String,
+        project: [String: Any] = ["name": "p", "placements": [["cluster": "c0", "namespaces": ["ns-0"]]]]
+    ) async throws -> (kubeconfig: String, admin: APIClient) {
+        let provider = try await BenchCanopy.client(server, ca: ca, tenant: nil, "admin", "bench-admin-password")
         _ = try await provider.send(.POST, "/api/v1/tenants", body: ["name": "bench", "mode": "enterprise", "admin": ["username": "boss", "password": "bench-password"]])
-        let admin = APIClient(server: server, token: try await token("bench", "boss", "bench-password"), certificateAuthority: ca)
+        let admin = try await BenchCanopy.client(server, ca: ca, tenant: "bench", "boss", "bench-password")
         _ = try await admin.send(.POST, "/api/v1/tenants/bench/clusters", body: ["name": "c0", "kubeconfig": adminKubeconfig])
-        _ = try await admin.send(.POST, "/api/v1/tenants/bench/projects", body: ["name": "p", "placements": [["cluster": "c0", "namespaces": ["ns-0"]]]])
+        _ = try await admin.send(.POST, "/api/v1/tenants/bench/projects", body: project)
         _ = try await admin.send(.POST, "/api/v1/tenants/bench/users", body: ["username": "dev", "password": "bench-password"])
         _ = try await admin.send(.POST, "/api/v1/tenants/bench/projects/p/members", body: ["user": "dev", "role": "member"])
-        let member = APIClient(server: server, token: try await token("bench", "dev", "bench-password"), certificateAuthority: ca)
+        let member = try await BenchCanopy.client(server, ca: ca, tenant: "bench", "dev", "bench-password")
         for _ in 0..<300 {
-            let project = try JSONSerialization.jsonObject(with: try await admin.send(.GET, "/api/v1/tenants/bench/projects/p")) as? [String: Any]
-            if ((project?["namespaces"] as? [[String: Any]])?.first?["status"] as? [String: Any])?["state"] as? String == "Ready" { break }
+            let usage = try JSONSerialization.jsonObject(with: try await admin.send(.GET, "/api/v1/tenants/bench/projects/p/usage")) as? [String: Any]
+            let planned = ((usage?["resources"] as? [String: Any])?["requests.cpu"] as? [String: Any])?["planned"] as? String
+            let namespaces = (usage?["clusters"] as? [[String: Any]])?.first?["namespaces"] as? [[String: Any]] ?? []
+            let sized = namespaces.allSatisfy { (($0["resources"] as? [String: Any])?["requests.cpu"] as? [String: Any])?["hard"] as? String != "0" }
+            if planned != nil, !namespaces.isEmpty, sized { break }
             try await Task.sleep(for: .milliseconds(100))
         }
-        return String(decoding: try await member.send(.GET, "/api/v1/kubeconfig?style=token&project=p"), as: UTF8.self)
+        return (String(decoding: try await member.send(.GET, "/api/v1/kubeconfig?style=token&project=p"), as: UTF8.self), admin)
     }
 
     private func measure(_ call: @escaping @Sendable () async throws -> Void) async throws -> [Double] {

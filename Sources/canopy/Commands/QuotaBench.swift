@@ -3,7 +3,6 @@ import Foundation
 import KubeAPI
 import KubeClient
 import KubeSim
-import Logging
 
 /// `canopy bench --quota`: live quota enforcement end to end on KubeSim (issue 5). A project
 /// capped at 8 CPUs has namespaces `a` and `b` on one cluster; measured:
@@ -15,20 +14,11 @@ struct QuotaBench {
     let duration: Duration
 
     func run() async throws {
-        let logger = { var logger = Logger(label: "bench"); logger.logLevel = .critical; return logger }()
-        let cluster = try BenchKubeSim(clusters: ["c0"], logger: logger)
-        let sim = cluster.sim, simServices = cluster.services
-        let directory = try BenchKubeSim.temporaryFolder()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let configuration = ServerConfiguration(dataDirectory: directory, port: 0, bcryptCost: 4, adminPassword: "bench-admin-password", tls: true)
-        let (ready, readyContinuation) = AsyncStream<CanopyServer.Ready>.makeStream()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await simServices.run() }
-            let canopyRun = Task { try await CanopyServer.run(configuration, logger: logger) { readyContinuation.yield($0) } }
-            guard let simURL = await cluster.url(), let canopy = await ready.first(where: { _ in true }) else { return }
-            let server = "https://127.0.0.1:\(canopy.port)"
-            let adminKubeconfig = sim.adminKubeconfig(cluster: "c0", baseURL: simURL)
-            let (kubeconfig, admin) = try await Self.setUp(server: server, ca: canopy.certificatePEM, adminKubeconfig: adminKubeconfig)
+        try await BenchCanopy.with { bench in
+            let (kubeconfig, admin) = try await ProxyBench.setUp(server: bench.server, ca: bench.certificatePEM, adminKubeconfig: bench.adminKubeconfig, project: [
+                "name": "p", "caps": ["cpu": "8"], "placements": [["cluster": "c0", "namespaces": ["a", "b"]]],
+            ])
+            let adminKubeconfig = bench.adminKubeconfig
             var clientConfiguration = KubeClient.Configuration()
             clientConfiguration.retries = 0
             let direct = try KubeClient(connection: Kubeconfig(yaml: adminKubeconfig).connection(), configuration: clientConfiguration)
@@ -96,11 +86,6 @@ struct QuotaBench {
             ))
             try await direct.shutdown()
             try await member.shutdown()
-            await canopy.stop()
-            _ = await canopyRun.result
-            sim.clusters["c0"]?.shutDown()
-            await simServices.triggerGracefulShutdown()
-            try await group.waitForAll()
         }
     }
 
@@ -128,27 +113,5 @@ struct QuotaBench {
     static func reconcilerWrites(_ admin: APIClient) async throws -> Int {
         let cluster = try JSONSerialization.jsonObject(with: try await admin.send(.GET, "/api/v1/tenants/bench/clusters/c0")) as? [String: Any]
         return (cluster?["reconcile"] as? [String: Any])?["writes"] as? Int ?? 0
-    }
-
-    /// The tenant, cluster, project (capped at 8 CPUs, namespaces a and b) and a member; returns
-    /// the member's kubeconfig and the tenant admin's client.
-    static func setUp(server: String, ca: String?, adminKubeconfig: String) async throws -> (String, APIClient) {
-        func token(_ tenant: String?, _ user: String, _ password: String) async throws -> String {
-            var body: [String: Any] = ["username": user, "password": password]
-            if let tenant { body["tenant"] = tenant }
-            let data = try await APIClient(server: server, token: nil, certificateAuthority: ca).send(.POST, "/api/v1/login", body: body)
-            return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["token"] as? String ?? ""
-        }
-        let provider = APIClient(server: server, token: try await token(nil, "admin", "bench-admin-password"), certificateAuthority: ca)
-        _ = try await provider.send(.POST, "/api/v1/tenants", body: ["name": "bench", "mode": "enterprise", "admin": ["username": "boss", "password": "bench-password"]])
-        let admin = APIClient(server: server, token: try await token("bench", "boss", "bench-password"), certificateAuthority: ca)
-        _ = try await admin.send(.POST, "/api/v1/tenants/bench/clusters", body: ["name": "c0", "kubeconfig": adminKubeconfig])
-        _ = try await admin.send(.POST, "/api/v1/tenants/bench/projects", body: [
-            "name": "p", "caps": ["cpu": "8"], "placements": [["cluster": "c0", "namespaces": ["a", "b"]]],
-        ])
-        _ = try await admin.send(.POST, "/api/v1/tenants/bench/users", body: ["username": "dev", "password": "bench-password"])
-        _ = try await admin.send(.POST, "/api/v1/tenants/bench/projects/p/members", body: ["user": "dev", "role": "member"])
-        let member = APIClient(server: server, token: try await token("bench", "dev", "bench-password"), certificateAuthority: ca)
-        return (String(decoding: try await member.send(.GET, "/api/v1/kubeconfig?style=token&project=p"), as: UTF8.self), admin)
     }
 }

@@ -28,7 +28,7 @@ struct WatchBench {
             guard let simURL = await cluster.url() else { return }
             let canopy = try await CanopyChild.start(folder: folder)
             defer { canopy.stop() }
-            let kubeconfig = try await ProxyBench.setUp(server: canopy.url, ca: canopy.ca, adminKubeconfig: sim.adminKubeconfig(cluster: "c0", baseURL: simURL))
+            let kubeconfig = try await ProxyBench.setUp(server: canopy.url, ca: canopy.ca, adminKubeconfig: sim.adminKubeconfig(cluster: "c0", baseURL: simURL)).kubeconfig
             let connection = try Kubeconfig(yaml: kubeconfig).connection(context: "p@c0")
             guard case .token(let token) = connection.credential else { throw BenchFailure("the member's kubeconfig has no token") }
             let before = canopy.residentMegabytes()
