@@ -61,9 +61,17 @@ extension KubeClient {
                     }
                     if let version = object[path: "metadata.resourceVersion"]?.stringValue { last = version }
                     if kind == "BOOKMARK" { continue }
-                    try await handle(WatchEvent(type: kind, object: try object.decode(as: R.self)))
+                    let watchEvent = WatchEvent(type: kind, object: try object.decode(as: R.self))
+                    do {
+                        try await handle(watchEvent)
+                    } catch {
+                        throw HandlerFailure(error: error)
+                    }
                 }
             }
+        } catch let failure as HandlerFailure {
+            // The caller's own error ends the watch and reaches the caller as it is.
+            throw failure.error
         } catch let error as KubeError {
             throw error
         } catch is CancellationError {
@@ -72,6 +80,11 @@ extension KubeClient {
             // A broken stream ends this watch; the caller resumes from `last`.
         }
         return last
+    }
+
+    /// An error thrown by the caller's event handler, kept apart from a broken stream.
+    private struct HandlerFailure: Error {
+        let error: any Error
     }
 
     /// Opens a streaming GET and hands back its body chunks.

@@ -82,7 +82,8 @@ public final class KubeClient: Sendable {
     public func shutdown() async throws { try await http.shutdown() }
 
     deinit {
-        // Nothing can be in flight: every call holds the client. A second shutdown just fails.
+        // Nothing can be in flight: every call holds the client, and a streamed body passed on
+        // (the proxy's) holds it until it ends. A second shutdown just fails.
         http.shutdown { _ in }
     }
 

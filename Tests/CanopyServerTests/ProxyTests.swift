@@ -191,6 +191,54 @@ import TestSupport
         }
     }
 
+    /// The first proxied calls to a cluster arrive together (as a controller's informers would):
+    /// they share one client, and every watch sees the event. (Several clients used to be made,
+    /// and the ones dropped shut their connection pools down under the watches they carried.)
+    @Test func concurrentWatchesThroughTheProxyAllSeeTheEvent() async throws {
+        struct Seen: Error {}
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(tls: true) { server in
+                let fixture = try await Self.setUp(server, sim)
+                let config = try await server.request(.GET, "/api/v1/kubeconfig?style=token&project=marketing", token: fixture.tokens["coke-pm"])
+                var configuration = KubeClient.Configuration()
+                configuration.retries = 0
+                let member = try KubeClient(connection: Kubeconfig(yaml: config.text).connection(context: "marketing@onprem"), configuration: configuration)
+                let admin = try PlacementTests.client(sim, "onprem")
+                let watchers = 12
+                // Each watch yields `true` when it sees the pod; the clock yields `false` 3 s after the pod is made.
+                let seen = try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for _ in 0..<watchers {
+                        group.addTask {
+                            do {
+                                try await member.watch(Pod.self, namespace: "mkt-dev") { event in
+                                    if event.object.metadata.name == "fanout" { throw Seen() }
+                                }
+                            } catch is Seen {
+                                return true
+                            }
+                            return false
+                        }
+                    }
+                    group.addTask {
+                        try await eventually(within: 5, "every watch open at the cluster") { sim.sim.clusters["onprem"]?.openWatches ?? 0 >= watchers }
+                        _ = try await admin.create(Self.pod("fanout", "mkt-dev"))
+                        try await Task.sleep(for: .seconds(3))
+                        return false
+                    }
+                    var count = 0
+                    while let result = try await group.next() {
+                        guard result else { break }
+                        count += 1
+                    }
+                    group.cancelAll()
+                    return count
+                }
+                #expect(seen == watchers, "\(seen) of \(watchers) watches saw the event")
+                try await member.shutdown()
+            }
+        }
+    }
+
     @Test func anExecPluginKubeconfigKeepsWorkingAcrossTokenExpiry() async throws {
         try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
             try await TestServer.with(tls: true) { server in

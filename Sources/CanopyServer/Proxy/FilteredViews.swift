@@ -14,7 +14,7 @@ struct NamespaceListFilter {
 
     func respond(pathAndQuery: String, headers: HTTPHeaders, isWatch: Bool) async throws -> Response {
         let response = try await client.forward(.GET, pathAndQuery: pathAndQuery, headers: headers, body: nil, impersonation: nil, timeout: .hours(2))
-        guard response.status == .ok else { return try await KubeProxy.streamed(response, waitForFirstBytes: true) }
+        guard response.status == .ok else { return try await KubeProxy.streamed(response, client: client, waitForFirstBytes: true) }
         let contentType = response.headers.first(name: "Content-Type") ?? "application/json"
         guard contentType.hasPrefix("application/json") else {
             // Only JSON can be filtered; anything else would show other projects' namespaces.
@@ -26,10 +26,10 @@ struct NamespaceListFilter {
             return Self.json(Self.filter(list, allowed: allowed) ?? list, status: 200)
         }
         let allowed = allowed
-        let body = Remainder(response.body.makeAsyncIterator())
+        let body = UpstreamBody(response, client: client)
         return Response(status: .ok, headers: [.contentType: contentType], body: ResponseBody { writer in
             var pending: [UInt8] = []
-            for try await chunk in body.chunks() {
+            for try await chunk in body.rest() {
                 pending += chunk.readableBytesView
                 while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                     let line = Array(pending[..<newline])

@@ -103,7 +103,7 @@ struct KubeProxy: Sendable {
         if response.status == .forbidden, request.method != .delete, let namespace = target.namespaceOfObject {
             return try await refusal(response, cluster: cluster, namespace: namespace)
         }
-        return try await Self.streamed(response, waitForFirstBytes: !target.isWatch(request.uri))
+        return try await Self.streamed(response, client: client, waitForFirstBytes: !target.isWatch(request.uri))
     }
 
     /// A write the cluster refused: passed on as it is; a quota refusal also tells the share
@@ -156,48 +156,84 @@ struct KubeProxy: Sendable {
     /// The cluster's answer, its body passed through as it arrives. With `waitForFirstBytes`
     /// (everything but watches) the first bytes are awaited before the status goes out, so that a
     /// cluster failing before it says anything is a 503, not a truncated 200.
-    static func streamed(_ response: HTTPClientResponse, waitForFirstBytes: Bool = false) async throws -> Response {
+    static func streamed(_ response: HTTPClientResponse, client: KubeClient, waitForFirstBytes: Bool = false) async throws -> Response {
         var fields = HTTPFields()
         for (name, value) in response.headers where !hopByHop.contains(name.lowercased()) {
             if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
         }
-        var chunks = response.body.makeAsyncIterator()
+        let body = UpstreamBody(response, client: client)
         var first: ByteBuffer?
         if waitForFirstBytes {
             do {
-                first = try await chunks.next()
+                first = try await body.first()
             } catch {
                 throw KubeError(.unreachable, "the cluster stopped answering: \(error)")
             }
         }
         let head = first
-        let rest = Remainder(chunks)
         return Response(status: .init(code: Int(response.status.code)), headers: fields, body: ResponseBody { writer in
             if let head { try await writer.write(head) }
-            for try await chunk in rest.chunks() { try await writer.write(chunk) }
+            for try await chunk in body.rest() { try await writer.write(chunk) }
             try await writer.finish(nil)
         })
     }
 }
 
-/// The rest of an answer's body, handed from the handler to the one task that writes it.
-final class Remainder: @unchecked Sendable {
-    private var iterator: HTTPClientResponse.Body.AsyncIterator
-    init(_ iterator: HTTPClientResponse.Body.AsyncIterator) { self.iterator = iterator }
+/// A cluster's answer body, read by a task of its own from the first byte to the last and
+/// handed over chunk by chunk: the reading never depends on how the writer's task is scheduled.
+/// The task holds the client, whose connection pool must outlive the body (a client released
+/// while a watch streams would be shut down, cancelling the watch); it stops when the reader
+/// goes away (`rest()`'s consumer ends) or the server shuts down gracefully.
+struct UpstreamBody: Sendable {
+    private let chunks: AsyncThrowingStream<ByteBuffer, any Error>
+    private let pump: Task<Void, Never>
 
-    /// The chunks as they arrive. A watch can stay silent for minutes, so reading ends at the
-    /// server's graceful shutdown too, and stops when the consumer goes away.
-    func chunks() -> AsyncThrowingStream<ByteBuffer, any Error> {
-        AsyncThrowingStream {
+    init(_ response: HTTPClientResponse, client: KubeClient) {
+        let (chunks, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
+        let body = response.body
+        pump = Task {
             do {
-                return try await cancelWhenGracefulShutdown { try await self.next() }
-            } catch is CancellationError {
-                return nil
+                for try await chunk in body { continuation.yield(chunk) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
             }
+            withExtendedLifetime(client) {}
         }
+        let pump = pump
+        continuation.onTermination = { _ in pump.cancel() }
+        self.chunks = chunks
     }
 
-    private func next() async throws -> ByteBuffer? { try await iterator.next() }
+    /// The first chunk, or `nil` for an empty body (then `rest()` is empty).
+    func first() async throws -> ByteBuffer? {
+        var iterator = chunks.makeAsyncIterator()
+        return try await iterator.next()
+    }
+
+    /// The chunks not read yet, as they arrive; ends at the server's graceful shutdown too
+    /// (a watch can stay silent for minutes).
+    func rest() -> AsyncThrowingStream<ByteBuffer, any Error> {
+        let (rest, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
+        let chunks = chunks, pump = pump
+        let relay = Task {
+            await withGracefulShutdownHandler {
+                do {
+                    for try await chunk in chunks { continuation.yield(chunk) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            } onGracefulShutdown: {
+                pump.cancel()
+            }
+        }
+        continuation.onTermination = { _ in
+            relay.cancel()
+            pump.cancel()
+        }
+        return rest
+    }
 }
 
 /// The part of a proxied URL below the cluster: what kind of request it is.
@@ -279,15 +315,28 @@ struct ProxyStatus: Error {
 /// handshake.
 public final class ProxyClients: Sendable {
     private let clients: ClusterClients
-    private let cache = Mutex<[ClusterID: (version: Int, client: KubeClient)]>([:])
+    private let cache = Mutex<[ClusterID: (version: Int, client: Task<KubeClient, any Error>)]>([:])
 
     init(clients: ClusterClients) { self.clients = clients }
 
+    /// The cluster's client; concurrent first calls share one (each client is a connection pool:
+    /// a second one would be dropped at once, and dropping a client shuts its pool down).
     func client(for cluster: Cluster) async throws -> KubeClient {
-        if let cached = cache.withLock({ $0[cluster.id] }), cached.version == cluster.version { return cached.client }
-        // Every watch through the proxy holds a connection to the cluster for as long as it runs.
-        let client = try await clients.client(for: cluster, timeout: .seconds(30), retries: 0, maxConnections: 10_000)
-        cache.withLock { $0[cluster.id] = (cluster.version, client) }
-        return client
+        let clients = clients
+        let creation = cache.withLock { cache -> Task<KubeClient, any Error> in
+            if let cached = cache[cluster.id], cached.version == cluster.version { return cached.client }
+            // Every watch through the proxy holds a connection to the cluster for as long as it runs.
+            let creation = Task { try await clients.client(for: cluster, timeout: .seconds(30), retries: 0, maxConnections: 10_000) }
+            cache[cluster.id] = (cluster.version, creation)
+            return creation
+        }
+        do {
+            return try await creation.value
+        } catch {
+            cache.withLock { cache in
+                if cache[cluster.id]?.version == cluster.version { cache[cluster.id] = nil }
+            }
+            throw error
+        }
     }
 }

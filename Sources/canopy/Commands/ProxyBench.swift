@@ -59,7 +59,10 @@ struct ProxyBench {
             let usage = try JSONSerialization.jsonObject(with: try await admin.send(.GET, "/api/v1/tenants/bench/projects/p/usage")) as? [String: Any]
             let planned = ((usage?["resources"] as? [String: Any])?["requests.cpu"] as? [String: Any])?["planned"] as? String
             let namespaces = (usage?["clusters"] as? [[String: Any]])?.first?["namespaces"] as? [[String: Any]] ?? []
-            let sized = namespaces.allSatisfy { (($0["resources"] as? [String: Any])?["requests.cpu"] as? [String: Any])?["hard"] as? String != "0" }
+            let sized = namespaces.allSatisfy { namespace in
+                let hard = ((namespace["resources"] as? [String: Any])?["requests.cpu"] as? [String: Any])?["hard"] as? String
+                return hard.map { $0 != "0" } ?? false
+            }
             if planned != nil, !namespaces.isEmpty, sized { break }
             try await Task.sleep(for: .milliseconds(100))
         }
