@@ -128,12 +128,6 @@ public struct Amounts: Sendable, Equatable, Sequence {
         self.values = values
     }
 
-    /// Amounts from a dictionary (tests, callers building figures by hand).
-    public init(_ amounts: [String: Int64]) {
-        names = amounts.keys.sorted()
-        values = ArraySlice(names.map { amounts[$0]! })
-    }
-
     public subscript(resource: String) -> Int64? {
         guard let index = names.firstIndex(of: resource) else { return nil }
         let value = values[values.startIndex + index]

@@ -156,12 +156,11 @@ enum Amount {
         return overflow || value == unbounded || amount == unbounded ? unbounded : sum
     }
 
-    /// `value × numerator / denominator` without overflow, rounded down.
-    static func scaled(_ value: Int64, _ numerator: Int64, _ denominator: Int64) -> Int64 {
-        guard denominator > 0 else { return 0 }
-        if value == unbounded { return unbounded }
-        return Int64((Int128(value) * Int128(numerator)) / Int128(denominator))
+    /// An equal part of `value` for each of `count` (unbounded stays unbounded), rounded down.
+    static func part(_ value: Int64, of count: Int64) -> Int64 {
+        value == unbounded ? unbounded : value / max(1, count)
     }
+
 }
 
 /// One resource's plan for one tenant, over the layout's arrays.
@@ -286,9 +285,9 @@ private struct ResourcePlan {
                 perProject[layout.slotProject[s]] += 1
                 perCluster[layout.slotCluster[s]] += 1
             }
-            let tenantShare = Amount.scaled(tenantRoom, 1, Int64(active.count))
-            let clusterShare = clusterRoom.indices.map { Amount.scaled(clusterRoom[$0], 1, max(1, perCluster[$0])) }
-            let projectShare = projectRoom.indices.map { Amount.scaled(projectRoom[$0], 1, max(1, perProject[$0])) }
+            let tenantShare = Amount.part(tenantRoom, of: Int64(active.count))
+            let clusterShare = clusterRoom.indices.map { Amount.part(clusterRoom[$0], of: perCluster[$0]) }
+            let projectShare = projectRoom.indices.map { Amount.part(projectRoom[$0], of: perProject[$0]) }
             var still: [Int] = []
             for s in active {
                 let portion = min(clusterShare[layout.slotCluster[s]], projectShare[layout.slotProject[s]], tenantShare)

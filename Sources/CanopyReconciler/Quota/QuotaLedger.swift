@@ -50,17 +50,6 @@ struct QuotaLedger {
     /// The planner's input for one tenant. Namespaces on `frozen` clusters (unreachable) keep
     /// their limits: the higher of what was seen there and what was last asked for.
     func tree(for tenant: TenantSnapshot, frozen: Set<ClusterID>, at now: ContinuousClock.Instant) -> PlanTree {
-        var resources: Set<String> = [QuotaResource.cpu, QuotaResource.memory]
-        resources.formUnion(tenant.tenant.caps?.byQuotaName.keys ?? [:].keys)
-        for project in tenant.projects.values {
-            resources.formUnion(project.caps?.byQuotaName.keys ?? [:].keys)
-            for settings in project.placements.values { resources.formUnion(settings.caps?.byQuotaName.keys ?? [:].keys) }
-        }
-        var capacity: [String: [String: Int64]] = [:]
-        for cluster in tenant.clusters.values {
-            let allocatable = self.allocatable(of: cluster.id) ?? Self.importedCapacity(cluster)
-            capacity[cluster.id.rawValue] = PlanUnits.capacity(allocatable: allocatable, resources: resources.sorted())
-        }
         var projects: [PlanTree.Project] = []
         for project in tenant.projects.values {
             let placed = Dictionary(grouping: tenant.namespaces(ofProject: project.id), by: \.clusterID)
@@ -75,7 +64,13 @@ struct QuotaLedger {
             }
             projects.append(PlanTree.Project(id: project.id.rawValue, caps: PlanUnits.amounts(project.caps), placements: placements))
         }
-        return PlanTree(capacity: capacity, caps: PlanUnits.amounts(tenant.tenant.caps), projects: projects)
+        var tree = PlanTree(capacity: [:], caps: PlanUnits.amounts(tenant.tenant.caps), projects: projects)
+        let resources = tree.resources
+        for cluster in tenant.clusters.values {
+            let allocatable = self.allocatable(of: cluster.id) ?? Self.importedCapacity(cluster)
+            tree.capacity[cluster.id.rawValue] = PlanUnits.capacity(allocatable: allocatable, resources: resources)
+        }
+        return tree
     }
 
     private func namespace(named name: String, on cluster: ClusterID, frozen: Bool, at now: ContinuousClock.Instant) -> PlanTree.Namespace {

@@ -85,7 +85,7 @@ struct QuotaRoutes {
         let state = services.reconciler.quotaState(of: tenant.tenant.id)
         let planned = state?.tree.projects.first { $0.id == project.id.rawValue }
         let caps = PlanUnits.amounts(project.caps)
-        var totals: [String: Figures] = [:]
+        var plannedTotal: [String: Int64] = [:], usedTotal: [String: Int64] = [:]
         var clusters: [ClusterUsage] = []
         for placement in (planned?.placements ?? []).sorted(by: { $0.cluster < $1.cluster }) {
             let clusterID = ClusterID(placement.cluster)
@@ -95,11 +95,11 @@ struct QuotaRoutes {
             var namespaces: [NamespaceUsage] = []
             for namespace in placement.namespaces {
                 let observed = state?.observed[clusterID]?[namespace.name]
+                let plannedHard = state?.plan.hard[NamespaceKey(cluster: placement.cluster, name: namespace.name)]
                 var figures: [String: Figures] = [:]
-                let names = Set(state?.plan.hard[NamespaceKey(cluster: placement.cluster, name: namespace.name)]?.keys ?? []).union(observed?.hard.keys ?? [:].keys)
-                for resource in names {
+                for resource in Set(plannedHard?.keys ?? []).union(observed?.hard.keys ?? [:].keys) {
                     figures[resource] = Figures(
-                        planned: text(state?.plan.hard[NamespaceKey(cluster: placement.cluster, name: namespace.name)]?[resource], resource),
+                        planned: text(plannedHard?[resource], resource),
                         hard: observed?.hard[resource]?.canonical, used: observed?.used[resource]?.canonical
                     )
                 }
@@ -111,13 +111,15 @@ struct QuotaRoutes {
                     cap: text(placement.caps[resource], resource), reserved: text(state?.plan.reserved[key]?[resource], resource),
                     planned: text(hard, resource), used: text(used, resource)
                 )
-                var total = totals[resource] ?? Figures(cap: text(caps[resource], resource), planned: text(0, resource), used: text(0, resource))
-                total.planned = text((total.planned.flatMap { PlanUnits.amount(parsing: $0, resource) } ?? 0) + hard, resource)
-                total.used = text((total.used.flatMap { PlanUnits.amount(parsing: $0, resource) } ?? 0) + used, resource)
-                totals[resource] = total
+                plannedTotal[resource, default: 0] += hard
+                usedTotal[resource, default: 0] += used
             }
             let settings = project.placements[clusterID]
             clusters.append(ClusterUsage(cluster: cluster.name, reservation: settings?.reservation, caps: settings?.caps, resources: resources, namespaces: namespaces))
+        }
+        var totals: [String: Figures] = [:]
+        for (resource, hard) in plannedTotal {
+            totals[resource] = Figures(cap: text(caps[resource], resource), planned: text(hard, resource), used: text(usedTotal[resource], resource))
         }
         return ProjectUsageView(project: project.name, planned: planned != nil, caps: project.caps, resources: totals, clusters: clusters)
     }
