@@ -163,7 +163,10 @@ let package = Package(
             name: "CanopyServerTests",
             dependencies: [
                 "CanopyServer", "CanopyModel", "CanopyStore", "CanopyAuth", "TestSupport", "CanopyReconciler", "KubeSim", "KubeAPI", "KubeClient",
+                "CanopyCertificates",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ]

@@ -33,20 +33,24 @@ public struct ServerCertificate: Sendable {
         return created
     }
 
-    /// A new self-signed pair, valid for `localhost`, 127.0.0.1, ::1 and `host`.
-    public static func create(host: String, commonName: String = "Canopy server", now: Date = Date()) throws -> ServerCertificate {
+    /// A new self-signed pair, valid for `localhost`, 127.0.0.1, ::1 (unless `loopback` is false),
+    /// `host` and `dnsNames`.
+    public static func create(
+        host: String, commonName: String = "Canopy server", dnsNames: [String] = [], loopback: Bool = true, now: Date = Date()
+    ) throws -> ServerCertificate {
         let key = P256.Signing.PrivateKey()
         let name = try DistinguishedName {
             OrganizationName("Canopy")
             CommonName(commonName)
         }
-        var names: [GeneralName] = [.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
-                                    .ipAddress(ASN1OctetString(contentBytes: ArraySlice(Array(repeating: 0, count: 15) + [1])))]
+        var names: [GeneralName] = loopback ? [.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
+                                               .ipAddress(ASN1OctetString(contentBytes: ArraySlice(Array(repeating: 0, count: 15) + [1])))] : []
         if let address = IPv4(host) {
             names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(address))))
         } else if !host.isEmpty, host != "localhost", host != "0.0.0.0", host != "::" {
             names.append(.dnsName(host))
         }
+        names += dnsNames.map { .dnsName($0) }
         let subjectAlternativeNames = names
         let certificate = try Certificate(
             version: .v3,

@@ -63,9 +63,9 @@ public final class KubeSim: Sendable {
 
     public init(
         clusterNames: [String], shape: ClusterShape = ClusterShape(), adminToken: String = "kubesim-admin-" + UUID().uuidString.lowercased(),
-        host: String = "127.0.0.1", clock: @escaping @Sendable () -> Date = Date.init
+        host: String = "127.0.0.1", certificate: ServerCertificate? = nil, clock: @escaping @Sendable () -> Date = Date.init
     ) throws {
-        certificate = try ServerCertificate.create(host: host, commonName: "KubeSim")
+        self.certificate = try certificate ?? ServerCertificate.create(host: host, commonName: "KubeSim", dnsNames: Self.apiServerNames)
         let nodes = shape.nodeObjects
         clusters = Dictionary(uniqueKeysWithValues: clusterNames.map {
             ($0, SimCluster(name: $0, nodes: nodes, serviceAccountDelay: shape.serviceAccountDelay, clock: clock))
@@ -73,6 +73,11 @@ public final class KubeSim: Sendable {
         self.adminToken = adminToken
         tokens = Mutex([adminToken: UserInfo(name: "kubesim-admin", groups: ["system:masters", "system:authenticated"])])
     }
+
+    /// The names every kube-apiserver's serving certificate carries besides the cluster's own
+    /// names and addresses (kubeadm, k3s and kind alike). A `certificate` given to `init` (a
+    /// self-signed one, which is also the cluster's CA) replaces the default one.
+    public static let apiServerNames = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"]
 
     /// Accepts `token` as `user` in `groups` (plus `system:authenticated`) on every cluster.
     public func addToken(_ token: String, user: String, groups: [String] = []) {

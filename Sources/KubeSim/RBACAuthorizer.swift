@@ -30,26 +30,19 @@ struct RBACAuthorizer {
     /// Every rule that applies to `user`: from ClusterRoleBindings everywhere, from RoleBindings
     /// in `namespace` only.
     private func rules(for user: KubeSim.UserInfo, namespace: String?) -> [PolicyRule] {
+        let index = cluster.rbacIndex()
         var rules: [PolicyRule] = []
-        let clusterBindings = (try? cluster.list(SimCluster.type("clusterrolebindings"), namespace: nil).items) ?? []
-        for binding in clusterBindings.compactMap({ try? $0.decode(as: ClusterRoleBinding.self) }) where binds(binding.subjects, user) {
-            rules += clusterRoleRules(binding.roleRef.name)
+        for binding in index.clusterBindings where binds(binding.subjects, user) {
+            rules += index.clusterRoles[binding.roleRef.name] ?? []
         }
         if let namespace {
-            let bindings = (try? cluster.list(SimCluster.type("rolebindings"), namespace: namespace).items) ?? []
-            for binding in bindings.compactMap({ try? $0.decode(as: RoleBinding.self) }) where binds(binding.subjects, user) {
-                if binding.roleRef.kind == "ClusterRole" {
-                    rules += clusterRoleRules(binding.roleRef.name)
-                } else if let role = try? cluster.get(SimCluster.type("roles"), namespace: namespace, name: binding.roleRef.name).decode(as: Role.self) {
-                    rules += role.rules ?? []
-                }
+            for binding in index.bindings[namespace] ?? [] where binds(binding.subjects, user) {
+                rules += binding.roleRef.kind == "ClusterRole"
+                    ? index.clusterRoles[binding.roleRef.name] ?? []
+                    : index.roles[SimCluster.key(namespace, binding.roleRef.name)] ?? []
             }
         }
         return rules
-    }
-
-    private func clusterRoleRules(_ name: String) -> [PolicyRule] {
-        ((try? cluster.get(SimCluster.type("clusterroles"), namespace: nil, name: name).decode(as: ClusterRole.self))?.rules) ?? []
     }
 
     private func binds(_ subjects: [RBACSubject]?, _ user: KubeSim.UserInfo) -> Bool {
@@ -60,6 +53,33 @@ struct RBACAuthorizer {
             case "ServiceAccount": user.name == "system:serviceaccount:\(subject.namespace ?? ""):\(subject.name)"
             default: false
             }
+        }
+    }
+}
+
+/// A cluster's Roles, ClusterRoles and bindings, decoded once per change to any of them: what
+/// the API server's RBAC authorizer reads from its informer caches instead of the store.
+struct RBACIndex: Sendable {
+    /// The cluster's RBAC revision this index was built from.
+    let revision: Int64
+    var clusterBindings: [ClusterRoleBinding] = []
+    var clusterRoles: [String: [PolicyRule]] = [:]
+    /// RoleBindings by namespace.
+    var bindings: [String: [RoleBinding]] = [:]
+    /// Roles' rules by `namespace/name`.
+    var roles: [String: [PolicyRule]] = [:]
+
+    init(revision: Int64, objects: [String: [JSON]]) {
+        self.revision = revision
+        clusterBindings = (objects["clusterrolebindings"] ?? []).compactMap { try? $0.decode(as: ClusterRoleBinding.self) }
+        for role in (objects["clusterroles"] ?? []).compactMap({ try? $0.decode(as: ClusterRole.self) }) {
+            clusterRoles[role.metadata.name ?? ""] = role.rules ?? []
+        }
+        for binding in (objects["rolebindings"] ?? []).compactMap({ try? $0.decode(as: RoleBinding.self) }) {
+            bindings[binding.metadata.namespace ?? "", default: []].append(binding)
+        }
+        for role in (objects["roles"] ?? []).compactMap({ try? $0.decode(as: Role.self) }) {
+            roles[SimCluster.key(role.metadata.namespace, role.metadata.name ?? "")] = role.rules ?? []
         }
     }
 }

@@ -14,6 +14,7 @@ public final class SimCluster: Sendable {
     private let state: Mutex<State>
     let faultState = Mutex(Faults())
     private let writeCount = Atomic<Int>(0)
+    private let rbacCache = Mutex<RBACIndex?>(nil)
 
     /// Successful creates, updates (patches and applies included) and deletes so far: how
     /// benchmarks and tests count the writes a client made.
@@ -46,6 +47,8 @@ public final class SimCluster: Sendable {
         var shuttingDown = false
         /// When each namespace was created, to the instant (timestamps keep only seconds).
         var namespaceCreated: [String: Date] = [:]
+        /// Bumped by every change to a Role, ClusterRole or binding.
+        var rbacRevision: Int64 = 0
     }
 
     /// Events kept for resuming watches; older resourceVersions answer 410 Gone.
@@ -124,6 +127,22 @@ public final class SimCluster: Sendable {
         guard let limit, limit > 0, matching.count > limit else { return (matching.map(\.value), revision, nil) }
         let page = matching.prefix(limit)
         return (page.map(\.value), revision, Data(page.last!.key.utf8).base64EncodedString())
+    }
+
+    /// The RBAC objects as of now, decoded: rebuilt only after one of them changed.
+    func rbacIndex() -> RBACIndex {
+        let revision = state.withLock { $0.rbacRevision }
+        if let cached = rbacCache.withLock({ $0 }), cached.revision == revision { return cached }
+        let (current, objects) = state.withLock { state in
+            (state.rbacRevision, Dictionary(uniqueKeysWithValues: ["clusterrolebindings", "clusterroles", "rolebindings", "roles"].map {
+                ($0, Array((state.objects[Self.type($0)] ?? [:]).values))
+            }))
+        }
+        let index = RBACIndex(revision: current, objects: objects)
+        rbacCache.withLock { cached in
+            if (cached?.revision ?? -1) < current { cached = index }
+        }
+        return index
     }
 
     // MARK: Writes
@@ -328,6 +347,7 @@ public final class SimCluster: Sendable {
     // MARK: Helpers
 
     static func record(_ state: inout State, _ event: Event) {
+        if event.resource.group == "rbac.authorization.k8s.io" { state.rbacRevision += 1 }
         state.history.append(event)
         if state.history.count > historyLimit {
             let dropped = state.history.count - historyLimit

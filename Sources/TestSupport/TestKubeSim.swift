@@ -1,3 +1,4 @@
+import CanopyCertificates
 import Foundation
 import Hummingbird
 import KubeSim
@@ -9,12 +10,13 @@ public struct TestKubeSim: Sendable {
     public let sim: KubeSim
     public let baseURL: String
 
-    /// Runs `body` with simulated clusters named `clusters`; stops them afterwards.
+    /// Runs `body` with simulated clusters named `clusters`; stops them afterwards. `certificate`
+    /// (self-signed) replaces the sim's own serving certificate.
     public static func with<T: Sendable>(
-        clusters: [String] = ["a"], shape: KubeSim.ClusterShape = KubeSim.ClusterShape(nodes: 3), tls: Bool = true,
+        clusters: [String] = ["a"], shape: KubeSim.ClusterShape = KubeSim.ClusterShape(nodes: 3), tls: Bool = true, certificate: ServerCertificate? = nil,
         clock: @escaping @Sendable () -> Date = Date.init, _ body: @Sendable (TestKubeSim) async throws -> T
     ) async throws -> T {
-        let sim = try KubeSim(clusterNames: clusters, shape: shape, clock: clock)
+        let sim = try KubeSim(clusterNames: clusters, shape: shape, certificate: certificate, clock: clock)
         let (ready, continuation) = AsyncStream<Int>.makeStream()
         let logger = { var logger = Logger(label: "kubesim-test"); logger.logLevel = .critical; return logger }()
         let app = try KubeSimServer.application(sim, host: "127.0.0.1", port: 0, tls: tls, logger: logger) { continuation.yield($0) }

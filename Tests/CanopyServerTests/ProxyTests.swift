@@ -310,14 +310,7 @@ import TestSupport
                 let viewer = try await Self.kubectl(server, token: fixture.tokens["coke-pv"], query: "style=token&project=marketing")
                 defer { member.remove(); viewer.remove() }
                 for kubectl in [member, viewer] { _ = try await kubectl.run("config", "use-context", "marketing@onprem") }
-                let pod = """
-                    apiVersion: v1
-                    kind: Pod
-                    metadata: {name: echo}
-                    spec:
-                      containers: [{name: c, image: busybox, resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {cpu: 10m, memory: 16Mi}}}]
-                    """
-                let created = try await member.run("apply", "-f", "-", input: pod)
+                let created = try await member.run("apply", "-f", "-", input: Self.echoPod)
                 #expect(created.status == 0, "\(created.output)")
                 let input = (0..<200).map { "line \($0) ünïcödé\n" }.joined()
                 let echoed = try await member.run("exec", "-i", "echo", "--", "cat", input: input)
@@ -344,4 +337,12 @@ import TestSupport
             }
         }
     }
+
+    static let echoPod = """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: echo}
+        spec:
+          containers: [{name: c, image: busybox, resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {cpu: 10m, memory: 16Mi}}}]
+        """
 }

@@ -36,6 +36,42 @@ import TestSupport
         }
     }
 
+    /// The authorizer reads decoded RBAC objects kept between requests (as a real server's
+    /// informer caches): every change to a Role, ClusterRole or binding counts from the next
+    /// request on.
+    @Test func rbacChangesTakeEffectOnTheNextRequest() async throws {
+        try await TestKubeSim.with { sim in
+            let admin = try KubeClient(connection: Kubeconfig(yaml: sim.kubeconfig("a")).connection())
+            var configuration = KubeClient.Configuration()
+            configuration.impersonation = .init(user: "alice", groups: [])
+            let alice = try KubeClient(connection: Kubeconfig(yaml: sim.kubeconfig("a")).connection(), configuration: configuration)
+            func allowed() async -> Bool { (try? await alice.list(Pod.self, namespace: "team-a")) != nil }
+            _ = try await admin.create(Namespace(metadata: ObjectMeta(name: "team-a")))
+            #expect(await !allowed())
+            _ = try await admin.create(Role(metadata: ObjectMeta(name: "reader", namespace: "team-a"), rules: [
+                PolicyRule(verbs: ["get"], apiGroups: [""], resources: ["pods"]),
+            ]))
+            _ = try await admin.create(RoleBinding(
+                metadata: ObjectMeta(name: "alice-reader", namespace: "team-a"), subjects: [.user("alice")], roleRef: RoleRef(kind: "Role", name: "reader")
+            ))
+            #expect(await !allowed(), "the role does not allow list yet")
+            var role = try await admin.get(Role.self, "reader", namespace: "team-a")
+            role.rules = [PolicyRule(verbs: ["get", "list"], apiGroups: [""], resources: ["pods"])]
+            _ = try await admin.update(role)
+            #expect(await allowed(), "the updated role allows list")
+            try await admin.delete(RoleBinding.self, "alice-reader", namespace: "team-a")
+            #expect(await !allowed(), "the binding is gone")
+            _ = try await admin.create(ClusterRoleBinding(
+                metadata: ObjectMeta(name: "alice-view"), subjects: [.user("alice")], roleRef: RoleRef(kind: "ClusterRole", name: "view")
+            ))
+            #expect(await allowed(), "bound cluster-wide")
+            try await admin.delete(ClusterRoleBinding.self, "alice-view")
+            #expect(await !allowed())
+            try await admin.shutdown()
+            try await alice.shutdown()
+        }
+    }
+
     @Test func impersonationNeedsTheImpersonateVerb() async throws {
         try await TestKubeSim.with { sim in
             let admin = try KubeClient(connection: Kubeconfig(yaml: sim.kubeconfig("a")).connection())

@@ -64,19 +64,23 @@ struct ProxyUpgrade: Sendable {
         headers[.secWebSocketProtocol] = subprotocol
         let server = client.connection.server
         let url = (server.hasPrefix("https://") ? "wss://" + server.dropFirst(8) : "ws://" + server.dropFirst(7)) + pathAndQuery
-        var tls = server.hasPrefix("https://") ? try KubeClient.tlsConfiguration(for: client.connection) : nil
+        let tls = server.hasPrefix("https://") ? try KubeClient.tlsConfiguration(for: client.connection) : nil
         var serverName: String?
         if let host = URL(string: server)?.host, (try? SocketAddress(ipAddress: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: 0)) != nil {
-            // The WebSocket client sends the URL's host as SNI, which TLS forbids for an IP
-            // address: send a name instead, and check the chain (the cluster's own CA) without
-            // the name. The plain proxy path checks the IP entry as usual.
-            serverName = "kubernetes"
-            if tls?.certificateVerification == .fullVerification { tls?.certificateVerification = .noHostnameVerification }
+            // The WebSocket client sends the name it verifies as SNI too, which TLS forbids for an
+            // IP address. Given a name no certificate can carry, the verification (NIOSSL's)
+            // matches the certificate's IP entries against the address connected to: the same
+            // check as on the plain proxy path.
+            serverName = Self.addressOnlyServerName
         }
         let session = UpstreamSession()
         let opened = await session.connect(url: url, headers: headers, tls: tls, serverName: serverName, logger: logger)
-        try? await proxy.audit(.post, target: target, status: opened ? 101 : 403, principal: principal, tenant: tenant, cluster: cluster, requestID: nil)
-        guard opened else {
+        if case .failed(let error) = opened, Self.isTLSFailure(error) {
+            throw ProxyStatus(503, "ServiceUnavailable", "the cluster's serving certificate could not be verified for \(URL(string: server)?.host ?? server): \(error)")
+        }
+        let accepted = opened == .accepted
+        try? await proxy.audit(.post, target: target, status: accepted ? 101 : 403, principal: principal, tenant: tenant, cluster: cluster, requestID: nil)
+        guard accepted else {
             // The cluster refused the upgrade; ask it again without one to learn why.
             let answer = try await client.forward(.GET, pathAndQuery: pathAndQuery, headers: HTTPHeaders(), body: nil, impersonation: impersonation, timeout: .seconds(10))
             let body = try await answer.body.collect(upTo: 1 << 20)
@@ -86,6 +90,15 @@ struct ProxyUpgrade: Sendable {
             throw ProxyStatus(502, "BadGateway", "the cluster did not accept the stream (HTTP \(answer.status.code))")
         }
         return session
+    }
+
+    /// Sent as SNI to a cluster known by its address: `.invalid` is reserved (RFC 2606), so no
+    /// certificate names it and only the address can match.
+    static let addressOnlyServerName = "cluster-address.invalid"
+
+    /// Whether the upstream connection failed in TLS (the certificate, mostly).
+    static func isTLSFailure(_ error: any Error) -> Bool {
+        error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError
     }
 
     /// The channel protocols' way to fail: the `Status` on the error channel, then close.
@@ -101,18 +114,33 @@ struct ProxyUpgrade: Sendable {
 final class UpstreamSession: Sendable {
     private let toCluster = AsyncStream<WebSocketMessage>.makeStream()
     private let fromCluster = AsyncStream<WebSocketMessage>.makeStream()
-    private let opened = AsyncStream<Bool>.makeStream()
+    private let opened = AsyncStream<Opening>.makeStream()
 
-    /// Starts the WebSocket to the cluster; true once the cluster accepted the upgrade, false if
-    /// it refused or could not be reached within 10 seconds.
-    func connect(url: String, headers: HTTPFields, tls: TLSConfiguration?, serverName: String?, logger: Logger) async -> Bool {
+    /// How opening the cluster's side went.
+    enum Opening: Sendable, Equatable {
+        case accepted
+        /// The cluster answered without upgrading, or did not answer within 10 seconds.
+        case refused
+        case failed(any Error)
+
+        static func == (left: Opening, right: Opening) -> Bool {
+            switch (left, right) {
+            case (.accepted, .accepted), (.refused, .refused): true
+            default: false
+            }
+        }
+    }
+
+    /// Starts the WebSocket to the cluster and says once the cluster accepted the upgrade, refused
+    /// it, or could not be reached.
+    func connect(url: String, headers: HTTPFields, tls: TLSConfiguration?, serverName: String?, logger: Logger) async -> Opening {
         let toCluster = toCluster, fromCluster = fromCluster, opened = opened
         Task {
             do {
                 let client = WebSocketClient(
                     url: url, configuration: .init(maxFrameSize: 1 << 20, additionalHeaders: headers, sniHostname: serverName), tlsConfiguration: tls, logger: logger
                 ) { inbound, outbound, _ in
-                    opened.continuation.yield(true)
+                    opened.continuation.yield(.accepted)
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask {
                             for try await message in inbound.messages(maxSize: 16 << 20) { fromCluster.continuation.yield(message) }
@@ -126,19 +154,20 @@ final class UpstreamSession: Sendable {
                     }
                 }
                 _ = try await client.run()
+                opened.continuation.yield(.refused)
             } catch {
                 logger.debug("upstream WebSocket ended", metadata: ["error": "\(error)"])
+                opened.continuation.yield(.failed(error))
             }
-            opened.continuation.yield(false)
             fromCluster.continuation.finish()
         }
         let deadline = Task {
             try await Task.sleep(for: .seconds(10))
-            opened.continuation.yield(false)
+            opened.continuation.yield(.refused)
         }
         defer { deadline.cancel() }
-        for await accepted in opened.stream { return accepted }
-        return false
+        for await opening in opened.stream { return opening }
+        return .refused
     }
 
     /// Passes messages both ways until either side closes.

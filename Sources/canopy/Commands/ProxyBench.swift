@@ -1,43 +1,103 @@
+import CanopyModel
 import CanopyServer
 import Foundation
 import KubeAPI
 import KubeClient
 import KubeSim
+import Logging
 
-/// `canopy bench --proxy`: issue 6's figures. One KubeSim cluster and one Canopy server (both
-/// HTTPS, in this process); a project member's GET of one pod and LIST of 100 pods at
-/// `concurrency`, straight to the cluster with its admin token and through Canopy's proxy with
-/// the member's token.
+/// `canopy bench --proxy`: issue 6's figures. One KubeSim cluster (HTTPS, in this process) and one
+/// Canopy server; a project member's GET of one pod and LIST of 100 pods at `concurrency`, and
+/// then one call at a time, through Canopy's proxy with the member's token, against the same calls
+/// straight to the cluster with the cluster's credentials impersonating the member as the proxy
+/// does (the cluster does the same work for both: authorization, impersonation check, the answer).
+///
+/// Canopy runs in this process too, sharing every CPU with the clients and the cluster, or, with
+/// `canopyCPU`, as a `canopy serve` child pinned to that CPU (this process must then be kept off
+/// it: `taskset -c 0 canopy bench --proxy --canopy-cpu 1`), as a proxy runs in production: on CPUs
+/// of its own, in front of a cluster that has its own.
 struct ProxyBench {
     let concurrency: Int
     let duration: Duration
+    var canopyCPU: Int?
 
     func run() async throws {
-        try await BenchCanopy.with { bench in
-            let kubeconfig = try await Self.setUp(server: bench.server, ca: bench.certificatePEM, adminKubeconfig: bench.adminKubeconfig).kubeconfig
-            var configuration = KubeClient.Configuration()
-            configuration.retries = 0
-            let direct = try KubeClient(connection: Kubeconfig(yaml: bench.adminKubeconfig).connection(), configuration: configuration)
-            let proxied = try KubeClient(connection: Kubeconfig(yaml: kubeconfig).connection(context: "p@c0"), configuration: configuration)
-            for index in 0..<100 {
-                _ = try await direct.create(Pod(metadata: ObjectMeta(name: "pod-\(index)", namespace: "ns-0"), spec: .init(containers: [
-                    Container(name: "c", image: "nginx", resources: ResourceRequirements(requests: ["cpu": Quantity(milli: 10), "memory": Quantity(1 << 20)])),
-                ])))
+        guard let canopyCPU else {
+            return try await BenchCanopy.with { bench in
+                try await measure(server: bench.server, ca: bench.certificatePEM, adminKubeconfig: bench.adminKubeconfig)
             }
-            for (name, call) in [
-                ("GET one pod", { @Sendable (client: KubeClient) async throws in _ = try await client.get(Pod.self, "pod-0", namespace: "ns-0") }),
-                ("LIST 100 pods", { @Sendable (client: KubeClient) async throws in _ = try await client.list(Pod.self, namespace: "ns-0") }),
-            ] {
-                let straight = try await measure { try await call(direct) }
-                let through = try await measure { try await call(proxied) }
-                report("\(name) direct", straight)
-                report("\(name) through Canopy", through)
-                let added = (Bench.percentile(through, 0.5) - Bench.percentile(straight, 0.5)) / 1e6
-                print(String(format: "  %@: added p50 %.2f ms, throughput through Canopy %.0f %% of direct", name, added, Double(through.count) / Double(max(straight.count, 1)) * 100))
-            }
-            try await direct.shutdown()
-            try await proxied.shutdown()
         }
+        let own = try String(contentsOfFile: "/proc/self/status", encoding: .utf8).split(separator: "\n")
+            .first { $0.hasPrefix("Cpus_allowed_list:") }?.split(separator: "\t").last.map(String.init) ?? "?"
+        guard Self.cpus(in: own).map({ !$0.contains(canopyCPU) }) ?? false else {
+            throw BenchFailure("this process may run on CPU \(canopyCPU) too (allowed: \(own)); start it with `taskset -c <other CPUs> canopy bench --proxy --canopy-cpu \(canopyCPU)`")
+        }
+        print("proxy: canopy serve pinned to CPU \(canopyCPU); the clients and the cluster on CPUs \(own)")
+        let logger = { var logger = Logger(label: "bench"); logger.logLevel = .critical; return logger }()
+        let cluster = try BenchKubeSim(clusters: ["c0"], logger: logger)
+        let sim = cluster.sim, simServices = cluster.services
+        let folder = try BenchKubeSim.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await simServices.run() }
+            guard let simURL = await cluster.url() else { return }
+            let canopy = try await CanopyChild.start(folder: folder, cpu: canopyCPU)
+            defer { canopy.stop() }
+            try await measure(server: canopy.url, ca: canopy.ca, adminKubeconfig: sim.adminKubeconfig(cluster: "c0", baseURL: simURL))
+            // Canopy first (its reconciler watches the cluster), then the cluster.
+            canopy.stop()
+            while canopy.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            sim.clusters["c0"]?.shutDown()
+            await simServices.triggerGracefulShutdown()
+            try await group.waitForAll()
+        }
+    }
+
+    /// The CPUs of a list such as `0-3,6`; `nil` when it does not parse.
+    static func cpus(in list: String) -> Set<Int>? {
+        var cpus: Set<Int> = []
+        for part in list.split(separator: ",") {
+            let bounds = part.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard let low = bounds.first ?? nil, let high = bounds.last ?? nil, low <= high else { return nil }
+            cpus.formUnion(low...high)
+        }
+        return cpus
+    }
+
+    private func measure(server: String, ca: String?, adminKubeconfig: String) async throws {
+        let kubeconfig = try await Self.setUp(server: server, ca: ca, adminKubeconfig: adminKubeconfig).kubeconfig
+        var configuration = KubeClient.Configuration()
+        configuration.retries = 0
+        let admin = try KubeClient(connection: Kubeconfig(yaml: adminKubeconfig).connection(), configuration: configuration)
+        var impersonating = configuration
+        impersonating.impersonation = KubeClient.Impersonation(
+            user: ClusterIdentity.user(tenant: "bench", username: "dev"),
+            groups: [ClusterIdentity.projectGroup(tenant: "bench", project: "p", role: .projectMember)]
+        )
+        let direct = try KubeClient(connection: Kubeconfig(yaml: adminKubeconfig).connection(), configuration: impersonating)
+        let proxied = try KubeClient(connection: Kubeconfig(yaml: kubeconfig).connection(context: "p@c0"), configuration: configuration)
+        for index in 0..<100 {
+            _ = try await admin.create(Pod(metadata: ObjectMeta(name: "pod-\(index)", namespace: "ns-0"), spec: .init(containers: [
+                Container(name: "c", image: "nginx", resources: ResourceRequirements(requests: ["cpu": Quantity(milli: 10), "memory": Quantity(1 << 20)])),
+            ])))
+        }
+        for (name, call) in [
+            ("GET one pod", { @Sendable (client: KubeClient) async throws in _ = try await client.get(Pod.self, "pod-0", namespace: "ns-0") }),
+            ("LIST 100 pods", { @Sendable (client: KubeClient) async throws in _ = try await client.list(Pod.self, namespace: "ns-0") }),
+        ] {
+            for callers in [concurrency, 1] {
+                let straight = try await Load.measure(concurrency: callers, duration: duration) { try await call(direct) }
+                Load.report("proxy", "\(name) direct", straight, duration: duration, concurrency: callers)
+                let through = try await Load.measure(concurrency: callers, duration: duration) { try await call(proxied) }
+                Load.report("proxy", "\(name) through Canopy", through, duration: duration, concurrency: callers)
+                let added = (Bench.percentile(through, 0.5) - Bench.percentile(straight, 0.5)) / 1e6
+                print(String(format: "  %@, %d concurrent: added p50 %.2f ms, throughput through Canopy %.0f %% of direct",
+                             name, callers, added, Double(through.count) / Double(max(straight.count, 1)) * 100))
+            }
+        }
+        try await direct.shutdown()
+        try await admin.shutdown()
+        try await proxied.shutdown()
     }
 
     /// A tenant `bench` with the cluster as `c0`, the project `project` describes, and a member
@@ -67,13 +127,5 @@ struct ProxyBench {
             try await Task.sleep(for: .milliseconds(100))
         }
         return (String(decoding: try await member.send(.GET, "/api/v1/kubeconfig?style=token&project=p"), as: UTF8.self), admin)
-    }
-
-    private func measure(_ call: @escaping @Sendable () async throws -> Void) async throws -> [Double] {
-        try await Load.measure(concurrency: concurrency, duration: duration, call)
-    }
-
-    private func report(_ name: String, _ latencies: [Double]) {
-        Load.report("proxy", name + "", latencies, duration: duration, concurrency: concurrency)
     }
 }

@@ -134,11 +134,19 @@ struct CanopyChild: @unchecked Sendable {
     let url: String
     let ca: String
 
-    static func start(folder: String) async throws -> CanopyChild {
+    /// Starts it; with `cpu`, pinned to that CPU (through util-linux's `taskset`).
+    static func start(folder: String, cpu: Int? = nil) async throws -> CanopyChild {
         let port = try ServerProcess.freePort()
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-        process.arguments = ["serve", "--data-dir", folder, "--listen", "127.0.0.1:\(port)", "--bcrypt-cost", "4"]
+        let canopy = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        let arguments = ["serve", "--data-dir", folder, "--listen", "127.0.0.1:\(port)", "--bcrypt-cost", "4"]
+        if let cpu {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+            process.arguments = ["-c", String(cpu), canopy.path] + arguments
+        } else {
+            process.executableURL = canopy
+            process.arguments = arguments
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["CANOPY_ADMIN_PASSWORD"] = "bench-admin-password"
         environment["CANOPY_LOG_LEVEL"] = "critical"
