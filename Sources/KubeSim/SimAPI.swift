@@ -55,6 +55,10 @@ public struct SimAPI: Sendable {
             }
         } catch let status as Status {
             return Self.json(status, status: HTTPResponse.Status(code: status.code))
+        } catch is NIOTooManyBytesError {
+            // The API server's body limit (3 MiB), in its words.
+            let status = Status(code: 413, reason: "RequestEntityTooLarge", message: "Request entity too large: limit is 3145728")
+            return Self.json(status, status: .contentTooLarge)
         } catch {
             return Self.json(Status(code: 500, reason: "InternalError", message: "\(error)"), status: .internalServerError)
         }

@@ -15,6 +15,13 @@ public final class SimCluster: Sendable {
     let faultState = Mutex(Faults())
     private let writeCount = Atomic<Int>(0)
     private let rbacCache = Mutex<RBACIndex?>(nil)
+    private let deleteOptions = Mutex<JSON?>(nil)
+
+    /// The DeleteOptions body of the last DELETE that had one.
+    public internal(set) var lastDeleteOptions: JSON? {
+        get { deleteOptions.withLock { $0 } }
+        set { deleteOptions.withLock { $0 = newValue } }
+    }
 
     /// Successful creates, updates (patches and applies included) and deletes so far: how
     /// benchmarks and tests count the writes a client made.

@@ -35,6 +35,12 @@ struct SimVerbs {
             }
             return SimAPI.json(try await patch(name))
         case (.delete, let name?):
+            // DeleteOptions may come in the body (`kubectl delete --cascade=…`); the sim keeps the
+            // last ones for tests to see (there is no garbage collector to act on them).
+            let headers = request.request.headers
+            if (headers[.contentLength].flatMap { Int($0) } ?? 0) > 0 || headers[.transferEncoding] != nil {
+                cluster.lastDeleteOptions = try await body()
+            }
             return SimAPI.json(try cluster.delete(type, namespace: target.namespace, name: name))
         case (.delete, nil):
             let items = try cluster.list(type, namespace: target.namespace, labelSelector: try labelSelector()).items

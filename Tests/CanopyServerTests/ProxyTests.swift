@@ -155,6 +155,35 @@ import TestSupport
         }
     }
 
+    /// Request bodies are streamed to the cluster, never collected by Canopy: the cluster's own
+    /// limit answers (3 MiB on a real API server, in its words) even for bodies far past any
+    /// buffer, bodies within it arrive whole, and a DELETE's body (DeleteOptions) goes along.
+    @Test func requestBodiesStreamToTheCluster() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(tls: true) { server in
+                let fixture = try await Self.setUp(server, sim)
+                let member = fixture.tokens["coke-pm"]
+                let configMaps = "/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/configmaps"
+                func configMap(_ name: String, bytes: Int) -> String {
+                    #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"\#(name)"},"data":{"blob":"\#(String(repeating: "x", count: bytes))"}}"#
+                }
+                let huge = try await server.request(.POST, configMaps, token: member, rawBody: configMap("huge", bytes: 24 << 20), headers: [("Content-Type", "application/json")])
+                #expect(huge.status == 413, "\(huge.status) \(huge.text.prefix(300))")
+                #expect(huge.object["message"] as? String == "Request entity too large: limit is 3145728", "\(huge.text.prefix(300))")
+                #expect(huge.object["reason"] as? String == "RequestEntityTooLarge")
+
+                let large = try await server.request(.POST, configMaps, token: member, rawBody: configMap("large", bytes: 2 << 20), headers: [("Content-Type", "application/json")])
+                #expect(large.status == 201, "\(large.status) \(large.text.prefix(300))")
+                let stored = try #require(sim.sim.clusters["onprem"]).get(try #require(ResourceType.find(group: "", version: "v1", resource: "configmaps")), namespace: "mkt-dev", name: "large")
+                #expect(stored[path: "data.blob"]?.stringValue?.count == 2 << 20)
+
+                let deleted = try await server.request(.DELETE, configMaps + "/large", token: member, rawBody: #"{"propagationPolicy":"Foreground"}"#, headers: [("Content-Type", "application/json")])
+                #expect(deleted.status == 200, "\(deleted.status) \(deleted.text.prefix(300))")
+                #expect(sim.sim.clusters["onprem"]!.lastDeleteOptions?["propagationPolicy"]?.stringValue == "Foreground")
+            }
+        }
+    }
+
     @Test func watchesStreamAndRevokedTokensStopAtOnce() async throws {
         try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
             try await TestServer.with(tls: true) { server in

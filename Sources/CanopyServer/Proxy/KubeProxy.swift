@@ -92,9 +92,8 @@ struct KubeProxy: Sendable {
             }
         }
 
-        let body: ByteBuffer? = [.post, .put, .patch].contains(request.method) ? try await request.body.collect(upTo: 16 << 20) : nil
         let response = try await client.forward(
-            HTTPMethod(rawValue: request.method.rawValue), pathAndQuery: path + query, headers: headers, body: body,
+            HTTPMethod(rawValue: request.method.rawValue), pathAndQuery: path + query, headers: headers, body: Self.body(of: request),
             impersonation: impersonation, timeout: .hours(2)
         )
         if [.post, .put, .patch, .delete].contains(request.method) {
@@ -140,6 +139,16 @@ struct KubeProxy: Sendable {
         try await services.world.commit { _ in World.Outcome(result: (), changes: [], audit: [event]) }
     }
 
+    /// The client's body, streamed on to the cluster as it arrives (never collected: the cluster
+    /// applies its own limit, 3 MiB on a real API server); `nil` for a request without one. A
+    /// DELETE may carry one (`DeleteOptions`: `kubectl delete --cascade=foreground`).
+    static func body(of request: Request) -> HTTPClientRequest.Body? {
+        let length = request.headers[.contentLength].flatMap { Int64($0) }
+        let chunked = request.headers[.transferEncoding]?.lowercased().contains("chunked") ?? false
+        guard (length ?? 0) > 0 || chunked else { return nil }
+        return .stream(request.body, length: length.map { .known($0) } ?? .unknown)
+    }
+
     /// The client's headers minus its credentials, any impersonation, and hop-by-hop headers.
     static func forwardedHeaders(_ fields: HTTPFields) -> HTTPHeaders {
         var headers = HTTPHeaders()
@@ -155,28 +164,55 @@ struct KubeProxy: Sendable {
 
     /// The cluster's answer, its body passed through as it arrives. With `waitForFirstBytes`
     /// (everything but watches) the first bytes are awaited before the status goes out, so that a
-    /// cluster failing before it says anything is a 503, not a truncated 200.
+    /// cluster failing before it says anything is a 503, not a truncated 200; such an answer ends
+    /// on its own, so it is read by the writing task itself (no task or queue in between: this is
+    /// the path of every GET), with the cluster's `Content-Length` kept. A watch is read by a task
+    /// of its own (`UpstreamBody`).
     static func streamed(_ response: HTTPClientResponse, client: KubeClient, waitForFirstBytes: Bool = false) async throws -> Response {
         var fields = HTTPFields()
         for (name, value) in response.headers where !hopByHop.contains(name.lowercased()) {
             if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
         }
-        let body = UpstreamBody(response, client: client)
-        var first: ByteBuffer?
-        if waitForFirstBytes {
-            do {
-                first = try await body.first()
-            } catch {
-                throw KubeError(.unreachable, "the cluster stopped answering: \(error)")
-            }
+        let status = HTTPResponse.Status(code: Int(response.status.code))
+        guard waitForFirstBytes else {
+            let body = UpstreamBody(response, client: client)
+            return Response(status: status, headers: fields, body: ResponseBody { writer in
+                for try await chunk in body.rest() { try await writer.write(chunk) }
+                try await writer.finish(nil)
+            })
         }
-        let head = first
-        return Response(status: .init(code: Int(response.status.code)), headers: fields, body: ResponseBody { writer in
-            if let head { try await writer.write(head) }
-            for try await chunk in body.rest() { try await writer.write(chunk) }
+        let reader = BoundedBodyReader(response, client: client)
+        let first: ByteBuffer?
+        do {
+            first = try await reader.next()
+        } catch {
+            throw KubeError(.unreachable, "the cluster stopped answering: \(error)")
+        }
+        // Kept only with bytes to send: an answer to HEAD announces a length it does not carry.
+        let length = first == nil ? nil : response.headers.first(name: "content-length").flatMap { Int($0) }
+        return Response(status: status, headers: fields, body: ResponseBody(contentLength: length) { writer in
+            if let first {
+                try await writer.write(first)
+                while let chunk = try await reader.next() { try await writer.write(chunk) }
+            }
             try await writer.finish(nil)
         })
     }
+}
+
+/// A cluster's answer that ends on its own, read chunk by chunk by whoever writes it on; it
+/// holds the client (whose pool must outlive the body) until it is released.
+private final class BoundedBodyReader: @unchecked Sendable {
+    // One reader at a time: the handler for the first chunk, then the response's writer.
+    private var iterator: HTTPClientResponse.Body.AsyncIterator
+    private let client: KubeClient
+
+    init(_ response: HTTPClientResponse, client: KubeClient) {
+        iterator = response.body.makeAsyncIterator()
+        self.client = client
+    }
+
+    func next() async throws -> ByteBuffer? { try await iterator.next() }
 }
 
 /// A cluster's answer body, read by a task of its own from the first byte to the last and
