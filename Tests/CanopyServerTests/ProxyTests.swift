@@ -211,6 +211,29 @@ import TestSupport
                 )
                 #expect(namespaces.output.contains("namespace/mkt-dev") && !namespaces.output.contains("sales-dev"), "\(namespaces.output)")
 
+                // `get pods -A -w`: the watches of their namespaces on the cluster, merged, as
+                // names and as a table (one header); another project's pods never show.
+                try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/projects/marketing/namespaces", token: fixture.tokens["coke-admin"], json: ["cluster": "onprem", "name": "mkt-qa"]), 201)
+                try await eventually(within: 5, "mkt-qa ready") { (try? await kubectl.run("get", "pods", "-n", "mkt-qa"))?.status == 0 }
+                async let names = ProcessRunner.run(
+                    "timeout", ["4", "kubectl", "--kubeconfig", kubectl.kubeconfigPath, "get", "pods", "-A", "-w", "-o", "name"],
+                    environment: ["HOME": kubectl.directory.path]
+                )
+                async let table = ProcessRunner.run(
+                    "timeout", ["4", "kubectl", "--kubeconfig", kubectl.kubeconfigPath, "get", "pods", "-A", "-w"],
+                    environment: ["HOME": kubectl.directory.path]
+                )
+                try await Task.sleep(for: .seconds(1.5))
+                _ = try await admin.create(Self.pod("dev-pod", "mkt-dev"))
+                _ = try await admin.create(Self.pod("qa-pod", "mkt-qa"))
+                _ = try await admin.create(Self.pod("sales-pod", "sales-dev"))
+                let (nameOutput, tableOutput) = try await (names.output, table.output)
+                for output in [nameOutput, tableOutput] {
+                    #expect(output.contains("dev-pod") && output.contains("qa-pod") && output.contains("streamed"), "\(output)")
+                    #expect(!output.contains("sales-pod") && !output.contains("Error"), "\(output)")
+                }
+                #expect(tableOutput.components(separatedBy: "NAMESPACE").count == 2, "\(tableOutput)")
+
                 let before = try await kubectl.run("get", "pods")
                 #expect(before.status == 0, "\(before.output)")
                 try Fixture.expect(await server.request(.DELETE, "/api/v1/tokens/\(tokenID)", token: fixture.tokens["coke-pm"]), 204)

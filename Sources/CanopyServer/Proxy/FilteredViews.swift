@@ -28,19 +28,13 @@ struct NamespaceListFilter {
         let allowed = allowed
         let body = UpstreamBody(response, client: client)
         return Response(status: .ok, headers: [.contentType: contentType], body: ResponseBody { writer in
-            var pending: [UInt8] = []
-            for try await chunk in body.rest() {
-                pending += chunk.readableBytesView
-                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = Array(pending[..<newline])
-                    pending.removeFirst(newline + 1)
-                    guard var event = try? JSONDecoder().decode(JSON.self, from: Data(line)), let object = event["object"] else { continue }
-                    if event["type"]?.stringValue != "BOOKMARK" && event["type"]?.stringValue != "ERROR" {
-                        guard let kept = Self.filter(object, allowed: allowed, dropEmpty: true) else { continue }
-                        event["object"] = kept
-                    }
-                    try await writer.write(ByteBuffer(bytes: event.serialized() + [UInt8(ascii: "\n")]))
+            try await WatchEvents.forEach(in: body.rest()) { event in
+                var event = event
+                if let object = event["object"], event["type"]?.stringValue != "BOOKMARK" && event["type"]?.stringValue != "ERROR" {
+                    guard let kept = Self.filter(object, allowed: allowed, dropEmpty: true) else { return }
+                    event["object"] = kept
                 }
+                try await writer.write(WatchEvents.line(event))
             }
             try await writer.finish(nil)
         })
@@ -72,7 +66,8 @@ struct NamespaceListFilter {
 }
 
 /// `kubectl get pods -A` for a project user: the same list asked of each of their namespaces on
-/// the cluster (as them), merged into one answer, JSON or Table.
+/// the cluster (as them), merged into one answer, JSON or Table; and `kubectl get pods -A -w`:
+/// the same watch opened on each of their namespaces, the events merged into one stream.
 struct FanOut {
     let client: KubeClient
     let impersonation: KubeClient.Impersonation
@@ -106,8 +101,95 @@ struct FanOut {
             }
             merged = sum
         }
-        // A merged list has no single resourceVersion to resume from.
-        merged?[path: "metadata.resourceVersion"] = .string("")
+        // A watch resumes from the merged list's resourceVersion: the oldest of the parts' (a
+        // cluster's resourceVersions are one counter across namespaces), so that no namespace
+        // misses an event; a part listed later may see one again. Without numbers, none.
+        let versions = answers.map { (try? JSONDecoder().decode(JSON.self, from: $0.2))?[path: "metadata.resourceVersion"]?.stringValue }
+        let numbers = versions.compactMap { $0.flatMap { Int64($0) } }
+        merged?[path: "metadata.resourceVersion"] = .string(numbers.count == versions.count ? numbers.min().map(String.init) ?? "" : "")
         return NamespaceListFilter.json(merged ?? .object(["kind": .string("List"), "apiVersion": .string("v1"), "items": .array([])]), status: 200)
+    }
+
+    /// The watch on each namespace, merged: events as they come from any of them; bookmarks are
+    /// left out (each namespace's would claim progress for all); a Table's column definitions
+    /// come once, with the first event. The stream ends when any of the watches ends (the client
+    /// lists and watches again, as after any watch's end); a namespace whose watch is refused
+    /// answers for all.
+    func respondWatch(target: KubePath, query: String, namespaces: [String], headers: HTTPHeaders) async throws -> Response {
+        guard let (root, resource) = target.clusterWideResource else { throw ProxyStatus.notFound }
+        let responses = try await withThrowingTaskGroup(of: (Int, HTTPClientResponse).self) { group in
+            for (index, namespace) in namespaces.enumerated() {
+                group.addTask {
+                    let response = try await client.forward(
+                        .GET, pathAndQuery: "\(root)/namespaces/\(namespace)/\(resource)\(query)", headers: headers, body: nil,
+                        impersonation: impersonation, timeout: .hours(2)
+                    )
+                    return (index, response)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        if let refused = responses.first(where: { $0.status != .ok }) {
+            return try await KubeProxy.streamed(refused, client: client, waitForFirstBytes: true)
+        }
+        let contentType = responses.first?.headers.first(name: "Content-Type") ?? "application/json"
+        guard contentType.hasPrefix("application/json") else {
+            throw ProxyStatus(406, "NotAcceptable", "only JSON answers are available for watches across namespaces through Canopy")
+        }
+        let bodies = responses.map { UpstreamBody($0, client: client) }
+        let (merged, continuation) = AsyncThrowingStream<JSON, any Error>.makeStream()
+        let readers = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for body in bodies {
+                    group.addTask {
+                        do {
+                            try await WatchEvents.forEach(in: body.rest()) { event in
+                                if event["type"]?.stringValue != "BOOKMARK" { continuation.yield(event) }
+                            }
+                            continuation.finish()
+                        } catch {
+                            continuation.finish(throwing: error)
+                        }
+                    }
+                }
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in readers.cancel() }
+        return Response(status: .ok, headers: [.contentType: contentType], body: ResponseBody { writer in
+            var columnsSent = false
+            for try await event in merged {
+                var event = event
+                if event[path: "object.kind"]?.stringValue == "Table" {
+                    if columnsSent { event[path: "object.columnDefinitions"] = .array([]) }
+                    columnsSent = true
+                }
+                try await writer.write(WatchEvents.line(event))
+            }
+            try await writer.finish(nil)
+        })
+    }
+}
+
+/// A watch's body: one JSON event per line.
+enum WatchEvents {
+    /// Calls `body` with each event of `chunks`, as each line completes; lines that are not JSON
+    /// are skipped.
+    static func forEach(in chunks: AsyncThrowingStream<ByteBuffer, any Error>, _ body: (JSON) async throws -> Void) async throws {
+        var pending: [UInt8] = []
+        for try await chunk in chunks {
+            pending += chunk.readableBytesView
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(pending[..<newline])
+                pending.removeFirst(newline + 1)
+                guard let event = try? JSONDecoder().decode(JSON.self, from: Data(line)), event["object"] != nil else { continue }
+                try await body(event)
+            }
+        }
+    }
+
+    /// An event as a line to send.
+    static func line(_ event: JSON) -> ByteBuffer {
+        ByteBuffer(bytes: event.serialized() + [UInt8(ascii: "\n")])
     }
 }

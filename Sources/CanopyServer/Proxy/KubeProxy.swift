@@ -86,9 +86,11 @@ struct KubeProxy: Sendable {
                 return try await NamespaceListFilter(client: client, allowed: access.namespaces)
                     .respond(pathAndQuery: path + query, headers: headers, isWatch: target.isWatch(request.uri))
             }
-            if target.isClusterWideList, !target.isWatch(request.uri) {
-                return try await FanOut(client: client, impersonation: impersonation)
-                    .respond(target: target, query: query, namespaces: access.namespaces.sorted(), headers: headers)
+            if target.isClusterWideList {
+                let fanOut = FanOut(client: client, impersonation: impersonation)
+                return target.isWatch(request.uri)
+                    ? try await fanOut.respondWatch(target: target, query: query, namespaces: access.namespaces.sorted(), headers: headers)
+                    : try await fanOut.respond(target: target, query: query, namespaces: access.namespaces.sorted(), headers: headers)
             }
         }
 
