@@ -43,7 +43,7 @@ struct ProxyBench {
             guard let simURL = await cluster.url() else { return }
             let canopy = try await CanopyChild.start(folder: folder, cpu: canopyCPU)
             defer { canopy.stop() }
-            try await measure(server: canopy.url, ca: canopy.ca, adminKubeconfig: sim.adminKubeconfig(cluster: "c0", baseURL: simURL))
+            try await measure(server: canopy.url, ca: canopy.ca, adminKubeconfig: sim.adminKubeconfig(cluster: "c0", baseURL: simURL), canopy: canopy)
             // Canopy first (its reconciler watches the cluster), then the cluster.
             canopy.stop()
             while canopy.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
@@ -64,7 +64,8 @@ struct ProxyBench {
         return cpus
     }
 
-    private func measure(server: String, ca: String?, adminKubeconfig: String) async throws {
+    /// Measures; with `canopy` (a child process) also its CPU time per proxied call.
+    private func measure(server: String, ca: String?, adminKubeconfig: String, canopy: CanopyChild? = nil) async throws {
         let kubeconfig = try await Self.setUp(server: server, ca: ca, adminKubeconfig: adminKubeconfig).kubeconfig
         var configuration = KubeClient.Configuration()
         configuration.retries = 0
@@ -88,8 +89,14 @@ struct ProxyBench {
             for callers in [concurrency, 1] {
                 let straight = try await Load.measure(concurrency: callers, duration: duration) { try await call(direct) }
                 Load.report("proxy", "\(name) direct", straight, duration: duration, concurrency: callers)
+                let cpuBefore = canopy?.cpuSeconds()
                 let through = try await Load.measure(concurrency: callers, duration: duration) { try await call(proxied) }
                 Load.report("proxy", "\(name) through Canopy", through, duration: duration, concurrency: callers)
+                if let cpuBefore, let cpuAfter = canopy?.cpuSeconds() {
+                    // The warm-up second's calls are not in `through`: count them at the same rate.
+                    let calls = Double(through.count) * (Bench.nanoseconds(duration) + 1e9) / Bench.nanoseconds(duration)
+                    print(String(format: "  canopy serve CPU per proxied call: %.0f µs", (cpuAfter - cpuBefore) / calls * 1e6))
+                }
                 let added = (Bench.percentile(through, 0.5) - Bench.percentile(straight, 0.5)) / 1e6
                 print(String(format: "  %@, %d concurrent: added p50 %.2f ms, throughput through Canopy %.0f %% of direct",
                              name, callers, added, Double(through.count) / Double(max(straight.count, 1)) * 100))
