@@ -4,6 +4,7 @@ import CanopyModel
 import CanopyReconciler
 import CanopyStore
 import Foundation
+import HTTPServing
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
@@ -83,7 +84,7 @@ public enum CanopyServer {
         let proxyClients = ProxyClients(clients: services.clusters)
         let router = buildRouter(services, certificatePEM: certificate?.certificatePEM, proxyClients: proxyClients)
         let upgrades = ProxyUpgrade(proxy: KubeProxy(services: services, clients: proxyClients))
-        let http: HTTPServerBuilder = .http1WebSocketUpgrade { head, _, logger in await upgrades.decide(head, logger: logger) }
+        let http: HTTPServerBuilder = .quiescingHTTP1WebSocketUpgrade { head, _, logger in await upgrades.decide(head, logger: logger) }
         let recorder = TokenUseRecorder(authenticator: authenticator, store: store, logger: logger)
         let shutdown = ShutdownHandle()
         let app = Application(

@@ -1,0 +1,77 @@
+import HTTPTypes
+import HummingbirdCore
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+
+/// A server child channel that lets a graceful shutdown finish whatever its connections do.
+///
+/// Hummingbird closes a connection at graceful shutdown once its request in progress is
+/// answered, but only after the connection's first request has been read: until then the
+/// connection is still negotiating a possible WebSocket upgrade and nothing handles the shutdown
+/// event. A connection a client opened and never used (connection pools open them, when
+/// requests overlap and finish before the new connection is needed) then holds the server's
+/// shutdown open for as long as the client keeps it, which can be forever. Here a connection
+/// that has sent nothing is closed at once, and any other is closed `grace` after the shutdown
+/// began if it is still open then (a request that never ends, a WebSocket session).
+public struct QuiescingChannel<Base: ServerChildChannel>: ServerChildChannel {
+    public typealias Value = Base.Value
+
+    let base: Base
+    let grace: TimeAmount
+
+    public init(_ base: Base, grace: TimeAmount = .seconds(30)) {
+        self.base = base
+        self.grace = grace
+    }
+
+    public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let grace = grace
+        return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(ShutdownHandler(grace: grace))
+        }.flatMap { base.setup(channel: channel, logger: logger) }
+    }
+
+    public func handle(value: Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
+    }
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1.1 with WebSocket upgrades (as `http1WebSocketUpgrade`), whose connections end at a
+    /// graceful shutdown even if they never sent a request (`QuiescingChannel`).
+    public static func quiescingHTTP1WebSocketUpgrade(
+        shouldUpgrade: @escaping @Sendable (HTTPRequest, any Channel, Logger) async throws
+            -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
+    ) -> HTTPServerBuilder {
+        HTTPServerBuilder { responder in
+            QuiescingChannel(HTTP1WebSocketUpgradeChannel(responder: responder, configuration: .init(), shouldUpgrade: shouldUpgrade))
+        }
+    }
+}
+
+/// Watches one connection's bytes and its server's shutdown event.
+final class ShutdownHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let grace: TimeAmount
+    private var receivedBytes = false
+
+    init(grace: TimeAmount) { self.grace = grace }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        receivedBytes = true
+        context.fireChannelRead(data)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
+        guard receivedBytes else {
+            context.close(promise: nil)
+            return
+        }
+        context.eventLoop.assumeIsolated().scheduleTask(in: grace) { context.close(promise: nil) }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
