@@ -33,23 +33,8 @@ struct ProxyBench {
             throw BenchFailure("this process may run on CPU \(canopyCPU) too (allowed: \(own)); start it with `taskset -c <other CPUs> canopy bench --proxy --canopy-cpu \(canopyCPU)`")
         }
         print("proxy: canopy serve pinned to CPU \(canopyCPU); the clients and the cluster on CPUs \(own)")
-        let logger = { var logger = Logger(label: "bench"); logger.logLevel = .critical; return logger }()
-        let cluster = try BenchKubeSim(clusters: ["c0"], logger: logger)
-        let sim = cluster.sim, simServices = cluster.services
-        let folder = try BenchKubeSim.temporaryFolder()
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await simServices.run() }
-            guard let simURL = await cluster.url() else { return }
-            let canopy = try await CanopyChild.start(folder: folder, cpu: canopyCPU)
-            defer { canopy.stop() }
-            try await measure(server: canopy.url, ca: canopy.ca, adminKubeconfig: sim.adminKubeconfig(cluster: "c0", baseURL: simURL), canopy: canopy)
-            // Canopy first (its reconciler watches the cluster), then the cluster.
-            canopy.stop()
-            while canopy.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-            sim.clusters["c0"]?.shutDown()
-            await simServices.triggerGracefulShutdown()
-            try await group.waitForAll()
+        try await CanopyChild.withCluster(cpu: canopyCPU) { _, adminKubeconfig, canopy in
+            try await measure(server: canopy.url, ca: canopy.ca, adminKubeconfig: adminKubeconfig, canopy: canopy)
         }
     }
 

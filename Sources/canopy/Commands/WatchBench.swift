@@ -18,21 +18,12 @@ struct WatchBench {
     let watches: Int
 
     func run() async throws {
-        let logger = { var logger = Logger(label: "bench"); logger.logLevel = .critical; return logger }()
-        let cluster = try BenchKubeSim(clusters: ["c0"], logger: logger)
-        let sim = cluster.sim, simServices = cluster.services
-        let folder = try BenchKubeSim.temporaryFolder()
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await simServices.run() }
-            guard let simURL = await cluster.url() else { return }
-            let canopy = try await CanopyChild.start(folder: folder)
-            defer { canopy.stop() }
-            let kubeconfig = try await ProxyBench.setUp(server: canopy.url, ca: canopy.ca, adminKubeconfig: sim.adminKubeconfig(cluster: "c0", baseURL: simURL)).kubeconfig
+        try await CanopyChild.withCluster { sim, adminKubeconfig, canopy in
+            let kubeconfig = try await ProxyBench.setUp(server: canopy.url, ca: canopy.ca, adminKubeconfig: adminKubeconfig).kubeconfig
             let connection = try Kubeconfig(yaml: kubeconfig).connection(context: "p@c0")
             guard case .token(let token) = connection.credential else { throw BenchFailure("the member's kubeconfig has no token") }
             let before = canopy.residentMegabytes()
-            let admin = try KubeClient(connection: Kubeconfig(yaml: sim.adminKubeconfig(cluster: "c0", baseURL: simURL)).connection())
+            let admin = try KubeClient(connection: Kubeconfig(yaml: adminKubeconfig).connection())
             let revision = try await admin.list(Pod.self, namespace: "ns-0").metadata.resourceVersion ?? "0"
 
             var tls = TLSConfiguration.makeClientConfiguration()
@@ -98,12 +89,6 @@ struct WatchBench {
             }
             try await client.shutdown()
             try await admin.shutdown()
-            // Canopy first (its reconciler would open new watches), then the cluster.
-            canopy.stop()
-            while canopy.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-            sim.clusters["c0"]?.shutDown()
-            await simServices.triggerGracefulShutdown()
-            try await group.waitForAll()
         }
     }
 
@@ -133,6 +118,29 @@ struct CanopyChild: @unchecked Sendable {
     let process: Process
     let url: String
     let ca: String
+
+    /// Runs `body` with a KubeSim cluster `c0` in this process (its admin kubeconfig is passed)
+    /// and `canopy serve` as a child (pinned to `cpu` when given); stops Canopy first (its
+    /// reconciler would open new watches), then the cluster.
+    static func withCluster(cpu: Int? = nil, _ body: (KubeSim, String, CanopyChild) async throws -> Void) async throws {
+        let logger = { var logger = Logger(label: "bench"); logger.logLevel = .critical; return logger }()
+        let cluster = try BenchKubeSim(clusters: ["c0"], logger: logger)
+        let sim = cluster.sim, simServices = cluster.services
+        let folder = try BenchKubeSim.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await simServices.run() }
+            guard let simURL = await cluster.url() else { return }
+            let canopy = try await start(folder: folder, cpu: cpu)
+            defer { canopy.stop() }
+            try await body(sim, sim.adminKubeconfig(cluster: "c0", baseURL: simURL), canopy)
+            canopy.stop()
+            while canopy.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            sim.clusters["c0"]?.shutDown()
+            await simServices.triggerGracefulShutdown()
+            try await group.waitForAll()
+        }
+    }
 
     /// Starts it; with `cpu`, pinned to that CPU (through util-linux's `taskset`).
     static func start(folder: String, cpu: Int? = nil) async throws -> CanopyChild {
