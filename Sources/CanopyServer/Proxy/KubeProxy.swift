@@ -339,9 +339,15 @@ struct ProxyStatus: Error {
     /// What a cluster the caller cannot see answers: the same as one that does not exist.
     static let notFound = ProxyStatus(404, "NotFound", "the server could not find the requested resource")
 
+    /// The `Status` as JSON, written as a Kubernetes server writes it (`/` not escaped).
+    var json: Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        return (try? encoder.encode(Status(code: code, reason: reason, message: message))) ?? Data()
+    }
+
     var response: Response {
-        let status = Status(code: code, reason: reason, message: message)
-        let data = (try? JSONEncoder().encode(status)) ?? Data()
+        let data = json
         return Response(
             status: .init(code: code), headers: [.contentType: "application/json"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data))

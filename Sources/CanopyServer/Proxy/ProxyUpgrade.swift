@@ -104,7 +104,7 @@ struct ProxyUpgrade: Sendable {
     /// The channel protocols' way to fail: the `Status` on the error channel, then close.
     static func refuse(_ status: ProxyStatus, _ outbound: WebSocketOutboundWriter) async throws {
         var message = ByteBuffer(bytes: [3])
-        message.writeBytes((try? JSONEncoder().encode(Status(code: status.code, reason: status.reason, message: status.message))) ?? Data())
+        message.writeBytes(status.json)
         try await outbound.write(.binary(message))
         try await outbound.close(.normalClosure, reason: nil)
     }
