@@ -50,15 +50,42 @@ extension HTTPServerBuilder {
     }
 }
 
-/// Watches one connection's bytes and its server's shutdown event.
+/// Resolves once the client of `channel` (a connection of a `QuiescingChannel` server) is gone:
+/// it closed its side of the connection, or the connection closed. A server cannot otherwise
+/// tell while it streams an answer that may stay silent for minutes (a watch), because
+/// Hummingbird keeps half-closed connections open for the answer; a Kubernetes API server (Go's
+/// HTTP server) ends such a request when its client's side closes, and so does Canopy.
+public func clientGone(_ channel: any Channel) async -> EventLoopFuture<Void> {
+    let found = try? await channel.eventLoop.submit {
+        try channel.pipeline.syncOperations.handler(type: ShutdownHandler.self).gone.futureResult
+    }.get()
+    return found ?? channel.closeFuture
+}
+
+/// Watches one connection's bytes, its end of input, and its server's shutdown event.
 final class ShutdownHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
     private let grace: TimeAmount
     private var receivedBytes = false
+    /// Succeeds when the client closed its side or the connection closed.
+    private(set) var gone: EventLoopPromise<Void>!
 
     init(grace: TimeAmount) { self.grace = grace }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        gone = context.eventLoop.makePromise()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        gone.succeed()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        gone.succeed()
+        context.fireChannelInactive()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         receivedBytes = true
@@ -66,6 +93,7 @@ final class ShutdownHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed = event as? ChannelEvent { gone.succeed() }
         guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
         guard receivedBytes else {
             context.close(promise: nil)

@@ -1,5 +1,6 @@
 import CanopyCertificates
 import Foundation
+import HTTPServing
 import HTTPTypes
 import Hummingbird
 import KubeAPI
@@ -37,7 +38,9 @@ public struct SimAPI: Sendable {
             if latency > 0 { try await Task.sleep(for: .milliseconds(latency)) }
             switch fault {
             case .serve:
-                return try await SimRequest(cluster: cluster, user: user, request: request, path: path).respond()
+                let watching = ["1", "true"].contains(request.uri.queryParameters["watch"].map(String.init))
+                let gone = watching ? await clientGone(context.channel) : nil
+                return try await SimRequest(cluster: cluster, user: user, request: request, path: path, clientGone: gone).respond()
             case .fail(let code):
                 let status = code == 429
                     ? Status(code: 429, reason: "TooManyRequests", message: "the server has received too many requests and has asked us to try again later", details: Status.Details(retryAfterSeconds: 1))

@@ -10,6 +10,8 @@ struct SimRequest {
     let user: KubeSim.UserInfo
     let request: Request
     let path: [String]
+    /// Resolves when the client has gone (set for watches, which end then, as on a real server).
+    var clientGone: EventLoopFuture<Void>? = nil
 
     /// Where a resource request points.
     struct Target {

@@ -112,10 +112,13 @@ struct SimVerbs {
         let cluster = self.cluster
         let table = wantsTable
         let includeObject = query["includeObject"]
+        let clientGone = request.clientGone
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init { writer in
-            // Events and the timeout meet in one stream, so that only this task writes.
+            // Events and the timeout meet in one stream, so that only this task writes; the
+            // watch ends when its client goes.
             enum Item: Sendable { case event(SimCluster.Event), timeout }
             let (items, input) = AsyncStream<Item>.makeStream()
+            clientGone?.whenComplete { _ in input.finish() }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for await event in stream { input.yield(.event(event)) }

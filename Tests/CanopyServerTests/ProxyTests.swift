@@ -221,6 +221,8 @@ import TestSupport
                 // names and as a table (one header); another project's pods never show.
                 try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/projects/marketing/namespaces", token: fixture.tokens["coke-admin"], json: ["cluster": "onprem", "name": "mkt-qa"]), 201)
                 try await eventually(within: 5, "mkt-qa ready") { (try? await kubectl.run("get", "pods", "-n", "mkt-qa"))?.status == 0 }
+                let cluster = try #require(sim.sim.clusters["onprem"])
+                let watchesBefore = cluster.openWatches
                 async let names = ProcessRunner.run(
                     "timeout", ["4", "kubectl", "--kubeconfig", kubectl.kubeconfigPath, "get", "pods", "-A", "-w", "-o", "name"],
                     environment: ["HOME": kubectl.directory.path]
@@ -239,6 +241,8 @@ import TestSupport
                     #expect(!output.contains("sales-pod") && !output.contains("Error"), "\(output)")
                 }
                 #expect(tableOutput.components(separatedBy: "NAMESPACE").count == 2, "\(tableOutput)")
+                // Once kubectl is gone, so are the four watches it had on the cluster through Canopy.
+                try await eventually(within: 5, "the merged watches' parts closed") { cluster.openWatches <= watchesBefore }
 
                 let before = try await kubectl.run("get", "pods")
                 #expect(before.status == 0, "\(before.output)")

@@ -13,9 +13,12 @@ public struct CanopyRequestContext: RequestContext {
     public let remoteAddress: String
     /// Random per request; sent back as `X-Request-Id` and attached to every log line.
     public var requestID: String
+    /// The connection the request came on.
+    public let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        channel = source.channel
         remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
         requestID = String(UInt64.random(in: .min ... .max), radix: 16)
         identity = nil

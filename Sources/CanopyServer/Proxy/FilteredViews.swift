@@ -12,7 +12,7 @@ struct NamespaceListFilter {
     let client: KubeClient
     let allowed: Set<String>
 
-    func respond(pathAndQuery: String, headers: HTTPHeaders, isWatch: Bool) async throws -> Response {
+    func respond(pathAndQuery: String, headers: HTTPHeaders, isWatch: Bool, clientGone: EventLoopFuture<Void>?) async throws -> Response {
         let response = try await client.forward(.GET, pathAndQuery: pathAndQuery, headers: headers, body: nil, impersonation: nil, timeout: .hours(2))
         guard response.status == .ok else { return try await KubeProxy.streamed(response, client: client, waitForFirstBytes: true) }
         let contentType = response.headers.first(name: "Content-Type") ?? "application/json"
@@ -28,7 +28,7 @@ struct NamespaceListFilter {
         let allowed = allowed
         let body = UpstreamBody(response, client: client)
         return Response(status: .ok, headers: [.contentType: contentType], body: ResponseBody { writer in
-            try await WatchEvents.forEach(in: body.rest()) { event in
+            try await WatchEvents.forEach(in: body.rest(until: clientGone)) { event in
                 var event = event
                 if let object = event["object"], event["type"]?.stringValue != "BOOKMARK" && event["type"]?.stringValue != "ERROR" {
                     guard let kept = Self.filter(object, allowed: allowed, dropEmpty: true) else { return }
@@ -115,7 +115,9 @@ struct FanOut {
     /// come once, with the first event. The stream ends when any of the watches ends (the client
     /// lists and watches again, as after any watch's end); a namespace whose watch is refused
     /// answers for all.
-    func respondWatch(target: KubePath, query: String, namespaces: [String], headers: HTTPHeaders) async throws -> Response {
+    func respondWatch(
+        target: KubePath, query: String, namespaces: [String], headers: HTTPHeaders, clientGone: EventLoopFuture<Void>
+    ) async throws -> Response {
         guard let (root, resource) = target.clusterWideResource else { throw ProxyStatus.notFound }
         let responses = try await withThrowingTaskGroup(of: (Int, HTTPClientResponse).self) { group in
             for (index, namespace) in namespaces.enumerated() {
@@ -156,6 +158,7 @@ struct FanOut {
             continuation.finish()
         }
         continuation.onTermination = { _ in readers.cancel() }
+        clientGone.whenComplete { _ in continuation.finish() }
         return Response(status: .ok, headers: [.contentType: contentType], body: ResponseBody { writer in
             var columnsSent = false
             for try await event in merged {

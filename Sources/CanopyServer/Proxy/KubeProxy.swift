@@ -1,7 +1,9 @@
+import AsyncAlgorithms
 import AsyncHTTPClient
 import CanopyModel
 import CanopyStore
 import Foundation
+import HTTPServing
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -81,30 +83,43 @@ struct KubeProxy: Sendable {
         let headers = Self.forwardedHeaders(request.headers)
         let impersonation = KubeClient.Impersonation(user: access.user, groups: access.groups)
 
+        // A watch may stay silent for minutes: it ends when its client goes, not at the next event.
+        let isWatch = target.isWatch(request.uri)
+        let clientGone = isWatch ? await HTTPServing.clientGone(context.channel) : nil
         if request.method == .get, !access.isAdmin {
             if target.isNamespaceCollection {
                 return try await NamespaceListFilter(client: client, allowed: access.namespaces)
-                    .respond(pathAndQuery: path + query, headers: headers, isWatch: target.isWatch(request.uri))
+                    .respond(pathAndQuery: path + query, headers: headers, isWatch: isWatch, clientGone: clientGone)
             }
             if target.isClusterWideList {
                 let fanOut = FanOut(client: client, impersonation: impersonation)
-                return target.isWatch(request.uri)
-                    ? try await fanOut.respondWatch(target: target, query: query, namespaces: access.namespaces.sorted(), headers: headers)
-                    : try await fanOut.respond(target: target, query: query, namespaces: access.namespaces.sorted(), headers: headers)
+                return if let clientGone {
+                    try await fanOut.respondWatch(target: target, query: query, namespaces: access.namespaces.sorted(), headers: headers, clientGone: clientGone)
+                } else {
+                    try await fanOut.respond(target: target, query: query, namespaces: access.namespaces.sorted(), headers: headers)
+                }
             }
         }
 
-        let response = try await client.forward(
-            HTTPMethod(rawValue: request.method.rawValue), pathAndQuery: path + query, headers: headers, body: Self.body(of: request),
-            impersonation: impersonation, timeout: .hours(2)
-        )
+        let body = RequestBodyRelay(of: request)
+        let response: HTTPClientResponse
+        do {
+            response = try await client.forward(
+                HTTPMethod(rawValue: request.method.rawValue), pathAndQuery: path + query, headers: headers, body: body?.upload,
+                impersonation: impersonation, timeout: .hours(2)
+            )
+            await body?.stop()
+        } catch {
+            await body?.stop()
+            throw error
+        }
         if [.post, .put, .patch, .delete].contains(request.method) {
             try await audit(request.method, target: target, status: Int(response.status.code), principal: principal, tenant: tenant, cluster: cluster, requestID: context.requestID)
         }
         if response.status == .forbidden, request.method != .delete, let namespace = target.namespaceOfObject {
             return try await refusal(response, cluster: cluster, namespace: namespace)
         }
-        return try await Self.streamed(response, client: client, waitForFirstBytes: !target.isWatch(request.uri))
+        return try await Self.streamed(response, client: client, waitForFirstBytes: !isWatch, clientGone: clientGone)
     }
 
     /// A write the cluster refused: passed on as it is; a quota refusal also tells the share
@@ -141,16 +156,6 @@ struct KubeProxy: Sendable {
         try await services.world.commit { _ in World.Outcome(result: (), changes: [], audit: [event]) }
     }
 
-    /// The client's body, streamed on to the cluster as it arrives (never collected: the cluster
-    /// applies its own limit, 3 MiB on a real API server); `nil` for a request without one. A
-    /// DELETE may carry one (`DeleteOptions`: `kubectl delete --cascade=foreground`).
-    static func body(of request: Request) -> HTTPClientRequest.Body? {
-        let length = request.headers[.contentLength].flatMap { Int64($0) }
-        let chunked = request.headers[.transferEncoding]?.lowercased().contains("chunked") ?? false
-        guard (length ?? 0) > 0 || chunked else { return nil }
-        return .stream(request.body, length: length.map { .known($0) } ?? .unknown)
-    }
-
     /// The client's headers minus its credentials, any impersonation, and hop-by-hop headers.
     static func forwardedHeaders(_ fields: HTTPFields) -> HTTPHeaders {
         var headers = HTTPHeaders()
@@ -170,7 +175,9 @@ struct KubeProxy: Sendable {
     /// on its own, so it is read by the writing task itself (no task or queue in between: this is
     /// the path of every GET), with the cluster's `Content-Length` kept. A watch is read by a task
     /// of its own (`UpstreamBody`).
-    static func streamed(_ response: HTTPClientResponse, client: KubeClient, waitForFirstBytes: Bool = false) async throws -> Response {
+    static func streamed(
+        _ response: HTTPClientResponse, client: KubeClient, waitForFirstBytes: Bool = false, clientGone: EventLoopFuture<Void>? = nil
+    ) async throws -> Response {
         var fields = HTTPFields()
         for (name, value) in response.headers where !hopByHop.contains(name.lowercased()) {
             if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
@@ -179,7 +186,7 @@ struct KubeProxy: Sendable {
         guard waitForFirstBytes else {
             let body = UpstreamBody(response, client: client)
             return Response(status: status, headers: fields, body: ResponseBody { writer in
-                for try await chunk in body.rest() { try await writer.write(chunk) }
+                for try await chunk in body.rest(until: clientGone) { try await writer.write(chunk) }
                 try await writer.finish(nil)
             })
         }
@@ -199,6 +206,44 @@ struct KubeProxy: Sendable {
             }
             try await writer.finish(nil)
         })
+    }
+}
+
+/// The client's request body, streamed on to the cluster as it arrives (never collected: the
+/// cluster applies its own limit, 3 MiB on a real API server). A DELETE may carry one
+/// (`DeleteOptions`: `kubectl delete --cascade=foreground`).
+///
+/// A task of its own reads the body and hands each chunk to the upload once the upload takes it,
+/// so that the reading can be stopped (`stop()`) before the answer goes back: Hummingbird reads
+/// whatever is left of a request body once the handler returns, and a second reader of a body
+/// still being read by the upload is a crash. Stopped early (the cluster answered before taking
+/// the whole body), the rest is not read, and the connection closes after the answer.
+final class RequestBodyRelay: Sendable {
+    let upload: HTTPClientRequest.Body
+    private let reader: Task<Void, Never>
+
+    /// `nil` for a request without a body.
+    init?(of request: Request) {
+        let length = request.headers[.contentLength].flatMap { Int64($0) }
+        let chunked = request.headers[.transferEncoding]?.lowercased().contains("chunked") ?? false
+        guard (length ?? 0) > 0 || chunked else { return nil }
+        let chunks = AsyncThrowingChannel<ByteBuffer, any Error>()
+        let body = request.body
+        reader = Task {
+            do {
+                for try await chunk in body { await chunks.send(chunk) }
+                chunks.finish()
+            } catch {
+                chunks.fail(error)
+            }
+        }
+        upload = .stream(chunks, length: length.map { .known($0) } ?? .unknown)
+    }
+
+    /// Stops reading the client's body; returns once nothing reads it any more.
+    func stop() async {
+        reader.cancel()
+        await reader.value
     }
 }
 
@@ -249,9 +294,9 @@ struct UpstreamBody: Sendable {
         return try await iterator.next()
     }
 
-    /// The chunks not read yet, as they arrive; ends at the server's graceful shutdown too
-    /// (a watch can stay silent for minutes).
-    func rest() -> AsyncThrowingStream<ByteBuffer, any Error> {
+    /// The chunks not read yet, as they arrive; ends at the server's graceful shutdown too, and
+    /// when `clientGone` resolves (a watch can stay silent for minutes).
+    func rest(until clientGone: EventLoopFuture<Void>? = nil) -> AsyncThrowingStream<ByteBuffer, any Error> {
         let (rest, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
         let chunks = chunks, pump = pump
         let relay = Task {
@@ -270,6 +315,7 @@ struct UpstreamBody: Sendable {
             relay.cancel()
             pump.cancel()
         }
+        clientGone?.whenComplete { _ in continuation.finish() }
         return rest
     }
 }
