@@ -1,4 +1,3 @@
-import AsyncAlgorithms
 import AsyncHTTPClient
 import CanopyModel
 import CanopyStore
@@ -101,18 +100,10 @@ struct KubeProxy: Sendable {
             }
         }
 
-        let body = RequestBodyRelay(of: request)
-        let response: HTTPClientResponse
-        do {
-            response = try await client.forward(
-                HTTPMethod(rawValue: request.method.rawValue), pathAndQuery: path + query, headers: headers, body: body?.upload,
-                impersonation: impersonation, timeout: .hours(2)
-            )
-            await body?.stop()
-        } catch {
-            await body?.stop()
-            throw error
-        }
+        let response = try await client.forward(
+            HTTPMethod(rawValue: request.method.rawValue), pathAndQuery: path + query, headers: headers,
+            body: try await Self.body(of: request).map { .bytes($0) }, impersonation: impersonation, timeout: .hours(2)
+        )
         if [.post, .put, .patch, .delete].contains(request.method) {
             try await audit(request.method, target: target, status: Int(response.status.code), principal: principal, tenant: tenant, cluster: cluster, requestID: context.requestID)
         }
@@ -154,6 +145,25 @@ struct KubeProxy: Sendable {
             target: "clusters/\(cluster.name)\(target.path) -> \(status)", requestID: requestID
         )
         try await services.world.commit { _ in World.Outcome(result: (), changes: [], audit: [event]) }
+    }
+
+    /// The largest request body the proxy passes on (a Kubernetes API server takes 3 MiB).
+    static let maxRequestBody = 16 << 20
+
+    /// The client's request body, read whole before the request goes on; `nil` for a request
+    /// without one. A DELETE may carry one (`DeleteOptions`: `kubectl delete --cascade=…`).
+    /// Larger than `maxRequestBody`: 413 in the API server's words. (Streaming it instead raced
+    /// with Hummingbird, which reads what is left of a body after the handler returns; see the
+    /// design notes.)
+    static func body(of request: Request) async throws -> ByteBuffer? {
+        let length = request.headers[.contentLength].flatMap { Int($0) }
+        let chunked = request.headers[.transferEncoding]?.lowercased().contains("chunked") ?? false
+        guard (length ?? 0) > 0 || chunked else { return nil }
+        do {
+            return try await request.body.collect(upTo: maxRequestBody)
+        } catch is NIOTooManyBytesError {
+            throw ProxyStatus(413, "RequestEntityTooLarge", "Request entity too large: limit is \(maxRequestBody)")
+        }
     }
 
     /// The client's headers minus its credentials, any impersonation, and hop-by-hop headers.
@@ -206,44 +216,6 @@ struct KubeProxy: Sendable {
             }
             try await writer.finish(nil)
         })
-    }
-}
-
-/// The client's request body, streamed on to the cluster as it arrives (never collected: the
-/// cluster applies its own limit, 3 MiB on a real API server). A DELETE may carry one
-/// (`DeleteOptions`: `kubectl delete --cascade=foreground`).
-///
-/// A task of its own reads the body and hands each chunk to the upload once the upload takes it,
-/// so that the reading can be stopped (`stop()`) before the answer goes back: Hummingbird reads
-/// whatever is left of a request body once the handler returns, and a second reader of a body
-/// still being read by the upload is a crash. Stopped early (the cluster answered before taking
-/// the whole body), the rest is not read, and the connection closes after the answer.
-final class RequestBodyRelay: Sendable {
-    let upload: HTTPClientRequest.Body
-    private let reader: Task<Void, Never>
-
-    /// `nil` for a request without a body.
-    init?(of request: Request) {
-        let length = request.headers[.contentLength].flatMap { Int64($0) }
-        let chunked = request.headers[.transferEncoding]?.lowercased().contains("chunked") ?? false
-        guard (length ?? 0) > 0 || chunked else { return nil }
-        let chunks = AsyncThrowingChannel<ByteBuffer, any Error>()
-        let body = request.body
-        reader = Task {
-            do {
-                for try await chunk in body { await chunks.send(chunk) }
-                chunks.finish()
-            } catch {
-                chunks.fail(error)
-            }
-        }
-        upload = .stream(chunks, length: length.map { .known($0) } ?? .unknown)
-    }
-
-    /// Stops reading the client's body; returns once nothing reads it any more.
-    func stop() async {
-        reader.cancel()
-        await reader.value
     }
 }
 
