@@ -83,3 +83,21 @@ struct RBACIndex: Sendable {
         }
     }
 }
+
+extension SimCluster {
+    /// The RBAC objects as of now, decoded: rebuilt only after one of them changed.
+    func rbacIndex() -> RBACIndex {
+        let revision = state.withLock { $0.rbacRevision }
+        if let cached = rbacCache.withLock({ $0 }), cached.revision == revision { return cached }
+        let (current, objects) = state.withLock { state in
+            (state.rbacRevision, Dictionary(uniqueKeysWithValues: ["clusterrolebindings", "clusterroles", "rolebindings", "roles"].map {
+                ($0, Array((state.objects[Self.type($0)] ?? [:]).values))
+            }))
+        }
+        let index = RBACIndex(revision: current, objects: objects)
+        rbacCache.withLock { cached in
+            if (cached?.revision ?? -1) < current { cached = index }
+        }
+        return index
+    }
+}

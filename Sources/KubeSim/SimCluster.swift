@@ -11,10 +11,10 @@ public final class SimCluster: Sendable {
     public let name: String
     /// The `kube-system` namespace's uid: how Canopy recognises one physical cluster.
     public let identity: String
-    private let state: Mutex<State>
+    let state: Mutex<State>
     let faultState = Mutex(Faults())
     private let writeCount = Atomic<Int>(0)
-    private let rbacCache = Mutex<RBACIndex?>(nil)
+    let rbacCache = Mutex<RBACIndex?>(nil)
     private let deleteOptions = Mutex<JSON?>(nil)
 
     /// The DeleteOptions body of the last DELETE that had one.
@@ -134,22 +134,6 @@ public final class SimCluster: Sendable {
         guard let limit, limit > 0, matching.count > limit else { return (matching.map(\.value), revision, nil) }
         let page = matching.prefix(limit)
         return (page.map(\.value), revision, Data(page.last!.key.utf8).base64EncodedString())
-    }
-
-    /// The RBAC objects as of now, decoded: rebuilt only after one of them changed.
-    func rbacIndex() -> RBACIndex {
-        let revision = state.withLock { $0.rbacRevision }
-        if let cached = rbacCache.withLock({ $0 }), cached.revision == revision { return cached }
-        let (current, objects) = state.withLock { state in
-            (state.rbacRevision, Dictionary(uniqueKeysWithValues: ["clusterrolebindings", "clusterroles", "rolebindings", "roles"].map {
-                ($0, Array((state.objects[Self.type($0)] ?? [:]).values))
-            }))
-        }
-        let index = RBACIndex(revision: current, objects: objects)
-        rbacCache.withLock { cached in
-            if (cached?.revision ?? -1) < current { cached = index }
-        }
-        return index
     }
 
     // MARK: Writes
