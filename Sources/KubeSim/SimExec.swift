@@ -12,19 +12,12 @@ import NIOSSL
 /// (channel 1); when the client closes stdin (`255, 0`) the server sends a `Success` Status on the
 /// error channel (3) and closes. Enough for tests that bytes cross a proxy both ways unchanged.
 ///
-/// `portforward` over a WebSocket speaks the API server's channel protocol for port forwarding
-/// (`v4.channel.k8s.io`, what client libraries use; kubectl since v1.31 tunnels SPDY inside the
-/// WebSocket instead, which the sim does not speak): for the i-th port of `?ports=`, channel 2i
-/// carries data and 2i+1 errors, each opened by the port number (two bytes, little-endian); every
-/// port of the pod is an echo.
-///
 /// The upgrade is decided before the router: only a request that would succeed (known token,
-/// `create` on `pods/exec` (`pods/portforward`) for the caller or whom they impersonate, the pod
+/// `create` on `pods/exec` for the caller or whom they impersonate, the pod
 /// exists, the client offers the protocol) is upgraded; anything else goes on to the router,
 /// which answers with the refusal (`401`, `403`, `404`) or `400 Upgrade request required`.
 enum SimExec {
     static let channelProtocol = "v5.channel.k8s.io"
-    static let portForwardProtocol = "v4.channel.k8s.io"
 
     /// Upgrades `head` to an echo session when it would succeed; see the type's comment.
     static func decide(_ api: SimAPI, _ head: HTTPRequest, _ channel: any Channel) async -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
@@ -32,9 +25,7 @@ enum SimExec {
         guard let path = head.path, path.hasPrefix("/clusters/") else { return .dontUpgrade }
         let parts = path.split(separator: "?", maxSplits: 1)[0].split(separator: "/").map(String.init)
         guard parts.count > 2, let cluster = api.sim.clusters[parts[1]] else { return .dontUpgrade }
-        let forwarding = parts.last == "portforward"
-        let ports = forwarding ? Self.ports(in: path) : []
-        guard offered.contains(forwarding ? portForwardProtocol : channelProtocol), !forwarding || !ports.isEmpty else { return .dontUpgrade }
+        guard offered.contains(channelProtocol) else { return .dontUpgrade }
         let request = Request(head: head, body: .init(buffer: ByteBuffer()))
         let certificate: [UInt8]? = try? await channel.pipeline.handler(type: NIOSSLServerHandler.self).map { handler -> [UInt8]? in
             handler.peerCertificate.flatMap { try? $0.toDERBytes() }
@@ -45,39 +36,8 @@ enum SimExec {
         } catch {
             return .dontUpgrade
         }
-        if forwarding {
-            return .upgrade([.secWebSocketProtocol: portForwardProtocol]) { inbound, outbound, _ in
-                try await forward(ports, inbound, outbound)
-            }
-        }
         return .upgrade([.secWebSocketProtocol: channelProtocol]) { inbound, outbound, _ in
             try await echo(inbound, outbound)
-        }
-    }
-
-    /// The ports of `?ports=8080,9090`; empty when any is not a port number.
-    static func ports(in path: String) -> [UInt16] {
-        guard let query = path.split(separator: "?", maxSplits: 1).dropFirst().first else { return [] }
-        let values = query.split(separator: "&").filter { $0.hasPrefix("ports=") }.flatMap { $0.dropFirst(6).split(separator: ",") }
-        let ports = values.compactMap { UInt16($0) }.filter { $0 > 0 }
-        return ports.count == values.count ? ports : []
-    }
-
-    /// Port forwarding to an echo on every port: opens each port's two channels with its number,
-    /// then sends back whatever arrives on a data channel, on that channel.
-    private static func forward(_ ports: [UInt16], _ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter) async throws {
-        for (index, port) in ports.enumerated() {
-            for channel in [UInt8(2 * index), UInt8(2 * index + 1)] {
-                var opening = ByteBuffer(bytes: [channel])
-                opening.writeInteger(port, endianness: .little)
-                try await outbound.write(.binary(opening))
-            }
-        }
-        for try await message in inbound.messages(maxSize: 1 << 20) {
-            guard case .binary(let buffer) = message, let channel = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
-                  channel % 2 == 0, Int(channel) / 2 < ports.count
-            else { continue }
-            try await outbound.write(.binary(buffer))
         }
     }
 

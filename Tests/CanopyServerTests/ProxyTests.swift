@@ -1,13 +1,7 @@
 import Foundation
-import HTTPTypes
-import HummingbirdWSClient
 import KubeAPI
 import KubeClient
 import KubeSim
-import Logging
-import NIOCore
-import NIOSSL
-import Synchronization
 import Testing
 import TestSupport
 
@@ -400,55 +394,6 @@ import TestSupport
                 #expect(targets.contains { $0.hasSuffix("-> 101") } && targets.contains { $0.hasSuffix("-> 403") }, "\(targets)")
             }
         }
-    }
-
-    /// Port forwarding through the proxy, as client libraries do it (`v4.channel.k8s.io` over a
-    /// WebSocket): the cluster opens the port's data and error channels with the port number,
-    /// and bytes sent on the data channel come back from the pod's echo unchanged. A viewer
-    /// (no `pods/portforward`) gets the cluster's refusal as a Status on the error channel.
-    @Test func portForwardRoundTripsBytesThroughTheProxy() async throws {
-        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
-            try await TestServer.with(tls: true) { server in
-                let fixture = try await Self.setUp(server, sim)
-                let member = try await Self.kubectl(server, token: fixture.tokens["coke-pm"], query: "style=token&project=marketing")
-                defer { member.remove() }
-                _ = try await member.run("config", "use-context", "marketing@onprem")
-                let created = try await member.run("apply", "-f", "-", input: Self.echoPod)
-                #expect(created.status == 0, "\(created.output)")
-                let path = "/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/pods/echo/portforward?ports=8080"
-                let payload = Array("bytes through the proxy: ünïcödé".utf8)
-                let forwarded = try await Self.portForward(server, path: path, token: try #require(fixture.tokens["coke-pm"]), sending: payload)
-                #expect(forwarded == [[0, 0x90, 0x1F], [1, 0x90, 0x1F], [0] + payload], "\(forwarded)")
-                let refused = try await Self.portForward(server, path: path, token: try #require(fixture.tokens["coke-pv"]), sending: payload)
-                #expect(refused.first?.first == 3)
-                let status = try refused.first.map { try JSONSerialization.jsonObject(with: Data($0.dropFirst())) } as? [String: Any]
-                let message = status?["message"] as? String ?? ""
-                #expect(status?["code"] as? Int == 403 && message.contains("cannot create resource \"pods/portforward\""), "\(message)")
-            }
-        }
-    }
-
-    /// Opens a port-forward WebSocket at `path` through Canopy; once the two channels are open,
-    /// sends `bytes` on the data channel; returns the messages received (channel byte first)
-    /// until the echo came back or the server closed.
-    static func portForward(_ server: TestServer, path: String, token: String, sending bytes: [UInt8]) async throws -> [[UInt8]] {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(try #require(server.certificatePEM).utf8)))
-        let url = "wss://" + server.baseURL.dropFirst("https://".count) + path
-        let received = Mutex<[[UInt8]]>([])
-        let headers: HTTPFields = [.authorization: "Bearer \(token)", .secWebSocketProtocol: "v4.channel.k8s.io"]
-        _ = try await WebSocketClient.connect(
-            url: url, configuration: .init(additionalHeaders: headers, sniHostname: "localhost"), tlsConfiguration: tls, logger: Logger(label: "port-forward-test")
-        ) { inbound, outbound, _ in
-            for try await message in inbound.messages(maxSize: 1 << 20) {
-                guard case .binary(let buffer) = message else { continue }
-                let count = received.withLock { $0.append(Array(buffer.readableBytesView)); return $0.count }
-                if count == 2 { try await outbound.write(.binary(ByteBuffer(bytes: [0] + bytes))) }
-                if count == 3 { break }
-            }
-            try await outbound.close(.normalClosure, reason: nil)
-        }
-        return received.withLock { $0 }
     }
 
     static let echoPod = """
