@@ -13,22 +13,27 @@ import NIOCore
 /// requests overlap and finish before the new connection is needed) then holds the server's
 /// shutdown open for as long as the client keeps it, which can be forever. Here a connection
 /// that has sent nothing is closed at once, and any other is closed `grace` after the shutdown
-/// began if it is still open then (a request that never ends, a WebSocket session).
+/// began if it is still open then (a request that never ends, a WebSocket session). A connection
+/// that sends nothing for `firstRequestTimeout` after it opened is closed too: the shutdown event
+/// can reach a connection accepted during the shutdown before this handler is in its pipeline,
+/// and a connection that never speaks serves no one anyway.
 public struct QuiescingChannel<Base: ServerChildChannel>: ServerChildChannel {
     public typealias Value = Base.Value
 
     let base: Base
     let grace: TimeAmount
+    let firstRequestTimeout: TimeAmount
 
-    public init(_ base: Base, grace: TimeAmount = .seconds(30)) {
+    public init(_ base: Base, grace: TimeAmount = .seconds(30), firstRequestTimeout: TimeAmount = .seconds(20)) {
         self.base = base
         self.grace = grace
+        self.firstRequestTimeout = firstRequestTimeout
     }
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        let grace = grace
+        let grace = grace, firstRequestTimeout = firstRequestTimeout
         return channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(ShutdownHandler(grace: grace))
+            try channel.pipeline.syncOperations.addHandler(ShutdownHandler(grace: grace, firstRequestTimeout: firstRequestTimeout))
         }.flatMap { base.setup(channel: channel, logger: logger) }
     }
 
@@ -68,14 +73,21 @@ final class ShutdownHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundOut = ByteBuffer
 
     private let grace: TimeAmount
+    private let firstRequestTimeout: TimeAmount
     private var receivedBytes = false
     /// Succeeds when the client closed its side or the connection closed.
     private(set) var gone: EventLoopPromise<Void>!
 
-    init(grace: TimeAmount) { self.grace = grace }
+    init(grace: TimeAmount, firstRequestTimeout: TimeAmount) {
+        self.grace = grace
+        self.firstRequestTimeout = firstRequestTimeout
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         gone = context.eventLoop.makePromise()
+        context.eventLoop.assumeIsolated().scheduleTask(in: firstRequestTimeout) {
+            if !self.receivedBytes { context.close(promise: nil) }
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
