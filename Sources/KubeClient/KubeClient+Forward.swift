@@ -7,7 +7,8 @@ extension KubeClient {
     /// Sends a request on someone's behalf, as they wrote it, and hands back the answer unread
     /// (its body streams): the kube proxy's one call. The request carries this client's own
     /// credential and `impersonation` (replacing any the caller sent); `headers` are the caller's
-    /// other headers, forwarded as they are. No retries: the caller decides.
+    /// other headers, forwarded as they are; `body` (streamed or not) is sent as it comes. No
+    /// retries: the caller decides (a streamed body cannot be sent twice anyway).
     ///
     /// Throws `KubeError(.unreachable | .tls | .timeout)` when no answer came.
     public func forward(

@@ -100,10 +100,18 @@ struct KubeProxy: Sendable {
             }
         }
 
-        let response = try await client.forward(
-            HTTPMethod(rawValue: request.method.rawValue), pathAndQuery: path + query, headers: headers,
-            body: try await Self.body(of: request).map { .bytes($0) }, impersonation: impersonation, timeout: .hours(2)
-        )
+        let body = RequestBodyRelay(of: request)
+        let response: HTTPClientResponse
+        do {
+            response = try await client.forward(
+                HTTPMethod(rawValue: request.method.rawValue), pathAndQuery: path + query, headers: headers, body: body?.upload,
+                impersonation: impersonation, timeout: .hours(2)
+            )
+            await body?.stop()
+        } catch {
+            await body?.stop()
+            throw error
+        }
         if [.post, .put, .patch, .delete].contains(request.method) {
             try await audit(request.method, target: target, status: Int(response.status.code), principal: principal, tenant: tenant, cluster: cluster, requestID: context.requestID)
         }
@@ -145,25 +153,6 @@ struct KubeProxy: Sendable {
             target: "clusters/\(cluster.name)\(target.path) -> \(status)", requestID: requestID
         )
         try await services.world.commit { _ in World.Outcome(result: (), changes: [], audit: [event]) }
-    }
-
-    /// The largest request body the proxy passes on (a Kubernetes API server takes 3 MiB).
-    static let maxRequestBody = 16 << 20
-
-    /// The client's request body, read whole before the request goes on; `nil` for a request
-    /// without one. A DELETE may carry one (`DeleteOptions`: `kubectl delete --cascade=…`).
-    /// Larger than `maxRequestBody`: 413 in the API server's words. (Streaming it instead raced
-    /// with Hummingbird, which reads what is left of a body after the handler returns; see the
-    /// design notes.)
-    static func body(of request: Request) async throws -> ByteBuffer? {
-        let length = request.headers[.contentLength].flatMap { Int($0) }
-        let chunked = request.headers[.transferEncoding]?.lowercased().contains("chunked") ?? false
-        guard (length ?? 0) > 0 || chunked else { return nil }
-        do {
-            return try await request.body.collect(upTo: maxRequestBody)
-        } catch is NIOTooManyBytesError {
-            throw ProxyStatus(413, "RequestEntityTooLarge", "Request entity too large: limit is \(maxRequestBody)")
-        }
     }
 
     /// The client's headers minus its credentials, any impersonation, and hop-by-hop headers.

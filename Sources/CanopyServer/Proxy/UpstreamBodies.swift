@@ -1,7 +1,47 @@
+import AsyncAlgorithms
 import AsyncHTTPClient
+import Hummingbird
 import KubeClient
 import NIOCore
 import ServiceLifecycle
+
+/// The client's request body, streamed on to the cluster as it arrives (never collected: the
+/// cluster applies its own limit, 3 MiB on a real API server). A DELETE may carry one
+/// (`DeleteOptions`: `kubectl delete --cascade=foreground`).
+///
+/// A task of its own reads the body and hands each chunk to the upload once the upload takes it,
+/// so that the reading can be stopped (`stop()`) before the answer goes back: Hummingbird reads
+/// whatever is left of a request body once the handler returns, and a second reader of a body
+/// still being read by the upload is a crash. Stopped early (the cluster answered before taking
+/// the whole body), the rest is not read, and the connection closes after the answer.
+final class RequestBodyRelay: Sendable {
+    let upload: HTTPClientRequest.Body
+    private let reader: Task<Void, Never>
+
+    /// `nil` for a request without a body.
+    init?(of request: Request) {
+        let length = request.headers[.contentLength].flatMap { Int64($0) }
+        let chunked = request.headers[.transferEncoding]?.lowercased().contains("chunked") ?? false
+        guard (length ?? 0) > 0 || chunked else { return nil }
+        let chunks = AsyncThrowingChannel<ByteBuffer, any Error>()
+        let body = request.body
+        reader = Task {
+            do {
+                for try await chunk in body { await chunks.send(chunk) }
+                chunks.finish()
+            } catch {
+                chunks.fail(error)
+            }
+        }
+        upload = .stream(chunks, length: length.map { .known($0) } ?? .unknown)
+    }
+
+    /// Stops reading the client's body; returns once nothing reads it any more.
+    func stop() async {
+        reader.cancel()
+        await reader.value
+    }
+}
 
 /// A cluster's answer that ends on its own, read chunk by chunk by whoever writes it on; it
 /// holds the client (whose pool must outlive the body) until it is released.
