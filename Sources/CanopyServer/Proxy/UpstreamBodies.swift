@@ -84,13 +84,7 @@ struct UpstreamBody: Sendable {
         self.chunks = chunks
     }
 
-    /// The first chunk, or `nil` for an empty body (then `rest()` is empty).
-    func first() async throws -> ByteBuffer? {
-        var iterator = chunks.makeAsyncIterator()
-        return try await iterator.next()
-    }
-
-    /// The chunks not read yet, as they arrive; ends at the server's graceful shutdown too, and
+    /// The chunks, as they arrive; ends at the server's graceful shutdown too, and
     /// when `clientGone` resolves (a watch can stay silent for minutes).
     func rest(until clientGone: EventLoopFuture<Void>? = nil) -> AsyncThrowingStream<ByteBuffer, any Error> {
         let (rest, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
