@@ -32,6 +32,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "CanopyModel"),
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "CSpawn"),
         .target(name: "KubeAPI"),
         .target(
             name: "CanopyCertificates",
@@ -48,13 +50,14 @@ let package = Package(
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "KubeSim",
             dependencies: [
-                "KubeAPI", "CanopyCertificates", "HTTPServing",
+                "KubeAPI", "CanopyCertificates", "HTTPServing", "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -145,7 +148,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "CanopyModel", "CanopyStore", "CanopyServer", "CanopyAuth", "CanopyCertificates", "KubeSim", "KubeAPI", "CanopyReconciler",
+                "CSpawn", "CanopyModel", "CanopyStore", "CanopyServer", "CanopyAuth", "CanopyCertificates", "KubeSim", "KubeAPI", "CanopyReconciler",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -153,6 +156,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .testTarget(name: "CanopyModelTests", dependencies: ["CanopyModel"]),

@@ -1,5 +1,6 @@
 import HummingbirdBcrypt
 import NIOPosix
+import Synchronization
 
 /// bcrypt hashing, run on NIO's blocking thread pool so that a slow hash never stalls the
 /// server's event loops or Swift's cooperative threads.
@@ -9,11 +10,18 @@ public struct PasswordHasher: Sendable {
     /// A hash of a random password, verified against when a user does not exist so that the
     /// answer takes as long as for a real user.
     private let decoyHash: String
+    /// Verifications done by this hasher and its copies (decoys included).
+    private let verified: VerificationCount
 
     public init(cost: UInt8 = 12) {
         self.cost = cost
         decoyHash = Bcrypt.hash("decoy-\(UInt64.random(in: .min ... .max))", cost: cost)
+        verified = VerificationCount()
     }
+
+    /// How many bcrypt verifications this hasher has run, decoys included: every sign-in attempt
+    /// that reaches a password check adds exactly one, whether the user exists or not.
+    public var verifications: Int { verified.value.load(ordering: .relaxed) }
 
     /// Hashes a new password.
     public func hash(_ password: String) async throws -> String {
@@ -26,6 +34,11 @@ public struct PasswordHasher: Sendable {
     public func verify(_ password: String, against hash: String?) async throws -> Bool {
         let target = hash ?? decoyHash
         let matches = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: target) }
+        verified.value.add(1, ordering: .relaxed)
         return matches && hash != nil
     }
+}
+
+private final class VerificationCount: Sendable {
+    let value = Atomic<Int>(0)
 }

@@ -3,6 +3,7 @@ import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// A server child channel that lets a graceful shutdown finish whatever its connections do.
 ///
@@ -34,7 +35,15 @@ public struct QuiescingChannel<Base: ServerChildChannel>: ServerChildChannel {
         let grace = grace, firstRequestTimeout = firstRequestTimeout
         return channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(ShutdownHandler(grace: grace, firstRequestTimeout: firstRequestTimeout))
-        }.flatMap { base.setup(channel: channel, logger: logger) }
+        }.flatMap {
+            base.setup(channel: channel, logger: logger)
+        }.flatMapThrowing { value in
+            // Hummingbird's HTTP/1 channels have a request decoder; others are left as they are.
+            if (try? channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)) != nil {
+                try UnservedUpgradeFilter.install(on: channel)
+            }
+            return value
+        }
     }
 
     public func handle(value: Value, logger: Logger) async {
@@ -45,12 +54,21 @@ public struct QuiescingChannel<Base: ServerChildChannel>: ServerChildChannel {
 extension HTTPServerBuilder {
     /// HTTP/1.1 with WebSocket upgrades (as `http1WebSocketUpgrade`), whose connections end at a
     /// graceful shutdown even if they never sent a request (`QuiescingChannel`).
+    ///
+    /// WebSocket frames may be up to `maxFrameSize` (Hummingbird's default is 16 KiB; kubectl
+    /// writes up to 32 KiB of stdin or forwarded bytes per frame, and a Kubernetes API server
+    /// takes them).
     public static func quiescingHTTP1WebSocketUpgrade(
+        maxFrameSize: Int = 1 << 20,
         shouldUpgrade: @escaping @Sendable (HTTPRequest, any Channel, Logger) async throws
             -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
     ) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
-            QuiescingChannel(HTTP1WebSocketUpgradeChannel(responder: responder, configuration: .init(), shouldUpgrade: shouldUpgrade))
+            QuiescingChannel(
+                HTTP1WebSocketUpgradeChannel(
+                    responder: responder, configuration: HTTP1WebSocketUpgradeChannel.Configuration(ws: WebSocketServerConfiguration(maxFrameSize: maxFrameSize)), shouldUpgrade: shouldUpgrade
+                )
+            )
         }
     }
 }

@@ -26,6 +26,9 @@ public final class KubeSim: Sendable {
     public let adminToken: String
     /// The serving certificate for HTTPS, which is also the CA clients trust (generated at start).
     public let certificate: ServerCertificate
+    /// Upgraded streams (exec, attach, port-forward sessions) still open, across all clusters.
+    public var openStreams: Int { streams.load(ordering: .relaxed) }
+    let streams = Atomic<Int>(0)
     private let tokens: Mutex<[String: UserInfo]>
 
     /// Kubernetes version reported by `/version`: v1.36.2, the version REAL-CLUSTER.md observed.

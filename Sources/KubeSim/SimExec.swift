@@ -12,8 +12,10 @@ import NIOSSL
 /// (channel 1); when the client closes stdin (`255, 0`) the server sends a `Success` Status on the
 /// error channel (3) and closes. Enough for tests that bytes cross a proxy both ways unchanged.
 ///
+/// `portforward` is in `SimPortForward`.
+///
 /// The upgrade is decided before the router: only a request that would succeed (known token,
-/// `create` on `pods/exec` for the caller or whom they impersonate, the pod
+/// `create` on `pods/exec` (`pods/portforward`) for the caller or whom they impersonate, the pod
 /// exists, the client offers the protocol) is upgraded; anything else goes on to the router,
 /// which answers with the refusal (`401`, `403`, `404`) or `400 Upgrade request required`.
 enum SimExec {
@@ -25,7 +27,13 @@ enum SimExec {
         guard let path = head.path, path.hasPrefix("/clusters/") else { return .dontUpgrade }
         let parts = path.split(separator: "?", maxSplits: 1)[0].split(separator: "/").map(String.init)
         guard parts.count > 2, let cluster = api.sim.clusters[parts[1]] else { return .dontUpgrade }
-        guard offered.contains(channelProtocol) else { return .dontUpgrade }
+        let ports = SimPortForward.ports(in: path)
+        let subprotocol: String? =
+            if parts.last != "portforward" { offered.contains(channelProtocol) ? channelProtocol : nil }
+            else if offered.contains(SimPortForward.tunnelProtocol) { SimPortForward.tunnelProtocol }
+            else if offered.contains(SimPortForward.channelProtocol), !ports.isEmpty { SimPortForward.channelProtocol }
+            else { nil }
+        guard let subprotocol else { return .dontUpgrade }
         let request = Request(head: head, body: .init(buffer: ByteBuffer()))
         let certificate: [UInt8]? = try? await channel.pipeline.handler(type: NIOSSLServerHandler.self).map { handler -> [UInt8]? in
             handler.peerCertificate.flatMap { try? $0.toDERBytes() }
@@ -36,8 +44,16 @@ enum SimExec {
         } catch {
             return .dontUpgrade
         }
-        return .upgrade([.secWebSocketProtocol: channelProtocol]) { inbound, outbound, _ in
-            try await echo(inbound, outbound)
+        let session: WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context> = switch subprotocol {
+        case SimPortForward.tunnelProtocol: { inbound, outbound, context in try await SimPortForward.tunnel(inbound, outbound, logger: context.logger) }
+        case SimPortForward.channelProtocol: { inbound, outbound, _ in try await SimPortForward.forward(ports, inbound, outbound) }
+        default: { inbound, outbound, _ in try await echo(inbound, outbound) }
+        }
+        let sim = api.sim
+        return .upgrade([.secWebSocketProtocol: subprotocol]) { inbound, outbound, context in
+            sim.streams.add(1, ordering: .relaxed)
+            defer { sim.streams.subtract(1, ordering: .relaxed) }
+            try await session(inbound, outbound, context)
         }
     }
 

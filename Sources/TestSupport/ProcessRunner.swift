@@ -21,22 +21,15 @@ public enum ProcessRunner {
         _ executable: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil
     ) async throws -> (status: Int32, output: String) {
         try await pool.runIfActive {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
-            process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            let stdin = Pipe()
-            process.standardInput = stdin
-            try process.run()
-            if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-            try stdin.fileHandleForWriting.close()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            let process = try ChildProcess(executable, arguments, environment: environment, input: input.map { Array($0.utf8) } ?? [], output: .pipe)
+            let output = process.readOutputToEnd()
+            return (process.waitUntilExit(), String(decoding: output, as: UTF8.self))
         }
+    }
+
+    /// Runs blocking `work` (a socket read, a process wait) on the runner's own threads.
+    public static func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await pool.runIfActive(work)
     }
 
     /// The `canopy` binary built beside the test bundle.

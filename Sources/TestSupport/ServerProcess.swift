@@ -6,7 +6,7 @@ import NIOCore
 public final class ServerProcess: @unchecked Sendable {
     public let port: Int
     public let baseURL: String
-    private let process: Process
+    private let process: ChildProcess
 
     /// Starts `canopy serve` on a free port and waits until `/healthz` answers.
     public init(dataDirectory: String, databaseURL: String?) async throws {
@@ -16,32 +16,27 @@ public final class ServerProcess: @unchecked Sendable {
         }
         port = try Self.freePort()
         baseURL = "http://127.0.0.1:\(port)"
-        process = Process()
-        process.executableURL = binary
         var arguments = ["serve", "--data-dir", dataDirectory, "--listen", "127.0.0.1:\(port)", "--insecure-http", "--bcrypt-cost", "4"]
         if let databaseURL { arguments += ["--database", databaseURL] }
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["CANOPY_ADMIN_PASSWORD"] = TestServer.adminPassword
-        environment["CANOPY_LOG_LEVEL"] = "critical"
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        process = try ChildProcess(
+            binary.path, arguments, environment: ["CANOPY_ADMIN_PASSWORD": TestServer.adminPassword, "CANOPY_LOG_LEVEL": "critical"]
+        )
         for _ in 0..<300 {
             if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: baseURL + "/healthz"), timeout: .seconds(1)),
                response.status == .ok {
                 return
             }
-            guard process.isRunning else { throw TestFailure("canopy serve exited with status \(process.terminationStatus)") }
+            guard process.isRunning else { throw TestFailure("canopy serve exited with status \(process.terminationStatus ?? -1)") }
             try await Task.sleep(for: .milliseconds(50))
         }
-        process.terminate()
+        process.signal(SIGKILL)
+        process.waitUntilExit()
         throw TestFailure("canopy serve did not become healthy within 15 s")
     }
 
     /// `kill -9`: no chance to flush or close anything.
     public func kill() {
-        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.signal(SIGKILL)
         process.waitUntilExit()
     }
 

@@ -24,7 +24,7 @@ public final class TestDirectory: @unchecked Sendable {
     /// The test CA that issued the server's certificate: what clients must trust.
     public let caPEM: String
     public let folder: URL
-    private var process: Process?
+    private var process: ChildProcess?
 
     public var url: String { "ldap://127.0.0.1:\(port)" }
     public var ldapsURL: String { "ldaps://127.0.0.1:\(tlsPort)" }
@@ -69,15 +69,11 @@ public final class TestDirectory: @unchecked Sendable {
 
     /// Starts (or restarts) slapd on the same ports and waits until it accepts connections.
     public func start() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: slapd)
         // -d 0 keeps slapd in the foreground (no fork), so the PID is slapd's own.
-        process.arguments = ["-f", folder.appendingPathComponent("slapd.conf").path, "-h", "\(url)/ \(ldapsURL)/", "-d", "0"]
-        let log = FileHandle(forWritingAtPath: folder.appendingPathComponent("slapd.log").path)
-            ?? { FileManager.default.createFile(atPath: folder.appendingPathComponent("slapd.log").path, contents: nil); return FileHandle(forWritingAtPath: folder.appendingPathComponent("slapd.log").path)! }()
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        let process = try ChildProcess(
+            slapd, ["-f", folder.appendingPathComponent("slapd.conf").path, "-h", "\(url)/ \(ldapsURL)/", "-d", "0"],
+            output: .file(folder.appendingPathComponent("slapd.log").path)
+        )
         self.process = process
         let port = self.port
         do {
@@ -91,19 +87,18 @@ public final class TestDirectory: @unchecked Sendable {
         }
     }
 
-    /// Stops slapd and waits until it has exited and its port is closed. SIGKILL: the test
-    /// process ignores SIGTERM and SIGINT (swift-service-lifecycle's signal handling), and its
-    /// children inherit that; slapd's database survives a kill.
+    /// Stops slapd and waits until it has exited and its port is closed. SIGKILL, to be quick:
+    /// slapd's database survives a kill.
     public func stop() async throws {
         guard let process, process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
+        process.signal(SIGKILL)
         let port = self.port
         _ = try await eventually(within: 10, "slapd stops") { !process.isRunning && !Self.accepts(port: port) }
         self.process = nil
     }
 
     private func stopNow() {
-        if let process { kill(process.processIdentifier, SIGKILL) }
+        process?.signal(SIGKILL)
         process = nil
     }
 

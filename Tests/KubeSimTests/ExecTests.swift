@@ -44,3 +44,57 @@ import TestSupport
         }
     }
 }
+
+/// `port-forward` against KubeSim's echo pods: kubectl's SPDY tunnel and the channel protocol
+/// client libraries speak.
+@Suite struct PortForwardSimTests {
+    /// Real kubectl: each local connection is its own pair of SPDY streams in one session; a
+    /// 300 KiB payload crosses in many frames; who may not port-forward gets the real Forbidden;
+    /// a client insisting on SPDY upgrades gets the plain answer, not a dropped connection.
+    @Test func kubectlPortForwardEchoesEveryConnection() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            _ = try await kubectl.run("create", "namespace", "team-a")
+            #expect(try await kubectl.run("apply", "-f", "-", input: ExecTests.pod).status == 0)
+            let large = (0..<300 * 1024).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            let payloads = [Array("first connection".utf8), large, Array("third".utf8)]
+            let forwarded = try await kubectl.portForward(["-n", "team-a", "pod/echo"], port: 8080, sending: payloads)
+            #expect(forwarded.echoes.count == 3, "\(forwarded.output)")
+            for (echo, payload) in zip(forwarded.echoes, payloads) {
+                #expect(echo == payload, "\(echo.count) bytes back for \(payload.count): \(forwarded.output)")
+            }
+            #expect(forwarded.output.components(separatedBy: "Handling connection for").count == 4, "\(forwarded.output)")
+
+            _ = try await kubectl.run("create", "rolebinding", "alice-view", "-n", "team-a", "--clusterrole=view", "--user=alice")
+            let refused = try await kubectl.portForward(["-n", "team-a", "pod/echo", "--as", "alice"], port: 8080, sending: [[1]])
+            #expect(refused.echoes.isEmpty)
+            #expect(refused.output.contains("cannot create resource \"pods/portforward\""), "\(refused.output)")
+
+            // Before the filter, NIO's upgrade handler swallowed these requests and kubectl saw EOF.
+            let spdy = try await kubectl.portForward(
+                ["-n", "team-a", "pod/echo"], port: 8080, sending: [[1]], environment: ["KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"]
+            )
+            #expect(spdy.echoes.isEmpty && spdy.output.contains("Upgrade request required"), "\(spdy.output)")
+            let exec = try await kubectl.run("exec", "-n", "team-a", "echo", "--", "cat", environment: ["KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"])
+            #expect(exec.status != 0 && exec.output.contains("Upgrade request required"), "\(exec.output)")
+        }
+    }
+
+    @Test func everyPortOpensItsChannelsAndEchoes() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            _ = try await kubectl.run("create", "namespace", "team-a")
+            #expect(try await kubectl.run("apply", "-f", "-", input: ExecTests.pod).status == 0)
+            let url = "wss://" + sim.baseURL.dropFirst("https://".count) + "/clusters/a/api/v1/namespaces/team-a/pods/echo/portforward?ports=8080"
+            let rounds = Int(ProcessInfo.processInfo.environment["CANOPY_TEST_PORT_FORWARD_ROUNDS"] ?? "") ?? 3
+            for _ in 0..<rounds {
+                let forwarded = try await PortForwardClient.exchange(
+                    url: url, token: sim.sim.adminToken, trusting: sim.sim.certificate.certificatePEM, serverName: "localhost", sending: [1, 2, 3]
+                )
+                #expect(forwarded == [[0, 0x90, 0x1F], [1, 0x90, 0x1F], [0, 1, 2, 3]], "\(forwarded)")
+            }
+        }
+    }
+}

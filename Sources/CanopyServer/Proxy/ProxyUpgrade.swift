@@ -19,11 +19,13 @@ import NIOSSL
 /// subprotocol. Only once the cluster has accepted is the client's connection upgraded, and from
 /// then on every message is passed through unchanged, both ways, until either side closes.
 ///
-/// Refusals (no token, a cluster out of reach, the cluster's own 403 or 404) are sent the way the
-/// channel protocols report errors: the connection is upgraded, the `Status` goes out on the
-/// error channel (3) and the connection closes; `kubectl` shows it as `Error from server (…)`.
-/// A plain HTTP refusal would make kubectl fall back to SPDY, which neither Hummingbird nor
-/// NIO's upgrade handler lets Canopy serve (requests with `Upgrade: SPDY/3.1` are dropped).
+/// Refusals (no token, a cluster out of reach, the cluster's own 403 or 404) of a channel
+/// protocol (`exec`, `attach`) are sent the way those protocols report errors: the connection is
+/// upgraded, the `Status` goes out on the error channel (3) and the connection closes; `kubectl`
+/// shows it as `Error from server (…)`. kubectl's port-forward (a SPDY session tunnelled in the
+/// WebSocket, `SPDY/3.1+portforward.k8s.io`) is refused before the upgrade instead, as a plain
+/// request. Canopy serves no SPDY upgrade itself: a client falling back to one gets the answer
+/// to the same request without the upgrade (`HTTPServing.UnservedUpgradeFilter`).
 struct ProxyUpgrade: Sendable {
     let proxy: KubeProxy
 
@@ -40,6 +42,12 @@ struct ProxyUpgrade: Sendable {
             let session = try await open(head, fullPath: fullPath, subprotocol: chosen, logger: logger)
             return upgrade { inbound, outbound, _ in try await session.relay(inbound, outbound) }
         } catch {
+            // kubectl's port-forward tunnels SPDY in the WebSocket and would read a Status sent
+            // after the upgrade as its own bytes: it is refused before any upgrade instead, as a
+            // real server does. The router then answers the same request without the upgrade
+            // (the caller resolved the same way, the cluster's own Status), and kubectl, falling
+            // back to a SPDY request that gets the same answer, prints it.
+            guard chosen.hasSuffix(".channel.k8s.io") else { return .dontUpgrade }
             let status = (error as? ProxyStatus) ?? ProxyStatus(503, "ServiceUnavailable", "the cluster cannot be reached through Canopy: \(error)")
             return upgrade { _, outbound, _ in try await Self.refuse(status, outbound) }
         }
@@ -176,8 +184,11 @@ final class UpstreamSession: Sendable {
         defer { toCluster.continuation.finish() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
+                // However the client's side ends (a close, or a connection gone without one, as
+                // when kubectl is stopped), the cluster's side is closed, which ends the other
+                // direction too: `waitForAll` waits for both even after one failed.
+                defer { toCluster.continuation.finish() }
                 for try await message in inbound.messages(maxSize: 16 << 20) { toCluster.continuation.yield(message) }
-                toCluster.continuation.finish()
             }
             group.addTask {
                 for await message in fromCluster.stream { try await outbound.write(message.frame) }

@@ -115,7 +115,7 @@ final class Counter: Sendable {
 
 /// `canopy serve` as a child process on a free port, for figures that must be Canopy's own.
 struct CanopyChild: @unchecked Sendable {
-    let process: Process
+    let process: ChildProcess
     let url: String
     let ca: String
 
@@ -145,29 +145,21 @@ struct CanopyChild: @unchecked Sendable {
     /// Starts it; with `cpu`, pinned to that CPU (through util-linux's `taskset`).
     static func start(folder: String, cpu: Int? = nil) async throws -> CanopyChild {
         let port = try ServerProcess.freePort()
-        let process = Process()
         let canopy = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
         let arguments = ["serve", "--data-dir", folder, "--listen", "127.0.0.1:\(port)", "--bcrypt-cost", "4"]
-        if let cpu {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
-            process.arguments = ["-c", String(cpu), canopy.path] + arguments
+        let environment = ["CANOPY_ADMIN_PASSWORD": "bench-admin-password", "CANOPY_LOG_LEVEL": "critical"]
+        let process = if let cpu {
+            try ChildProcess("/usr/bin/taskset", ["-c", String(cpu), canopy.path] + arguments, environment: environment)
         } else {
-            process.executableURL = canopy
-            process.arguments = arguments
+            try ChildProcess(canopy.path, arguments, environment: environment)
         }
-        var environment = ProcessInfo.processInfo.environment
-        environment["CANOPY_ADMIN_PASSWORD"] = "bench-admin-password"
-        environment["CANOPY_LOG_LEVEL"] = "critical"
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
         let url = "https://127.0.0.1:\(port)"
         for _ in 0..<300 {
             if let pem = FileManager.default.contents(atPath: folder + "/tls.crt").map({ String(decoding: $0, as: UTF8.self) }),
                (try? await APIClient(server: url, token: nil, certificateAuthority: pem).send(.GET, "/healthz")) != nil {
                 return CanopyChild(process: process, url: url, ca: pem)
             }
-            guard process.isRunning else { throw BenchFailure("canopy serve exited with status \(process.terminationStatus)") }
+            guard process.isRunning else { throw BenchFailure("canopy serve exited with status \(process.terminationStatus ?? -1)") }
             try await Task.sleep(for: .milliseconds(100))
         }
         process.terminate()
@@ -176,7 +168,7 @@ struct CanopyChild: @unchecked Sendable {
 
     /// CPU time the child has used so far (user and system), in seconds.
     func cpuSeconds() -> Double {
-        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.pid)/stat", encoding: .utf8),
               let afterName = stat.range(of: ") ")
         else { return 0 }
         // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
@@ -187,7 +179,7 @@ struct CanopyChild: @unchecked Sendable {
 
     /// VmRSS of the child, in MiB.
     func residentMegabytes() -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+        guard let status = try? String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
               let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
         else { return 0 }

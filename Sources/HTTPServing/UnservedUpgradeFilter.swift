@@ -1,0 +1,37 @@
+import NIOCore
+import NIOHTTP1
+
+/// Lets a request asking for an upgrade the server cannot make (anything but `websocket`, such
+/// as `SPDY/3.1`) be answered as a plain request.
+///
+/// NIO's typed upgrade handler (swift-nio 2.101) drops such a request: it takes the head while it
+/// looks for an upgrader, finds none, and hands the connection to the HTTP handlers without it,
+/// so the client waits for an answer that never comes (kubectl falling back to SPDY saw the
+/// connection close). Only a connection's first request goes through the upgrade handler, so
+/// this handler rewrites the first head, removing the `Upgrade` header and its `Connection` token
+/// when none of its protocols is `websocket`, and then leaves the pipeline. The request is then
+/// answered as the same request without an upgrade (Kubernetes answers one for `exec` or
+/// `portforward` with its `Status`: the refusal, or 400 "Upgrade request required").
+final class UnservedUpgradeFilter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(var head) = unwrapInboundIn(data) else { return context.fireChannelRead(data) }
+        let protocols = head.headers[canonicalForm: "upgrade"].map { $0.lowercased() }
+        if !protocols.isEmpty, !protocols.contains(where: { $0.hasPrefix("websocket") }) {
+            head.headers.remove(name: "upgrade")
+            let connection = head.headers[canonicalForm: "connection"].filter { $0.lowercased() != "upgrade" }.map(String.init)
+            head.headers.remove(name: "connection")
+            for token in connection { head.headers.add(name: "connection", value: token) }
+        }
+        context.fireChannelRead(wrapInboundOut(.head(head)))
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    /// Puts the filter right after the HTTP request decoder of `channel`'s pipeline.
+    static func install(on channel: any Channel) throws {
+        let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
+        try channel.pipeline.syncOperations.addHandler(UnservedUpgradeFilter(), position: .after(decoder.handler))
+    }
+}

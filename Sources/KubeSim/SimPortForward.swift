@@ -1,0 +1,105 @@
+import Foundation
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+
+/// `portforward` on a simulated pod, over a WebSocket, in both protocols a real API server
+/// offers; every port of every pod is an echo.
+///
+/// - `SPDY/3.1+portforward.k8s.io`, what kubectl speaks since v1.31: a SPDY session tunnelled in
+///   the WebSocket's binary messages. For each local connection kubectl opens an error stream and a
+///   data stream (headers `streamType`, `port`, `requestID`); the sim replies to each, sends back
+///   whatever arrives on a data stream, and when the client closes a data stream closes it and its
+///   error stream too (an empty error stream means no error). Pings are answered.
+/// - `v4.channel.k8s.io`, what client libraries use: for the i-th port of `?ports=`, channel 2i
+///   carries data and 2i+1 errors, each opened by the port number (two bytes, little-endian).
+enum SimPortForward {
+    static let channelProtocol = "v4.channel.k8s.io"
+    static let tunnelProtocol = "SPDY/3.1+portforward.k8s.io"
+
+    /// The ports of `?ports=8080,9090`; empty when any is not a port number.
+    static func ports(in path: String) -> [UInt16] {
+        guard let query = path.split(separator: "?", maxSplits: 1).dropFirst().first else { return [] }
+        let values = query.split(separator: "&").filter { $0.hasPrefix("ports=") }.flatMap { $0.dropFirst(6).split(separator: ",") }
+        let ports = values.compactMap { UInt16($0) }.filter { $0 > 0 }
+        return ports.count == values.count ? ports : []
+    }
+
+    /// The channel protocol: opens each port's two channels with its number, then sends back
+    /// whatever arrives on a data channel, on that channel.
+    static func forward(_ ports: [UInt16], _ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter) async throws {
+        for (index, port) in ports.enumerated() {
+            for channel in [UInt8(2 * index), UInt8(2 * index + 1)] {
+                var opening = ByteBuffer(bytes: [channel])
+                opening.writeInteger(port, endianness: .little)
+                try await outbound.write(.binary(opening))
+            }
+        }
+        for try await message in inbound.messages(maxSize: 1 << 20) {
+            guard case .binary(let buffer) = message, let channel = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
+                  channel % 2 == 0, Int(channel) / 2 < ports.count
+            else { continue }
+            try await outbound.write(.binary(buffer))
+        }
+    }
+
+    /// kubectl's SPDY session; see the type's comment. Ends at the client's GOAWAY or close.
+    static func tunnel(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+        var reader = SPDY.FrameReader()
+        let writer = SPDY.FrameWriter()
+        // Open streams: whether each carries data, and the forwarding request it belongs to.
+        var streams: [UInt32: (isData: Bool, request: String)] = [:]
+        var errorStreams: [String: UInt32] = [:]
+        func send(_ frame: ByteBuffer) async throws { try await outbound.write(.binary(frame)) }
+        func finish(request: String) async throws {
+            if let error = errorStreams.removeValue(forKey: request) {
+                try await send(writer.data(stream: error, fin: true))
+                streams[error] = nil
+            }
+        }
+        for try await message in inbound.messages(maxSize: 16 << 20) {
+            guard case .binary(let bytes) = message else { continue }
+            reader.append(bytes)
+            while let frame = try reader.next() {
+                switch frame {
+                case .synStream(let stream, _, let headers):
+                    try await send(writer.synReply(stream: stream))
+                    let request = headers["requestid"] ?? ""
+                    switch headers["streamtype"] {
+                    case "error":
+                        streams[stream] = (false, request)
+                        errorStreams[request] = stream
+                    case "data":
+                        streams[stream] = (true, request)
+                        guard let port = UInt16(headers["port"] ?? ""), port > 0 else {
+                            if let error = errorStreams[request] {
+                                try await send(writer.data(stream: error, Array("invalid port \"\(headers["port"] ?? "")\"".utf8)))
+                            }
+                            try await send(writer.data(stream: stream, fin: true))
+                            try await finish(request: request)
+                            continue
+                        }
+                    default:
+                        logger.debug("port-forward stream of unknown type", metadata: ["headers": "\(headers)"])
+                    }
+                case .data(let stream, let fin, let payload):
+                    guard let kind = streams[stream], kind.isData else { continue }  // the client's end of an error stream
+                    if !payload.isEmpty { try await send(writer.data(stream: stream, payload)) }
+                    if fin {
+                        try await send(writer.data(stream: stream, fin: true))
+                        streams[stream] = nil
+                        try await finish(request: kind.request)
+                    }
+                case .rstStream(let stream, _):
+                    streams[stream] = nil
+                case .ping(let id):
+                    try await send(writer.ping(id))
+                case .goAway:
+                    return
+                case .ignored:
+                    continue
+                }
+            }
+        }
+    }
+}
