@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// A server child channel that lets a graceful shutdown finish whatever its connections do.
 ///
@@ -24,23 +25,31 @@ public struct QuiescingChannel<Base: ServerChildChannel>: ServerChildChannel {
     let base: Base
     let grace: TimeAmount
     let firstRequestTimeout: TimeAmount
+    let screen: (@Sendable (HTTPRequestHead, any Channel) -> Bool)?
+    let counter: ConnectionCounter?
 
-    public init(_ base: Base, grace: TimeAmount = .seconds(30), firstRequestTimeout: TimeAmount = .seconds(20)) {
+    /// `screen`: see `UnservedUpgradeFilter`; `counter` counts the open connections.
+    public init(
+        _ base: Base, grace: TimeAmount = .seconds(30), firstRequestTimeout: TimeAmount = .seconds(20),
+        screen: (@Sendable (HTTPRequestHead, any Channel) -> Bool)? = nil, counter: ConnectionCounter? = nil
+    ) {
         self.base = base
         self.grace = grace
         self.firstRequestTimeout = firstRequestTimeout
+        self.screen = screen
+        self.counter = counter
     }
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        let grace = grace, firstRequestTimeout = firstRequestTimeout
+        let grace = grace, firstRequestTimeout = firstRequestTimeout, screen = screen, counter = counter
         return channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(ShutdownHandler(grace: grace, firstRequestTimeout: firstRequestTimeout))
+            try channel.pipeline.syncOperations.addHandler(ShutdownHandler(grace: grace, firstRequestTimeout: firstRequestTimeout, counter: counter))
         }.flatMap {
             base.setup(channel: channel, logger: logger)
         }.flatMapThrowing { value in
             // Hummingbird's HTTP/1 channels have a request decoder; others are left as they are.
             if (try? channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)) != nil {
-                try UnservedUpgradeFilter.install(on: channel)
+                try UnservedUpgradeFilter.install(on: channel, screen: screen)
             }
             return value
         }
@@ -58,8 +67,12 @@ extension HTTPServerBuilder {
     /// WebSocket frames may be up to `maxFrameSize` (Hummingbird's default is 16 KiB; kubectl
     /// writes up to 32 KiB of stdin or forwarded bytes per frame, and a Kubernetes API server
     /// takes them).
+    /// `screen` (see `UnservedUpgradeFilter`) turns WebSocket upgrade requests it refuses into
+    /// plain requests before `shouldUpgrade` sees them.
     public static func quiescingHTTP1WebSocketUpgrade(
         maxFrameSize: Int = 1 << 20,
+        screen: (@Sendable (HTTPRequestHead, any Channel) -> Bool)? = nil,
+        counter: ConnectionCounter? = nil,
         shouldUpgrade: @escaping @Sendable (HTTPRequest, any Channel, Logger) async throws
             -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
     ) -> HTTPServerBuilder {
@@ -67,10 +80,23 @@ extension HTTPServerBuilder {
             QuiescingChannel(
                 HTTP1WebSocketUpgradeChannel(
                     responder: responder, configuration: HTTP1WebSocketUpgradeChannel.Configuration(ws: WebSocketServerConfiguration(maxFrameSize: maxFrameSize)), shouldUpgrade: shouldUpgrade
-                )
+                ),
+                screen: screen, counter: counter
             )
         }
     }
+}
+
+/// Counts a server's open connections (those of a `QuiescingChannel` it is given to).
+public final class ConnectionCounter: Sendable {
+    private let count = Atomic<Int>(0)
+
+    public init() {}
+
+    public var open: Int { count.load(ordering: .relaxed) }
+
+    func opened() { count.add(1, ordering: .relaxed) }
+    func closed() { count.subtract(1, ordering: .relaxed) }
 }
 
 /// Resolves once the client of `channel` (a connection of a `QuiescingChannel` server) is gone:
@@ -92,17 +118,23 @@ final class ShutdownHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let grace: TimeAmount
     private let firstRequestTimeout: TimeAmount
+    private let counter: ConnectionCounter?
     private var receivedBytes = false
     /// Succeeds when the client closed its side or the connection closed.
     private(set) var gone: EventLoopPromise<Void>!
 
-    init(grace: TimeAmount, firstRequestTimeout: TimeAmount) {
+    init(grace: TimeAmount, firstRequestTimeout: TimeAmount, counter: ConnectionCounter?) {
         self.grace = grace
         self.firstRequestTimeout = firstRequestTimeout
+        self.counter = counter
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         gone = context.eventLoop.makePromise()
+        if let counter {
+            counter.opened()
+            context.channel.closeFuture.whenComplete { _ in counter.closed() }
+        }
         context.eventLoop.assumeIsolated().scheduleTask(in: firstRequestTimeout) {
             if !self.receivedBytes { context.close(promise: nil) }
         }

@@ -12,14 +12,27 @@ import NIOHTTP1
 /// when none of its protocols is `websocket`, and then leaves the pipeline. The request is then
 /// answered as the same request without an upgrade (Kubernetes answers one for `exec` or
 /// `portforward` with its `Status`: the refusal, or 400 "Upgrade request required").
+///
+/// A server may also pass `screen`, which sees a WebSocket upgrade request first, on the event
+/// loop: when it answers false the upgrade is removed the same way, so that the request is
+/// answered as a plain one (KubeSim refuses a stream it would not accept with the `Status` a
+/// real API server sends, on a connection kept open, instead of Hummingbird's bare 400 and close).
 final class UnservedUpgradeFilter: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
+    typealias Screen = @Sendable (HTTPRequestHead, any Channel) -> Bool
+
+    private let screen: Screen?
+
+    init(screen: Screen?) {
+        self.screen = screen
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(var head) = unwrapInboundIn(data) else { return context.fireChannelRead(data) }
         let protocols = head.headers[canonicalForm: "upgrade"].map { $0.lowercased() }
-        if !protocols.isEmpty, !protocols.contains(where: { $0.hasPrefix("websocket") }) {
+        let webSocket = protocols.contains { $0.hasPrefix("websocket") }
+        if !protocols.isEmpty, !webSocket || screen?(head, context.channel) == false {
             head.headers.remove(name: "upgrade")
             let connection = head.headers[canonicalForm: "connection"].filter { $0.lowercased() != "upgrade" }.map(String.init)
             head.headers.remove(name: "connection")
@@ -30,8 +43,8 @@ final class UnservedUpgradeFilter: ChannelInboundHandler, RemovableChannelHandle
     }
 
     /// Puts the filter right after the HTTP request decoder of `channel`'s pipeline.
-    static func install(on channel: any Channel) throws {
+    static func install(on channel: any Channel, screen: Screen?) throws {
         let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
-        try channel.pipeline.syncOperations.addHandler(UnservedUpgradeFilter(), position: .after(decoder.handler))
+        try channel.pipeline.syncOperations.addHandler(UnservedUpgradeFilter(screen: screen), position: .after(decoder.handler))
     }
 }

@@ -1,5 +1,6 @@
 import CanopyCertificates
 import Foundation
+import HTTPServing
 import KubeAPI
 import KubeAPI
 import Synchronization
@@ -29,6 +30,8 @@ public final class KubeSim: Sendable {
     /// Upgraded streams (exec, attach, port-forward sessions) still open, across all clusters.
     public var openStreams: Int { streams.load(ordering: .relaxed) }
     let streams = Atomic<Int>(0)
+    /// Connections open to the sim's server (all clusters; tests check a client lets go of them).
+    public let connections = ConnectionCounter()
     private let tokens: Mutex<[String: UserInfo]>
 
     /// Kubernetes version reported by `/version`: v1.36.2, the version REAL-CLUSTER.md observed.

@@ -5,6 +5,7 @@ import HummingbirdWebSocket
 import KubeAPI
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOSSL
 
 /// `exec` and `attach` on a simulated pod over a WebSocket (`v5.channel.k8s.io`, what kubectl
@@ -23,27 +24,11 @@ enum SimExec {
 
     /// Upgrades `head` to an echo session when it would succeed; see the type's comment.
     static func decide(_ api: SimAPI, _ head: HTTPRequest, _ channel: any Channel) async -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
-        let offered = head.headerFields[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-        guard let path = head.path, path.hasPrefix("/clusters/") else { return .dontUpgrade }
-        let parts = path.split(separator: "?", maxSplits: 1)[0].split(separator: "/").map(String.init)
-        guard parts.count > 2, let cluster = api.sim.clusters[parts[1]] else { return .dontUpgrade }
-        let ports = SimPortForward.ports(in: path)
-        let subprotocol: String? =
-            if parts.last != "portforward" { offered.contains(channelProtocol) ? channelProtocol : nil }
-            else if offered.contains(SimPortForward.tunnelProtocol) { SimPortForward.tunnelProtocol }
-            else if offered.contains(SimPortForward.channelProtocol), !ports.isEmpty { SimPortForward.channelProtocol }
-            else { nil }
-        guard let subprotocol else { return .dontUpgrade }
-        let request = Request(head: head, body: .init(buffer: ByteBuffer()))
         let certificate: [UInt8]? = try? await channel.pipeline.handler(type: NIOSSLServerHandler.self).map { handler -> [UInt8]? in
             handler.peerCertificate.flatMap { try? $0.toDERBytes() }
         }.get()
-        do {
-            let user = try api.authenticate(request, peerCertificate: certificate ?? nil)
-            try SimRequest(cluster: cluster, user: user, request: request, path: Array(parts.dropFirst(2))).authorizeStream()
-        } catch {
-            return .dontUpgrade
-        }
+        guard let subprotocol = acceptedProtocol(api, head, peerCertificate: certificate ?? nil) else { return .dontUpgrade }
+        let ports = SimPortForward.ports(in: head.path ?? "")
         let session: WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context> = switch subprotocol {
         case SimPortForward.tunnelProtocol: { inbound, outbound, context in try await SimPortForward.tunnel(inbound, outbound, logger: context.logger) }
         case SimPortForward.channelProtocol: { inbound, outbound, _ in try await SimPortForward.forward(ports, inbound, outbound) }
@@ -55,6 +40,46 @@ enum SimExec {
             defer { sim.streams.subtract(1, ordering: .relaxed) }
             try await session(inbound, outbound, context)
         }
+    }
+
+    /// Whether a WebSocket upgrade of `head` would be accepted, decided on the event loop before
+    /// the upgrade machinery sees it: a refused one is then answered as a plain request, with
+    /// the `Status` a real API server sends before upgrading (403 naming `pods/exec`, 404, 401,
+    /// or 400 "Upgrade request required" for a subprotocol it does not speak), on a connection
+    /// kept open, rather than Hummingbird's bare 400 and close.
+    static func screen(_ api: SimAPI) -> @Sendable (HTTPRequestHead, any Channel) -> Bool {
+        { head, channel in
+            var fields = HTTPFields()
+            for header in head.headers {
+                if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
+            }
+            let request = HTTPRequest(method: HTTPRequest.Method(head.method.rawValue) ?? .get, scheme: "https", authority: nil, path: head.uri, headerFields: fields)
+            let handler = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
+            let certificate = handler?.peerCertificate.flatMap { try? $0.toDERBytes() }
+            return acceptedProtocol(api, request, peerCertificate: certificate) != nil
+        }
+    }
+
+    /// The subprotocol `head` would be upgraded with, or nil when the sim refuses the stream.
+    private static func acceptedProtocol(_ api: SimAPI, _ head: HTTPRequest, peerCertificate: [UInt8]?) -> String? {
+        let offered = head.headerFields[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        guard let path = head.path, path.hasPrefix("/clusters/") else { return nil }
+        let parts = path.split(separator: "?", maxSplits: 1)[0].split(separator: "/").map(String.init)
+        guard parts.count > 2, let cluster = api.sim.clusters[parts[1]] else { return nil }
+        let subprotocol: String? =
+            if parts.last != "portforward" { offered.contains(channelProtocol) ? channelProtocol : nil }
+            else if offered.contains(SimPortForward.tunnelProtocol) { SimPortForward.tunnelProtocol }
+            else if offered.contains(SimPortForward.channelProtocol), !SimPortForward.ports(in: path).isEmpty { SimPortForward.channelProtocol }
+            else { nil }
+        guard let subprotocol else { return nil }
+        let request = Request(head: head, body: .init(buffer: ByteBuffer()))
+        do {
+            let user = try api.authenticate(request, peerCertificate: peerCertificate)
+            try SimRequest(cluster: cluster, user: user, request: request, path: Array(parts.dropFirst(2))).authorizeStream()
+        } catch {
+            return nil
+        }
+        return subprotocol
     }
 
     private static func echo(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter) async throws {

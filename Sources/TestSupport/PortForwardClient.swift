@@ -28,6 +28,8 @@ public enum PortForwardClient {
                     for try await message in inbound.messages(maxSize: 1 << 20) {
                         guard case .binary(let buffer) = message else { continue }
                         let count = received.withLock { $0.messages.append(Array(buffer.readableBytesView)); return $0.messages.count }
+                        // A refusal: the Status on channel 3 instead of the port's channels.
+                        if count == 1, buffer.readableBytesView.first == 3 { break }
                         if count == 2 { try await outbound.write(.binary(ByteBuffer(bytes: [0] + bytes))) }
                         if count == 3 { break }
                     }

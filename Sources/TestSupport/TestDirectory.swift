@@ -77,13 +77,16 @@ public final class TestDirectory: @unchecked Sendable {
         self.process = process
         let port = self.port
         do {
-            _ = try await eventually(within: 10, "slapd accepts connections on \(port)") {
+            // Alone slapd answers within milliseconds; under the loaded parallel phase a restart
+            // once took over 10 s (its log is in the error if it does not come up).
+            _ = try await eventually(within: 30, "slapd accepts connections on \(port)") {
                 guard process.isRunning else { throw TestFailure("slapd exited: \((try? String(contentsOf: self.folder.appendingPathComponent("slapd.log"), encoding: .utf8)) ?? "")") }
                 return Self.accepts(port: port)
             }
         } catch {
             stopNow()
-            throw error
+            let log = (try? String(contentsOf: folder.appendingPathComponent("slapd.log"), encoding: .utf8)) ?? ""
+            throw TestFailure("\(error); slapd's log: \(log.suffix(2000))")
         }
     }
 

@@ -34,6 +34,14 @@ import TestSupport
                 let status = try refused.first.map { try JSONSerialization.jsonObject(with: Data($0.dropFirst())) } as? [String: Any]
                 let message = status?["message"] as? String ?? ""
                 #expect(status?["code"] as? Int == 403 && message.contains("cannot create resource \"pods/portforward\""), "\(message)")
+
+                // A cluster keeps its connection open after refusing an upgrade (as a real API
+                // server does): Canopy must close it, not keep one per refusal.
+                let before = sim.sim.connections.open
+                for _ in 0..<12 {
+                    _ = try await PortForwardClient.exchange(url: url, token: try #require(fixture.tokens["coke-pv"]), trusting: certificate, serverName: "localhost", sending: payload)
+                }
+                #expect(try await Self.eventually { sim.sim.connections.open < before + 6 }, "\(sim.sim.connections.open - before) more connections to the cluster after 12 refused streams")
             }
         }
     }

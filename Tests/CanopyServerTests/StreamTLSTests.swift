@@ -9,8 +9,8 @@ import TestSupport
 @testable import CanopyServer
 
 /// The TLS check of the proxy's streams (exec, attach, port-forward) to a cluster known by its
-/// IP address: the WebSocket client cannot send an address as SNI, yet the certificate must
-/// still be checked for the address connected to, as on the plain proxy path.
+/// IP address: no address is sent as SNI (TLS forbids it), yet the certificate must still be
+/// checked for the address connected to, as on the plain proxy path.
 @Suite struct StreamTLSTests {
     /// Opens the stream side the proxy opens for `kubectl exec`, as the cluster's admin.
     static func open(_ sim: TestKubeSim) async throws -> UpstreamSession.Opening {
@@ -20,10 +20,7 @@ import TestSupport
         headers[.authorization] = "Bearer \(token)"
         headers[.secWebSocketProtocol] = "v5.channel.k8s.io"
         let url = "wss://" + sim.baseURL.dropFirst("https://".count) + "/api/v1/namespaces/default/pods/none/exec?command=cat&stdin=true"
-        return await UpstreamSession().connect(
-            url: url, headers: headers, tls: try KubeClient.tlsConfiguration(for: connection),
-            serverName: ProxyUpgrade.addressOnlyServerName, logger: Logger(label: "test")
-        )
+        return await UpstreamSession().connect(url: url, headers: headers, tls: try KubeClient.tlsConfiguration(for: connection), logger: Logger(label: "test"))
     }
 
     @Test func aCertificateForTheAddressIsAccepted() async throws {

@@ -25,7 +25,7 @@ import TestSupport
             #expect(echoed.output == "hello\nworld\n", "\(echoed.output)")
 
             // view may read the pod but not exec into it. The refusal is an HTTP 403 before any
-            // upgrade, naming pods/exec (kubectl then tries SPDY, which KubeSim does not serve).
+            // upgrade, naming pods/exec (kubectl then tries SPDY and gets the same answer).
             _ = try await kubectl.run("create", "rolebinding", "alice-view", "-n", "team-a", "--clusterrole=view", "--user=alice")
             #expect(try await kubectl.run("exec", "-i", "-n", "team-a", "echo", "--as", "alice", "--", "cat", input: "x").status != 0)
             sim.sim.addToken("alice-token", user: "alice")

@@ -2,7 +2,6 @@ import CanopyModel
 import Foundation
 import HTTPTypes
 import HummingbirdWebSocket
-import HummingbirdWSClient
 import KubeAPI
 import KubeClient
 import Logging
@@ -49,7 +48,7 @@ struct ProxyUpgrade: Sendable {
             // back to a SPDY request that gets the same answer, prints it.
             guard chosen.hasSuffix(".channel.k8s.io") else { return .dontUpgrade }
             let status = (error as? ProxyStatus) ?? ProxyStatus(503, "ServiceUnavailable", "the cluster cannot be reached through Canopy: \(error)")
-            return upgrade { _, outbound, _ in try await Self.refuse(status, outbound) }
+            return upgrade { inbound, outbound, _ in try await Self.refuse(status, inbound, outbound) }
         }
     }
 
@@ -73,16 +72,8 @@ struct ProxyUpgrade: Sendable {
         let server = client.connection.server
         let url = (server.hasPrefix("https://") ? "wss://" + server.dropFirst(8) : "ws://" + server.dropFirst(7)) + pathAndQuery
         let tls = server.hasPrefix("https://") ? try KubeClient.tlsConfiguration(for: client.connection) : nil
-        var serverName: String?
-        if let host = URL(string: server)?.host, (try? SocketAddress(ipAddress: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: 0)) != nil {
-            // The WebSocket client sends the name it verifies as SNI too, which TLS forbids for an
-            // IP address. Given a name no certificate can carry, the verification (NIOSSL's)
-            // matches the certificate's IP entries against the address connected to: the same
-            // check as on the plain proxy path.
-            serverName = Self.addressOnlyServerName
-        }
         let session = UpstreamSession()
-        let opened = await session.connect(url: url, headers: headers, tls: tls, serverName: serverName, logger: logger)
+        let opened = await session.connect(url: url, headers: headers, tls: tls, logger: logger)
         if case .failed(let error) = opened, Self.isTLSFailure(error) {
             throw ProxyStatus(503, "ServiceUnavailable", "the cluster's serving certificate could not be verified for \(URL(string: server)?.host ?? server): \(error)")
         }
@@ -100,104 +91,26 @@ struct ProxyUpgrade: Sendable {
         return session
     }
 
-    /// Sent as SNI to a cluster known by its address: `.invalid` is reserved (RFC 2606), so no
-    /// certificate names it and only the address can match.
-    static let addressOnlyServerName = "cluster-address.invalid"
-
     /// Whether the upstream connection failed in TLS (the certificate, mostly).
     static func isTLSFailure(_ error: any Error) -> Bool {
         error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError
     }
 
     /// The channel protocols' way to fail: the `Status` on the error channel, then close.
-    static func refuse(_ status: ProxyStatus, _ outbound: WebSocketOutboundWriter) async throws {
+    /// The client is given up to 2 seconds to close after reading the Status (kubectl does at
+    /// once): a close sent right behind the Status, in the same packet as the 101, was now and
+    /// then never seen by a client built on NIO's upgrade handler, which then waited for good.
+    static func refuse(_ status: ProxyStatus, _ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter) async throws {
         var message = ByteBuffer(bytes: [3])
         message.writeBytes(status.json)
         try await outbound.write(.binary(message))
-        try await outbound.close(.normalClosure, reason: nil)
-    }
-}
-
-/// The cluster's side of one upgraded connection, and the two queues between it and the client.
-final class UpstreamSession: Sendable {
-    private let toCluster = AsyncStream<WebSocketMessage>.makeStream()
-    private let fromCluster = AsyncStream<WebSocketMessage>.makeStream()
-    private let opened = AsyncStream<Opening>.makeStream()
-
-    /// How opening the cluster's side went.
-    enum Opening: Sendable, Equatable {
-        case accepted
-        /// The cluster answered without upgrading, or did not answer within 10 seconds.
-        case refused
-        case failed(any Error)
-
-        static func == (left: Opening, right: Opening) -> Bool {
-            switch (left, right) {
-            case (.accepted, .accepted), (.refused, .refused): true
-            default: false
-            }
-        }
-    }
-
-    /// Starts the WebSocket to the cluster and says once the cluster accepted the upgrade, refused
-    /// it, or could not be reached.
-    func connect(url: String, headers: HTTPFields, tls: TLSConfiguration?, serverName: String?, logger: Logger) async -> Opening {
-        let toCluster = toCluster, fromCluster = fromCluster, opened = opened
-        Task {
-            do {
-                let client = WebSocketClient(
-                    url: url, configuration: .init(maxFrameSize: 1 << 20, additionalHeaders: headers, sniHostname: serverName), tlsConfiguration: tls, logger: logger
-                ) { inbound, outbound, _ in
-                    opened.continuation.yield(.accepted)
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask {
-                            for try await message in inbound.messages(maxSize: 16 << 20) { fromCluster.continuation.yield(message) }
-                        }
-                        group.addTask {
-                            for await message in toCluster.stream { try await outbound.write(message.frame) }
-                            try await outbound.close(.normalClosure, reason: nil)
-                        }
-                        try await group.next()
-                        group.cancelAll()
-                    }
-                }
-                _ = try await client.run()
-                opened.continuation.yield(.refused)
-            } catch {
-                logger.debug("upstream WebSocket ended", metadata: ["error": "\(error)"])
-                opened.continuation.yield(.failed(error))
-            }
-            fromCluster.continuation.finish()
-        }
-        let deadline = Task {
-            try await Task.sleep(for: .seconds(10))
-            opened.continuation.yield(.refused)
-        }
-        defer { deadline.cancel() }
-        for await opening in opened.stream { return opening }
-        return .refused
-    }
-
-    /// Passes messages both ways until either side closes.
-    func relay(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter) async throws {
-        let toCluster = toCluster, fromCluster = fromCluster
-        defer { toCluster.continuation.finish() }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                // However the client's side ends (a close, or a connection gone without one, as
-                // when kubectl is stopped), the cluster's side is closed, which ends the other
-                // direction too: `waitForAll` waits for both even after one failed.
-                defer { toCluster.continuation.finish() }
-                for try await message in inbound.messages(maxSize: 16 << 20) { toCluster.continuation.yield(message) }
-            }
-            group.addTask {
-                for await message in fromCluster.stream { try await outbound.write(message.frame) }
-                try await outbound.close(.normalClosure, reason: nil)
-            }
-            // Until both directions are done: the cluster's last messages (the exit Status) come
-            // after the client has stopped sending.
-            try await group.waitForAll()
+            group.addTask { for try await _ in inbound.messages(maxSize: 1 << 16) {} }
+            group.addTask { try await Task.sleep(for: .seconds(2)) }
+            try await group.next()
+            group.cancelAll()
         }
+        try await outbound.close(.normalClosure, reason: nil)
     }
 }
 
