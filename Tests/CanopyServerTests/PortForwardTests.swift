@@ -10,39 +10,31 @@ import TestSupport
     /// on the data channel come back from the pod's echo unchanged. A viewer (no
     /// `pods/portforward`) gets the cluster's refusal as a Status on the error channel.
     @Test func portForwardRoundTripsBytesThroughTheProxy() async throws {
-        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
-            try await TestServer.with(tls: true) { server in
-                let fixture = try await ProxyTests.setUp(server, sim)
-                let member = try await ProxyTests.kubectl(server, token: fixture.tokens["coke-pm"], query: "style=token&project=marketing")
-                defer { member.remove() }
-                _ = try await member.run("config", "use-context", "marketing@onprem")
-                let created = try await member.run("apply", "-f", "-", input: ProxyTests.echoPod)
-                #expect(created.status == 0, "\(created.output)")
-                let url = "wss://" + server.baseURL.dropFirst("https://".count) + "/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/pods/echo/portforward?ports=8080"
-                let certificate = try #require(server.certificatePEM)
-                let payload = Array("bytes through the proxy: ünïcödé".utf8)
-                for _ in 0..<Self.rounds {
-                    let forwarded = try await PortForwardClient.exchange(
-                        url: url, token: try #require(fixture.tokens["coke-pm"]), trusting: certificate, serverName: "localhost", sending: payload
-                    )
-                    #expect(forwarded == [[0, 0x90, 0x1F], [1, 0x90, 0x1F], [0] + payload], "\(forwarded)")
-                }
-                let refused = try await PortForwardClient.exchange(
-                    url: url, token: try #require(fixture.tokens["coke-pv"]), trusting: certificate, serverName: "localhost", sending: payload
+        try await Self.withEchoPod { sim, server, fixture, _ in
+            let url = "wss://" + server.baseURL.dropFirst("https://".count) + "/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/pods/echo/portforward?ports=8080"
+            let certificate = try #require(server.certificatePEM)
+            let payload = Array("bytes through the proxy: ünïcödé".utf8)
+            for _ in 0..<Self.rounds {
+                let forwarded = try await PortForwardClient.exchange(
+                    url: url, token: try #require(fixture.tokens["coke-pm"]), trusting: certificate, serverName: "localhost", sending: payload
                 )
-                #expect(refused.first?.first == 3)
-                let status = try refused.first.map { try JSONSerialization.jsonObject(with: Data($0.dropFirst())) } as? [String: Any]
-                let message = status?["message"] as? String ?? ""
-                #expect(status?["code"] as? Int == 403 && message.contains("cannot create resource \"pods/portforward\""), "\(message)")
-
-                // A cluster keeps its connection open after refusing an upgrade (as a real API
-                // server does): Canopy must close it, not keep one per refusal.
-                let before = sim.sim.connections.open
-                for _ in 0..<12 {
-                    _ = try await PortForwardClient.exchange(url: url, token: try #require(fixture.tokens["coke-pv"]), trusting: certificate, serverName: "localhost", sending: payload)
-                }
-                #expect(try await Self.eventually { sim.sim.connections.open < before + 6 }, "\(sim.sim.connections.open - before) more connections to the cluster after 12 refused streams")
+                #expect(forwarded == [[0, 0x90, 0x1F], [1, 0x90, 0x1F], [0] + payload], "\(forwarded)")
             }
+            let refused = try await PortForwardClient.exchange(
+                url: url, token: try #require(fixture.tokens["coke-pv"]), trusting: certificate, serverName: "localhost", sending: payload
+            )
+            #expect(refused.first?.first == 3)
+            let status = try refused.first.map { try JSONSerialization.jsonObject(with: Data($0.dropFirst())) } as? [String: Any]
+            let message = status?["message"] as? String ?? ""
+            #expect(status?["code"] as? Int == 403 && message.contains("cannot create resource \"pods/portforward\""), "\(message)")
+
+            // A cluster keeps its connection open after refusing an upgrade (as a real API
+            // server does): Canopy must close it, not keep one per refusal.
+            let before = sim.sim.connections.open
+            for _ in 0..<12 {
+                _ = try await PortForwardClient.exchange(url: url, token: try #require(fixture.tokens["coke-pv"]), trusting: certificate, serverName: "localhost", sending: payload)
+            }
+            #expect(try await Self.eventually { sim.sim.connections.open < before + 6 }, "\(sim.sim.connections.open - before) more connections to the cluster after 12 refused streams")
         }
     }
 
@@ -51,33 +43,42 @@ import TestSupport
     /// Forbidden naming `pods/portforward` (refused before the upgrade, so kubectl prints it);
     /// a SPDY-only client gets the cluster's plain answer.
     @Test func kubectlPortForwardThroughCanopy() async throws {
+        try await Self.withEchoPod { sim, server, fixture, member in
+            let large = (0..<300 * 1024).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            let payloads = [Array("through canopy".utf8), large, Array("again".utf8)]
+            let forwarded = try await member.portForward(["pod/echo"], port: 8080, sending: payloads)
+            #expect(forwarded.echoes.count == 3, "\(forwarded.output)")
+            for (echo, payload) in zip(forwarded.echoes, payloads) {
+                #expect(echo == payload, "\(echo.count) bytes back for \(payload.count): \(forwarded.output)")
+            }
+            // kubectl, stopped, leaves without a WebSocket close: the session to the cluster
+            // must end anyway (it used to stay open, and held Canopy's shutdown).
+            #expect(try await Self.eventually { sim.sim.openStreams == 0 }, "\(sim.sim.openStreams) streams still open on the cluster")
+
+            let viewer = try await ProxyTests.kubectl(server, token: fixture.tokens["coke-pv"], query: "style=token&project=marketing")
+            defer { viewer.remove() }
+            _ = try await viewer.run("config", "use-context", "marketing@onprem")
+            let refused = try await viewer.portForward(["pod/echo"], port: 8080, sending: [[1]])
+            #expect(refused.echoes.isEmpty)
+            #expect(refused.output.contains("cannot create resource \"pods/portforward\""), "\(refused.output)")
+
+            let spdy = try await member.portForward(["pod/echo"], port: 8080, sending: [[1]], environment: ["KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"])
+            #expect(spdy.echoes.isEmpty && spdy.output.contains("Upgrade request required"), "\(spdy.output)")
+        }
+    }
+
+    /// The fixture of `ProxyTests` (coke's project marketing on onprem and cloud) with the echo
+    /// pod applied in mkt-dev by the project member, whose kubectl is passed along.
+    static func withEchoPod(_ body: @Sendable (TestKubeSim, TestServer, Fixture, Kubectl) async throws -> Void) async throws {
         try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
             try await TestServer.with(tls: true) { server in
                 let fixture = try await ProxyTests.setUp(server, sim)
                 let member = try await ProxyTests.kubectl(server, token: fixture.tokens["coke-pm"], query: "style=token&project=marketing")
                 defer { member.remove() }
                 _ = try await member.run("config", "use-context", "marketing@onprem")
-                #expect(try await member.run("apply", "-f", "-", input: ProxyTests.echoPod).status == 0)
-                let large = (0..<300 * 1024).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-                let payloads = [Array("through canopy".utf8), large, Array("again".utf8)]
-                let forwarded = try await member.portForward(["pod/echo"], port: 8080, sending: payloads)
-                #expect(forwarded.echoes.count == 3, "\(forwarded.output)")
-                for (echo, payload) in zip(forwarded.echoes, payloads) {
-                    #expect(echo == payload, "\(echo.count) bytes back for \(payload.count): \(forwarded.output)")
-                }
-                // kubectl, stopped, leaves without a WebSocket close: the session to the cluster
-                // must end anyway (it used to stay open, and held Canopy's shutdown).
-                #expect(try await Self.eventually { sim.sim.openStreams == 0 }, "\(sim.sim.openStreams) streams still open on the cluster")
-
-                let viewer = try await ProxyTests.kubectl(server, token: fixture.tokens["coke-pv"], query: "style=token&project=marketing")
-                defer { viewer.remove() }
-                _ = try await viewer.run("config", "use-context", "marketing@onprem")
-                let refused = try await viewer.portForward(["pod/echo"], port: 8080, sending: [[1]])
-                #expect(refused.echoes.isEmpty)
-                #expect(refused.output.contains("cannot create resource \"pods/portforward\""), "\(refused.output)")
-
-                let spdy = try await member.portForward(["pod/echo"], port: 8080, sending: [[1]], environment: ["KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"])
-                #expect(spdy.echoes.isEmpty && spdy.output.contains("Upgrade request required"), "\(spdy.output)")
+                let created = try await member.run("apply", "-f", "-", input: ProxyTests.echoPod)
+                #expect(created.status == 0, "\(created.output)")
+                try await body(sim, server, fixture, member)
             }
         }
     }
