@@ -74,8 +74,15 @@ final class UpstreamSession: Sendable {
             opened.continuation.yield(.refused)
         }
         defer { deadline.cancel() }
-        for await opening in opened.stream { return opening }
-        return .refused
+        var result = Opening.refused
+        for await opening in opened.stream {
+            result = opening
+            break
+        }
+        // Nobody will relay a session given up on: if the cluster upgrades after the deadline,
+        // its side is closed at once rather than left open.
+        if result != .accepted { toCluster.continuation.finish() }
+        return result
     }
 
     /// Passes messages both ways until either side closes.
