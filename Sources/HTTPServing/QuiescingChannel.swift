@@ -27,21 +27,25 @@ public struct QuiescingChannel<Base: ServerChildChannel>: ServerChildChannel {
     let firstRequestTimeout: TimeAmount
     let screen: (@Sendable (HTTPRequestHead, any Channel) -> Bool)?
     let counter: ConnectionCounter?
+    let protocolSwitch: ProtocolSwitch?
 
-    /// `screen`: see `UnservedUpgradeFilter`; `counter` counts the open connections.
+    /// `screen`: see `UnservedUpgradeFilter`; `counter` counts the open connections;
+    /// `protocolSwitch` takes the upgrades other than WebSocket it claims.
     public init(
         _ base: Base, grace: TimeAmount = .seconds(30), firstRequestTimeout: TimeAmount = .seconds(20),
-        screen: (@Sendable (HTTPRequestHead, any Channel) -> Bool)? = nil, counter: ConnectionCounter? = nil
+        screen: (@Sendable (HTTPRequestHead, any Channel) -> Bool)? = nil, counter: ConnectionCounter? = nil,
+        protocolSwitch: ProtocolSwitch? = nil
     ) {
         self.base = base
         self.grace = grace
         self.firstRequestTimeout = firstRequestTimeout
         self.screen = screen
         self.counter = counter
+        self.protocolSwitch = protocolSwitch
     }
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        let grace = grace, firstRequestTimeout = firstRequestTimeout, screen = screen, counter = counter
+        let grace = grace, firstRequestTimeout = firstRequestTimeout, screen = screen, counter = counter, protocolSwitch = protocolSwitch
         return channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(ShutdownHandler(grace: grace, firstRequestTimeout: firstRequestTimeout, counter: counter))
         }.flatMap {
@@ -49,7 +53,7 @@ public struct QuiescingChannel<Base: ServerChildChannel>: ServerChildChannel {
         }.flatMapThrowing { value in
             // Hummingbird's HTTP/1 channels have a request decoder; others are left as they are.
             if (try? channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)) != nil {
-                try UnservedUpgradeFilter.install(on: channel, screen: screen)
+                try UnservedUpgradeFilter.install(on: channel, screen: screen, protocolSwitch: protocolSwitch)
             }
             return value
         }
@@ -68,11 +72,13 @@ extension HTTPServerBuilder {
     /// writes up to 32 KiB of stdin or forwarded bytes per frame, and a Kubernetes API server
     /// takes them).
     /// `screen` (see `UnservedUpgradeFilter`) turns WebSocket upgrade requests it refuses into
-    /// plain requests before `shouldUpgrade` sees them.
+    /// plain requests before `shouldUpgrade` sees them; `protocolSwitch` takes the other upgrades
+    /// it claims (SPDY).
     public static func quiescingHTTP1WebSocketUpgrade(
         maxFrameSize: Int = 1 << 20,
         screen: (@Sendable (HTTPRequestHead, any Channel) -> Bool)? = nil,
         counter: ConnectionCounter? = nil,
+        protocolSwitch: ProtocolSwitch? = nil,
         shouldUpgrade: @escaping @Sendable (HTTPRequest, any Channel, Logger) async throws
             -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
     ) -> HTTPServerBuilder {
@@ -81,7 +87,7 @@ extension HTTPServerBuilder {
                 HTTP1WebSocketUpgradeChannel(
                     responder: responder, configuration: HTTP1WebSocketUpgradeChannel.Configuration(ws: WebSocketServerConfiguration(maxFrameSize: maxFrameSize)), shouldUpgrade: shouldUpgrade
                 ),
-                screen: screen, counter: counter
+                screen: screen, counter: counter, protocolSwitch: protocolSwitch
             )
         }
     }

@@ -17,21 +17,42 @@ import NIOHTTP1
 /// loop: when it answers false the upgrade is removed the same way, so that the request is
 /// answered as a plain one (KubeSim refuses a stream it would not accept with the `Status` a
 /// real API server sends, on a connection kept open, instead of Hummingbird's bare 400 and close).
+///
+/// With a `ProtocolSwitch`, a first request asking for another upgrade that the switch claims is
+/// kept from Hummingbird altogether and handed to the switch once it has ended; the filter stays
+/// in the pipeline until the switch has answered (`SwitchingConnection`).
 final class UnservedUpgradeFilter: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
     typealias Screen = @Sendable (HTTPRequestHead, any Channel) -> Bool
 
     private let screen: Screen?
+    private let protocolSwitch: ProtocolSwitch?
+    /// The claimed request, until it has ended and been handed over.
+    private var claimed: HTTPRequestHead?
 
-    init(screen: Screen?) {
+    init(screen: Screen?, protocolSwitch: ProtocolSwitch?) {
         self.screen = screen
+        self.protocolSwitch = protocolSwitch
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .head(var head) = unwrapInboundIn(data) else { return context.fireChannelRead(data) }
+        let part = unwrapInboundIn(data)
+        if let head = claimed {
+            // A claimed request's body (there is none for a stream) is dropped; its end hands it over.
+            if case .end = part {
+                protocolSwitch?.take(head, SwitchingConnection(context: context, filter: self))
+            }
+            return
+        }
+        guard case .head(var head) = part else { return context.fireChannelRead(data) }
         let protocols = head.headers[canonicalForm: "upgrade"].map { $0.lowercased() }
         let webSocket = protocols.contains { $0.hasPrefix("websocket") }
+        if !protocols.isEmpty, !webSocket, let protocolSwitch, protocolSwitch.claims(head, context.channel) {
+            claimed = head
+            return
+        }
         if !protocols.isEmpty, !webSocket || screen?(head, context.channel) == false {
             head.headers.remove(name: "upgrade")
             let connection = head.headers[canonicalForm: "connection"].filter { $0.lowercased() != "upgrade" }.map(String.init)
@@ -43,8 +64,8 @@ final class UnservedUpgradeFilter: ChannelInboundHandler, RemovableChannelHandle
     }
 
     /// Puts the filter right after the HTTP request decoder of `channel`'s pipeline.
-    static func install(on channel: any Channel, screen: Screen?) throws {
+    static func install(on channel: any Channel, screen: Screen?, protocolSwitch: ProtocolSwitch?) throws {
         let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
-        try channel.pipeline.syncOperations.addHandler(UnservedUpgradeFilter(screen: screen), position: .after(decoder.handler))
+        try channel.pipeline.syncOperations.addHandler(UnservedUpgradeFilter(screen: screen, protocolSwitch: protocolSwitch), position: .after(decoder.handler))
     }
 }

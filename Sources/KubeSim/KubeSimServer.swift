@@ -25,7 +25,9 @@ public enum KubeSimServer {
         onRunning: @escaping @Sendable (Int) async -> Void
     ) throws -> some ApplicationProtocol {
         let api = SimAPI(sim: sim)
-        let http: HTTPServerBuilder = .quiescingHTTP1WebSocketUpgrade(screen: SimExec.screen(api), counter: sim.connections) { head, channel, _ in
+        let http: HTTPServerBuilder = .quiescingHTTP1WebSocketUpgrade(
+            screen: SimExec.screen(api), counter: sim.connections, protocolSwitch: SimSPDY.protocolSwitch(api)
+        ) { head, channel, _ in
             await SimExec.decide(api, head, channel)
         }
         return Application(

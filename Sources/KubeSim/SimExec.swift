@@ -49,37 +49,52 @@ enum SimExec {
     /// kept open, rather than Hummingbird's bare 400 and close.
     static func screen(_ api: SimAPI) -> @Sendable (HTTPRequestHead, any Channel) -> Bool {
         { head, channel in
-            var fields = HTTPFields()
-            for header in head.headers {
-                if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
-            }
-            let request = HTTPRequest(method: HTTPRequest.Method(head.method.rawValue) ?? .get, scheme: "https", authority: nil, path: head.uri, headerFields: fields)
-            let handler = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
-            let certificate = handler?.peerCertificate.flatMap { try? $0.toDERBytes() }
-            return acceptedProtocol(api, request, peerCertificate: certificate) != nil
+            acceptedProtocol(api, request(head), peerCertificate: peerCertificate(channel)) != nil
         }
+    }
+
+    /// `head` as the request Hummingbird's handlers see.
+    static func request(_ head: HTTPRequestHead) -> HTTPRequest {
+        var fields = HTTPFields()
+        for header in head.headers {
+            if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
+        }
+        return HTTPRequest(method: HTTPRequest.Method(head.method.rawValue) ?? .get, scheme: "https", authority: nil, path: head.uri, headerFields: fields)
+    }
+
+    /// The client certificate of `channel`'s TLS connection, if it presented one; on the event loop.
+    static func peerCertificate(_ channel: any Channel) -> [UInt8]? {
+        let handler = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
+        return handler?.peerCertificate.flatMap { try? $0.toDERBytes() }
     }
 
     /// The subprotocol `head` would be upgraded with, or nil when the sim refuses the stream.
     private static func acceptedProtocol(_ api: SimAPI, _ head: HTTPRequest, peerCertificate: [UInt8]?) -> String? {
         let offered = head.headerFields[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-        guard let path = head.path, path.hasPrefix("/clusters/") else { return nil }
-        let parts = path.split(separator: "?", maxSplits: 1)[0].split(separator: "/").map(String.init)
-        guard parts.count > 2, let cluster = api.sim.clusters[parts[1]] else { return nil }
+        let path = head.path ?? ""
         let subprotocol: String? =
-            if parts.last != "portforward" { offered.contains(channelProtocol) ? channelProtocol : nil }
+            if !path.split(separator: "?", maxSplits: 1)[0].hasSuffix("/portforward") { offered.contains(channelProtocol) ? channelProtocol : nil }
             else if offered.contains(SimPortForward.tunnelProtocol) { SimPortForward.tunnelProtocol }
             else if offered.contains(SimPortForward.channelProtocol), !SimPortForward.ports(in: path).isEmpty { SimPortForward.channelProtocol }
             else { nil }
-        guard let subprotocol else { return nil }
+        guard let subprotocol, allowsStream(api, head, peerCertificate: peerCertificate) else { return nil }
+        return subprotocol
+    }
+
+    /// Whether the caller of `head` may open the stream it asks for: a known token or client
+    /// certificate, `create` on the subresource for them (or whom they impersonate), an existing pod.
+    static func allowsStream(_ api: SimAPI, _ head: HTTPRequest, peerCertificate: [UInt8]?) -> Bool {
+        guard let path = head.path, path.hasPrefix("/clusters/") else { return false }
+        let parts = path.split(separator: "?", maxSplits: 1)[0].split(separator: "/").map(String.init)
+        guard parts.count > 2, let cluster = api.sim.clusters[parts[1]] else { return false }
         let request = Request(head: head, body: .init(buffer: ByteBuffer()))
         do {
             let user = try api.authenticate(request, peerCertificate: peerCertificate)
             try SimRequest(cluster: cluster, user: user, request: request, path: Array(parts.dropFirst(2))).authorizeStream()
         } catch {
-            return nil
+            return false
         }
-        return subprotocol
+        return true
     }
 
     private static func echo(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter) async throws {

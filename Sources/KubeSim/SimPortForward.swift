@@ -43,63 +43,89 @@ enum SimPortForward {
         }
     }
 
-    /// kubectl's SPDY session; see the type's comment. Ends at the client's GOAWAY or close.
+    /// kubectl's SPDY session tunnelled in the WebSocket; see the type's comment. Ends at the
+    /// client's GOAWAY or close.
     static func tunnel(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, logger: Logger) async throws {
         var reader = SPDY.FrameReader()
-        let writer = SPDY.FrameWriter()
-        // Open streams: whether each carries data, and the forwarding request it belongs to.
-        var streams: [UInt32: (isData: Bool, request: String)] = [:]
-        var errorStreams: [String: UInt32] = [:]
-        func send(_ frame: ByteBuffer) async throws { try await outbound.write(.binary(frame)) }
-        func finish(request: String) async throws {
-            if let error = errorStreams.removeValue(forKey: request) {
-                try await send(writer.data(stream: error, fin: true))
-                streams[error] = nil
-            }
-        }
+        var session = PortForwardSession(logger: logger)
         for try await message in inbound.messages(maxSize: 16 << 20) {
             guard case .binary(let bytes) = message else { continue }
             reader.append(bytes)
             while let frame = try reader.next() {
-                switch frame {
-                case .synStream(let stream, _, let headers):
-                    try await send(writer.synReply(stream: stream))
-                    let request = headers["requestid"] ?? ""
-                    switch headers["streamtype"] {
-                    case "error":
-                        streams[stream] = (false, request)
-                        errorStreams[request] = stream
-                    case "data":
-                        streams[stream] = (true, request)
-                        guard let port = UInt16(headers["port"] ?? ""), port > 0 else {
-                            if let error = errorStreams[request] {
-                                try await send(writer.data(stream: error, Array("invalid port \"\(headers["port"] ?? "")\"".utf8)))
-                            }
-                            try await send(writer.data(stream: stream, fin: true))
-                            try await finish(request: request)
-                            continue
-                        }
-                    default:
-                        logger.debug("port-forward stream of unknown type", metadata: ["headers": "\(headers)"])
-                    }
-                case .data(let stream, let fin, let payload):
-                    guard let kind = streams[stream], kind.isData else { continue }  // the client's end of an error stream
-                    if !payload.isEmpty { try await send(writer.data(stream: stream, payload)) }
-                    if fin {
-                        try await send(writer.data(stream: stream, fin: true))
-                        streams[stream] = nil
-                        try await finish(request: kind.request)
-                    }
-                case .rstStream(let stream, _):
-                    streams[stream] = nil
-                case .ping(let id):
-                    try await send(writer.ping(id))
-                case .goAway:
-                    return
-                case .ignored:
-                    continue
-                }
+                let (replies, end) = try session.handle(frame)
+                for reply in replies { try await outbound.write(.binary(reply)) }
+                if end { return }
             }
         }
+    }
+}
+
+/// The sim's side of a SPDY session: the frames to send back for each frame the client sends.
+protocol SPDYSession {
+    /// The frames answering `frame`, and whether the session is over.
+    mutating func handle(_ frame: SPDY.Frame) throws -> (replies: [ByteBuffer], end: Bool)
+}
+
+/// Port forwarding in a SPDY session (tunnelled in a WebSocket, or on a connection upgraded to
+/// `SPDY/3.1`): every port an echo; see `SimPortForward`.
+struct PortForwardSession: SPDYSession {
+    let logger: Logger
+    private let writer = SPDY.FrameWriter()
+    /// Open streams: whether each carries data, and the forwarding request it belongs to.
+    private var streams: [UInt32: (isData: Bool, request: String)] = [:]
+    private var errorStreams: [String: UInt32] = [:]
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    mutating func handle(_ frame: SPDY.Frame) throws -> (replies: [ByteBuffer], end: Bool) {
+        var replies: [ByteBuffer] = []
+        switch frame {
+        case .synStream(let stream, _, let headers):
+            replies.append(try writer.synReply(stream: stream))
+            let request = headers["requestid"] ?? ""
+            switch headers["streamtype"] {
+            case "error":
+                streams[stream] = (false, request)
+                errorStreams[request] = stream
+            case "data":
+                streams[stream] = (true, request)
+                guard let port = UInt16(headers["port"] ?? ""), port > 0 else {
+                    if let error = errorStreams[request] {
+                        replies.append(writer.data(stream: error, Array("invalid port \"\(headers["port"] ?? "")\"".utf8)))
+                    }
+                    replies.append(writer.data(stream: stream, fin: true))
+                    replies += finish(request: request)
+                    return (replies, false)
+                }
+            default:
+                logger.debug("port-forward stream of unknown type", metadata: ["headers": "\(headers)"])
+            }
+        case .data(let stream, let fin, let payload):
+            guard let kind = streams[stream], kind.isData else { break }  // the client's end of an error stream
+            if !payload.isEmpty { replies.append(writer.data(stream: stream, payload)) }
+            if fin {
+                replies.append(writer.data(stream: stream, fin: true))
+                streams[stream] = nil
+                replies += finish(request: kind.request)
+            }
+        case .rstStream(let stream, _):
+            streams[stream] = nil
+        case .ping(let id):
+            replies.append(writer.ping(id))
+        case .goAway:
+            return ([], true)
+        case .ignored:
+            break
+        }
+        return (replies, false)
+    }
+
+    /// Ends a forwarding request: its error stream closes empty (no error).
+    private mutating func finish(request: String) -> [ByteBuffer] {
+        guard let error = errorStreams.removeValue(forKey: request) else { return [] }
+        streams[error] = nil
+        return [writer.data(stream: error, fin: true)]
     }
 }

@@ -40,8 +40,8 @@ import TestSupport
 
     /// Real kubectl's port-forward (a SPDY session tunnelled in the WebSocket) through Canopy:
     /// three connections (one of 300 KiB) echoed whole for a member; a viewer gets the cluster's
-    /// Forbidden naming `pods/portforward` (refused before the upgrade, so kubectl prints it);
-    /// a SPDY-only client gets the cluster's plain answer.
+    /// Forbidden naming `pods/portforward` (refused before the upgrade, so kubectl prints it).
+    /// Plain SPDY upgrades are in `SPDYStreamTests`.
     @Test func kubectlPortForwardThroughCanopy() async throws {
         try await Self.withEchoPod { sim, server, fixture, member in
             let large = (0..<300 * 1024).map { UInt8(truncatingIfNeeded: $0 &* 31) }
@@ -62,8 +62,6 @@ import TestSupport
             #expect(refused.echoes.isEmpty)
             #expect(refused.output.contains("cannot create resource \"pods/portforward\""), "\(refused.output)")
 
-            let spdy = try await member.portForward(["pod/echo"], port: 8080, sending: [[1]], environment: ["KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"])
-            #expect(spdy.echoes.isEmpty && spdy.output.contains("Upgrade request required"), "\(spdy.output)")
         }
     }
 

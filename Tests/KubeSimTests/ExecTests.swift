@@ -49,8 +49,7 @@ import TestSupport
 /// client libraries speak.
 @Suite struct PortForwardSimTests {
     /// Real kubectl: each local connection is its own pair of SPDY streams in one session; a
-    /// 300 KiB payload crosses in many frames; who may not port-forward gets the real Forbidden;
-    /// a client insisting on SPDY upgrades gets the plain answer, not a dropped connection.
+    /// 300 KiB payload crosses in many frames; who may not port-forward gets the real Forbidden.
     @Test func kubectlPortForwardEchoesEveryConnection() async throws {
         try await TestKubeSim.with { sim in
             let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
@@ -70,14 +69,41 @@ import TestSupport
             let refused = try await kubectl.portForward(["-n", "team-a", "pod/echo", "--as", "alice"], port: 8080, sending: [[1]])
             #expect(refused.echoes.isEmpty)
             #expect(refused.output.contains("cannot create resource \"pods/portforward\""), "\(refused.output)")
+        }
+    }
 
-            // Before the filter, NIO's upgrade handler swallowed these requests and kubectl saw EOF.
-            let spdy = try await kubectl.portForward(
-                ["-n", "team-a", "pod/echo"], port: 8080, sending: [[1]], environment: ["KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"]
-            )
-            #expect(spdy.echoes.isEmpty && spdy.output.contains("Upgrade request required"), "\(spdy.output)")
-            let exec = try await kubectl.run("exec", "-n", "team-a", "echo", "--", "cat", environment: ["KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"])
-            #expect(exec.status != 0 && exec.output.contains("Upgrade request required"), "\(exec.output)")
+    /// kubectl told not to use WebSockets upgrades to `SPDY/3.1`, as kubectl before v1.31 does:
+    /// exec and port-forward echo the same; a refusal is the real Status before any upgrade; the
+    /// sim's streams end when kubectl does.
+    @Test func kubectlStreamsOverPlainSPDY() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            let spdyOnly = ["KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false", "KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"]
+            _ = try await kubectl.run("create", "namespace", "team-a")
+            #expect(try await kubectl.run("apply", "-f", "-", input: ExecTests.pod).status == 0)
+            let large = (0..<300 * 1024).map { UInt8(truncatingIfNeeded: $0 &* 5) }
+            let payloads = [Array("over spdy".utf8), large]
+            let forwarded = try await kubectl.portForward(["-n", "team-a", "pod/echo"], port: 8080, sending: payloads, environment: spdyOnly)
+            #expect(forwarded.echoes.count == 2, "\(forwarded.output)")
+            for (echo, payload) in zip(forwarded.echoes, payloads) {
+                #expect(echo == payload, "\(echo.count) bytes back for \(payload.count): \(forwarded.output)")
+            }
+            let input = (0..<5_000).map { "line \($0)\n" }.joined()
+            let echoed = try await kubectl.run("exec", "-i", "-n", "team-a", "echo", "--", "cat", input: input, environment: spdyOnly)
+            #expect(echoed.status == 0 && echoed.output == input, "\(echoed.output.prefix(300))")
+            let quiet = try await kubectl.run("exec", "-n", "team-a", "echo", "--", "true", environment: spdyOnly)
+            #expect(quiet.status == 0 && quiet.output.isEmpty, "\(quiet.output)")
+
+            _ = try await kubectl.run("create", "rolebinding", "alice-view", "-n", "team-a", "--clusterrole=view", "--user=alice")
+            let refused = try await kubectl.run("exec", "-i", "-n", "team-a", "echo", "--as", "alice", "--", "cat", input: "x", environment: spdyOnly)
+            #expect(refused.status != 0 && refused.output.contains("User \"alice\" cannot create resource \"pods/exec\""), "\(refused.output)")
+            let missing = try await kubectl.run("exec", "-i", "-n", "team-a", "nope", "--", "cat", input: "x", environment: spdyOnly)
+            #expect(missing.status != 0 && missing.output.contains("pods \"nope\" not found"), "\(missing.output)")
+
+            let deadline = ContinuousClock.now + .seconds(10)
+            while sim.sim.openStreams > 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(sim.sim.openStreams == 0, "\(sim.sim.openStreams) SPDY sessions still open after kubectl ended")
         }
     }
 

@@ -83,8 +83,11 @@ public enum CanopyServer {
             ? ServerCertificate.loadOrCreate(in: configuration.dataDirectory, host: configuration.host) : nil
         let proxyClients = ProxyClients(clients: services.clusters)
         let router = buildRouter(services, certificatePEM: certificate?.certificatePEM, proxyClients: proxyClients)
-        let upgrades = ProxyUpgrade(proxy: KubeProxy(services: services, clients: proxyClients))
-        let http: HTTPServerBuilder = .quiescingHTTP1WebSocketUpgrade { head, _, logger in await upgrades.decide(head, logger: logger) }
+        let kubeProxy = KubeProxy(services: services, clients: proxyClients)
+        let upgrades = ProxyUpgrade(proxy: kubeProxy)
+        let http: HTTPServerBuilder = .quiescingHTTP1WebSocketUpgrade(protocolSwitch: ProxySPDY(proxy: kubeProxy, logger: logger).protocolSwitch) { head, _, logger in
+            await upgrades.decide(head, logger: logger)
+        }
         let recorder = TokenUseRecorder(authenticator: authenticator, store: store, logger: logger)
         let shutdown = ShutdownHandle()
         let app = Application(

@@ -117,6 +117,7 @@ final class UpstreamSession: Sendable {
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: components.percentEncodedPath + (components.percentEncodedQuery.map { "?" + $0 } ?? ""))
         head.headers.add(name: "Host", value: components.port.map { "\(host):\($0)" } ?? host)
         for field in headers { head.headers.add(name: field.name.rawName, value: field.value) }
+        let request = head
         return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
             .connect(host: address, port: port) { channel in
@@ -131,7 +132,7 @@ final class UpstreamSession: Sendable {
                         }
                     }
                     let configuration = NIOTypedHTTPClientUpgradeConfiguration<Upgrade>(
-                        upgradeRequestHead: head, upgraders: [upgrader],
+                        upgradeRequestHead: request, upgraders: [upgrader],
                         notUpgradingCompletionHandler: { channel in channel.eventLoop.makeCompletedFuture { .notUpgraded } }
                     )
                     var pipeline = NIOUpgradableHTTPClientPipelineConfiguration(upgradeConfiguration: configuration)
