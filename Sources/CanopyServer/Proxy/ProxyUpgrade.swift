@@ -23,8 +23,8 @@ import NIOSSL
 /// upgraded, the `Status` goes out on the error channel (3) and the connection closes; `kubectl`
 /// shows it as `Error from server (…)`. kubectl's port-forward (a SPDY session tunnelled in the
 /// WebSocket, `SPDY/3.1+portforward.k8s.io`) is refused before the upgrade instead, as a plain
-/// request. Canopy serves no SPDY upgrade itself: a client falling back to one gets the answer
-/// to the same request without the upgrade (`HTTPServing.UnservedUpgradeFilter`).
+/// request; kubectl then falls back to a plain SPDY upgrade (`ProxySPDY`), which gets the
+/// cluster's own refusal.
 struct ProxyUpgrade: Sendable {
     let proxy: KubeProxy
 
@@ -43,9 +43,8 @@ struct ProxyUpgrade: Sendable {
         } catch {
             // kubectl's port-forward tunnels SPDY in the WebSocket and would read a Status sent
             // after the upgrade as its own bytes: it is refused before any upgrade instead, as a
-            // real server does. The router then answers the same request without the upgrade
-            // (the caller resolved the same way, the cluster's own Status), and kubectl, falling
-            // back to a SPDY request that gets the same answer, prints it.
+            // real server does. kubectl then falls back to a plain SPDY upgrade, which the
+            // cluster refuses with its own Status (`ProxySPDY` passes it on), and prints that.
             guard chosen.hasSuffix(".channel.k8s.io") else { return .dontUpgrade }
             let status = (error as? ProxyStatus) ?? ProxyStatus(503, "ServiceUnavailable", "the cluster cannot be reached through Canopy: \(error)")
             return upgrade { inbound, outbound, _ in try await Self.refuse(status, inbound, outbound) }
