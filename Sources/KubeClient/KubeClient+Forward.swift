@@ -15,7 +15,7 @@ extension KubeClient {
         _ method: HTTPMethod, pathAndQuery: String, headers: HTTPHeaders, body: HTTPClientRequest.Body?,
         impersonation: Impersonation?, timeout: TimeAmount
     ) async throws -> HTTPClientResponse {
-        var request = HTTPClientRequest(url: connection.server + pathAndQuery)
+        var request = HTTPClientRequest(url: requestBase + pathAndQuery)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         addCredential(to: &request)

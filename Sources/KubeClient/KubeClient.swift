@@ -41,6 +41,9 @@ public final class KubeClient: Sendable {
 
     public let connection: Kubeconfig.Connection
     public let configuration: Configuration
+    /// Where requests go: the server's URL, or with `tls-server-name` the same URL naming that
+    /// name instead of the host (see `init`).
+    let requestBase: String
     let http: HTTPClient
     private let logger: Logger
 
@@ -56,6 +59,20 @@ public final class KubeClient: Sendable {
         // Kubernetes API servers speak HTTP/2 too, but KubeSim and Canopy's proxy serve HTTP/1.1;
         // a pool that starts on HTTP/2 and migrates back has crashed here (AsyncHTTPClient 1.37).
         clientConfiguration.httpVersion = .http1Only
+        // `tls-server-name` (kubectl's): TLS sends that name and checks the certificate for it
+        // while the connection still goes to the server's host. Requests name it as their host,
+        // and the client is told where that host really is.
+        var base = connection.server
+        if let name = connection.tlsServerName, !name.isEmpty, var components = URLComponents(string: connection.server),
+           components.scheme == "https", let host = components.host
+        {
+            components.host = name
+            if let rewritten = components.string {
+                base = rewritten
+                clientConfiguration.dnsOverride[name] = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            }
+        }
+        requestBase = base
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
 
@@ -142,6 +159,8 @@ public final class KubeClient: Sendable {
             throw KubeError(.tls, "TLS with \(connection.server) failed (\(error)); check the kubeconfig's certificate-authority and client certificate")
         } catch let error as BoringSSLError {
             throw KubeError(.tls, "TLS with \(connection.server) failed (\(error)); check the kubeconfig's certificate-authority and client certificate")
+        } catch let error as NIOSSLExtraError {
+            throw KubeError(.tls, "TLS with \(connection.server) failed (\(error)); the certificate does not name the host: check the kubeconfig's server address or its tls-server-name")
         } catch {
             throw KubeError(.unreachable, "\(method) \(connection.server)\(path) failed: \(error)")
         }
@@ -200,11 +219,11 @@ public final class KubeClient: Sendable {
     }
 
     private func url(_ path: String, _ query: [String: String]) -> String {
-        guard !query.isEmpty else { return connection.server + path }
+        guard !query.isEmpty else { return requestBase + path }
         var components = URLComponents()
         components.queryItems = query.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
         let encoded = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B") ?? ""
-        return connection.server + path + "?" + encoded
+        return requestBase + path + "?" + encoded
     }
 
     /// Whether to retry, and after how long when the server said so.

@@ -9,12 +9,15 @@ import ServiceLifecycle
 public struct TestKubeSim: Sendable {
     public let sim: KubeSim
     public let baseURL: String
+    /// The `tls-server-name` the kubeconfigs name, if any.
+    public var tlsServerName: String?
 
     /// Runs `body` with simulated clusters named `clusters`; stops them afterwards. `certificate`
-    /// (self-signed) replaces the sim's own serving certificate.
+    /// (self-signed) replaces the sim's own serving certificate; `tlsServerName` goes into every
+    /// kubeconfig (`kubeconfig(_:)`) as `tls-server-name`.
     public static func with<T: Sendable>(
         clusters: [String] = ["a"], shape: KubeSim.ClusterShape = KubeSim.ClusterShape(nodes: 3), tls: Bool = true, certificate: ServerCertificate? = nil,
-        clock: @escaping @Sendable () -> Date = Date.init, _ body: @Sendable (TestKubeSim) async throws -> T
+        tlsServerName: String? = nil, clock: @escaping @Sendable () -> Date = Date.init, _ body: @Sendable (TestKubeSim) async throws -> T
     ) async throws -> T {
         let sim = try KubeSim(clusterNames: clusters, shape: shape, certificate: certificate, clock: clock)
         let (ready, continuation) = AsyncStream<Int>.makeStream()
@@ -33,7 +36,7 @@ public struct TestKubeSim: Sendable {
                 await services.triggerGracefulShutdown()
             }
             do {
-                let result = try await body(TestKubeSim(sim: sim, baseURL: "\(tls ? "https" : "http")://127.0.0.1:\(port)"))
+                let result = try await body(TestKubeSim(sim: sim, baseURL: "\(tls ? "https" : "http")://127.0.0.1:\(port)", tlsServerName: tlsServerName))
                 await stop()
                 for try await _ in group {}
                 return result
@@ -45,6 +48,10 @@ public struct TestKubeSim: Sendable {
         }
     }
 
-    /// The admin kubeconfig of one cluster, as YAML.
-    public func kubeconfig(_ cluster: String) -> String { sim.adminKubeconfig(cluster: cluster, baseURL: baseURL) }
+    /// The admin kubeconfig of one cluster, as YAML (with `tls-server-name` when the sim has one).
+    public func kubeconfig(_ cluster: String) -> String {
+        let yaml = sim.adminKubeconfig(cluster: cluster, baseURL: baseURL)
+        guard let tlsServerName else { return yaml }
+        return yaml.replacingOccurrences(of: "    server: \(baseURL)/clusters/\(cluster)\n", with: "    server: \(baseURL)/clusters/\(cluster)\n    tls-server-name: \(tlsServerName)\n")
+    }
 }

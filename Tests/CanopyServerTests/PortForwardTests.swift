@@ -1,3 +1,4 @@
+import CanopyCertificates
 import Foundation
 import KubeSim
 import Testing
@@ -67,8 +68,11 @@ import TestSupport
 
     /// The fixture of `ProxyTests` (coke's project marketing on onprem and cloud) with the echo
     /// pod applied in mkt-dev by the project member, whose kubectl is passed along.
-    static func withEchoPod(_ body: @Sendable (TestKubeSim, TestServer, Fixture, Kubectl) async throws -> Void) async throws {
-        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+    /// `certificate` and `tlsServerName` as for `TestKubeSim.with`.
+    static func withEchoPod(
+        certificate: ServerCertificate? = nil, tlsServerName: String? = nil, _ body: @Sendable (TestKubeSim, TestServer, Fixture, Kubectl) async throws -> Void
+    ) async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"], certificate: certificate, tlsServerName: tlsServerName) { sim in
             try await TestServer.with(tls: true) { server in
                 let fixture = try await ProxyTests.setUp(server, sim)
                 let member = try await ProxyTests.kubectl(server, token: fixture.tokens["coke-pm"], query: "style=token&project=marketing")

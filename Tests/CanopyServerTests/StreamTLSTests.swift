@@ -1,6 +1,7 @@
 import CanopyCertificates
 import Foundation
 import HTTPTypes
+import KubeAPI
 import KubeClient
 import KubeSim
 import Logging
@@ -39,5 +40,30 @@ import TestSupport
             return
         }
         #expect(ProxyUpgrade.isTLSFailure(error), "\(error)")
+    }
+
+    /// A cluster whose certificate names neither the address nor a name that resolves, reached as
+    /// its kubeconfig's `tls-server-name` says (as kubectl does): Canopy's own calls (import,
+    /// reconcile), proxied requests, and exec over a WebSocket and over SPDY all check the
+    /// certificate for that name. Without the name the same cluster is refused as a TLS failure.
+    @Test func tlsServerNameIsTheNameCheckedEverywhere() async throws {
+        let certificate = try ServerCertificate.create(host: "kubesim.example", commonName: "KubeSim", loopback: false)
+        try await PortForwardTests.withEchoPod(certificate: certificate, tlsServerName: "kubesim.example") { sim, _, _, member in
+            let named = try KubeClient(connection: try Kubeconfig(yaml: sim.kubeconfig("onprem")).connection())
+            let namespaces = try await named.list(Namespace.self)
+            #expect(namespaces.items.contains { $0.metadata.name == "mkt-dev" })
+            try await named.shutdown()
+            let unnamed = try KubeClient(connection: try Kubeconfig(yaml: sim.sim.adminKubeconfig(cluster: "onprem", baseURL: sim.baseURL)).connection())
+            let refused = await #expect(throws: KubeError.self) { try await unnamed.list(Namespace.self) }
+            #expect(refused?.code == .tls, "\(String(describing: refused))")
+            try await unnamed.shutdown()
+
+            #expect(try await member.run("get", "pod", "echo", "-o", "name").output == "pod/echo\n")
+            let input = "checked for kubesim.example\n"
+            let webSocket = try await member.run("exec", "-i", "echo", "--", "cat", input: input)
+            #expect(webSocket.output == input, "\(webSocket.output)")
+            let spdy = try await member.run("exec", "-i", "echo", "--", "cat", input: input, environment: SPDYStreamTests.spdyOnly)
+            #expect(spdy.output == input, "\(spdy.output)")
+        }
     }
 }

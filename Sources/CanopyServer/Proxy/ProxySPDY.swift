@@ -86,7 +86,8 @@ struct ProxySPDY: Sendable {
 
         let upstream = try await ClusterExchange.send(
             request, host: host, port: base.port ?? (isTLS ? 443 : 80),
-            tls: isTLS ? try KubeClient.tlsConfiguration(for: client.connection) : nil, on: connection.eventLoop
+            tls: isTLS ? try KubeClient.tlsConfiguration(for: client.connection) : nil, serverName: client.connection.tlsServerName,
+            on: connection.eventLoop
         )
         let status = Int(upstream.head.status.code)
         try? await proxy.audit(.init(head.method.rawValue) ?? .post, target: target, status: status, principal: principal, tenant: tenant, cluster: cluster, requestID: nil)
@@ -128,8 +129,12 @@ struct ClusterExchange: Sendable {
     let body: ByteBuffer
 
     /// Connects on `eventLoop` (the client's, so that the two can be joined), sends `request`,
-    /// and waits up to 10 seconds for the answer.
-    static func send(_ request: HTTPRequestHead, host: String, port: Int, tls: TLSConfiguration?, on eventLoop: any EventLoop) async throws -> ClusterExchange {
+    /// and waits up to 10 seconds for the answer. With `tls`, the cluster is checked for
+    /// `serverName` (the kubeconfig's `tls-server-name`, also sent as SNI) when given, else for its
+    /// name (sent as SNI) or its address (no SNI).
+    static func send(
+        _ request: HTTPRequestHead, host: String, port: Int, tls: TLSConfiguration?, serverName: String? = nil, on eventLoop: any EventLoop
+    ) async throws -> ClusterExchange {
         let address = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         let isAddress = (try? SocketAddress(ipAddress: address, port: 0)) != nil
         let sslContext = try tls.map { try NIOSSLContext(configuration: $0) }
@@ -140,8 +145,7 @@ struct ClusterExchange: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     if let sslContext {
-                        // A cluster known by its address is checked for that address, without SNI.
-                        try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: isAddress ? nil : address))
+                        try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName ?? (isAddress ? nil : address)))
                     }
                     try pipeline.addHandler(HTTPRequestEncoder())
                     try pipeline.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)))

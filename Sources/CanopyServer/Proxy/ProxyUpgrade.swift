@@ -72,7 +72,7 @@ struct ProxyUpgrade: Sendable {
         let url = (server.hasPrefix("https://") ? "wss://" + server.dropFirst(8) : "ws://" + server.dropFirst(7)) + pathAndQuery
         let tls = server.hasPrefix("https://") ? try KubeClient.tlsConfiguration(for: client.connection) : nil
         let session = UpstreamSession()
-        let opened = await session.connect(url: url, headers: headers, tls: tls, logger: logger)
+        let opened = await session.connect(url: url, headers: headers, tls: tls, serverName: client.connection.tlsServerName, logger: logger)
         if case .failed(let error) = opened, Self.isTLSFailure(error) {
             throw ProxyStatus(503, "ServiceUnavailable", "the cluster's serving certificate could not be verified for \(URL(string: server)?.host ?? server): \(error)")
         }

@@ -47,12 +47,13 @@ final class UpstreamSession: Sendable {
     /// Starts the WebSocket to the cluster at `url` (`ws://` or `wss://`) and says once the cluster
     /// accepted the upgrade, refused it, or could not be reached. With `tls`, a cluster known by
     /// its name is sent that name (SNI) and checked for it; one known by its address is checked
-    /// for the address connected to, as on the plain proxy path.
-    func connect(url: String, headers: HTTPFields, tls: TLSConfiguration?, logger: Logger) async -> Opening {
+    /// for the address connected to, as on the plain proxy path; `serverName` (the kubeconfig's
+    /// `tls-server-name`) replaces either.
+    func connect(url: String, headers: HTTPFields, tls: TLSConfiguration?, serverName: String? = nil, logger: Logger) async -> Opening {
         let toCluster = toCluster, fromCluster = fromCluster, opened = opened
         Task {
             do {
-                let connected = try await Self.open(url: url, headers: headers, tls: tls)
+                let connected = try await Self.open(url: url, headers: headers, tls: tls, serverName: serverName)
                 switch try await connected.upgrade.get() {
                 case .notUpgraded:
                     try? await connected.channel.close()
@@ -108,7 +109,7 @@ final class UpstreamSession: Sendable {
     }
 
     /// Connects and sends the upgrade request; the future says whether the cluster upgraded.
-    private static func open(url: String, headers: HTTPFields, tls: TLSConfiguration?) async throws -> Connected {
+    private static func open(url: String, headers: HTTPFields, tls: TLSConfiguration?, serverName: String?) async throws -> Connected {
         guard let components = URLComponents(string: url), let host = components.host else { throw ProxyStatus(502, "BadGateway", "bad cluster address \(url)") }
         let address = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         let isAddress = (try? SocketAddress(ipAddress: address, port: 0)) != nil
@@ -123,7 +124,7 @@ final class UpstreamSession: Sendable {
             .connect(host: address, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let sslContext {
-                        let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: isAddress ? nil : address)
+                        let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: serverName ?? (isAddress ? nil : address))
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
                     let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: 1 << 20, enableAutomaticErrorHandling: false) { channel, _ in
