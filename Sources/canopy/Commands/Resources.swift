@@ -95,7 +95,7 @@ struct UserCommand: AsyncParsableCommand {
 /// `canopy project list|get|create|delete --tenant T`.
 struct ProjectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "project", abstract: "Manage a tenant's projects.", subcommands: [List.self, Get.self, Create.self, Delete.self]
+        commandName: "project", abstract: "Manage a tenant's projects.", subcommands: [List.self, Get.self, Create.self, Update.self, Usage.self, Delete.self]
     )
     static let columns = ["name", "role", "caps", "displayName"]
 
@@ -121,18 +121,33 @@ struct ProjectCommand: AsyncParsableCommand {
         @Option(help: "Memory cap for the whole project, e.g. 64Gi.") var memory: String?
         @Option(help: "privileged, baseline (the default) or restricted: the Pod Security Standard its namespaces enforce.") var podSecurity: String?
         @Option(help: "Namespaces on a cluster, CLUSTER=NS[,NS…], repeatable.") var placement: [String] = []
+        @Option(help: "Reservation on a cluster of a --placement, CLUSTER=cpu:PCT[,memory:PCT]. Repeatable.") var reserve: [String] = []
+        @Option(help: "Caps on a cluster of a --placement, CLUSTER=RESOURCE:QTY[,…] (cpu:4,memory:8Gi,pods:50). Repeatable.") var clusterCap: [String] = []
         func run() async throws {
             var body: [String: Any] = ["name": name]
             if let displayName { body["displayName"] = displayName }
             if cpu != nil || memory != nil { body["caps"] = ["cpu": cpu, "memory": memory].compactMapValues { $0 } }
             if let podSecurity { body["podSecurity"] = podSecurity }
-            if !placement.isEmpty {
-                body["placements"] = try placement.map { text -> [String: Any] in
-                    let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-                    guard parts.count == 2, !parts[1].isEmpty else { throw CLIError("--placement takes CLUSTER=NS[,NS…], not \(text)") }
-                    return ["cluster": parts[0], "namespaces": parts[1].split(separator: ",").map(String.init)]
-                }
+            var placements = try placement.map { text -> [String: Any] in
+                let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[1].isEmpty else { throw CLIError("--placement takes CLUSTER=NS[,NS…], not \(text)") }
+                return ["cluster": parts[0], "namespaces": parts[1].split(separator: ",").map(String.init)]
             }
+            func index(of cluster: String, for option: String) throws -> Int {
+                guard let index = placements.firstIndex(where: { $0["cluster"] as? String == cluster }) else {
+                    throw CLIError("\(option) names \(cluster), which no --placement places the project on")
+                }
+                return index
+            }
+            for text in reserve {
+                let (cluster, pairs) = try QuotaOptions.perCluster(text, option: "--reserve")
+                placements[try index(of: cluster, for: "--reserve")]["reservation"] = try QuotaOptions.reservation(pairs, option: "--reserve")
+            }
+            for text in clusterCap {
+                let (cluster, pairs) = try QuotaOptions.perCluster(text, option: "--cluster-cap")
+                placements[try index(of: cluster, for: "--cluster-cap")]["caps"] = QuotaOptions.merge([:], pairs ?? [])
+            }
+            if !placements.isEmpty { body["placements"] = placements }
             try options.print(try await run(try await options.client().send(.POST, "/api/v1/tenants/\(tenant)/projects", body: body)), columns: ProjectCommand.columns)
         }
     }
@@ -197,7 +212,7 @@ struct MemberCommand: AsyncParsableCommand {
 /// `canopy cluster list|get|import|delete --tenant T`.
 struct ClusterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "cluster", abstract: "Manage a tenant's clusters.", subcommands: [List.self, Get.self, Import.self, Delete.self]
+        commandName: "cluster", abstract: "Manage a tenant's clusters.", subcommands: [List.self, Get.self, Import.self, Allocation.self, Delete.self]
     )
     static let columns = ["name", "kubernetesVersion", "nodeCount", "capacity", "status", "labels"]
 
