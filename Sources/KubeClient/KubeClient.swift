@@ -59,6 +59,9 @@ public final class KubeClient: Sendable {
         // Kubernetes API servers speak HTTP/2 too, but KubeSim and Canopy's proxy serve HTTP/1.1;
         // a pool that starts on HTTP/2 and migrates back has crashed here (AsyncHTTPClient 1.37).
         clientConfiguration.httpVersion = .http1Only
+        // No span per request: Canopy traces nothing, and the no-op tracer still cost a few
+        // percent of the proxy's CPU.
+        clientConfiguration.tracing.tracer = nil
         // `tls-server-name` (kubectl's): TLS sends that name and checks the certificate for it
         // while the connection still goes to the server's host. Requests name it as their host,
         // and the client is told where that host really is.

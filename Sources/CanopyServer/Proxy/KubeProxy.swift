@@ -100,6 +100,9 @@ struct KubeProxy: Sendable {
             }
         }
 
+        // The client's body is relayed until the cluster's answer has been read whole: a cluster
+        // may answer before it has read the body (413 for one too large), and stopping the upload
+        // while its answer is still arriving fails that answer too (CancellationError, then 503).
         let body = RequestBodyRelay(of: request)
         let response: HTTPClientResponse
         do {
@@ -107,18 +110,24 @@ struct KubeProxy: Sendable {
                 HTTPMethod(rawValue: request.method.rawValue), pathAndQuery: path + query, headers: headers, body: body?.upload,
                 impersonation: impersonation, timeout: .hours(2)
             )
-            await body?.stop()
         } catch {
             await body?.stop()
             throw error
         }
-        if [.post, .put, .patch, .delete].contains(request.method) {
-            try await audit(request.method, target: target, status: Int(response.status.code), principal: principal, tenant: tenant, cluster: cluster, requestID: context.requestID)
+        do {
+            if [.post, .put, .patch, .delete].contains(request.method) {
+                try await audit(request.method, target: target, status: Int(response.status.code), principal: principal, tenant: tenant, cluster: cluster, requestID: context.requestID)
+            }
+            if response.status == .forbidden, request.method != .delete, let namespace = target.namespaceOfObject {
+                let answer = try await refusal(response, cluster: cluster, namespace: namespace)
+                await body?.stop()
+                return answer
+            }
+            return try await Self.streamed(response, client: client, waitForFirstBytes: !isWatch, clientGone: clientGone, upload: body)
+        } catch {
+            await body?.stop()
+            throw error
         }
-        if response.status == .forbidden, request.method != .delete, let namespace = target.namespaceOfObject {
-            return try await refusal(response, cluster: cluster, namespace: namespace)
-        }
-        return try await Self.streamed(response, client: client, waitForFirstBytes: !isWatch, clientGone: clientGone)
     }
 
     /// A write the cluster refused: passed on as it is; a quota refusal also tells the share
@@ -174,8 +183,10 @@ struct KubeProxy: Sendable {
     /// on its own, so it is read by the writing task itself (no task or queue in between: this is
     /// the path of every GET), with the cluster's `Content-Length` kept. A watch is read by a task
     /// of its own (`UpstreamBody`).
+    /// `upload`, the client's body still being relayed, is stopped once the answer has been read.
     static func streamed(
-        _ response: HTTPClientResponse, client: KubeClient, waitForFirstBytes: Bool = false, clientGone: EventLoopFuture<Void>? = nil
+        _ response: HTTPClientResponse, client: KubeClient, waitForFirstBytes: Bool = false, clientGone: EventLoopFuture<Void>? = nil,
+        upload: RequestBodyRelay? = nil
     ) async throws -> Response {
         var fields = HTTPFields()
         for (name, value) in response.headers where !hopByHop.contains(name.lowercased()) {
@@ -185,6 +196,7 @@ struct KubeProxy: Sendable {
         guard waitForFirstBytes else {
             let body = UpstreamBody(response, client: client)
             return Response(status: status, headers: fields, body: ResponseBody { writer in
+                defer { if let upload { Task { await upload.stop() } } }
                 for try await chunk in body.rest(until: clientGone) { try await writer.write(chunk) }
                 try await writer.finish(nil)
             })
@@ -199,10 +211,16 @@ struct KubeProxy: Sendable {
         // Kept only with bytes to send: an answer to HEAD announces a length it does not carry.
         let length = first == nil ? nil : response.headers.first(name: "content-length").flatMap { Int($0) }
         return Response(status: status, headers: fields, body: ResponseBody(contentLength: length) { writer in
-            if let first {
-                try await writer.write(first)
-                while let chunk = try await reader.next() { try await writer.write(chunk) }
+            do {
+                if let first {
+                    try await writer.write(first)
+                    while let chunk = try await reader.next() { try await writer.write(chunk) }
+                }
+            } catch {
+                await upload?.stop()
+                throw error
             }
+            await upload?.stop()
             try await writer.finish(nil)
         })
     }
