@@ -24,7 +24,6 @@ import NIOHTTP1
 final class UnservedUpgradeFilter: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
     typealias Screen = @Sendable (HTTPRequestHead, any Channel) -> Bool
 
     private let screen: Screen?

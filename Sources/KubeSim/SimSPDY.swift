@@ -30,7 +30,7 @@ enum SimSPDY {
                 offered(head) != nil && SimExec.allowsStream(api, SimExec.request(head), peerCertificate: SimExec.peerCertificate(channel))
             },
             take: { head, connection in
-                guard let chosen = offered(head) else { return }
+                guard let chosen = offered(head) else { return connection.channel.close(promise: nil) }
                 connection.eventLoop.execute {
                     let query = URI(head.uri).queryParameters
                     let session: any SPDYSession = chosen == portForwardProtocol
