@@ -27,13 +27,11 @@ public final class SwitchingConnection: @unchecked Sendable {
     public var eventLoop: any EventLoop { channel.eventLoop }
     // Only touched on the event loop.
     private let context: ChannelHandlerContext
-    private let filter: UnservedUpgradeFilter
     private var answered = false
 
-    init(context: ChannelHandlerContext, filter: UnservedUpgradeFilter) {
+    init(context: ChannelHandlerContext) {
         self.channel = context.channel
         self.context = context
-        self.filter = filter
     }
 
     /// Answers the request with `head` and `body`, then closes the connection (nothing else may
@@ -65,8 +63,8 @@ public final class SwitchingConnection: @unchecked Sendable {
         let decoder = try pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
         try pipeline.addHandler(handler, position: .after(decoder.handler))
         // The decoder hands the bytes it holds beyond the request to the next handler as it goes.
+        // The filter stays, behind `handler`: it reads nothing more, and quiets the end.
         pipeline.removeHandler(context: decoder, promise: nil)
-        pipeline.removeHandler(filter, promise: nil)
     }
 }
 

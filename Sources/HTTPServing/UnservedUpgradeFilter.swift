@@ -19,8 +19,8 @@ import NIOHTTP1
 /// real API server sends, on a connection kept open, instead of Hummingbird's bare 400 and close).
 ///
 /// With a `ProtocolSwitch`, a first request asking for another upgrade that the switch claims is
-/// kept from Hummingbird altogether and handed to the switch once it has ended; the filter stays
-/// in the pipeline until the switch has answered (`SwitchingConnection`).
+/// kept from Hummingbird altogether and handed to the switch once it has ended; the filter then
+/// stays in the pipeline for the connection's life (`SwitchingConnection`).
 final class UnservedUpgradeFilter: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -41,7 +41,7 @@ final class UnservedUpgradeFilter: ChannelInboundHandler, RemovableChannelHandle
         if let head = claimed {
             // A claimed request's body (there is none for a stream) is dropped; its end hands it over.
             if case .end = part {
-                protocolSwitch?.take(head, SwitchingConnection(context: context, filter: self))
+                protocolSwitch?.take(head, SwitchingConnection(context: context))
             }
             return
         }
@@ -60,6 +60,14 @@ final class UnservedUpgradeFilter: ChannelInboundHandler, RemovableChannelHandle
         }
         context.fireChannelRead(wrapInboundOut(.head(head)))
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    /// A claimed connection never gives Hummingbird a request, so NIO's upgrade handler behind
+    /// this one would fail its result when the connection is torn down, and Hummingbird would log
+    /// that as an error. Told first that the input ended, it gives up quietly instead.
+    func channelInactive(context: ChannelHandlerContext) {
+        if claimed != nil { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
+        context.fireChannelInactive()
     }
 
     /// Puts the filter right after the HTTP request decoder of `channel`'s pipeline.

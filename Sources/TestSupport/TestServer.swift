@@ -29,11 +29,12 @@ public struct TestServer: Sendable {
         return options
     }
 
-    /// Runs `body` against a fresh server; stops the server afterwards.
+    /// Runs `body` against a fresh server; stops the server afterwards. `logs` keeps what the
+    /// server logs (else only critical messages are logged, and dropped).
     public static func with<T: Sendable>(
         backend: TestBackend = .sqlite, tls: Bool = false, dataDirectory: String? = nil, databaseURL shared: String? = nil,
         clusterProbeInterval: Duration = .seconds(15), reconciler: Reconciler.Options = TestServer.fastReconciler,
-        configure: @Sendable (inout ServerConfiguration) -> Void = { _ in },
+        configure: @Sendable (inout ServerConfiguration) -> Void = { _ in }, logs: LogRecorder? = nil,
         _ body: @Sendable (TestServer) async throws -> T
     ) async throws -> T {
         let directory = try TemporaryDirectory()
@@ -50,7 +51,7 @@ public struct TestServer: Sendable {
             configure(&copy)
             return copy
         }()
-        let logger = { var logger = Logger(label: "canopy-test"); logger.logLevel = .critical; return logger }()
+        let logger = logs?.logger ?? { var logger = Logger(label: "canopy-test"); logger.logLevel = .critical; return logger }()
         let (readyStream, readyContinuation) = AsyncStream<CanopyServer.Ready>.makeStream()
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {

@@ -68,12 +68,13 @@ import TestSupport
 
     /// The fixture of `ProxyTests` (coke's project marketing on onprem and cloud) with the echo
     /// pod applied in mkt-dev by the project member, whose kubectl is passed along.
-    /// `certificate` and `tlsServerName` as for `TestKubeSim.with`.
+    /// `certificate` and `tlsServerName` as for `TestKubeSim.with`, `logs` for `TestServer.with`.
     static func withEchoPod(
-        certificate: ServerCertificate? = nil, tlsServerName: String? = nil, _ body: @Sendable (TestKubeSim, TestServer, Fixture, Kubectl) async throws -> Void
+        certificate: ServerCertificate? = nil, tlsServerName: String? = nil, logs: LogRecorder? = nil,
+        _ body: @Sendable (TestKubeSim, TestServer, Fixture, Kubectl) async throws -> Void
     ) async throws {
         try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"], certificate: certificate, tlsServerName: tlsServerName) { sim in
-            try await TestServer.with(tls: true) { server in
+            try await TestServer.with(tls: true, logs: logs) { server in
                 let fixture = try await ProxyTests.setUp(server, sim)
                 let member = try await ProxyTests.kubectl(server, token: fixture.tokens["coke-pm"], query: "style=token&project=marketing")
                 defer { member.remove() }
