@@ -83,10 +83,13 @@ enum SimExec {
 
     /// Whether the caller of `head` may open the stream it asks for: a known token or client
     /// certificate, `create` on the subresource for them (or whom they impersonate), an existing pod.
+    /// A cluster made unreachable (`Faults.unreachableUntil`) opens none: the request goes on to the
+    /// router, which drops the connection as it does every request then.
     static func allowsStream(_ api: SimAPI, _ head: HTTPRequest, peerCertificate: [UInt8]?) -> Bool {
         guard let path = head.path, path.hasPrefix("/clusters/") else { return false }
         let parts = path.split(separator: "?", maxSplits: 1)[0].split(separator: "/").map(String.init)
         guard parts.count > 2, let cluster = api.sim.clusters[parts[1]] else { return false }
+        if let down = cluster.faults.unreachableUntil, down > Date() { return false }
         let request = Request(head: head, body: .init(buffer: ByteBuffer()))
         do {
             let user = try api.authenticate(request, peerCertificate: peerCertificate)

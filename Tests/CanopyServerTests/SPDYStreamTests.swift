@@ -95,6 +95,7 @@ import TestSupport
                 head.headers.add(name: "Connection", value: "Upgrade")
                 head.headers.add(name: "Upgrade", value: "SPDY/3.1")
                 head.headers.add(name: "X-Stream-Protocol-Version", value: "v4.channel.k8s.io")
+                head.headers.add(name: "Content-Length", value: "0")
                 if let token { head.headers.add(name: "Authorization", value: "Bearer \(token)") }
                 return try await ClusterExchange.send(head, host: "127.0.0.1", port: port, tls: tls, on: MultiThreadedEventLoopGroup.singleton.next())
             }
@@ -119,6 +120,56 @@ import TestSupport
             #expect(accepted.head.headers["x-stream-protocol-version"] == ["v4.channel.k8s.io"], "\(accepted.head)")
             try? await accepted.channel.close()
         }
+    }
+
+    /// A cluster that drops every connection (down): a stream through Canopy ends at once with a
+    /// 503 Status, as any proxied request to it does: over SPDY as the answer, over a WebSocket on
+    /// the error channel.
+    @Test func aClusterThatIsDownEndsStreamsAtOnce() async throws {
+        try await PortForwardTests.withEchoPod { sim, server, fixture, _ in
+            try #require(sim.sim.clusters["onprem"]).makeUnreachable(for: 120)
+            let port = try #require(URLComponents(string: server.baseURL)?.port)
+            let certificate = try #require(server.certificatePEM)
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(certificate.utf8)))
+            let started = ContinuousClock.now
+            var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/pods/echo/exec?command=cat&stdin=true&stdout=true")
+            head.headers.add(name: "Host", value: "127.0.0.1:\(port)")
+            head.headers.add(name: "Connection", value: "Upgrade")
+            head.headers.add(name: "Upgrade", value: "SPDY/3.1")
+            head.headers.add(name: "X-Stream-Protocol-Version", value: "v4.channel.k8s.io")
+            head.headers.add(name: "Content-Length", value: "0")
+            head.headers.add(name: "Authorization", value: "Bearer \(try #require(fixture.tokens["coke-pm"]))")
+            let spdy = try await ClusterExchange.send(head, host: "127.0.0.1", port: port, tls: tls, on: MultiThreadedEventLoopGroup.singleton.next())
+            let message = String(buffer: spdy.body)
+            #expect(spdy.head.status == .serviceUnavailable && message.contains("\"reason\":\"ServiceUnavailable\"") && message.contains("the cluster"), "\(spdy.head) \(message)")
+
+            let url = "wss://127.0.0.1:\(port)/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/pods/echo/portforward?ports=8080"
+            let refused = try await PortForwardClient.exchange(url: url, token: try #require(fixture.tokens["coke-pm"]), trusting: certificate, serverName: "localhost", sending: [1])
+            let status = try refused.first.map { try JSONSerialization.jsonObject(with: Data($0.dropFirst())) } as? [String: Any]
+            #expect(refused.first?.first == 3 && status?["code"] as? Int == 503, "\(refused)")
+            #expect(ContinuousClock.now - started < .seconds(20), "the streams took \(ContinuousClock.now - started) to fail")
+        }
+    }
+
+    /// What Canopy takes as a SPDY stream: a pod's exec, attach or port-forward without a body;
+    /// anything else is answered as a plain request.
+    @Test func onlyBodilessPodStreamsAreClaimed() {
+        func claims(_ path: String, _ headers: [(String, String)] = []) -> Bool {
+            ProxySPDY.claims(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/k8s/clusters/coke/onprem" + path, headers: HTTPHeaders(headers)))
+        }
+        for subresource in ["exec?command=cat&stdin=true", "attach", "portforward?ports=80"] {
+            #expect(claims("/api/v1/namespaces/mkt-dev/pods/echo/\(subresource)"))
+        }
+        let exec = "/api/v1/namespaces/mkt-dev/pods/echo/exec"
+        #expect(claims(exec, [("Content-Length", "0")]))
+        #expect(!claims(exec, [("Content-Length", "5")]))
+        #expect(!claims(exec, [("Transfer-Encoding", "chunked")]))
+        #expect(!claims("/api/v1/namespaces/mkt-dev/pods/echo/log"))
+        #expect(!claims("/api/v1/namespaces/mkt-dev/pods/echo"))
+        #expect(!claims("/api/v1/namespaces"))
+        #expect(!claims("/apis/apps/v1/namespaces/mkt-dev/pods/echo/exec"))
+        #expect(!claims("/api/v1/namespaces/mkt-dev/services/echo/exec"))
     }
 
     private struct NamespaceNames: Decodable {

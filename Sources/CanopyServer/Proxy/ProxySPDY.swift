@@ -36,8 +36,12 @@ struct ProxySPDY: Sendable {
         })
     }
 
-    /// `/k8s/clusters/{tenant}/{cluster}/api/v1/namespaces/{ns}/pods/{pod}/{exec|attach|portforward}`.
+    /// `/k8s/clusters/{tenant}/{cluster}/api/v1/namespaces/{ns}/pods/{pod}/{exec|attach|portforward}`,
+    /// without a body (a stream request has none; one that declares a body is answered as a
+    /// plain request, so nothing is read and dropped).
     static func claims(_ head: HTTPRequestHead) -> Bool {
+        let length = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
+        guard length == 0, head.headers.first(name: "transfer-encoding") == nil else { return false }
         let path = head.uri.split(separator: "?", maxSplits: 1).first ?? ""
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         // "", k8s, clusters, t, c, api, v1, namespaces, ns, pods, pod, subresource
@@ -227,7 +231,7 @@ private final class AnswerReader: ChannelInboundHandler, RemovableChannelHandler
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        fail(ProxyStatus(502, "BadGateway", "the cluster closed the connection before answering the stream request"))
+        fail(ProxyStatus(503, "ServiceUnavailable", "the cluster closed the connection before answering the stream request"))
         context.fireChannelInactive()
     }
 
