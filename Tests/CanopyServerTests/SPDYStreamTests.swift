@@ -149,6 +149,11 @@ import TestSupport
             let status = try refused.first.map { try JSONSerialization.jsonObject(with: Data($0.dropFirst())) } as? [String: Any]
             #expect(refused.first?.first == 3 && status?["code"] as? Int == 503, "\(refused)")
             #expect(ContinuousClock.now - started < .seconds(20), "the streams took \(ContinuousClock.now - started) to fail")
+            // Audited with the code the client got.
+            let audit = try await server.request(.GET, "/api/v1/audit?tenant=coke", token: fixture.tokens["coke-admin"])
+            let targets = audit.items.compactMap { $0["target"] as? String }
+            #expect(targets.contains { $0.contains("/pods/echo/exec") && $0.hasSuffix("-> 503") }, "\(targets)")
+            #expect(targets.contains { $0.contains("/pods/echo/portforward") && $0.hasSuffix("-> 503") }, "\(targets)")
         }
     }
 

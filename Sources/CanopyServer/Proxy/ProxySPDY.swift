@@ -1,6 +1,7 @@
 import CanopyModel
 import Foundation
 import HTTPServing
+import HTTPTypes
 import KubeAPI
 import KubeClient
 import Logging
@@ -88,13 +89,21 @@ struct ProxySPDY: Sendable {
         request.headers.add(name: "Impersonate-User", value: access.user)
         for group in access.groups { request.headers.add(name: "Impersonate-Group", value: group) }
 
-        let upstream = try await ClusterExchange.send(
-            request, host: host, port: base.port ?? (isTLS ? 443 : 80),
-            tls: isTLS ? try KubeClient.tlsConfiguration(for: client.connection) : nil, serverName: client.connection.tlsServerName,
-            on: connection.eventLoop
-        )
-        let status = Int(upstream.head.status.code)
-        try? await proxy.audit(.init(head.method.rawValue) ?? .post, target: target, status: status, principal: principal, tenant: tenant, cluster: cluster, requestID: nil)
+        let method = HTTPRequest.Method(head.method.rawValue) ?? .post
+        let upstream: ClusterExchange
+        do {
+            upstream = try await ClusterExchange.send(
+                request, host: host, port: base.port ?? (isTLS ? 443 : 80),
+                tls: isTLS ? try KubeClient.tlsConfiguration(for: client.connection) : nil, serverName: client.connection.tlsServerName,
+                on: connection.eventLoop
+            )
+        } catch {
+            // Audited with the code the client gets (503 for a cluster down, 504 for no answer).
+            let code = (error as? ProxyStatus)?.code ?? 503
+            try? await proxy.audit(method, target: target, status: code, principal: principal, tenant: tenant, cluster: cluster, requestID: nil)
+            throw error
+        }
+        try? await proxy.audit(method, target: target, status: Int(upstream.head.status.code), principal: principal, tenant: tenant, cluster: cluster, requestID: nil)
         guard upstream.head.status == .switchingProtocols else {
             upstream.channel.close(promise: nil)
             var answer = upstream.head

@@ -76,18 +76,31 @@ struct ProxyUpgrade: Sendable {
         if case .failed(let error) = opened, Self.isTLSFailure(error) {
             throw ProxyStatus(503, "ServiceUnavailable", "the cluster's serving certificate could not be verified for \(URL(string: server)?.host ?? server): \(error)")
         }
-        let accepted = opened == .accepted
-        try? await proxy.audit(.post, target: target, status: accepted ? 101 : 403, principal: principal, tenant: tenant, cluster: cluster, requestID: nil)
-        guard accepted else {
-            // The cluster refused the upgrade; ask it again without one to learn why.
+        guard opened == .accepted else {
+            // Audited with the code the client gets: the cluster's refusal, or 503 when it is down.
+            let refusal = await Self.refusal(client: client, pathAndQuery: pathAndQuery, impersonation: impersonation)
+            try? await proxy.audit(.post, target: target, status: refusal.code, principal: principal, tenant: tenant, cluster: cluster, requestID: nil)
+            throw refusal
+        }
+        try? await proxy.audit(.post, target: target, status: 101, principal: principal, tenant: tenant, cluster: cluster, requestID: nil)
+        return session
+    }
+
+    /// Why the cluster did not accept a stream: it is asked the same URL without an upgrade, and
+    /// its `Status` is the answer; a cluster that cannot be reached is a 503.
+    private static func refusal(client: KubeClient, pathAndQuery: String, impersonation: KubeClient.Impersonation) async -> ProxyStatus {
+        do {
             let answer = try await client.forward(.GET, pathAndQuery: pathAndQuery, headers: HTTPHeaders(), body: nil, impersonation: impersonation, timeout: .seconds(10))
             let body = try await answer.body.collect(upTo: 1 << 20)
             if let status = try? JSONDecoder().decode(Status.self, from: Data(body.readableBytesView)), status.code >= 400 {
-                throw ProxyStatus(status.code, status.reason ?? "Failure", status.message ?? "the cluster refused the stream")
+                return ProxyStatus(status.code, status.reason ?? "Failure", status.message ?? "the cluster refused the stream")
             }
-            throw ProxyStatus(502, "BadGateway", "the cluster did not accept the stream (HTTP \(answer.status.code))")
+            return ProxyStatus(502, "BadGateway", "the cluster did not accept the stream (HTTP \(answer.status.code))")
+        } catch let error as KubeError {
+            return ProxyStatus(503, "ServiceUnavailable", "the cluster cannot be reached through Canopy: \(error.message)")
+        } catch {
+            return ProxyStatus(503, "ServiceUnavailable", "the cluster cannot be reached through Canopy: \(error)")
         }
-        return session
     }
 
     /// Whether the upstream connection failed in TLS (the certificate, mostly).
