@@ -2,7 +2,7 @@ import CanopyCertificates
 import Foundation
 import HTTPServing
 import KubeAPI
-import KubeAPI
+import NIOCore
 import Synchronization
 
 /// Many simulated clusters in one process, served at `/clusters/<name>/…`.
@@ -28,8 +28,17 @@ public final class KubeSim: Sendable {
     /// The serving certificate for HTTPS, which is also the CA clients trust (generated at start).
     public let certificate: ServerCertificate
     /// Upgraded streams (exec, attach, port-forward sessions) still open, across all clusters.
-    public var openStreams: Int { streams.load(ordering: .relaxed) }
-    let streams = Atomic<Int>(0)
+    public var openStreams: Int { streams.withLock { $0.count } }
+    /// The connection of each open stream.
+    private let streams = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    func streamOpened(on channel: any Channel) { streams.withLock { $0[ObjectIdentifier(channel)] = channel } }
+    func streamClosed(on channel: any Channel) { streams.withLock { $0[ObjectIdentifier(channel)] = nil } }
+
+    /// Drops the connection of every open stream, as a cluster that goes away mid-stream does.
+    public func dropStreams() {
+        for channel in streams.withLock({ Array($0.values) }) { channel.close(promise: nil) }
+    }
     /// Connections open to the sim's server (all clusters; tests check a client lets go of them).
     public let connections = ConnectionCounter()
     private let tokens: Mutex<[String: UserInfo]>

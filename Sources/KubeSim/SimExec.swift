@@ -36,8 +36,8 @@ enum SimExec {
         }
         let sim = api.sim
         return .upgrade([.secWebSocketProtocol: subprotocol]) { inbound, outbound, context in
-            sim.streams.add(1, ordering: .relaxed)
-            defer { sim.streams.subtract(1, ordering: .relaxed) }
+            sim.streamOpened(on: channel)
+            defer { sim.streamClosed(on: channel) }
             try await session(inbound, outbound, context)
         }
     }

@@ -115,7 +115,6 @@ final class SPDYServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var reader = SPDY.FrameReader()
     private var session: any SPDYSession
     private let sim: KubeSim
-    private var counted = false
 
     init(session: any SPDYSession, sim: KubeSim) {
         self.session = session
@@ -123,15 +122,12 @@ final class SPDYServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        counted = true
-        sim.streams.add(1, ordering: .relaxed)
+        sim.streamOpened(on: context.channel)
         context.read()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        guard counted else { return }
-        counted = false
-        sim.streams.subtract(1, ordering: .relaxed)
+        sim.streamClosed(on: context.channel)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

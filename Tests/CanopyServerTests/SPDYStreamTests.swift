@@ -86,20 +86,10 @@ import TestSupport
     /// accepted stream gets the cluster's `101` naming the protocol.
     @Test func spdyRequestsStraightAtCanopy() async throws {
         try await PortForwardTests.withEchoPod { _, server, fixture, _ in
-            let port = try #require(URLComponents(string: server.baseURL)?.port)
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(try #require(server.certificatePEM).utf8)))
             func send(_ method: HTTPMethod, _ path: String, token: String?) async throws -> ClusterExchange {
-                var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
-                head.headers.add(name: "Host", value: "127.0.0.1:\(port)")
-                head.headers.add(name: "Connection", value: "Upgrade")
-                head.headers.add(name: "Upgrade", value: "SPDY/3.1")
-                head.headers.add(name: "X-Stream-Protocol-Version", value: "v4.channel.k8s.io")
-                head.headers.add(name: "Content-Length", value: "0")
-                if let token { head.headers.add(name: "Authorization", value: "Bearer \(token)") }
-                return try await ClusterExchange.send(head, host: "127.0.0.1", port: port, tls: tls, on: MultiThreadedEventLoopGroup.singleton.next())
+                try await Self.spdyRequest(server, method, path, token: token)
             }
-            let exec = "/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/pods/echo/exec?command=cat&stdin=true&stdout=true"
+            let exec = Self.exec
             for token in [nil, "not-a-canopy-token"] {
                 let refused = try await send(.POST, exec, token: token)
                 #expect(refused.head.status == .unauthorized && String(buffer: refused.body).contains("\"reason\":\"Unauthorized\""), "\(refused.head) \(String(buffer: refused.body))")
@@ -130,17 +120,8 @@ import TestSupport
             try #require(sim.sim.clusters["onprem"]).makeUnreachable(for: 120)
             let port = try #require(URLComponents(string: server.baseURL)?.port)
             let certificate = try #require(server.certificatePEM)
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(certificate.utf8)))
             let started = ContinuousClock.now
-            var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/pods/echo/exec?command=cat&stdin=true&stdout=true")
-            head.headers.add(name: "Host", value: "127.0.0.1:\(port)")
-            head.headers.add(name: "Connection", value: "Upgrade")
-            head.headers.add(name: "Upgrade", value: "SPDY/3.1")
-            head.headers.add(name: "X-Stream-Protocol-Version", value: "v4.channel.k8s.io")
-            head.headers.add(name: "Content-Length", value: "0")
-            head.headers.add(name: "Authorization", value: "Bearer \(try #require(fixture.tokens["coke-pm"]))")
-            let spdy = try await ClusterExchange.send(head, host: "127.0.0.1", port: port, tls: tls, on: MultiThreadedEventLoopGroup.singleton.next())
+            let spdy = try await Self.spdyRequest(server, .POST, Self.exec, token: fixture.tokens["coke-pm"])
             let message = String(buffer: spdy.body)
             #expect(spdy.head.status == .serviceUnavailable && message.contains("\"reason\":\"ServiceUnavailable\"") && message.contains("the cluster"), "\(spdy.head) \(message)")
 
@@ -175,6 +156,42 @@ import TestSupport
         #expect(!claims("/api/v1/namespaces"))
         #expect(!claims("/apis/apps/v1/namespaces/mkt-dev/pods/echo/exec"))
         #expect(!claims("/api/v1/namespaces/mkt-dev/services/echo/exec"))
+    }
+
+    /// An established stream whose cluster goes away (its connection dropped) is closed on the
+    /// client's side too; one whose client goes without a word is closed on the cluster's.
+    @Test func aStreamEndsOnBothSidesWhenEitherGoes() async throws {
+        try await PortForwardTests.withEchoPod { sim, server, fixture, _ in
+            let first = try await Self.spdyRequest(server, .POST, Self.exec, token: fixture.tokens["coke-pm"])
+            #expect(first.head.status == .switchingProtocols, "\(first.head)")
+            #expect(try await PortForwardTests.eventually { sim.sim.openStreams == 1 }, "\(sim.sim.openStreams) streams open on the cluster")
+            sim.sim.dropStreams()
+            #expect(try await Self.closes(first.channel), "the client's side stays open after the cluster went away")
+            #expect(try await PortForwardTests.eventually { sim.sim.openStreams == 0 })
+
+            let second = try await Self.spdyRequest(server, .POST, Self.exec, token: fixture.tokens["coke-pm"])
+            #expect(second.head.status == .switchingProtocols, "\(second.head)")
+            #expect(try await PortForwardTests.eventually { sim.sim.openStreams == 1 })
+            try await second.channel.close()
+            #expect(try await PortForwardTests.eventually { sim.sim.openStreams == 0 }, "the cluster's session stays open after the client went")
+        }
+    }
+
+    static let exec = "/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/pods/echo/exec?command=cat&stdin=true&stdout=true"
+
+    /// A request asking for a SPDY upgrade, sent straight at Canopy over TLS, with `token`.
+    static func spdyRequest(_ server: TestServer, _ method: HTTPMethod, _ path: String, token: String?) async throws -> ClusterExchange {
+        let port = try #require(URLComponents(string: server.baseURL)?.port)
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(try #require(server.certificatePEM).utf8)))
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
+        head.headers.add(name: "Host", value: "127.0.0.1:\(port)")
+        head.headers.add(name: "Connection", value: "Upgrade")
+        head.headers.add(name: "Upgrade", value: "SPDY/3.1")
+        head.headers.add(name: "X-Stream-Protocol-Version", value: "v4.channel.k8s.io")
+        head.headers.add(name: "Content-Length", value: "0")
+        if let token { head.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        return try await ClusterExchange.send(head, host: "127.0.0.1", port: port, tls: tls, on: MultiThreadedEventLoopGroup.singleton.next())
     }
 
     private struct NamespaceNames: Decodable {
