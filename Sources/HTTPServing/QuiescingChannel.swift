@@ -28,14 +28,17 @@ public struct QuiescingChannel<Base: ServerChildChannel>: ServerChildChannel {
     let screen: (@Sendable (HTTPRequestHead, any Channel) -> Bool)?
     let counter: ConnectionCounter?
     let protocolSwitch: ProtocolSwitch?
+    let fastLane: FastLane?
 
     /// `screen`: see `UnservedUpgradeFilter`; `counter` counts the open connections;
-    /// `protocolSwitch` takes the upgrades other than WebSocket it claims.
+    /// `protocolSwitch` takes the upgrades other than WebSocket it claims; `fastLane` answers the
+    /// requests it takes below Hummingbird.
     public init(
         _ base: Base, grace: TimeAmount = .seconds(30), firstRequestTimeout: TimeAmount = .seconds(20),
         screen: (@Sendable (HTTPRequestHead, any Channel) -> Bool)? = nil, counter: ConnectionCounter? = nil,
-        protocolSwitch: ProtocolSwitch? = nil
+        protocolSwitch: ProtocolSwitch? = nil, fastLane: FastLane? = nil
     ) {
+        self.fastLane = fastLane
         self.base = base
         self.grace = grace
         self.firstRequestTimeout = firstRequestTimeout
@@ -46,6 +49,7 @@ public struct QuiescingChannel<Base: ServerChildChannel>: ServerChildChannel {
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let grace = grace, firstRequestTimeout = firstRequestTimeout, screen = screen, counter = counter, protocolSwitch = protocolSwitch
+        let fastLane = fastLane
         return channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(ShutdownHandler(grace: grace, firstRequestTimeout: firstRequestTimeout, counter: counter))
         }.flatMap {
@@ -53,6 +57,8 @@ public struct QuiescingChannel<Base: ServerChildChannel>: ServerChildChannel {
         }.flatMapThrowing { value in
             // Hummingbird's HTTP/1 channels have a request decoder; others are left as they are.
             if (try? channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)) != nil {
+                // The filter goes in front of the fast lane: a claimed upgrade never reaches it.
+                if let fastLane { try FastLaneHandler.install(on: channel, lane: fastLane) }
                 try UnservedUpgradeFilter.install(on: channel, screen: screen, protocolSwitch: protocolSwitch)
             }
             return value
@@ -73,12 +79,13 @@ extension HTTPServerBuilder {
     /// takes them).
     /// `screen` (see `UnservedUpgradeFilter`) turns WebSocket upgrade requests it refuses into
     /// plain requests before `shouldUpgrade` sees them; `protocolSwitch` takes the other upgrades
-    /// it claims (SPDY).
+    /// it claims (SPDY); `fastLane` answers the requests it takes below Hummingbird.
     public static func quiescingHTTP1WebSocketUpgrade(
         maxFrameSize: Int = 1 << 20,
         screen: (@Sendable (HTTPRequestHead, any Channel) -> Bool)? = nil,
         counter: ConnectionCounter? = nil,
         protocolSwitch: ProtocolSwitch? = nil,
+        fastLane: FastLane? = nil,
         shouldUpgrade: @escaping @Sendable (HTTPRequest, any Channel, Logger) async throws
             -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
     ) -> HTTPServerBuilder {
@@ -87,7 +94,7 @@ extension HTTPServerBuilder {
                 HTTP1WebSocketUpgradeChannel(
                     responder: responder, configuration: HTTP1WebSocketUpgradeChannel.Configuration(ws: WebSocketServerConfiguration(maxFrameSize: maxFrameSize)), shouldUpgrade: shouldUpgrade
                 ),
-                screen: screen, counter: counter, protocolSwitch: protocolSwitch
+                screen: screen, counter: counter, protocolSwitch: protocolSwitch, fastLane: fastLane
             )
         }
     }

@@ -85,7 +85,10 @@ public enum CanopyServer {
         let router = buildRouter(services, certificatePEM: certificate?.certificatePEM, proxyClients: proxyClients)
         let kubeProxy = KubeProxy(services: services, clients: proxyClients)
         let upgrades = ProxyUpgrade(proxy: kubeProxy)
-        let http: HTTPServerBuilder = .quiescingHTTP1WebSocketUpgrade(protocolSwitch: ProxySPDY(proxy: kubeProxy, logger: logger).protocolSwitch) { head, _, logger in
+        let http: HTTPServerBuilder = .quiescingHTTP1WebSocketUpgrade(
+            protocolSwitch: ProxySPDY(proxy: kubeProxy, logger: logger).protocolSwitch,
+            fastLane: ProxyFastLane(services: services, clients: proxyClients).lane
+        ) { head, _, logger in
             await upgrades.decide(head, logger: logger)
         }
         let recorder = TokenUseRecorder(authenticator: authenticator, store: store, logger: logger)

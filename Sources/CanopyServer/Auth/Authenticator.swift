@@ -67,14 +67,42 @@ public final class Authenticator: Sendable {
                 cache[hash] = cached
             }
         }
-        guard let entry = cached, entry.token.isUsable(at: now) else { return nil }
-        let snapshot = world.snapshot
-        guard isActive(userID: entry.token.userID, tenantID: entry.tenantID, in: snapshot) else { return nil }
+        guard let entry = cached, let user = activeUser(of: entry, at: now) else { return nil }
         var groups: Set<String> = []
-        if let user = snapshot.user(entry.token.userID, in: entry.tenantID), user.source == .ldap {
+        if user.source == .ldap {
             guard let directories, let current = await directories.groups(of: user) else { return nil }
             groups = current
         }
+        return used(entry, at: now, groups: groups)
+    }
+
+    /// The identity behind a presented token when it can be told at once, from what is cached:
+    /// the token's record (fresh), and for a directory user their groups (fresh). `nil` when it
+    /// cannot; `identity(forToken:)` then tells (and refuses what is to be refused).
+    public func cachedIdentity(forToken text: String) -> Identity? {
+        guard text.hasPrefix(TokenSecret.prefix), text.count < 200 else { return nil }
+        let now = clock()
+        guard let entry = cache.withLock({ $0[TokenSecret.hash(of: text)] }), now.timeIntervalSince(entry.cachedAt) <= cacheLifetime,
+              let user = activeUser(of: entry, at: now)
+        else { return nil }
+        var groups: Set<String> = []
+        if user.source == .ldap {
+            guard let current = directories?.cachedGroups(of: user) else { return nil }
+            groups = current
+        }
+        return used(entry, at: now, groups: groups)
+    }
+
+    /// The user of a cached token record, when the token is usable and its user may sign in.
+    private func activeUser(of entry: CachedToken, at now: Date) -> User? {
+        guard entry.token.isUsable(at: now) else { return nil }
+        let snapshot = world.snapshot
+        guard isActive(userID: entry.token.userID, tenantID: entry.tenantID, in: snapshot) else { return nil }
+        return snapshot.user(entry.token.userID, in: entry.tenantID)
+    }
+
+    /// Notes the token's use and gives the identity it stands for.
+    private func used(_ entry: CachedToken, at now: Date, groups: Set<String>) -> Identity {
         pendingUses.withLock { $0[entry.token.id] = now }
         return Identity(userID: entry.token.userID, tenantID: entry.tenantID, tokenID: entry.token.id, groups: groups)
     }

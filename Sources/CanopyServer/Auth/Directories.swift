@@ -85,11 +85,17 @@ public final class Directories: Sendable {
         groups.withLock { $0[user] = (Set(names), now) }
     }
 
+    /// The directory groups of `user` if they were read less than `groupLifetime` ago.
+    func cachedGroups(of user: User) -> Set<String>? {
+        guard let cached = groups.withLock({ $0[user.id] }), clock().timeIntervalSince(cached.readAt) < groupLifetime else { return nil }
+        return cached.groups
+    }
+
     /// The directory groups of `user`, from the cache while fresh, else read again. `nil` when the
     /// directory no longer knows the user, or cannot be asked.
     func groups(of user: User) async -> Set<String>? {
+        if let cached = cachedGroups(of: user) { return cached }
         let now = clock()
-        if let cached = groups.withLock({ $0[user.id] }), now.timeIntervalSince(cached.readAt) < groupLifetime { return cached.groups }
         do {
             for stored in try await store.identityProviders(of: user.tenantID) {
                 let directory = try directory(for: stored.provider, sealedBindPassword: stored.sealedBindPassword)

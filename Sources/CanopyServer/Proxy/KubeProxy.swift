@@ -11,6 +11,7 @@ import KubeClient
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
@@ -40,13 +41,8 @@ struct KubeProxy: Sendable {
     func handle(_ request: Request, _ context: CanopyRequestContext) async -> Response {
         do {
             return try await proxy(request, context)
-        } catch let status as ProxyStatus {
-            return status.response
-        } catch let error as KubeError {
-            return ProxyStatus(503, "ServiceUnavailable", "the cluster cannot be reached through Canopy: \(error.message)").response
         } catch {
-            services.logger.error("proxy failure", metadata: ["error": "\(error)"])
-            return ProxyStatus(500, "InternalError", "Canopy could not proxy the request").response
+            return ProxyStatus(for: error, logger: services.logger).response
         }
     }
 
@@ -285,6 +281,31 @@ struct ProxyStatus: Error {
         self.code = code
         self.reason = reason
         self.message = message
+    }
+
+    /// What the client is told when proxying fails with `error`: a `ProxyStatus` as it is; 503
+    /// for a cluster that cannot be reached (or whose certificate does not verify); 500 for
+    /// anything else, which is logged.
+    init(for error: any Error, logger: Logger) {
+        switch error {
+        case let status as ProxyStatus: self = status
+        case let error as KubeError: self = .unreachable(error.message)
+        case let error where ProxyUpgrade.isTLSFailure(error):
+            self.init(503, "ServiceUnavailable", "the cluster's serving certificate could not be verified: \(error)")
+        case let error as ChannelError: self = .unreachable("\(error)")
+        case let error as IOError: self = .unreachable("\(error)")
+        case let error as NIOConnectionError: self = .unreachable("\(error)")
+        // The cluster's connection ended inside its answer.
+        case let error as HTTPParserError: self = .unreachable("\(error)")
+        default:
+            logger.error("proxy failure", metadata: ["error": "\(error)"])
+            self.init(500, "InternalError", "Canopy could not proxy the request")
+        }
+    }
+
+    /// A cluster that cannot be reached, for `reason`.
+    static func unreachable(_ reason: String) -> ProxyStatus {
+        ProxyStatus(503, "ServiceUnavailable", "the cluster cannot be reached through Canopy: \(reason)")
     }
 
     static let unauthorized = ProxyStatus(401, "Unauthorized", "Unauthorized")

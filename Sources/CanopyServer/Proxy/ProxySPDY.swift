@@ -54,13 +54,7 @@ struct ProxySPDY: Sendable {
         do {
             try await open(head, connection)
         } catch {
-            let status = switch error {
-            case let status as ProxyStatus: status
-            case let error as KubeError: ProxyStatus(503, "ServiceUnavailable", "the cluster cannot be reached through Canopy: \(error.message)")
-            case let error where ProxyUpgrade.isTLSFailure(error):
-                ProxyStatus(503, "ServiceUnavailable", "the cluster's serving certificate could not be verified: \(error)")
-            default: ProxyStatus(503, "ServiceUnavailable", "the cluster cannot be reached through Canopy: \(error)")
-            }
+            let status = ProxyStatus(for: error, logger: logger)
             let head = HTTPResponseHead(version: .http1_1, status: .init(statusCode: status.code), headers: ["Content-Type": "application/json"])
             connection.answer(head, body: ByteBuffer(bytes: status.json))
         }

@@ -46,7 +46,7 @@ struct ProxyUpgrade: Sendable {
             // real server does. kubectl then falls back to a plain SPDY upgrade, which the
             // cluster refuses with its own Status (`ProxySPDY` passes it on), and prints that.
             guard chosen.hasSuffix(".channel.k8s.io") else { return .dontUpgrade }
-            let status = (error as? ProxyStatus) ?? ProxyStatus(503, "ServiceUnavailable", "the cluster cannot be reached through Canopy: \(error)")
+            let status = ProxyStatus(for: error, logger: logger)
             return upgrade { inbound, outbound, _ in try await Self.refuse(status, inbound, outbound) }
         }
     }
@@ -97,9 +97,9 @@ struct ProxyUpgrade: Sendable {
             }
             return ProxyStatus(502, "BadGateway", "the cluster did not accept the stream (HTTP \(answer.status.code))")
         } catch let error as KubeError {
-            return ProxyStatus(503, "ServiceUnavailable", "the cluster cannot be reached through Canopy: \(error.message)")
+            return .unreachable(error.message)
         } catch {
-            return ProxyStatus(503, "ServiceUnavailable", "the cluster cannot be reached through Canopy: \(error)")
+            return .unreachable("\(error)")
         }
     }
 

@@ -1,0 +1,227 @@
+import NIOCore
+import NIOHTTP1
+
+/// Requests a server answers below Hummingbird, on the connection's event loop, without a
+/// task, a router or an async hop: the lane of the kube proxy's plain GETs.
+///
+/// `take` is asked, on the event loop, about each request head that arrives while nothing else
+/// is being answered on the connection; it returns the exchange that will answer it, or `nil` to
+/// leave the request to Hummingbird as usual. Answers keep the order of their requests: while an
+/// exchange runs, the connection reads nothing more, and a request that arrives while Hummingbird
+/// still answers an earlier one goes to Hummingbird.
+public struct FastLane: Sendable {
+    let take: @Sendable (HTTPRequestHead, any Channel) -> (any FastLaneExchange)?
+
+    public init(take: @escaping @Sendable (HTTPRequestHead, any Channel) -> (any FastLaneExchange)?) {
+        self.take = take
+    }
+}
+
+/// One request answered on the fast lane. Every call comes on the connection's event loop.
+public protocol FastLaneExchange: AnyObject {
+    /// Begins the answer, which is given through `responder` (head, body parts, end; or a failure).
+    func start(_ responder: FastLaneResponder)
+    /// The client can take more bytes now (`true`), or has enough queued for now (`false`).
+    func clientWritabilityChanged(_ writable: Bool)
+    /// The client's connection closed before the answer ended.
+    func clientGone()
+}
+
+/// Writes one fast-lane answer to the client. Only used on the connection's event loop, and
+/// not after `end` or `fail`.
+public final class FastLaneResponder {
+    private let context: ChannelHandlerContext
+    private weak var handler: FastLaneHandler?
+    private var done = false
+
+    init(context: ChannelHandlerContext, handler: FastLaneHandler) {
+        self.context = context
+        self.handler = handler
+    }
+
+    /// Whether the client takes bytes as fast as they come (when not, the exchange should stop
+    /// reading its source until `clientWritabilityChanged(true)`).
+    public var isWritable: Bool { context.channel.isWritable }
+
+    public func head(_ head: HTTPResponseHead) {
+        guard !done else { return }
+        context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+    }
+
+    public func body(_ buffer: ByteBuffer) {
+        guard !done else { return }
+        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
+    }
+
+    /// Sends what was written so far.
+    public func flush() {
+        guard !done else { return }
+        context.flush()
+    }
+
+    /// Ends the answer; the connection goes on with the next request.
+    public func end() {
+        guard !done else { return }
+        done = true
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        handler?.exchangeEnded(context: context)
+    }
+
+    /// Gives a whole answer: `head` (its `Content-Length` set to the body's) and `body`.
+    public func answer(_ head: HTTPResponseHead, body: ByteBuffer) {
+        var head = head
+        head.headers.replaceOrAdd(name: "content-length", value: "\(body.readableBytes)")
+        self.head(head)
+        self.body(body)
+        end()
+    }
+
+    /// Ends the answer by closing the connection: what a server does when its source fails
+    /// after the head went out.
+    public func fail() {
+        guard !done else { return }
+        done = true
+        context.close(promise: nil)
+    }
+}
+
+/// Sits right after the HTTP request decoder and takes the requests its `FastLane` wants.
+final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let lane: FastLane
+    /// Requests handed to Hummingbird whose answers have not ended.
+    private var handedOn = 0
+    /// Whether any request went to Hummingbird (until then its HTTP handlers are not set up).
+    private var handedAny = false
+    /// Whether the request being read goes to Hummingbird (its body and end follow its head).
+    private var passing = false
+    /// The exchange answering the current request, and whether its request has ended.
+    private var exchange: (any FastLaneExchange)?
+    /// Parts read while an exchange runs, taken up when it ends.
+    private var waiting: [HTTPServerRequestPart] = []
+    /// A read the pipeline asked for while an exchange ran.
+    private var heldRead = false
+    /// A graceful shutdown began while an exchange ran.
+    private var heldQuiesce: Any?
+    private var served = false
+
+    init(lane: FastLane) {
+        self.lane = lane
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if exchange != nil {
+            waiting.append(part)
+            return
+        }
+        take(part, context: context)
+    }
+
+    private func take(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
+        case .head(let head):
+            if handedOn == 0, !head.headers.contains(name: "upgrade"), let exchange = lane.take(head, context.channel) {
+                self.exchange = exchange
+                served = true
+                passing = false
+                exchange.start(FastLaneResponder(context: context, handler: self))
+                return
+            }
+            passing = true
+            handedOn += 1
+            handedAny = true
+            context.fireChannelRead(wrapInboundOut(part))
+            // An upgrade (a WebSocket) replaces the HTTP handlers: nothing here can follow it.
+            if head.headers.contains(name: "upgrade") {
+                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            }
+        case .body, .end:
+            // A fast-lane request has no body (the lane takes none that declares one).
+            if passing { context.fireChannelRead(wrapInboundOut(part)) }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if exchange == nil { context.fireChannelReadComplete() }
+    }
+
+    /// The current exchange ended: reading goes on, starting with what waited.
+    func exchangeEnded(context: ChannelHandlerContext) {
+        exchange = nil
+        if let event = heldQuiesce {
+            heldQuiesce = nil
+            quiesce(event, context: context)
+            return
+        }
+        while exchange == nil, !waiting.isEmpty {
+            take(waiting.removeFirst(), context: context)
+        }
+        if exchange == nil {
+            context.fireChannelReadComplete()
+            if heldRead {
+                heldRead = false
+                context.read()
+            }
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if exchange != nil {
+            heldRead = true
+            return
+        }
+        context.read()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data), handedOn > 0 { handedOn -= 1 }
+        context.write(data, promise: promise)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        exchange?.clientWritabilityChanged(context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let exchange {
+            self.exchange = nil
+            exchange.clientGone()
+        }
+        // NIO's upgrade handler, never given a request, would fail its result at teardown and
+        // Hummingbird would log that as an error; told first that the input ended, it gives up
+        // quietly (as for a connection `UnservedUpgradeFilter` claimed).
+        if served, !handedAny { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
+        if exchange != nil {
+            heldQuiesce = event
+            return
+        }
+        quiesce(event, context: context)
+    }
+
+    /// A graceful shutdown: Hummingbird ends its connections once idle; one it never saw a
+    /// request on is closed here.
+    private func quiesce(_ event: Any, context: ChannelHandlerContext) {
+        if !handedAny, served {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Puts the handler right after the HTTP request decoder of `channel`'s pipeline.
+    static func install(on channel: any Channel, lane: FastLane) throws {
+        let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
+        try channel.pipeline.syncOperations.addHandler(FastLaneHandler(lane: lane), position: .after(decoder.handler))
+    }
+}
