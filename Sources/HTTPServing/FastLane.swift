@@ -193,10 +193,6 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.exchange = nil
             exchange.clientGone()
         }
-        // NIO's upgrade handler, never given a request, would fail its result at teardown and
-        // Hummingbird would log that as an error; told first that the input ended, it gives up
-        // quietly (as for a connection `UnservedUpgradeFilter` claimed).
-        if served, !handedAny { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
         context.fireChannelInactive()
     }
 

@@ -21,6 +21,8 @@ public struct APIServices: Sendable {
     /// The identity providers' LDAP clients and the directory users' groups.
     public let directories: Directories
     public let logger: Logger
+    /// What the kube proxy's fast lane answered (`ProxyFastLane`).
+    let fastLane = FastLaneMetrics()
 
     public init(
         world: World, authenticator: Authenticator, hasher: PasswordHasher, secrets: SecretBox, health: ClusterHealthMonitor,

@@ -85,9 +85,9 @@ public enum CanopyServer {
         let router = buildRouter(services, certificatePEM: certificate?.certificatePEM, proxyClients: proxyClients)
         let kubeProxy = KubeProxy(services: services, clients: proxyClients)
         let upgrades = ProxyUpgrade(proxy: kubeProxy)
+        let fastLane = ProxyFastLane(services: services, clients: proxyClients)
         let http: HTTPServerBuilder = .quiescingHTTP1WebSocketUpgrade(
-            protocolSwitch: ProxySPDY(proxy: kubeProxy, logger: logger).protocolSwitch,
-            fastLane: ProxyFastLane(services: services, clients: proxyClients).lane
+            protocolSwitch: ProxySPDY(proxy: kubeProxy, logger: logger).protocolSwitch, fastLane: fastLane.lane
         ) { head, _, logger in
             await upgrades.decide(head, logger: logger)
         }
@@ -98,7 +98,7 @@ public enum CanopyServer {
             server: try certificate.map { try .tls(http, tlsConfiguration: $0.serverTLSConfiguration()) } ?? http,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "canopy"),
             // Only a shared PostgreSQL database can have other writers to follow.
-            services: [recorder, health, reconciler] + (configuration.databaseURL == nil ? [] : [SnapshotRefresher(world: world, logger: logger)]),
+            services: [recorder, health, reconciler, fastLane] + (configuration.databaseURL == nil ? [] : [SnapshotRefresher(world: world, logger: logger)]),
             onServerRunning: { channel in
                 await onReady(Ready(
                     port: channel.localAddress?.port ?? 0, generatedAdminPassword: generated, services: services,

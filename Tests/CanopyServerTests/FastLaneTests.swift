@@ -1,0 +1,265 @@
+import Foundation
+import KubeAPI
+import KubeClient
+import KubeSim
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Synchronization
+import Testing
+import TestSupport
+
+@testable import CanopyServer
+
+/// The kube proxy's fast lane (`ProxyFastLane`): plain GETs answered below Hummingbird. Which
+/// requests it takes is read from the server's own count of what it answered.
+@Suite struct FastLaneTests {
+    static let pods = "/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/pods"
+
+    /// Sets up the proxy fixture, and waits until the fast lane answers a member's GET (the
+    /// first GET fills the token cache and readies the cluster's connection details). Canopy must
+    /// log no error (Hummingbird would, for a connection it never saw a request on, were it not
+    /// told that the connection's input ended).
+    static func withFastLane(_ body: @Sendable (TestKubeSim, TestServer, Fixture) async throws -> Void) async throws {
+        let logs = LogRecorder(level: .error)
+        defer { #expect(logs.messages.isEmpty, "\(logs.messages)") }
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(tls: true, logs: logs) { server in
+                let fixture = try await ProxyTests.setUp(server, sim)
+                try await warm(server, token: fixture.tokens["coke-pm"])
+                try await body(sim, server, fixture)
+            }
+        }
+    }
+
+    /// Waits until the fast lane answers a GET with `token`. The lane trusts a token record for
+    /// as long as the authenticator's cache does (10 seconds); the next request refreshes it.
+    static func warm(_ server: TestServer, token: String?) async throws {
+        try await eventually(within: 10, "the fast lane answers") {
+            let before = server.services.fastLane.answered
+            let answer = try await server.request(.GET, pods, token: token)
+            return answer.status == 200 && server.services.fastLane.answered > before
+        }
+    }
+
+    /// Requests on one connection are answered in their order, whichever way each goes: the fast
+    /// lane, or the router behind it (filtered views, refusals, the API). One at a time, each
+    /// plain GET is the lane's; written back to back (HTTP pipelining), a request that arrives
+    /// while the router still answers an earlier one goes to the router too, so that answers keep
+    /// their order.
+    @Test func requestsAreAnsweredInOrderWhicheverWayTheyGo() async throws {
+        try await Self.withFastLane { sim, server, fixture in
+            let cluster = try PlacementTests.client(sim, "onprem")
+            for name in ["a", "b"] { _ = try await cluster.create(ProxyTests.pod(name, "mkt-dev")) }
+            let member = try #require(fixture.tokens["coke-pm"])
+            // Path, token, status, whether the lane takes it.
+            let requests: [(String, String?, Int, Bool)] = [
+                (Self.pods + "/a", member, 200, true),
+                ("/k8s/clusters/coke/onprem/api/v1/namespaces/sales-dev/pods", member, 403, true),
+                ("/k8s/clusters/coke/onprem/api/v1/namespaces", member, 200, false),
+                (Self.pods + "/b", member, 200, true),
+                (Self.pods + "/a", "cnp_not-a-token", 401, false),
+                ("/k8s/clusters/pepsi/west/api/v1/namespaces/default/pods", member, 404, false),
+                ("/api/v1/tenants/coke/projects", member, 200, false),
+                (Self.pods + "/missing", member, 404, true),
+                ("/k8s/clusters/coke/onprem/api/v1/pods", member, 200, false),
+                (Self.pods + "?watch=false", member, 200, false),
+                (Self.pods + "/b", member, 200, true),
+            ]
+            func check(_ answers: [RawConnection.Answer]) {
+                #expect(answers.count == requests.count)
+                for ((path, _, status, _), answer) in zip(requests, answers) {
+                    let text = String(buffer: answer.body)
+                    #expect(Int(answer.head.status.code) == status, "\(path): \(answer.head.status) \(text.prefix(200))")
+                    if path.hasSuffix("/a") || path.hasSuffix("/b"), status == 200 {
+                        #expect(text.contains("\"name\":\"\(path.suffix(1))\""), "\(path): \(text.prefix(200))")
+                    }
+                    if path.hasSuffix("/namespaces") {
+                        #expect(text.contains("\"mkt-dev\"") && !text.contains("sales-dev"), "\(text.prefix(300))")
+                    }
+                }
+            }
+
+            var before = server.services.fastLane.answered
+            let connection = try await RawConnection(server)
+            defer { connection.channel.close(promise: nil) }
+            var oneAtATime: [RawConnection.Answer] = []
+            for request in requests { oneAtATime += try await connection.exchange([(request.0, request.1)]) }
+            check(oneAtATime)
+            #expect(server.services.fastLane.answered - before == requests.filter(\.3).count)
+
+            before = server.services.fastLane.answered
+            check(try await RawConnection.pipelined(server, requests.map { ($0.0, $0.1) }))
+            // The two before the first request the router answers.
+            #expect(server.services.fastLane.answered - before == 2)
+        }
+    }
+
+    /// Answers far larger than a socket's buffers stream through whole; a revoked token is
+    /// refused at the next request; a cluster that goes away gives a 503 `Status` (the kept
+    /// connections to it are found dead), and the lane serves again once it is back.
+    @Test func largeAnswersRevocationAndAClusterGoingAway() async throws {
+        try await Self.withFastLane { sim, server, fixture in
+            let cluster = try PlacementTests.client(sim, "onprem")
+            let blob = String(repeating: "x", count: 60_000)
+            for index in 0..<60 {
+                let map = ConfigMap(metadata: ObjectMeta(name: "map-\(index)", namespace: "mkt-dev"), data: ["blob": blob])
+                _ = try await cluster.create(map)
+            }
+            let member = try #require(fixture.tokens["coke-pm"])
+            let path = "/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/configmaps"
+            try await Self.warm(server, token: member)
+            var before = server.services.fastLane.answered
+            let answers = try await RawConnection.pipelined(server, [(path, member), (path + "/map-7", member)])
+            let list = try JSONSerialization.jsonObject(with: Data(answers[0].body.readableBytesView)) as? [String: Any]
+            #expect((list?["items"] as? [Any])?.count == 60, "\(answers[0].head)")
+            #expect(answers[0].body.readableBytes > 3_600_000)
+            #expect(String(buffer: answers[1].body).contains("\"map-7\""))
+            #expect(server.services.fastLane.answered - before == 2)
+
+            // Revoked: the next request is refused, by the usual way (the lane no longer knows it).
+            let revoker = try await server.request(.POST, "/api/v1/tokens", token: member, json: ["description": "revoke me"])
+            let token = try #require(revoker.object["token"] as? String), tokenID = try #require(revoker.object["id"] as? String)
+            #expect(try await server.request(.GET, Self.pods, token: token).status == 200)
+            #expect(try await server.request(.GET, Self.pods, token: token).status == 200)
+            try Fixture.expect(await server.request(.DELETE, "/api/v1/tokens/\(tokenID)", token: member), 204)
+            #expect(try await server.request(.GET, Self.pods, token: token).status == 401)
+
+            // Down: the answer is a Status, from the lane itself.
+            try await Self.warm(server, token: member)
+            try #require(sim.sim.clusters["onprem"]).makeUnreachable(for: 4)
+            before = server.services.fastLane.answered
+            let down = try await server.request(.GET, Self.pods, token: member)
+            #expect(down.status == 503 && down.object["kind"] as? String == "Status", "\(down.status) \(down.text)")
+            #expect((down.object["message"] as? String)?.contains("the cluster cannot be reached through Canopy") == true, "\(down.text)")
+            #expect(server.services.fastLane.answered - before == 1)
+            try await eventually(within: 15, "the cluster answers again") {
+                try await server.request(.GET, Self.pods, token: member).status == 200
+            }
+        }
+    }
+
+    /// A graceful shutdown does not wait on a connection that only the fast lane served.
+    @Test func aConnectionOnlyTheFastLaneServedEndsAtShutdown() async throws {
+        let logs = LogRecorder(level: .error)
+        let answeredAt = Mutex<ContinuousClock.Instant?>(nil)
+        let stopping = Task {
+            try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+                try await TestServer.with(tls: true, logs: logs) { server in
+                    let fixture = try await ProxyTests.setUp(server, sim)
+                    let member = try #require(fixture.tokens["coke-pm"])
+                    try await Self.warm(server, token: member)
+                    let before = server.services.fastLane.answered
+                    let connection = try await RawConnection(server)
+                    let answers = try await connection.exchange([(Self.pods, member)])
+                    #expect(answers.first?.head.status == .ok && server.services.fastLane.answered == before + 1)
+                    answeredAt.withLock { $0 = .now }
+                    return connection.channel
+                }
+            }
+        }
+        // Far past the setup's time under load; what counts is the time from the answer on.
+        let ended = await ShutdownTests.ends(within: 120, stopping)
+        #expect(ended, "the server did not stop")
+        if ended {
+            try? await stopping.value.close()
+            let stoppedIn = answeredAt.withLock { $0 }.map { ContinuousClock.now - $0 }
+            // The grace a busy connection gets is 30 s; an idle one must not wait for it.
+            #expect(stoppedIn.map { $0 < .seconds(15) } == true, "stopped \(String(describing: stoppedIn)) after the answer")
+        }
+        #expect(logs.messages.isEmpty, "\(logs.messages)")
+    }
+}
+
+/// One TLS connection to Canopy on which GETs are written back to back (HTTP pipelining) or one
+/// at a time, and their answers read.
+final class RawConnection: @unchecked Sendable {
+    struct Answer {
+        let head: HTTPResponseHead
+        let body: ByteBuffer
+    }
+
+    let channel: any Channel
+    private let collector: Collector
+    private let port: Int
+
+    init(_ server: TestServer) async throws {
+        port = try #require(URLComponents(string: server.baseURL)?.port)
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(try #require(server.certificatePEM).utf8)))
+        let context = try NIOSSLContext(configuration: tls)
+        let collector = Collector(eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+        self.collector = collector
+        channel = try await ClientBootstrap(group: collector.eventLoop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(collector)
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+    }
+
+    /// Writes the GETs at once, then waits (up to 30 s) for as many answers.
+    func exchange(_ requests: [(path: String, token: String?)]) async throws -> [Answer] {
+        let done = try await collector.eventLoop.submit { self.collector.expect(requests.count) }.get()
+        for (path, token) in requests {
+            var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
+            head.headers.add(name: "Host", value: "127.0.0.1:\(port)")
+            head.headers.add(name: "Accept", value: "application/json")
+            if let token { head.headers.add(name: "Authorization", value: "Bearer \(token)") }
+            channel.write(HTTPClientRequestPart.head(head), promise: nil)
+            channel.write(HTTPClientRequestPart.end(nil), promise: nil)
+        }
+        channel.flush()
+        let timeout = collector.eventLoop.scheduleTask(in: .seconds(30)) { done.fail(TestFailure("no answer within 30 s")) }
+        defer { timeout.cancel() }
+        return try await done.futureResult.get()
+    }
+
+    /// Sends `requests` pipelined on a new connection, which is closed afterwards.
+    static func pipelined(_ server: TestServer, _ requests: [(path: String, token: String?)]) async throws -> [Answer] {
+        let connection = try await RawConnection(server)
+        defer { connection.channel.close(promise: nil) }
+        return try await connection.exchange(requests)
+    }
+
+    private final class Collector: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPClientResponsePart
+        let eventLoop: any EventLoop
+        private var done: EventLoopPromise<[Answer]>?
+        private var expected = 0
+        private var answers: [Answer] = []
+        private var head: HTTPResponseHead?
+        private var body = ByteBuffer()
+
+        init(eventLoop: any EventLoop) {
+            self.eventLoop = eventLoop
+        }
+
+        func expect(_ count: Int) -> EventLoopPromise<[Answer]> {
+            let promise = eventLoop.makePromise(of: [Answer].self)
+            done = promise
+            expected = count
+            answers = []
+            return promise
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head): self.head = head
+            case .body(var part): body.writeBuffer(&part)
+            case .end:
+                answers.append(Answer(head: head!, body: body))
+                body = ByteBuffer()
+                if answers.count == expected { done?.succeed(answers) }
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            done?.fail(TestFailure("the connection closed after \(answers.count) answers"))
+        }
+    }
+}
