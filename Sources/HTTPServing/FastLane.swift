@@ -101,8 +101,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var passing = false
     /// The exchange answering the current request, and whether its request has ended.
     private var exchange: (any FastLaneExchange)?
-    /// Parts read while an exchange runs, taken up when it ends.
-    private var waiting: [HTTPServerRequestPart] = []
+    /// Parts read while an exchange runs, taken up when it ends; a request that could not be
+    /// read is passed on in its turn.
+    private var waiting: [Result<HTTPServerRequestPart, any Error>] = []
     /// A read the pipeline asked for while an exchange ran.
     private var heldRead = false
     /// A graceful shutdown began while an exchange ran.
@@ -116,7 +117,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
         if exchange != nil {
-            waiting.append(part)
+            waiting.append(.success(part))
             return
         }
         take(part, context: context)
@@ -159,7 +160,10 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         while exchange == nil, !waiting.isEmpty {
-            take(waiting.removeFirst(), context: context)
+            switch waiting.removeFirst() {
+            case .success(let part): take(part, context: context)
+            case .failure(let error): unreadable(error, context: context)
+            }
         }
         if exchange == nil {
             context.fireChannelReadComplete()
@@ -194,6 +198,32 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             exchange.clientGone()
         }
         context.fireChannelInactive()
+    }
+
+    /// A request that cannot be read (bad bytes behind the current one) while an exchange runs
+    /// waits its turn, so that its answer does not cut into the exchange's.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard exchange == nil else {
+            waiting.append(.failure(error))
+            return
+        }
+        unreadable(error, context: context)
+    }
+
+    /// A request that cannot be read, in its turn: when nothing else is being answered it gets
+    /// what Go's HTTP server (a Kubernetes API server) answers, a 400, and the connection closes
+    /// (Hummingbird's handlers are not set up on a connection whose requests all went the fast
+    /// lane, and NIO's upgrade handler waiting for a first request would leave it open). Behind a
+    /// request Hummingbird still answers, it is Hummingbird's to handle.
+    private func unreadable(_ error: any Error, context: ChannelHandlerContext) {
+        guard handedOn == 0, error is HTTPParserError else { return context.fireErrorCaught(error) }
+        var head = HTTPResponseHead(version: .http1_1, status: .badRequest)
+        head.headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        head.headers.add(name: "Connection", value: "close")
+        head.headers.add(name: "Content-Length", value: "15")
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "400 Bad Request")))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

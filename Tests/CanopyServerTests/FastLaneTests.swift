@@ -140,6 +140,30 @@ import TestSupport
         }
     }
 
+    /// Bytes that are no request, right behind a GET the lane answers: the GET is answered whole
+    /// first, then the broken request gets its 400 and the connection closes (the 400 never cuts
+    /// into the answer before it).
+    @Test func aBrokenRequestBehindALaneRequestWaitsItsTurn() async throws {
+        try await Self.withFastLane { sim, server, fixture in
+            _ = try await PlacementTests.client(sim, "onprem").create(ProxyTests.pod("a", "mkt-dev"))
+            let member = try #require(fixture.tokens["coke-pm"])
+            try await Self.warm(server, token: member)
+            let before = server.services.fastLane.answered
+            let request = "GET \(Self.pods)/a HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nAuthorization: Bearer \(member)\r\n\r\n"
+            let text = try await RawConnection.bytesUntilClosed(server, sending: request + "NOT HTTP AT ALL\r\n\r\n")
+            #expect(server.services.fastLane.answered == before + 1)
+            let answers = text.components(separatedBy: "HTTP/1.1 ").filter { !$0.isEmpty }
+            #expect(answers.first?.hasPrefix("200") == true, "\(text.prefix(300))")
+            let body = answers.first?.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n") ?? ""
+            let pod = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+            #expect((pod?["metadata"] as? [String: Any])?["name"] as? String == "a", "\(body.prefix(300))")
+            #expect(answers.count == 2 && answers.last?.hasPrefix("400 Bad Request") == true, "\(text.prefix(600))")
+            // Alone, as a connection's first request, it gets the same (a server's plain answer).
+            let alone = try await RawConnection.bytesUntilClosed(server, sending: "NOT HTTP AT ALL\r\n\r\n")
+            #expect(alone.hasPrefix("HTTP/1.1 400 Bad Request"), "\(alone)")
+        }
+    }
+
     /// A graceful shutdown does not wait on a connection that only the fast lane served.
     @Test func aConnectionOnlyTheFastLaneServedEndsAtShutdown() async throws {
         let logs = LogRecorder(level: .error)
@@ -224,6 +248,46 @@ final class RawConnection: @unchecked Sendable {
         let connection = try await RawConnection(server)
         defer { connection.channel.close(promise: nil) }
         return try await connection.exchange(requests)
+    }
+
+    /// Writes `text` on a new TLS connection and reads everything that comes back until the
+    /// server closes it (up to 30 s).
+    static func bytesUntilClosed(_ server: TestServer, sending text: String) async throws -> String {
+        let port = try #require(URLComponents(string: server.baseURL)?.port)
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(try #require(server.certificatePEM).utf8)))
+        let context = try NIOSSLContext(configuration: tls)
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+        let reader = ByteReader(done: eventLoop.makePromise())
+        let channel = try await ClientBootstrap(group: eventLoop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
+                    try channel.pipeline.syncOperations.addHandler(reader)
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        try await channel.writeAndFlush(ByteBuffer(string: text))
+        let timeout = eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
+        defer { timeout.cancel() }
+        return String(buffer: try await reader.done.futureResult.get())
+    }
+
+    private final class ByteReader: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = ByteBuffer
+        let done: EventLoopPromise<ByteBuffer>
+        private var bytes = ByteBuffer()
+
+        init(done: EventLoopPromise<ByteBuffer>) { self.done = done }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var part = unwrapInboundIn(data)
+            bytes.writeBuffer(&part)
+        }
+
+        func channelInactive(context: ChannelHandlerContext) { done.succeed(bytes) }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
     }
 
     private final class Collector: ChannelInboundHandler, @unchecked Sendable {

@@ -41,7 +41,7 @@ import TestSupport
         for (project, cluster, name) in [("marketing", "onprem", "mkt-dev"), ("marketing", "cloud", "mkt-prod"), ("sales", "onprem", "sales-dev")] {
             try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/projects/\(project)/namespaces", token: admin, json: ["cluster": cluster, "name": name]), 201)
         }
-        try await eventually(within: 5, "namespaces ready") {
+        try await eventually(within: 20, "namespaces ready") {
             let projects = try await server.request(.GET, "/api/v1/tenants/coke/projects", token: admin)
             let states = projects.items.flatMap { ($0["namespaces"] as? [[String: Any]] ?? []).map { ($0["status"] as? [String: Any])?["state"] as? String } }
             return states.count == 3 && states.allSatisfy { $0 == "Ready" }
