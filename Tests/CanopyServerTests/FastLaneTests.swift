@@ -164,6 +164,22 @@ import TestSupport
         }
     }
 
+    /// The byte-wise readers every proxied request goes through.
+    @Test func bearerTokensAndPathsAreReadAsBytes() {
+        #expect(KubeProxy.bearerToken("Bearer cnp_abc") == "cnp_abc")
+        #expect(KubeProxy.bearerToken("bEaReR \t cnp_abc \t") == "cnp_abc")
+        for refused in [nil, "Basic cnp_abc", "Bearer", "Bearer ", "Bearer   ", "Bearercnp_abc", "Bearer\tcnp_abc"] as [String?] {
+            #expect(KubeProxy.bearerToken(refused) == nil, "\(String(describing: refused))")
+        }
+        #expect(KubePath("/api/v1/namespaces/web/pods").segments == ["api", "v1", "namespaces", "web", "pods"])
+        #expect(KubePath("/api/v1/namespaces/web").namespaceOfObject == nil)
+        #expect(KubePath("/api/v1/namespaces/web/pods/p").namespaceOfObject == "web")
+        #expect(KubePath("/api/v1/namespaces/").isNamespaceCollection && KubePath("//api//v1/namespaces").isNamespaceCollection)
+        #expect(KubePath("/api/v1/pods").isClusterWideList && KubePath("//apis/apps/v1/deployments/").isClusterWideList)
+        #expect(!KubePath("/apis/rbac.authorization.k8s.io/v1/clusterroles").isClusterWideList && !KubePath("/api/v1/nodes").isClusterWideList)
+        #expect(!KubePath("/api/v1/namespaces/web/pods").isClusterWideList && !KubePath("/").isClusterWideList)
+    }
+
     /// A graceful shutdown does not wait on a connection that only the fast lane served.
     @Test func aConnectionOnlyTheFastLaneServedEndsAtShutdown() async throws {
         let logs = LogRecorder(level: .error)

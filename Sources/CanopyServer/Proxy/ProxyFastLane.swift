@@ -51,28 +51,28 @@ struct ProxyFastLane: Service {
     /// The exchange that answers `head`, or `nil` to leave it to `KubeProxy`.
     func take(_ head: HTTPRequestHead, eventLoop: any EventLoop) -> FastProxyExchange? {
         guard head.method == .GET, head.version == .http1_1, head.isKeepAlive,
-              head.headers.first(name: "content-length").map({ $0 == "0" }) ?? true, !head.headers.contains(name: "transfer-encoding"),
-              head.uri.hasPrefix("/k8s/clusters/")
+              head.headers.first(name: "content-length").map({ $0 == "0" }) ?? true, !head.headers.contains(name: "transfer-encoding")
         else { return nil }
-        let pathAndQuery = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        // The URI is read as bytes (every delimiter is ASCII): this runs for every request.
+        let uri = head.uri, bytes = uri.utf8, slash = UInt8(ascii: "/")
+        guard bytes.starts(with: Self.prefix.utf8) else { return nil }
+        let queryStart = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex
         // A watch (in any spelling of its parameter) goes the usual way: it ends with its client.
-        if pathAndQuery.count > 1, pathAndQuery[1].contains("watch") { return nil }
-        let parts = pathAndQuery[0].split(separator: "/", maxSplits: 4, omittingEmptySubsequences: false)
-        // "", k8s, clusters, tenant, cluster/rest
-        guard parts.count >= 4 else { return nil }
-        let tenantName = parts[3]
-        let rest = parts.count > 4 ? parts[4] : ""
-        let clusterName = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)[0]
-        guard !tenantName.isEmpty, !clusterName.isEmpty else { return nil }
-        let prefixLength = "/k8s/clusters/".utf8.count + tenantName.utf8.count + 1 + clusterName.utf8.count
-        let below = String(decoding: head.uri.utf8.dropFirst(prefixLength), as: UTF8.self)
+        if queryStart != bytes.endIndex, bytes[queryStart...].contains("watch".utf8) { return nil }
+        let tenantStart = bytes.index(bytes.startIndex, offsetBy: Self.prefix.utf8.count)
+        guard let tenantEnd = bytes[tenantStart..<queryStart].firstIndex(of: slash) else { return nil }
+        let clusterStart = bytes.index(after: tenantEnd)
+        let clusterEnd = bytes[clusterStart..<queryStart].firstIndex(of: slash) ?? queryStart
+        let tenantName = uri[tenantStart..<tenantEnd], clusterName = uri[clusterStart..<clusterEnd]
+        let path = uri[clusterEnd..<queryStart], query = uri[queryStart...]
         // Escapes and dot segments are left to `KubeProxy`, which decides on the decoded path.
-        guard !below.contains("%"), !below.contains("/.") else { return nil }
-        let target = KubePath(String(below.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]))
+        guard !tenantName.isEmpty, !clusterName.isEmpty, !bytes[clusterEnd...].contains(UInt8(ascii: "%")), !path.utf8.contains("/.".utf8)
+        else { return nil }
+        let target = KubePath(String(path))
         guard !target.isNamespaceCollection, !target.isClusterWideList else { return nil }
 
-        guard let authorization = head.headers.first(name: "authorization"), authorization.lowercased().hasPrefix("bearer "),
-              let identity = services.authenticator.cachedIdentity(forToken: authorization.dropFirst(7).trimmingCharacters(in: .whitespaces))
+        guard let token = KubeProxy.bearerToken(head.headers.first(name: "authorization")),
+              let identity = services.authenticator.cachedIdentity(forToken: token)
         else { return nil }
         let snapshot = services.world.snapshot
         guard let principal = snapshot.principal(userID: identity.userID, tenantID: identity.tenantID, groups: identity.groups),
@@ -81,7 +81,7 @@ struct ProxyFastLane: Service {
               let upstream = targets.target(for: cluster, clients: clients)
         else { return nil }
 
-        var request = HTTPRequestHead(version: .http1_1, method: .GET, uri: upstream.basePath + (below.isEmpty ? "/" : below))
+        var request = HTTPRequestHead(version: .http1_1, method: .GET, uri: upstream.basePath + (path.isEmpty ? "/" : path) + query)
         for (name, value) in head.headers where !Self.dropped(name.lowercased()) { request.headers.add(name: name, value: value) }
         request.headers.add(name: "Host", value: upstream.hostHeader)
         if let credential = upstream.authorization { request.headers.add(name: "Authorization", value: credential) }
@@ -89,6 +89,8 @@ struct ProxyFastLane: Service {
         for group in access.groups { request.headers.add(name: "Impersonate-Group", value: group) }
         return FastProxyExchange(request: request, upstream: upstream, pool: pool, eventLoop: eventLoop, metrics: metrics)
     }
+
+    static let prefix = "/k8s/clusters/"
 
     /// Headers of the client's request the cluster is not sent (as `KubeProxy.forwardedHeaders`).
     private static func dropped(_ name: String) -> Bool {
