@@ -171,6 +171,10 @@ import TestSupport
         for refused in [nil, "Basic cnp_abc", "Bearer", "Bearer ", "Bearer   ", "Bearercnp_abc", "Bearer\tcnp_abc"] as [String?] {
             #expect(KubeProxy.bearerToken(refused) == nil, "\(String(describing: refused))")
         }
+        let uri = "/x/api?labelSelector=a&watch=1"
+        #expect(ProxyFastLane.occurs(Array("watch".utf8), in: uri.utf8[...]) && ProxyFastLane.occurs(Array("/a".utf8), in: uri.utf8[...]))
+        #expect(!ProxyFastLane.occurs(Array("/.".utf8), in: uri.utf8[...]) && !ProxyFastLane.occurs(Array("watch=2".utf8), in: uri.utf8[...]))
+        #expect(ProxyFastLane.occurs(Array("/.".utf8), in: "/a/./b".utf8[...]) && ProxyFastLane.occurs(Array("ww".utf8), in: "awww".utf8[...]))
         #expect(KubePath("/api/v1/namespaces/web/pods").segments == ["api", "v1", "namespaces", "web", "pods"])
         #expect(KubePath("/api/v1/namespaces/web").namespaceOfObject == nil)
         #expect(KubePath("/api/v1/namespaces/web/pods/p").namespaceOfObject == "web")

@@ -58,7 +58,7 @@ struct ProxyFastLane: Service {
         guard bytes.starts(with: Self.prefix.utf8) else { return nil }
         let queryStart = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex
         // A watch (in any spelling of its parameter) goes the usual way: it ends with its client.
-        if queryStart != bytes.endIndex, bytes[queryStart...].contains("watch".utf8) { return nil }
+        if queryStart != bytes.endIndex, Self.occurs(Self.watch, in: bytes[queryStart...]) { return nil }
         let tenantStart = bytes.index(bytes.startIndex, offsetBy: Self.prefix.utf8.count)
         guard let tenantEnd = bytes[tenantStart..<queryStart].firstIndex(of: slash) else { return nil }
         let clusterStart = bytes.index(after: tenantEnd)
@@ -66,7 +66,7 @@ struct ProxyFastLane: Service {
         let tenantName = uri[tenantStart..<tenantEnd], clusterName = uri[clusterStart..<clusterEnd]
         let path = uri[clusterEnd..<queryStart], query = uri[queryStart...]
         // Escapes and dot segments are left to `KubeProxy`, which decides on the decoded path.
-        guard !tenantName.isEmpty, !clusterName.isEmpty, !bytes[clusterEnd...].contains(UInt8(ascii: "%")), !path.utf8.contains("/.".utf8)
+        guard !tenantName.isEmpty, !clusterName.isEmpty, !bytes[clusterEnd...].contains(UInt8(ascii: "%")), !Self.occurs(Self.dotSegment, in: path.utf8)
         else { return nil }
         let target = KubePath(String(path))
         guard !target.isNamespaceCollection, !target.isClusterWideList else { return nil }
@@ -91,6 +91,19 @@ struct ProxyFastLane: Service {
     }
 
     static let prefix = "/k8s/clusters/"
+    private static let watch = Array("watch".utf8), dotSegment = Array("/.".utf8)
+
+    /// Whether `needle` occurs in `bytes`: a plain scan (the generic `contains` of a collection in
+    /// another, from _StringProcessing, was 8 % of Canopy's CPU in the GET benchmark).
+    static func occurs(_ needle: [UInt8], in bytes: Substring.UTF8View) -> Bool {
+        guard let first = needle.first else { return true }
+        var from = bytes.startIndex
+        while let found = bytes[from...].firstIndex(of: first) {
+            if bytes[found...].starts(with: needle) { return true }
+            from = bytes.index(after: found)
+        }
+        return false
+    }
 
     /// Headers of the client's request the cluster is not sent (as `KubeProxy.forwardedHeaders`).
     private static func dropped(_ name: String) -> Bool {
