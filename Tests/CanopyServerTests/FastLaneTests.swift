@@ -34,8 +34,13 @@ import TestSupport
     }
 
     /// Waits until the fast lane answers a GET with `token`. The lane trusts a token record for
-    /// as long as the authenticator's cache does (10 seconds); the next request refreshes it.
+    /// as long as the authenticator's cache does (10 seconds, counted from when it was read); the
+    /// record is dropped first, so that the request that reads it again starts those 10 seconds
+    /// now and the test's next requests (even on a loaded machine) find it fresh.
     static func warm(_ server: TestServer, token: String?) async throws {
+        if let token, let identity = try await server.services.authenticator.identity(forToken: token) {
+            server.services.authenticator.forget(tokenIDs: [identity.tokenID])
+        }
         try await eventually(within: 10, "the fast lane answers") {
             let before = server.services.fastLane.answered
             let answer = try await server.request(.GET, pods, token: token)
@@ -81,15 +86,19 @@ import TestSupport
                 }
             }
 
-            var before = server.services.fastLane.answered
             let connection = try await RawConnection(server)
             defer { connection.channel.close(promise: nil) }
             var oneAtATime: [RawConnection.Answer] = []
-            for request in requests { oneAtATime += try await connection.exchange([(request.0, request.1)]) }
+            for (path, token, _, taken) in requests {
+                try await Self.warm(server, token: member)
+                let before = server.services.fastLane.answered
+                oneAtATime += try await connection.exchange([(path, token)])
+                #expect(server.services.fastLane.answered - before == (taken ? 1 : 0), "\(path)")
+            }
             check(oneAtATime)
-            #expect(server.services.fastLane.answered - before == requests.filter(\.3).count)
 
-            before = server.services.fastLane.answered
+            try await Self.warm(server, token: member)
+            let before = server.services.fastLane.answered
             check(try await RawConnection.pipelined(server, requests.map { ($0.0, $0.1) }))
             // The two before the first request the router answers.
             #expect(server.services.fastLane.answered - before == 2)
