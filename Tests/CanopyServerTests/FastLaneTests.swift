@@ -173,6 +173,57 @@ import TestSupport
         }
     }
 
+    /// Which requests the lane takes, asked of a lane of the server's own services: a plain GET of
+    /// a member; not the same GET with a body, an `Expect`, HTTP/1.0 or `Connection: close`, nor a
+    /// watch, an escape, a dot segment, a filtered view, another method, or a refused caller.
+    @Test func theLaneTakesOnlyPlainGets() async throws {
+        try await Self.withFastLane { _, server, fixture in
+            let member = try #require(fixture.tokens["coke-pm"])
+            let lane = ProxyFastLane(services: server.services, clients: ProxyClients(clients: server.services.clusters))
+            let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+            @Sendable func head(_ uri: String, _ method: HTTPMethod = .GET, version: HTTPVersion = .http1_1, token: String? = member, extra: [(String, String)] = []) -> HTTPRequestHead {
+                var head = HTTPRequestHead(version: version, method: method, uri: uri)
+                if let token { head.headers.add(name: "Authorization", value: "Bearer \(token)") }
+                for (name, value) in extra { head.headers.add(name: name, value: value) }
+                return head
+            }
+            @Sendable func takes(_ head: HTTPRequestHead) async throws -> Bool {
+                try await eventLoop.submit { lane.take(head, eventLoop: eventLoop) != nil }.get()
+            }
+            // The first ask readies the cluster's connection details in the background.
+            try await Self.warm(server, token: member)
+            let plain = head(Self.pods)
+            try await eventually(within: 10, "the lane's cluster details are ready") { try await takes(plain) }
+            #expect(try await takes(head(Self.pods + "/a?pretty=true")))
+            #expect(try await takes(head("/k8s/clusters/coke/onprem/api")))
+            #expect(try await takes(head(Self.pods, extra: [("Content-Length", "0")])))
+            let refused: [(String, HTTPRequestHead)] = [
+                ("a body", head(Self.pods, extra: [("Content-Length", "5")])),
+                ("chunked", head(Self.pods, extra: [("Transfer-Encoding", "chunked")])),
+                ("expect", head(Self.pods, extra: [("Expect", "100-continue")])),
+                ("HTTP/1.0", head(Self.pods, version: .http1_0)),
+                ("close", head(Self.pods, extra: [("Connection", "close")])),
+                ("watch", head(Self.pods + "?watch=true")),
+                ("watch spelled otherwise", head(Self.pods + "?allowWatchBookmarks=true&watch=1")),
+                ("escape", head(Self.pods + "/%61")),
+                ("dot segment", head(Self.pods + "/../pods")),
+                ("namespaces", head("/k8s/clusters/coke/onprem/api/v1/namespaces")),
+                ("all namespaces", head("/k8s/clusters/coke/onprem/api/v1/pods")),
+                ("POST", head(Self.pods, .POST)),
+                ("HEAD", head(Self.pods, .HEAD)),
+                ("no token", head(Self.pods, token: nil)),
+                ("unknown token", head(Self.pods, token: "cnp_not-a-token")),
+                ("another tenant's cluster", head("/k8s/clusters/pepsi/west/api/v1/namespaces/default/pods")),
+                ("another tenant", head("/k8s/clusters/pepsi/west/api", token: try #require(fixture.tokens["coke-admin"]))),
+                ("no cluster", head("/k8s/clusters/coke")),
+                ("not the proxy", head("/api/v1/tenants/coke/projects")),
+            ]
+            for (what, head) in refused {
+                #expect(try await takes(head) == false, "\(what)")
+            }
+        }
+    }
+
     /// The byte-wise readers every proxied request goes through.
     @Test func bearerTokensAndPathsAreReadAsBytes() {
         #expect(KubeProxy.bearerToken("Bearer cnp_abc") == "cnp_abc")

@@ -51,7 +51,10 @@ struct ProxyFastLane: Service {
     /// The exchange that answers `head`, or `nil` to leave it to `KubeProxy`.
     func take(_ head: HTTPRequestHead, eventLoop: any EventLoop) -> FastProxyExchange? {
         guard head.method == .GET, head.version == .http1_1, head.isKeepAlive,
-              head.headers.first(name: "content-length").map({ $0 == "0" }) ?? true, !head.headers.contains(name: "transfer-encoding")
+              head.headers.first(name: "content-length").map({ $0 == "0" }) ?? true, !head.headers.contains(name: "transfer-encoding"),
+              // An interim `100 Continue` would end the exchange early and leave the final answer
+              // on a pooled connection; such a request goes the usual way.
+              !head.headers.contains(name: "expect")
         else { return nil }
         // The URI is read as bytes (every delimiter is ASCII): this runs for every request.
         let uri = head.uri, bytes = uri.utf8, slash = UInt8(ascii: "/")
