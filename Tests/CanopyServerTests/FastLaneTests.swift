@@ -244,6 +244,31 @@ import TestSupport
         #expect(!KubePath("/api/v1/namespaces/web/pods").isClusterWideList && !KubePath("/").isClusterWideList)
     }
 
+    /// A client that leaves in the middle of a long answer: the lane closes its connection to the
+    /// cluster (rather than read the rest and keep the connection), as the cluster's side of any
+    /// proxied request ends when its client goes.
+    @Test func aClientLeavingMidAnswerClosesTheClustersConnection() async throws {
+        try await Self.withFastLane { sim, server, fixture in
+            let cluster = try PlacementTests.client(sim, "onprem")
+            let blob = String(repeating: "y", count: 1_000_000)
+            for index in 0..<24 {
+                _ = try await cluster.create(ConfigMap(metadata: ObjectMeta(name: "big-\(index)", namespace: "mkt-dev"), data: ["blob": blob]))
+            }
+            let member = try #require(fixture.tokens["coke-pm"])
+            try await Self.warm(server, token: member)
+            let lane = server.services.fastLane
+            let (connected, open, abandoned, answered) = (lane.connected, lane.open, lane.abandoned, lane.answered)
+            let request = "GET /k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/configmaps HTTP/1.1\r\nHost: localhost\r\n"
+                + "Accept: application/json\r\nAuthorization: Bearer \(member)\r\n\r\n"
+            // The answer (24 MB) starts within the 2 seconds and is far from over when the client goes.
+            try await RawConnection.leave(server, sending: request, after: .seconds(2))
+            try await eventually(within: 10, "the lane sees the client go") { lane.abandoned == abandoned + 1 }
+            // The connection it used (kept or new) is closed; every other one is as it was.
+            try await eventually(within: 10, "the cluster's connection closes") { lane.open == open + (lane.connected - connected) - 1 }
+            #expect(lane.answered == answered)
+        }
+    }
+
     /// A graceful shutdown does not wait on a connection that only the fast lane served.
     @Test func aConnectionOnlyTheFastLaneServedEndsAtShutdown() async throws {
         let logs = LogRecorder(level: .error)
@@ -351,6 +376,26 @@ final class RawConnection: @unchecked Sendable {
         let timeout = eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
         defer { timeout.cancel() }
         return String(buffer: try await reader.done.futureResult.get())
+    }
+
+    /// Writes `text` on a new TLS connection, stops reading, and closes the connection `after`
+    /// that: a client that leaves in the middle of an answer longer than the sockets' buffers.
+    static func leave(_ server: TestServer, sending text: String, after delay: Duration) async throws {
+        let port = try #require(URLComponents(string: server.baseURL)?.port)
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(try #require(server.certificatePEM).utf8)))
+        let context = try NIOSSLContext(configuration: tls)
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton.next())
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        try await channel.writeAndFlush(ByteBuffer(string: text))
+        try await channel.setOption(.autoRead, value: false)
+        try await Task.sleep(for: delay)
+        try await channel.close()
     }
 
     private final class ByteReader: ChannelInboundHandler, @unchecked Sendable {

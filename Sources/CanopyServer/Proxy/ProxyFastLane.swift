@@ -315,7 +315,9 @@ final class FastProxyExchange: FastLaneExchange {
         }
         UpstreamPool.connect(upstream, on: eventLoop).assumeIsolated().whenComplete { [self] result in
             switch result {
-            case .success(let channel): attach(channel, reused: false)
+            case .success(let channel):
+                metrics.connected(channel)
+                attach(channel, reused: false)
             case .failure(let error): failBeforeAnswer(error)
             }
         }
@@ -423,6 +425,7 @@ final class FastProxyExchange: FastLaneExchange {
     func clientGone() {
         guard !finished else { return }
         finished = true
+        metrics.abandon()
         channel?.close(promise: nil)
         channel = nil
     }
@@ -466,8 +469,23 @@ final class FastLaneMetrics: Sendable {
     private let counter = Counter(label: "canopy.proxy.fast_lane_requests")
     static let route = "/k8s/clusters/{tenant}/{cluster}/**"
 
+    private let abandonedCount = Atomic<Int>(0), connections = Atomic<Int>(0), openConnections = Atomic<Int>(0)
+
     /// The requests this process's fast lane answered.
     var answered: Int { total.load(ordering: .relaxed) }
+    /// Requests whose client left before their answer ended.
+    var abandoned: Int { abandonedCount.load(ordering: .relaxed) }
+    /// Connections the lane opened to clusters, and how many of them are open.
+    var connected: Int { connections.load(ordering: .relaxed) }
+    var open: Int { openConnections.load(ordering: .relaxed) }
+
+    func abandon() { abandonedCount.add(1, ordering: .relaxed) }
+
+    func connected(_ channel: any Channel) {
+        connections.add(1, ordering: .relaxed)
+        openConnections.add(1, ordering: .relaxed)
+        channel.closeFuture.whenComplete { _ in self.openConnections.subtract(1, ordering: .relaxed) }
+    }
 
     func record(status: Int, since start: UInt64) {
         total.add(1, ordering: .relaxed)
