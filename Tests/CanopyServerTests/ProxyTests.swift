@@ -46,6 +46,11 @@ import TestSupport
             let states = projects.items.flatMap { ($0["namespaces"] as? [[String: Any]] ?? []).map { ($0["status"] as? [String: Any])?["state"] as? String } }
             return states.count == 3 && states.allSatisfy { $0 == "Ready" }
         }
+        // A new namespace's quota starts at zero limits until the share planner sizes it.
+        for (cluster, name) in [("onprem", "mkt-dev"), ("cloud", "mkt-prod"), ("onprem", "sales-dev")] {
+            let client = try PlacementTests.client(sim, cluster)
+            try await eventually(within: 20, "\(name)'s quota sized") { try await QuotaTests.hardCPU(client, name) > .zero }
+        }
         return fixture
     }
 
@@ -216,7 +221,11 @@ import TestSupport
                 // `get pods -A -w`: the watches of their namespaces on the cluster, merged, as
                 // names and as a table (one header); another project's pods never show.
                 try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/projects/marketing/namespaces", token: fixture.tokens["coke-admin"], json: ["cluster": "onprem", "name": "mkt-qa"]), 201)
-                try await eventually(within: 5, "mkt-qa ready") { (try? await kubectl.run("get", "pods", "-n", "mkt-qa"))?.status == 0 }
+                // Ready to take pods: reachable through the proxy, and its quota sized.
+                try await eventually(within: 20, "mkt-qa ready") {
+                    guard try await QuotaTests.hardCPU(admin, "mkt-qa") > .zero else { return false }
+                    return try await kubectl.run("get", "pods", "-n", "mkt-qa").status == 0
+                }
                 let cluster = try #require(sim.sim.clusters["onprem"])
                 let watchesBefore = cluster.openWatches
                 async let names = ProcessRunner.run(
