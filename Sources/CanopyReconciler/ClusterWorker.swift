@@ -44,6 +44,8 @@ final class ClusterWorker: Sendable {
         var problems: [String: NamespaceStatus] = [:]
         /// Desired namespaces as of the last pass that reached the cluster.
         var synced: Set<String> = []
+        /// Those of them whose quota the share planner had not sized yet (zero limits).
+        var unsized: Set<String> = []
         var backoff: Duration = .zero
         var nextRetry: ContinuousClock.Instant?
         var lastPass: ContinuousClock.Instant?
@@ -92,7 +94,9 @@ final class ClusterWorker: Sendable {
                 return .error("cannot reach the cluster: \(state.status.lastError ?? "unknown error"); retrying with backoff")
             }
             if let problem = state.problems[name] { return problem }
-            return state.synced.contains(name) ? .ready : .pending("waiting for the next reconcile pass")
+            guard state.synced.contains(name) else { return .pending("waiting for the next reconcile pass") }
+            // Ready means pods can be admitted: not while the quota still holds zero limits.
+            return state.unsized.contains(name) ? .pending("waiting for the share planner to size its quota") : .ready
         }
     }
 
@@ -170,6 +174,7 @@ final class ClusterWorker: Sendable {
                 state.status.lastSync = Date()
                 state.problems = outcome.namespaceProblems
                 state.synced = Set(desired.namespaces.compactMap(\.metadata.name))
+                state.unsized = desired.pendingQuotas
                 let troubled = !outcome.namespaceProblems.isEmpty || !outcome.clusterProblems.isEmpty
                 state.status.lastError = outcome.clusterProblems.first
                 if troubled {

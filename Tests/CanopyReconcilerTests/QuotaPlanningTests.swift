@@ -38,7 +38,10 @@ import Testing
         let lowered = Reconciler.lowest(current, next)
         #expect(lowered[cluster]?["a"] == [cpu: 4_000])
         #expect(lowered[cluster]?["b"] == [cpu: 1_000])
-        #expect(lowered[cluster]?["c"] == [cpu: 0])
+        // A new namespace stays unsized (rendered with zero limits) until the raise.
+        #expect(lowered[cluster]?["c"] == nil)
+        #expect(lowered[cluster]?.keys.sorted() == ["a", "b"])
+        #expect(Renderer.quota(lowered[cluster]?["c"]) == [QuotaResource.cpu: .zero, QuotaResource.memory: .zero])
     }
 
     @Test func smallRaisesWaitUnlessTheNamespaceIsNearItsLimit() {

@@ -46,10 +46,10 @@ import TestSupport
             let states = projects.items.flatMap { ($0["namespaces"] as? [[String: Any]] ?? []).map { ($0["status"] as? [String: Any])?["state"] as? String } }
             return states.count == 3 && states.allSatisfy { $0 == "Ready" }
         }
-        // A new namespace's quota starts at zero limits until the share planner sizes it.
+        // Ready means pods can be admitted: each quota is already sized by the share planner.
         for (cluster, name) in [("onprem", "mkt-dev"), ("cloud", "mkt-prod"), ("onprem", "sales-dev")] {
-            let client = try PlacementTests.client(sim, cluster)
-            try await eventually(within: 20, "\(name)'s quota sized") { try await QuotaTests.hardCPU(client, name) > .zero }
+            let hard = try await QuotaTests.hardCPU(try PlacementTests.client(sim, cluster), name)
+            #expect(hard > .zero, "\(name) is Ready while its quota holds zero limits")
         }
         return fixture
     }
@@ -221,11 +221,14 @@ import TestSupport
                 // `get pods -A -w`: the watches of their namespaces on the cluster, merged, as
                 // names and as a table (one header); another project's pods never show.
                 try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/projects/marketing/namespaces", token: fixture.tokens["coke-admin"], json: ["cluster": "onprem", "name": "mkt-qa"]), 201)
-                // Ready to take pods: reachable through the proxy, and its quota sized.
+                // Pending until its quota is sized; once Ready it takes pods.
                 try await eventually(within: 20, "mkt-qa ready") {
-                    guard try await QuotaTests.hardCPU(admin, "mkt-qa") > .zero else { return false }
-                    return try await kubectl.run("get", "pods", "-n", "mkt-qa").status == 0
+                    let namespaces = try await server.request(.GET, "/api/v1/tenants/coke/projects/marketing/namespaces", token: fixture.tokens["coke-admin"])
+                    let state = namespaces.items.first { $0["name"] as? String == "mkt-qa" }.flatMap { ($0["status"] as? [String: Any])?["state"] as? String }
+                    return state == "Ready"
                 }
+                #expect(try await QuotaTests.hardCPU(admin, "mkt-qa") > .zero)
+                #expect(try await kubectl.run("get", "pods", "-n", "mkt-qa").status == 0)
                 let cluster = try #require(sim.sim.clusters["onprem"])
                 let watchesBefore = cluster.openWatches
                 async let names = ProcessRunner.run(

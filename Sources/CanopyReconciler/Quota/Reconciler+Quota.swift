@@ -174,13 +174,14 @@ extension Reconciler {
     }
 
     /// Per namespace and resource, the lower of two targets (a resource missing from one side
-    /// is unbounded there; a namespace without a current limit holds nothing yet).
+    /// is unbounded there). A namespace without a current limit holds nothing yet: it stays
+    /// unsized (its quota at zero limits, its status `Pending`) until the raise.
     static func lowest(_ current: Targets, _ next: Targets) -> Targets {
         var result = next
         for (cluster, namespaces) in next {
             for (namespace, hard) in namespaces {
                 guard let now = current[cluster]?[namespace] else {
-                    result[cluster]?[namespace] = hard.mapValues { _ in 0 }
+                    result[cluster]?[namespace] = nil
                     continue
                 }
                 var merged = hard
