@@ -86,7 +86,7 @@ public final class FastLaneResponder {
 }
 
 /// Sits right after the HTTP request decoder and takes the requests its `FastLane` wants.
-final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class FastLaneHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -103,27 +103,34 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var exchange: (any FastLaneExchange)?
     /// Parts read while an exchange runs, taken up when it ends; a request that could not be
     /// read is passed on in its turn.
-    private var waiting: [Result<HTTPServerRequestPart, any Error>] = []
+    private var waiting: [Result<NIOAny, any Error>] = []
     /// A read the pipeline asked for while an exchange ran.
     private var heldRead = false
     /// A graceful shutdown began while an exchange ran.
     private var heldQuiesce: Any?
     private var served = false
+    /// An upgrade went to Hummingbird: from then on everything passes through untouched (the
+    /// HTTP handlers around this one are replaced, and what flows is no longer HTTP parts).
+    private var steppedAside = false
 
     init(lane: FastLane) {
         self.lane = lane
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        if exchange != nil {
-            waiting.append(.success(part))
+        // Behind an exchange, or behind parts still being taken up (an upgrade taken up there
+        // may hand on the bytes its decoder held at once), a read waits its turn.
+        if exchange != nil || !waiting.isEmpty {
+            waiting.append(.success(data))
             return
         }
-        take(part, context: context)
+        take(data, context: context)
     }
 
-    private func take(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+    private func take(_ data: NIOAny, context: ChannelHandlerContext) {
+        // After an upgrade what flows may no longer be HTTP parts: it is never unwrapped.
+        if steppedAside { return context.fireChannelRead(data) }
+        let part = unwrapInboundIn(data)
         switch part {
         case .head(let head):
             if handedOn == 0, !head.headers.contains(name: "upgrade"), let exchange = lane.take(head, context.channel) {
@@ -136,11 +143,10 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             passing = true
             handedOn += 1
             handedAny = true
-            context.fireChannelRead(wrapInboundOut(part))
             // An upgrade (a WebSocket) replaces the HTTP handlers: nothing here can follow it.
-            if head.headers.contains(name: "upgrade") {
-                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-            }
+            // The handler stays (parts read behind it may still wait here) but steps aside.
+            if head.headers.contains(name: "upgrade") { steppedAside = true }
+            context.fireChannelRead(wrapInboundOut(part))
         case .body, .end:
             // A fast-lane request has no body (the lane takes none that declares one).
             if passing { context.fireChannelRead(wrapInboundOut(part)) }
@@ -152,25 +158,26 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The current exchange ended: reading goes on, starting with what waited.
+    /// A graceful shutdown that arrived meanwhile is handed on once nothing is being answered
+    /// here (requests that waited go their way first, so that Hummingbird ends the connection
+    /// after answering them).
     func exchangeEnded(context: ChannelHandlerContext) {
         exchange = nil
-        if let event = heldQuiesce {
-            heldQuiesce = nil
-            quiesce(event, context: context)
-            return
-        }
         while exchange == nil, !waiting.isEmpty {
             switch waiting.removeFirst() {
-            case .success(let part): take(part, context: context)
+            case .success(let data): take(data, context: context)
             case .failure(let error): unreadable(error, context: context)
             }
         }
-        if exchange == nil {
-            context.fireChannelReadComplete()
-            if heldRead {
-                heldRead = false
-                context.read()
-            }
+        guard exchange == nil else { return }
+        if let event = heldQuiesce {
+            heldQuiesce = nil
+            quiesce(event, context: context)
+        }
+        context.fireChannelReadComplete()
+        if heldRead {
+            heldRead = false
+            context.read()
         }
     }
 
@@ -183,7 +190,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data), handedOn > 0 { handedOn -= 1 }
+        if !steppedAside, case .end = unwrapOutboundIn(data), handedOn > 0 { handedOn -= 1 }
         context.write(data, promise: promise)
     }
 
@@ -203,6 +210,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// A request that cannot be read (bad bytes behind the current one) while an exchange runs
     /// waits its turn, so that its answer does not cut into the exchange's.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if steppedAside { return context.fireErrorCaught(error) }
         guard exchange == nil else {
             waiting.append(.failure(error))
             return

@@ -173,6 +173,33 @@ import TestSupport
         }
     }
 
+    /// An upgrade (a WebSocket exec) written in the same packet right behind a GET the lane
+    /// answers: the GET's answer comes first, then the upgrade goes through and the stream echoes
+    /// (the lane's handler steps aside for the rest of the connection without losing what waited).
+    @Test func anUpgradePipelinedBehindALaneRequestGoesThrough() async throws {
+        try await Self.withFastLane { sim, server, fixture in
+            _ = try await PlacementTests.client(sim, "onprem").create(ProxyTests.pod("echo", "mkt-dev"))
+            let member = try #require(fixture.tokens["coke-pm"])
+            try await Self.warm(server, token: member)
+            let before = server.services.fastLane.answered
+            let get = "GET \(Self.pods)/echo HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nAuthorization: Bearer \(member)\r\n\r\n"
+            let upgrade = "GET \(Self.pods)/echo/exec?command=cat&stdin=true&stdout=true HTTP/1.1\r\nHost: localhost\r\n"
+                + "Authorization: Bearer \(member)\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n"
+            let connection = try await RawBytes(server)
+            try await connection.send(Array((get + upgrade).utf8))
+            let switched = try await connection.waitFor(Array("HTTP/1.1 101 Switching Protocols".utf8))
+            let text = String(decoding: switched, as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 200 OK") && text.contains("\"name\":\"echo\""), "\(text.prefix(300))")
+            #expect(server.services.fastLane.answered == before + 1)
+            // stdin (channel 0) in a masked binary frame comes back on stdout (channel 1).
+            let payload = [0] + Array("through the lane".utf8), mask: [UInt8] = [7, 1, 3, 9]
+            try await connection.send([0x82, 0x80 | UInt8(payload.count)] + mask + payload.enumerated().map { $0.element ^ mask[$0.offset % 4] })
+            try await connection.waitFor([1] + Array("through the lane".utf8))
+            await connection.close()
+        }
+    }
+
     /// Which requests the lane takes, asked of a lane of the server's own services: a plain GET of
     /// a member; not the same GET with a body, an `Expect`, HTTP/1.0 or `Connection: close`, nor a
     /// watch, an escape, a dot segment, a filtered view, another method, or a refused caller.
@@ -269,6 +296,62 @@ import TestSupport
         }
     }
 
+    /// A graceful shutdown that begins while the lane answers, with a request for the router
+    /// pipelined behind: both are answered in order, then the connection closes (well within
+    /// the 30 s a busy connection is given).
+    @Test func aShutdownDuringALaneAnswerLetsTheRequestsBehindItBeAnswered() async throws {
+        let logs = LogRecorder(level: .error)
+        let held = Mutex<RawBytes?>(nil)
+        let stopping = Task {
+            try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+                try await TestServer.with(tls: true, logs: logs) { server in
+                    let fixture = try await ProxyTests.setUp(server, sim)
+                    let cluster = try PlacementTests.client(sim, "onprem")
+                    let blob = String(repeating: "y", count: 1_000_000)
+                    for index in 0..<24 {
+                        _ = try await cluster.create(ConfigMap(metadata: ObjectMeta(name: "big-\(index)", namespace: "mkt-dev"), data: ["blob": blob]))
+                    }
+                    let member = try #require(fixture.tokens["coke-pm"])
+                    try await Self.warm(server, token: member)
+                    let before = server.services.fastLane.answered
+                    func get(_ path: String) -> String {
+                        "GET \(path) HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nAuthorization: Bearer \(member)\r\n\r\n"
+                    }
+                    let connection = try await RawBytes(server)
+                    try await connection.send(Array((get("/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/configmaps") + get("/k8s/clusters/coke/onprem/api/v1/namespaces")).utf8))
+                    try await connection.waitFor(Array("HTTP/1.1 200 OK".utf8))
+                    // The 24 MB answer stalls on the client, which stops reading; the shutdown begins.
+                    try await connection.reading(false)
+                    try await Task.sleep(for: .milliseconds(500))
+                    #expect(server.services.fastLane.answered == before)
+                    held.withLock { $0 = connection }
+                    return connection.channel
+                }
+            }
+        }
+        let finished = Mutex(false)
+        Task {
+            _ = try? await stopping.value
+            finished.withLock { $0 = true }
+        }
+        while held.withLock({ $0 }) == nil, !finished.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(50)) }
+        // Ended before handing the connection over: the set-up's error is the test's.
+        guard let connection = held.withLock({ $0 }) else {
+            _ = try await stopping.value
+            throw TestFailure("the server stopped before the connection was handed over")
+        }
+        try await Task.sleep(for: .seconds(1))
+        let resumed = ContinuousClock.now
+        try await connection.reading(true)
+        let received = try await connection.untilClosed(within: 60)
+        #expect(ContinuousClock.now - resumed < .seconds(20), "closed \(ContinuousClock.now - resumed) after reading on")
+        #expect(RawBytes.count("HTTP/1.1 200 OK", in: received) == 2, "\(String(decoding: received.prefix(300), as: UTF8.self))")
+        let tail = String(decoding: received.suffix(4_000), as: UTF8.self)
+        #expect(tail.contains("\"kind\":\"NamespaceList\"") && tail.contains("mkt-dev") && !tail.contains("sales-dev"), "\(tail.suffix(600))")
+        #expect(await ShutdownTests.ends(within: 60, stopping), "the server did not stop")
+        #expect(logs.messages.isEmpty, "\(logs.messages)")
+    }
+
     /// A graceful shutdown does not wait on a connection that only the fast lane served.
     @Test func aConnectionOnlyTheFastLaneServedEndsAtShutdown() async throws {
         let logs = LogRecorder(level: .error)
@@ -298,157 +381,5 @@ import TestSupport
             #expect(stoppedIn.map { $0 < .seconds(15) } == true, "stopped \(String(describing: stoppedIn)) after the answer")
         }
         #expect(logs.messages.isEmpty, "\(logs.messages)")
-    }
-}
-
-/// One TLS connection to Canopy on which GETs are written back to back (HTTP pipelining) or one
-/// at a time, and their answers read.
-final class RawConnection: @unchecked Sendable {
-    struct Answer {
-        let head: HTTPResponseHead
-        let body: ByteBuffer
-    }
-
-    let channel: any Channel
-    private let collector: Collector
-    private let port: Int
-
-    init(_ server: TestServer) async throws {
-        port = try #require(URLComponents(string: server.baseURL)?.port)
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(try #require(server.certificatePEM).utf8)))
-        let context = try NIOSSLContext(configuration: tls)
-        let collector = Collector(eventLoop: MultiThreadedEventLoopGroup.singleton.next())
-        self.collector = collector
-        channel = try await ClientBootstrap(group: collector.eventLoop)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(collector)
-                }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
-    }
-
-    /// Writes the GETs at once, then waits (up to 30 s) for as many answers.
-    func exchange(_ requests: [(path: String, token: String?)]) async throws -> [Answer] {
-        let done = try await collector.eventLoop.submit { self.collector.expect(requests.count) }.get()
-        for (path, token) in requests {
-            var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
-            head.headers.add(name: "Host", value: "127.0.0.1:\(port)")
-            head.headers.add(name: "Accept", value: "application/json")
-            if let token { head.headers.add(name: "Authorization", value: "Bearer \(token)") }
-            channel.write(HTTPClientRequestPart.head(head), promise: nil)
-            channel.write(HTTPClientRequestPart.end(nil), promise: nil)
-        }
-        channel.flush()
-        let timeout = collector.eventLoop.scheduleTask(in: .seconds(30)) { done.fail(TestFailure("no answer within 30 s")) }
-        defer { timeout.cancel() }
-        return try await done.futureResult.get()
-    }
-
-    /// Sends `requests` pipelined on a new connection, which is closed afterwards.
-    static func pipelined(_ server: TestServer, _ requests: [(path: String, token: String?)]) async throws -> [Answer] {
-        let connection = try await RawConnection(server)
-        defer { connection.channel.close(promise: nil) }
-        return try await connection.exchange(requests)
-    }
-
-    /// Writes `text` on a new TLS connection and reads everything that comes back until the
-    /// server closes it (up to 30 s).
-    static func bytesUntilClosed(_ server: TestServer, sending text: String) async throws -> String {
-        let port = try #require(URLComponents(string: server.baseURL)?.port)
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(try #require(server.certificatePEM).utf8)))
-        let context = try NIOSSLContext(configuration: tls)
-        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
-        let reader = ByteReader(done: eventLoop.makePromise())
-        let channel = try await ClientBootstrap(group: eventLoop)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
-                    try channel.pipeline.syncOperations.addHandler(reader)
-                }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
-        try await channel.writeAndFlush(ByteBuffer(string: text))
-        let timeout = eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
-        defer { timeout.cancel() }
-        return String(buffer: try await reader.done.futureResult.get())
-    }
-
-    /// Writes `text` on a new TLS connection, stops reading, and closes the connection `after`
-    /// that: a client that leaves in the middle of an answer longer than the sockets' buffers.
-    static func leave(_ server: TestServer, sending text: String, after delay: Duration) async throws {
-        let port = try #require(URLComponents(string: server.baseURL)?.port)
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(try #require(server.certificatePEM).utf8)))
-        let context = try NIOSSLContext(configuration: tls)
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton.next())
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
-                }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
-        try await channel.writeAndFlush(ByteBuffer(string: text))
-        try await channel.setOption(.autoRead, value: false)
-        try await Task.sleep(for: delay)
-        try await channel.close()
-    }
-
-    private final class ByteReader: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = ByteBuffer
-        let done: EventLoopPromise<ByteBuffer>
-        private var bytes = ByteBuffer()
-
-        init(done: EventLoopPromise<ByteBuffer>) { self.done = done }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            var part = unwrapInboundIn(data)
-            bytes.writeBuffer(&part)
-        }
-
-        func channelInactive(context: ChannelHandlerContext) { done.succeed(bytes) }
-
-        func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
-    }
-
-    private final class Collector: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = HTTPClientResponsePart
-        let eventLoop: any EventLoop
-        private var done: EventLoopPromise<[Answer]>?
-        private var expected = 0
-        private var answers: [Answer] = []
-        private var head: HTTPResponseHead?
-        private var body = ByteBuffer()
-
-        init(eventLoop: any EventLoop) {
-            self.eventLoop = eventLoop
-        }
-
-        func expect(_ count: Int) -> EventLoopPromise<[Answer]> {
-            let promise = eventLoop.makePromise(of: [Answer].self)
-            done = promise
-            expected = count
-            answers = []
-            return promise
-        }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case .head(let head): self.head = head
-            case .body(var part): body.writeBuffer(&part)
-            case .end:
-                answers.append(Answer(head: head!, body: body))
-                body = ByteBuffer()
-                if answers.count == expected { done?.succeed(answers) }
-            }
-        }
-
-        func channelInactive(context: ChannelHandlerContext) {
-            done?.fail(TestFailure("the connection closed after \(answers.count) answers"))
-        }
     }
 }
