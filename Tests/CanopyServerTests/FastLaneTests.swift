@@ -251,6 +251,22 @@ import TestSupport
         }
     }
 
+    /// The one rule every proxied path (router, fast lane, SPDY) uses for the client headers the
+    /// cluster is never sent; streams keep `Connection` and `Upgrade`.
+    @Test func clientCredentialsImpersonationAndHopByHopHeadersStayWithCanopy() {
+        for name in ["authorization", "cookie", "impersonate-user", "impersonate-group", "impersonate-uid", "impersonate-extra-scopes", "host", "content-length", "transfer-encoding", "te", "trailer", "keep-alive", "proxy-connection"] {
+            #expect(KubeProxy.isClientOnly(name), "\(name)")
+            #expect(KubeProxy.isClientOnly(name, keepingUpgrade: true), "\(name)")
+        }
+        for name in ["connection", "upgrade"] {
+            #expect(KubeProxy.isClientOnly(name))
+            #expect(!KubeProxy.isClientOnly(name, keepingUpgrade: true))
+        }
+        for name in ["accept", "user-agent", "content-type", "x-stream-protocol-version", "accept-encoding"] {
+            #expect(!KubeProxy.isClientOnly(name) && !KubeProxy.isClientOnly(name, keepingUpgrade: true), "\(name)")
+        }
+    }
+
     /// The byte-wise readers every proxied request goes through.
     @Test func bearerTokensAndPathsAreReadAsBytes() {
         #expect(KubeProxy.bearerToken("Bearer cnp_abc") == "cnp_abc")

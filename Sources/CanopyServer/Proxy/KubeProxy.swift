@@ -172,15 +172,23 @@ struct KubeProxy: Sendable {
         return String(decoding: rest[first...last], as: UTF8.self)
     }
 
-    /// The client's headers minus its credentials, any impersonation, and hop-by-hop headers.
+    /// The client's headers minus those `isClientOnly`.
     static func forwardedHeaders(_ fields: HTTPFields) -> HTTPHeaders {
         var headers = HTTPHeaders()
-        for field in fields {
-            let name = field.name.canonicalName
-            if name == "authorization" || name.hasPrefix("impersonate-") || Self.hopByHop.contains(name) || name == "cookie" { continue }
+        for field in fields where !isClientOnly(field.name.canonicalName) {
             headers.add(name: field.name.rawName, value: field.value)
         }
         return headers
+    }
+
+    /// Whether a header of the client's request (`name` lowercased) stays with Canopy: the
+    /// client's credentials and any impersonation (Canopy's replace them), and hop-by-hop headers
+    /// (Canopy sets its own). Every proxied path (the router's, the fast lane's, SPDY streams)
+    /// forwards the rest; a stream keeps `Connection` and `Upgrade` (`keepingUpgrade`).
+    static func isClientOnly(_ name: String, keepingUpgrade: Bool = false) -> Bool {
+        if name == "authorization" || name == "cookie" || name.hasPrefix("impersonate-") { return true }
+        if keepingUpgrade, name == "connection" || name == "upgrade" { return false }
+        return hopByHop.contains(name)
     }
 
     static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"]

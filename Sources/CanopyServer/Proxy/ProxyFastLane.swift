@@ -80,7 +80,7 @@ struct ProxyFastLane: Service {
         else { return nil }
 
         var request = HTTPRequestHead(version: .http1_1, method: .GET, uri: upstream.basePath + (path.isEmpty ? "/" : path) + query)
-        for (name, value) in head.headers where !Self.dropped(name.lowercased()) { request.headers.add(name: name, value: value) }
+        for (name, value) in head.headers where !KubeProxy.isClientOnly(name.lowercased()) { request.headers.add(name: name, value: value) }
         request.headers.add(name: "Host", value: upstream.hostHeader)
         if let credential = upstream.authorization { request.headers.add(name: "Authorization", value: credential) }
         request.headers.add(name: "Impersonate-User", value: access.user)
@@ -103,10 +103,6 @@ struct ProxyFastLane: Service {
         return false
     }
 
-    /// Headers of the client's request the cluster is not sent (as `KubeProxy.forwardedHeaders`).
-    private static func dropped(_ name: String) -> Bool {
-        name == "authorization" || name == "cookie" || name.hasPrefix("impersonate-") || KubeProxy.hopByHop.contains(name)
-    }
 }
 
 /// The request metrics Hummingbird's `MetricsMiddleware` records for the proxy's route, recorded

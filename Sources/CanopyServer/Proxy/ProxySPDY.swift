@@ -76,7 +76,7 @@ struct ProxySPDY: Sendable {
         let isTLS = base.scheme == "https"
 
         var request = HTTPRequestHead(version: .http1_1, method: head.method, uri: base.percentEncodedPath.trimmingSuffix("/") + pathAndQuery)
-        for (name, value) in head.headers where !Self.dropped(name.lowercased()) { request.headers.add(name: name, value: value) }
+        for (name, value) in head.headers where !KubeProxy.isClientOnly(name.lowercased(), keepingUpgrade: true) { request.headers.add(name: name, value: value) }
         request.headers.add(name: "Host", value: base.port.map { "\(host):\($0)" } ?? host)
         request.headers.add(name: "Content-Length", value: "0")
         if let authorization = client.authorizationHeader { request.headers.add(name: "Authorization", value: authorization) }
@@ -118,13 +118,6 @@ struct ProxySPDY: Sendable {
             throw error
         }
         logger.debug("SPDY stream joined", metadata: ["cluster": "\(cluster.name)", "path": "\(pathAndQuery)"])
-    }
-
-    /// Headers of the client's request the cluster is not sent: its credentials and
-    /// impersonation (Canopy's replace them), and what Canopy sets itself.
-    private static func dropped(_ name: String) -> Bool {
-        ["authorization", "cookie", "host", "content-length", "transfer-encoding", "keep-alive", "proxy-connection", "te", "trailer"].contains(name)
-            || name.hasPrefix("impersonate-")
     }
 }
 
