@@ -21,11 +21,13 @@ import TestSupport
     /// first GET fills the token cache and readies the cluster's connection details). Canopy must
     /// log no error (Hummingbird would, for a connection it never saw a request on, were it not
     /// told that the connection's input ended).
-    static func withFastLane(_ body: @Sendable (TestKubeSim, TestServer, Fixture) async throws -> Void) async throws {
+    static func withFastLane(
+        configure: @Sendable @escaping (inout ServerConfiguration) -> Void = { _ in }, _ body: @Sendable (TestKubeSim, TestServer, Fixture) async throws -> Void
+    ) async throws {
         let logs = LogRecorder(level: .error)
         defer { #expect(logs.messages.isEmpty, "\(logs.messages)") }
         try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
-            try await TestServer.with(tls: true, logs: logs) { server in
+            try await TestServer.with(tls: true, configure: configure, logs: logs) { server in
                 let fixture = try await ProxyTests.setUp(server, sim)
                 try await warm(server, token: fixture.tokens["coke-pm"])
                 try await body(sim, server, fixture)
@@ -309,6 +311,34 @@ import TestSupport
             // The connection it used (kept or new) is closed; every other one is as it was.
             try await eventually(within: 10, "the cluster's connection closes") { lane.open == open + (lane.connected - connected) - 1 }
             #expect(lane.answered == answered)
+        }
+    }
+
+    /// A cluster slower than the proxy's deadline (here 3 s): the lane answers 503 with a
+    /// `Status` once it passes and closes its connection to the cluster; the router's path (a
+    /// filtered view) keeps the same deadline.
+    @Test func aClusterSlowerThanTheDeadlineGets503() async throws {
+        try await Self.withFastLane(configure: { $0.proxyDeadline = .seconds(3) }) { sim, server, fixture in
+            let member = try #require(fixture.tokens["coke-pm"])
+            let lane = server.services.fastLane
+            let (answered, connected, open) = (lane.answered, lane.connected, lane.open)
+            sim.sim.clusters["onprem"]!.faults.latencyMilliseconds = 8_000
+            let started = ContinuousClock.now
+            let slow = try await server.request(.GET, Self.pods, token: member)
+            let took = ContinuousClock.now - started
+            #expect(slow.status == 503, "\(slow.status) \(slow.text.prefix(300))")
+            #expect(slow.object["kind"] as? String == "Status" && (slow.object["message"] as? String)?.contains("did not answer within 3 s") == true, "\(slow.text)")
+            #expect(took >= .seconds(3) && took < .seconds(7), "answered after \(took)")
+            #expect(lane.answered == answered + 1)
+            // The connection the slow answer was to come on is not kept.
+            // (Closing waits up to 5 s for the cluster's TLS close_notify, which a busy server may
+            // send only once its answer is written.)
+            try await eventually(within: 12, "the cluster's connection closed") { lane.open == open + (lane.connected - connected) - 1 }
+            // The router's path keeps the same deadline (a filtered view).
+            let view = try await server.request(.GET, "/k8s/clusters/coke/onprem/api/v1/namespaces", token: member)
+            #expect(view.status == 503 && view.object["kind"] as? String == "Status", "\(view.status) \(view.text.prefix(300))")
+            sim.sim.clusters["onprem"]!.faults.latencyMilliseconds = 0
+            #expect(try await server.request(.GET, Self.pods, token: member).status == 200)
         }
     }
 

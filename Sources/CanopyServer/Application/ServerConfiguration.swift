@@ -29,6 +29,10 @@ public struct ServerConfiguration: Sendable {
     public var directoryGroupLifetime: TimeInterval = 300
     /// Failed sign-ins allowed per user name and per source address. Defaults to 5 a minute.
     public var loginThrottle = LoginThrottle()
+    /// The longest a proxied request may take, from its start to the end of the cluster's answer
+    /// (watches and `logs -f` included; they are then ended, and the client starts again).
+    /// Defaults to 2 hours.
+    public var proxyDeadline: Duration = .seconds(2 * 3600)
 
     public init(
         dataDirectory: String, databaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8443,

@@ -20,19 +20,46 @@ final class FastProxyExchange: FastLaneExchange {
     private var head: HTTPResponseHead?
     private var headSent = false
     private var keepAlive = true
-    private var finished = false
+    private var finished = false {
+        didSet { if finished { deadlineTimer?.cancel() } }
+    }
+    private let deadline: TimeAmount
+    private var deadlineTimer: Scheduled<Void>?
 
-    init(request: HTTPRequestHead, upstream: UpstreamTarget, pool: UpstreamPool, eventLoop: any EventLoop, metrics: FastLaneMetrics) {
+    init(
+        request: HTTPRequestHead, upstream: UpstreamTarget, pool: UpstreamPool, eventLoop: any EventLoop, metrics: FastLaneMetrics,
+        deadline: TimeAmount
+    ) {
         self.request = request
         self.upstream = upstream
         self.pool = pool
         self.eventLoop = eventLoop
         self.metrics = metrics
+        self.deadline = deadline
     }
 
     func start(_ responder: FastLaneResponder) {
         self.responder = responder
+        deadlineTimer = eventLoop.assumeIsolated().scheduleTask(in: deadline) { [self] in deadlinePassed() }
         send(reusing: true)
+    }
+
+    /// The cluster took longer than the proxy's deadline (as on the router's path): before its
+    /// answer began, a 503 `Status`; within it, the client's connection is closed. The cluster's
+    /// connection is closed either way.
+    private func deadlinePassed() {
+        guard !finished else { return }
+        let channel = channel
+        self.channel = nil
+        if let channel, let link = try? channel.pipeline.syncOperations.handler(type: UpstreamLink.self) { link.exchange = nil }
+        channel?.close(promise: nil)
+        if headSent {
+            finished = true
+            metrics.record(status: Int(head?.status.code ?? 0), since: startedAt)
+            responder?.fail()
+        } else {
+            failBeforeAnswer("GET \(upstream.server) did not answer within \(deadline.nanoseconds / 1_000_000_000) s")
+        }
     }
 
     private func send(reusing: Bool) {
@@ -45,7 +72,7 @@ final class FastProxyExchange: FastLaneExchange {
             case .success(let channel):
                 metrics.connected(channel)
                 attach(channel, reused: false)
-            case .failure(let error): failBeforeAnswer(error)
+            case .failure(let error): failBeforeAnswer("\(upstream.server) cannot be reached: \(error)")
             }
         }
     }
@@ -117,15 +144,13 @@ final class FastProxyExchange: FastLaneExchange {
             responder?.fail()
             return
         }
-        failBeforeAnswer(error ?? ChannelError.eof)
+        failBeforeAnswer("\(upstream.server) cannot be reached: \(error ?? ChannelError.eof)")
     }
 
-    private func failBeforeAnswer(_ error: any Error) {
+    private func failBeforeAnswer(_ reason: String) {
         guard !finished else { return }
         finished = true
-        let status = ProxyStatus(
-            503, "ServiceUnavailable", "the cluster cannot be reached through Canopy: \(upstream.server) cannot be reached: \(error)"
-        )
+        let status = ProxyStatus.unreachable(reason)
         metrics.record(status: status.code, since: startedAt)
         let head = HTTPResponseHead(version: .http1_1, status: .init(statusCode: status.code), headers: ["Content-Type": "application/json"])
         responder?.answer(head, body: ByteBuffer(bytes: status.json))

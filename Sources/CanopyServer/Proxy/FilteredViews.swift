@@ -11,9 +11,10 @@ import NIOHTTP1
 struct NamespaceListFilter {
     let client: KubeClient
     let allowed: Set<String>
+    let deadline: TimeAmount
 
     func respond(pathAndQuery: String, headers: HTTPHeaders, isWatch: Bool, clientGone: EventLoopFuture<Void>?) async throws -> Response {
-        let response = try await client.forward(.GET, pathAndQuery: pathAndQuery, headers: headers, body: nil, impersonation: nil, timeout: .hours(2))
+        let response = try await client.forward(.GET, pathAndQuery: pathAndQuery, headers: headers, body: nil, impersonation: nil, timeout: deadline)
         guard response.status == .ok else { return try await KubeProxy.streamed(response, client: client, waitForFirstBytes: true) }
         let contentType = response.headers.first(name: "Content-Type") ?? "application/json"
         guard contentType.hasPrefix("application/json") else {
@@ -71,6 +72,7 @@ struct NamespaceListFilter {
 struct FanOut {
     let client: KubeClient
     let impersonation: KubeClient.Impersonation
+    let deadline: TimeAmount
 
     func respond(target: KubePath, query: String, namespaces: [String], headers: HTTPHeaders) async throws -> Response {
         guard let (root, resource) = target.clusterWideResource else { throw ProxyStatus.notFound }
@@ -124,7 +126,7 @@ struct FanOut {
                 group.addTask {
                     let response = try await client.forward(
                         .GET, pathAndQuery: "\(root)/namespaces/\(namespace)/\(resource)\(query)", headers: headers, body: nil,
-                        impersonation: impersonation, timeout: .hours(2)
+                        impersonation: impersonation, timeout: deadline
                     )
                     return (index, response)
                 }

@@ -83,11 +83,11 @@ struct KubeProxy: Sendable {
         let clientGone = isWatch ? await HTTPServing.clientGone(context.channel) : nil
         if request.method == .get, !access.isAdmin {
             if target.isNamespaceCollection {
-                return try await NamespaceListFilter(client: client, allowed: access.namespaces)
+                return try await NamespaceListFilter(client: client, allowed: access.namespaces, deadline: clients.deadline)
                     .respond(pathAndQuery: path + query, headers: headers, isWatch: isWatch, clientGone: clientGone)
             }
             if target.isClusterWideList {
-                let fanOut = FanOut(client: client, impersonation: impersonation)
+                let fanOut = FanOut(client: client, impersonation: impersonation, deadline: clients.deadline)
                 return if let clientGone {
                     try await fanOut.respondWatch(target: target, query: query, namespaces: access.namespaces.sorted(), headers: headers, clientGone: clientGone)
                 } else {
@@ -104,7 +104,7 @@ struct KubeProxy: Sendable {
         do {
             response = try await client.forward(
                 HTTPMethod(rawValue: request.method.rawValue), pathAndQuery: path + query, headers: headers, body: body?.upload,
-                impersonation: impersonation, timeout: .hours(2)
+                impersonation: impersonation, timeout: clients.deadline
             )
         } catch {
             await body?.stop()
@@ -361,8 +361,13 @@ struct ProxyStatus: Error {
 public final class ProxyClients: Sendable {
     private let clients: ClusterClients
     private let cache = Mutex<[ClusterID: (version: Int, client: Task<KubeClient, any Error>)]>([:])
+    /// The longest a proxied request may take, on every path (`ServerConfiguration.proxyDeadline`).
+    let deadline: TimeAmount
 
-    init(clients: ClusterClients) { self.clients = clients }
+    init(clients: ClusterClients, deadline: Duration = .seconds(2 * 3600)) {
+        self.clients = clients
+        self.deadline = TimeAmount(deadline)
+    }
 
     /// The cluster's client; concurrent first calls share one (each client is a connection pool:
     /// a second one would be dropped at once, and dropping a client shuts its pool down).

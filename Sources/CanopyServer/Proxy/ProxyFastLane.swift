@@ -85,7 +85,7 @@ struct ProxyFastLane: Service {
         if let credential = upstream.authorization { request.headers.add(name: "Authorization", value: credential) }
         request.headers.add(name: "Impersonate-User", value: access.user)
         for group in access.groups { request.headers.add(name: "Impersonate-Group", value: group) }
-        return FastProxyExchange(request: request, upstream: upstream, pool: pool, eventLoop: eventLoop, metrics: metrics)
+        return FastProxyExchange(request: request, upstream: upstream, pool: pool, eventLoop: eventLoop, metrics: metrics, deadline: clients.deadline)
     }
 
     static let prefix = "/k8s/clusters/"
