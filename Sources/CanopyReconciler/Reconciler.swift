@@ -24,6 +24,9 @@ public final class Reconciler: Service, Sendable {
         public var watchRestartDelay: Duration = .seconds(2)
         /// How often due retries and resyncs are looked for: 250 ms.
         public var tick: Duration = .milliseconds(250)
+        /// How often every tenant is planned again even without a change (demand ages out of
+        /// its window with time alone): once per demand window, 60 s.
+        public var replanEverything: Duration = DemandTracker.window
 
         public init() {}
     }
@@ -62,6 +65,7 @@ public final class Reconciler: Service, Sendable {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.balance(self.quotaWakeups) }
+                group.addTask { await self.replanEverythingPeriodically() }
                 for await snapshot in self.snapshots() {
                     if Task.isCancelled { break }
                     self.apply(snapshot)
@@ -91,6 +95,7 @@ public final class Reconciler: Service, Sendable {
                 let identity = ObjectIdentifier(tenant)
                 let changed = state.rendered[tenantID] != identity
                 state.rendered[tenantID] = identity
+                if changed { state.ledger.changedTenants.insert(tenantID) }
                 for cluster in tenant.clusters.values {
                     let isNew = state.workers[cluster.id] == nil
                     if isNew { state.workers[cluster.id] = start(cluster) }

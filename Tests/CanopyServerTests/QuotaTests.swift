@@ -166,6 +166,55 @@ import TestSupport
         }
     }
 
+    /// A re-plan plans only the tenants whose inputs changed: pods in Coke's namespace and a
+    /// change of Coke's settings re-plan Coke, never Pepsi; a change of Pepsi's settings
+    /// re-plans Pepsi. (Every re-plan used to plan every tenant: with a thousand tenants, one pod
+    /// anywhere planned them all.)
+    @Test func aReplanPlansOnlyTheTenantsWhoseInputsChanged() async throws {
+        let options = {
+            var options = TestServer.fastReconciler
+            options.replanEverything = .seconds(3600)
+            return options
+        }()
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(reconciler: options) { server in
+                let fixture = try await Fixture.build(server)
+                try await PlacementTests.importClusters(server, sim, fixture)
+                let admin = fixture.tokens["coke-admin"]
+                try await Self.project(server, admin, ["name": "shop", "caps": ["cpu": "6"], "placements": [["cluster": "onprem", "namespaces": ["shop"]]]])
+                let onprem = try PlacementTests.client(sim, "onprem")
+                try await eventually(within: 15, "the quota sized") { try await Self.hardCPU(onprem, "shop") > .zero }
+                let snapshot = server.services.world.snapshot
+                let coke = try #require(snapshot.tenant(named: "coke")).tenant.id, pepsi = try #require(snapshot.tenant(named: "pepsi")).tenant.id
+                let reconciler = server.services.reconciler
+                @Sendable func counts() -> (coke: Int, pepsi: Int) { (reconciler.planCount(of: coke), reconciler.planCount(of: pepsi)) }
+                // Both were planned; then wait for a quiet second.
+                try await eventually(within: 15, "both tenants planned") { counts().coke > 0 && counts().pepsi > 0 }
+                var before = counts()
+                for _ in 0..<40 {
+                    try await Task.sleep(for: .seconds(1))
+                    let now = counts()
+                    if now == before { break }
+                    before = now
+                }
+                let settled = before
+                for index in 0..<3 {
+                    #expect(try await Self.create(server, admin, "onprem", "shop", "p\(index)", cpu: "1").status == 201)
+                }
+                try await eventually(within: 10, "the usage seen") { try await Self.usedCPU(onprem, "shop") == Quantity(3) }
+                try await eventually(within: 10, "Coke re-planned") { counts().coke > settled.coke }
+                try Fixture.expect(await server.request(.PATCH, "/api/v1/tenants/coke/projects/shop", token: admin, json: ["caps": ["cpu": "5"]]), 200)
+                try await eventually(within: 10, "Coke's new cap written") { try await Self.hardCPU(onprem, "shop") == Quantity(5) }
+                #expect(counts().pepsi == settled.pepsi, "Pepsi was planned again for Coke's changes")
+                let pepsiBefore = counts().pepsi
+                try Fixture.expect(await server.request(.POST, "/api/v1/tenants/pepsi/projects", token: fixture.tokens["pepsi-admin"], json: [
+                    "name": "ads", "caps": ["cpu": "2"], "placements": [["cluster": "west", "namespaces": ["ads"]]],
+                ]), 201)
+                try await eventually(within: 10, "Pepsi re-planned") { counts().pepsi > pepsiBefore }
+            }
+        }
+    }
+
     @Test func podsCreatedAtTheSameInstantNeverPushAProjectOverItsCap() async throws {
         try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
             try await TestServer.with { server in

@@ -23,6 +23,18 @@ struct QuotaLedger {
     var seen: Set<ClusterID> = []
     /// The last plan of each tenant, with the tree it came from.
     var plans: [TenantID: (tree: PlanTree, plan: Plan)] = [:]
+    /// How many plans were made per tenant since the start.
+    var planCounts: [TenantID: Int] = [:]
+
+    /// What changed since the last re-plan, so that one re-plans only the tenants it concerns:
+    /// tenants whose settings changed; clusters whose quotas, nodes, demand or reachability
+    /// changed (their owner is re-planned); or everything (at the start, after a re-plan that
+    /// could not be written, and once per demand window, as demand ages out with time alone).
+    var changedTenants: Set<TenantID> = []
+    var changedClusters: Set<ClusterID> = []
+    var everythingChanged = true
+    /// The clusters that were failing at the last re-plan (their namespaces' limits are frozen).
+    var failing: Set<ClusterID> = []
 
     /// Records a quota as seen in a cluster (its usage feeds the demand).
     mutating func observe(_ quota: ResourceQuota, on cluster: ClusterID, at now: ContinuousClock.Instant) -> Bool {

@@ -49,6 +49,7 @@ extension Reconciler {
             for (resource, amount) in requested {
                 state.ledger.demand.record(refused: amount, of: resource, in: namespace, on: cluster, at: now)
             }
+            state.ledger.changedClusters.insert(cluster)
         }
         logger.debug("quota refusal", metadata: ["cluster": "\(cluster)", "namespace": "\(namespace)"])
         quotaWake.yield()
@@ -96,7 +97,24 @@ extension Reconciler {
                 return false
             }
         }
-        if changed { quotaWake.yield() }
+        guard changed else { return }
+        state.withLock { $0.ledger.changedClusters.insert(cluster) }
+        quotaWake.yield()
+    }
+
+    /// How many plans were made for `tenant` since the start (each re-plan plans only the
+    /// tenants whose inputs changed).
+    public func planCount(of tenant: TenantID) -> Int {
+        state.withLock { $0.ledger.planCounts[tenant] ?? 0 }
+    }
+
+    /// Demand ages out of its window with time alone: once per window every tenant is planned.
+    func replanEverythingPeriodically() async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: options.replanEverything) } catch { return }
+            state.withLock { $0.ledger.everythingChanged = true }
+            quotaWake.yield()
+        }
     }
 
     /// Re-plans after each wake-up until cancelled.
@@ -108,6 +126,8 @@ extension Reconciler {
             } catch is CancellationError {
                 break
             } catch {
+                // Which plans were written is not known: the retry plans everything.
+                state.withLock { $0.ledger.everythingChanged = true }
                 logger.warning("quota re-plan not applied; retrying", metadata: ["error": "\(ClusterWorker.describe(error))"])
                 try? await Task.sleep(for: options.initialBackoff)
                 quotaWake.yield()
@@ -115,23 +135,41 @@ extension Reconciler {
         }
     }
 
-    /// One re-plan: every tenant whose clusters have all been seen (or are unreachable, then
+    /// One re-plan: every tenant whose inputs changed (`QuotaLedger.changedTenants` and
+    /// `changedClusters`) and whose clusters have all been seen (or are unreachable, then
     /// planned around) is planned; lowered limits are written and confirmed before raised ones.
+    /// A tenant not ready yet stays marked for the next re-plan.
     func rebalance() async throws {
         let now = ContinuousClock.now
         let steps = state.withLock { state -> (lowered: Targets, final: Targets)? in
             guard let snapshot = state.latest else { return nil }
             let failing = Set(state.workers.filter { $0.value.worker.status.state == .failing }.keys)
+            state.ledger.changedClusters.formUnion(failing.symmetricDifference(state.ledger.failing))
+            state.ledger.failing = failing
+            let everything = state.ledger.everythingChanged
+            state.ledger.everythingChanged = false
             var next = state.ledger.targets
             for tenant in snapshot.tenants.values {
                 let clusters = Set(tenant.clusters.keys)
-                guard !clusters.isEmpty, clusters.allSatisfy({ state.ledger.seen.contains($0) || failing.contains($0) }) else { continue }
+                guard !clusters.isEmpty, clusters.allSatisfy({ state.ledger.seen.contains($0) || failing.contains($0) }) else {
+                    if everything { state.ledger.changedTenants.insert(tenant.tenant.id) }
+                    continue
+                }
+                let changed = everything || state.ledger.plans[tenant.tenant.id] == nil
+                    || state.ledger.changedTenants.contains(tenant.tenant.id) || !clusters.isDisjoint(with: state.ledger.changedClusters)
+                guard changed else { continue }
+                state.ledger.changedTenants.remove(tenant.tenant.id)
+                state.ledger.changedClusters.subtract(clusters)
                 let tree = state.ledger.tree(for: tenant, frozen: failing.intersection(clusters), at: now)
                 let plan = SharePlanner.plan(tree)
                 state.ledger.plans[tenant.tenant.id] = (tree, plan)
+                state.ledger.planCounts[tenant.tenant.id, default: 0] += 1
                 for cluster in clusters { next[cluster] = [:] }
                 for (key, hard) in plan.hard { next[ClusterID(key.cluster), default: [:]][key.name] = hard.dictionary }
             }
+            // Marks of tenants and clusters that left the snapshot go with them.
+            state.ledger.changedTenants.formIntersection(snapshot.tenants.keys)
+            state.ledger.changedClusters.formIntersection(snapshot.tenants.values.flatMap(\.clusters.keys))
             let current = state.ledger.effectiveTargets
             let final = Self.withHysteresis(next, current: current, observed: state.ledger)
             return (Self.lowest(current, final), final)
