@@ -100,16 +100,80 @@ extension HTTPServerBuilder {
     }
 }
 
-/// Counts a server's open connections (those of a `QuiescingChannel` it is given to).
+/// Counts a server's open connections (those of a `QuiescingChannel` it is given to), and the
+/// actions waiting on their clients' end (`ClientGone`).
 public final class ConnectionCounter: Sendable {
     private let count = Atomic<Int>(0)
+    private let waiting = Atomic<Int>(0)
 
     public init() {}
 
     public var open: Int { count.load(ordering: .relaxed) }
+    /// Actions registered with `ClientGone.whenGone` that neither ran nor were cancelled.
+    public var waitingOnClients: Int { waiting.load(ordering: .relaxed) }
 
     func opened() { count.add(1, ordering: .relaxed) }
     func closed() { count.subtract(1, ordering: .relaxed) }
+    func waits(_ change: Int) { waiting.add(change, ordering: .relaxed) }
+}
+
+/// The end of the client's side of one connection, to act on while it matters: a stream that
+/// may stay silent for minutes (a watch) ends when its client goes. `whenGone` registers an
+/// action and returns the means to drop it once the stream has ended another way; a connection
+/// kept alive carries many watches one after another, and an action left registered would stay
+/// with the connection for as long as it lives.
+public struct ClientGone: Sendable {
+    private let channel: any Channel
+    private let handler: NIOLoopBound<ShutdownHandler>?
+    private static let ids = Atomic<Int>(0)
+
+    fileprivate init(channel: any Channel, handler: NIOLoopBound<ShutdownHandler>?) {
+        self.channel = channel
+        self.handler = handler
+    }
+
+    /// Runs `action` (on the connection's event loop) once the client is gone, at once if it
+    /// already is, unless `registration` is cancelled first. The registration may be made (and
+    /// handed to a stream's termination handler) before the action is armed with it.
+    public func whenGone(_ registration: ClientGoneRegistration, _ action: @escaping @Sendable () -> Void) {
+        guard let handler else {
+            // Not a `QuiescingChannel` connection: only its close can be seen.
+            channel.closeFuture.whenComplete { _ in if !registration.isCancelled { action() } }
+            return
+        }
+        let id = Self.ids.add(1, ordering: .relaxed).newValue
+        let eventLoop = channel.eventLoop
+        guard registration.arm({ eventLoop.execute { handler.value.unwatch(id) } }) else { return }
+        eventLoop.execute { handler.value.watch(id, action) }
+    }
+}
+
+/// An action waiting on a client's end (`ClientGone.whenGone`); `cancel` drops it, and it then
+/// never runs.
+public final class ClientGoneRegistration: Sendable {
+    private let state = Mutex<(cancelled: Bool, undo: (@Sendable () -> Void)?)>((false, nil))
+
+    public init() {}
+
+    public func cancel() {
+        let undo = state.withLock { state in
+            state.cancelled = true
+            defer { state.undo = nil }
+            return state.undo
+        }
+        undo?()
+    }
+
+    var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+    /// Sets what `cancel` undoes; `false` when already cancelled.
+    func arm(_ undo: @escaping @Sendable () -> Void) -> Bool {
+        state.withLock { state in
+            guard !state.cancelled else { return false }
+            state.undo = undo
+            return true
+        }
+    }
 }
 
 /// Resolves once the client of `channel` (a connection of a `QuiescingChannel` server) is gone:
@@ -117,11 +181,11 @@ public final class ConnectionCounter: Sendable {
 /// tell while it streams an answer that may stay silent for minutes (a watch), because
 /// Hummingbird keeps half-closed connections open for the answer; a Kubernetes API server (Go's
 /// HTTP server) ends such a request when its client's side closes, and so does Canopy.
-public func clientGone(_ channel: any Channel) async -> EventLoopFuture<Void> {
-    let found = try? await channel.eventLoop.submit {
-        try channel.pipeline.syncOperations.handler(type: ShutdownHandler.self).gone.futureResult
+public func clientGone(_ channel: any Channel) async -> ClientGone {
+    let handler = try? await channel.eventLoop.submit {
+        NIOLoopBound(try channel.pipeline.syncOperations.handler(type: ShutdownHandler.self), eventLoop: channel.eventLoop)
     }.get()
-    return found ?? channel.closeFuture
+    return ClientGone(channel: channel, handler: handler)
 }
 
 /// Watches one connection's bytes, its end of input, and its server's shutdown event.
@@ -133,8 +197,10 @@ final class ShutdownHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let firstRequestTimeout: TimeAmount
     private let counter: ConnectionCounter?
     private var receivedBytes = false
-    /// Succeeds when the client closed its side or the connection closed.
-    private(set) var gone: EventLoopPromise<Void>!
+    /// Whether the client closed its side or the connection closed.
+    private var gone = false
+    /// Actions to run when it does (`ClientGone`), by registration.
+    private var watchers: [Int: @Sendable () -> Void] = [:]
 
     init(grace: TimeAmount, firstRequestTimeout: TimeAmount, counter: ConnectionCounter?) {
         self.grace = grace
@@ -143,7 +209,6 @@ final class ShutdownHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        gone = context.eventLoop.makePromise()
         if let counter {
             counter.opened()
             context.channel.closeFuture.whenComplete { _ in counter.closed() }
@@ -154,12 +219,31 @@ final class ShutdownHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        gone.succeed()
+        clientWent()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        gone.succeed()
+        clientWent()
         context.fireChannelInactive()
+    }
+
+    func watch(_ id: Int, _ action: @escaping @Sendable () -> Void) {
+        guard !gone else { return action() }
+        watchers[id] = action
+        counter?.waits(1)
+    }
+
+    func unwatch(_ id: Int) {
+        if watchers.removeValue(forKey: id) != nil { counter?.waits(-1) }
+    }
+
+    private func clientWent() {
+        guard !gone else { return }
+        gone = true
+        let actions = watchers.values
+        counter?.waits(-watchers.count)
+        watchers = [:]
+        for action in actions { action() }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -168,7 +252,7 @@ final class ShutdownHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .inputClosed = event as? ChannelEvent { gone.succeed() }
+        if case .inputClosed = event as? ChannelEvent { clientWent() }
         guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
         guard receivedBytes else {
             context.close(promise: nil)

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServing
 import HTTPTypes
 import Hummingbird
 import KubeAPI
@@ -11,7 +12,7 @@ struct SimRequest {
     let request: Request
     let path: [String]
     /// Resolves when the client has gone (set for watches, which end then, as on a real server).
-    var clientGone: EventLoopFuture<Void>? = nil
+    var clientGone: ClientGone? = nil
 
     /// Where a resource request points.
     struct Target {

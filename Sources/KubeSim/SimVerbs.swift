@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServing
 import Hummingbird
 import KubeAPI
 import NIOCore
@@ -118,7 +119,9 @@ struct SimVerbs {
             // watch ends when its client goes.
             enum Item: Sendable { case event(SimCluster.Event), timeout }
             let (items, input) = AsyncStream<Item>.makeStream()
-            clientGone?.whenComplete { _ in input.finish() }
+            let gone = ClientGoneRegistration()
+            defer { gone.cancel() }
+            clientGone?.whenGone(gone) { input.finish() }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for await event in stream { input.yield(.event(event)) }

@@ -342,6 +342,33 @@ import TestSupport
         }
     }
 
+    /// Watches one after another on one kept-alive connection (as an informer's re-watches go):
+    /// each one's wait on its client's end is dropped when it ends, so nothing piles up on the
+    /// connection for as long as it lives (one action per watch did, before). The plain, filtered
+    /// and fanned-out watches all go the router's way.
+    @Test func watchesOnAKeptAliveConnectionLeaveNothingWaitingOnIt() async throws {
+        try await Self.withFastLane { _, server, fixture in
+            let member = fixture.tokens["coke-pm"]
+            let connections = server.services.connections
+            let connection = try await RawConnection(server)
+            let paths = [
+                Self.pods + "?watch=1&timeoutSeconds=1", "/k8s/clusters/coke/onprem/api/v1/namespaces?watch=1&timeoutSeconds=1",
+                "/k8s/clusters/coke/onprem/api/v1/pods?watch=1&timeoutSeconds=1",
+            ]
+            for path in paths + paths {
+                let answers = try await connection.exchange([(path, member)])
+                #expect(answers.first?.head.status == .ok, "\(path): \(String(describing: answers.first?.head.status))")
+            }
+            try await eventually(within: 5, "nothing left waiting on the client") { connections.waitingOnClients == 0 }
+            // A watch that runs waits on its client: the count is live.
+            async let running = connection.exchange([(Self.pods + "?watch=1&timeoutSeconds=3", member)])
+            try await eventually(within: 3, "the running watch counted") { connections.waitingOnClients == 1 }
+            #expect(try await running.first?.head.status == .ok)
+            try await eventually(within: 5, "and dropped when it ended") { connections.waitingOnClients == 0 }
+            try await connection.channel.close()
+        }
+    }
+
     /// A graceful shutdown that begins while the lane answers, with a request for the router
     /// pipelined behind: both are answered in order, then the connection closes (well within
     /// the 30 s a busy connection is given).

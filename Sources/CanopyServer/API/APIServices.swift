@@ -3,6 +3,7 @@ import CanopyModel
 import CanopyReconciler
 import CanopyStore
 import Foundation
+import HTTPServing
 import Hummingbird
 import Logging
 
@@ -23,6 +24,8 @@ public struct APIServices: Sendable {
     public let logger: Logger
     /// What the kube proxy's fast lane answered (`ProxyFastLane`).
     let fastLane = FastLaneMetrics()
+    /// The server's open connections, and the watches waiting on their clients' end.
+    public let connections = ConnectionCounter()
 
     public init(
         world: World, authenticator: Authenticator, hasher: PasswordHasher, secrets: SecretBox, health: ClusterHealthMonitor,

@@ -87,7 +87,7 @@ public enum CanopyServer {
         let upgrades = ProxyUpgrade(proxy: kubeProxy)
         let fastLane = ProxyFastLane(services: services, clients: proxyClients)
         let http: HTTPServerBuilder = .quiescingHTTP1WebSocketUpgrade(
-            protocolSwitch: ProxySPDY(proxy: kubeProxy, logger: logger).protocolSwitch, fastLane: fastLane.lane
+            counter: services.connections, protocolSwitch: ProxySPDY(proxy: kubeProxy, logger: logger).protocolSwitch, fastLane: fastLane.lane
         ) { head, _, logger in
             await upgrades.decide(head, logger: logger)
         }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPServing
 import Hummingbird
 import KubeAPI
 import KubeClient
@@ -13,7 +14,7 @@ struct NamespaceListFilter {
     let allowed: Set<String>
     let deadline: TimeAmount
 
-    func respond(pathAndQuery: String, headers: HTTPHeaders, isWatch: Bool, clientGone: EventLoopFuture<Void>?) async throws -> Response {
+    func respond(pathAndQuery: String, headers: HTTPHeaders, isWatch: Bool, clientGone: ClientGone?) async throws -> Response {
         let response = try await client.forward(.GET, pathAndQuery: pathAndQuery, headers: headers, body: nil, impersonation: nil, timeout: deadline)
         guard response.status == .ok else { return try await KubeProxy.streamed(response, client: client, waitForFirstBytes: true) }
         let contentType = response.headers.first(name: "Content-Type") ?? "application/json"
@@ -118,7 +119,7 @@ struct FanOut {
     /// lists and watches again, as after any watch's end); a namespace whose watch is refused
     /// answers for all.
     func respondWatch(
-        target: KubePath, query: String, namespaces: [String], headers: HTTPHeaders, clientGone: EventLoopFuture<Void>
+        target: KubePath, query: String, namespaces: [String], headers: HTTPHeaders, clientGone: ClientGone
     ) async throws -> Response {
         guard let (root, resource) = target.clusterWideResource else { throw ProxyStatus.notFound }
         let responses = try await withThrowingTaskGroup(of: (Int, HTTPClientResponse).self) { group in
@@ -159,8 +160,12 @@ struct FanOut {
             }
             continuation.finish()
         }
-        continuation.onTermination = { _ in readers.cancel() }
-        clientGone.whenComplete { _ in continuation.finish() }
+        let gone = ClientGoneRegistration()
+        continuation.onTermination = { _ in
+            readers.cancel()
+            gone.cancel()
+        }
+        clientGone.whenGone(gone) { continuation.finish() }
         return Response(status: .ok, headers: [.contentType: contentType], body: ResponseBody { writer in
             var columnsSent = false
             for try await event in merged {

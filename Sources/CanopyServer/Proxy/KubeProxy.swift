@@ -201,7 +201,7 @@ struct KubeProxy: Sendable {
     /// of its own (`UpstreamBody`).
     /// `upload`, the client's body still being relayed, is stopped once the answer has been read.
     static func streamed(
-        _ response: HTTPClientResponse, client: KubeClient, waitForFirstBytes: Bool = false, clientGone: EventLoopFuture<Void>? = nil,
+        _ response: HTTPClientResponse, client: KubeClient, waitForFirstBytes: Bool = false, clientGone: ClientGone? = nil,
         upload: RequestBodyRelay? = nil
     ) async throws -> Response {
         var fields = HTTPFields()

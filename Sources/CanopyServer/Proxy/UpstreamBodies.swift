@@ -1,5 +1,6 @@
 import AsyncAlgorithms
 import AsyncHTTPClient
+import HTTPServing
 import Hummingbird
 import KubeClient
 import NIOCore
@@ -86,7 +87,7 @@ struct UpstreamBody: Sendable {
 
     /// The chunks, as they arrive; ends at the server's graceful shutdown too, and
     /// when `clientGone` resolves (a watch can stay silent for minutes).
-    func rest(until clientGone: EventLoopFuture<Void>? = nil) -> AsyncThrowingStream<ByteBuffer, any Error> {
+    func rest(until clientGone: ClientGone? = nil) -> AsyncThrowingStream<ByteBuffer, any Error> {
         let (rest, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
         let chunks = chunks, pump = pump
         let relay = Task {
@@ -101,11 +102,13 @@ struct UpstreamBody: Sendable {
                 pump.cancel()
             }
         }
+        let gone = ClientGoneRegistration()
         continuation.onTermination = { _ in
             relay.cancel()
             pump.cancel()
+            gone.cancel()
         }
-        clientGone?.whenComplete { _ in continuation.finish() }
+        clientGone?.whenGone(gone) { continuation.finish() }
         return rest
     }
 }
