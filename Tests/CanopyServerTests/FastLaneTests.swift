@@ -50,6 +50,31 @@ import TestSupport
         }
     }
 
+    /// A plain GET as raw HTTP/1.1, as kubectl writes it.
+    static func rawGET(_ path: String, token: String) -> String {
+        "GET \(path) HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nAuthorization: Bearer \(token)\r\n\r\n"
+    }
+
+    /// Creates pod `name` in mkt-dev and readies the lane for the project member; the member's
+    /// token and how many requests the lane had answered.
+    static func memberWithPod(_ name: String, _ sim: TestKubeSim, _ server: TestServer, _ fixture: Fixture) async throws -> (token: String, answered: Int) {
+        _ = try await PlacementTests.client(sim, "onprem").create(ProxyTests.pod(name, "mkt-dev"))
+        let member = try #require(fixture.tokens["coke-pm"])
+        try await warm(server, token: member)
+        return (member, server.services.fastLane.answered)
+    }
+
+    /// 24 ConfigMaps of 1 MB in mkt-dev: a list of them is an answer far longer than the sockets'
+    /// buffers.
+    static let configMaps = "/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/configmaps"
+    static func fillWithConfigMaps(_ sim: TestKubeSim) async throws {
+        let cluster = try PlacementTests.client(sim, "onprem")
+        let blob = String(repeating: "y", count: 1_000_000)
+        for index in 0..<24 {
+            _ = try await cluster.create(ConfigMap(metadata: ObjectMeta(name: "big-\(index)", namespace: "mkt-dev"), data: ["blob": blob]))
+        }
+    }
+
     /// Requests on one connection are answered in their order, whichever way each goes: the fast
     /// lane, or the router behind it (filtered views, refusals, the API). One at a time, each
     /// plain GET is the lane's; written back to back (HTTP pipelining), a request that arrives
@@ -156,11 +181,8 @@ import TestSupport
     /// into the answer before it).
     @Test func aBrokenRequestBehindALaneRequestWaitsItsTurn() async throws {
         try await Self.withFastLane { sim, server, fixture in
-            _ = try await PlacementTests.client(sim, "onprem").create(ProxyTests.pod("a", "mkt-dev"))
-            let member = try #require(fixture.tokens["coke-pm"])
-            try await Self.warm(server, token: member)
-            let before = server.services.fastLane.answered
-            let request = "GET \(Self.pods)/a HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nAuthorization: Bearer \(member)\r\n\r\n"
+            let (member, before) = try await Self.memberWithPod("a", sim, server, fixture)
+            let request = Self.rawGET("\(Self.pods)/a", token: member)
             let text = try await RawConnection.bytesUntilClosed(server, sending: request + "NOT HTTP AT ALL\r\n\r\n")
             #expect(server.services.fastLane.answered == before + 1)
             let answers = text.components(separatedBy: "HTTP/1.1 ").filter { !$0.isEmpty }
@@ -180,11 +202,8 @@ import TestSupport
     /// (the lane's handler steps aside for the rest of the connection without losing what waited).
     @Test func anUpgradePipelinedBehindALaneRequestGoesThrough() async throws {
         try await Self.withFastLane { sim, server, fixture in
-            _ = try await PlacementTests.client(sim, "onprem").create(ProxyTests.pod("echo", "mkt-dev"))
-            let member = try #require(fixture.tokens["coke-pm"])
-            try await Self.warm(server, token: member)
-            let before = server.services.fastLane.answered
-            let get = "GET \(Self.pods)/echo HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nAuthorization: Bearer \(member)\r\n\r\n"
+            let (member, before) = try await Self.memberWithPod("echo", sim, server, fixture)
+            let get = Self.rawGET("\(Self.pods)/echo", token: member)
             let upgrade = "GET \(Self.pods)/echo/exec?command=cat&stdin=true&stdout=true HTTP/1.1\r\nHost: localhost\r\n"
                 + "Authorization: Bearer \(member)\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
                 + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n"
@@ -294,17 +313,12 @@ import TestSupport
     /// proxied request ends when its client goes.
     @Test func aClientLeavingMidAnswerClosesTheClustersConnection() async throws {
         try await Self.withFastLane { sim, server, fixture in
-            let cluster = try PlacementTests.client(sim, "onprem")
-            let blob = String(repeating: "y", count: 1_000_000)
-            for index in 0..<24 {
-                _ = try await cluster.create(ConfigMap(metadata: ObjectMeta(name: "big-\(index)", namespace: "mkt-dev"), data: ["blob": blob]))
-            }
+            try await Self.fillWithConfigMaps(sim)
             let member = try #require(fixture.tokens["coke-pm"])
             try await Self.warm(server, token: member)
             let lane = server.services.fastLane
             let (connected, open, abandoned, answered) = (lane.connected, lane.open, lane.abandoned, lane.answered)
-            let request = "GET /k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/configmaps HTTP/1.1\r\nHost: localhost\r\n"
-                + "Accept: application/json\r\nAuthorization: Bearer \(member)\r\n\r\n"
+            let request = Self.rawGET(Self.configMaps, token: member)
             // The answer (24 MB) starts within the 2 seconds and is far from over when the client goes.
             try await RawConnection.leave(server, sending: request, after: .seconds(2))
             try await eventually(within: 10, "the lane sees the client go") { lane.abandoned == abandoned + 1 }
@@ -367,92 +381,5 @@ import TestSupport
             try await eventually(within: 5, "and dropped when it ended") { connections.waitingOnClients == 0 }
             try await connection.channel.close()
         }
-    }
-
-    /// A graceful shutdown that begins while the lane answers, with a request for the router
-    /// pipelined behind: both are answered in order, then the connection closes (well within
-    /// the 30 s a busy connection is given).
-    @Test func aShutdownDuringALaneAnswerLetsTheRequestsBehindItBeAnswered() async throws {
-        let logs = LogRecorder(level: .error)
-        let held = Mutex<RawBytes?>(nil)
-        let stopping = Task {
-            try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
-                try await TestServer.with(tls: true, logs: logs) { server in
-                    let fixture = try await ProxyTests.setUp(server, sim)
-                    let cluster = try PlacementTests.client(sim, "onprem")
-                    let blob = String(repeating: "y", count: 1_000_000)
-                    for index in 0..<24 {
-                        _ = try await cluster.create(ConfigMap(metadata: ObjectMeta(name: "big-\(index)", namespace: "mkt-dev"), data: ["blob": blob]))
-                    }
-                    let member = try #require(fixture.tokens["coke-pm"])
-                    try await Self.warm(server, token: member)
-                    let before = server.services.fastLane.answered
-                    func get(_ path: String) -> String {
-                        "GET \(path) HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nAuthorization: Bearer \(member)\r\n\r\n"
-                    }
-                    let connection = try await RawBytes(server)
-                    try await connection.send(Array((get("/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/configmaps") + get("/k8s/clusters/coke/onprem/api/v1/namespaces")).utf8))
-                    try await connection.waitFor(Array("HTTP/1.1 200 OK".utf8))
-                    // The 24 MB answer stalls on the client, which stops reading; the shutdown begins.
-                    try await connection.reading(false)
-                    try await Task.sleep(for: .milliseconds(500))
-                    #expect(server.services.fastLane.answered == before)
-                    held.withLock { $0 = connection }
-                    return connection.channel
-                }
-            }
-        }
-        let finished = Mutex(false)
-        Task {
-            _ = try? await stopping.value
-            finished.withLock { $0 = true }
-        }
-        while held.withLock({ $0 }) == nil, !finished.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(50)) }
-        // Ended before handing the connection over: the set-up's error is the test's.
-        guard let connection = held.withLock({ $0 }) else {
-            _ = try await stopping.value
-            throw TestFailure("the server stopped before the connection was handed over")
-        }
-        try await Task.sleep(for: .seconds(1))
-        let resumed = ContinuousClock.now
-        try await connection.reading(true)
-        let received = try await connection.untilClosed(within: 60)
-        #expect(ContinuousClock.now - resumed < .seconds(20), "closed \(ContinuousClock.now - resumed) after reading on")
-        #expect(RawBytes.count("HTTP/1.1 200 OK", in: received) == 2, "\(String(decoding: received.prefix(300), as: UTF8.self))")
-        let tail = String(decoding: received.suffix(4_000), as: UTF8.self)
-        #expect(tail.contains("\"kind\":\"NamespaceList\"") && tail.contains("mkt-dev") && !tail.contains("sales-dev"), "\(tail.suffix(600))")
-        #expect(await ShutdownTests.ends(within: 60, stopping), "the server did not stop")
-        #expect(logs.messages.isEmpty, "\(logs.messages)")
-    }
-
-    /// A graceful shutdown does not wait on a connection that only the fast lane served.
-    @Test func aConnectionOnlyTheFastLaneServedEndsAtShutdown() async throws {
-        let logs = LogRecorder(level: .error)
-        let answeredAt = Mutex<ContinuousClock.Instant?>(nil)
-        let stopping = Task {
-            try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
-                try await TestServer.with(tls: true, logs: logs) { server in
-                    let fixture = try await ProxyTests.setUp(server, sim)
-                    let member = try #require(fixture.tokens["coke-pm"])
-                    try await Self.warm(server, token: member)
-                    let before = server.services.fastLane.answered
-                    let connection = try await RawConnection(server)
-                    let answers = try await connection.exchange([(Self.pods, member)])
-                    #expect(answers.first?.head.status == .ok && server.services.fastLane.answered == before + 1)
-                    answeredAt.withLock { $0 = .now }
-                    return connection.channel
-                }
-            }
-        }
-        // Far past the setup's time under load; what counts is the time from the answer on.
-        let ended = await ShutdownTests.ends(within: 120, stopping)
-        #expect(ended, "the server did not stop")
-        if ended {
-            try? await stopping.value.close()
-            let stoppedIn = answeredAt.withLock { $0 }.map { ContinuousClock.now - $0 }
-            // The grace a busy connection gets is 30 s; an idle one must not wait for it.
-            #expect(stoppedIn.map { $0 < .seconds(15) } == true, "stopped \(String(describing: stoppedIn)) after the answer")
-        }
-        #expect(logs.messages.isEmpty, "\(logs.messages)")
     }
 }
