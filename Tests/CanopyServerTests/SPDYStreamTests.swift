@@ -191,7 +191,7 @@ import TestSupport
         head.headers.add(name: "X-Stream-Protocol-Version", value: "v4.channel.k8s.io")
         head.headers.add(name: "Content-Length", value: "0")
         if let token { head.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        return try await ClusterExchange.send(head, host: "127.0.0.1", port: port, tls: tls, on: MultiThreadedEventLoopGroup.singleton.next())
+        return try await ClusterExchange.send(head, host: "127.0.0.1", port: port, sslContext: NIOSSLContext(configuration: tls), on: MultiThreadedEventLoopGroup.singleton.next())
     }
 
     private struct NamespaceNames: Decodable {

@@ -5,6 +5,7 @@ import KubeAPI
 import KubeClient
 import KubeSim
 import Logging
+import NIOSSL
 import Testing
 import TestSupport
 @testable import CanopyServer
@@ -21,7 +22,8 @@ import TestSupport
         headers[.authorization] = "Bearer \(token)"
         headers[.secWebSocketProtocol] = "v5.channel.k8s.io"
         let url = "wss://" + sim.baseURL.dropFirst("https://".count) + "/api/v1/namespaces/default/pods/none/exec?command=cat&stdin=true"
-        return await UpstreamSession().connect(url: url, headers: headers, tls: try KubeClient.tlsConfiguration(for: connection), logger: Logger(label: "test"))
+        let context = try NIOSSLContext(configuration: KubeClient.tlsConfiguration(for: connection))
+        return await UpstreamSession().connect(url: url, headers: headers, sslContext: context, logger: Logger(label: "test"))
     }
 
     @Test func aCertificateForTheAddressIsAccepted() async throws {

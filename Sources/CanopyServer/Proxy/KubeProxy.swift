@@ -363,10 +363,13 @@ public final class ProxyClients: Sendable {
     private let cache = Mutex<[ClusterID: (version: Int, client: Task<KubeClient, any Error>)]>([:])
     /// The longest a proxied request may take, on every path (`ServerConfiguration.proxyDeadline`).
     let deadline: TimeAmount
+    /// Each cluster's address, credential and TLS context, ready for the fast lane and streams.
+    let targets: UpstreamTargets
 
-    init(clients: ClusterClients, deadline: Duration = .seconds(2 * 3600)) {
+    init(clients: ClusterClients, deadline: Duration = .seconds(2 * 3600), logger: Logger = Logger(label: "canopy.proxy")) {
         self.clients = clients
         self.deadline = TimeAmount(deadline)
+        targets = UpstreamTargets(logger: logger)
     }
 
     /// The cluster's client; concurrent first calls share one (each client is a connection pool:

@@ -22,14 +22,12 @@ import Synchronization
 struct ProxyFastLane: Service {
     let services: APIServices
     let clients: ProxyClients
-    let targets: UpstreamTargets
     let pool: UpstreamPool
     var metrics: FastLaneMetrics { services.fastLane }
 
     init(services: APIServices, clients: ProxyClients) {
         self.services = services
         self.clients = clients
-        targets = UpstreamTargets(logger: services.logger)
         pool = UpstreamPool()
     }
 
@@ -76,7 +74,7 @@ struct ProxyFastLane: Service {
         guard let principal = snapshot.principal(userID: identity.userID, tenantID: identity.tenantID, groups: identity.groups),
               let tenant = snapshot.tenant(named: String(tenantName)), let cluster = tenant.cluster(named: String(clusterName)),
               let access = ProxyAccess.resolve(principal, tenant: tenant, cluster: cluster),
-              let upstream = targets.target(for: cluster, clients: clients)
+              let upstream = clients.targets.target(for: cluster, clients: clients)
         else { return nil }
 
         var request = HTTPRequestHead(version: .http1_1, method: .GET, uri: upstream.basePath + (path.isEmpty ? "/" : path) + query)

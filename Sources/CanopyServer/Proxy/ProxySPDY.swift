@@ -86,9 +86,9 @@ struct ProxySPDY: Sendable {
         let method = HTTPRequest.Method(head.method.rawValue) ?? .post
         let upstream: ClusterExchange
         do {
+            let destination = try await proxy.clients.targets.ready(for: cluster, clients: proxy.clients)
             upstream = try await ClusterExchange.send(
-                request, host: host, port: base.port ?? (isTLS ? 443 : 80),
-                tls: isTLS ? try KubeClient.tlsConfiguration(for: client.connection) : nil, serverName: client.connection.tlsServerName,
+                request, host: host, port: base.port ?? (isTLS ? 443 : 80), sslContext: destination.sslContext, serverName: destination.serverName,
                 on: connection.eventLoop
             )
         } catch {
@@ -129,15 +129,14 @@ struct ClusterExchange: Sendable {
     let body: ByteBuffer
 
     /// Connects on `eventLoop` (the client's, so that the two can be joined), sends `request`,
-    /// and waits up to 10 seconds for the answer. With `tls`, the cluster is checked for
+    /// and waits up to 10 seconds for the answer. With TLS, the cluster is checked for
     /// `serverName` (the kubeconfig's `tls-server-name`, also sent as SNI) when given, else for its
     /// name (sent as SNI) or its address (no SNI).
     static func send(
-        _ request: HTTPRequestHead, host: String, port: Int, tls: TLSConfiguration?, serverName: String? = nil, on eventLoop: any EventLoop
+        _ request: HTTPRequestHead, host: String, port: Int, sslContext: NIOSSLContext?, serverName: String? = nil, on eventLoop: any EventLoop
     ) async throws -> ClusterExchange {
         let address = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         let isAddress = (try? SocketAddress(ipAddress: address, port: 0)) != nil
-        let sslContext = try tls.map { try NIOSSLContext(configuration: $0) }
         let answer = eventLoop.makePromise(of: (HTTPResponseHead, ByteBuffer).self)
         let channel = try await ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(10))

@@ -70,9 +70,9 @@ struct ProxyUpgrade: Sendable {
         headers[.secWebSocketProtocol] = subprotocol
         let server = client.connection.server
         let url = (server.hasPrefix("https://") ? "wss://" + server.dropFirst(8) : "ws://" + server.dropFirst(7)) + pathAndQuery
-        let tls = server.hasPrefix("https://") ? try KubeClient.tlsConfiguration(for: client.connection) : nil
+        let upstream = try await proxy.clients.targets.ready(for: cluster, clients: proxy.clients)
         let session = UpstreamSession()
-        let opened = await session.connect(url: url, headers: headers, tls: tls, serverName: client.connection.tlsServerName, logger: logger)
+        let opened = await session.connect(url: url, headers: headers, sslContext: upstream.sslContext, serverName: upstream.serverName, logger: logger)
         if case .failed(let error) = opened, Self.isTLSFailure(error) {
             throw ProxyStatus(503, "ServiceUnavailable", "the cluster's serving certificate could not be verified for \(URL(string: server)?.host ?? server): \(error)")
         }

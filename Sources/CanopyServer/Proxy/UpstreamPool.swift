@@ -80,6 +80,17 @@ final class UpstreamTargets: Sendable {
         }
         return ready
     }
+
+    /// The target of `cluster`, made now if it is not ready (for streams, which cannot go another
+    /// way): one TLS context per cluster version, whatever path uses it.
+    func ready(for cluster: Cluster, clients: ProxyClients) async throws -> UpstreamTarget {
+        if let ready = target(for: cluster, clients: clients) { return ready }
+        let target = try UpstreamTarget(cluster: cluster, client: try await clients.client(for: cluster))
+        targets.withLock { targets in
+            if (targets[cluster.id]?.version ?? .min) <= cluster.version { targets[cluster.id] = (cluster.version, target) }
+        }
+        return target
+    }
 }
 
 /// Idle connections to clusters, per cluster version and event loop (a connection serves

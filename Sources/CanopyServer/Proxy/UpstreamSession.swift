@@ -45,15 +45,15 @@ final class UpstreamSession: Sendable {
     }
 
     /// Starts the WebSocket to the cluster at `url` (`ws://` or `wss://`) and says once the cluster
-    /// accepted the upgrade, refused it, or could not be reached. With `tls`, a cluster known by
+    /// accepted the upgrade, refused it, or could not be reached. With TLS, a cluster known by
     /// its name is sent that name (SNI) and checked for it; one known by its address is checked
     /// for the address connected to, as on the plain proxy path; `serverName` (the kubeconfig's
     /// `tls-server-name`) replaces either.
-    func connect(url: String, headers: HTTPFields, tls: TLSConfiguration?, serverName: String? = nil, logger: Logger) async -> Opening {
+    func connect(url: String, headers: HTTPFields, sslContext: NIOSSLContext?, serverName: String? = nil, logger: Logger) async -> Opening {
         let toCluster = toCluster, fromCluster = fromCluster, opened = opened
         Task {
             do {
-                let connected = try await Self.open(url: url, headers: headers, tls: tls, serverName: serverName)
+                let connected = try await Self.open(url: url, headers: headers, sslContext: sslContext, serverName: serverName)
                 switch try await connected.upgrade.get() {
                 case .notUpgraded:
                     try? await connected.channel.close()
@@ -109,12 +109,11 @@ final class UpstreamSession: Sendable {
     }
 
     /// Connects and sends the upgrade request; the future says whether the cluster upgraded.
-    private static func open(url: String, headers: HTTPFields, tls: TLSConfiguration?, serverName: String?) async throws -> Connected {
+    private static func open(url: String, headers: HTTPFields, sslContext: NIOSSLContext?, serverName: String?) async throws -> Connected {
         guard let components = URLComponents(string: url), let host = components.host else { throw ProxyStatus(502, "BadGateway", "bad cluster address \(url)") }
         let address = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         let isAddress = (try? SocketAddress(ipAddress: address, port: 0)) != nil
-        let port = components.port ?? (tls == nil ? 80 : 443)
-        let sslContext = try tls.map { try NIOSSLContext(configuration: $0) }
+        let port = components.port ?? (sslContext == nil ? 80 : 443)
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: components.percentEncodedPath + (components.percentEncodedQuery.map { "?" + $0 } ?? ""))
         head.headers.add(name: "Host", value: components.port.map { "\(host):\($0)" } ?? host)
         for field in headers { head.headers.add(name: field.name.rawName, value: field.value) }
