@@ -26,6 +26,23 @@ import TestSupport
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
     }
 
+    /// `canopy serve` refuses settings out of range before it starts anything.
+    @Test func serveRefusesSettingsOutOfRange() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let cli = CLI(configHome: directory.path)
+        for (flag, value, message) in [
+            ("--proxy-deadline", "0", "--proxy-deadline must be between 1 and 604800 seconds"),
+            ("--proxy-deadline", "604801", "--proxy-deadline must be between 1 and 604800 seconds"),
+            ("--proxy-deadline", "soon", "--proxy-deadline"),
+            ("--bcrypt-cost", "3", "--bcrypt-cost must be between 4 and 31"),
+        ] {
+            let refused = try await cli.run(["serve", "--data-dir", directory.path + "/data", "--listen", "127.0.0.1:0", flag, value])
+            #expect(refused.status != 0 && refused.output.contains(message), "\(flag) \(value): \(refused.output)")
+            #expect(!refused.output.contains("listening"), "\(refused.output)")
+        }
+    }
+
     @Test func theCLISignsInAndManagesTenantsOverHTTPS() async throws {
         let directory = try TemporaryDirectory()
         let home = try TemporaryDirectory()

@@ -22,17 +22,22 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "bcrypt work factor for new passwords (4 to 31).")
     var bcryptCost: UInt8 = 12
 
+    @Option(help: "Seconds a proxied request may take before Canopy ends it (watches and `logs -f` too; clients start them again).")
+    var proxyDeadline: Int = 7200
+
     func run() async throws {
         guard (4...31).contains(bcryptCost) else { throw ValidationError("--bcrypt-cost must be between 4 and 31") }
+        guard (1...604_800).contains(proxyDeadline) else { throw ValidationError("--proxy-deadline must be between 1 and 604800 seconds (a week)") }
         let (host, port) = try Self.parse(listen)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "canopy")
         logger.logLevel = ProcessInfo.processInfo.environment["CANOPY_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             dataDirectory: dataDir, databaseURL: database, host: host, port: port, bcryptCost: bcryptCost,
             adminPassword: ProcessInfo.processInfo.environment["CANOPY_ADMIN_PASSWORD"], tls: !insecureHttp
         )
+        configuration.proxyDeadline = .seconds(proxyDeadline)
         try await CanopyServer.run(configuration, logger: logger, handleSignals: true) { ready in
             if let password = ready.generatedAdminPassword {
                 print("First start: the domain admin is 'admin' with password \(password) (shown once; change it).")
