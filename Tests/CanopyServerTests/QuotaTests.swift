@@ -174,6 +174,9 @@ import TestSupport
         let options = {
             var options = TestServer.fastReconciler
             options.replanEverything = .seconds(3600)
+            // A loaded machine must not make Pepsi's cluster look unreachable for a moment (that
+            // is a change of Pepsi's inputs, rightly re-planned).
+            options.requestTimeout = .seconds(10)
             return options
         }()
         try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
