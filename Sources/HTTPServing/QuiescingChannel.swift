@@ -119,9 +119,9 @@ public final class ConnectionCounter: Sendable {
 
 /// The end of the client's side of one connection, to act on while it matters: a stream that
 /// may stay silent for minutes (a watch) ends when its client goes. `whenGone` registers an
-/// action and returns the means to drop it once the stream has ended another way; a connection
-/// kept alive carries many watches one after another, and an action left registered would stay
-/// with the connection for as long as it lives.
+/// action under a `ClientGoneRegistration`, which the stream cancels once it has ended another
+/// way; a connection kept alive carries many watches one after another, and an action left
+/// registered would stay with the connection for as long as it lives.
 public struct ClientGone: Sendable {
     private let channel: any Channel
     private let handler: NIOLoopBound<ShutdownHandler>?
@@ -176,8 +176,8 @@ public final class ClientGoneRegistration: Sendable {
     }
 }
 
-/// Resolves once the client of `channel` (a connection of a `QuiescingChannel` server) is gone:
-/// it closed its side of the connection, or the connection closed. A server cannot otherwise
+/// The end of the client of `channel` (a connection of a `QuiescingChannel` server): it closed
+/// its side of the connection, or the connection closed. A server cannot otherwise
 /// tell while it streams an answer that may stay silent for minutes (a watch), because
 /// Hummingbird keeps half-closed connections open for the answer; a Kubernetes API server (Go's
 /// HTTP server) ends such a request when its client's side closes, and so does Canopy.
