@@ -70,25 +70,22 @@ struct ProxySPDY: Sendable {
         )
         let pathAndQuery = String(head.uri.dropFirst("/k8s/clusters/\(tenantName)/\(clusterName)".count))
         let target = KubePath(String(pathAndQuery.split(separator: "?", maxSplits: 1).first ?? ""))
-        let client = try await proxy.clients.client(for: cluster)
-        let server = client.connection.server
-        guard let base = URLComponents(string: server), let host = base.host else { throw ProxyStatus(502, "BadGateway", "bad cluster address \(server)") }
-        let isTLS = base.scheme == "https"
+        // The cluster's address, credential and TLS context, made once per cluster version.
+        let destination = try await proxy.clients.targets.ready(for: cluster, clients: proxy.clients)
 
-        var request = HTTPRequestHead(version: .http1_1, method: head.method, uri: base.percentEncodedPath.trimmingSuffix("/") + pathAndQuery)
+        var request = HTTPRequestHead(version: .http1_1, method: head.method, uri: destination.basePath + pathAndQuery)
         for (name, value) in head.headers where !KubeProxy.isClientOnly(name.lowercased(), keepingUpgrade: true) { request.headers.add(name: name, value: value) }
-        request.headers.add(name: "Host", value: base.port.map { "\(host):\($0)" } ?? host)
+        request.headers.add(name: "Host", value: destination.hostHeader)
         request.headers.add(name: "Content-Length", value: "0")
-        if let authorization = client.authorizationHeader { request.headers.add(name: "Authorization", value: authorization) }
+        if let authorization = destination.authorization { request.headers.add(name: "Authorization", value: authorization) }
         request.headers.add(name: "Impersonate-User", value: access.user)
         for group in access.groups { request.headers.add(name: "Impersonate-Group", value: group) }
 
         let method = HTTPRequest.Method(head.method.rawValue) ?? .post
         let upstream: ClusterExchange
         do {
-            let destination = try await proxy.clients.targets.ready(for: cluster, clients: proxy.clients)
             upstream = try await ClusterExchange.send(
-                request, host: host, port: base.port ?? (isTLS ? 443 : 80), sslContext: destination.sslContext, serverName: destination.serverName,
+                request, host: destination.host, port: destination.port, sslContext: destination.sslContext, serverName: destination.serverName,
                 on: connection.eventLoop
             )
         } catch {
@@ -233,12 +230,5 @@ private final class AnswerReader: ChannelInboundHandler, RemovableChannelHandler
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         fail(error)
         context.close(promise: nil)
-    }
-}
-
-extension String {
-    /// The string without `suffix` at its end, if it has one.
-    fileprivate func trimmingSuffix(_ suffix: String) -> String {
-        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
     }
 }
