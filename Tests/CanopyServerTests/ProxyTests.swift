@@ -203,11 +203,14 @@ import TestSupport
                 _ = try await kubectl.run("config", "use-context", "marketing@onprem")
 
                 let admin = try PlacementTests.client(sim, "onprem")
+                let onpremSim = try #require(sim.sim.clusters["onprem"])
+                let watchesOpen = onpremSim.openWatches
                 async let watched = ProcessRunner.run(
-                    "timeout", ["4", "kubectl", "--kubeconfig", kubectl.kubeconfigPath, "get", "pods", "-w", "-o", "name"],
+                    "timeout", ["10", "kubectl", "--kubeconfig", kubectl.kubeconfigPath, "get", "pods", "-w", "-o", "name"],
                     environment: ["HOME": kubectl.directory.path]
                 )
-                try await Task.sleep(for: .seconds(1.5))
+                // Once kubectl's watch reached the cluster (a loaded machine may take seconds).
+                try await eventually(within: 8, "kubectl's watch open") { onpremSim.openWatches > watchesOpen }
                 _ = try await admin.create(Self.pod("streamed", "mkt-dev"))
                 let output = try await watched.output
                 #expect(output.contains("pod/streamed"), "\(output)")
