@@ -50,6 +50,10 @@ final class ClusterWorker: Sendable {
         var nextRetry: ContinuousClock.Instant?
         var lastPass: ContinuousClock.Instant?
         var lastOutcome: Result<PassOutcome, any Error>?
+        /// Bumped by each change of the desired objects; a pass works from one generation.
+        var generation = 0
+        /// The generation the pass behind `lastOutcome` worked from.
+        var outcomeGeneration = -1
         var running = false
     }
 
@@ -69,17 +73,21 @@ final class ClusterWorker: Sendable {
         state = Mutex(State())
     }
 
-    /// Sets what the cluster should hold; a pass follows if it changed.
-    func setDesired(_ desired: DesiredCluster) {
+    /// Sets what the cluster should hold; a pass follows if it changed. Returns the generation
+    /// of the desired objects, for `confirm(generation:timeout:)`.
+    @discardableResult
+    func setDesired(_ desired: DesiredCluster) -> Int {
         let fingerprint = desired.fingerprint
-        let changed = state.withLock { state in
-            guard state.fingerprint != fingerprint else { return false }
+        let (changed, generation) = state.withLock { state in
+            guard state.fingerprint != fingerprint else { return (false, state.generation) }
             state.desired = desired
             state.fingerprint = fingerprint
             state.status.desiredObjects = desired.count
-            return true
+            state.generation += 1
+            return (true, state.generation)
         }
         if changed { wake.yield() }
+        return generation
     }
 
     /// Asks for a pass soon.
@@ -118,6 +126,32 @@ final class ClusterWorker: Sendable {
         throw KubeError(.timeout, "the cluster did not converge within \(timeout)")
     }
 
+    /// Waits, up to `timeout`, for a pass that worked from desired objects of `generation` or
+    /// later. A clean pass that already did is enough: a wait that timed out and is asked again
+    /// goes on from where it was instead of starting over (a loaded cluster's passes may each
+    /// take longer than one wait). Otherwise a pass is asked for now.
+    func confirm(generation: Int, timeout: Duration) async throws -> PassOutcome {
+        let (start, done) = state.withLock { state -> (Int, PassOutcome?) in
+            if state.outcomeGeneration >= generation, case .success(let outcome)? = state.lastOutcome,
+                outcome.namespaceProblems.isEmpty, outcome.clusterProblems.isEmpty {
+                return (state.status.passes, outcome)
+            }
+            state.nextRetry = nil
+            return (state.status.passes, nil)
+        }
+        if let done { return done }
+        wake.yield()
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let finished = state.withLock { state in
+                state.status.passes > start && state.outcomeGeneration >= generation ? state.lastOutcome : nil
+            }
+            if let finished { return try finished.get() }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw KubeError(.timeout, "the cluster did not write its quotas within \(timeout)")
+    }
+
     /// Runs until cancelled.
     func run() async {
         await withDiscardingTaskGroup { group in
@@ -133,10 +167,10 @@ final class ClusterWorker: Sendable {
     private func passes() async {
         for await _ in wakeups {
             if Task.isCancelled { break }
-            let (desired, waiting) = state.withLock { state in
+            let (desired, generation, waiting) = state.withLock { state in
                 let waiting = state.status.state == .failing && (state.nextRetry.map { ContinuousClock.now < $0 } ?? false)
                 if !waiting { state.running = true }
-                return (state.desired, waiting)
+                return (state.desired, state.generation, waiting)
             }
             if waiting { continue }
             let result: Result<PassOutcome, any Error>
@@ -148,7 +182,7 @@ final class ClusterWorker: Sendable {
             } catch {
                 result = .failure(error)
             }
-            record(result, desired: desired)
+            record(result, desired: desired, generation: generation)
         }
     }
 
@@ -159,12 +193,13 @@ final class ClusterWorker: Sendable {
         return client
     }
 
-    private func record(_ result: Result<PassOutcome, any Error>, desired: DesiredCluster) {
+    private func record(_ result: Result<PassOutcome, any Error>, desired: DesiredCluster, generation: Int) {
         Self.passesCounter.increment()
         let now = ContinuousClock.now
         state.withLock { state in
             state.status.passes += 1
             state.running = false
+            state.outcomeGeneration = generation
             state.lastPass = now
             state.lastOutcome = result
             switch result {

@@ -113,10 +113,13 @@ public enum Renderer {
         )))
     }
 
+    /// The hard limits of a quota the planner has not sized yet.
+    static let unsizedQuota: [String: Quantity] = [QuotaResource.cpu: .zero, QuotaResource.memory: .zero]
+
     /// The quota's hard limits: the planner's, or — before it has sized this namespace —
     /// zero CPU and memory, so that nothing runs uncounted.
     static func quota(_ hard: [String: Int64]?) -> [String: Quantity] {
-        guard let hard else { return [QuotaResource.cpu: .zero, QuotaResource.memory: .zero] }
+        guard let hard else { return unsizedQuota }
         var result: [String: Quantity] = [:]
         for (resource, amount) in hard { result[resource] = PlanUnits.quantity(amount, resource) }
         return result

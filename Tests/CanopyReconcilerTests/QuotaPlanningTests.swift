@@ -44,6 +44,24 @@ import Testing
         #expect(Renderer.quota(lowered[cluster]?["c"]) == [QuotaResource.cpu: .zero, QuotaResource.memory: .zero])
     }
 
+    /// What the clusters show counts as a limit in force (after a restart), but a quota still
+    /// unsized there does not: its namespace stays unsized through the first step instead of
+    /// being sized at zero (which would make it `Ready` with a quota that admits nothing).
+    @Test func anUnsizedQuotaSeenInAClusterStaysUnsizedThroughTheFirstStep() {
+        var ledger = QuotaLedger()
+        _ = ledger.observe(ResourceQuota(metadata: ObjectMeta(name: "canopy-quota", namespace: "new"), hard: Renderer.quota(nil)), on: cluster, at: .now)
+        _ = ledger.observe(ResourceQuota(metadata: ObjectMeta(name: "canopy-quota", namespace: "old"), hard: [cpu: Quantity(2)]), on: cluster, at: .now)
+        _ = ledger.observe(ResourceQuota(metadata: ObjectMeta(name: "canopy-quota", namespace: "shut"), hard: [cpu: .zero]), on: cluster, at: .now)
+        #expect(ledger.effectiveTargets[cluster]?["new"] == nil)
+        #expect(ledger.effectiveTargets[cluster]?["old"] == [cpu: 2_000])
+        // A limit the planner set to zero is a limit.
+        #expect(ledger.effectiveTargets[cluster]?["shut"] == [cpu: 0])
+        let lowered = Reconciler.lowest(ledger.effectiveTargets, [cluster: ["new": [cpu: 1_000], "old": [cpu: 1_000], "shut": [cpu: 1_000]]])
+        #expect(lowered[cluster]?["new"] == nil)
+        #expect(lowered[cluster]?["old"] == [cpu: 1_000])
+        #expect(lowered[cluster]?["shut"] == [cpu: 0])
+    }
+
     @Test func smallRaisesWaitUnlessTheNamespaceIsNearItsLimit() {
         var ledger = QuotaLedger()
         let current: Reconciler.Targets = [cluster: ["idle": [cpu: 10_000], "busy": [cpu: 10_000]]]

@@ -69,7 +69,7 @@ import TestSupport
                 try await Self.project(server, admin, ["name": "q", "placements": [["cluster": "onprem", "namespaces": ["q1"]]]])
                 try await Self.project(server, admin, ["name": "r", "placements": [["cluster": "onprem", "namespaces": ["r1"]]]])
                 let onprem = try PlacementTests.client(sim, "onprem")
-                try await eventually(within: 15, "every quota sized") {
+                try await eventually(within: 30, "every quota sized") {
                     let p = try await Self.hardCPU(onprem, "p1"), q = try await Self.hardCPU(onprem, "q1"), r = try await Self.hardCPU(onprem, "r1")
                     return p >= Quantity(12) && q > .zero && r > .zero
                 }
@@ -121,7 +121,7 @@ import TestSupport
                     ]), 201)
                 }
                 let onprem = try PlacementTests.client(sim, "onprem"), cloud = try PlacementTests.client(sim, "cloud")
-                try await eventually(within: 15, "both quotas sized") {
+                try await eventually(within: 30, "both quotas sized") {
                     let a = try await Self.hardCPU(onprem, "mkt-a"), b = try await Self.hardCPU(cloud, "mkt-b")
                     return a > .zero && b > .zero
                 }
@@ -157,7 +157,7 @@ import TestSupport
                 let admin = fixture.tokens["coke-admin"]
                 try await Self.project(server, admin, ["name": "shop", "caps": ["cpu": "6"], "placements": [["cluster": "onprem", "namespaces": ["idle", "busy"]]]])
                 let onprem = try PlacementTests.client(sim, "onprem")
-                try await eventually(within: 15, "the share split") { try await Self.hardCPU(onprem, "idle") > .zero }
+                try await eventually(within: 30, "the share split") { try await Self.hardCPU(onprem, "idle") > .zero }
                 #expect(try await Self.hardCPU(onprem, "idle") + Self.hardCPU(onprem, "busy") == Quantity(6))
                 let admitted = try await Self.fill(server, admin, "onprem", "busy", count: 6, within: 20)
                 #expect(admitted == 6, "the busy namespace reached \(admitted) of the project's 6 CPUs")
@@ -186,13 +186,13 @@ import TestSupport
                 let admin = fixture.tokens["coke-admin"]
                 try await Self.project(server, admin, ["name": "shop", "caps": ["cpu": "6"], "placements": [["cluster": "onprem", "namespaces": ["shop"]]]])
                 let onprem = try PlacementTests.client(sim, "onprem")
-                try await eventually(within: 15, "the quota sized") { try await Self.hardCPU(onprem, "shop") > .zero }
+                try await eventually(within: 30, "the quota sized") { try await Self.hardCPU(onprem, "shop") > .zero }
                 let snapshot = server.services.world.snapshot
                 let coke = try #require(snapshot.tenant(named: "coke")).tenant.id, pepsi = try #require(snapshot.tenant(named: "pepsi")).tenant.id
                 let reconciler = server.services.reconciler
                 @Sendable func counts() -> (coke: Int, pepsi: Int) { (reconciler.planCount(of: coke), reconciler.planCount(of: pepsi)) }
                 // Both were planned; then wait for a quiet second.
-                try await eventually(within: 15, "both tenants planned") { counts().coke > 0 && counts().pepsi > 0 }
+                try await eventually(within: 30, "both tenants planned") { counts().coke > 0 && counts().pepsi > 0 }
                 var before = counts()
                 for _ in 0..<40 {
                     try await Task.sleep(for: .seconds(1))
@@ -229,7 +229,7 @@ import TestSupport
                 ]])
                 let onprem = try PlacementTests.client(sim, "onprem"), cloud = try PlacementTests.client(sim, "cloud")
                 let places = [(onprem, "race-a"), (onprem, "race-b"), (cloud, "race-c")]
-                try await eventually(within: 15, "the cap split") {
+                try await eventually(within: 30, "the cap split") {
                     var total = Quantity.zero
                     for (client, namespace) in places { total = total + (try await Self.hardCPU(client, namespace)) }
                     return total == Quantity(2)
@@ -308,7 +308,7 @@ import TestSupport
                 // A cap below what runs now is kept as set, and said.
                 try Fixture.expect(await server.request(.POST, "\(path)/sales/namespaces", token: admin, json: ["cluster": "cloud", "name": "sales-1"]), 201)
                 let cloud = try PlacementTests.client(sim, "cloud")
-                try await eventually(within: 15, "the quota sized") { try await Self.hardCPU(cloud, "sales-1") > .zero }
+                try await eventually(within: 30, "the quota sized") { try await Self.hardCPU(cloud, "sales-1") > .zero }
                 #expect(try await Self.fill(server, admin, "cloud", "sales-1", count: 2, within: 20) == 2)
                 try await eventually(within: 3, "usage seen") {
                     let usage = try await server.request(.GET, "\(path)/sales/usage", token: admin)
@@ -317,7 +317,7 @@ import TestSupport
                 let lowered = try await patch("sales", ["caps": ["cpu": "1"]])
                 #expect(lowered.status == 200 && (lowered.object["caps"] as? [String: Any])?["cpu"] as? String == "1")
                 #expect((lowered.object["warnings"] as? [String])?.first?.contains("new pods are refused") == true, "\(lowered.text)")
-                try await eventually(within: 15, "the limit lowered to the cap") { try await Self.hardCPU(cloud, "sales-1") == Quantity(1) }
+                try await eventually(within: 30, "the limit lowered to the cap") { try await Self.hardCPU(cloud, "sales-1") == Quantity(1) }
                 #expect(try await Self.create(server, admin, "cloud", "sales-1", "refused", cpu: "100m").status == 403)
 
                 // The provider's tenant cap bounds the tenant's reservations; tenant admins cannot set it.
@@ -337,7 +337,7 @@ import TestSupport
                 let admin = fixture.tokens["coke-admin"]
                 try await Self.project(server, admin, ["name": "gen", "caps": ["resources": ["pods": "3"]], "placements": [["cluster": "onprem", "namespaces": ["g1"]]]])
                 let onprem = try PlacementTests.client(sim, "onprem")
-                try await eventually(within: 15, "the quota sized") { try await Self.hardCPU(onprem, "g1") == Quantity(24) }
+                try await eventually(within: 30, "the quota sized") { try await Self.hardCPU(onprem, "g1") == Quantity(24) }
                 #expect(try await onprem.get(ResourceQuota.self, "canopy-quota", namespace: "g1").spec?.hard?["pods"] == Quantity(3))
                 // Pods without requests get the LimitRange's, so they are counted too.
                 for index in 1...3 {
@@ -355,14 +355,14 @@ import TestSupport
                     allocatable: ["cpu": Quantity(8), "memory": try Quantity(parsing: "32Gi"), "pods": Quantity(110)]
                 ))
                 _ = try await onprem.create(node)
-                try await eventually(within: 15, "the new node counted") {
+                try await eventually(within: 30, "the new node counted") {
                     let allocation = try await server.request(.GET, "/api/v1/tenants/coke/clusters/onprem/allocation", token: admin)
                     let capacity = (allocation.object["capacity"] as? [String: Any])?["requests.cpu"] as? String
                     let hard = try await Self.hardCPU(onprem, "g1")
                     return capacity == "32" && hard == Quantity(32) && allocation.object["liveCapacity"] as? Bool == true
                 }
                 try await onprem.delete(Node.self, "node-4")
-                try await eventually(within: 15, "the node's share removed") { try await Self.hardCPU(onprem, "g1") == Quantity(24) }
+                try await eventually(within: 30, "the node's share removed") { try await Self.hardCPU(onprem, "g1") == Quantity(24) }
             }
         }
     }
@@ -375,7 +375,7 @@ import TestSupport
                 let admin = fixture.tokens["coke-admin"]
                 try await Self.project(server, admin, ["name": "ctl", "caps": ["cpu": "4"], "placements": [["cluster": "onprem", "namespaces": ["ctl-x", "ctl-y"]]]])
                 let onprem = try PlacementTests.client(sim, "onprem")
-                try await eventually(within: 15, "the share split") {
+                try await eventually(within: 30, "the share split") {
                     let x = try await Self.hardCPU(onprem, "ctl-x"), y = try await Self.hardCPU(onprem, "ctl-y")
                     return x == Quantity(2) && y == Quantity(2)
                 }
@@ -387,7 +387,7 @@ import TestSupport
                     message: #"Error creating: pods "web-7d9f-abcde" is forbidden: exceeded quota: canopy-quota, requested: requests.cpu=3,requests.memory=64Mi, used: requests.cpu=0,requests.memory=0, limited: requests.cpu=2,requests.memory=48Gi"#,
                     lastTimestamp: now
                 ))
-                try await eventually(within: 15, "room made for the refused pod") { try await Self.hardCPU(onprem, "ctl-x") >= Quantity(3) }
+                try await eventually(within: 30, "room made for the refused pod") { try await Self.hardCPU(onprem, "ctl-x") >= Quantity(3) }
                 #expect(try await Self.hardCPU(onprem, "ctl-x") + Self.hardCPU(onprem, "ctl-y") == Quantity(4))
                 // Another reason, or an old refusal, moves nothing.
                 _ = try await onprem.create(KubeEvent(

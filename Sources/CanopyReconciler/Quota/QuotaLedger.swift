@@ -35,6 +35,11 @@ struct QuotaLedger {
     var everythingChanged = true
     /// The clusters that were failing at the last re-plan (their namespaces' limits are frozen).
     var failing: Set<ClusterID> = []
+    /// Lowered limits handed to a cluster's worker and not yet confirmed written: the generation
+    /// of its desired objects that holds them, and the namespaces lowered. No raise is written
+    /// while one is left, except on failing clusters (the planner holds their limits frozen at
+    /// the higher of what was asked and what was seen).
+    var unconfirmed: [ClusterID: (generation: Int, namespaces: Set<String>)] = [:]
 
     /// Records a quota as seen in a cluster (its usage feeds the demand).
     mutating func observe(_ quota: ResourceQuota, on cluster: ClusterID, at now: ContinuousClock.Instant) -> Bool {

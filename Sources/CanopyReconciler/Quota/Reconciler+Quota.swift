@@ -181,29 +181,39 @@ extension Reconciler {
 
     typealias Targets = [ClusterID: [String: [String: Int64]]]
 
-    /// Sets `targets`, renders the clusters whose limits change, and — with `confirm` — waits
-    /// until each has written them (throws if one could not).
+    /// Sets `targets` and renders the clusters whose limits change. With `confirm` (the lowered
+    /// step), waits until every cluster holding unconfirmed lowered limits — these and any an
+    /// earlier re-plan left — has written them (throws if one could not, or not in time: the
+    /// retry waits on the same passes, so a slow cluster is not started over).
     private func write(_ targets: Targets, confirm: Bool) async throws {
-        let changed = state.withLock { state -> [(ClusterWorker, Set<String>)] in
-            var changed: [(ClusterWorker, Set<String>)] = []
+        let waits = state.withLock { state -> [(ClusterID, ClusterWorker, Int, Set<String>)] in
             for (cluster, hard) in targets where state.ledger.targets[cluster] != hard {
                 let before = state.ledger.targets[cluster] ?? [:]
                 state.ledger.targets[cluster] = hard
                 guard let worker = state.workers[cluster]?.worker, let snapshot = state.latest, let tenant = Self.owner(of: cluster, in: snapshot) else { continue }
-                worker.setDesired(Renderer.render(tenant: tenant, cluster: cluster, releasing: state.releasing.contains(cluster), quotas: hard))
-                changed.append((worker, Set(hard.keys.filter { before[$0] != hard[$0] })))
+                let generation = worker.setDesired(Renderer.render(tenant: tenant, cluster: cluster, releasing: state.releasing.contains(cluster), quotas: hard))
+                if confirm {
+                    let lowered = Set(hard.keys.filter { before[$0] != hard[$0] })
+                    state.ledger.unconfirmed[cluster] = (generation, lowered.union(state.ledger.unconfirmed[cluster]?.namespaces ?? []))
+                }
             }
-            return changed
+            guard confirm else { return [] }
+            state.ledger.unconfirmed = state.ledger.unconfirmed.filter { state.workers[$0.key] != nil }
+            return state.ledger.unconfirmed.compactMap { cluster, entry in
+                guard let worker = state.workers[cluster]?.worker, !state.ledger.failing.contains(cluster) else { return nil }
+                return (cluster, worker, entry.generation, entry.namespaces)
+            }
         }
-        guard confirm, !changed.isEmpty else { return }
         let timeout = options.requestTimeout * 2
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for (worker, namespaces) in changed {
+            for (cluster, worker, generation, namespaces) in waits {
                 group.addTask {
-                    let outcome = try await worker.converge(timeout: timeout)
-                    let quotaProblems = outcome.namespaceProblems.keys.filter { namespaces.contains($0) }.sorted()
-                    if let namespace = quotaProblems.first {
+                    let outcome = try await worker.confirm(generation: generation, timeout: timeout)
+                    if let namespace = outcome.namespaceProblems.keys.filter({ namespaces.contains($0) }).sorted().first {
                         throw KubeError(.apiError, "the quota of \(namespace) could not be lowered: \(outcome.namespaceProblems[namespace]?.message ?? "")")
+                    }
+                    self.state.withLock { state in
+                        if state.ledger.unconfirmed[cluster]?.generation == generation { state.ledger.unconfirmed[cluster] = nil }
                     }
                 }
             }
@@ -252,10 +262,12 @@ extension Reconciler {
 
 extension QuotaLedger {
     /// The limits in force: what Canopy asked for, else (after a restart) what the clusters show.
+    /// A quota still unsized (the zero limits written before the planner's first word) is no
+    /// limit in force: its namespace stays unsized until the raise, not sized at zero.
     var effectiveTargets: Reconciler.Targets {
         var result = targets
         for (cluster, namespaces) in quotas {
-            for (namespace, observed) in namespaces where result[cluster]?[namespace] == nil {
+            for (namespace, observed) in namespaces where result[cluster]?[namespace] == nil && observed.hard != Renderer.unsizedQuota {
                 var hard: [String: Int64] = [:]
                 for (resource, value) in observed.hard { hard[resource] = PlanUnits.amount(value, resource, roundingUp: true) }
                 result[cluster, default: [:]][namespace] = hard
