@@ -11,7 +11,9 @@ public struct PassOutcome: Sendable {
     public var namespaceProblems: [String: NamespaceStatus] = [:]
     /// Cluster-scoped objects that could not be written.
     public var clusterProblems: [String] = []
-    /// Canopy's quotas as the pass listed them (usage for the share planner).
+    /// Canopy's quotas as they stood after the pass: as listed, or as the cluster answered the
+    /// pass's write (usage and limits for the share planner). The listing alone would show the
+    /// limits from before the pass's own writes, and overwrite what the watch reported since.
     var quotas: [ResourceQuota] = []
 }
 
@@ -57,8 +59,7 @@ final class ClusterSync {
         try await sync(desired.clusterRoles, observed: observed.0)
         try await sync(desired.clusterRoleBindings, observed: observed.1)
         try await sync(desired.roleBindings, observed: observed.2)
-        try await sync(desired.quotas, observed: observed.3, keep: { desired.pendingQuotas.contains($0.metadata.namespace ?? "") })
-        outcome.quotas = observed.3
+        outcome.quotas = try await sync(desired.quotas, observed: observed.3, keep: { desired.pendingQuotas.contains($0.metadata.namespace ?? "") })
         try await sync(desired.limitRanges, observed: observed.4)
         try await sync(desired.networkPolicies, observed: observed.5)
         try await releaseNamespaces(observed: observedNamespaces)
@@ -150,8 +151,12 @@ final class ClusterSync {
     // MARK: Other kinds
 
     /// Writes `wanted` over `observed`; an existing object for which `keep` says so is left as it is.
-    private func sync<R: Reconcilable>(_ wanted: [R], observed: [R], keep: (R) -> Bool = { _ in false }) async throws {
+    /// Writes the difference between `wanted` and `observed`; returns the objects as they stand
+    /// after it (the cluster's answers to the writes, else as observed).
+    @discardableResult
+    private func sync<R: Reconcilable>(_ wanted: [R], observed: [R], keep: (R) -> Bool = { _ in false }) async throws -> [R] {
         var byKey = Dictionary(observed.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        var standing = byKey
         for object in wanted {
             let namespace = object.metadata.namespace
             if let namespace, blocked.contains(namespace) { continue }
@@ -160,19 +165,19 @@ final class ClusterSync {
                 if let current, current.metadata.deletionTimestamp == nil {
                     if object.mustReplace(current) {
                         try await client.delete(R.self, current.metadata.name ?? "", namespace: namespace)
-                        _ = try await client.create(object)
+                        standing[object.key] = try await client.create(object)
                         outcome.writes += 2
                     } else if !keep(object) && !object.isSatisfied(by: current) {
                         if let patch = try object.patch(over: current) {
-                            _ = try await client.mergePatch(R.self, object.metadata.name ?? "", namespace: namespace, patch: patch)
+                            standing[object.key] = try await client.mergePatch(R.self, object.metadata.name ?? "", namespace: namespace, patch: patch)
                         } else {
-                            _ = try await client.update(object.applied(onto: current))
+                            standing[object.key] = try await client.update(object.applied(onto: current))
                         }
                         outcome.writes += 1
                     }
                 } else if current == nil {
                     do {
-                        _ = try await client.create(object)
+                        standing[object.key] = try await client.create(object)
                         outcome.writes += 1
                     } catch let error as KubeError where error.httpCode == 409 {
                         throw KubeError(.apiError, "\(R.typeKind) \(object.metadata.name ?? "") exists without Canopy's label; Canopy never changes such objects: delete it so that Canopy can create its own")
@@ -188,8 +193,10 @@ final class ClusterSync {
                     try await client.delete(R.self, leftover.metadata.name ?? "", namespace: namespace)
                     outcome.writes += 1
                 } catch let error as KubeError where error.httpCode == 404 {}
+                standing[leftover.key] = nil
             }
         }
+        return Array(standing.values)
     }
 
     // MARK: Helpers

@@ -46,6 +46,8 @@ final class ClusterWorker: Sendable {
         var synced: Set<String> = []
         /// Those of them whose quota the share planner had not sized yet (zero limits).
         var unsized: Set<String> = []
+        /// Those of them whose quota was sized with no room for a pod.
+        var roomless: Set<String> = []
         var backoff: Duration = .zero
         var nextRetry: ContinuousClock.Instant?
         var lastPass: ContinuousClock.Instant?
@@ -104,7 +106,11 @@ final class ClusterWorker: Sendable {
             if let problem = state.problems[name] { return problem }
             guard state.synced.contains(name) else { return .pending("waiting for the next reconcile pass") }
             // Ready means pods can be admitted: not while the quota still holds zero limits.
-            return state.unsized.contains(name) ? .pending("waiting for the share planner to size its quota") : .ready
+            if state.unsized.contains(name) { return .pending("waiting for the share planner to size its quota") }
+            if state.roomless.contains(name) {
+                return .pending("its quota has no room for a pod yet: the share planner makes room when a pod asks, as far as the project's share allows")
+            }
+            return .ready
         }
     }
 
@@ -210,6 +216,7 @@ final class ClusterWorker: Sendable {
                 state.problems = outcome.namespaceProblems
                 state.synced = Set(desired.namespaces.compactMap(\.metadata.name))
                 state.unsized = desired.pendingQuotas
+                state.roomless = desired.roomlessQuotas
                 let troubled = !outcome.namespaceProblems.isEmpty || !outcome.clusterProblems.isEmpty
                 state.status.lastError = outcome.clusterProblems.first
                 if troubled {

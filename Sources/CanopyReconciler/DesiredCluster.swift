@@ -21,6 +21,15 @@ public struct DesiredCluster: Sendable {
 
     public init() {}
 
+    /// Namespaces whose quota leaves no room for a pod (no CPU or no memory: every pod asks for
+    /// both, by itself or through the limit range's defaults).
+    public var roomlessQuotas: Set<String> {
+        Set(quotas.compactMap { quota in
+            let hard = quota.spec?.hard ?? [:]
+            return hard[QuotaResource.cpu] == .zero || hard[QuotaResource.memory] == .zero ? quota.metadata.namespace : nil
+        })
+    }
+
     /// How many objects this is.
     public var count: Int {
         namespaces.count + clusterRoles.count + clusterRoleBindings.count + roleBindings.count + quotas.count

@@ -3,9 +3,11 @@ import Foundation
 /// Where one project namespace stands in its cluster.
 public struct NamespaceStatus: Sendable, Equatable, Encodable {
     public enum State: String, Sendable, Encodable {
-        /// Every object Canopy wants is in the cluster as it wants it.
+        /// Every object Canopy wants is in the cluster as it wants it, and its quota leaves room
+        /// for a pod.
         case ready = "Ready"
-        /// Not reconciled yet, or waiting on the cluster (a namespace being deleted).
+        /// Not reconciled yet, waiting on the cluster (a namespace being deleted), or on the share
+        /// planner (a quota not sized yet, or sized with no room for a pod).
         case pending = "Pending"
         /// Something stands in the way; the message says what and what to do.
         case error = "Error"

@@ -116,6 +116,20 @@ struct World {
         let desired = Renderer.render(tenant: World().snapshot, cluster: ClusterID("onprem"))
         #expect(desired.pendingQuotas == ["mkt-dev"])
         #expect(desired.quotas.first?.spec?.hard == ["requests.cpu": .zero, "requests.memory": .zero])
+        #expect(desired.roomlessQuotas == ["mkt-dev"])
+    }
+
+    /// A quota sized with no CPU or no memory admits no pod (every pod asks for both): its
+    /// namespace is not `Ready`; one with room for both is.
+    @Test func aQuotaWithoutCPUOrMemoryLeavesNoRoomForAPod() {
+        let snapshot = World().snapshot, onprem = ClusterID("onprem")
+        for (hard, roomless) in [([QuotaResource.cpu: Int64(0), QuotaResource.memory: 1 << 30], true),
+                                 ([QuotaResource.cpu: 500, QuotaResource.memory: 0], true),
+                                 ([QuotaResource.cpu: 500, QuotaResource.memory: 1 << 30], false)] {
+            let desired = Renderer.render(tenant: snapshot, cluster: onprem, quotas: ["mkt-dev": hard])
+            #expect(desired.pendingQuotas.isEmpty)
+            #expect(desired.roomlessQuotas == (roomless ? ["mkt-dev"] : []), "\(hard)")
+        }
     }
 
     @Test func comparisonIgnoresNotationAndExtraLabels() throws {

@@ -5,64 +5,82 @@ import Testing
 import TestSupport
 
 /// The order of quota writes across clusters: a limit is raised only once every limit lowered
-/// to make room for it is written, however slow the cluster holding that one is.
+/// to make room for it is written, however slow the cluster holding that one is, or if it goes
+/// away before writing it.
 @Suite struct QuotaOrderTests {
-    /// A project capped at 6 CPUs holds them all in three namespaces on a slow cluster, then
-    /// gets a fourth on a fast one. The share moves, and the moment `shop-b`'s limit rises, the
-    /// other three are already down: the limits in the clusters never add up past the cap.
-    /// (The lowering pass on the slow cluster takes longer than one confirmation wait; the
-    /// re-plan after that wait used to write the raise without waiting any more.)
-    @Test func aRaiseWaitsForTheLoweringOnASlowCluster() async throws {
+    /// A project capped at 10 CPUs holds them all in five namespaces on onprem (made slow:
+    /// 2.5 s per request), then gets a sixth on cloud; `during` runs while the share moves.
+    /// Returns what onprem's three held and what `shop-b` got at the moment its limit rose,
+    /// read in the simulator itself.
+    static func moveTheShare(during: @escaping @Sendable (SimCluster) async throws -> Void) async throws -> (a: Quantity, b: Quantity)? {
         let options = {
             var options = TestServer.fastReconciler
-            options.requestTimeout = .seconds(3)
+            options.requestTimeout = .seconds(6)
             return options
         }()
-        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
-            try await TestServer.with(reconciler: options) { server in
+        return try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            return try await TestServer.with(reconciler: options) { server in
                 let fixture = try await Fixture.build(server)
                 try await PlacementTests.importClusters(server, sim, fixture)
-                let admin = fixture.tokens["coke-admin"], slow = ["shop-a1", "shop-a2", "shop-a3"]
-                try await QuotaTests.project(server, admin, ["name": "shop", "caps": ["cpu": "6"], "placements": [["cluster": "onprem", "namespaces": slow]]])
+                let admin = fixture.tokens["coke-admin"], slow = (1...5).map { "shop-a\($0)" }
+                try await QuotaTests.project(server, admin, ["name": "shop", "caps": ["cpu": "10"], "placements": [["cluster": "onprem", "namespaces": slow]]])
                 let onprem = try #require(sim.sim.clusters["onprem"]), cloud = try #require(sim.sim.clusters["cloud"])
                 let quotas = try #require(ResourceType.find(group: "", version: "v1", resource: "resourcequotas"))
-                @Sendable func hardCPU(_ cluster: SimCluster, _ namespace: String) -> Quantity {
-                    let quota = try? cluster.get(quotas, namespace: namespace, name: "canopy-quota")
-                    return (quota?["spec"]?["hard"]?["requests.cpu"]?.stringValue).flatMap { try? Quantity(parsing: $0) } ?? .zero
+                @Sendable func hardCPU(_ quota: JSON?) -> Quantity {
+                    (quota?["spec"]?["hard"]?["requests.cpu"]?.stringValue).flatMap { try? Quantity(parsing: $0) } ?? .zero
                 }
-                @Sendable func slowCPU() -> Quantity { slow.reduce(.zero) { $0 + hardCPU(onprem, $1) } }
+                @Sendable func slowCPU() -> Quantity {
+                    slow.reduce(.zero) { $0 + hardCPU(try? onprem.get(quotas, namespace: $1, name: "canopy-quota")) }
+                }
                 try await eventually(within: 30, "the slow namespaces hold the whole cap") {
-                    slow.allSatisfy { hardCPU(onprem, $0) > .zero } && slowCPU() == Quantity(6)
+                    slow.allSatisfy { hardCPU(try? onprem.get(quotas, namespace: $0, name: "canopy-quota")) > .zero } && slowCPU() == Quantity(10)
                 }
 
-                // Each request to onprem now takes 2.5 s: a pass there (list everything, then write
-                // three quotas one after another) takes longer than the 6 s a confirmation waits.
+                // A pass on onprem (list everything, then write five quotas one after another)
+                // now takes 15 s, longer than the 12 s a confirmation waits; each request stays
+                // well within the 6 s a request may take.
                 onprem.faults.latencyMilliseconds = 2500
+                defer { onprem.faults = Faults() }
                 let events = try cloud.watch(quotas, namespace: "shop-b", selector: LabelSelector(), after: cloud.revision)
                 try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/projects/shop/namespaces", token: admin, json: [
                     "cluster": "cloud", "name": "shop-b",
                 ]), 201)
-                let raised = try await withThrowingTaskGroup(of: (a: Quantity, b: Quantity)?.self) { group in
+                return try await withThrowingTaskGroup(of: (a: Quantity, b: Quantity)?.self) { group in
                     group.addTask {
                         for await event in events {
-                            let b = (event.object["spec"]?["hard"]?["requests.cpu"]?.stringValue).flatMap { try? Quantity(parsing: $0) } ?? .zero
-                            // Read at once, in the simulator itself: what onprem holds when cloud's raise lands.
+                            let b = hardCPU(event.object)
                             if b > .zero { return (slowCPU(), b) }
                         }
                         return nil
                     }
                     group.addTask {
-                        try await Task.sleep(for: .seconds(90))
+                        try await during(onprem)
+                        try await Task.sleep(for: .seconds(120))
                         return nil
                     }
                     defer { group.cancelAll() }
                     return try await group.next() ?? nil
                 }
-                onprem.faults.latencyMilliseconds = 0
-                let limits = try #require(raised, "shop-b's quota was not raised within 90 s")
-                #expect(limits.a + limits.b <= Quantity(6), "shop-b was raised to \(limits.b) while the others still held \(limits.a), past the cap of 6")
-                #expect(limits.a < Quantity(6), "shop-b was raised before the others were lowered")
             }
         }
+    }
+
+    /// The lowering pass on the slow cluster takes longer than one confirmation wait. (The
+    /// re-plan after that wait used to write the raise without waiting any more.)
+    @Test func aRaiseWaitsForTheLoweringOnASlowCluster() async throws {
+        let limits = try #require(try await Self.moveTheShare { _ in }, "shop-b's quota was not raised within 120 s")
+        #expect(limits.a + limits.b <= Quantity(10), "shop-b was raised to \(limits.b) while the others still held \(limits.a), past the cap of 10")
+        #expect(limits.a < Quantity(10), "shop-b was raised before the others were lowered")
+    }
+
+    /// The slow cluster goes away for 10 s in the middle of its lowering pass: the planner
+    /// holds its limits frozen at the higher of what it asked and what it saw, so nothing is
+    /// raised past the cap meanwhile, and the share moves once it is back.
+    @Test func aClusterGoingAwayMidLoweringNeverLetsARaisePastTheCap() async throws {
+        let limits = try #require(try await Self.moveTheShare { onprem in
+            try await Task.sleep(for: .seconds(2))
+            onprem.makeUnreachable(for: 10)
+        }, "shop-b's quota was not raised within 120 s")
+        #expect(limits.a + limits.b <= Quantity(10), "shop-b was raised to \(limits.b) while the others still held \(limits.a), past the cap of 10")
     }
 }

@@ -162,6 +162,13 @@ import TestSupport
                 let admitted = try await Self.fill(server, admin, "onprem", "busy", count: 6, within: 20)
                 #expect(admitted == 6, "the busy namespace reached \(admitted) of the project's 6 CPUs")
                 #expect(try await Self.hardCPU(onprem, "idle") == .zero)
+                // Ready means a pod can be admitted: the idle namespace, left no room, says so.
+                try await eventually(within: 10, "the idle namespace shown without room") {
+                    let project = try await server.request(.GET, "/api/v1/tenants/coke/projects/shop", token: admin)
+                    let idle = (project.object["namespaces"] as? [[String: Any]])?.first { $0["name"] as? String == "idle" }
+                    let status = idle?["status"] as? [String: Any]
+                    return status?["state"] as? String == "Pending" && (status?["message"] as? String)?.contains("no room for a pod") == true
+                }
             }
         }
     }

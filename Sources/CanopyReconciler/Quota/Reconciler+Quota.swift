@@ -160,12 +160,18 @@ extension Reconciler {
                 guard changed else { continue }
                 state.ledger.changedTenants.remove(tenant.tenant.id)
                 state.ledger.changedClusters.subtract(clusters)
-                let tree = state.ledger.tree(for: tenant, frozen: failing.intersection(clusters), at: now)
+                let frozen = failing.intersection(clusters)
+                let tree = state.ledger.tree(for: tenant, frozen: frozen, at: now)
                 let plan = SharePlanner.plan(tree)
                 state.ledger.plans[tenant.tenant.id] = (tree, plan)
                 state.ledger.planCounts[tenant.tenant.id, default: 0] += 1
-                for cluster in clusters { next[cluster] = [:] }
-                for (key, hard) in plan.hard { next[ClusterID(key.cluster), default: [:]][key.name] = hard.dictionary }
+                // A failing cluster keeps what was last asked of it: the plan counted its limits
+                // at the higher of that and what was seen, so the lower one is safe to keep, and
+                // writing the higher back would only be undone once it answers.
+                for cluster in clusters.subtracting(frozen) { next[cluster] = [:] }
+                for (key, hard) in plan.hard where !frozen.contains(ClusterID(key.cluster)) {
+                    next[ClusterID(key.cluster), default: [:]][key.name] = hard.dictionary
+                }
             }
             // Marks of tenants and clusters that left the snapshot go with them.
             state.ledger.changedTenants.formIntersection(snapshot.tenants.keys)
@@ -175,11 +181,22 @@ extension Reconciler {
             return (Self.lowest(current, final), final)
         }
         guard let steps else { return }
+        logger.debug("quota re-plan", metadata: [
+            "failing": "\(state.withLock { $0.ledger.failing.map(\.rawValue).sorted() })",
+            "lowered": "\(Self.describe(steps.lowered))", "final": "\(Self.describe(steps.final))",
+        ])
         try await write(steps.lowered, confirm: true)
         try await write(steps.final, confirm: false)
     }
 
     typealias Targets = [ClusterID: [String: [String: Int64]]]
+
+    /// `cluster/namespace=cpu` pairs, for the debug log.
+    static func describe(_ targets: Targets) -> String {
+        targets.sorted { $0.key.rawValue < $1.key.rawValue }.flatMap { cluster, namespaces in
+            namespaces.sorted { $0.key < $1.key }.map { "\(cluster.rawValue)/\($0.key)=\($0.value[QuotaResource.cpu].map(String.init) ?? "-")" }
+        }.joined(separator: " ")
+    }
 
     /// Sets `targets` and renders the clusters whose limits change. With `confirm` (the lowered
     /// step), waits until every cluster holding unconfirmed lowered limits — these and any an
