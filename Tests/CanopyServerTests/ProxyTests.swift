@@ -41,7 +41,7 @@ import TestSupport
         for (project, cluster, name) in [("marketing", "onprem", "mkt-dev"), ("marketing", "cloud", "mkt-prod"), ("sales", "onprem", "sales-dev")] {
             try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/projects/\(project)/namespaces", token: admin, json: ["cluster": cluster, "name": name]), 201)
         }
-        try await eventually(within: 20, "namespaces ready") {
+        try await eventually(within: 60, "namespaces ready") {
             let projects = try await server.request(.GET, "/api/v1/tenants/coke/projects", token: admin)
             let states = projects.items.flatMap { ($0["namespaces"] as? [[String: Any]] ?? []).map { ($0["status"] as? [String: Any])?["state"] as? String } }
             return states.count == 3 && states.allSatisfy { $0 == "Ready" }
@@ -225,7 +225,7 @@ import TestSupport
                 // names and as a table (one header); another project's pods never show.
                 try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/projects/marketing/namespaces", token: fixture.tokens["coke-admin"], json: ["cluster": "onprem", "name": "mkt-qa"]), 201)
                 // Pending until its quota is sized; once Ready it takes pods.
-                try await eventually(within: 20, "mkt-qa ready") {
+                try await eventually(within: 60, "mkt-qa ready") {
                     let namespaces = try await server.request(.GET, "/api/v1/tenants/coke/projects/marketing/namespaces", token: fixture.tokens["coke-admin"])
                     let state = namespaces.items.first { $0["name"] as? String == "mkt-qa" }.flatMap { ($0["status"] as? [String: Any])?["state"] as? String }
                     return state == "Ready"

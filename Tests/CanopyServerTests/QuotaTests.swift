@@ -128,8 +128,8 @@ import TestSupport
                 @Sendable func atCap() async throws -> Bool {
                     try await Self.usedCPU(onprem, "mkt-a") + Self.usedCPU(cloud, "mkt-b") >= Quantity(4)
                 }
-                let a = try await Self.fill(server, member, "onprem", "mkt-a", count: 3, within: 20, until: atCap)
-                let b = try await Self.fill(server, member, "cloud", "mkt-b", count: 3, within: 20, until: atCap)
+                let a = try await Self.fill(server, member, "onprem", "mkt-a", count: 3, within: 45, until: atCap)
+                let b = try await Self.fill(server, member, "cloud", "mkt-b", count: 3, within: 45, until: atCap)
                 #expect(a + b == 4, "the project got \(a + b) CPUs under a cap of 4")
                 for (cluster, namespace) in [("onprem", "mkt-a"), ("cloud", "mkt-b")] {
                     let refused = try await Self.create(server, member, cluster, namespace, "one-more", cpu: "1")
@@ -159,7 +159,7 @@ import TestSupport
                 let onprem = try PlacementTests.client(sim, "onprem")
                 try await eventually(within: 30, "the share split") { try await Self.hardCPU(onprem, "idle") > .zero }
                 #expect(try await Self.hardCPU(onprem, "idle") + Self.hardCPU(onprem, "busy") == Quantity(6))
-                let admitted = try await Self.fill(server, admin, "onprem", "busy", count: 6, within: 20)
+                let admitted = try await Self.fill(server, admin, "onprem", "busy", count: 6, within: 45)
                 #expect(admitted == 6, "the busy namespace reached \(admitted) of the project's 6 CPUs")
                 #expect(try await Self.hardCPU(onprem, "idle") == .zero)
                 // Ready means a pod can be admitted: the idle namespace, left no room, says so.
@@ -316,7 +316,7 @@ import TestSupport
                 try Fixture.expect(await server.request(.POST, "\(path)/sales/namespaces", token: admin, json: ["cluster": "cloud", "name": "sales-1"]), 201)
                 let cloud = try PlacementTests.client(sim, "cloud")
                 try await eventually(within: 30, "the quota sized") { try await Self.hardCPU(cloud, "sales-1") > .zero }
-                #expect(try await Self.fill(server, admin, "cloud", "sales-1", count: 2, within: 20) == 2)
+                #expect(try await Self.fill(server, admin, "cloud", "sales-1", count: 2, within: 45) == 2)
                 try await eventually(within: 3, "usage seen") {
                     let usage = try await server.request(.GET, "\(path)/sales/usage", token: admin)
                     return ((usage.object["resources"] as? [String: Any])?["requests.cpu"] as? [String: Any])?["used"] as? String == "2"

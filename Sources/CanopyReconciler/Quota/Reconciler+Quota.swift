@@ -79,8 +79,10 @@ extension Reconciler {
         let changed = state.withLock { state -> Bool in
             switch observation {
             case .quotas(let quotas):
-                let first = state.ledger.seen.insert(cluster).inserted
-                return quotas.reduce(first) { state.ledger.observe($1, on: cluster, at: now) || $0 }
+                // A cluster's first pass, or its first since it failed: its limits are no
+                // longer frozen (nothing else would say so until the next full re-plan).
+                let news = state.ledger.seen.insert(cluster).inserted || state.ledger.failing.contains(cluster)
+                return quotas.reduce(news) { state.ledger.observe($1, on: cluster, at: now) || $0 }
             case .quota(let event):
                 guard let namespace = event.object.metadata.namespace else { return false }
                 if event.type == "DELETED" { return state.ledger.quotas[cluster]?.removeValue(forKey: namespace) != nil }
