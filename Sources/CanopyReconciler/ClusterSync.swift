@@ -150,9 +150,9 @@ final class ClusterSync {
 
     // MARK: Other kinds
 
-    /// Writes `wanted` over `observed`; an existing object for which `keep` says so is left as it is.
-    /// Writes the difference between `wanted` and `observed`; returns the objects as they stand
-    /// after it (the cluster's answers to the writes, else as observed).
+    /// Writes `wanted` over `observed` (an existing object for which `keep` says so is left as it
+    /// is); returns the objects as they stand after it: the cluster's answers to the writes, else
+    /// as observed.
     @discardableResult
     private func sync<R: Reconcilable>(_ wanted: [R], observed: [R], keep: (R) -> Bool = { _ in false }) async throws -> [R] {
         var byKey = Dictionary(observed.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })

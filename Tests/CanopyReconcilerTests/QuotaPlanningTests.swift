@@ -62,6 +62,16 @@ import Testing
         #expect(lowered[cluster]?["shut"] == [cpu: 0])
     }
 
+    /// Only a lowered limit waits for its cluster's confirmation before the raises.
+    @Test func onlyALimitReallyLoweredNeedsConfirming() {
+        #expect(Reconciler.lowers([cpu: 1_000], below: [cpu: 2_000]))
+        #expect(!Reconciler.lowers([cpu: 2_000], below: [cpu: 2_000]))
+        #expect(!Reconciler.lowers([cpu: 3_000], below: [cpu: 2_000]))
+        // A resource newly bounded is lowered from unbounded; none before (a restart) counts too.
+        #expect(Reconciler.lowers([cpu: 3_000, "pods": 10], below: [cpu: 2_000]))
+        #expect(Reconciler.lowers([cpu: 3_000], below: nil))
+    }
+
     @Test func smallRaisesWaitUnlessTheNamespaceIsNearItsLimit() {
         var ledger = QuotaLedger()
         let current: Reconciler.Targets = [cluster: ["idle": [cpu: 10_000], "busy": [cpu: 10_000]]]

@@ -32,7 +32,7 @@ import TestSupport
                 @Sendable func slowCPU() -> Quantity {
                     slow.reduce(.zero) { $0 + hardCPU(try? onprem.get(quotas, namespace: $1, name: "canopy-quota")) }
                 }
-                try await eventually(within: 30, "the slow namespaces hold the whole cap") {
+                try await eventually(within: 60, "the slow namespaces hold the whole cap") {
                     slow.allSatisfy { hardCPU(try? onprem.get(quotas, namespace: $0, name: "canopy-quota")) > .zero } && slowCPU() == Quantity(10)
                 }
 

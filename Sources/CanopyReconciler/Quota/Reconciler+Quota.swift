@@ -211,8 +211,10 @@ extension Reconciler {
                 state.ledger.targets[cluster] = hard
                 guard let worker = state.workers[cluster]?.worker, let snapshot = state.latest, let tenant = Self.owner(of: cluster, in: snapshot) else { continue }
                 let generation = worker.setDesired(Renderer.render(tenant: tenant, cluster: cluster, releasing: state.releasing.contains(cluster), quotas: hard))
-                if confirm {
-                    let lowered = Set(hard.keys.filter { before[$0] != hard[$0] })
+                // Only a limit really lowered needs confirming (a new namespace's first pass,
+                // with its many creates, need not be waited for before it is sized).
+                let lowered = Set(hard.filter { Self.lowers($0.value, below: before[$0.key]) }.keys)
+                if confirm, !lowered.isEmpty {
                     state.ledger.unconfirmed[cluster] = (generation, lowered.union(state.ledger.unconfirmed[cluster]?.namespaces ?? []))
                 }
             }
@@ -238,6 +240,13 @@ extension Reconciler {
             }
             try await group.waitForAll()
         }
+    }
+
+    /// Whether `limits` are below `before` for some resource (or bound one it left unbounded);
+    /// limits where there were none (after a restart: the clusters' own) count as lowered.
+    static func lowers(_ limits: [String: Int64], below before: [String: Int64]?) -> Bool {
+        guard let before else { return true }
+        return limits.contains { resource, amount in before[resource].map { amount < $0 } ?? true }
     }
 
     /// Per namespace and resource, the lower of two targets (a resource missing from one side
