@@ -1,3 +1,4 @@
+import CanopyModel
 import CanopyCertificates
 import Foundation
 import HTTPTypes
@@ -18,12 +19,10 @@ import TestSupport
     static func open(_ sim: TestKubeSim) async throws -> UpstreamSession.Opening {
         let connection = try Kubeconfig(yaml: sim.kubeconfig("a")).connection()
         guard case .token(let token) = connection.credential else { throw TestFailure("the sim's kubeconfig has no token") }
+        let target = try UpstreamTarget(cluster: ClusterID("a"), version: 1, connection: connection, authorization: "Bearer \(token)")
         var headers = HTTPFields()
-        headers[.authorization] = "Bearer \(token)"
         headers[.secWebSocketProtocol] = "v5.channel.k8s.io"
-        let url = "wss://" + sim.baseURL.dropFirst("https://".count) + "/api/v1/namespaces/default/pods/none/exec?command=cat&stdin=true"
-        let context = try NIOSSLContext(configuration: KubeClient.tlsConfiguration(for: connection))
-        return await UpstreamSession().connect(url: url, headers: headers, sslContext: context, logger: Logger(label: "test"))
+        return await UpstreamSession().connect(target, pathAndQuery: "/api/v1/namespaces/default/pods/none/exec?command=cat&stdin=true", headers: headers, logger: Logger(label: "test"))
     }
 
     @Test func aCertificateForTheAddressIsAccepted() async throws {

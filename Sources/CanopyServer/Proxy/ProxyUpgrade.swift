@@ -64,15 +64,13 @@ struct ProxyUpgrade: Sendable {
         let client = try await proxy.clients.client(for: cluster)
         let impersonation = KubeClient.Impersonation(user: access.user, groups: access.groups)
         var headers = HTTPFields()
-        if let authorization = client.authorizationHeader { headers[.authorization] = authorization }
         headers[HTTPField.Name("Impersonate-User")!] = impersonation.user
         for group in impersonation.groups { headers.append(HTTPField(name: HTTPField.Name("Impersonate-Group")!, value: group)) }
         headers[.secWebSocketProtocol] = subprotocol
         let server = client.connection.server
-        let url = (server.hasPrefix("https://") ? "wss://" + server.dropFirst(8) : "ws://" + server.dropFirst(7)) + pathAndQuery
         let upstream = try await proxy.clients.targets.ready(for: cluster, clients: proxy.clients)
         let session = UpstreamSession()
-        let opened = await session.connect(url: url, headers: headers, sslContext: upstream.sslContext, serverName: upstream.serverName, logger: logger)
+        let opened = await session.connect(upstream, pathAndQuery: pathAndQuery, headers: headers, logger: logger)
         if case .failed(let error) = opened, Self.isTLSFailure(error) {
             throw ProxyStatus(503, "ServiceUnavailable", "the cluster's serving certificate could not be verified for \(URL(string: server)?.host ?? server): \(error)")
         }

@@ -23,15 +23,18 @@ final class UpstreamTarget: Sendable {
     let authorization: String?
     let server: String
 
-    init(cluster: Cluster, client: KubeClient) throws {
-        let connection = client.connection
+    convenience init(cluster: Cluster, client: KubeClient) throws {
+        try self.init(cluster: cluster.id, version: cluster.version, connection: client.connection, authorization: client.authorizationHeader)
+    }
+
+    init(cluster: ClusterID, version: Int, connection: Kubeconfig.Connection, authorization: String?) throws {
         guard let base = URLComponents(string: connection.server), let host = base.host else {
             throw KubeError(.configuration, "bad cluster address \(connection.server)")
         }
         let isTLS = base.scheme == "https"
         let address = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        self.cluster = cluster.id
-        version = cluster.version
+        self.cluster = cluster
+        self.version = version
         self.host = address
         port = base.port ?? (isTLS ? 443 : 80)
         sslContext = isTLS ? try NIOSSLContext(configuration: KubeClient.tlsConfiguration(for: connection)) : nil
@@ -39,7 +42,7 @@ final class UpstreamTarget: Sendable {
         serverName = connection.tlsServerName.flatMap { $0.isEmpty ? nil : $0 } ?? (isAddress ? nil : address)
         hostHeader = base.port.map { "\(host):\($0)" } ?? host
         basePath = base.percentEncodedPath.hasSuffix("/") ? String(base.percentEncodedPath.dropLast()) : base.percentEncodedPath
-        authorization = client.authorizationHeader
+        self.authorization = authorization
         server = connection.server
     }
 }

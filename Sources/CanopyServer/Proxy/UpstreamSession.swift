@@ -44,16 +44,17 @@ final class UpstreamSession: Sendable {
         let upgrade: EventLoopFuture<Upgrade>
     }
 
-    /// Starts the WebSocket to the cluster at `url` (`ws://` or `wss://`) and says once the cluster
-    /// accepted the upgrade, refused it, or could not be reached. With TLS, a cluster known by
-    /// its name is sent that name (SNI) and checked for it; one known by its address is checked
-    /// for the address connected to, as on the plain proxy path; `serverName` (the kubeconfig's
-    /// `tls-server-name`) replaces either.
-    func connect(url: String, headers: HTTPFields, sslContext: NIOSSLContext?, serverName: String? = nil, logger: Logger) async -> Opening {
+    /// Starts the WebSocket to `pathAndQuery` on the cluster of `target` (its address, Host
+    /// header, base path, credential and TLS context, made once per cluster version) and says once
+    /// the cluster accepted the upgrade, refused it, or could not be reached. With TLS, the
+    /// target's server name (the kubeconfig's `tls-server-name`, else a cluster's name) is sent
+    /// (SNI) and checked; a cluster known by its address is checked for that address, as on the
+    /// plain proxy path.
+    func connect(_ target: UpstreamTarget, pathAndQuery: String, headers: HTTPFields, logger: Logger) async -> Opening {
         let toCluster = toCluster, fromCluster = fromCluster, opened = opened
         Task {
             do {
-                let connected = try await Self.open(url: url, headers: headers, sslContext: sslContext, serverName: serverName)
+                let connected = try await Self.open(target, pathAndQuery: pathAndQuery, headers: headers)
                 switch try await connected.upgrade.get() {
                 case .notUpgraded:
                     try? await connected.channel.close()
@@ -109,21 +110,18 @@ final class UpstreamSession: Sendable {
     }
 
     /// Connects and sends the upgrade request; the future says whether the cluster upgraded.
-    private static func open(url: String, headers: HTTPFields, sslContext: NIOSSLContext?, serverName: String?) async throws -> Connected {
-        guard let components = URLComponents(string: url), let host = components.host else { throw ProxyStatus(502, "BadGateway", "bad cluster address \(url)") }
-        let address = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        let isAddress = (try? SocketAddress(ipAddress: address, port: 0)) != nil
-        let port = components.port ?? (sslContext == nil ? 80 : 443)
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: components.percentEncodedPath + (components.percentEncodedQuery.map { "?" + $0 } ?? ""))
-        head.headers.add(name: "Host", value: components.port.map { "\(host):\($0)" } ?? host)
+    private static func open(_ target: UpstreamTarget, pathAndQuery: String, headers: HTTPFields) async throws -> Connected {
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.basePath + pathAndQuery)
+        head.headers.add(name: "Host", value: target.hostHeader)
+        if let authorization = target.authorization { head.headers.add(name: "Authorization", value: authorization) }
         for field in headers { head.headers.add(name: field.name.rawName, value: field.value) }
         let request = head
         return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
-            .connect(host: address, port: port) { channel in
+            .connect(host: target.host, port: target.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let sslContext {
-                        let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: serverName ?? (isAddress ? nil : address))
+                    if let sslContext = target.sslContext {
+                        let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: target.serverName)
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
                     let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: 1 << 20, enableAutomaticErrorHandling: false) { channel, _ in
