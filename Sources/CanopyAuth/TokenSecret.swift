@@ -26,14 +26,19 @@ public struct TokenSecret: Sendable, Equatable {
 
     /// The SHA-256 of any presented token text.
     public static func hash(of text: String) -> String {
-        // Lower-case hex, written straight into one buffer: this runs on every proxied request.
-        var hex: [UInt8] = []
-        hex.reserveCapacity(64)
-        for byte in SHA256.hash(data: Data(text.utf8)) {
-            hex.append(hexDigits[Int(byte >> 4)])
-            hex.append(hexDigits[Int(byte & 0x0F)])
+        // This runs on every proxied request: the text's bytes are hashed where they lie (no
+        // `Data` copy, no iterator over the digest) and the hex written straight into the string.
+        var text = text, hasher = SHA256()
+        text.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        return hasher.finalize().withUnsafeBytes { bytes in
+            String(unsafeUninitializedCapacity: bytes.count * 2) { hex in
+                for (index, byte) in bytes.enumerated() {
+                    hex[index * 2] = hexDigits[Int(byte >> 4)]
+                    hex[index * 2 + 1] = hexDigits[Int(byte & 0x0F)]
+                }
+                return bytes.count * 2
+            }
         }
-        return String(decoding: hex, as: UTF8.self)
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
