@@ -85,12 +85,15 @@ public final class SQLStore: Store {
         }
     }
 
-    public func auditSequences(after sequence: Int64) async throws -> [(sequence: Int64, tenantID: TenantID?)] {
+    public func auditSequences(after sequence: Int64) async throws -> [FeedEntry] {
         try await mapErrors {
             try await backend.withDatabase { db in
-                try await db.raw("SELECT seq, tenant_id FROM audit WHERE seq > \(bind: sequence) ORDER BY seq LIMIT 10000").all().map { row in
+                try await db.raw("SELECT seq, tenant_id, action, target FROM audit WHERE seq > \(bind: sequence) ORDER BY seq LIMIT 10000").all().map { row in
                     let tenant = try row.decode(column: "tenant_id", as: String.self)
-                    return (try row.decode(column: "seq", as: Int64.self), tenant.isEmpty ? nil : TenantID(tenant))
+                    return FeedEntry(
+                        sequence: try row.decode(column: "seq", as: Int64.self), tenantID: tenant.isEmpty ? nil : TenantID(tenant),
+                        action: try row.decode(column: "action", as: String.self), target: try row.decode(column: "target", as: String.self)
+                    )
                 }
             }
         }

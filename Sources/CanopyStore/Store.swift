@@ -13,8 +13,9 @@ public protocol Store: Sendable {
     ) async throws -> T
     /// The whole tenancy graph, as of the newest audit event.
     func loadSnapshot() async throws -> Snapshot
-    /// Sequence numbers and tenants of audit events after `sequence`, oldest first (at most 10,000).
-    func auditSequences(after sequence: Int64) async throws -> [(sequence: Int64, tenantID: TenantID?)]
+    /// Sequence numbers, tenants, actions and targets of audit events after `sequence`, oldest
+    /// first (at most 10,000).
+    func auditSequences(after sequence: Int64) async throws -> [FeedEntry]
     /// The sealed kubeconfig of an imported cluster.
     func clusterCredentials(of id: ClusterID) async throws -> String?
     /// The identity providers of a tenant (or of the domain, for `nil`), oldest first, each with

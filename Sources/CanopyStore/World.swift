@@ -97,16 +97,17 @@ public final class World: Sendable {
 
     /// Follows the audit log for changes committed by other replicas sharing the database and
     /// reloads what they touched: the tenants named by new events, and the domain level (tenant
-    /// records, domain users) for domain-level events. Returns how many new events it found.
+    /// records, domain users) for domain-level events. Returns the new events (for what the
+    /// snapshot does not hold: a token revoked there is forgotten by this process's caches).
     ///
     /// The reload runs under the store's write lock, so no local commit can fall between reading
     /// and swapping in the fresh parts.
     @discardableResult
-    public func catchUp() async throws -> Int {
+    public func catchUp() async throws -> [FeedEntry] {
         let from = feed.withLock { max(0, $0.cursor - Self.window) }
         let events = try await store.auditSequences(after: from)
         let fresh = feed.withLock { state in events.filter { !state.seen.contains($0.sequence) } }
-        guard !fresh.isEmpty else { return 0 }
+        guard !fresh.isEmpty else { return [] }
         let touched = Set(fresh.compactMap(\.tenantID))
         let domainTouched = fresh.contains { $0.tenantID == nil }
         let known = Set(snapshot.tenants.keys)
@@ -127,7 +128,7 @@ public final class World: Sendable {
         })
         feed.withLock { $0.record(fresh.map(\.sequence)) }
         publish()
-        return fresh.count
+        return fresh
     }
 
     /// Re-reads the whole snapshot from the store (after changes made by another replica).
@@ -146,4 +147,20 @@ private struct Committed<T: Sendable>: Sendable {
 private struct Reload: Sendable {
     let domain: DomainRecords?
     let parts: [TenantID: TenantSnapshot?]
+}
+
+/// One event of the change feed other replicas write: where it sits in the audit log, the tenant
+/// it touched (`nil` for the domain level), and what it did to what.
+public struct FeedEntry: Sendable, Equatable {
+    public var sequence: Int64
+    public var tenantID: TenantID?
+    public var action: String
+    public var target: String
+
+    public init(sequence: Int64, tenantID: TenantID?, action: String, target: String) {
+        self.sequence = sequence
+        self.tenantID = tenantID
+        self.action = action
+        self.target = target
+    }
 }

@@ -7,6 +7,8 @@ import Hummingbird
 /// Sign-in, the caller's own tokens, and `whoami`.
 struct SessionRoutes {
     let services: APIServices
+    /// The audit action of a token's revocation (other replicas forget the token on seeing it).
+    static let revokeAction = "token.revoke"
 
     struct LoginRequest: Decodable {
         let tenant: String?
@@ -72,7 +74,7 @@ struct SessionRoutes {
             let user = caller.principal.user
             try await services.world.commit { tx in
                 try await tx.revokeToken(id, at: now)
-                return World.Outcome(result: (), changes: [], audit: [caller.audit("token.revoke", "tokens/\(id)", tenant: user.tenantID, at: now)])
+                return World.Outcome(result: (), changes: [], audit: [caller.audit(Self.revokeAction, "tokens/\(id)", tenant: user.tenantID, at: now)])
             }
             services.authenticator.forget(tokenIDs: [id])
             return Response(status: .noContent)

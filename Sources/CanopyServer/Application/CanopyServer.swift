@@ -98,7 +98,7 @@ public enum CanopyServer {
             server: try certificate.map { try .tls(http, tlsConfiguration: $0.serverTLSConfiguration()) } ?? http,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "canopy"),
             // Only a shared PostgreSQL database can have other writers to follow.
-            services: [recorder, health, reconciler, fastLane] + (configuration.databaseURL == nil ? [] : [SnapshotRefresher(world: world, logger: logger)]),
+            services: [recorder, health, reconciler, fastLane] + (configuration.databaseURL == nil ? [] : [SnapshotRefresher(world: world, authenticator: authenticator, logger: logger)]),
             onServerRunning: { channel in
                 await onReady(Ready(
                     port: channel.localAddress?.port ?? 0, generatedAdminPassword: generated, services: services,

@@ -1,3 +1,4 @@
+import CanopyModel
 import CanopyStore
 import Logging
 import ServiceLifecycle
@@ -6,6 +7,9 @@ import ServiceLifecycle
 /// PostgreSQL database, by following the audit log every `interval`.
 struct SnapshotRefresher: Service {
     let world: World
+    /// Forgets the tokens other replicas revoke (its cache would otherwise honour them for up
+    /// to its lifetime).
+    let authenticator: Authenticator
     let logger: Logger
     /// Defaults to one second.
     var interval: Duration = .seconds(1)
@@ -14,7 +18,9 @@ struct SnapshotRefresher: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 let found = try await world.catchUp()
-                if found > 0 { logger.debug("applied changes from other replicas", metadata: ["events": "\(found)"]) }
+                let revoked = Set(found.compactMap(Self.revokedToken))
+                if !revoked.isEmpty { authenticator.forget(tokenIDs: revoked) }
+                if !found.isEmpty { logger.debug("applied changes from other replicas", metadata: ["events": "\(found.count)"]) }
             } catch is CancellationError {
                 return
             } catch {
@@ -22,5 +28,11 @@ struct SnapshotRefresher: Service {
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
+    }
+
+    /// The token a feed entry revoked (`token.revoke` of `tokens/<id>`), if it is one.
+    static func revokedToken(_ entry: FeedEntry) -> TokenID? {
+        guard entry.action == SessionRoutes.revokeAction, entry.target.hasPrefix("tokens/") else { return nil }
+        return TokenID(String(entry.target.dropFirst("tokens/".count)))
     }
 }

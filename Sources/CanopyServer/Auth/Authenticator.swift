@@ -10,7 +10,9 @@ import Synchronization
 ///
 /// Tokens are looked up by the SHA-256 of their text. Known tokens are cached in memory for
 /// `cacheLifetime`, so most requests never touch the database; a revocation made by this process
-/// takes effect at once, one made by another replica within `cacheLifetime`.
+/// takes effect at once, one made by another replica when this one reads it from the change feed
+/// (`SnapshotRefresher`, about a second), and within `cacheLifetime` at the latest (a lookup
+/// that read the record just before the revocation may cache it just after it was forgotten).
 public final class Authenticator: Sendable {
     /// How long a cached token record is trusted. Defaults to 10 seconds.
     public let cacheLifetime: TimeInterval
