@@ -11,8 +11,8 @@ import Synchronization
 /// Tokens are looked up by the SHA-256 of their text. Known tokens are cached in memory for
 /// `cacheLifetime`, so most requests never touch the database; a revocation made by this process
 /// takes effect at once, one made by another replica when this one reads it from the change feed
-/// (`SnapshotRefresher`, about a second), and within `cacheLifetime` at the latest (a lookup
-/// that read the record just before the revocation may cache it just after it was forgotten).
+/// (`SnapshotRefresher`, about a second); a lookup that overlapped the revocation does not cache
+/// the record it read, which may predate it.
 public final class Authenticator: Sendable {
     /// How long a cached token record is trusted. Defaults to 10 seconds.
     public let cacheLifetime: TimeInterval
@@ -23,7 +23,7 @@ public final class Authenticator: Sendable {
     private let hasher: PasswordHasher
     private let clock: @Sendable () -> Date
     private let logger: Logger
-    private let cache = Mutex<[String: CachedToken]>([:])
+    private let cache = Mutex(TokenCache())
     private let pendingUses = Mutex<[TokenID: Date]>([:])
     private let throttle: Mutex<LoginThrottle>
     private let directories: Directories?
@@ -32,6 +32,14 @@ public final class Authenticator: Sendable {
         let token: APIToken
         let tenantID: TenantID?
         let cachedAt: Date
+    }
+
+    /// Token records by the hash of their text, and how many times records were forgotten: a
+    /// lookup during which one was may have read a record from before a revocation, so it does
+    /// not cache what it read but reads again.
+    private struct TokenCache {
+        var entries: [String: CachedToken] = [:]
+        var forgets = 0
     }
 
     public init(
@@ -57,16 +65,15 @@ public final class Authenticator: Sendable {
         guard text.hasPrefix(TokenSecret.prefix), text.count < 200 else { return nil }
         let hash = TokenSecret.hash(of: text)
         let now = clock()
-        var cached = cache.withLock { $0[hash] }
+        var cached = cache.withLock { $0.entries[hash] }
         if cached == nil || now.timeIntervalSince(cached!.cachedAt) > cacheLifetime {
-            guard let found = try await world.store.token(hash: hash) else { return nil }
-            cached = CachedToken(token: found.token, tenantID: found.tenantID, cachedAt: now)
-            let lifetime = cacheLifetime
-            cache.withLock { cache in
-                // Keep the cache bounded: past 10,000 entries, drop the stale ones first.
-                if cache.count >= 10_000 { cache = cache.filter { now.timeIntervalSince($0.value.cachedAt) <= lifetime } }
-                if cache.count >= 10_000 { cache.removeAll(keepingCapacity: true) }
-                cache[hash] = cached
+            // A record read while a revocation was forgotten is read again (up to three times;
+            // the last read answers this request without being cached).
+            for _ in 0..<3 {
+                let forgets = cache.withLock { $0.forgets }
+                guard let found = try await world.store.token(hash: hash) else { return nil }
+                cached = CachedToken(token: found.token, tenantID: found.tenantID, cachedAt: now)
+                if keep(cached!, as: hash, unlessForgottenSince: forgets) { break }
             }
         }
         guard let entry = cached, let user = activeUser(of: entry, at: now) else { return nil }
@@ -84,7 +91,7 @@ public final class Authenticator: Sendable {
     public func cachedIdentity(forToken text: String) -> Identity? {
         guard text.hasPrefix(TokenSecret.prefix), text.count < 200 else { return nil }
         let now = clock()
-        guard let entry = cache.withLock({ $0[TokenSecret.hash(of: text)] }), now.timeIntervalSince(entry.cachedAt) <= cacheLifetime,
+        guard let entry = cache.withLock({ $0.entries[TokenSecret.hash(of: text)] }), now.timeIntervalSince(entry.cachedAt) <= cacheLifetime,
               let user = activeUser(of: entry, at: now)
         else { return nil }
         var groups: Set<String> = []
@@ -191,9 +198,26 @@ public final class Authenticator: Sendable {
         }
     }
 
-    /// Forgets cached records of tokens that were revoked or deleted in this process.
+    /// Caches `entry` unless a record was forgotten since `forgets` (it may predate a revocation).
+    private func keep(_ entry: CachedToken, as hash: String, unlessForgottenSince forgets: Int) -> Bool {
+        let lifetime = cacheLifetime, now = entry.cachedAt
+        return cache.withLock { cache in
+            guard cache.forgets == forgets else { return false }
+            // Keep the cache bounded: past 10,000 entries, drop the stale ones first.
+            if cache.entries.count >= 10_000 { cache.entries = cache.entries.filter { now.timeIntervalSince($0.value.cachedAt) <= lifetime } }
+            if cache.entries.count >= 10_000 { cache.entries.removeAll(keepingCapacity: true) }
+            cache.entries[hash] = entry
+            return true
+        }
+    }
+
+    /// Forgets cached records of tokens that were revoked or deleted (here or, read from the
+    /// change feed, by another replica); a lookup under way meanwhile reads the record again.
     public func forget(tokenIDs: Set<TokenID>) {
-        cache.withLock { cache in cache = cache.filter { !tokenIDs.contains($0.value.token.id) } }
+        cache.withLock { cache in
+            cache.entries = cache.entries.filter { !tokenIDs.contains($0.value.token.id) }
+            cache.forgets += 1
+        }
     }
 
     /// Hands over the last-used times gathered since the previous call (to be written in a batch).
