@@ -56,6 +56,8 @@ public final class SimCluster: Sendable {
         var namespaceCreated: [String: Date] = [:]
         /// Bumped by every change to a Role, ClusterRole or binding.
         var rbacRevision: Int64 = 0
+        /// See `quotaControllerDelay`.
+        var quotaControllerDelay: TimeInterval = 0
     }
 
     /// Events kept for resuming watches; older resourceVersions answer 410 Gone.
@@ -65,6 +67,16 @@ public final class SimCluster: Sendable {
     /// controller-manager's delay on a real cluster, about a second); pods created before are
     /// refused.
     public let serviceAccountDelay: TimeInterval
+
+    /// How long the quota controller takes to bring a ResourceQuota's `status` up to date after
+    /// its spec changed or an object it counts went away (a real cluster: about a second). Quota
+    /// admission enforces `status.hard`, as a real API server does: a new quota enforces nothing
+    /// until then, and a changed one its old limits. Zero (the default) updates the status with
+    /// the write.
+    public var quotaControllerDelay: TimeInterval {
+        get { state.withLock { $0.quotaControllerDelay } }
+        set { state.withLock { $0.quotaControllerDelay = newValue } }
+    }
 
     public init(name: String, nodes: [JSON] = [], serviceAccountDelay: TimeInterval = 0, clock: @escaping @Sendable () -> Date = Date.init) {
         self.name = name
@@ -175,7 +187,12 @@ public final class SimCluster: Sendable {
                 Self.schedule(&stored, state: state)
             }
             if type.resource == "resourcequotas", let namespace {
-                stored = Self.recount(stored, state: state, namespace: namespace)
+                if state.quotaControllerDelay > 0 {
+                    stored["status"] = nil
+                    syncQuotas(in: namespace, after: state.quotaControllerDelay)
+                } else {
+                    stored = Self.recount(stored, state: state, namespace: namespace)
+                }
             }
             if type.isNamespaced, type.resource != "pods", let namespace {
                 quotas = try Self.admitCount(type, name: name, quotas: Self.objects(state, "resourcequotas", in: namespace))
@@ -224,7 +241,13 @@ public final class SimCluster: Sendable {
             var stored = replacement
             for field in ["uid", "creationTimestamp"] { stored[path: "metadata.\(field)"] = current[path: "metadata.\(field)"] }
             if type.resource == "resourcequotas", let namespace {
-                stored = Self.recount(stored, state: state, namespace: namespace)
+                if state.quotaControllerDelay > 0 {
+                    // The status is the controller's: an update of the quota leaves it as it was.
+                    stored["status"] = current["status"]
+                    if replacement["spec"] != current["spec"] { syncQuotas(in: namespace, after: state.quotaControllerDelay) }
+                } else {
+                    stored = Self.recount(stored, state: state, namespace: namespace)
+                }
             }
             let generation = Self.number(current[path: "metadata.generation"]) ?? 1
             let specChanged = replacement["spec"] != current["spec"]
@@ -235,6 +258,22 @@ public final class SimCluster: Sendable {
             state.objects[type, default: [:]][key] = stored
             Self.record(&state, Event(type: "MODIFIED", object: stored, revision: state.revision, resource: type))
             return stored
+        }
+    }
+
+    /// The quota controller's pass over one namespace, `delay` seconds from now: every quota's
+    /// `status.hard` set to its spec and `status.used` recounted.
+    private func syncQuotas(in namespace: String, after delay: TimeInterval) {
+        Task { [weak self] in
+            try? await Task.sleep(for: .seconds(delay))
+            self?.state.withLock { state in Self.syncQuotas(&state, in: namespace) }
+        }
+    }
+
+    static func syncQuotas(_ state: inout State, in namespace: String) {
+        for quota in objects(state, "resourcequotas", in: namespace) {
+            let recounted = recount(quota, state: state, namespace: namespace)
+            if recounted != quota { store(&state, recounted, as: type("resourcequotas")) }
         }
     }
 
@@ -257,9 +296,10 @@ public final class SimCluster: Sendable {
             gone[path: "metadata.resourceVersion"] = .string(String(state.revision))
             Self.record(&state, Event(type: "DELETED", object: gone, revision: state.revision, resource: type))
             if type.isNamespaced, type.resource != "resourcequotas", let namespace {
-                for quota in Self.objects(state, "resourcequotas", in: namespace) {
-                    let recounted = Self.recount(quota, state: state, namespace: namespace)
-                    if recounted != quota { Self.store(&state, recounted, as: Self.type("resourcequotas")) }
+                if state.quotaControllerDelay > 0 {
+                    syncQuotas(in: namespace, after: state.quotaControllerDelay)
+                } else {
+                    Self.syncQuotas(&state, in: namespace)
                 }
             }
             if type == Self.namespaces {
