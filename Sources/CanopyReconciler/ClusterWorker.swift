@@ -192,6 +192,21 @@ final class ClusterWorker: Sendable {
         }
     }
 
+    /// The limits the cluster enforces now (`status.hard`) on Canopy's quota in each of
+    /// `namespaces`, read afresh; `nil` for a quota missing or not yet taken up.
+    func enforcedQuotas(in namespaces: [String]) async throws -> [String: [String: Quantity]?] {
+        let client = try await client()
+        var result: [String: [String: Quantity]?] = [:]
+        for namespace in namespaces {
+            do {
+                result[namespace] = try await client.get(ResourceQuota.self, DesiredCluster.quotaName, namespace: namespace).status?.hard
+            } catch let error as KubeError where error.httpCode == 404 {
+                result[namespace] = .some(nil)
+            }
+        }
+        return result
+    }
+
     private func client() async throws -> KubeClient {
         if let client = state.withLock({ $0.client }) { return client }
         let client = try await connect()
