@@ -48,6 +48,10 @@ final class ClusterWorker: Sendable {
         var unsized: Set<String> = []
         /// Those of them whose quota was sized with no room for a pod.
         var roomless: Set<String> = []
+        /// Those of them whose quota the cluster does not enforce as asked yet, and those whose
+        /// members' role bindings wait for that (see `PassOutcome`).
+        var unenforced: Set<String> = []
+        var withheld: Set<String> = []
         var backoff: Duration = .zero
         var nextRetry: ContinuousClock.Instant?
         var lastPass: ContinuousClock.Instant?
@@ -110,6 +114,10 @@ final class ClusterWorker: Sendable {
             if state.roomless.contains(name) {
                 return .pending("its quota has no room for a pod yet: the share planner makes room when a pod asks, as far as the project's share allows")
             }
+            if state.withheld.contains(name) {
+                return .pending("waiting for the cluster's quota controller to take up its quota; its members get access then")
+            }
+            if state.unenforced.contains(name) { return .pending("waiting for the cluster's quota controller to enforce its quota's limits") }
             return .ready
         }
     }
@@ -232,7 +240,11 @@ final class ClusterWorker: Sendable {
                 state.synced = Set(desired.namespaces.compactMap(\.metadata.name))
                 state.unsized = desired.pendingQuotas
                 state.roomless = desired.roomlessQuotas
-                let troubled = !outcome.namespaceProblems.isEmpty || !outcome.clusterProblems.isEmpty
+                state.unenforced = outcome.unenforced
+                state.withheld = outcome.withheld
+                // Held-back role bindings are retried like a problem (and sooner when the quota
+                // watch sees the quota taken up).
+                let troubled = !outcome.namespaceProblems.isEmpty || !outcome.clusterProblems.isEmpty || !outcome.withheld.isEmpty
                 state.status.lastError = outcome.clusterProblems.first
                 if troubled {
                     state.backoff = nextBackoff(state.backoff)
@@ -326,7 +338,12 @@ final class ClusterWorker: Sendable {
     private func watch<R: Reconcilable>(_ type: R.Type, _ client: KubeClient, _ objects: KeyPath<DesiredCluster, [R]> & Sendable) async {
         do {
             try await client.watch(R.self, labelSelector: ManagedLabels.selector) { event in
-                if let quotaEvent = event as? WatchEvent<ResourceQuota> { self.observe(.quota(quotaEvent)) }
+                if let quotaEvent = event as? WatchEvent<ResourceQuota> {
+                    self.observe(.quota(quotaEvent))
+                    // Taken up by the cluster's quota controller: what waited for that goes on.
+                    let namespace = quotaEvent.object.metadata.namespace ?? ""
+                    if self.state.withLock({ $0.unenforced.contains(namespace) }) { self.wake.yield() }
+                }
                 if self.drifted(event, objects) { self.wake.yield() }
             }
         } catch is CancellationError {

@@ -135,7 +135,7 @@ func adminClient(_ sim: TestKubeSim, _ cluster: String, as user: String? = nil, 
             options.resync = .seconds(600)  // only the watch can notice
             try await RunningReconciler.with(sim, feed: feed, options: options) { running in
                 let client = try adminClient(sim, "onprem")
-                try await eventually(within: 3, "set up") {
+                try await eventually(within: 10, "set up") {
                     running.reconciler.namespaceStatus("mkt-dev", on: ClusterID("onprem")) == .ready
                 }
                 let mine = ConfigMap(metadata: ObjectMeta(name: "mine", namespace: "mkt-dev"), data: ["a": "1"])
