@@ -245,16 +245,18 @@ extension Reconciler {
 
     /// Waits until the API server of `cluster` enforces the lowered limits of `namespaces`: a
     /// real one admits against a quota's `status.hard`, which its quota controller takes up from
-    /// the spec about a second after the write. What the watches last showed answers at once when
-    /// it is in force; otherwise the quotas still waited for are read afresh every 100 ms (a
-    /// pass's own writes answer with the status from before the controller's update, and may be
-    /// recorded after it).
+    /// the spec about a second after the write. What the watches and passes last showed answers at
+    /// once when it is in force; otherwise the quotas still waited for are read afresh, at once
+    /// and then every 100 ms (what was last shown may not include the confirming pass yet, and a
+    /// pass's own writes answer with the status from before the controller's update).
     private func inForce(_ namespaces: Set<String>, on cluster: ClusterID, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         guard let worker = state.withLock({ $0.workers[cluster]?.worker }) else { return }
         var waiting = state.withLock { $0.ledger.notInForce(namespaces, on: cluster) }
+        var reads = 0
         while !waiting.isEmpty {
-            try await Task.sleep(for: .milliseconds(100))
+            if reads > 0 { try await Task.sleep(for: .milliseconds(100)) }
+            reads += 1
             let read = try await worker.enforcedQuotas(in: waiting)
             waiting = state.withLock { $0.ledger.notInForce(Set(waiting), on: cluster) { read[$0] ?? nil } }
             guard waiting.isEmpty || ContinuousClock.now < deadline else {
