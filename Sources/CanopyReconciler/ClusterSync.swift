@@ -76,9 +76,7 @@ final class ClusterSync {
         try await sync(desired.roleBindings, observed: observed.2, withhold: { notTakenUp.contains($0.metadata.namespace ?? "") })
         outcome.unenforced = notTakenUp.union(outcome.quotas.compactMap { quota in
             guard let namespace = quota.metadata.namespace, !desired.pendingQuotas.contains(namespace) else { return nil }
-            let asked = quota.spec?.hard ?? [:], enforced = quota.status?.hard ?? [:]
-            let room = { (limits: [String: Quantity]) in [QuotaResource.cpu, QuotaResource.memory].allSatisfy { (limits[$0] ?? .zero) > .zero } }
-            return room(asked) && !room(enforced) ? namespace : nil
+            return Self.leavesRoom(quota.spec?.hard) && !Self.leavesRoom(quota.status?.hard) ? namespace : nil
         })
         try await releaseNamespaces(observed: observedNamespaces)
         return outcome
@@ -171,9 +169,9 @@ final class ClusterSync {
     /// Writes `wanted` over `observed` (an existing object for which `keep` says so is left as it
     /// is); returns the objects as they stand after it: the cluster's answers to the writes, else
     /// as observed.
-    @discardableResult
     /// `keep`: an existing object is left as it is. `withhold`: a missing object is not created
     /// yet (its namespace goes into `outcome.withheld`).
+    @discardableResult
     private func sync<R: Reconcilable>(
         _ wanted: [R], observed: [R], keep: (R) -> Bool = { _ in false }, withhold: (R) -> Bool = { _ in false }
     ) async throws -> [R] {
@@ -224,6 +222,12 @@ final class ClusterSync {
     }
 
     // MARK: Helpers
+
+    /// Whether quota limits leave room for a pod: some CPU and some memory (every pod asks for
+    /// both, by itself or through the limit range's defaults).
+    static func leavesRoom(_ limits: [String: Quantity]?) -> Bool {
+        [QuotaResource.cpu, QuotaResource.memory].allSatisfy { (limits?[$0] ?? .zero) > .zero }
+    }
 
     private static func list<R: KubeResource>(_ type: R.Type, _ client: KubeClient) async throws -> [R] {
         try await client.listAll(R.self, labelSelector: ManagedLabels.selector)
