@@ -225,6 +225,9 @@ final class ClusterWorker: Sendable {
     private func record(_ result: Result<PassOutcome, any Error>, desired: DesiredCluster, generation: Int) {
         Self.passesCounter.increment()
         let now = ContinuousClock.now
+        // The planner learns the quotas as the pass left them before anyone waiting on the pass
+        // (`confirm`) sees it end: a lowering's confirmation then finds them at once.
+        if case .success(let outcome) = result { observe(.quotas(outcome.quotas)) }
         state.withLock { state in
             state.status.passes += 1
             state.running = false
@@ -265,7 +268,6 @@ final class ClusterWorker: Sendable {
         }
         switch result {
         case .success(let outcome):
-            observe(.quotas(outcome.quotas))
             if outcome.writes > 0 {
                 Self.writesCounter.increment(by: outcome.writes)
                 logger.info("reconciled", metadata: ["writes": "\(outcome.writes)"])

@@ -257,7 +257,8 @@ extension Reconciler {
         while !waiting.isEmpty {
             if reads > 0 { try await Task.sleep(for: .milliseconds(100)) }
             reads += 1
-            let read = try await worker.enforcedQuotas(in: waiting)
+            // A read that fails (a slow cluster) is tried again until the deadline.
+            let read = (try? await worker.enforcedQuotas(in: waiting)) ?? [:]
             waiting = state.withLock { $0.ledger.notInForce(Set(waiting), on: cluster) { read[$0] ?? nil } }
             guard waiting.isEmpty || ContinuousClock.now < deadline else {
                 throw KubeError(.timeout, "the lowered quota of \(waiting.joined(separator: ", ")) on \(cluster.rawValue) is not enforced after \(timeout): the cluster's quota controller has not taken it up (is kube-controller-manager running?)")
