@@ -199,11 +199,17 @@ final class FastLaneHandler: ChannelDuplexHandler {
         context.fireChannelWritabilityChanged()
     }
 
+    /// On a connection whose requests all went the lane, NIO's upgrade handler behind this one
+    /// still waits for a first request: told that the input ended, it gives up quietly. A client
+    /// that resets the connection (leaving in the middle of an answer with unread bytes) ends the
+    /// channel without that event, and Hummingbird would log the upgrade handler's failure as an
+    /// error.
     func channelInactive(context: ChannelHandlerContext) {
         if let exchange {
             self.exchange = nil
             exchange.clientGone()
         }
+        if served, !handedAny { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
         context.fireChannelInactive()
     }
 

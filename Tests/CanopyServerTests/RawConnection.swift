@@ -86,7 +86,9 @@ final class RawConnection: @unchecked Sendable {
 
     /// Writes `text` on a new TLS connection, stops reading, and closes the connection `after`
     /// that: a client that leaves in the middle of an answer longer than the sockets' buffers.
-    static func leave(_ server: TestServer, sending text: String, after delay: Duration) async throws {
+    /// `reset`: the socket lingers 0 s, so that closing it resets the connection (what a client
+    /// leaving with unread bytes does), instead of ending it with close_notify and FIN.
+    static func leave(_ server: TestServer, sending text: String, after delay: Duration, reset: Bool = false) async throws {
         let port = try #require(URLComponents(string: server.baseURL)?.port)
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(try #require(server.certificatePEM).utf8)))
@@ -94,13 +96,19 @@ final class RawConnection: @unchecked Sendable {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton.next())
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"), name: "tls")
                 }
             }
             .connect(host: "127.0.0.1", port: port).get()
         try await channel.writeAndFlush(ByteBuffer(string: text))
         try await channel.setOption(.autoRead, value: false)
         try await Task.sleep(for: delay)
+        if reset {
+            let socket = try #require(channel as? any SocketOptionProvider)
+            try await socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+            // Closed below TLS: no close_notify goes out first.
+            try await channel.pipeline.removeHandler(name: "tls")
+        }
         try await channel.close()
     }
 
