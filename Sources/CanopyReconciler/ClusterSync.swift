@@ -1,3 +1,4 @@
+import CanopyModel
 import Foundation
 import KubeAPI
 import KubeClient
@@ -15,6 +16,12 @@ public struct PassOutcome: Sendable {
     /// pass's write (usage and limits for the share planner). The listing alone would show the
     /// limits from before the pass's own writes, and overwrite what the watch reported since.
     var quotas: [ResourceQuota] = []
+    /// Namespaces whose quota the cluster does not enforce yet (no `status.hard`: its quota
+    /// controller has not taken it up), or enforces with no room for a pod while Canopy asks for
+    /// some (the controller has not taken up the raise yet).
+    var unenforced: Set<String> = []
+    /// Namespaces whose role bindings were held back because their quota is not enforced yet.
+    var withheld: Set<String> = []
 }
 
 /// One reconciliation pass over one cluster: list what Canopy manages (by its label), diff it
@@ -58,10 +65,19 @@ final class ClusterSync {
         try await syncNamespaces(observed: observedNamespaces)
         try await sync(desired.clusterRoles, observed: observed.0)
         try await sync(desired.clusterRoleBindings, observed: observed.1)
-        try await sync(desired.roleBindings, observed: observed.2)
+        // A namespace's quota, limit range and network policy go in before its members get
+        // access; a new namespace's role bindings wait until the cluster enforces its quota (a
+        // real API server enforces a quota only once its quota controller has taken it up,
+        // about a second after it is created: until then pods would be admitted without limit).
         outcome.quotas = try await sync(desired.quotas, observed: observed.3, keep: { desired.pendingQuotas.contains($0.metadata.namespace ?? "") })
         try await sync(desired.limitRanges, observed: observed.4)
         try await sync(desired.networkPolicies, observed: observed.5)
+        let notTakenUp = Set(outcome.quotas.filter { $0.status?.hard == nil }.compactMap(\.metadata.namespace))
+        try await sync(desired.roleBindings, observed: observed.2, withhold: { notTakenUp.contains($0.metadata.namespace ?? "") })
+        outcome.unenforced = notTakenUp.union(outcome.quotas.compactMap { quota in
+            guard let namespace = quota.metadata.namespace, !desired.pendingQuotas.contains(namespace) else { return nil }
+            return Self.leavesRoom(quota.spec?.hard) && !Self.leavesRoom(quota.status?.hard) ? namespace : nil
+        })
         try await releaseNamespaces(observed: observedNamespaces)
         return outcome
     }
@@ -153,8 +169,12 @@ final class ClusterSync {
     /// Writes `wanted` over `observed` (an existing object for which `keep` says so is left as it
     /// is); returns the objects as they stand after it: the cluster's answers to the writes, else
     /// as observed.
+    /// `keep`: an existing object is left as it is. `withhold`: a missing object is not created
+    /// yet (its namespace goes into `outcome.withheld`).
     @discardableResult
-    private func sync<R: Reconcilable>(_ wanted: [R], observed: [R], keep: (R) -> Bool = { _ in false }) async throws -> [R] {
+    private func sync<R: Reconcilable>(
+        _ wanted: [R], observed: [R], keep: (R) -> Bool = { _ in false }, withhold: (R) -> Bool = { _ in false }
+    ) async throws -> [R] {
         var byKey = Dictionary(observed.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         var standing = byKey
         for object in wanted {
@@ -175,6 +195,8 @@ final class ClusterSync {
                         }
                         outcome.writes += 1
                     }
+                } else if current == nil, let namespace, withhold(object) {
+                    outcome.withheld.insert(namespace)
                 } else if current == nil {
                     do {
                         standing[object.key] = try await client.create(object)
@@ -200,6 +222,12 @@ final class ClusterSync {
     }
 
     // MARK: Helpers
+
+    /// Whether quota limits leave room for a pod: some CPU and some memory (every pod asks for
+    /// both, by itself or through the limit range's defaults).
+    static func leavesRoom(_ limits: [String: Quantity]?) -> Bool {
+        [QuotaResource.cpu, QuotaResource.memory].allSatisfy { (limits?[$0] ?? .zero) > .zero }
+    }
 
     private static func list<R: KubeResource>(_ type: R.Type, _ client: KubeClient) async throws -> [R] {
         try await client.listAll(R.self, labelSelector: ManagedLabels.selector)

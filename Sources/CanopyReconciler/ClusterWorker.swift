@@ -24,13 +24,13 @@ enum ClusterObservation: Sendable {
 final class ClusterWorker: Sendable {
     let clusterID: ClusterID
     let clusterName: String
-    private let connect: @Sendable () async throws -> KubeClient
-    private let observe: @Sendable (ClusterObservation) -> Void
-    private let options: Reconciler.Options
-    private let logger: Logger
-    private let wake: AsyncStream<Void>.Continuation
-    private let wakeups: AsyncStream<Void>
-    private let state: Mutex<State>
+    let connect: @Sendable () async throws -> KubeClient
+    let observe: @Sendable (ClusterObservation) -> Void
+    let options: Reconciler.Options
+    let logger: Logger
+    let wake: AsyncStream<Void>.Continuation
+    let wakeups: AsyncStream<Void>
+    let state: Mutex<State>
     private static let writesCounter = Counter(label: "canopy_reconciler_writes_total")
     private static let passesCounter = Counter(label: "canopy_reconciler_passes_total")
     private static let failuresCounter = Counter(label: "canopy_reconciler_failures_total")
@@ -48,6 +48,10 @@ final class ClusterWorker: Sendable {
         var unsized: Set<String> = []
         /// Those of them whose quota was sized with no room for a pod.
         var roomless: Set<String> = []
+        /// Those of them whose quota the cluster does not enforce as asked yet, and those whose
+        /// members' role bindings wait for that (see `PassOutcome`).
+        var unenforced: Set<String> = []
+        var withheld: Set<String> = []
         var backoff: Duration = .zero
         var nextRetry: ContinuousClock.Instant?
         var lastPass: ContinuousClock.Instant?
@@ -110,6 +114,10 @@ final class ClusterWorker: Sendable {
             if state.roomless.contains(name) {
                 return .pending("its quota has no room for a pod yet: the share planner makes room when a pod asks, as far as the project's share allows")
             }
+            if state.withheld.contains(name) {
+                return .pending("waiting for the cluster's quota controller to take up its quota; its members get access then")
+            }
+            if state.unenforced.contains(name) { return .pending("waiting for the cluster's quota controller to enforce its quota's limits") }
             return .ready
         }
     }
@@ -192,6 +200,21 @@ final class ClusterWorker: Sendable {
         }
     }
 
+    /// The limits the cluster enforces now (`status.hard`) on Canopy's quota in each of
+    /// `namespaces`, read afresh; `nil` for a quota missing or not yet taken up.
+    func enforcedQuotas(in namespaces: [String]) async throws -> [String: [String: Quantity]?] {
+        let client = try await client()
+        var result: [String: [String: Quantity]?] = [:]
+        for namespace in namespaces {
+            do {
+                result[namespace] = try await client.get(ResourceQuota.self, DesiredCluster.quotaName, namespace: namespace).status?.hard
+            } catch let error as KubeError where error.httpCode == 404 {
+                result[namespace] = .some(nil)
+            }
+        }
+        return result
+    }
+
     private func client() async throws -> KubeClient {
         if let client = state.withLock({ $0.client }) { return client }
         let client = try await connect()
@@ -202,6 +225,9 @@ final class ClusterWorker: Sendable {
     private func record(_ result: Result<PassOutcome, any Error>, desired: DesiredCluster, generation: Int) {
         Self.passesCounter.increment()
         let now = ContinuousClock.now
+        // The planner learns the quotas as the pass left them before anyone waiting on the pass
+        // (`confirm`) sees it end: a lowering's confirmation then finds them at once.
+        if case .success(let outcome) = result { observe(.quotas(outcome.quotas)) }
         state.withLock { state in
             state.status.passes += 1
             state.running = false
@@ -217,7 +243,11 @@ final class ClusterWorker: Sendable {
                 state.synced = Set(desired.namespaces.compactMap(\.metadata.name))
                 state.unsized = desired.pendingQuotas
                 state.roomless = desired.roomlessQuotas
-                let troubled = !outcome.namespaceProblems.isEmpty || !outcome.clusterProblems.isEmpty
+                state.unenforced = outcome.unenforced
+                state.withheld = outcome.withheld
+                // Held-back role bindings are retried like a problem (and sooner when the quota
+                // watch sees the quota taken up).
+                let troubled = !outcome.namespaceProblems.isEmpty || !outcome.clusterProblems.isEmpty || !outcome.withheld.isEmpty
                 state.status.lastError = outcome.clusterProblems.first
                 if troubled {
                     state.backoff = nextBackoff(state.backoff)
@@ -238,7 +268,6 @@ final class ClusterWorker: Sendable {
         }
         switch result {
         case .success(let outcome):
-            observe(.quotas(outcome.quotas))
             if outcome.writes > 0 {
                 Self.writesCounter.increment(by: outcome.writes)
                 logger.info("reconciled", metadata: ["writes": "\(outcome.writes)"])
@@ -280,87 +309,6 @@ final class ClusterWorker: Sendable {
         }
     }
 
-    // MARK: Watches
-
-    /// Watches every managed kind and pokes a pass when an object drifts from what is desired
-    /// or disappears. Watches start once a client exists and restart after failures.
-    private func watches() async {
-        while !Task.isCancelled {
-            guard let client = state.withLock({ $0.client }) else {
-                try? await Task.sleep(for: options.tick)
-                continue
-            }
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.watch(Namespace.self, client, \.namespaces) }
-                group.addTask { await self.watch(ClusterRole.self, client, \.clusterRoles) }
-                group.addTask { await self.watch(ClusterRoleBinding.self, client, \.clusterRoleBindings) }
-                group.addTask { await self.watch(RoleBinding.self, client, \.roleBindings) }
-                group.addTask { await self.watch(ResourceQuota.self, client, \.quotas) }
-                group.addTask { await self.watch(LimitRange.self, client, \.limitRanges) }
-                group.addTask { await self.watch(NetworkPolicy.self, client, \.networkPolicies) }
-                group.addTask { await self.watchNodes(client) }
-                group.addTask { await self.watchRefusals(client) }
-                // One watch failing restarts them all.
-                await group.next()
-                group.cancelAll()
-            }
-            try? await Task.sleep(for: options.watchRestartDelay)
-        }
-    }
-
-    private func watch<R: Reconcilable>(_ type: R.Type, _ client: KubeClient, _ objects: KeyPath<DesiredCluster, [R]> & Sendable) async {
-        do {
-            try await client.watch(R.self, labelSelector: ManagedLabels.selector) { event in
-                if let quotaEvent = event as? WatchEvent<ResourceQuota> { self.observe(.quota(quotaEvent)) }
-                if self.drifted(event, objects) { self.wake.yield() }
-            }
-        } catch is CancellationError {
-        } catch {
-            logger.debug("watch ended", metadata: ["kind": "\(R.typeKind)", "error": "\(Self.describe(error))"])
-        }
-    }
-
-    /// Follows the cluster's nodes: capacity for the share planner.
-    private func watchNodes(_ client: KubeClient) async {
-        do {
-            try await client.watch(Node.self) { event in self.observe(.node(event)) }
-        } catch is CancellationError {
-        } catch {
-            logger.debug("node watch ended", metadata: ["error": "\(Self.describe(error))"])
-        }
-    }
-
-    /// Follows `FailedCreate` events: a ReplicaSet (or Job, StatefulSet…) whose pod the quota
-    /// refused inside the cluster, where the proxy does not see it. Events older than the demand
-    /// window (listed again when the watch starts) are ignored.
-    private func watchRefusals(_ client: KubeClient) async {
-        let failedCreate = FieldSelector([.init(path: "reason", value: "FailedCreate")])
-        do {
-            try await client.watch(KubeEvent.self, fieldSelector: failedCreate) { event in
-                guard event.type != "DELETED", let message = event.object.message, message.contains("exceeded quota"),
-                      let namespace = event.object.metadata.namespace ?? event.object.involvedObject?.namespace
-                else { return }
-                if let time = event.object.lastTimestamp.flatMap({ try? Date($0, strategy: .iso8601) }),
-                   Date().timeIntervalSince(time) > ClusterWorker.seconds(DemandTracker.window) {
-                    return
-                }
-                self.observe(.refusal(namespace: namespace, message: message))
-            }
-        } catch is CancellationError {
-        } catch {
-            logger.debug("event watch ended", metadata: ["error": "\(Self.describe(error))"])
-        }
-    }
-
-    /// Whether an event shows a difference from the desired state: a desired object deleted or
-    /// changed, or a managed object that should not exist.
-    private func drifted<R: Reconcilable>(_ event: WatchEvent<R>, _ objects: KeyPath<DesiredCluster, [R]>) -> Bool {
-        let key = event.object.key
-        let wanted = state.withLock { $0.desired[keyPath: objects].first { $0.key == key } }
-        if event.type == "DELETED" { return wanted != nil }
-        guard let wanted else { return true }
-        return event.object.metadata.deletionTimestamp != nil || !wanted.isSatisfied(by: event.object)
-    }
 }
 
 extension ClusterWorker {

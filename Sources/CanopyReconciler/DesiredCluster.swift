@@ -4,6 +4,9 @@ import KubeAPI
 
 /// Everything Canopy wants in one cluster, rendered from the snapshot.
 public struct DesiredCluster: Sendable {
+    /// The name of Canopy's ResourceQuota in every project namespace.
+    public static let quotaName = "canopy-quota"
+
     public var namespaces: [Namespace] = []
     public var clusterRoles: [ClusterRole] = []
     public var clusterRoleBindings: [ClusterRoleBinding] = []
@@ -109,7 +112,7 @@ public enum Renderer {
                 roleRef: RoleRef(kind: "ClusterRole", name: ProjectRoles.name(role))
             ))
         }
-        desired.quotas.append(ResourceQuota(metadata: meta("canopy-quota"), hard: quota(hard)))
+        desired.quotas.append(ResourceQuota(metadata: meta(DesiredCluster.quotaName), hard: quota(hard)))
         if hard == nil { desired.pendingQuotas.insert(name) }
         desired.limitRanges.append(LimitRange(metadata: meta("canopy-defaults"), limits: [
             LimitRange.Item(type: "Container", default: defaultLimit, defaultRequest: defaultRequest),

@@ -55,6 +55,9 @@ public final class KubeSim: Sendable {
         public var nodePods: Int = 110
         /// Delay before a new namespace's `default` ServiceAccount exists (a real cluster: ~1 s).
         public var serviceAccountDelay: TimeInterval = 0
+        /// Delay before the quota controller takes up a changed quota (a real cluster: ~1 s);
+        /// see `SimCluster.quotaControllerDelay`.
+        public var quotaControllerDelay: TimeInterval = 0
 
         public init(nodes: Int = 0, nodeCPU: Quantity = Quantity(8), nodeMemory: Quantity? = nil, serviceAccountDelay: TimeInterval = 0) {
             self.nodes = nodes
@@ -85,6 +88,7 @@ public final class KubeSim: Sendable {
         clusters = Dictionary(uniqueKeysWithValues: clusterNames.map {
             ($0, SimCluster(name: $0, nodes: nodes, serviceAccountDelay: shape.serviceAccountDelay, clock: clock))
         })
+        for cluster in clusters.values { cluster.quotaControllerDelay = shape.quotaControllerDelay }
         self.adminToken = adminToken
         tokens = Mutex([adminToken: UserInfo(name: "kubesim-admin", groups: ["system:masters", "system:authenticated"])])
     }

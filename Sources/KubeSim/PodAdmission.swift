@@ -48,14 +48,17 @@ enum PodAdmission {
     }
 
     /// Checks `pod` against every quota of its namespace; returns the quotas with the pod's
-    /// usage added (to be stored), or throws the API server's refusal.
+    /// usage added (to be stored), or throws the API server's refusal. A quota enforces its
+    /// `status.hard` (what the quota controller last took up), as a real API server does: one
+    /// the controller has not seen yet enforces nothing.
     static func admit(_ pod: JSON, quotas: [JSON]) throws(Status) -> [JSON] {
         let name = pod[path: "metadata.name"]?.stringValue ?? ""
         let requested = usage(of: pod)
         var updated: [JSON] = []
         for quota in quotas {
             let quotaName = quota[path: "metadata.name"]?.stringValue ?? ""
-            let hard = quantities(quota[path: "spec.hard"])
+            let hard = quantities(quota[path: "status.hard"])
+            guard !hard.isEmpty else { continue }
             let used = quantities(quota[path: "status.used"])
             // Every constrained compute resource must be specified by every container.
             let missing = hard.keys.filter { computeResources.contains($0) && requested[$0] == nil }.sorted()
@@ -77,7 +80,6 @@ enum PodAdmission {
             var newUsed = used
             for key in hard.keys { newUsed[key] = (used[key] ?? .zero) + (requested[key] ?? .zero) }
             next[path: "status.used"] = .object(newUsed.mapValues { .string($0.canonical) })
-            next[path: "status.hard"] = quota[path: "spec.hard"]
             updated.append(next)
         }
         return updated

@@ -15,7 +15,7 @@ extension SimCluster {
         let key = countKey(type)
         var updated: [JSON] = []
         for quota in quotas {
-            let hard = PodAdmission.quantities(quota[path: "spec.hard"])
+            let hard = PodAdmission.quantities(quota[path: "status.hard"])
             guard let limit = hard[key] else { continue }
             let used = PodAdmission.quantities(quota[path: "status.used"])[key] ?? .zero
             if used + Quantity(1) > limit {

@@ -56,6 +56,8 @@ public final class SimCluster: Sendable {
         var namespaceCreated: [String: Date] = [:]
         /// Bumped by every change to a Role, ClusterRole or binding.
         var rbacRevision: Int64 = 0
+        /// See `quotaControllerDelay`.
+        var quotaControllerDelay: TimeInterval = 0
     }
 
     /// Events kept for resuming watches; older resourceVersions answer 410 Gone.
@@ -65,6 +67,16 @@ public final class SimCluster: Sendable {
     /// controller-manager's delay on a real cluster, about a second); pods created before are
     /// refused.
     public let serviceAccountDelay: TimeInterval
+
+    /// How long the quota controller takes to bring a ResourceQuota's `status` up to date after
+    /// its spec changed or an object it counts went away (a real cluster: about a second). Quota
+    /// admission enforces `status.hard`, as a real API server does: a new quota enforces nothing
+    /// until then, and a changed one its old limits. Zero (the default) updates the status with
+    /// the write.
+    public var quotaControllerDelay: TimeInterval {
+        get { state.withLock { $0.quotaControllerDelay } }
+        set { state.withLock { $0.quotaControllerDelay = newValue } }
+    }
 
     public init(name: String, nodes: [JSON] = [], serviceAccountDelay: TimeInterval = 0, clock: @escaping @Sendable () -> Date = Date.init) {
         self.name = name
@@ -175,7 +187,12 @@ public final class SimCluster: Sendable {
                 Self.schedule(&stored, state: state)
             }
             if type.resource == "resourcequotas", let namespace {
-                stored = Self.recount(stored, state: state, namespace: namespace)
+                if state.quotaControllerDelay > 0 {
+                    stored["status"] = nil
+                    syncQuotas(in: namespace, after: state.quotaControllerDelay)
+                } else {
+                    stored = Self.recount(stored, state: state, namespace: namespace)
+                }
             }
             if type.isNamespaced, type.resource != "pods", let namespace {
                 quotas = try Self.admitCount(type, name: name, quotas: Self.objects(state, "resourcequotas", in: namespace))
@@ -224,7 +241,13 @@ public final class SimCluster: Sendable {
             var stored = replacement
             for field in ["uid", "creationTimestamp"] { stored[path: "metadata.\(field)"] = current[path: "metadata.\(field)"] }
             if type.resource == "resourcequotas", let namespace {
-                stored = Self.recount(stored, state: state, namespace: namespace)
+                if state.quotaControllerDelay > 0 {
+                    // The status is the controller's: an update of the quota leaves it as it was.
+                    stored["status"] = current["status"]
+                    if replacement["spec"] != current["spec"] { syncQuotas(in: namespace, after: state.quotaControllerDelay) }
+                } else {
+                    stored = Self.recount(stored, state: state, namespace: namespace)
+                }
             }
             let generation = Self.number(current[path: "metadata.generation"]) ?? 1
             let specChanged = replacement["spec"] != current["spec"]
@@ -235,6 +258,22 @@ public final class SimCluster: Sendable {
             state.objects[type, default: [:]][key] = stored
             Self.record(&state, Event(type: "MODIFIED", object: stored, revision: state.revision, resource: type))
             return stored
+        }
+    }
+
+    /// The quota controller's pass over one namespace, `delay` seconds from now: every quota's
+    /// `status.hard` set to its spec and `status.used` recounted.
+    private func syncQuotas(in namespace: String, after delay: TimeInterval) {
+        Task { [weak self] in
+            try? await Task.sleep(for: .seconds(delay))
+            self?.state.withLock { state in Self.syncQuotas(&state, in: namespace) }
+        }
+    }
+
+    static func syncQuotas(_ state: inout State, in namespace: String) {
+        for quota in objects(state, "resourcequotas", in: namespace) {
+            let recounted = recount(quota, state: state, namespace: namespace)
+            if recounted != quota { store(&state, recounted, as: type("resourcequotas")) }
         }
     }
 
@@ -257,9 +296,10 @@ public final class SimCluster: Sendable {
             gone[path: "metadata.resourceVersion"] = .string(String(state.revision))
             Self.record(&state, Event(type: "DELETED", object: gone, revision: state.revision, resource: type))
             if type.isNamespaced, type.resource != "resourcequotas", let namespace {
-                for quota in Self.objects(state, "resourcequotas", in: namespace) {
-                    let recounted = Self.recount(quota, state: state, namespace: namespace)
-                    if recounted != quota { Self.store(&state, recounted, as: Self.type("resourcequotas")) }
+                if state.quotaControllerDelay > 0 {
+                    syncQuotas(in: namespace, after: state.quotaControllerDelay)
+                } else {
+                    Self.syncQuotas(&state, in: namespace)
                 }
             }
             if type == Self.namespaces {
@@ -275,66 +315,6 @@ public final class SimCluster: Sendable {
         }
     }
 
-    // MARK: Watches
-
-    /// Events on `type` (in `namespace`, matching `selector`) after `revision`: first the kept
-    /// history, then live ones. Throws 410 Gone when `revision` is older than the history kept.
-    public func watch(_ type: ResourceType, namespace: String?, selector: LabelSelector, after revision: Int64) throws(Status) -> AsyncStream<Event> {
-        let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
-        let id = UUID()
-        try state.withLock { state throws(Status) in
-            if revision > 0, revision < state.expiredBelow {
-                throw Status.gone("too old resource version: \(revision) (\(state.expiredBelow))")
-            }
-            let watcher = Watcher(resource: type, namespace: namespace, selector: selector, continuation: continuation)
-            for event in state.history where event.revision > revision && Self.matches(event, watcher) {
-                continuation.yield(event)
-            }
-            if state.shuttingDown {
-                continuation.finish()
-            } else {
-                state.watchers[id] = watcher
-            }
-        }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) }
-        }
-        return stream
-    }
-
-    /// Watches open on this cluster now.
-    public var openWatches: Int { state.withLock { $0.watchers.count } }
-
-    /// Ends every open watch (a fault: the server closing watches).
-    public func closeWatches() {
-        let watchers = state.withLock { state in
-            defer { state.watchers = [:] }
-            return Array(state.watchers.values)
-        }
-        for watcher in watchers { watcher.continuation.finish() }
-    }
-
-    /// Ends every open watch, and every watch opened from now on at once: the cluster stops.
-    /// (A watch request already read but not yet registered would otherwise hold the server's
-    /// shutdown until its `timeoutSeconds`.)
-    public func shutDown() {
-        state.withLock { $0.shuttingDown = true }
-        closeWatches()
-    }
-
-    /// A fault: forgets all history and closes every watch, so that every watch resuming from
-    /// any revision seen so far gets 410 Gone (as after an etcd compaction past it) and must
-    /// list again.
-    public func expireWatches() {
-        let watchers = state.withLock { state in
-            state.history.removeAll()
-            state.expiredBelow = state.revision + 1
-            defer { state.watchers = [:] }
-            return Array(state.watchers.values)
-        }
-        for watcher in watchers { watcher.continuation.finish() }
-    }
-
     // MARK: Helpers
 
     static func record(_ state: inout State, _ event: Event) {
@@ -348,7 +328,7 @@ public final class SimCluster: Sendable {
         for watcher in state.watchers.values where matches(event, watcher) { watcher.continuation.yield(event) }
     }
 
-    private static func matches(_ event: Event, _ watcher: Watcher) -> Bool {
+    static func matches(_ event: Event, _ watcher: Watcher) -> Bool {
         guard event.resource == watcher.resource else { return false }
         if let namespace = watcher.namespace, event.object[path: "metadata.namespace"]?.stringValue != namespace { return false }
         return watcher.selector.matches(event.object[path: "metadata.labels"]?.stringMap ?? [:])

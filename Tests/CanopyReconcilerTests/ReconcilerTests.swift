@@ -64,12 +64,12 @@ func adminClient(_ sim: TestKubeSim, _ cluster: String, as user: String? = nil, 
             try await RunningReconciler.with(sim, feed: feed) { running in
                 var world = World()
                 let onprem = try adminClient(sim, "onprem"), cloud = try adminClient(sim, "cloud")
-                let took = try await eventually(within: 2, "both namespaces fully set up") {
-                    let dev = try await onprem.listAll(NetworkPolicy.self, namespace: "mkt-dev")
-                    let prod = try await cloud.listAll(NetworkPolicy.self, namespace: "mkt-prod")
-                    return !dev.isEmpty && !prod.isEmpty
+                // Role bindings are written last (members get access once the rest is in place).
+                try await eventually(within: 10, "both namespaces fully set up") {
+                    let dev = try await onprem.listAll(RoleBinding.self, namespace: "mkt-dev")
+                    let prod = try await cloud.listAll(RoleBinding.self, namespace: "mkt-prod")
+                    return dev.count == 3 && prod.count == 3
                 }
-                #expect(took < 2)
                 for (client, namespace) in [(onprem, "mkt-dev"), (cloud, "mkt-prod")] {
                     let ns = try await client.get(Namespace.self, namespace)
                     #expect(ns.metadata.labels?["canopy.io/managed-by"] == "canopy")
@@ -135,7 +135,7 @@ func adminClient(_ sim: TestKubeSim, _ cluster: String, as user: String? = nil, 
             options.resync = .seconds(600)  // only the watch can notice
             try await RunningReconciler.with(sim, feed: feed, options: options) { running in
                 let client = try adminClient(sim, "onprem")
-                try await eventually(within: 3, "set up") {
+                try await eventually(within: 10, "set up") {
                     running.reconciler.namespaceStatus("mkt-dev", on: ClusterID("onprem")) == .ready
                 }
                 let mine = ConfigMap(metadata: ObjectMeta(name: "mine", namespace: "mkt-dev"), data: ["a": "1"])

@@ -41,10 +41,17 @@ import TestSupport
         for (project, cluster, name) in [("marketing", "onprem", "mkt-dev"), ("marketing", "cloud", "mkt-prod"), ("sales", "onprem", "sales-dev")] {
             try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/projects/\(project)/namespaces", token: admin, json: ["cluster": cluster, "name": name]), 201)
         }
-        try await eventually(within: 60, "namespaces ready") {
-            let projects = try await server.request(.GET, "/api/v1/tenants/coke/projects", token: admin)
-            let states = projects.items.flatMap { ($0["namespaces"] as? [[String: Any]] ?? []).map { ($0["status"] as? [String: Any])?["state"] as? String } }
-            return states.count == 3 && states.allSatisfy { $0 == "Ready" }
+        do {
+            try await eventually(within: 60, "namespaces ready") {
+                let projects = try await server.request(.GET, "/api/v1/tenants/coke/projects", token: admin)
+                let states = projects.items.flatMap { ($0["namespaces"] as? [[String: Any]] ?? []).map { ($0["status"] as? [String: Any])?["state"] as? String } }
+                return states.count == 3 && states.allSatisfy { $0 == "Ready" }
+            }
+        } catch {
+            // What the namespaces and clusters said when the wait ran out.
+            let projects = try? await server.request(.GET, "/api/v1/tenants/coke/projects", token: admin)
+            let clusters = try? await server.request(.GET, "/api/v1/tenants/coke/clusters", token: admin)
+            throw TestFailure("\(error); projects: \(projects?.text ?? "-"); clusters: \(clusters?.text ?? "-")")
         }
         // Ready means pods can be admitted: each quota is already sized by the share planner.
         for (cluster, name) in [("onprem", "mkt-dev"), ("cloud", "mkt-prod"), ("onprem", "sales-dev")] {

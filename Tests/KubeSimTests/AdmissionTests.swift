@@ -42,6 +42,44 @@ import TestSupport
         }
     }
 
+    /// As on a real cluster, quota admission enforces `status.hard`, which the quota controller
+    /// takes up from the spec a moment after each change: a new quota enforces nothing until
+    /// then, and a lowered one its old limit.
+    @Test func quotaAdmissionEnforcesWhatTheControllerTookUp() async throws {
+        var shape = KubeSim.ClusterShape(nodes: 3)
+        shape.quotaControllerDelay = 0.6
+        try await TestKubeSim.with(shape: shape) { sim in
+            let kube = try Self.admin(sim)
+            _ = try await kube.create(Namespace(metadata: ObjectMeta(name: "q")))
+            let created = try await kube.create(ResourceQuota(metadata: ObjectMeta(name: "compute", namespace: "q"), hard: ["requests.cpu": Quantity(milli: 100), "requests.memory": try Quantity(parsing: "1Gi")]))
+            #expect(created.status?.hard == nil)
+            // Not taken up yet: nothing is enforced, and the pod is not counted.
+            _ = try await kube.create(try Self.pod("early", cpu: "500m", memory: "64Mi"))
+            var quota = try await Self.takenUp(kube, cpu: Quantity(milli: 100))
+            #expect(quota.status?.used?["requests.cpu"] == Quantity(milli: 500))
+            let refused = await #expect(throws: KubeError.self) { try await kube.create(try Self.pod("late", cpu: "100m", memory: "64Mi")) }
+            #expect(refused?.status?.message?.contains("exceeded quota: compute, requested: requests.cpu=100m, used: requests.cpu=500m, limited: requests.cpu=100m") == true)
+            // Raised in the spec: the old limit holds until the controller takes the new one up.
+            quota.spec?.hard?["requests.cpu"] = Quantity(2)
+            let updated = try await kube.update(quota)
+            #expect(updated.status?.hard?["requests.cpu"] == Quantity(milli: 100))
+            await #expect(throws: KubeError.self) { try await kube.create(try Self.pod("late", cpu: "100m", memory: "64Mi")) }
+            _ = try await Self.takenUp(kube, cpu: Quantity(2))
+            _ = try await kube.create(try Self.pod("late", cpu: "100m", memory: "64Mi"))
+        }
+    }
+
+    /// Waits (up to 5 s) for the quota's `status.hard` to show `cpu` requests.
+    static func takenUp(_ kube: KubeClient, cpu: Quantity) async throws -> ResourceQuota {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while true {
+            let quota = try await kube.get(ResourceQuota.self, "compute", namespace: "q")
+            if quota.status?.hard?["requests.cpu"] == cpu { return quota }
+            guard ContinuousClock.now < deadline else { throw TestFailure("status.hard is \(quota.status?.hard ?? [:])") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     @Test func limitRangeDefaultsAreAppliedAndCounted() async throws {
         try await TestKubeSim.with { sim in
             let kube = try Self.admin(sim)

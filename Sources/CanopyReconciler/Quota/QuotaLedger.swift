@@ -6,10 +6,13 @@ import KubeAPI
 /// recent demand, the hard limits it has set (the targets), and the last plan per tenant.
 /// A value guarded by the reconciler's lock; building a plan from it is pure.
 struct QuotaLedger {
-    /// What one project namespace's quota said when last seen.
+    /// What one project namespace's quota said when last seen: its spec's limits, its usage,
+    /// and the limits the API server enforces (`status.hard`: the cluster's quota controller
+    /// takes them up from the spec a moment after each write; `nil` until it first has).
     struct ObservedQuota: Equatable {
         var hard: [String: Quantity]
         var used: [String: Quantity]
+        var enforced: [String: Quantity]? = nil
     }
 
     /// Allocatable resources per node, per cluster.
@@ -44,7 +47,7 @@ struct QuotaLedger {
     /// Records a quota as seen in a cluster (its usage feeds the demand).
     mutating func observe(_ quota: ResourceQuota, on cluster: ClusterID, at now: ContinuousClock.Instant) -> Bool {
         guard let namespace = quota.metadata.namespace else { return false }
-        let observed = ObservedQuota(hard: quota.spec?.hard ?? [:], used: quota.status?.used ?? [:])
+        let observed = ObservedQuota(hard: quota.spec?.hard ?? [:], used: quota.status?.used ?? [:], enforced: quota.status?.hard)
         guard quotas[cluster]?[namespace] != observed else { return false }
         let usedChanged = quotas[cluster]?[namespace]?.used != observed.used
         quotas[cluster, default: [:]][namespace] = observed
@@ -52,6 +55,22 @@ struct QuotaLedger {
             demand.record(used: PlanUnits.amount(value, resource, roundingUp: true), of: resource, in: namespace, on: cluster, at: now)
         }
         return usedChanged
+    }
+
+    /// The namespaces of `namespaces` on `cluster` whose enforced limits (by default as last
+    /// seen; `enforced` gives them as read afresh) are not yet at or below what Canopy asks for
+    /// now. A namespace no longer asked for is left out; one whose quota enforces nothing yet is
+    /// not in force.
+    func notInForce(
+        _ namespaces: Set<String>, on cluster: ClusterID, enforced read: ((String) -> [String: Quantity]?)? = nil
+    ) -> [String] {
+        namespaces.filter { namespace in
+            guard let target = targets[cluster]?[namespace] else { return false }
+            guard let enforced = read.map({ $0(namespace) }) ?? quotas[cluster]?[namespace]?.enforced else { return true }
+            return target.contains { resource, amount in
+                enforced[resource].map { PlanUnits.amount($0, resource, roundingUp: true) > amount } ?? true
+            }
+        }.sorted()
     }
 
     /// The cluster's summed allocatable resources, when its nodes have been seen.

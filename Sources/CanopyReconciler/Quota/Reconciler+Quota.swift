@@ -233,12 +233,36 @@ extension Reconciler {
                     if let namespace = outcome.namespaceProblems.keys.filter({ namespaces.contains($0) }).sorted().first {
                         throw KubeError(.apiError, "the quota of \(namespace) could not be lowered: \(outcome.namespaceProblems[namespace]?.message ?? "")")
                     }
+                    try await self.inForce(namespaces, on: cluster, timeout: timeout)
                     self.state.withLock { state in
                         if state.ledger.unconfirmed[cluster]?.generation == generation { state.ledger.unconfirmed[cluster] = nil }
                     }
                 }
             }
             try await group.waitForAll()
+        }
+    }
+
+    /// Waits until the API server of `cluster` enforces the lowered limits of `namespaces`: a
+    /// real one admits against a quota's `status.hard`, which its quota controller takes up from
+    /// the spec about a second after the write. What the watches and passes last showed answers at
+    /// once when it is in force; otherwise the quotas still waited for are read afresh, at once
+    /// and then every 100 ms (what was last shown may not include the confirming pass yet, and a
+    /// pass's own writes answer with the status from before the controller's update).
+    private func inForce(_ namespaces: Set<String>, on cluster: ClusterID, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        guard let worker = state.withLock({ $0.workers[cluster]?.worker }) else { return }
+        var waiting = state.withLock { $0.ledger.notInForce(namespaces, on: cluster) }
+        var reads = 0
+        while !waiting.isEmpty {
+            if reads > 0 { try await Task.sleep(for: .milliseconds(100)) }
+            reads += 1
+            // A read that fails (a slow cluster) is tried again until the deadline.
+            let read = (try? await worker.enforcedQuotas(in: waiting)) ?? [:]
+            waiting = state.withLock { $0.ledger.notInForce(Set(waiting), on: cluster) { read[$0] ?? nil } }
+            guard waiting.isEmpty || ContinuousClock.now < deadline else {
+                throw KubeError(.timeout, "the lowered quota of \(waiting.joined(separator: ", ")) on \(cluster.rawValue) is not enforced after \(timeout): the cluster's quota controller has not taken it up (is kube-controller-manager running?)")
+            }
         }
     }
 

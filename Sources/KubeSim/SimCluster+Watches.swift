@@ -1,0 +1,63 @@
+import Foundation
+import KubeAPI
+
+/// Watches on a `SimCluster`: the kept history, then live events.
+extension SimCluster {
+    /// Events on `type` (in `namespace`, matching `selector`) after `revision`: first the kept
+    /// history, then live ones. Throws 410 Gone when `revision` is older than the history kept.
+    public func watch(_ type: ResourceType, namespace: String?, selector: LabelSelector, after revision: Int64) throws(Status) -> AsyncStream<Event> {
+        let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+        let id = UUID()
+        try state.withLock { state throws(Status) in
+            if revision > 0, revision < state.expiredBelow {
+                throw Status.gone("too old resource version: \(revision) (\(state.expiredBelow))")
+            }
+            let watcher = Watcher(resource: type, namespace: namespace, selector: selector, continuation: continuation)
+            for event in state.history where event.revision > revision && Self.matches(event, watcher) {
+                continuation.yield(event)
+            }
+            if state.shuttingDown {
+                continuation.finish()
+            } else {
+                state.watchers[id] = watcher
+            }
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    /// Watches open on this cluster now.
+    public var openWatches: Int { state.withLock { $0.watchers.count } }
+
+    /// Ends every open watch (a fault: the server closing watches).
+    public func closeWatches() {
+        let watchers = state.withLock { state in
+            defer { state.watchers = [:] }
+            return Array(state.watchers.values)
+        }
+        for watcher in watchers { watcher.continuation.finish() }
+    }
+
+    /// Ends every open watch, and every watch opened from now on at once: the cluster stops.
+    /// (A watch request already read but not yet registered would otherwise hold the server's
+    /// shutdown until its `timeoutSeconds`.)
+    public func shutDown() {
+        state.withLock { $0.shuttingDown = true }
+        closeWatches()
+    }
+
+    /// A fault: forgets all history and closes every watch, so that every watch resuming from
+    /// any revision seen so far gets 410 Gone (as after an etcd compaction past it) and must
+    /// list again.
+    public func expireWatches() {
+        let watchers = state.withLock { state in
+            state.history.removeAll()
+            state.expiredBelow = state.revision + 1
+            defer { state.watchers = [:] }
+            return Array(state.watchers.values)
+        }
+        for watcher in watchers { watcher.continuation.finish() }
+    }
+}
