@@ -22,6 +22,10 @@ public struct PassOutcome: Sendable {
     var unenforced: Set<String> = []
     /// Namespaces whose role bindings were held back because their quota is not enforced yet.
     var withheld: Set<String> = []
+    /// Namespaces (of those not yet known to) seen with their `default` ServiceAccount, and
+    /// those still without it (pods are refused there until the cluster creates it).
+    var accounted: Set<String> = []
+    var unaccounted: Set<String> = []
 }
 
 /// One reconciliation pass over one cluster: list what Canopy manages (by its label), diff it
@@ -40,9 +44,13 @@ final class ClusterSync {
     /// Managed namespaces being deleted: their contents go with them.
     private var deleting: Set<String> = []
 
-    init(client: KubeClient, desired: DesiredCluster, logger: Logger) {
+    /// Desired namespaces known to have their `default` ServiceAccount.
+    let accounted: Set<String>
+
+    init(client: KubeClient, desired: DesiredCluster, accounted: Set<String> = [], logger: Logger) {
         self.client = client
         self.desired = desired
+        self.accounted = accounted
         self.logger = logger
     }
 
@@ -79,7 +87,28 @@ final class ClusterSync {
             return Self.leavesRoom(quota.spec?.hard) && !Self.leavesRoom(quota.status?.hard) ? namespace : nil
         })
         try await releaseNamespaces(observed: observedNamespaces)
+        try await checkServiceAccounts(of: wanted.subtracting(accounted).subtracting(blocked))
         return outcome
+    }
+
+    /// Pods need their namespace's `default` ServiceAccount, which the cluster's controller-
+    /// manager creates about a second after the namespace (until then a real API server refuses
+    /// every pod: "error looking up service account"). One list of them, only while some
+    /// namespace has not been seen with it; a cluster that does not let Canopy list service
+    /// accounts is not waited for.
+    private func checkServiceAccounts(of namespaces: Set<String>) async throws {
+        guard !namespaces.isEmpty else { return }
+        let named = FieldSelector([.init(path: "metadata.name", value: "default")])
+        let present: Set<String>
+        do {
+            present = Set(try await client.list(ServiceAccount.self, fieldSelector: named).items.compactMap(\.metadata.namespace))
+        } catch let error as KubeError where !Self.isClusterFailure(error) {
+            logger.debug("service accounts not listed", metadata: ["error": "\(error.message)"])
+            outcome.accounted = namespaces
+            return
+        }
+        outcome.accounted = namespaces.intersection(present)
+        outcome.unaccounted = namespaces.subtracting(present)
     }
 
     // MARK: Namespaces

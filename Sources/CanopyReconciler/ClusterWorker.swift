@@ -52,6 +52,9 @@ final class ClusterWorker: Sendable {
         /// members' role bindings wait for that (see `PassOutcome`).
         var unenforced: Set<String> = []
         var withheld: Set<String> = []
+        /// Those of them seen with their `default` ServiceAccount, and those still without it.
+        var accounted: Set<String> = []
+        var unaccounted: Set<String> = []
         var backoff: Duration = .zero
         var nextRetry: ContinuousClock.Instant?
         var lastPass: ContinuousClock.Instant?
@@ -118,6 +121,9 @@ final class ClusterWorker: Sendable {
                 return .pending("waiting for the cluster's quota controller to take up its quota; its members get access then")
             }
             if state.unenforced.contains(name) { return .pending("waiting for the cluster's quota controller to enforce its quota's limits") }
+            if state.unaccounted.contains(name) {
+                return .pending("waiting for the cluster to create its default ServiceAccount (pods are refused until then)")
+            }
             return .ready
         }
     }
@@ -181,16 +187,16 @@ final class ClusterWorker: Sendable {
     private func passes() async {
         for await _ in wakeups {
             if Task.isCancelled { break }
-            let (desired, generation, waiting) = state.withLock { state in
+            let (desired, generation, accounted, waiting) = state.withLock { state in
                 let waiting = state.status.state == .failing && (state.nextRetry.map { ContinuousClock.now < $0 } ?? false)
                 if !waiting { state.running = true }
-                return (state.desired, state.generation, waiting)
+                return (state.desired, state.generation, state.accounted, waiting)
             }
             if waiting { continue }
             let result: Result<PassOutcome, any Error>
             do {
                 let client = try await client()
-                result = .success(try await ClusterSync(client: client, desired: desired, logger: logger).run())
+                result = .success(try await ClusterSync(client: client, desired: desired, accounted: accounted, logger: logger).run())
             } catch is CancellationError {
                 break
             } catch {
@@ -245,9 +251,12 @@ final class ClusterWorker: Sendable {
                 state.roomless = desired.roomlessQuotas
                 state.unenforced = outcome.unenforced
                 state.withheld = outcome.withheld
+                state.accounted = state.accounted.union(outcome.accounted).intersection(state.synced)
+                state.unaccounted = outcome.unaccounted
                 // Held-back role bindings are retried like a problem (and sooner when the quota
-                // watch sees the quota taken up).
+                // watch sees the quota taken up), as is a look for missing service accounts.
                 let troubled = !outcome.namespaceProblems.isEmpty || !outcome.clusterProblems.isEmpty || !outcome.withheld.isEmpty
+                    || !outcome.unaccounted.isEmpty
                 state.status.lastError = outcome.clusterProblems.first
                 if troubled {
                     state.backoff = nextBackoff(state.backoff)

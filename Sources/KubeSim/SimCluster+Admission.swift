@@ -60,22 +60,42 @@ extension SimCluster {
     }
 
     /// Pods need the namespace's `default` ServiceAccount, which appears `delay` after the
-    /// namespace (created lazily here when its time has come).
-    static func requireServiceAccount(_ state: inout State, namespace: String, delay: TimeInterval, now: Date, revisionTime: String) throws(Status) {
-        let accounts = type("serviceaccounts")
-        if state.objects[accounts]?[key(namespace, "default")] != nil { return }
-        let created = state.namespaceCreated[namespace] ?? .distantPast
-        guard now.timeIntervalSince(created) >= delay else {
-            throw Status.admissionForbidden("pods", "", reason: "error looking up service account \(namespace)/default: serviceaccount \"default\" not found")
+    /// namespace.
+    static func requireServiceAccount(_ state: inout State, pod: String, namespace: String, delay: TimeInterval, now: Date) throws(Status) {
+        guard createAccountIfDue(&state, namespace: namespace, delay: delay, now: now) else {
+            throw Status.admissionForbidden("pods", pod, reason: "error looking up service account \(namespace)/default: serviceaccount \"default\" not found")
         }
+    }
+
+    /// The controller-manager's service-account controller, run lazily: every namespace (not
+    /// being deleted) whose `default` ServiceAccount is due, `delay` after the namespace was
+    /// created, gets it. Run before service accounts are read and before a pod is admitted, so
+    /// that reads see what they would had it run on time (a watch sees the account at the next
+    /// such read, not at its due time).
+    static func createDueAccounts(_ state: inout State, delay: TimeInterval, now: Date) {
+        for namespace in (state.objects[namespaces] ?? [:]).values where namespace[path: "status.phase"]?.stringValue != "Terminating" {
+            guard let name = namespace[path: "metadata.name"]?.stringValue else { continue }
+            createAccountIfDue(&state, namespace: name, delay: delay, now: now)
+        }
+    }
+
+    /// Creates the `default` ServiceAccount of `namespace` when it is due and missing; returns
+    /// whether it exists.
+    @discardableResult
+    private static func createAccountIfDue(_ state: inout State, namespace: String, delay: TimeInterval, now: Date) -> Bool {
+        let accounts = type("serviceaccounts")
+        if state.objects[accounts]?[key(namespace, "default")] != nil { return true }
+        let created = state.namespaceCreated[namespace] ?? .distantPast
+        guard now.timeIntervalSince(created) >= delay else { return false }
         state.revision += 1
         let account: JSON = .object([
             "apiVersion": .string("v1"), "kind": .string("ServiceAccount"),
             "metadata": .object(["name": .string("default"), "namespace": .string(namespace), "uid": .string(UUID().uuidString.lowercased()),
-                                 "resourceVersion": .string(String(state.revision)), "creationTimestamp": .string(revisionTime)]),
+                                 "resourceVersion": .string(String(state.revision)), "creationTimestamp": .string(KubeTime.format(now))]),
         ])
         state.objects[accounts, default: [:]][key(namespace, "default")] = account
         record(&state, Event(type: "ADDED", object: account, revision: state.revision, resource: accounts))
+        return true
     }
 
     /// Binds a pod to the first node that fits it (Running), or leaves it Pending.

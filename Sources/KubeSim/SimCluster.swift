@@ -104,6 +104,7 @@ public final class SimCluster: Sendable {
     }
 
     static let namespaces = ResourceType.find(group: "", version: "v1", resource: "namespaces")!
+    static let serviceAccounts = ResourceType.find(group: "", version: "v1", resource: "serviceaccounts")!
     /// Kinds for callers that create objects directly (benchmarks, fixtures).
     public static let namespaceType = namespaces
     public static let quotaType = ResourceType.find(group: "", version: "v1", resource: "resourcequotas")!
@@ -115,7 +116,10 @@ public final class SimCluster: Sendable {
     // MARK: Reads
 
     public func get(_ type: ResourceType, namespace: String?, name: String) throws(Status) -> JSON {
-        guard let object = state.withLock({ $0.objects[type]?[Self.key(namespace, name)] }) else {
+        guard let object = state.withLock({ state in
+            if type == Self.serviceAccounts { Self.createDueAccounts(&state, delay: serviceAccountDelay, now: clock()) }
+            return state.objects[type]?[Self.key(namespace, name)]
+        }) else {
             throw Status.notFound(type.resource, name, group: type.group)
         }
         return object
@@ -128,7 +132,8 @@ public final class SimCluster: Sendable {
         fieldSelector: FieldSelector = FieldSelector(), limit: Int? = nil, continue token: String? = nil
     ) throws(Status) -> (items: [JSON], revision: Int64, continue: String?) {
         let (all, revision) = state.withLock { state in
-            (state.objects[type] ?? [:], state.revision)
+            if type == Self.serviceAccounts { Self.createDueAccounts(&state, delay: serviceAccountDelay, now: clock()) }
+            return (state.objects[type] ?? [:], state.revision)
         }
         let after = try token.map { token throws(Status) -> String in
             guard let data = Data(base64Encoded: token), let key = String(data: data, encoding: .utf8) else {
@@ -181,7 +186,7 @@ public final class SimCluster: Sendable {
             var quotas: [JSON] = []
             if type.resource == "pods", let namespace {
                 try PodSecurity.check(stored, namespace: state.objects[Self.namespaces]?[Self.key(nil, namespace)])
-                try Self.requireServiceAccount(&state, namespace: namespace, delay: serviceAccountDelay, now: clock(), revisionTime: now)
+                try Self.requireServiceAccount(&state, pod: name, namespace: namespace, delay: serviceAccountDelay, now: clock())
                 PodAdmission.applyLimitRanges(&stored, limitRanges: Self.objects(state, "limitranges", in: namespace))
                 quotas = try PodAdmission.admit(stored, quotas: Self.objects(state, "resourcequotas", in: namespace))
                 Self.schedule(&stored, state: state)

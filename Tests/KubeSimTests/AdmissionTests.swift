@@ -135,10 +135,26 @@ import TestSupport
             let kube = try Self.admin(sim)
             _ = try await kube.create(Namespace(metadata: ObjectMeta(name: "q")))
             let early = await #expect(throws: KubeError.self) { try await kube.create(try Self.pod("early", cpu: "100m", memory: "10Mi")) }
-            #expect(early?.status?.message?.contains("error looking up service account q/default") == true)
+            #expect(early?.status?.message == "pods \"early\" is forbidden: error looking up service account q/default: serviceaccount \"default\" not found", "\(early?.status?.message ?? "")")
             now.withLock { $0 += 1.5 }
             #expect(try await kube.create(try Self.pod("late", cpu: "100m", memory: "10Mi")).metadata.name == "late")
             #expect(try await kube.get(ServiceAccount.self, "default", namespace: "q").metadata.name == "default")
+        }
+    }
+
+    /// The account appears when due whoever looks first: a list or a get, not only a pod.
+    @Test func theDefaultServiceAccountIsListedOnceDue() async throws {
+        let now = Mutex(Date())
+        try await TestKubeSim.with(shape: KubeSim.ClusterShape(nodes: 1, serviceAccountDelay: 1), clock: { now.withLock { $0 } }) { sim in
+            let kube = try Self.admin(sim)
+            _ = try await kube.create(Namespace(metadata: ObjectMeta(name: "q")))
+            let named = FieldSelector([.init(path: "metadata.name", value: "default")])
+            let early = try await kube.list(ServiceAccount.self, fieldSelector: named).items.compactMap(\.metadata.namespace)
+            #expect(!early.contains("q"), "\(early)")
+            await #expect(throws: KubeError.self) { try await kube.get(ServiceAccount.self, "default", namespace: "q") }
+            now.withLock { $0 += 1.5 }
+            let late = try await kube.list(ServiceAccount.self, fieldSelector: named).items
+            #expect(late.contains { $0.metadata.namespace == "q" } && late.allSatisfy { $0.metadata.name == "default" }, "\(late.map(\.metadata))")
         }
     }
 }

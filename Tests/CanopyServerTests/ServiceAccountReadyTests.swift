@@ -1,0 +1,40 @@
+import Foundation
+import KubeAPI
+import KubeClient
+import KubeSim
+import Synchronization
+import Testing
+import TestSupport
+
+/// A real API server refuses every pod in a new namespace until the controller-manager has
+/// created the namespace's `default` ServiceAccount, about a second after the namespace. A
+/// namespace is `Ready` only once that account exists: a pod created the moment it says `Ready`
+/// is admitted.
+@Suite struct ServiceAccountReadyTests {
+    @Test func readyWaitsForTheDefaultServiceAccount() async throws {
+        // Longer than a real cluster's second, so that the share planner has sized the quota well
+        // before the account appears (Ready waits for both).
+        let shape = KubeSim.ClusterShape(nodes: 3, serviceAccountDelay: 5)
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"], shape: shape) { sim in
+            try await TestServer.with { server in
+                let fixture = try await Fixture.build(server)
+                try await PlacementTests.importClusters(server, sim, fixture)
+                let admin = fixture.tokens["coke-admin"]
+                try await QuotaTests.project(server, admin, ["name": "web", "caps": ["cpu": "4"], "placements": [["cluster": "onprem", "namespaces": ["web-a"]]]])
+                let seen = Mutex<[String]>([])
+                _ = try await eventually(within: 30, "web-a Ready") {
+                    let project = try await server.request(.GET, "/api/v1/tenants/coke/projects/web", token: admin)
+                    let status = (project.object["namespaces"] as? [[String: Any]])?.first?["status"] as? [String: Any]
+                    let state = status?["state"] as? String
+                    seen.withLock { $0.append("\(state ?? "-"): \(status?["message"] as? String ?? "")") }
+                    return state == "Ready"
+                }
+                let kube = try PlacementTests.client(sim, "onprem")
+                let pod = try await kube.create(ProxyTests.pod("first", "web-a"))
+                #expect(pod.metadata.name == "first")
+                let states = seen.withLock { $0 }
+                #expect(states.contains { $0.contains("waiting for the cluster to create its default ServiceAccount") }, "\(states)")
+            }
+        }
+    }
+}
