@@ -25,10 +25,13 @@ extension FastLaneTests {
                     let before = server.services.fastLane.answered
                     let connection = try await RawBytes(server)
                     let requests = Self.rawGET(Self.configMaps, token: member) + Self.rawGET("/k8s/clusters/coke/onprem/api/v1/namespaces", token: member)
+                    // The 24 MB answer stalls on the client, which stops reading by itself once
+                    // the requests are written (TLS's handshake needs reads until then) and then
+                    // reads only until the answer has begun (a client starved of CPU, polling,
+                    // could take it all before it stopped); the shutdown begins.
                     try await connection.send(Array(requests.utf8))
-                    try await connection.waitFor(Array("HTTP/1.1 200 OK".utf8))
-                    // The 24 MB answer stalls on the client, which stops reading; the shutdown begins.
                     try await connection.reading(false)
+                    try await connection.waitFor(Array("HTTP/1.1 200 OK".utf8), onDemand: true)
                     try await Task.sleep(for: .milliseconds(500))
                     #expect(server.services.fastLane.answered == before)
                     held.withLock { $0 = connection }

@@ -195,9 +195,11 @@ final class RawBytes: @unchecked Sendable {
     }
 
     /// Waits (up to `seconds`) until what came back holds `bytes`; returns all that came back.
-    /// Throws when it does not, or when the server closes the connection first.
+    /// Throws when it does not, or when the server closes the connection first. `onDemand`: the
+    /// connection does not read by itself (`reading(false)`), and one read is asked for at a time
+    /// until `bytes` came, so that little more than them is read.
     @discardableResult
-    func waitFor(_ bytes: [UInt8], within seconds: Double = 20) async throws -> [UInt8] {
+    func waitFor(_ bytes: [UInt8], within seconds: Double = 20, onDemand: Bool = false) async throws -> [UInt8] {
         let deadline = ContinuousClock.now + .seconds(seconds)
         while true {
             let (received, open) = recorder.state.withLock { ($0.bytes, $0.open) }
@@ -205,6 +207,7 @@ final class RawBytes: @unchecked Sendable {
             guard open, ContinuousClock.now < deadline else {
                 throw TestFailure("\(open ? "not within \(seconds) s" : "the connection closed first"): \(String(decoding: received.prefix(600), as: UTF8.self))")
             }
+            if onDemand { channel.read() }
             try await Task.sleep(for: .milliseconds(20))
         }
     }
