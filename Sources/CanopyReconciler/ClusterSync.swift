@@ -22,8 +22,9 @@ public struct PassOutcome: Sendable {
     var unenforced: Set<String> = []
     /// Namespaces whose role bindings were held back because their quota is not enforced yet.
     var withheld: Set<String> = []
-    /// Namespaces (of those not yet known to) seen with their `default` ServiceAccount, and
-    /// those still without it (pods are refused there until the cluster creates it).
+    /// Of the namespaces not known to have their `default` ServiceAccount (or created by this
+    /// pass): those seen with it, and those still without it (pods are refused there until the
+    /// cluster creates it).
     var accounted: Set<String> = []
     var unaccounted: Set<String> = []
 }
@@ -43,6 +44,8 @@ final class ClusterSync {
     private var blocked: Set<String> = []
     /// Managed namespaces being deleted: their contents go with them.
     private var deleting: Set<String> = []
+    /// Namespaces this pass created (again, if they were deleted behind Canopy's back).
+    private var created: Set<String> = []
 
     /// Desired namespaces known to have their `default` ServiceAccount.
     let accounted: Set<String>
@@ -87,7 +90,7 @@ final class ClusterSync {
             return Self.leavesRoom(quota.spec?.hard) && !Self.leavesRoom(quota.status?.hard) ? namespace : nil
         })
         try await releaseNamespaces(observed: observedNamespaces)
-        try await checkServiceAccounts(of: wanted.subtracting(accounted).subtracting(blocked))
+        try await checkServiceAccounts(of: wanted.subtracting(accounted).union(created).subtracting(blocked))
         return outcome
     }
 
@@ -128,6 +131,7 @@ final class ClusterSync {
             do {
                 _ = try await client.create(namespace)
                 outcome.writes += 1
+                created.insert(name)
             } catch let error as KubeError where error.httpCode == 409 {
                 try await takeOver(namespace)
             } catch let error as KubeError where !Self.isClusterFailure(error) {

@@ -251,7 +251,7 @@ final class ClusterWorker: Sendable {
                 state.roomless = desired.roomlessQuotas
                 state.unenforced = outcome.unenforced
                 state.withheld = outcome.withheld
-                state.accounted = state.accounted.union(outcome.accounted).intersection(state.synced)
+                state.accounted = state.accounted.subtracting(outcome.unaccounted).union(outcome.accounted).intersection(state.synced)
                 state.unaccounted = outcome.unaccounted
                 // Held-back role bindings are retried like a problem (and sooner when the quota
                 // watch sees the quota taken up), as is a look for missing service accounts.

@@ -21,19 +21,34 @@ import TestSupport
                 try await PlacementTests.importClusters(server, sim, fixture)
                 let admin = fixture.tokens["coke-admin"]
                 try await QuotaTests.project(server, admin, ["name": "web", "caps": ["cpu": "4"], "placements": [["cluster": "onprem", "namespaces": ["web-a"]]]])
-                let seen = Mutex<[String]>([])
-                _ = try await eventually(within: 30, "web-a Ready") {
-                    let project = try await server.request(.GET, "/api/v1/tenants/coke/projects/web", token: admin)
-                    let status = (project.object["namespaces"] as? [[String: Any]])?.first?["status"] as? [String: Any]
-                    let state = status?["state"] as? String
-                    seen.withLock { $0.append("\(state ?? "-"): \(status?["message"] as? String ?? "")") }
-                    return state == "Ready"
-                }
                 let kube = try PlacementTests.client(sim, "onprem")
-                let pod = try await kube.create(ProxyTests.pod("first", "web-a"))
-                #expect(pod.metadata.name == "first")
-                let states = seen.withLock { $0 }
-                #expect(states.contains { $0.contains("waiting for the cluster to create its default ServiceAccount") }, "\(states)")
+                let waiting = "waiting for the cluster to create its default ServiceAccount"
+                // Waits until web-a said it waits for its account, then until it is Ready.
+                let ready = { @Sendable () async throws in
+                    let seen = Mutex<[String]>([])
+                    do {
+                        _ = try await eventually(within: 30, "web-a waiting for its account, then Ready") {
+                            let project = try await server.request(.GET, "/api/v1/tenants/coke/projects/web", token: admin)
+                            let status = (project.object["namespaces"] as? [[String: Any]])?.first?["status"] as? [String: Any]
+                            let state = status?["state"] as? String
+                            return seen.withLock { seen in
+                                seen.append("\(state ?? "-"): \(status?["message"] as? String ?? "")")
+                                return state == "Ready" && seen.contains { $0.contains(waiting) }
+                            }
+                        }
+                    } catch {
+                        throw TestFailure("\(error): \(seen.withLock { $0 })")
+                    }
+                }
+                try await ready()
+                #expect(try await kube.create(ProxyTests.pod("first", "web-a")).metadata.name == "first")
+
+                // Deleted behind Canopy's back, the namespace is made again, and its new account
+                // is waited for again.
+                try await kube.delete(Namespace.self, "web-a")
+                _ = try await eventually(within: 30, "web-a made again") { try await PlacementTests.exists(kube, "web-a") }
+                try await ready()
+                #expect(try await kube.create(ProxyTests.pod("second", "web-a")).metadata.name == "second")
             }
         }
     }
