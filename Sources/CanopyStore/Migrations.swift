@@ -77,6 +77,13 @@ enum Migrations {
                 "ALTER TABLE projects ADD COLUMN placements TEXT NOT NULL DEFAULT '{}'",
                 "ALTER TABLE tenants ADD COLUMN caps TEXT",
             ],
+            [
+                // Failed sign-ins per throttle key (a user name or a source address), kept for the
+                // throttle's window and shared by every replica on the database.
+                "CREATE TABLE sign_in_failures (key TEXT NOT NULL, at BIGINT NOT NULL)",
+                "CREATE INDEX sign_in_failures_key ON sign_in_failures (key, at)",
+                "CREATE INDEX sign_in_failures_at ON sign_in_failures (at)",
+            ],
         ]
     }
 }

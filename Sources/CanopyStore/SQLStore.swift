@@ -177,6 +177,38 @@ public final class SQLStore: Store {
         }
     }
 
+    public func signInFailures(of keys: [String], since: Date) async throws -> [String: [Date]] {
+        guard !keys.isEmpty else { return [:] }
+        return try await mapErrors {
+            try await backend.withDatabase { db in
+                let rows = try await db.raw("""
+                    SELECT key, at FROM sign_in_failures WHERE key IN (\(binds: keys)) AND at >= \(bind: Rows.millis(since)) ORDER BY at
+                    """).all()
+                var failures: [String: [Date]] = [:]
+                for row in rows {
+                    let at = try row.decode(column: "at", as: Int64.self)
+                    failures[try row.decode(column: "key", as: String.self), default: []].append(Rows.date(at))
+                }
+                return failures
+            }
+        }
+    }
+
+    public func recordSignInFailure(_ keys: [String], at date: Date, forgetBefore: Date) async throws {
+        try await write { tx in
+            try await tx.db.raw("DELETE FROM sign_in_failures WHERE at < \(bind: Rows.millis(forgetBefore))").run()
+            for key in keys {
+                try await tx.db.raw("INSERT INTO sign_in_failures (key, at) VALUES (\(bind: key), \(bind: Rows.millis(date)))").run()
+            }
+        }
+    }
+
+    public func clearSignInFailures(of key: String) async throws {
+        try await write { tx in
+            try await tx.db.raw("DELETE FROM sign_in_failures WHERE key = \(bind: key)").run()
+        }
+    }
+
     public func audit(_ query: AuditQuery) async throws -> [AuditEvent] {
         guard !query.scopes.isEmpty, query.projectIDs?.isEmpty != true else { return [] }
         return try await mapErrors {

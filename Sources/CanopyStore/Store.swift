@@ -29,6 +29,14 @@ public protocol Store: Sendable {
     func tokens(of userID: UserID) async throws -> [APIToken]
     /// Records when tokens were last used (batched; losing a few on a crash is acceptable).
     func recordTokenUse(_ uses: [TokenID: Date]) async throws
+    /// Failed sign-ins for each of `keys` (the sign-in throttle's keys) at or after `since`,
+    /// oldest first; keys without any are left out.
+    func signInFailures(of keys: [String], since: Date) async throws -> [String: [Date]]
+    /// Records one failed sign-in against each of `keys`, and forgets every failure before
+    /// `forgetBefore` (those the throttle no longer counts).
+    func recordSignInFailure(_ keys: [String], at date: Date, forgetBefore: Date) async throws
+    /// Forgets the failed sign-ins of `key` (after a successful one).
+    func clearSignInFailures(of key: String) async throws
     /// Audit events in a scope, newest first.
     func audit(_ query: AuditQuery) async throws -> [AuditEvent]
     /// Answers when the database answers a trivial query; throws `unavailable` otherwise.

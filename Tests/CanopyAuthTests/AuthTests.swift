@@ -4,34 +4,27 @@ import Testing
 
 @Suite struct LoginThrottleTests {
     @Test func fiveFailuresInAMinuteBlockUntilTheWindowPasses() {
-        var throttle = LoginThrottle()
+        let throttle = LoginThrottle()
         let start = Date(timeIntervalSince1970: 1000)
+        var failures: [String: [Date]] = [:]
         for second in 0..<5 {
-            #expect(throttle.retryAfter(for: ["u"], at: start + Double(second)) == nil)
-            throttle.recordFailure(for: ["u"], at: start + Double(second))
+            #expect(throttle.retryAfter(failures: failures, at: start + Double(second)) == nil)
+            failures["u", default: []].append(start + Double(second))
         }
-        #expect(throttle.retryAfter(for: ["u"], at: start + 10) == 50)
-        #expect(throttle.retryAfter(for: ["other"], at: start + 10) == nil)
-        #expect(throttle.retryAfter(for: ["u"], at: start + 60.5) == nil)
+        #expect(throttle.retryAfter(failures: failures, at: start + 10) == 50)
+        #expect(throttle.retryAfter(failures: ["other": [start]], at: start + 10) == nil)
+        #expect(throttle.retryAfter(failures: failures, at: start + 60.5) == nil)
+        #expect(throttle.windowStart(at: start + 60) == start)
     }
 
-    @Test func successClearsOnlyTheGivenKeys() {
-        var throttle = LoginThrottle(limit: 2)
-        let now = Date()
-        throttle.recordFailure(for: ["user", "address"], at: now)
-        throttle.recordFailure(for: ["user", "address"], at: now)
-        throttle.recordSuccess(for: ["user"])
-        #expect(throttle.retryAfter(for: ["user"], at: now) == nil)
-        #expect(throttle.retryAfter(for: ["address"], at: now) != nil)
-    }
-
-    @Test func memoryIsBounded() {
-        var throttle = LoginThrottle(capacity: 100)
-        let now = Date()
-        for index in 0..<1000 { throttle.recordFailure(for: ["k\(index)"], at: now + Double(index) / 1000) }
-        // The newest keys are still tracked, the oldest forgotten.
-        for _ in 0..<4 { throttle.recordFailure(for: ["k999"], at: now + 1) }
-        #expect(throttle.retryAfter(for: ["k999"], at: now + 1) != nil)
+    /// The newest `limit` failures count, in any order they are given.
+    @Test func theNewestFailuresCountInAnyOrder() {
+        let throttle = LoginThrottle(limit: 2, window: 60)
+        let start = Date(timeIntervalSince1970: 1000)
+        let failures = ["u": [start + 30, start, start + 20]]
+        // The newest two are at 20 and 30: blocked until 20 leaves the window (at 80).
+        #expect(throttle.retryAfter(failures: failures, at: start + 40) == 40)
+        #expect(throttle.retryAfter(failures: failures, at: start + 80.5) == nil)
     }
 }
 

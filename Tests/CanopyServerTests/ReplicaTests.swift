@@ -66,6 +66,25 @@ import TestSupport
         }
     }
 
+    /// Failed sign-ins count together on every replica: five wrong passwords spread over two
+    /// replicas block the sixth attempt on either (each replica counted only its own before).
+    @Test func failedSignInsAreCountedAcrossReplicas() async throws {
+        let database = try #require(try await TestBackend.postgres.freshDatabaseURL())
+        try await TestServer.with(databaseURL: database) { first in
+            try await TestServer.with(databaseURL: database) { second in
+                let wrong: [String: Any] = ["username": "admin", "password": "wrong-password"]
+                for index in 0..<5 {
+                    let replica = index % 2 == 0 ? first : second
+                    try Fixture.expect(await replica.request(.POST, "/api/v1/login", json: wrong), 401)
+                }
+                for replica in [first, second] {
+                    let blocked = try await replica.request(.POST, "/api/v1/login", json: ["username": "admin", "password": TestServer.adminPassword])
+                    #expect(blocked.status == 429, "\(blocked.status) \(blocked.text)")
+                }
+            }
+        }
+    }
+
     /// Retries `body` for up to `limit` (five seconds unless told).
     private func eventually<T>(within limit: Duration = .seconds(5), _ body: () async throws -> T) async throws -> T {
         let deadline = ContinuousClock.now + limit

@@ -115,6 +115,11 @@ private final class GatedStore: Store {
     }
     func passwordHash(of userID: UserID) async throws -> String? { try await base.passwordHash(of: userID) }
     func tokens(of userID: UserID) async throws -> [APIToken] { try await base.tokens(of: userID) }
+    func signInFailures(of keys: [String], since: Date) async throws -> [String: [Date]] { try await base.signInFailures(of: keys, since: since) }
+    func recordSignInFailure(_ keys: [String], at date: Date, forgetBefore: Date) async throws {
+        try await base.recordSignInFailure(keys, at: date, forgetBefore: forgetBefore)
+    }
+    func clearSignInFailures(of key: String) async throws { try await base.clearSignInFailures(of: key) }
     func recordTokenUse(_ uses: [TokenID: Date]) async throws { try await base.recordTokenUse(uses) }
     func audit(_ query: AuditQuery) async throws -> [AuditEvent] { try await base.audit(query) }
     func ping() async throws { try await base.ping() }

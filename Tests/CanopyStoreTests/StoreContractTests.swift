@@ -85,6 +85,24 @@ import TestSupport
         }
     }
 
+    /// Failed sign-ins: recorded per key, read back from a time on, forgotten per key, and
+    /// those before the window forgotten when a new one is recorded.
+    @Test(arguments: TestBackend.allCases)
+    func signInFailuresAreKeptPerKeyForTheWindow(backend: TestBackend) async throws {
+        try await backend.withStore { store in
+            try await store.recordSignInFailure(["user:coke/ann", "address:10.0.0.1"], at: now, forgetBefore: now - 60)
+            try await store.recordSignInFailure(["user:coke/ann", "address:10.0.0.2"], at: now + 1, forgetBefore: now - 59)
+            let both = try await store.signInFailures(of: ["user:coke/ann", "address:10.0.0.1", "address:10.0.0.9"], since: now - 60)
+            #expect(both == ["user:coke/ann": [now, now + 1], "address:10.0.0.1": [now]])
+            #expect(try await store.signInFailures(of: ["user:coke/ann"], since: now + 0.5) == ["user:coke/ann": [now + 1]])
+            try await store.clearSignInFailures(of: "user:coke/ann")
+            #expect(try await store.signInFailures(of: ["user:coke/ann", "address:10.0.0.2"], since: now - 60) == ["address:10.0.0.2": [now + 1]])
+            // A failure 61 s later forgets those before its window.
+            try await store.recordSignInFailure(["address:10.0.0.3"], at: now + 61, forgetBefore: now + 1)
+            #expect(try await store.signInFailures(of: ["address:10.0.0.1", "address:10.0.0.2"], since: .distantPast) == ["address:10.0.0.2": [now + 1]])
+        }
+    }
+
     @Test(arguments: TestBackend.allCases)
     func migrationsAreIdempotent(backend: TestBackend) async throws {
         try await backend.withStore { store in

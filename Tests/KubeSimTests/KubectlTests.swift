@@ -106,8 +106,9 @@ import TestSupport
                       limits: {cpu: \(cpu), memory: \(memory)}
                 """
             }
-            // Watch pods while one is created; the watch ends by its own timeout.
-            async let watch = kubectl.run("get", "pods", "--watch", "--request-timeout=3s")
+            // Watch pods while one is created; the watch ends by its own timeout (8 s: kubectl
+            // starting, discovering and printing within 3 s was too tight on a loaded machine).
+            async let watch = kubectl.run("get", "pods", "--watch", "--request-timeout=8s")
             try await Task.sleep(for: .milliseconds(800))
             #expect(try await kubectl.run("apply", "-f", "-", input: pod("small", "500m", "256Mi")).output.contains("pod/small created"))
             let big = try await kubectl.run("apply", "-f", "-", input: pod("big2", "4", "8Gi"))

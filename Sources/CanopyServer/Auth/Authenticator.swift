@@ -25,7 +25,7 @@ public final class Authenticator: Sendable {
     private let logger: Logger
     private let cache = Mutex(TokenCache())
     private let pendingUses = Mutex<[TokenID: Date]>([:])
-    private let throttle: Mutex<LoginThrottle>
+    private let throttle: LoginThrottle
     private let directories: Directories?
 
     private struct CachedToken {
@@ -52,7 +52,7 @@ public final class Authenticator: Sendable {
         self.world = world
         self.hasher = hasher
         self.clock = clock
-        self.throttle = Mutex(throttle)
+        self.throttle = throttle
         self.cacheLifetime = cacheLifetime
         self.sessionLifetime = sessionLifetime
     }
@@ -124,24 +124,29 @@ public final class Authenticator: Sendable {
     /// Every failure — unknown tenant or user, wrong or empty password, disabled account,
     /// suspended tenant — throws the same `invalidCredentials` after the same bcrypt work, so
     /// neither the answer nor its timing tells whether an account exists. Five failures a minute
-    /// for one user name or one source address answer `throttled` until the window passes. A
+    /// for one user name or one source address answer `throttled` until the window passes (the
+    /// failures are kept in the store: every replica on one database counts them together). A
     /// directory that cannot be asked throws its own error (503), which is not counted as a
     /// failure.
     public func signIn(tenant tenantName: String?, username: String, password: String, from address: String) async throws -> User {
         let now = clock()
-        let keys = ["user:\(tenantName ?? "")/\(username)", "address:\(address)"]
-        if let wait = throttle.withLock({ $0.retryAfter(for: keys, at: now) }) {
+        // A name longer than any a user can have (a request may carry a megabyte of it) is kept
+        // as its hash.
+        let userKey = "user:\(tenantName ?? "")/\(username)"
+        let keys = [userKey.utf8.count > 256 ? "user-sha256:\(TokenSecret.hash(of: userKey))" : userKey, "address:\(address)"]
+        let failures = try await world.store.signInFailures(of: keys, since: throttle.windowStart(at: now))
+        if let wait = throttle.retryAfter(failures: failures, at: now) {
             throw AuthError(.throttled, "too many failed sign-ins; try again in \(wait) seconds", retryAfter: wait)
         }
-        let failed = {
-            self.throttle.withLock { $0.recordFailure(for: keys, at: now) }
+        let failed = { @Sendable () async throws -> AuthError in
+            try await self.world.store.recordSignInFailure(keys, at: now, forgetBefore: self.throttle.windowStart(at: now))
             return AuthError(.invalidCredentials, "invalid user name or password")
         }
         let snapshot = world.snapshot
         let tenant = tenantName.flatMap { snapshot.tenant(named: $0) }
         guard tenantName == nil || tenant != nil else {
             _ = try await hasher.verify(password, against: nil)
-            throw failed()
+            throw try await failed()
         }
         // Directory users are stored under their name in lower case; local names are exact.
         let exact = if let tenant { tenant.user(named: username) } else { snapshot.domainUser(named: username) }
@@ -153,15 +158,15 @@ public final class Authenticator: Sendable {
         var user = existing
         if existing?.source != .local {
             // No local account by this name: ask the directories.
-            guard !password.isEmpty, let directories else { throw failed() }
-            guard let found = try await directories.authenticate(tenantID: tenant?.tenant.id, username: username, password: password) else { throw failed() }
+            guard !password.isEmpty, let directories else { throw try await failed() }
+            guard let found = try await directories.authenticate(tenantID: tenant?.tenant.id, username: username, password: password) else { throw try await failed() }
             user = try await directoryUser(found, in: tenant, existing: existing)
             if let user { directories.remember(user.id, groups: found.groups) }
         } else if !(verified && !password.isEmpty) {
-            throw failed()
+            throw try await failed()
         }
-        guard let user, isActive(userID: user.id, tenantID: user.tenantID, in: world.snapshot) else { throw failed() }
-        throttle.withLock { $0.recordSuccess(for: [keys[0]]) }
+        guard let user, isActive(userID: user.id, tenantID: user.tenantID, in: world.snapshot) else { throw try await failed() }
+        if failures[keys[0]] != nil { try await world.store.clearSignInFailures(of: keys[0]) }
         return user
     }
 
