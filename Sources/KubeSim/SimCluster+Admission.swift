@@ -83,7 +83,7 @@ extension SimCluster {
     /// whether it exists.
     @discardableResult
     private static func createAccountIfDue(_ state: inout State, namespace: String, delay: TimeInterval, now: Date) -> Bool {
-        let accounts = type("serviceaccounts")
+        let accounts = serviceAccounts
         if state.objects[accounts]?[key(namespace, "default")] != nil { return true }
         let created = state.namespaceCreated[namespace] ?? .distantPast
         guard now.timeIntervalSince(created) >= delay else { return false }
