@@ -1,4 +1,5 @@
 import HTTPTypes
+import HummingbirdHTTP2
 import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
@@ -29,6 +30,9 @@ public struct QuiescingChannel<Base: ServerChildChannel>: ServerChildChannel {
     let counter: ConnectionCounter?
     let protocolSwitch: ProtocolSwitch?
     let fastLane: FastLane?
+    /// Whether this channel adds the connection's `ShutdownHandler` (a `NegotiatedChannel` in
+    /// front adds it before the protocol is settled).
+    var watchesShutdown = true
 
     /// `screen`: see `UnservedUpgradeFilter`; `counter` counts the open connections;
     /// `protocolSwitch` takes the upgrades other than WebSocket it claims; `fastLane` answers the
@@ -50,7 +54,9 @@ public struct QuiescingChannel<Base: ServerChildChannel>: ServerChildChannel {
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let grace = grace, firstRequestTimeout = firstRequestTimeout, screen = screen, counter = counter, protocolSwitch = protocolSwitch
         let fastLane = fastLane
+        let watchesShutdown = watchesShutdown
         return channel.eventLoop.makeCompletedFuture {
+            guard watchesShutdown else { return }
             try channel.pipeline.syncOperations.addHandler(ShutdownHandler(grace: grace, firstRequestTimeout: firstRequestTimeout, counter: counter))
         }.flatMap {
             base.setup(channel: channel, logger: logger)
@@ -79,23 +85,29 @@ extension HTTPServerBuilder {
     /// takes them).
     /// `screen` (see `UnservedUpgradeFilter`) turns WebSocket upgrade requests it refuses into
     /// plain requests before `shouldUpgrade` sees them; `protocolSwitch` takes the other upgrades
-    /// it claims (SPDY); `fastLane` answers the requests it takes below Hummingbird.
+    /// it claims (SPDY); `fastLane` answers the requests it takes below Hummingbird. With
+    /// `http2`, a client that chooses HTTP/2 in its TLS handshake gets it (`NegotiatedChannel`;
+    /// the TLS configuration must offer `NegotiatedChannel.negotiatedProtocols`).
     public static func quiescingHTTP1WebSocketUpgrade(
         maxFrameSize: Int = 1 << 20,
         screen: (@Sendable (HTTPRequestHead, any Channel) -> Bool)? = nil,
         counter: ConnectionCounter? = nil,
         protocolSwitch: ProtocolSwitch? = nil,
         fastLane: FastLane? = nil,
+        http2: Bool = false,
         shouldUpgrade: @escaping @Sendable (HTTPRequest, any Channel, Logger) async throws
             -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
     ) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
-            QuiescingChannel(
+            var http1 = QuiescingChannel(
                 HTTP1WebSocketUpgradeChannel(
                     responder: responder, configuration: HTTP1WebSocketUpgradeChannel.Configuration(ws: WebSocketServerConfiguration(maxFrameSize: maxFrameSize)), shouldUpgrade: shouldUpgrade
                 ),
                 screen: screen, counter: counter, protocolSwitch: protocolSwitch, fastLane: fastLane
             )
+            guard http2 else { return http1 }
+            http1.watchesShutdown = false
+            return NegotiatedChannel(http1: http1, http2: HTTP2Channel(responder: responder), counter: counter, grace: http1.grace)
         }
     }
 }

@@ -142,11 +142,13 @@ public struct SimContext: RequestContext {
         channel = source.channel
     }
 
-    /// The DER bytes of the verified client certificate, if the client presented one.
+    /// The DER bytes of the verified client certificate, if the client presented one. An
+    /// HTTP/2 request's channel is its stream; the TLS handler is its connection's.
     func peerCertificate() async -> [UInt8]? {
         let channel = self.channel
         return try? await channel.eventLoop.submit {
-            try channel.pipeline.syncOperations.handler(type: NIOSSLHandler.self).peerCertificate?.toDERBytes()
+            let connection = channel.parent.map { (try? channel.pipeline.syncOperations.handler(type: NIOSSLHandler.self)) == nil ? $0 : channel } ?? channel
+            return try connection.pipeline.syncOperations.handler(type: NIOSSLHandler.self).peerCertificate?.toDERBytes()
         }.get()
     }
 }

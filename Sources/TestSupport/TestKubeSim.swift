@@ -14,15 +14,17 @@ public struct TestKubeSim: Sendable {
 
     /// Runs `body` with simulated clusters named `clusters`; stops them afterwards. `certificate`
     /// (self-signed) replaces the sim's own serving certificate; `tlsServerName` goes into every
-    /// kubeconfig (`kubeconfig(_:)`) as `tls-server-name`.
+    /// kubeconfig (`kubeconfig(_:)`) as `tls-server-name`. Over TLS, clients may choose HTTP/2
+    /// unless `http2` is false.
     public static func with<T: Sendable>(
-        clusters: [String] = ["a"], shape: KubeSim.ClusterShape = KubeSim.ClusterShape(nodes: 3), tls: Bool = true, certificate: ServerCertificate? = nil,
+        clusters: [String] = ["a"], shape: KubeSim.ClusterShape = KubeSim.ClusterShape(nodes: 3), tls: Bool = true, http2: Bool = true,
+        certificate: ServerCertificate? = nil,
         tlsServerName: String? = nil, clock: @escaping @Sendable () -> Date = Date.init, _ body: @Sendable (TestKubeSim) async throws -> T
     ) async throws -> T {
         let sim = try KubeSim(clusterNames: clusters, shape: shape, certificate: certificate, clock: clock)
         let (ready, continuation) = AsyncStream<Int>.makeStream()
         let logger = { var logger = Logger(label: "kubesim-test"); logger.logLevel = .critical; return logger }()
-        let app = try KubeSimServer.application(sim, host: "127.0.0.1", port: 0, tls: tls, logger: logger) { continuation.yield($0) }
+        let app = try KubeSimServer.application(sim, host: "127.0.0.1", port: 0, tls: tls, http2: http2, logger: logger) { continuation.yield($0) }
         let services = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {

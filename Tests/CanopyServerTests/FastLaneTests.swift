@@ -22,11 +22,12 @@ import TestSupport
     /// log no error (Hummingbird would, for a connection it never saw a request on, were it not
     /// told that the connection's input ended).
     static func withFastLane(
-        configure: @Sendable @escaping (inout ServerConfiguration) -> Void = { _ in }, _ body: @Sendable (TestKubeSim, TestServer, Fixture) async throws -> Void
+        http2: Bool = true, configure: @Sendable @escaping (inout ServerConfiguration) -> Void = { _ in },
+        _ body: @Sendable (TestKubeSim, TestServer, Fixture) async throws -> Void
     ) async throws {
         let logs = LogRecorder(level: .error)
         defer { #expect(logs.messages.isEmpty, "\(logs.messages)") }
-        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"], http2: http2) { sim in
             try await TestServer.with(tls: true, configure: configure, logs: logs) { server in
                 let fixture = try await ProxyTests.setUp(server, sim)
                 try await warm(server, token: fixture.tokens["coke-pm"])
@@ -308,33 +309,45 @@ import TestSupport
         #expect(!KubePath("/api/v1/namespaces/web/pods").isClusterWideList && !KubePath("/").isClusterWideList)
     }
 
-    /// A client that leaves in the middle of a long answer: the lane closes its connection to the
-    /// cluster (rather than read the rest and keep the connection), as the cluster's side of any
-    /// proxied request ends when its client goes. The client either ends the connection (TLS
-    /// close_notify, FIN) or resets it (as one leaving with unread bytes does); neither is logged
-    /// as an error (a reset was, by Hummingbird, for a connection it never saw a request on).
-    @Test(arguments: [false, true]) func aClientLeavingMidAnswerClosesTheClustersConnection(reset: Bool) async throws {
-        try await Self.withFastLane { sim, server, fixture in
+    /// A client that leaves in the middle of a long answer: the lane ends the cluster's side of
+    /// the request (rather than read the rest), as the cluster's side of any proxied request ends
+    /// when its client goes: over HTTP/1.1 it closes its connection to the cluster, over HTTP/2 it
+    /// resets the request's stream and keeps the connection for the requests that follow. The
+    /// client either ends the connection (TLS close_notify, FIN) or resets it (as one leaving with
+    /// unread bytes does); neither is logged as an error (a reset was, by Hummingbird, for a
+    /// connection it never saw a request on).
+    @Test(arguments: [false, true], [false, true]) func aClientLeavingMidAnswerEndsTheClustersSide(reset: Bool, http2: Bool) async throws {
+        try await Self.withFastLane(http2: http2) { sim, server, fixture in
             try await Self.fillWithConfigMaps(sim)
             let member = try #require(fixture.tokens["coke-pm"])
             try await Self.warm(server, token: member)
             let lane = server.services.fastLane
-            let (connected, open, abandoned, answered) = (lane.connected, lane.open, lane.abandoned, lane.answered)
+            let (connected, open, abandoned, answered, streams) = (lane.connected, lane.open, lane.abandoned, lane.answered, lane.streams)
             let request = Self.rawGET(Self.configMaps, token: member)
             // The answer (24 MB) starts within the 2 seconds and is far from over when the client goes.
             try await RawConnection.leave(server, sending: request, after: .seconds(2), reset: reset)
             try await eventually(within: 10, "the lane sees the client go") { lane.abandoned == abandoned + 1 }
-            // The connection it used (kept or new) is closed; every other one is as it was.
-            try await eventually(within: 10, "the cluster's connection closes") { lane.open == open + (lane.connected - connected) - 1 }
-            #expect(lane.answered == answered)
+            if http2 {
+                #expect(lane.streams == streams + 1)
+                try await eventually(within: 10, "the request's stream is reset") { lane.openStreams == 0 }
+                #expect(lane.open == open + (lane.connected - connected) && lane.open > 0)
+                // The connection serves on.
+                #expect(try await server.request(.GET, Self.pods, token: member).status == 200)
+                #expect(lane.answered == answered + 1 && lane.streams == streams + 2)
+            } else {
+                #expect(lane.streams == 0)
+                // The connection it used (kept or new) is closed; every other one is as it was.
+                try await eventually(within: 10, "the cluster's connection closes") { lane.open == open + (lane.connected - connected) - 1 }
+                #expect(lane.answered == answered)
+            }
         }
     }
 
     /// A cluster slower than the proxy's deadline (here 3 s): the lane answers 503 with a
-    /// `Status` once it passes and closes its connection to the cluster; the router's path (a
-    /// filtered view) keeps the same deadline.
-    @Test func aClusterSlowerThanTheDeadlineGets503() async throws {
-        try await Self.withFastLane(configure: { $0.proxyDeadline = .seconds(3) }) { sim, server, fixture in
+    /// `Status` once it passes and ends the cluster's side (closes its HTTP/1.1 connection,
+    /// resets its HTTP/2 stream); the router's path (a filtered view) keeps the same deadline.
+    @Test(arguments: [false, true]) func aClusterSlowerThanTheDeadlineGets503(http2: Bool) async throws {
+        try await Self.withFastLane(http2: http2, configure: { $0.proxyDeadline = .seconds(3) }) { sim, server, fixture in
             let member = try #require(fixture.tokens["coke-pm"])
             let lane = server.services.fastLane
             let (answered, connected, open) = (lane.answered, lane.connected, lane.open)
@@ -346,15 +359,57 @@ import TestSupport
             #expect(slow.object["kind"] as? String == "Status" && (slow.object["message"] as? String)?.contains("did not answer within 3 s") == true, "\(slow.text)")
             #expect(took >= .seconds(3) && took < .seconds(9), "answered after \(took)")
             #expect(lane.answered == answered + 1)
-            // The connection the slow answer was to come on is not kept.
-            // (Closing waits up to 5 s for the cluster's TLS close_notify, which a busy server may
-            // send only once its answer is written.)
-            try await eventually(within: 12, "the cluster's connection closed") { lane.open == open + (lane.connected - connected) - 1 }
+            if http2 {
+                try await eventually(within: 5, "the request's stream is reset") { lane.openStreams == 0 }
+                #expect(lane.open == open + (lane.connected - connected) && lane.open > 0)
+            } else {
+                // The connection the slow answer was to come on is not kept.
+                // (Closing waits up to 5 s for the cluster's TLS close_notify, which a busy server may
+                // send only once its answer is written.)
+                try await eventually(within: 12, "the cluster's connection closed") { lane.open == open + (lane.connected - connected) - 1 }
+            }
             // The router's path keeps the same deadline (a filtered view).
             let view = try await server.request(.GET, "/k8s/clusters/coke/onprem/api/v1/namespaces", token: member)
             #expect(view.status == 503 && view.object["kind"] as? String == "Status", "\(view.status) \(view.text.prefix(300))")
             sim.sim.clusters["onprem"]!.faults.latencyMilliseconds = 0
             #expect(try await server.request(.GET, Self.pods, token: member).status == 200)
+        }
+    }
+
+    /// A cluster that offers HTTP/2 gets the lane's requests as streams of one connection per
+    /// event loop, however many are under way at once; one that offers only HTTP/1.1 gets a
+    /// connection per request under way (kept for the next). Either way every answer is the
+    /// right one.
+    @Test(arguments: [false, true]) func concurrentGetsShareOneHTTP2Connection(http2: Bool) async throws {
+        try await Self.withFastLane(http2: http2) { sim, server, fixture in
+            let cluster = try PlacementTests.client(sim, "onprem")
+            let names = (0..<8).map { "p\($0)" }
+            for name in names { _ = try await cluster.create(ProxyTests.pod(name, "mkt-dev")) }
+            let member = try #require(fixture.tokens["coke-pm"])
+            try await Self.warm(server, token: member)
+            let lane = server.services.fastLane
+            let (connected, answered, streams) = (lane.connected, lane.answered, lane.streams)
+            for _ in 0..<3 {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<24 {
+                        let name = names[index % names.count]
+                        group.addTask {
+                            let answer = try await server.request(.GET, Self.pods + "/" + name, token: member)
+                            #expect(answer.status == 200 && answer.text.contains("\"name\":\"\(name)\""), "\(answer.status) \(answer.text.prefix(200))")
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            #expect(lane.answered - answered == 72)
+            let loops = NIOSingletons.groupLoopCountSuggestion
+            if http2 {
+                #expect(lane.streams - streams == 72)
+                #expect(lane.connected - connected <= loops, "\(lane.connected - connected) new connections")
+            } else {
+                #expect(lane.streams == 0)
+                #expect(lane.connected - connected > loops, "\(lane.connected - connected) new connections")
+            }
         }
     }
 

@@ -3,8 +3,9 @@ import HTTPServing
 import NIOCore
 import NIOHTTP1
 
-/// One GET through the fast lane: sent on a pooled connection to the cluster (or a new one),
-/// its answer streamed to the client. Lives on the client connection's event loop.
+/// One GET through the fast lane: sent on a stream of the cluster's HTTP/2 connection, or on a
+/// pooled HTTP/1.1 connection to it (or a new one), its answer streamed to the client. Lives on
+/// the client connection's event loop.
 final class FastProxyExchange: FastLaneExchange {
     private let request: HTTPRequestHead
     private let upstream: UpstreamTarget
@@ -13,7 +14,10 @@ final class FastProxyExchange: FastLaneExchange {
     private let metrics: FastLaneMetrics
     private let startedAt = DispatchTime.now().uptimeNanoseconds
     private var responder: FastLaneResponder?
+    /// The cluster's connection, or the HTTP/2 stream, that carries the request.
     private var channel: (any Channel)?
+    /// The HTTP/2 connection whose stream `channel` is, if it is one.
+    private var multiplexed: MultiplexedConnection?
     /// Whether the connection had served requests before (a failure before any answer is then
     /// retried once on a new one: the cluster may have closed it just as it was taken).
     private var reused = false
@@ -62,17 +66,54 @@ final class FastProxyExchange: FastLaneExchange {
         }
     }
 
+    /// Sends the request on a connection of the pool or one being made for it (`reusing`), else
+    /// on a new one.
     private func send(reusing: Bool) {
+        multiplexed = nil
+        if reusing, let connection = pool.multiplexedConnection(upstream, on: eventLoop) {
+            open(on: connection, reused: true)
+            return
+        }
         if reusing, let channel = pool.take(upstream, on: eventLoop) {
             attach(channel, reused: true)
             return
         }
-        UpstreamPool.connect(upstream, on: eventLoop).assumeIsolated().whenComplete { [self] result in
+        if reusing, let pending = pool.pendingConnection(upstream, on: eventLoop) {
+            pending.assumeIsolated().whenComplete { [self] result in
+                guard !finished else { return }
+                if case .success(.http2(let connection)) = result, connection.isUsable {
+                    open(on: connection, reused: false)
+                } else {
+                    send(reusing: false)
+                }
+            }
+            return
+        }
+        pool.connect(upstream, on: eventLoop).assumeIsolated().whenComplete { [self] result in
             switch result {
-            case .success(let channel):
+            case .success(.http1(let channel)):
                 metrics.connected(channel)
                 attach(channel, reused: false)
+            case .success(.http2(let connection)):
+                metrics.connected(connection.channel)
+                open(on: connection, reused: false)
             case .failure(let error): failBeforeAnswer("\(upstream.server) cannot be reached: \(error)")
+            }
+        }
+    }
+
+    /// Sends the request on a new stream of an HTTP/2 connection.
+    private func open(on connection: MultiplexedConnection, reused: Bool) {
+        multiplexed = connection
+        connection.openStream().assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case .success(let stream):
+                metrics.streamOpened(stream)
+                attach(stream, reused: reused)
+            case .failure(let error):
+                connection.retire()
+                if reused, !finished { return send(reusing: false) }
+                failBeforeAnswer("\(upstream.server) cannot be reached: \(error)")
             }
         }
     }
@@ -112,7 +153,8 @@ final class FastProxyExchange: FastLaneExchange {
             let channel = channel
             self.channel = nil
             if let channel, let link = try? channel.pipeline.syncOperations.handler(type: UpstreamLink.self) { link.exchange = nil }
-            if let channel {
+            // A stream ends with its answer; a connection goes back to the pool.
+            if let channel, multiplexed == nil {
                 if keepAlive {
                     try? channel.syncOptions?.setOption(.autoRead, value: true)
                     pool.put(channel, upstream, on: eventLoop)
@@ -134,7 +176,10 @@ final class FastProxyExchange: FastLaneExchange {
         guard !finished else { return }
         channel = nil
         if head == nil, reused {
-            // A kept connection the cluster had closed: once more on a new one.
+            // A kept connection the cluster had closed (or an HTTP/2 connection it is leaving):
+            // once more on a new one.
+            multiplexed?.retire()
+            multiplexed = nil
             send(reusing: false)
             return
         }

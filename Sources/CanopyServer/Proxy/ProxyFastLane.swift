@@ -113,6 +113,7 @@ final class FastLaneMetrics: Sendable {
     static let route = "/k8s/clusters/{tenant}/{cluster}/**"
 
     private let abandonedCount = Atomic<Int>(0), connections = Atomic<Int>(0), openConnections = Atomic<Int>(0)
+    private let streamCount = Atomic<Int>(0), openStreamCount = Atomic<Int>(0)
 
     /// The requests this process's fast lane answered.
     var answered: Int { total.load(ordering: .relaxed) }
@@ -121,6 +122,9 @@ final class FastLaneMetrics: Sendable {
     /// Connections the lane opened to clusters, and how many of them are open.
     var connected: Int { connections.load(ordering: .relaxed) }
     var open: Int { openConnections.load(ordering: .relaxed) }
+    /// HTTP/2 streams the lane opened to clusters (a request each), and how many are open.
+    var streams: Int { streamCount.load(ordering: .relaxed) }
+    var openStreams: Int { openStreamCount.load(ordering: .relaxed) }
 
     func abandon() { abandonedCount.add(1, ordering: .relaxed) }
 
@@ -128,6 +132,12 @@ final class FastLaneMetrics: Sendable {
         connections.add(1, ordering: .relaxed)
         openConnections.add(1, ordering: .relaxed)
         channel.closeFuture.whenComplete { _ in self.openConnections.subtract(1, ordering: .relaxed) }
+    }
+
+    func streamOpened(_ stream: any Channel) {
+        streamCount.add(1, ordering: .relaxed)
+        openStreamCount.add(1, ordering: .relaxed)
+        stream.closeFuture.whenComplete { _ in self.openStreamCount.subtract(1, ordering: .relaxed) }
     }
 
     func record(status: Int, since start: UInt64) {

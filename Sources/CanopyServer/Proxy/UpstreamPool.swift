@@ -4,8 +4,10 @@ import KubeClient
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import Synchronization
 
 /// Where one cluster's requests go, ready for the fast lane.
@@ -15,6 +17,9 @@ final class UpstreamTarget: Sendable {
     let host: String
     let port: Int
     let sslContext: NIOSSLContext?
+    /// The fast lane's: the same, offering HTTP/2 before HTTP/1.1 (streams, which upgrade
+    /// their connection, use `sslContext`, which offers nothing and so gets HTTP/1.1).
+    let laneSSLContext: NIOSSLContext?
     /// The name TLS sends and checks: `tls-server-name`, else the host unless it is an address.
     let serverName: String?
     let hostHeader: String
@@ -37,7 +42,13 @@ final class UpstreamTarget: Sendable {
         self.version = version
         self.host = address
         port = base.port ?? (isTLS ? 443 : 80)
-        sslContext = isTLS ? try NIOSSLContext(configuration: KubeClient.tlsConfiguration(for: connection)) : nil
+        let tls = isTLS ? try KubeClient.tlsConfiguration(for: connection) : nil
+        sslContext = try tls.map { try NIOSSLContext(configuration: $0) }
+        laneSSLContext = try tls.map { tls in
+            var offering = tls
+            offering.applicationProtocols = ["h2", "http/1.1"]
+            return try NIOSSLContext(configuration: offering)
+        }
         let isAddress = (try? SocketAddress(ipAddress: address, port: 0)) != nil
         serverName = connection.tlsServerName.flatMap { $0.isEmpty ? nil : $0 } ?? (isAddress ? nil : address)
         hostHeader = base.port.map { "\(host):\($0)" } ?? host
@@ -96,9 +107,80 @@ final class UpstreamTargets: Sendable {
     }
 }
 
+/// A connection to a cluster, as its TLS handshake settled it.
+enum UpstreamConnection {
+    /// One request at a time; kept in the pool between requests.
+    case http1(any Channel)
+    /// Many requests at once, a stream each.
+    case http2(MultiplexedConnection)
+}
+
+/// An HTTP/2 connection to a cluster. Used on its event loop only.
+final class MultiplexedConnection: @unchecked Sendable {
+    let channel: any Channel
+    private let multiplexer: NIOHTTP2Handler.StreamMultiplexer
+    private let streams: StreamCount
+    /// A stream on it failed before its answer (the cluster is going away, or the connection is
+    /// broken): no new streams go to it.
+    private(set) var retired = false
+    /// Streams beyond this wait for a new connection rather than queue behind the cluster's
+    /// limit (Go's HTTP/2 server allows 250 at once, NIO's 100).
+    static let maxStreams = 100
+
+    fileprivate init(channel: any Channel, multiplexer: NIOHTTP2Handler.StreamMultiplexer, streams: StreamCount) {
+        self.channel = channel
+        self.multiplexer = multiplexer
+        self.streams = streams
+    }
+
+    var isUsable: Bool { !retired && channel.isActive && streams.open < Self.maxStreams }
+
+    func retire() { retired = true }
+
+    /// A new stream, ready for one request and its answer (HTTP/1 parts, as on an HTTP/1.1
+    /// connection).
+    func openStream() -> EventLoopFuture<any Channel> {
+        multiplexer.createStreamChannel { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .https))
+                try stream.pipeline.syncOperations.addHandler(UpstreamLink())
+            }
+        }
+    }
+}
+
+/// The open streams of one HTTP/2 connection; closes the connection once it has had none for
+/// `UpstreamPool.idleTimeout`.
+private final class StreamCount: NIOHTTP2StreamDelegate, @unchecked Sendable {
+    private let eventLoop: any EventLoop
+    private var count = 0
+    private var idleClose: Scheduled<Void>?
+    weak var channel: (any Channel)?
+
+    init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+
+    /// Read on the connection's event loop.
+    var open: Int { count }
+
+    func streamCreated(_ id: HTTP2StreamID, channel: any Channel) {
+        count += 1
+        idleClose?.cancel()
+        idleClose = nil
+    }
+
+    func streamClosed(_ id: HTTP2StreamID, channel: any Channel) {
+        count -= 1
+        guard count == 0 else { return }
+        idleClose = eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: UpstreamPool.idleTimeout) { [weak self] in
+            self?.channel?.close(promise: nil)
+        }
+    }
+}
+
 /// Idle connections to clusters, per cluster version and event loop (a connection serves
 /// requests of its own event loop only, so nothing hops between threads). An idle connection is
-/// closed after a minute.
+/// closed after a minute. A cluster that speaks HTTP/2 gets one connection per event loop,
+/// carrying up to `MultiplexedConnection.maxStreams` requests at once.
 final class UpstreamPool: Sendable {
     private struct Key: Hashable {
         let cluster: ClusterID
@@ -112,6 +194,16 @@ final class UpstreamPool: Sendable {
     }
 
     private let idle = Mutex<(open: Bool, channels: [Key: [Idle]])>((true, [:]))
+    private let multiplexed = Mutex<[Key: [MultiplexedConnection]]>([:])
+    /// Connections being made to clusters known to speak HTTP/2: the requests that come
+    /// meanwhile wait for them rather than each open one of their own.
+    private let connecting = Mutex<[Key: EventLoopFuture<UpstreamConnection>]>([:])
+    /// The cluster versions that chose HTTP/2.
+    private let speakHTTP2 = Mutex<Set<ClusterVersion>>([])
+    private struct ClusterVersion: Hashable {
+        let cluster: ClusterID
+        let version: Int
+    }
     static let idleTimeout: TimeAmount = .seconds(60)
     static let maxIdle = 128
 
@@ -127,6 +219,43 @@ final class UpstreamPool: Sendable {
             if found.channel.isActive { return found.channel }
         }
         return nil
+    }
+
+    /// An HTTP/2 connection to `target` on `eventLoop` that takes another stream, if there is
+    /// one. Called on `eventLoop`.
+    func multiplexedConnection(_ target: UpstreamTarget, on eventLoop: any EventLoop) -> MultiplexedConnection? {
+        let key = key(target, eventLoop)
+        return multiplexed.withLock { connections in
+            connections[key]?.removeAll { !$0.channel.isActive || $0.retired }
+            return connections[key]?.first { $0.isUsable }
+        }
+    }
+
+    /// A connection being made to `target` on `eventLoop` that the next request may wait for
+    /// (the cluster chose HTTP/2 before), if there is one.
+    func pendingConnection(_ target: UpstreamTarget, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamConnection>? {
+        let key = key(target, eventLoop)
+        return connecting.withLock { $0[key] }
+    }
+
+    /// A new connection to `target` on `eventLoop` (`connect`). An HTTP/2 one is kept for the
+    /// requests that follow (unless the pool is closed: it then closes once its streams have
+    /// ended, by its idle timer), and while it is being made to a cluster that chose HTTP/2
+    /// before, the requests that come wait for it. Called on `eventLoop`.
+    func connect(_ target: UpstreamTarget, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamConnection> {
+        let key = key(target, eventLoop)
+        let connection = Self.connect(target, on: eventLoop)
+        let version = ClusterVersion(cluster: target.cluster, version: target.version)
+        let shared = speakHTTP2.withLock { $0.contains(version) }
+        if shared { connecting.withLock { $0[key] = connection } }
+        connection.whenComplete { [self] result in
+            if shared { connecting.withLock { if $0[key] === connection { $0[key] = nil } } }
+            guard case .success(.http2(let made)) = result else { return }
+            speakHTTP2.withLock { _ = $0.insert(version) }
+            guard idle.withLock({ $0.open }) else { return made.retire() }
+            multiplexed.withLock { $0[key, default: []].append(made) }
+        }
+        return connection
     }
 
     /// Keeps `channel` (of `eventLoop`, done with its answer) for the next request.
@@ -162,24 +291,58 @@ final class UpstreamPool: Sendable {
             found.expiry.cancel()
             found.channel.close(promise: nil)
         }
+        let connections = multiplexed.withLock { connections in
+            defer { connections = [:] }
+            return connections.values.flatMap { $0 }
+        }
+        for connection in connections { connection.channel.close(promise: nil) }
     }
 
-    /// A new connection to `target` on `eventLoop`, ready for requests.
-    static func connect(_ target: UpstreamTarget, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
-        ClientBootstrap(group: eventLoop)
+    /// A new connection to `target` on `eventLoop`, ready for requests: HTTP/2 when the cluster
+    /// chooses it in the TLS handshake, else HTTP/1.1.
+    static func connect(_ target: UpstreamTarget, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamConnection> {
+        typealias Negotiation = NIOTypedApplicationProtocolNegotiationHandler<UpstreamConnection>
+        return ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(5))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    if let context = target.sslContext {
-                        try pipeline.addHandler(NIOSSLClientHandler(context: context, serverHostname: target.serverName))
-                    }
-                    try pipeline.addHandler(HTTPRequestEncoder())
-                    try pipeline.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
-                    try pipeline.addHandler(UpstreamLink())
+                    guard let context = target.laneSSLContext else { return try speakHTTP1(channel) }
+                    try pipeline.addHandler(NIOSSLClientHandler(context: context, serverHostname: target.serverName))
+                    try pipeline.addHandler(Negotiation { result in
+                        channel.eventLoop.makeCompletedFuture {
+                            switch result {
+                            case .negotiated("h2"): return .http2(try speakHTTP2(channel))
+                            default:
+                                try speakHTTP1(channel)
+                                return .http1(channel)
+                            }
+                        }
+                    })
                 }
             }
             .connect(host: target.host, port: target.port)
+            .flatMap { channel in
+                guard target.laneSSLContext != nil else { return eventLoop.makeSucceededFuture(.http1(channel)) }
+                return channel.pipeline.handler(type: Negotiation.self).flatMap(\.protocolNegotiationResult)
+            }
+    }
+
+    private static func speakHTTP1(_ channel: any Channel) throws {
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(HTTPRequestEncoder())
+        try pipeline.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
+        try pipeline.addHandler(UpstreamLink())
+    }
+
+    private static func speakHTTP2(_ channel: any Channel) throws -> MultiplexedConnection {
+        let streams = StreamCount(eventLoop: channel.eventLoop)
+        streams.channel = channel
+        // A cluster does not open streams towards its client (no server push is asked for).
+        let multiplexer = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+            mode: .client, connectionConfiguration: .init(), streamConfiguration: .init(), streamDelegate: streams
+        ) { stream in stream.close() }
+        return MultiplexedConnection(channel: channel, multiplexer: multiplexer, streams: streams)
     }
 }
