@@ -365,10 +365,13 @@ public final class ProxyClients: Sendable {
     let deadline: TimeAmount
     /// Each cluster's address, credential and TLS context, ready for the fast lane and streams.
     let targets: UpstreamTargets
+    /// Whether the fast lane offers HTTP/2 to clusters (`ServerConfiguration.clusterHTTP2`).
+    let http2: Bool
 
-    init(clients: ClusterClients, deadline: Duration = .seconds(2 * 3600), logger: Logger = Logger(label: "canopy.proxy")) {
+    init(clients: ClusterClients, deadline: Duration = .seconds(2 * 3600), http2: Bool = false, logger: Logger = Logger(label: "canopy.proxy")) {
         self.clients = clients
         self.deadline = TimeAmount(deadline)
+        self.http2 = http2
         targets = UpstreamTargets(logger: logger)
     }
 

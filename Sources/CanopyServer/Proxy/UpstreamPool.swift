@@ -17,8 +17,8 @@ final class UpstreamTarget: Sendable {
     let host: String
     let port: Int
     let sslContext: NIOSSLContext?
-    /// The fast lane's: the same, offering HTTP/2 before HTTP/1.1 (streams, which upgrade
-    /// their connection, use `sslContext`, which offers nothing and so gets HTTP/1.1).
+    /// The fast lane's: with `http2`, the same offering HTTP/2 before HTTP/1.1 (streams, which
+    /// upgrade their connection, use `sslContext`, which offers nothing and so gets HTTP/1.1).
     let laneSSLContext: NIOSSLContext?
     /// The name TLS sends and checks: `tls-server-name`, else the host unless it is an address.
     let serverName: String?
@@ -28,11 +28,11 @@ final class UpstreamTarget: Sendable {
     let authorization: String?
     let server: String
 
-    convenience init(cluster: Cluster, client: KubeClient) throws {
-        try self.init(cluster: cluster.id, version: cluster.version, connection: client.connection, authorization: client.authorizationHeader)
+    convenience init(cluster: Cluster, client: KubeClient, http2: Bool) throws {
+        try self.init(cluster: cluster.id, version: cluster.version, connection: client.connection, authorization: client.authorizationHeader, http2: http2)
     }
 
-    init(cluster: ClusterID, version: Int, connection: Kubeconfig.Connection, authorization: String?) throws {
+    init(cluster: ClusterID, version: Int, connection: Kubeconfig.Connection, authorization: String?, http2: Bool = false) throws {
         guard let base = URLComponents(string: connection.server), let host = base.host else {
             throw KubeError(.configuration, "bad cluster address \(connection.server)")
         }
@@ -44,7 +44,7 @@ final class UpstreamTarget: Sendable {
         port = base.port ?? (isTLS ? 443 : 80)
         let tls = isTLS ? try KubeClient.tlsConfiguration(for: connection) : nil
         sslContext = try tls.map { try NIOSSLContext(configuration: $0) }
-        laneSSLContext = try tls.map { tls in
+        laneSSLContext = !http2 ? sslContext : try tls.map { tls in
             var offering = tls
             offering.applicationProtocols = ["h2", "http/1.1"]
             return try NIOSSLContext(configuration: offering)
@@ -79,7 +79,7 @@ final class UpstreamTargets: Sendable {
             let logger = logger
             Task {
                 do {
-                    let target = try UpstreamTarget(cluster: cluster, client: try await clients.client(for: cluster))
+                    let target = try UpstreamTarget(cluster: cluster, client: try await clients.client(for: cluster), http2: clients.http2)
                     self.targets.withLock { targets in
                         if targets[cluster.id]?.version == cluster.version { targets[cluster.id] = (cluster.version, target) }
                     }
@@ -99,7 +99,7 @@ final class UpstreamTargets: Sendable {
     /// way): one TLS context per cluster version, whatever path uses it.
     func ready(for cluster: Cluster, clients: ProxyClients) async throws -> UpstreamTarget {
         if let ready = target(for: cluster, clients: clients) { return ready }
-        let target = try UpstreamTarget(cluster: cluster, client: try await clients.client(for: cluster))
+        let target = try UpstreamTarget(cluster: cluster, client: try await clients.client(for: cluster), http2: clients.http2)
         targets.withLock { targets in
             if (targets[cluster.id]?.version ?? .min) <= cluster.version { targets[cluster.id] = (cluster.version, target) }
         }

@@ -5,17 +5,18 @@ import Logging
 import ServiceLifecycle
 
 /// One in-process KubeSim over HTTPS on a free loopback port, for the benchmarks: run `services`
-/// in a task, then `url()` answers once it listens.
+/// in a task, then `url()` answers once it listens. It offers HTTP/2 (and HTTP/1.1) unless
+/// `http2` is false.
 struct BenchKubeSim: Sendable {
     let sim: KubeSim
     let services: ServiceGroup
     private let ports: AsyncStream<Int>
 
-    init(clusters: [String], logger: Logger) throws {
+    init(clusters: [String], http2: Bool = true, logger: Logger) throws {
         sim = try KubeSim(clusterNames: clusters, shape: KubeSim.ClusterShape(nodes: 3))
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         self.ports = ports
-        let app = try KubeSimServer.application(sim, host: "127.0.0.1", port: 0, logger: logger) { continuation.yield($0) }
+        let app = try KubeSimServer.application(sim, host: "127.0.0.1", port: 0, http2: http2, logger: logger) { continuation.yield($0) }
         services = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
     }
 
@@ -44,13 +45,17 @@ struct BenchCanopy {
 
     /// Runs `body` with both started; stops Canopy first (its reconciler watches the cluster),
     /// then the cluster.
-    static func with(_ body: (BenchCanopy) async throws -> Void) async throws {
+    static func with(clusterHTTP2: Bool = false, _ body: (BenchCanopy) async throws -> Void) async throws {
         let logger = { var logger = Logger(label: "bench"); logger.logLevel = .critical; return logger }()
         let cluster = try BenchKubeSim(clusters: ["c0"], logger: logger)
         let simServices = cluster.services
         let directory = try BenchKubeSim.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let configuration = ServerConfiguration(dataDirectory: directory, port: 0, bcryptCost: 4, adminPassword: "bench-admin-password", tls: true)
+        let configuration = {
+            var configuration = ServerConfiguration(dataDirectory: directory, port: 0, bcryptCost: 4, adminPassword: "bench-admin-password", tls: true)
+            configuration.clusterHTTP2 = clusterHTTP2
+            return configuration
+        }()
         let (ready, readyContinuation) = AsyncStream<CanopyServer.Ready>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await simServices.run() }

@@ -37,6 +37,9 @@ struct KubeSimCommand: AsyncParsableCommand {
     @Flag(help: "Serve plain HTTP. kubectl sends no bearer token over plain HTTP, so this is for API clients only.")
     var insecureHttp = false
 
+    @Flag(help: "Offer HTTP/1.1 only (over HTTPS, clients may choose HTTP/2 otherwise, as with a real API server).")
+    var http1Only = false
+
     func run() async throws {
         let (host, port) = try Serve.parse(listen)
         let names = clusters.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -55,7 +58,7 @@ struct KubeSimCommand: AsyncParsableCommand {
         let directory = kubeconfigDir
         let scheme = insecureHttp ? "http" : "https"
         let logger = Logger(label: "kubesim")
-        let app = try KubeSimServer.application(sim, host: host, port: port, tls: !insecureHttp, logger: logger) { boundPort in
+        let app = try KubeSimServer.application(sim, host: host, port: port, tls: !insecureHttp, http2: !http1Only, logger: logger) { boundPort in
                 let base = "\(scheme)://\(host):\(boundPort)"
                 print("KubeSim serving \(names.count) cluster(s) at \(base)/clusters/<name>")
                 if let directory {

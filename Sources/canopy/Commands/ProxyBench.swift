@@ -15,15 +15,18 @@ import Logging
 /// Canopy runs in this process too, sharing every CPU with the clients and the cluster, or, with
 /// `canopyCPU`, as a `canopy serve` child pinned to that CPU (this process must then be kept off
 /// it: `taskset -c 0 canopy bench --proxy --canopy-cpu 1`), as a proxy runs in production: on CPUs
-/// of its own, in front of a cluster that has its own.
+/// of its own, in front of a cluster that has its own. The cluster offers HTTP/2 and HTTP/1.1;
+/// the fast lane speaks HTTP/2 to it with `clusterHTTP2` (`canopy serve --cluster-http2`), else
+/// HTTP/1.1, as the direct calls do (Canopy's own client asks for HTTP/1.1 only).
 struct ProxyBench {
     let concurrency: Int
     let duration: Duration
     var canopyCPU: Int?
+    var clusterHTTP2 = false
 
     func run() async throws {
         guard let canopyCPU else {
-            return try await BenchCanopy.with { bench in
+            return try await BenchCanopy.with(clusterHTTP2: clusterHTTP2) { bench in
                 try await measure(server: bench.server, ca: bench.certificatePEM, adminKubeconfig: bench.adminKubeconfig)
             }
         }
@@ -33,7 +36,7 @@ struct ProxyBench {
             throw BenchFailure("this process may run on CPU \(canopyCPU) too (allowed: \(own)); start it with `taskset -c <other CPUs> canopy bench --proxy --canopy-cpu \(canopyCPU)`")
         }
         print("proxy: canopy serve pinned to CPU \(canopyCPU); the clients and the cluster on CPUs \(own)")
-        try await CanopyChild.withCluster(cpu: canopyCPU) { _, adminKubeconfig, canopy in
+        try await CanopyChild.withCluster(cpu: canopyCPU, clusterHTTP2: clusterHTTP2) { _, adminKubeconfig, canopy in
             try await measure(server: canopy.url, ca: canopy.ca, adminKubeconfig: adminKubeconfig, canopy: canopy)
         }
     }

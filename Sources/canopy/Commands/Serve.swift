@@ -25,6 +25,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a proxied request may take before Canopy ends it (watches and `logs -f` too; clients start them again).")
     var proxyDeadline: Int = 7200
 
+    @Flag(help: "Offer HTTP/2 to clusters on the proxy's fast lane (plain GETs), and speak it to those that choose it.")
+    var clusterHttp2 = false
+
     func run() async throws {
         guard (4...31).contains(bcryptCost) else { throw ValidationError("--bcrypt-cost must be between 4 and 31") }
         guard (1...604_800).contains(proxyDeadline) else { throw ValidationError("--proxy-deadline must be between 1 and 604800 seconds (a week)") }
@@ -38,6 +41,7 @@ struct Serve: AsyncParsableCommand {
             adminPassword: ProcessInfo.processInfo.environment["CANOPY_ADMIN_PASSWORD"], tls: !insecureHttp
         )
         configuration.proxyDeadline = .seconds(proxyDeadline)
+        configuration.clusterHTTP2 = clusterHttp2
         try await CanopyServer.run(configuration, logger: logger, handleSignals: true) { ready in
             if let password = ready.generatedAdminPassword {
                 print("First start: the domain admin is 'admin' with password \(password) (shown once; change it).")

@@ -122,7 +122,7 @@ struct CanopyChild: @unchecked Sendable {
     /// Runs `body` with a KubeSim cluster `c0` in this process (its admin kubeconfig is passed)
     /// and `canopy serve` as a child (pinned to `cpu` when given); stops Canopy first (its
     /// reconciler would open new watches), then the cluster.
-    static func withCluster(cpu: Int? = nil, _ body: (KubeSim, String, CanopyChild) async throws -> Void) async throws {
+    static func withCluster(cpu: Int? = nil, clusterHTTP2: Bool = false, _ body: (KubeSim, String, CanopyChild) async throws -> Void) async throws {
         let logger = { var logger = Logger(label: "bench"); logger.logLevel = .critical; return logger }()
         let cluster = try BenchKubeSim(clusters: ["c0"], logger: logger)
         let sim = cluster.sim, simServices = cluster.services
@@ -131,7 +131,7 @@ struct CanopyChild: @unchecked Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await simServices.run() }
             guard let simURL = await cluster.url() else { return }
-            let canopy = try await start(folder: folder, cpu: cpu)
+            let canopy = try await start(folder: folder, cpu: cpu, clusterHTTP2: clusterHTTP2)
             defer { canopy.stop() }
             try await body(sim, sim.adminKubeconfig(cluster: "c0", baseURL: simURL), canopy)
             canopy.stop()
@@ -143,10 +143,10 @@ struct CanopyChild: @unchecked Sendable {
     }
 
     /// Starts it; with `cpu`, pinned to that CPU (through util-linux's `taskset`).
-    static func start(folder: String, cpu: Int? = nil) async throws -> CanopyChild {
+    static func start(folder: String, cpu: Int? = nil, clusterHTTP2: Bool = false) async throws -> CanopyChild {
         let port = try ServerProcess.freePort()
         let canopy = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-        let arguments = ["serve", "--data-dir", folder, "--listen", "127.0.0.1:\(port)", "--bcrypt-cost", "4"]
+        let arguments = ["serve", "--data-dir", folder, "--listen", "127.0.0.1:\(port)", "--bcrypt-cost", "4"] + (clusterHTTP2 ? ["--cluster-http2"] : [])
         let environment = ["CANOPY_ADMIN_PASSWORD": "bench-admin-password", "CANOPY_LOG_LEVEL": "critical"]
         let process = if let cpu {
             try ChildProcess("/usr/bin/taskset", ["-c", String(cpu), canopy.path] + arguments, environment: environment)
