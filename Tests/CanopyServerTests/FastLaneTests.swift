@@ -337,10 +337,11 @@ import TestSupport
                 #expect(lane.streams == streams + 1)
                 try await eventually(within: 10, "the request's stream is reset") { lane.openStreams == 0 }
                 #expect(lane.open == open + (lane.connected - connected) && lane.open > 0)
-                // The connection serves on (`warm` waits for the lane to answer a GET).
-                let connectedAfter = lane.connected
+                // The lane serves on (`warm` waits for it to answer a GET; that may come on another
+                // event loop, with a connection of its own), and no connection closed.
                 try await Self.warm(server, token: member)
-                #expect(lane.answered > answered && lane.streams > streams + 1 && lane.connected == connectedAfter)
+                #expect(lane.answered > answered && lane.streams > streams + 1)
+                #expect(lane.open == open + (lane.connected - connected))
             } else {
                 #expect(lane.streams == 0)
                 // The connection it used (kept or new) is closed; every other one is as it was.

@@ -108,7 +108,7 @@ final class UpstreamTargets: Sendable {
 }
 
 /// A connection to a cluster, as its TLS handshake settled it.
-enum UpstreamConnection {
+enum UpstreamConnection: Sendable {
     /// One request at a time; kept in the pool between requests.
     case http1(any Channel)
     /// Many requests at once, a stream each.

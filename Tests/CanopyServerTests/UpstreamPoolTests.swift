@@ -1,0 +1,101 @@
+import CanopyModel
+import KubeClient
+import NIOCore
+import NIOPosix
+import Testing
+import TestSupport
+@testable import CanopyServer
+
+/// The fast lane's connections to a cluster, as the protocol the cluster chose makes them.
+@Suite struct UpstreamPoolTests {
+    static func target(_ sim: TestKubeSim, http2: Bool) throws -> UpstreamTarget {
+        let connection = try Kubeconfig(yaml: sim.kubeconfig("a")).connection()
+        guard case .token(let token) = connection.credential else { throw TestFailure("the sim's kubeconfig has no token") }
+        return try UpstreamTarget(cluster: ClusterID("a"), version: 1, connection: connection, authorization: "Bearer \(token)", http2: http2)
+    }
+
+    /// Two event loops of the shared group (one when the machine has a single core).
+    static var loops: (any EventLoop, any EventLoop) {
+        var iterator = MultiThreadedEventLoopGroup.singleton.makeIterator()
+        let first = iterator.next()!
+        return (first, iterator.next() ?? first)
+    }
+
+    /// Once a cluster has chosen HTTP/2, a connection being made to it on an event loop is
+    /// shared: the requests that arrive meanwhile wait for it (`pendingConnection`) instead of
+    /// each making their own, and once made it takes their streams. A cluster not yet known to
+    /// speak HTTP/2 is not waited for (it may answer HTTP/1.1, one request per connection).
+    @Test func aConnectionBeingMadeToAnHTTP2ClusterIsWaitedFor() async throws {
+        try await TestKubeSim.with { sim in
+            let target = try Self.target(sim, http2: true)
+            let pool = UpstreamPool()
+            defer { pool.close() }
+            let (first, second) = Self.loops
+            let (firstConnection, waitedFirst) = try await first.flatSubmit { () -> EventLoopFuture<(UpstreamConnection, Bool)> in
+                let made = pool.connect(target, on: first)
+                // Not known to speak HTTP/2 yet: nothing to wait for.
+                let waited = pool.pendingConnection(target, on: first) != nil
+                return made.map { ($0, waited) }
+            }.get()
+            #expect(!waitedFirst)
+            guard case .http2(let multiplexed) = firstConnection else {
+                Issue.record("the cluster did not choose HTTP/2")
+                return
+            }
+            #expect(try await first.submit { pool.multiplexedConnection(target, on: first) === multiplexed }.get())
+
+            let (waited, kept) = try await second.flatSubmit { () -> EventLoopFuture<(Bool, Bool)> in
+                // An event loop without a connection of its own (on a single core, the first one's
+                // is retired to make it so): one being made is waited for.
+                pool.multiplexedConnection(target, on: second)?.retire()
+                let made = pool.connect(target, on: second)
+                let waited = pool.pendingConnection(target, on: second) === made
+                return made.map { connection in
+                    guard case .http2(let connection) = connection else { return (waited, false) }
+                    return (waited, pool.pendingConnection(target, on: second) == nil && pool.multiplexedConnection(target, on: second) === connection)
+                }
+            }.get()
+            #expect(waited && kept)
+        }
+    }
+
+    /// A retired connection (a stream failed on it before its answer: the cluster is leaving)
+    /// takes no more streams; a cluster that offers HTTP/1.1 only, or a lane that does not ask
+    /// for HTTP/2, gets HTTP/1.1 connections, which are never shared.
+    @Test(arguments: [(true, false), (false, true)]) func http1ConnectionsAreNotShared(offered: Bool, asked: Bool) async throws {
+        try await TestKubeSim.with(http2: offered) { sim in
+            let target = try Self.target(sim, http2: asked)
+            let pool = UpstreamPool()
+            defer { pool.close() }
+            let (loop, _) = Self.loops
+            let connection = try await loop.flatSubmit { pool.connect(target, on: loop) }.get()
+            guard case .http1(let channel) = connection else {
+                Issue.record("HTTP/2 was chosen")
+                return
+            }
+            defer { channel.close(promise: nil) }
+            let shared = try await loop.submit { pool.pendingConnection(target, on: loop) != nil || pool.multiplexedConnection(target, on: loop) != nil }.get()
+            #expect(!shared)
+        }
+    }
+
+    @Test func aRetiredConnectionTakesNoMoreStreams() async throws {
+        try await TestKubeSim.with { sim in
+            let target = try Self.target(sim, http2: true)
+            let pool = UpstreamPool()
+            defer { pool.close() }
+            let (loop, _) = Self.loops
+            let connection = try await loop.flatSubmit { pool.connect(target, on: loop) }.get()
+            guard case .http2(let multiplexed) = connection else {
+                Issue.record("the cluster did not choose HTTP/2")
+                return
+            }
+            let (before, after) = try await loop.submit { () -> (Bool, Bool) in
+                let before = pool.multiplexedConnection(target, on: loop) === multiplexed
+                multiplexed.retire()
+                return (before, pool.multiplexedConnection(target, on: loop) == nil)
+            }.get()
+            #expect(before && after)
+        }
+    }
+}
