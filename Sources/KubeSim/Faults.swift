@@ -17,6 +17,10 @@ public struct Faults: Sendable, Equatable, Codable {
     public var unreachableUntil: Date?
     /// The next this-many list requests send half their answer and then drop the connection.
     public var dropListsMidway: Int = 0
+    /// Resources (plural names, such as `serviceaccounts`) refused to every caller as RBAC refuses
+    /// what it does not grant (403 `Forbidden`, in the server's words): a cluster whose
+    /// administrator gave Canopy less than everything.
+    public var withheldResources: [String] = []
 
     public init() {}
 
@@ -29,6 +33,7 @@ public struct Faults: Sendable, Equatable, Codable {
         unreachableUntil = try container.decodeIfPresent(Date.self, forKey: .unreachableUntil)
         dropListsMidway = try container.decodeIfPresent(Int.self, forKey: .dropListsMidway) ?? 0
         failNext = try container.decodeIfPresent(Int.self, forKey: .failNext) ?? 0
+        withheldResources = try container.decodeIfPresent([String].self, forKey: .withheldResources) ?? []
     }
 }
 

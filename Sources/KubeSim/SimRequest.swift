@@ -26,7 +26,8 @@ struct SimRequest {
         let target = isDiscovery ? nil : try resolve()
         let attributes = self.attributes(target)
         let caller = try impersonated(for: attributes)
-        guard RBACAuthorizer(cluster: cluster).allows(caller, attributes) else {
+        let withheld = target.map { cluster.faults.withheldResources.contains($0.type.resource) } ?? false
+        guard !withheld, RBACAuthorizer(cluster: cluster).allows(caller, attributes) else {
             if let target {
                 throw Status.forbidden(user: caller.name, verb: attributes.verb, resource: target.type.resource, subresource: target.subresource, group: target.type.group,
                                        namespace: attributes.namespace, name: target.name)

@@ -52,4 +52,39 @@ import TestSupport
             }
         }
     }
+
+    /// A cluster that does not let Canopy list service accounts (its administrator granted less
+    /// than everything) is not waited for: the namespace is Ready without its account being seen
+    /// (here it never appears), rather than Pending for ever.
+    @Test func aClusterThatWithholdsServiceAccountsIsNotWaitedFor() async throws {
+        let shape = KubeSim.ClusterShape(nodes: 3, serviceAccountDelay: 3600)
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"], shape: shape) { sim in
+            sim.sim.clusters["onprem"]!.faults.withheldResources = ["serviceaccounts"]
+            try await TestServer.with { server in
+                let fixture = try await Fixture.build(server)
+                try await PlacementTests.importClusters(server, sim, fixture)
+                let admin = fixture.tokens["coke-admin"]
+                try await QuotaTests.project(server, admin, ["name": "web", "caps": ["cpu": "4"], "placements": [["cluster": "onprem", "namespaces": ["web-a"]]]])
+                let seen = Mutex<[String]>([])
+                do {
+                    _ = try await eventually(within: 30, "web-a Ready") {
+                        let project = try await server.request(.GET, "/api/v1/tenants/coke/projects/web", token: admin)
+                        let status = (project.object["namespaces"] as? [[String: Any]])?.first?["status"] as? [String: Any]
+                        let state = status?["state"] as? String
+                        seen.withLock { $0.append("\(state ?? "-"): \(status?["message"] as? String ?? "")") }
+                        return state == "Ready"
+                    }
+                } catch {
+                    throw TestFailure("\(error): \(seen.withLock { Array($0.suffix(5)) })")
+                }
+                // The list really is refused, in RBAC's words.
+                do {
+                    _ = try await PlacementTests.client(sim, "onprem").list(ServiceAccount.self)
+                    Issue.record("the service accounts were listed")
+                } catch let error as KubeError {
+                    #expect(error.httpCode == 403 && error.message.contains("cannot list resource \"serviceaccounts\""), "\(error)")
+                }
+            }
+        }
+    }
 }
