@@ -70,7 +70,7 @@ final class FastProxyExchange: FastLaneExchange {
     /// on a new one.
     private func send(reusing: Bool) {
         multiplexed = nil
-        if reusing, let connection = pool.multiplexedConnection(upstream, on: eventLoop) {
+        if reusing, upstream.offersHTTP2, let connection = pool.multiplexedConnection(upstream, on: eventLoop) {
             open(on: connection, reused: true)
             return
         }
@@ -78,7 +78,7 @@ final class FastProxyExchange: FastLaneExchange {
             attach(channel, reused: true)
             return
         }
-        if reusing, let pending = pool.pendingConnection(upstream, on: eventLoop) {
+        if reusing, upstream.offersHTTP2, let pending = pool.pendingConnection(upstream, on: eventLoop) {
             pending.assumeIsolated().whenComplete { [self] result in
                 guard !finished else { return }
                 if case .success(.http2(let connection)) = result, connection.isUsable {

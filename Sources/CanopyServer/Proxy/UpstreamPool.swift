@@ -20,6 +20,9 @@ final class UpstreamTarget: Sendable {
     /// The fast lane's: with `http2`, the same offering HTTP/2 before HTTP/1.1 (streams, which
     /// upgrade their connection, use `sslContext`, which offers nothing and so gets HTTP/1.1).
     let laneSSLContext: NIOSSLContext?
+    /// Whether the lane offers HTTP/2 to this cluster (else it never looks for an HTTP/2
+    /// connection to it).
+    let offersHTTP2: Bool
     /// The name TLS sends and checks: `tls-server-name`, else the host unless it is an address.
     let serverName: String?
     let hostHeader: String
@@ -44,6 +47,7 @@ final class UpstreamTarget: Sendable {
         port = base.port ?? (isTLS ? 443 : 80)
         let tls = isTLS ? try KubeClient.tlsConfiguration(for: connection) : nil
         sslContext = try tls.map { try NIOSSLContext(configuration: $0) }
+        offersHTTP2 = http2 && tls != nil
         laneSSLContext = !http2 ? sslContext : try tls.map { tls in
             var offering = tls
             offering.applicationProtocols = ["h2", "http/1.1"]
