@@ -98,4 +98,21 @@ import TestSupport
             #expect(before && after)
         }
     }
+
+    /// A cluster that says it is going away (GOAWAY, here KubeSim's graceful shutdown) has its
+    /// HTTP/2 connection retired: no new request is sent on it.
+    @Test func aClusterGoingAwayRetiresItsHTTP2Connection() async throws {
+        let pool = UpstreamPool()
+        defer { pool.close() }
+        let (loop, _) = Self.loops
+        let made = try await TestKubeSim.with { sim -> MultiplexedConnection in
+            let target = try Self.target(sim, http2: true)
+            let connection = try await loop.flatSubmit { pool.connect(target, on: loop) }.get()
+            guard case .http2(let multiplexed) = connection else { throw TestFailure("the cluster did not choose HTTP/2") }
+            #expect(try await loop.submit { !multiplexed.retired }.get())
+            return multiplexed
+        }
+        try await made.channel.closeFuture.get()
+        #expect(try await loop.submit { made.retired }.get())
+    }
 }

@@ -153,6 +153,23 @@ final class MultiplexedConnection: @unchecked Sendable {
     }
 }
 
+/// Retires an HTTP/2 connection once its cluster says it is going away (GOAWAY: a server
+/// shutting down, or a Kubernetes API server with `--goaway-chance` sending clients elsewhere),
+/// so that new requests go to a new connection at once rather than fail on this one first. The
+/// streams under way finish as the cluster lets them.
+final class GoingAwayWatcher: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+
+    private let goingAway: () -> Void
+
+    init(_ goingAway: @escaping () -> Void) { self.goingAway = goingAway }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .goAway = unwrapInboundIn(data).payload { goingAway() }
+        context.fireChannelRead(data)
+    }
+}
+
 /// The open streams of one HTTP/2 connection; closes the connection once it has had none for
 /// `UpstreamPool.idleTimeout`.
 private final class StreamCount: NIOHTTP2StreamDelegate, @unchecked Sendable {
@@ -347,6 +364,8 @@ final class UpstreamPool: Sendable {
         let multiplexer = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .client, connectionConfiguration: .init(), streamConfiguration: .init(), streamDelegate: streams
         ) { stream in stream.close() }
-        return MultiplexedConnection(channel: channel, multiplexer: multiplexer, streams: streams)
+        let connection = MultiplexedConnection(channel: channel, multiplexer: multiplexer, streams: streams)
+        try channel.pipeline.syncOperations.addHandler(GoingAwayWatcher { [weak connection] in connection?.retire() })
+        return connection
     }
 }
