@@ -124,8 +124,8 @@ final class MultiplexedConnection: @unchecked Sendable {
     let channel: any Channel
     private let multiplexer: NIOHTTP2Handler.StreamMultiplexer
     private let streams: StreamCount
-    /// A stream on it failed before its answer (the cluster is going away, or the connection is
-    /// broken): no new streams go to it.
+    /// The cluster said it is going away (GOAWAY), or a stream on it failed before its answer (a
+    /// broken connection): no new streams go to it.
     private(set) var retired = false
     /// Streams beyond this wait for a new connection rather than queue behind the cluster's
     /// limit (Go's HTTP/2 server allows 250 at once, NIO's 100).
@@ -329,8 +329,11 @@ final class UpstreamPool: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    guard let context = target.laneSSLContext else { return try speakHTTP1(channel) }
-                    try pipeline.addHandler(NIOSSLClientHandler(context: context, serverHostname: target.serverName))
+                    if let context = target.laneSSLContext {
+                        try pipeline.addHandler(NIOSSLClientHandler(context: context, serverHostname: target.serverName))
+                    }
+                    // Without HTTP/2 offered there is nothing to negotiate.
+                    guard target.offersHTTP2 else { return try speakHTTP1(channel) }
                     try pipeline.addHandler(Negotiation { result in
                         channel.eventLoop.makeCompletedFuture {
                             switch result {
@@ -345,7 +348,7 @@ final class UpstreamPool: Sendable {
             }
             .connect(host: target.host, port: target.port)
             .flatMap { channel in
-                guard target.laneSSLContext != nil else { return eventLoop.makeSucceededFuture(.http1(channel)) }
+                guard target.offersHTTP2 else { return eventLoop.makeSucceededFuture(.http1(channel)) }
                 return channel.pipeline.handler(type: Negotiation.self).flatMap(\.protocolNegotiationResult)
             }
     }
