@@ -161,6 +161,12 @@ public struct TestResponse: Sendable {
     public let headers: HTTPHeaders
     public let data: Data
 
+    public init(status: Int, headers: HTTPHeaders, data: Data) {
+        self.status = status
+        self.headers = headers
+        self.data = data
+    }
+
     public var text: String { String(decoding: data, as: UTF8.self) }
     /// The body as a JSON object (empty when it is not one).
     public var object: [String: Any] { ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any]) ?? [:] }

@@ -138,6 +138,7 @@ public enum CanopyServer {
         AuditRoutes(services: services).register(on: authenticated)
         KubeconfigRoutes(services: services, certificatePEM: certificatePEM).register(on: authenticated)
         QuotaRoutes(services: services).register(on: authenticated)
+        ConsoleRoutes(services: services, secureCookies: certificatePEM != nil).register(on: router)
         return router
     }
 

@@ -13,12 +13,19 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let presented: String? =
-            if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
-                String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-            } else {
-                request.cookies[Self.cookieName]?.value
+        let presented: String?
+        if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
+            presented = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        } else {
+            presented = request.cookies[Self.cookieName]?.value
+            // A browser sends the cookie with whatever a page asks; a change made with it must
+            // come from the console's own pages (the cookie is also SameSite=Strict).
+            if presented != nil, ![.get, .head, .options].contains(request.method), !SameOrigin.holds(for: request) {
+                throw APIError.forbidden(
+                    "a change made with the console's session cookie must come from the console's own pages (Origin); API clients send a bearer token"
+                )
             }
+        }
         if let presented {
             guard let identity = try await authenticator.identity(forToken: presented) else {
                 throw APIError.unauthenticated("the token is invalid, expired or revoked; sign in again")

@@ -1,0 +1,244 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import Testing
+import TestSupport
+
+/// The web console over HTTP, as a browser uses it: forms, redirects and the session cookie
+/// (nothing followed or stored by the client, so every step is checked).
+@Suite struct ConsoleTests {
+    @Test func signingInSetsAStrictSessionCookieThatThePagesAndTheAPIAccept() async throws {
+        try await TestServer.with { server in
+            let browser = try ConsoleClient(server)
+            defer { browser.close() }
+            let anonymous = try await browser.send(.GET, "/ui")
+            #expect(anonymous.status == 303)
+            #expect(anonymous.headers.first(name: "location") == "/ui/login")
+            let form = try await browser.send(.GET, "/ui/login")
+            #expect(form.status == 200)
+            #expect(form.text.contains("<form method=\"post\" action=\"/ui/login\""))
+
+            let signedIn = try await browser.send(.POST, "/ui/login", form: ["tenant": "", "username": "admin", "password": TestServer.adminPassword])
+            #expect(signedIn.status == 303)
+            #expect(signedIn.headers.first(name: "location") == "/ui")
+            let setCookie = try #require(signedIn.headers.first(name: "set-cookie"))
+            let attributes = Set(setCookie.split(separator: ";").dropFirst().map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+            #expect(attributes.isSuperset(of: ["httponly", "samesite=strict", "path=/", "max-age=43200"]))
+            #expect(!attributes.contains("secure"), "plain HTTP: a Secure cookie would never come back")
+            let cookie = try #require(ConsoleClient.sessionCookie(in: signedIn))
+            #expect(cookie.hasPrefix("cnp_"))
+
+            let home = try await browser.send(.GET, "/ui", cookie: cookie)
+            #expect(home.status == 200)
+            #expect(home.text.contains("admin (domain)"))
+            #expect(home.headers.first(name: "content-security-policy")?.contains("frame-ancestors 'none'") == true)
+            #expect(home.headers.first(name: "x-frame-options") == "DENY")
+            #expect(home.headers.first(name: "cache-control") == "no-store")
+            // The cookie is a token of its own, listed (and revocable) with the user's tokens.
+            let whoami = try await browser.send(.GET, "/api/v1/whoami", cookie: cookie)
+            #expect(whoami.status == 200)
+            let tokens = try await browser.send(.GET, "/api/v1/tokens", cookie: cookie)
+            #expect(tokens.items.contains { $0["description"] as? String == "console" })
+        }
+    }
+
+    @Test func aRefusedSignInShowsTheFormAgainWithOneMessageAndNoCookie() async throws {
+        try await TestServer.with { server in
+            let fixture = try await Fixture.build(server)
+            let browser = try ConsoleClient(fixture.server)
+            defer { browser.close() }
+            for (tenant, username, password) in [("coke", "boss", "wrong-password"), ("coke", "nobody", "password-123"), ("nowhere", "boss", Fixture.password)] {
+                let refused = try await browser.send(.POST, "/ui/login", form: ["tenant": tenant, "username": username, "password": password])
+                #expect(refused.status == 401)
+                #expect(refused.text.contains("invalid user name or password"))
+                #expect(refused.text.contains("value=\"\(username)\""), "the user name is kept in the form")
+                #expect(!refused.text.contains(password), "the password is never sent back")
+                #expect(refused.headers.first(name: "set-cookie") == nil)
+            }
+            let malformed = try await browser.send(.POST, "/ui/login", body: "username=%zz")
+            #expect(malformed.status == 400)
+            #expect(malformed.headers.first(name: "set-cookie") == nil)
+            let tenantUser = try await browser.send(.POST, "/ui/login", form: ["tenant": " coke ", "username": "pm", "password": Fixture.password])
+            #expect(tenantUser.status == 303)
+            let cookie = try #require(ConsoleClient.sessionCookie(in: tenantUser))
+            #expect(try await browser.send(.GET, "/ui", cookie: cookie).text.contains("pm (coke)"))
+        }
+    }
+
+    @Test func formsAndCookieChangesFromOtherSitesAreRefused() async throws {
+        try await TestServer.with { server in
+            let browser = try ConsoleClient(server)
+            defer { browser.close() }
+            let token = try await server.login("admin", TestServer.adminPassword)
+            let credentials = ["username": "admin", "password": TestServer.adminPassword]
+            for origin in ["http://evil.example", "http://127.0.0.1:1", "null"] {
+                let crossSite = try await browser.send(.POST, "/ui/login", form: credentials, origin: origin)
+                #expect(crossSite.status == 403, "Origin \(origin)")
+                #expect(crossSite.headers.first(name: "set-cookie") == nil)
+                let logout = try await browser.send(.POST, "/ui/logout", cookie: token, origin: origin)
+                #expect(logout.status == 403)
+                let apiChange = try await browser.send(.POST, "/api/v1/tokens", cookie: token, json: ["description": "x"], origin: origin)
+                #expect(apiChange.status == 403)
+                #expect(apiChange.errorCode == "forbidden")
+            }
+            // Neither Origin nor Sec-Fetch-Site: not a browser's form, refused with the cookie.
+            #expect(try await browser.send(.POST, "/ui/login", form: credentials, origin: nil).status == 403)
+            #expect(try await browser.send(.POST, "/api/v1/tokens", cookie: token, json: ["description": "x"], origin: nil).status == 403)
+            #expect(try await browser.send(.POST, "/api/v1/tokens", cookie: token, json: ["description": "x"], origin: nil, headers: [("Sec-Fetch-Site", "same-origin")]).status == 201)
+            // The same change from the console's origin, and with a bearer token from anywhere.
+            #expect(try await browser.send(.POST, "/api/v1/tokens", cookie: token, json: ["description": "x"]).status == 201)
+            #expect(try await server.request(.POST, "/api/v1/tokens", token: token, json: ["description": "x"], headers: [("Origin", "http://evil.example")]).status == 201)
+            // Reading with the cookie needs no Origin.
+            #expect(try await browser.send(.GET, "/api/v1/whoami", cookie: token, origin: nil).status == 200)
+        }
+    }
+
+    @Test func signingOutRevokesTheSession() async throws {
+        try await TestServer.with { server in
+            let browser = try ConsoleClient(server)
+            defer { browser.close() }
+            let signedIn = try await browser.send(.POST, "/ui/login", form: ["username": "admin", "password": TestServer.adminPassword])
+            let cookie = try #require(ConsoleClient.sessionCookie(in: signedIn))
+            let out = try await browser.send(.POST, "/ui/logout", cookie: cookie)
+            #expect(out.status == 303)
+            #expect(out.headers.first(name: "location") == "/ui/login")
+            #expect(out.headers.first(name: "set-cookie")?.lowercased().contains("max-age=0") == true)
+            let after = try await browser.send(.GET, "/ui", cookie: cookie)
+            #expect(after.status == 303)
+            #expect(after.headers.first(name: "location") == "/ui/login")
+            #expect(after.headers.first(name: "set-cookie")?.lowercased().contains("max-age=0") == true, "the stale cookie is cleared")
+            #expect(try await browser.send(.GET, "/api/v1/whoami", cookie: cookie).status == 401)
+        }
+    }
+
+    /// Each page against each kind of caller (as `IsolationTests` does for the API): the same
+    /// 404 page for what a caller may not see as for what does not exist, and nothing of another
+    /// tenant, an msp tenant's inside, or another project in what they may see.
+    @Test func pagesShowEachCallerOnlyWhatTheyMaySee() async throws {
+        try await TestServer.with { server in
+            let fixture = try await Fixture.build(server)
+            let browser = try ConsoleClient(server)
+            defer { browser.close() }
+            let admin = try #require(fixture.tokens["coke-admin"])
+            _ = try Fixture.expect(await server.request(.PATCH, "/api/v1/tenants/coke/projects/sales", token: admin, json: ["displayName": "<script>alert(1)</script> & Co"]), 200)
+
+            // Expected status per caller in the msp tenant `coke`; the provider sees inside `pepsi`.
+            let pages: [(path: String, msp: [String: Int], enterpriseProvider: Int)] = [
+                ("/ui", ["provider": 200, "admin": 200, "pa": 200, "pm": 200, "pv": 200, "sales-pa": 200, "other": 200], 200),
+                ("/ui/tenants/T", ["provider": 200, "admin": 200, "pa": 200, "pm": 200, "pv": 200, "sales-pa": 200, "other": 404], 200),
+                ("/ui/tenants/T/projects/marketing", ["provider": 404, "admin": 200, "pa": 200, "pm": 200, "pv": 200, "sales-pa": 404, "other": 404], 200),
+                ("/ui/tenants/T/projects/sales", ["provider": 404, "admin": 200, "pa": 404, "pm": 404, "pv": 404, "sales-pa": 200, "other": 404], 200),
+                ("/ui/tenants/T/projects/no-such-project", ["provider": 404, "admin": 404, "pa": 404, "pm": 404, "pv": 404, "sales-pa": 404, "other": 404], 404),
+            ]
+            for (tenant, other) in [("coke", "pepsi"), ("pepsi", "coke")] {
+                for (path, expected, enterpriseProvider) in pages {
+                    for caller in ["provider", "admin", "pa", "pm", "pv", "sales-pa", "other"] {
+                        let token = try #require(caller == "provider" ? fixture.tokens["provider"] : fixture.tokens[caller == "other" ? "\(other)-admin" : "\(tenant)-\(caller)"])
+                        let page = try await browser.send(.GET, path.replacingOccurrences(of: "/T", with: "/\(tenant)"), cookie: token)
+                        let want = tenant == "pepsi" && caller == "provider" ? enterpriseProvider : expected[caller]!
+                        #expect(page.status == want, "\(caller) GET \(path) in \(tenant)")
+                        if want == 404 {
+                            // Word for word the page of something that does not exist.
+                            let absent = path.contains("/projects/") && caller != "other" ? "/ui/tenants/\(tenant)/projects/no-such-project" : "/ui/tenants/no-such-tenant"
+                            let missing = try await browser.send(.GET, absent, cookie: token)
+                            #expect(missing.status == 404)
+                            #expect(Self.skeleton(page.text) == Self.skeleton(missing.text), "\(caller) GET \(path) in \(tenant)")
+                        }
+                        // No page links to a tenant its caller may not see.
+                        let foreign = caller == "other" ? tenant : (caller == "provider" ? nil : other)
+                        if let foreign { #expect(!page.text.contains("/ui/tenants/\(foreign)"), "\(caller) GET \(path) in \(tenant)") }
+                    }
+                }
+            }
+
+            // What the pages show, beyond their status.
+            let sealed = try await browser.send(.GET, "/ui/tenants/coke", cookie: fixture.tokens["provider"])
+            #expect(sealed.text.contains("id=\"sealed\""))
+            #expect(!sealed.text.contains("marketing") && !sealed.text.contains("alert"), "an msp tenant's projects are its own")
+            let enterprise = try await browser.send(.GET, "/ui/tenants/pepsi", cookie: fixture.tokens["provider"])
+            #expect(enterprise.text.contains("/ui/tenants/pepsi/projects/marketing") && !enterprise.text.contains("id=\"sealed\""))
+            let viewer = try await browser.send(.GET, "/ui/tenants/coke", cookie: fixture.tokens["coke-pv"])
+            #expect(viewer.text.contains("/ui/tenants/coke/projects/marketing"))
+            #expect(!viewer.text.contains("/projects/sales") && !viewer.text.contains("id=\"clusters\""), "a viewer sees their own project, not the tenant's others or its clusters")
+            let viewerProject = try await browser.send(.GET, "/ui/tenants/coke/projects/marketing", cookie: fixture.tokens["coke-pv"])
+            #expect(viewerProject.text.contains("Your role: viewer"))
+            #expect(viewerProject.text.contains("<td>pa</td><td>admin</td>"), "members of their own project")
+            let tenantAdmin = try await browser.send(.GET, "/ui/tenants/coke", cookie: admin)
+            #expect(tenantAdmin.text.contains("id=\"clusters\"") || tenantAdmin.text.contains("id=\"no-clusters\""))
+            #expect(tenantAdmin.text.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"))
+            #expect(!tenantAdmin.text.contains("<script>"), "display names are escaped")
+        }
+    }
+
+    @Test func overHTTPSTheCookieIsSecure() async throws {
+        try await TestServer.with(tls: true) { server in
+            let browser = try ConsoleClient(server)
+            defer { browser.close() }
+            let signedIn = try await browser.send(.POST, "/ui/login", form: ["username": "admin", "password": TestServer.adminPassword])
+            #expect(signedIn.status == 303)
+            let setCookie = try #require(signedIn.headers.first(name: "set-cookie")).lowercased()
+            #expect(setCookie.contains("; secure"))
+            let cookie = try #require(ConsoleClient.sessionCookie(in: signedIn))
+            #expect(try await browser.send(.GET, "/ui", cookie: cookie).status == 200)
+        }
+    }
+
+    /// A page with its quoted names (which differ between two 404s, `&#39;`-escaped) taken out.
+    static func skeleton(_ html: String) -> String {
+        html.replacingOccurrences(of: "&#39;[^&]*&#39;", with: "'…'", options: .regularExpression)
+    }
+}
+
+/// An HTTP client as a browser's page would use one: no redirects followed, cookies sent only
+/// when given, forms url-encoded, and the server's own `Origin` on every unsafe request unless
+/// told otherwise.
+struct ConsoleClient {
+    let baseURL: String
+    let client: HTTPClient
+
+    init(_ server: TestServer) throws {
+        baseURL = server.baseURL
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let pem = server.certificatePEM { tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8))) }
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls, redirectConfiguration: .disallow))
+    }
+
+    func close() { try? client.syncShutdown() }
+
+    static let keep = "same"
+
+    func send(
+        _ method: HTTPMethod, _ path: String, cookie: String? = nil, form: [String: String]? = nil, json: [String: String]? = nil,
+        body: String? = nil, origin: String? = ConsoleClient.keep, headers: [(String, String)] = []
+    ) async throws -> TestResponse {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let cookie { request.headers.add(name: "Cookie", value: "canopy_session=\(cookie)") }
+        if method != .GET, let origin { request.headers.add(name: "Origin", value: origin == Self.keep ? baseURL : origin) }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let form {
+            var components = URLComponents()
+            components.queryItems = form.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.body = .bytes(ByteBuffer(string: components.percentEncodedQuery ?? ""))
+        } else if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
+        } else if let body {
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 4 << 20)
+        return TestResponse(status: Int(response.status.code), headers: response.headers, data: Data(bytes.readableBytesView))
+    }
+
+    /// The session token a response's `Set-Cookie` gives.
+    static func sessionCookie(in response: TestResponse) -> String? {
+        guard let header = response.headers.first(name: "set-cookie"), header.hasPrefix("canopy_session=") else { return nil }
+        let value = header.dropFirst("canopy_session=".count).prefix { $0 != ";" }
+        return value.isEmpty ? nil : String(value)
+    }
+}
