@@ -165,6 +165,9 @@ struct Demo: AsyncParsableCommand {
 
         Canopy demo is running at \(server)  (API document: \(server)/api/v1/openapi.yaml)
 
+        The console: \(server)/ui  (the certificate is self-signed: \(directory)/tls.crt; sign in
+        as any user below, tenant empty for admin)
+
         Sign-ins (password for all tenant users: \(Self.userPassword)):
           domain admin (service provider)   admin / \(Self.adminPassword)
           coke tenant admin (msp tenant)     coke-admin
