@@ -98,7 +98,9 @@ import TestSupport
                 #expect(try await server.request(.GET, "/api/v1/tenants/coke/clusters/onprem/allocation", token: fixture.tokens["coke-pm"]).status == 403)
                 #expect(try await server.request(.GET, "/api/v1/tenants/coke/clusters/onprem/allocation", token: fixture.tokens["pepsi-admin"]).status == 404)
                 #expect(try await server.request(.GET, "/api/v1/tenants/coke/clusters/onprem/allocation", token: fixture.tokens["provider"]).status == 403)
-                try await eventually(within: 3, "the usage view shows the reservation in use") {
+                // The usage figures come from the quota's status, which the cluster's quota controller
+                // updates after the pods: 3 s ran out once in the loaded parallel phase.
+                try await eventually(within: 10, "the usage view shows the reservation in use") {
                     let usage = try await server.request(.GET, "/api/v1/tenants/coke/projects/p/usage", token: admin)
                     let cluster = (usage.object["clusters"] as? [[String: Any]])?.first
                     let figures = (cluster?["resources"] as? [String: Any])?["requests.cpu"] as? [String: Any]
