@@ -172,6 +172,116 @@ import TestSupport
         }
     }
 
+    @Test func theTokensPageListsTheCallersTokensAndRevokesThem() async throws {
+        try await TestServer.with { server in
+            let fixture = try await Fixture.build(server)
+            let browser = try ConsoleClient(server)
+            defer { browser.close() }
+            let signedIn = try await browser.send(.POST, "/ui/login", form: ["tenant": "coke", "username": "pm", "password": Fixture.password])
+            let session = try #require(ConsoleClient.sessionCookie(in: signedIn))
+            let issued = try Fixture.expect(await server.request(.POST, "/api/v1/tokens", token: session, json: ["description": "ci <deploy>"]), 201)
+            let ciID = try #require(issued.object["id"] as? String), ciToken = try #require(issued.object["token"] as? String)
+
+            let page = try await browser.send(.GET, "/ui/tokens", cookie: session)
+            #expect(page.status == 200)
+            #expect(page.text.contains("ci &lt;deploy&gt;"))
+            #expect(page.text.contains("console <strong>(this session)</strong>"))
+            #expect(page.text.contains("action=\"/ui/tokens/\(ciID)/revoke\""))
+            #expect(!page.text.contains(ciToken), "a token's secret is shown once, at its creation")
+            // Someone else's token is not the caller's to revoke, nor to learn of.
+            let others = try await server.request(.GET, "/api/v1/tokens", token: fixture.tokens["coke-pv"])
+            let othersID = try #require(others.items.first?["id"] as? String)
+            #expect(!page.text.contains(othersID))
+            #expect(try await browser.send(.POST, "/ui/tokens/\(othersID)/revoke", cookie: session).status == 404)
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: fixture.tokens["coke-pv"]).status == 200)
+            #expect(try await browser.send(.POST, "/ui/tokens/\(ciID)/revoke", cookie: session, origin: "http://evil.example").status == 403)
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: ciToken).status == 200)
+
+            let revoked = try await browser.send(.POST, "/ui/tokens/\(ciID)/revoke", cookie: session)
+            #expect(revoked.status == 303)
+            #expect(revoked.headers.first(name: "location") == "/ui/tokens")
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: ciToken).status == 401)
+            let after = try await browser.send(.GET, "/ui/tokens", cookie: session)
+            #expect(!after.text.contains("action=\"/ui/tokens/\(ciID)/revoke\"") && after.text.contains("<td>revoked</td>"))
+
+            // Revoking the session's own token signs out.
+            let sessionID = try #require(try await server.request(.GET, "/api/v1/tokens", token: session).items.first { $0["description"] as? String == "console" }?["id"] as? String)
+            let out = try await browser.send(.POST, "/ui/tokens/\(sessionID)/revoke", cookie: session)
+            #expect(out.status == 303 && out.headers.first(name: "location") == "/ui/login")
+            #expect(try await browser.send(.GET, "/ui/tokens", cookie: session).status == 303)
+        }
+    }
+
+    @Test func theAuditPageShowsTheCallersScopeOnly() async throws {
+        try await TestServer.with { server in
+            let fixture = try await Fixture.build(server)
+            let browser = try ConsoleClient(server)
+            defer { browser.close() }
+            // Expected status per caller for the msp tenant `coke`'s log, its `marketing` project's, and `sales`'.
+            let cases: [(query: String, status: [String: Int])] = [
+                ("?tenant=coke", ["provider": 403, "coke-admin": 200, "coke-pv": 200, "pepsi-admin": 404]),
+                ("?tenant=coke&project=marketing", ["provider": 404, "coke-admin": 200, "coke-pv": 200, "coke-sales-pa": 404, "pepsi-admin": 404]),
+                ("?tenant=coke&project=sales", ["coke-pv": 404, "coke-sales-pa": 200]),
+                ("?tenant=pepsi", ["provider": 200, "coke-admin": 404]),
+                ("", ["provider": 200, "coke-admin": 200, "coke-pv": 200]),
+            ]
+            for (query, statuses) in cases {
+                for (caller, status) in statuses {
+                    let page = try await browser.send(.GET, "/ui/audit" + query, cookie: fixture.tokens[caller])
+                    #expect(page.status == status, "\(caller) /ui/audit\(query)")
+                }
+            }
+            let admin = try await browser.send(.GET, "/ui/audit?tenant=coke", cookie: fixture.tokens["coke-admin"])
+            #expect(admin.text.contains("<td>project.create</td>") && admin.text.contains("<td>coke/sales</td>"))
+            #expect(!admin.text.contains("pepsi"))
+            // A viewer reads their project's entries, never a sibling project's.
+            let viewer = try await browser.send(.GET, "/ui/audit", cookie: fixture.tokens["coke-pv"])
+            #expect(viewer.text.contains("<td>coke/marketing</td>"))
+            #expect(!viewer.text.contains("coke/sales") && !viewer.text.contains("pepsi"))
+            let provider = try await browser.send(.GET, "/ui/audit", cookie: fixture.tokens["provider"])
+            #expect(provider.text.contains("<td>tenant.create</td>") && provider.text.contains("<td>pepsi/marketing</td>"))
+            #expect(!provider.text.contains("coke/"), "an msp tenant's inside stays out of the provider's log")
+        }
+    }
+
+    @Test func clusterAndUsagePagesShowThePlannersFigures() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with { server in
+                let fixture = try await Fixture.build(server)
+                try await PlacementTests.importClusters(server, sim, fixture)
+                let admin = try #require(fixture.tokens["coke-admin"])
+                try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/projects", token: admin, json: [
+                    "name": "web", "caps": ["cpu": "8"],
+                    "placements": [["cluster": "onprem", "namespaces": ["web-dev"], "reservation": ["cpuPercent": 25]]],
+                ]), 201)
+                let browser = try ConsoleClient(server)
+                defer { browser.close() }
+                try await eventually(within: 30, "the project page shows the planned quota") {
+                    let page = try await browser.send(.GET, "/ui/tenants/coke/projects/web", cookie: admin)
+                    return page.text.contains("<tr><td>onprem</td><td>requests.cpu</td><td>—</td><td>6</td>") && !page.text.contains("id=\"not-planned\"")
+                }
+                let tenant = try await browser.send(.GET, "/ui/tenants/coke", cookie: admin)
+                #expect(tenant.text.contains("<a href=\"/ui/tenants/coke/clusters/onprem\">onprem</a>"))
+                let cluster = try await browser.send(.GET, "/ui/tenants/coke/clusters/onprem", cookie: admin)
+                #expect(cluster.status == 200)
+                #expect(cluster.text.contains("<tr><td>requests.cpu</td><td>24</td><td>6</td><td>18</td>"), "\(cluster.text)")
+                #expect(cluster.text.contains("<a href=\"/ui/tenants/coke/projects/web\">web</a>"))
+                // Who may read a cluster's page: those who manage the tenant's clusters.
+                let expected: [(String, String, Int)] = [
+                    ("coke-pm", "/ui/tenants/coke/clusters/onprem", 403), ("coke-pm", "/ui/tenants/coke/clusters/nowhere", 403),
+                    ("provider", "/ui/tenants/coke/clusters/onprem", 403), ("pepsi-admin", "/ui/tenants/coke/clusters/onprem", 404),
+                    ("provider", "/ui/tenants/pepsi/clusters/west", 200), ("coke-admin", "/ui/tenants/coke/clusters/nowhere", 404),
+                    ("coke-admin", "/ui/tenants/pepsi/clusters/west", 404),
+                ]
+                for (caller, path, status) in expected {
+                    #expect(try await browser.send(.GET, path, cookie: fixture.tokens[caller]).status == status, "\(caller) \(path)")
+                }
+                let member = try await browser.send(.GET, "/ui/tenants/coke", cookie: fixture.tokens["coke-pm"])
+                #expect(!member.text.contains("/clusters/"), "a member sees no cluster pages to go to")
+            }
+        }
+    }
+
     @Test func overHTTPSTheCookieIsSecure() async throws {
         try await TestServer.with(tls: true) { server in
             let browser = try ConsoleClient(server)

@@ -13,7 +13,7 @@ struct AuditRoutes {
     func register(on router: RouterGroup<AuthenticatedContext>) {
         router.get("audit") { request, context in
             let caller = try Caller(context, services)
-            var query = try scope(request, caller)
+            var query = try scope(tenant: request.uri.queryParameters["tenant"].map(String.init), project: request.uri.queryParameters["project"].map(String.init), caller)
             if let before = request.uri.queryParameters["before"] {
                 guard let value = Int64(before) else { throw APIError.malformed("before must be a sequence number", field: "before") }
                 query.beforeSequence = value
@@ -29,9 +29,10 @@ struct AuditRoutes {
         }
     }
 
-    private func scope(_ request: Request, _ caller: Caller) throws -> AuditQuery {
-        let tenantName = request.uri.queryParameters["tenant"].map(String.init) ?? (caller.principal.tenantID.flatMap { caller.snapshot.tenant($0)?.tenant.name })
-        let projectName = request.uri.queryParameters["project"].map(String.init)
+    /// What `caller` may read of the log of `tenant` (theirs when not named) or one of its
+    /// projects; 404 or 403 as for the objects themselves.
+    func scope(tenant: String?, project projectName: String?, _ caller: Caller) throws -> AuditQuery {
+        let tenantName = tenant ?? (caller.principal.tenantID.flatMap { caller.snapshot.tenant($0)?.tenant.name })
         guard let tenantName else {
             guard projectName == nil else { throw APIError.malformed("project needs tenant", field: "project") }
             guard caller.principal.isServiceProvider else { throw APIError.forbidden() }

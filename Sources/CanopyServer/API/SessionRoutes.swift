@@ -67,18 +67,23 @@ struct SessionRoutes {
         }
         router.delete("tokens/{id}") { request, context in
             let caller = try Caller(context, services)
-            let id = TokenID(try request.parameter("id", context))
-            let tokens = try await services.world.store.tokens(of: caller.principal.user.id)
-            guard tokens.contains(where: { $0.id == id }) else { throw APIError.notFound("token") }
-            let now = services.now
-            let user = caller.principal.user
-            try await services.world.commit { tx in
-                try await tx.revokeToken(id, at: now)
-                return World.Outcome(result: (), changes: [], audit: [caller.audit(Self.revokeAction, "tokens/\(id)", tenant: user.tenantID, at: now)])
-            }
-            services.authenticator.forget(tokenIDs: [id])
+            try await revoke(TokenID(try request.parameter("id", context)), of: caller)
             return Response(status: .noContent)
         }
+    }
+
+    /// Revokes one of the caller's own tokens (404 for any other), in the audit log; this
+    /// replica forgets it at once, the others on seeing the audit event.
+    func revoke(_ id: TokenID, of caller: Caller) async throws {
+        let tokens = try await services.world.store.tokens(of: caller.principal.user.id)
+        guard tokens.contains(where: { $0.id == id }) else { throw APIError.notFound("token") }
+        let now = services.now
+        let user = caller.principal.user
+        try await services.world.commit { tx in
+            try await tx.revokeToken(id, at: now)
+            return World.Outcome(result: (), changes: [], audit: [caller.audit(Self.revokeAction, "tokens/\(id)", tenant: user.tenantID, at: now)])
+        }
+        services.authenticator.forget(tokenIDs: [id])
     }
 
     /// Creates a token for `user` and records it in the audit log.

@@ -31,6 +31,9 @@ enum ConsolePage {
         try render("error", ErrorPage(frame: Frame(title: status.reasonPhrase, caller: nil), status: Int(status.code), reason: status.reasonPhrase, message: message, signedIn: signedIn), status: status)
     }
 
+    /// A time as the console shows it: `2026-11-27T05:50:12Z`.
+    static func time(_ date: Date) -> String { date.formatted(.iso8601) }
+
     /// A `303 See Other` to `path` (after a form, the browser then GETs the page).
     static func redirect(to path: String) -> Response {
         Response(status: .seeOther, headers: [.location: path])
@@ -58,6 +61,8 @@ enum ConsolePage {
             body { font: 15px/1.45 system-ui, sans-serif; margin: 0; color: #1d2b1f; background: #f6f8f5; }
             header { display: flex; gap: 1em; align-items: center; padding: .6em 1.2em; background: #2f5d3a; color: #fff; }
             header a { color: #fff; font-weight: 600; text-decoration: none; }
+            header nav a { font-weight: 400; margin-right: .8em; }
+            td form { margin: 0; }
             header .who { margin-left: auto; }
             header form { margin: 0; }
             main { max-width: 60em; margin: 1.5em auto; padding: 0 1.2em; }
@@ -71,7 +76,7 @@ enum ConsolePage {
             </style>
             </head>
             <body>
-            <header><a href="/ui">Canopy</a>{{#frame.signedInAs}}<span class="who" id="who">{{.}}</span><form method="post" action="/ui/logout"><button type="submit" id="logout">Sign out</button></form>{{/frame.signedInAs}}</header>
+            <header><a href="/ui">Canopy</a>{{#frame.signedInAs}}<nav><a href="/ui/tokens">Tokens</a> <a href="/ui/audit">Audit</a></nav><span class="who" id="who">{{.}}</span><form method="post" action="/ui/logout"><button type="submit" id="logout">Sign out</button></form>{{/frame.signedInAs}}</header>
             <main>
             """,
         "footer": """
@@ -126,7 +131,7 @@ enum ConsolePage {
             {{^empty(clusters)}}
             <table id="clusters">
             <tr><th>Cluster</th><th>State</th><th>Kubernetes</th><th>Nodes</th><th>Allocatable</th></tr>
-            {{#clusters}}<tr><td>{{name}}</td><td>{{state}}</td><td>{{kubernetesVersion}}</td><td>{{nodeCount}}</td><td>{{capacity}}</td></tr>
+            {{#clusters}}<tr><td>{{#managesClusters}}<a href="/ui/tenants/{{tenant.name}}/clusters/{{name}}">{{name}}</a>{{/managesClusters}}{{^managesClusters}}{{name}}{{/managesClusters}}</td><td>{{state}}</td><td>{{kubernetesVersion}}</td><td>{{nodeCount}}</td><td>{{capacity}}</td></tr>
             {{/clusters}}
             </table>
             {{/empty(clusters)}}
@@ -143,6 +148,7 @@ enum ConsolePage {
             {{/empty(projects)}}
             {{^projects}}<p class="note" id="no-projects">No projects you can see.</p>{{/projects}}
             {{/sealed}}
+            {{#readsAudit}}<p><a href="/ui/audit?tenant={{tenant.name}}" id="audit-link">Audit log</a></p>{{/readsAudit}}
             {{> footer}}
             """,
         "project": """
@@ -158,6 +164,15 @@ enum ConsolePage {
             </table>
             {{/empty(namespaces)}}
             {{^namespaces}}<p class="note" id="no-namespaces">No namespaces yet.</p>{{/namespaces}}
+            <h2>Quota and usage</h2>
+            {{^planned}}<p class="note" id="not-planned">The share planner has not sized this project's quotas yet; it does after its first pass over the tenant's clusters.</p>{{/planned}}
+            {{^empty(usage)}}
+            <table id="usage">
+            <tr><th>Cluster</th><th>Resource</th><th>Cap</th><th>Reserved</th><th>Quota</th><th>Used</th></tr>
+            {{#usage}}<tr><td>{{name}}</td><td>{{resource}}</td><td>{{cap}}</td><td>{{reserved}}</td><td>{{quota}}</td><td>{{used}}</td></tr>
+            {{/usage}}
+            </table>
+            {{/empty(usage)}}
             {{#seesMembers}}
             <h2>Members</h2>
             <table id="members">
@@ -165,9 +180,58 @@ enum ConsolePage {
             {{#members}}<tr><td>{{who}}</td><td>{{role}}</td></tr>
             {{/members}}
             </table>
+            <p><a href="/ui/audit?tenant={{tenant}}&amp;project={{name}}" id="audit-link">Audit log of this project</a></p>
             {{/seesMembers}}
             <h2>kubectl</h2>
             <p><a href="/api/v1/kubeconfig?tenant={{tenant}}&amp;project={{name}}" id="kubeconfig">Download a kubeconfig</a> for this project (its credential comes from <code>canopy token</code>: sign in with <code>canopy login</code> first), or run <code>canopy kubeconfig --project {{name}} --merge</code>.</p>
+            {{> footer}}
+            """,
+        "cluster": """
+            {{> header}}
+            <h1>{{name}} <code>{{tenant}}</code></h1>
+            <p id="summary">{{state}}{{#lastError}} <span class="note">({{lastError}})</span>{{/lastError}}; Kubernetes {{kubernetesVersion}}; API server <code>{{server}}</code>.</p>
+            <h2>Capacity</h2>
+            {{^liveCapacity}}<p class="note">Capacity as recorded at import: the cluster's nodes have not been read yet.</p>{{/liveCapacity}}
+            {{^planned}}<p class="note" id="not-planned">The share planner has not planned this tenant's clusters yet.</p>{{/planned}}
+            <table id="capacity">
+            <tr><th>Resource</th><th>Allocatable</th><th>Reserved</th><th>Unreserved</th><th>In no quota</th></tr>
+            {{#resources}}<tr><td>{{resource}}</td><td>{{capacity}}</td><td>{{reserved}}</td><td>{{unreserved}}</td><td>{{unallocated}}</td></tr>
+            {{/resources}}
+            </table>
+            <h2>Projects on this cluster</h2>
+            {{^empty(projects)}}
+            <table id="allocation">
+            <tr><th>Project</th><th>Resource</th><th>Cap</th><th>Reserved</th><th>Quota</th><th>Used</th></tr>
+            {{#projects}}<tr><td><a href="/ui/tenants/{{tenant}}/projects/{{name}}">{{name}}</a></td><td>{{resource}}</td><td>{{cap}}</td><td>{{reserved}}</td><td>{{quota}}</td><td>{{used}}</td></tr>
+            {{/projects}}
+            </table>
+            {{/empty(projects)}}
+            {{^projects}}<p class="note">No project has namespaces here.</p>{{/projects}}
+            {{> footer}}
+            """,
+        "tokens": """
+            {{> header}}
+            <h1>Your tokens</h1>
+            <p class="note">Sign-ins (the console's and <code>canopy login</code>'s), kubeconfig tokens and tokens for automation. Revoking one stops whatever uses it at its next request.</p>
+            <table id="tokens">
+            <tr><th>Description</th><th>Created</th><th>Expires</th><th>Last used</th><th>State</th><th></th></tr>
+            {{#tokens}}<tr id="token-{{id}}"><td>{{description}}{{#isSession}} <strong>(this session)</strong>{{/isSession}}</td><td>{{created}}</td><td>{{expires}}</td><td>{{lastUsed}}</td><td>{{state}}</td><td>{{#revocable}}<form method="post" action="/ui/tokens/{{id}}/revoke"><button type="submit">Revoke</button></form>{{/revocable}}</td></tr>
+            {{/tokens}}
+            </table>
+            {{> footer}}
+            """,
+        "audit": """
+            {{> header}}
+            <h1>Audit log{{#scope}} of {{scope}}{{/scope}}</h1>
+            <p class="note">Newest first, the last 200 entries you may read.</p>
+            {{^empty(events)}}
+            <table id="audit">
+            <tr><th>When</th><th>Who</th><th>Where</th><th>What</th><th>On</th></tr>
+            {{#events}}<tr><td>{{at}}</td><td>{{actor}}</td><td>{{place}}</td><td>{{action}}</td><td><code>{{target}}</code></td></tr>
+            {{/events}}
+            </table>
+            {{/empty(events)}}
+            {{^events}}<p class="note" id="no-events">Nothing yet.</p>{{/events}}
             {{> footer}}
             """,
         "error": """
@@ -198,6 +262,21 @@ struct HomePage {
     let projects: [ProjectRow]
 }
 
+/// Figures of one resource of one place (a cluster of a project, a project on a cluster).
+struct UsageRow {
+    let name: String, resource: String
+    let cap: String, reserved: String, quota: String, used: String
+
+    init(name: String, resource: String, figures: QuotaRoutes.Figures) {
+        self.name = name
+        self.resource = resource
+        cap = figures.cap ?? "—"
+        reserved = figures.reserved ?? "—"
+        quota = figures.planned ?? "—"
+        used = figures.used ?? "—"
+    }
+}
+
 struct TenantPage {
     struct ClusterRow {
         let name: String, kubernetesVersion: String, nodeCount: Int, capacity: String, state: String
@@ -209,6 +288,8 @@ struct TenantPage {
 
     let frame: ConsolePage.Frame
     let tenant: TenantView
+    let managesClusters: Bool
+    let readsAudit: Bool
     /// An msp tenant seen by the domain's administrators: its summary only.
     let sealed: Bool
     let seesInside: Bool
@@ -231,8 +312,48 @@ struct ProjectPage {
     let caps: String?
     let podSecurity: String
     let namespaces: [NamespaceRow]
+    /// Whether the share planner has sized the project's quotas yet.
+    let planned: Bool
+    let usage: [UsageRow]
     let seesMembers: Bool
     let members: [MemberRow]
+}
+
+struct ClusterPage {
+    struct CapacityRow {
+        let resource: String
+        let capacity: String?, reserved: String?, unreserved: String?, unallocated: String?
+    }
+
+    let frame: ConsolePage.Frame
+    let tenant: String, name: String, server: String, kubernetesVersion: String, state: String
+    let lastError: String?
+    let planned: Bool
+    let liveCapacity: Bool
+    let resources: [CapacityRow]
+    let projects: [UsageRow]
+}
+
+struct TokensPage {
+    struct Row {
+        let id: String, description: String, created: String, expires: String, lastUsed: String, state: String
+        let revocable: Bool
+        let isSession: Bool
+    }
+
+    let frame: ConsolePage.Frame
+    let tokens: [Row]
+}
+
+struct AuditPage {
+    struct Row {
+        let at: String, actor: String, place: String, action: String, target: String
+    }
+
+    let frame: ConsolePage.Frame
+    /// `coke` or `coke/marketing` when asked for one.
+    let scope: String?
+    let events: [Row]
 }
 
 struct ErrorPage {

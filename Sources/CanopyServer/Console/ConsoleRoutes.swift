@@ -38,6 +38,28 @@ struct ConsoleRoutes {
         signedIn.get("tenants/{tenant}/projects/{project}") { request, context in
             try projectPage(Caller(context, services), tenant: request.parameter("tenant", context), project: request.parameter("project", context))
         }
+        signedIn.get("tenants/{tenant}/clusters/{cluster}") { request, context in
+            let caller = try Caller(context, services)
+            let (tenant, cluster) = try ClusterRoutes(services: services).find(request, context, caller)
+            try caller.require(.manageClusters, on: .tenant(tenant.tenant.id), "cluster")
+            return try clusterPage(caller, tenant: tenant, cluster: cluster)
+        }
+        signedIn.get("tokens") { _, context in try await tokensPage(Caller(context, services), session: context.identity.tokenID) }
+        signedIn.post("tokens/{id}/revoke") { request, context in
+            let id = TokenID(try request.parameter("id", context))
+            try await SessionRoutes(services: services).revoke(id, of: Caller(context, services))
+            guard id == context.identity.tokenID else { return ConsolePage.redirect(to: "/ui/tokens") }
+            // This very session: signed out.
+            var response = ConsolePage.redirect(to: "/ui/login")
+            response.setCookie(ConsoleMiddleware.sessionCookie("", maxAge: 0, secure: secureCookies))
+            return response
+        }
+        signedIn.get("audit") { request, context in
+            try await auditPage(
+                Caller(context, services), tenant: request.uri.queryParameters["tenant"].map(String.init),
+                project: request.uri.queryParameters["project"].map(String.init)
+            )
+        }
     }
 
     // MARK: Sign-in and sign-out
@@ -77,15 +99,7 @@ struct ConsoleRoutes {
 
     /// Revokes the session's token (as `DELETE /api/v1/tokens/{id}` does) and clears the cookie.
     private func signOut(_ context: AuthenticatedContext) async throws -> Response {
-        let caller = try Caller(context, services)
-        let now = services.now
-        let user = caller.principal.user
-        let id = context.identity.tokenID
-        try await services.world.commit { tx in
-            try await tx.revokeToken(id, at: now)
-            return World.Outcome(result: (), changes: [], audit: [caller.audit(SessionRoutes.revokeAction, "tokens/\(id)", tenant: user.tenantID, at: now)])
-        }
-        services.authenticator.forget(tokenIDs: [id])
+        try await SessionRoutes(services: services).revoke(context.identity.tokenID, of: Caller(context, services))
         var response = ConsolePage.redirect(to: "/ui/login")
         response.setCookie(ConsoleMiddleware.sessionCookie("", maxAge: 0, secure: secureCookies))
         return response
@@ -128,6 +142,8 @@ struct ConsoleRoutes {
         }
         return try ConsolePage.render("tenant", TenantPage(
             frame: .init(title: tenant.tenant.name, caller: caller), tenant: TenantView(tenant),
+            managesClusters: caller.allows(.manageClusters, on: .tenant(tenant.tenant.id)),
+            readsAudit: seesInside || caller.principal.tenantID == tenant.tenant.id,
             sealed: !seesInside && caller.principal.tenantID != tenant.tenant.id, seesInside: seesInside, clusters: clusters,
             projects: projects.sorted { $0.name < $1.name }.map { project in
                 TenantPage.ProjectRow(
@@ -147,10 +163,71 @@ struct ConsoleRoutes {
         let namespaces = NamespaceRoutes(services: services).views(of: project, in: tenant).map {
             ProjectPage.NamespaceRow(cluster: $0.cluster, name: $0.name, state: $0.status.state.rawValue, message: $0.status.message)
         }
+        let usage = QuotaRoutes(services: services).usage(of: project, in: tenant)
+        let usageRows = usage.clusters.flatMap { cluster in
+            cluster.resources.sorted { $0.key < $1.key }.map { resource, figures in
+                UsageRow(name: cluster.cluster, resource: resource, figures: figures)
+            }
+        }
         return try ConsolePage.render("project", ProjectPage(
             frame: .init(title: "\(tenant.tenant.name)/\(project.name)", caller: caller), tenant: tenant.tenant.name, name: project.name,
             displayName: project.displayName, role: caller.principal.projectRoles[project.id]?.rawValue, caps: project.caps?.summary,
-            podSecurity: project.podSecurity.rawValue, namespaces: namespaces, seesMembers: seesMembers, members: members
+            podSecurity: project.podSecurity.rawValue, namespaces: namespaces, planned: usage.planned, usage: usageRows,
+            seesMembers: seesMembers, members: members
+        ))
+    }
+
+    /// A cluster's capacity and how the share planner divides it (`…/clusters/{c}/allocation`).
+    private func clusterPage(_ caller: Caller, tenant: TenantSnapshot, cluster: Cluster) throws -> Response {
+        let allocation = QuotaRoutes(services: services).allocation(of: cluster, in: tenant)
+        let resources = allocation.capacity.keys.sorted().map { resource in
+            ClusterPage.CapacityRow(
+                resource: resource, capacity: allocation.capacity[resource], reserved: allocation.reserved[resource],
+                unreserved: allocation.unreserved[resource], unallocated: allocation.unallocated[resource]
+            )
+        }
+        let projects = allocation.projects.flatMap { project in
+            project.resources.sorted { $0.key < $1.key }.map { resource, figures in
+                UsageRow(name: project.project, resource: resource, figures: figures)
+            }
+        }
+        let health = services.health.health(of: cluster.id)
+        return try ConsolePage.render("cluster", ClusterPage(
+            frame: .init(title: "\(tenant.tenant.name)/\(cluster.name)", caller: caller), tenant: tenant.tenant.name, name: cluster.name,
+            server: cluster.server, kubernetesVersion: cluster.kubernetesVersion, state: health.state.rawValue, lastError: health.lastError,
+            planned: allocation.planned, liveCapacity: allocation.liveCapacity, resources: resources, projects: projects
+        ))
+    }
+
+    /// The caller's own tokens (sign-ins, kubeconfigs, automation), each revocable.
+    private func tokensPage(_ caller: Caller, session: TokenID) async throws -> Response {
+        let now = services.now
+        let tokens = try await services.world.store.tokens(of: caller.principal.user.id).sorted { $0.createdAt > $1.createdAt }
+        return try ConsolePage.render("tokens", TokensPage(frame: .init(title: "Tokens", caller: caller), tokens: tokens.map { token in
+            TokensPage.Row(
+                id: token.id.rawValue, description: token.description.isEmpty ? "—" : token.description,
+                created: ConsolePage.time(token.createdAt), expires: ConsolePage.time(token.expiresAt),
+                lastUsed: token.lastUsedAt.map(ConsolePage.time) ?? "never",
+                state: token.revokedAt != nil ? "revoked" : token.expiresAt <= now ? "expired" : "active",
+                revocable: token.revokedAt == nil && token.expiresAt > now, isSession: token.id == session
+            )
+        }))
+    }
+
+    /// The audit log in the caller's scope, newest first (the last 200 entries).
+    private func auditPage(_ caller: Caller, tenant: String?, project: String?) async throws -> Response {
+        var query = try AuditRoutes(services: services).scope(tenant: tenant, project: project, caller)
+        query.limit = 200
+        let events = try await services.world.store.audit(query).map { AuditView($0, snapshot: caller.snapshot) }
+        let scope = [tenant, project].compactMap { $0 }.joined(separator: "/")
+        return try ConsolePage.render("audit", AuditPage(
+            frame: .init(title: "Audit", caller: caller), scope: scope.isEmpty ? nil : scope,
+            events: events.map {
+                AuditPage.Row(
+                    at: ConsolePage.time($0.at), actor: $0.actor, place: [$0.tenant, $0.project].compactMap { $0 }.joined(separator: "/"),
+                    action: $0.action, target: $0.target
+                )
+            }
         ))
     }
 }
