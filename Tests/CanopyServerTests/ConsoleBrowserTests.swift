@@ -54,4 +54,32 @@ import TestSupport
             }
         }
     }
+
+    @Test func aProjectAdminAddsAndRemovesAMemberWithTheForm() async throws {
+        try await TestServer.with { server in
+            let fixture = try await Fixture.build(server)
+            try await HeadlessBrowser.with { browser in
+                try await browser.open(server.baseURL + "/ui/login")
+                try await browser.submit("#login", fields: ["#tenant": "coke", "#username": "pa", "#password": Fixture.password])
+                try await browser.click("a[href='/ui/tenants/coke/projects/marketing']")
+                #expect(try await browser.has("#add-member"))
+
+                try await browser.submit("#add-member", fields: ["#member-who": "nobody", "#member-role": "viewer"])
+                #expect(try await browser.text("document.querySelector('#form-error')?.innerText") == "no user named 'nobody' in this tenant")
+
+                try await browser.submit("#add-member", fields: ["#member-who": "sales-pa", "#member-role": "viewer"])
+                #expect(try await browser.path == "/ui/tenants/coke/projects/marketing")
+                let page = try await browser.visibleText
+                #expect(page.contains("sales-pa\tviewer"), "\(page)")
+                let members = try await server.request(.GET, "/api/v1/tenants/coke/projects/marketing/members", token: fixture.tokens["coke-admin"])
+                let grant = try #require(members.items.first { $0["user"] as? String == "sales-pa" })
+                #expect(grant["role"] as? String == "viewer")
+
+                try await browser.submit("form[action$='/members/\(grant["id"] as? String ?? "")/remove']")
+                #expect(try await !browser.visibleText.contains("sales-pa"))
+                let after = try await server.request(.GET, "/api/v1/tenants/coke/projects/marketing/members", token: fixture.tokens["coke-admin"])
+                #expect(!after.items.contains { $0["user"] as? String == "sales-pa" })
+            }
+        }
+    }
 }

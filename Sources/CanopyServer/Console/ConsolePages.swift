@@ -177,9 +177,19 @@ enum ConsolePage {
             <h2>Members</h2>
             <table id="members">
             <tr><th>Who</th><th>Role</th></tr>
-            {{#members}}<tr><td>{{who}}</td><td>{{role}}</td></tr>
+            {{#members}}<tr><td>{{who}}</td><td>{{role}}</td><td>{{#removable}}<form method="post" action="/ui/tenants/{{tenant}}/projects/{{name}}/members/{{id}}/remove"><button type="submit">Remove</button></form>{{/removable}}</td></tr>
             {{/members}}
             </table>
+            {{#managesMembers}}
+            <h3>Add a member</h3>
+            {{#formError}}<p class="error" role="alert" id="form-error">{{formError}}</p>{{/formError}}
+            <form method="post" action="/ui/tenants/{{tenant}}/projects/{{name}}/members" id="add-member">
+            <label>User name or directory group <input name="who" id="member-who" value="{{formWho}}" required></label>
+            <label>It is a <select name="kind" id="member-kind"><option value="user">user</option><option value="group">directory group</option></select></label>
+            <label>Role <select name="role" id="member-role"><option value="member">member</option><option value="viewer">viewer</option>{{#namesAdmins}}<option value="admin">admin</option>{{/namesAdmins}}</select></label>
+            <button type="submit" id="add-member-button">Add</button>
+            </form>
+            {{/managesMembers}}
             <p><a href="/ui/audit?tenant={{tenant}}&amp;project={{name}}" id="audit-link">Audit log of this project</a></p>
             {{/seesMembers}}
             <h2>kubectl</h2>
@@ -303,7 +313,9 @@ struct ProjectPage {
     }
 
     struct MemberRow {
-        let who: String, role: String
+        let id: String, who: String, role: String
+        /// Whether the caller may remove it (a Project Admin's needs the right to manage projects).
+        let removable: Bool
     }
 
     let frame: ConsolePage.Frame
@@ -317,6 +329,12 @@ struct ProjectPage {
     let usage: [UsageRow]
     let seesMembers: Bool
     let members: [MemberRow]
+    let managesMembers: Bool
+    /// Whether the caller may name Project Admins.
+    let namesAdmins: Bool
+    /// A refused member form's message, and the name typed into it.
+    let formError: String?
+    let formWho: String
 }
 
 struct ClusterPage {

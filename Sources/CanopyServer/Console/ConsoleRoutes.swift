@@ -6,9 +6,10 @@ import Hummingbird
 
 /// The web console at `/ui`: sign-in with the console's session cookie, then read-only pages of
 /// what the caller may see — the tenants, a tenant's clusters and projects, a project's
-/// namespaces, caps and members. Every page reads the same snapshot through the same `Caller`
-/// checks as the API, so it answers 404 (the same page for absent and invisible) exactly where
-/// the API does. Changes are made with the API or `canopy`; the console only shows.
+/// namespaces, caps, usage and members, clusters' allocation, the audit log, one's own tokens.
+/// Every page reads the same snapshot through the same `Caller` checks as the API, so it answers
+/// 404 (the same page for absent and invisible) exactly where the API does; its few changes (own
+/// tokens, project members) go through the API's own functions.
 struct ConsoleRoutes {
     let services: APIServices
     /// Whether the server speaks HTTPS, so the session cookie is `Secure`.
@@ -37,6 +38,13 @@ struct ConsoleRoutes {
         }
         signedIn.get("tenants/{tenant}/projects/{project}") { request, context in
             try projectPage(Caller(context, services), tenant: request.parameter("tenant", context), project: request.parameter("project", context))
+        }
+        signedIn.post("tenants/{tenant}/projects/{project}/members") { request, context in try await addMember(request, context) }
+        signedIn.post("tenants/{tenant}/projects/{project}/members/{id}/remove") { request, context in
+            let caller = try Caller(context, services)
+            let (tenant, project) = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
+            try await MemberRoutes(services: services).remove(GrantID(try request.parameter("id", context)), from: project, in: tenant, by: caller)
+            return ConsolePage.redirect(to: "/ui/tenants/\(tenant.tenant.name)/projects/\(project.name)")
         }
         signedIn.get("tenants/{tenant}/clusters/{cluster}") { request, context in
             let caller = try Caller(context, services)
@@ -154,12 +162,22 @@ struct ConsoleRoutes {
         ))
     }
 
-    private func projectPage(_ caller: Caller, tenant tenantName: String, project projectName: String) throws -> Response {
+    /// A project's page; after a refused member form, with its message and what was typed.
+    private func projectPage(
+        _ caller: Caller, tenant tenantName: String, project projectName: String, refusal: (message: String, who: String)? = nil,
+        status: HTTPResponse.Status = .ok
+    ) throws -> Response {
         let (tenant, project) = try caller.project(tenantName, projectName)
-        let seesMembers = caller.allows(.seeInsideTenant, on: .project(tenant.tenant.id, project.id))
-        let members = seesMembers ? tenant.grants(onProject: project.id).map { GrantView($0, in: tenant) }.map {
-            ProjectPage.MemberRow(who: $0.user ?? "group \($0.group ?? "")", role: $0.role)
-        } : []
+        let target = Target.project(tenant.tenant.id, project.id)
+        let seesMembers = caller.allows(.seeInsideTenant, on: target)
+        let managesMembers = caller.allows(.manageProjectMembers, on: target), namesAdmins = caller.allows(.manageProjects, on: target)
+        let members: [ProjectPage.MemberRow] = !seesMembers ? [] : tenant.grants(onProject: project.id).map { grant in
+            let view = GrantView(grant, in: tenant)
+            return ProjectPage.MemberRow(
+                id: view.id, who: view.user ?? "group \(view.group ?? "")", role: view.role,
+                removable: managesMembers && (grant.role != .projectAdmin || namesAdmins)
+            )
+        }
         let namespaces = NamespaceRoutes(services: services).views(of: project, in: tenant).map {
             ProjectPage.NamespaceRow(cluster: $0.cluster, name: $0.name, state: $0.status.state.rawValue, message: $0.status.message)
         }
@@ -173,8 +191,39 @@ struct ConsoleRoutes {
             frame: .init(title: "\(tenant.tenant.name)/\(project.name)", caller: caller), tenant: tenant.tenant.name, name: project.name,
             displayName: project.displayName, role: caller.principal.projectRoles[project.id]?.rawValue, caps: project.caps?.summary,
             podSecurity: project.podSecurity.rawValue, namespaces: namespaces, planned: usage.planned, usage: usageRows,
-            seesMembers: seesMembers, members: members
-        ))
+            seesMembers: seesMembers, members: members, managesMembers: managesMembers, namesAdmins: namesAdmins,
+            formError: refusal?.message, formWho: refusal?.who ?? ""
+        ), status: status)
+    }
+
+    struct MemberForm: Decodable {
+        let who: String
+        /// `user` or `group`.
+        let kind: String
+        let role: String
+    }
+
+    /// The project page's member form: `POST …/members` of the API, back to the page on success,
+    /// the page with the refusal's message (and its status) otherwise.
+    private func addMember(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        let (tenantName, projectName) = (try request.parameter("tenant", context), try request.parameter("project", context))
+        let (tenant, project) = try caller.project(tenantName, projectName)
+        try caller.require(.manageProjectMembers, on: .project(tenant.tenant.id, project.id), "project")
+        let body = try await request.body.collect(upTo: 16 * 1024)
+        guard let form = try? URLEncodedFormDecoder().decode(MemberForm.self, from: String(buffer: body)), ["user", "group"].contains(form.kind) else {
+            throw APIError.malformed("the form needs who, kind (user or group) and role")
+        }
+        let who = form.who.trimmingCharacters(in: .whitespaces)
+        let member = MemberRoutes.CreateMemberRequest(user: form.kind == "user" ? who : nil, group: form.kind == "group" ? who : nil, role: form.role)
+        do {
+            _ = try await MemberRoutes(services: services).add(member, to: project, in: tenant, by: caller)
+        } catch {
+            let refusal = ErrorMiddleware.translate(error)
+            guard refusal.status.code < 500 else { throw error }
+            return try projectPage(caller, tenant: tenantName, project: projectName, refusal: (refusal.message, who), status: refusal.status)
+        }
+        return ConsolePage.redirect(to: "/ui/tenants/\(tenant.tenant.name)/projects/\(project.name)")
     }
 
     /// A cluster's capacity and how the share planner divides it (`…/clusters/{c}/allocation`).
