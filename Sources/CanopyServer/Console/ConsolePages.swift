@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Mustache
+import NIOCore
 
 /// The console's pages: Mustache templates (every `{{value}}` HTML-escaped) and the values they
 /// show. Pages have no script; forms post to the console itself.
@@ -29,6 +30,21 @@ enum ConsolePage {
 
     static func error(_ status: HTTPResponse.Status, _ message: String, signedIn: Bool) throws -> Response {
         try render("error", ErrorPage(frame: Frame(title: status.reasonPhrase, caller: nil), status: Int(status.code), reason: status.reasonPhrase, message: message, signedIn: signedIn), status: status)
+    }
+
+    /// The largest form the console reads: its forms hold a few short fields.
+    static let maxFormSize = 16 * 1024
+
+    /// A url-encoded form's fields, `nil` when they are not what `T` needs; one larger than
+    /// `maxFormSize` is refused with 413.
+    static func form<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T? {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maxFormSize)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, code: "too_large", message: "the form is larger than \(maxFormSize / 1024) KiB")
+        }
+        return try? URLEncodedFormDecoder().decode(T.self, from: String(buffer: body))
     }
 
     /// A time as the console shows it: `2026-11-27T05:50:12Z`.

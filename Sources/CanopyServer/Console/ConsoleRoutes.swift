@@ -76,11 +76,7 @@ struct ConsoleRoutes {
     /// message for every failure) and, on success, sets the session cookie: a token of its own,
     /// listed with the user's tokens ("console") and revoked at sign-out.
     private func signIn(_ request: Request, _ context: CanopyRequestContext) async throws -> Response {
-        let body = try await request.body.collect(upTo: 16 * 1024)
-        let form: LoginForm
-        do {
-            form = try URLEncodedFormDecoder().decode(LoginForm.self, from: String(buffer: body))
-        } catch {
+        guard let form = try await ConsolePage.form(LoginForm.self, from: request) else {
             return try ConsolePage.render(
                 "login", LoginPage(frame: .init(title: "Sign in"), message: "Enter a user name and a password.", tenant: "", username: ""), status: .badRequest
             )
@@ -210,8 +206,7 @@ struct ConsoleRoutes {
         let (tenantName, projectName) = (try request.parameter("tenant", context), try request.parameter("project", context))
         let (tenant, project) = try caller.project(tenantName, projectName)
         try caller.require(.manageProjectMembers, on: .project(tenant.tenant.id, project.id), "project")
-        let body = try await request.body.collect(upTo: 16 * 1024)
-        guard let form = try? URLEncodedFormDecoder().decode(MemberForm.self, from: String(buffer: body)), ["user", "group"].contains(form.kind) else {
+        guard let form = try await ConsolePage.form(MemberForm.self, from: request), ["user", "group"].contains(form.kind) else {
             throw APIError.malformed("the form needs who, kind (user or group) and role")
         }
         let who = form.who.trimmingCharacters(in: .whitespaces)
