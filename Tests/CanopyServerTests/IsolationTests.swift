@@ -166,6 +166,33 @@ import TestSupport
         }
     }
 
+    /// DESIGN.md: of an msp tenant the provider sees name, mode, state and cluster count (and its
+    /// caps), not how many users and projects it has; of an enterprise tenant, everything.
+    @Test func theProviderSeesASealedTenantsSummaryOnly() async throws {
+        try await TestServer.with { server in
+            let fixture = try await Fixture.build(server)
+            let provider = try #require(fixture.tokens["provider"])
+            let list = try await server.request(.GET, "/api/v1/tenants", token: provider).items
+            let coke = try #require(list.first { $0["name"] as? String == "coke" }), pepsi = try #require(list.first { $0["name"] as? String == "pepsi" })
+            #expect(coke["userCount"] == nil && coke["projectCount"] == nil)
+            #expect(coke["clusterCount"] as? Int == 0 && coke["state"] as? String == "active")
+            #expect(pepsi["userCount"] as? Int == 5 && pepsi["projectCount"] as? Int == 2)
+            for (method, path, body) in [(HTTPMethod.GET, "/api/v1/tenants/coke", nil), (.PATCH, "/api/v1/tenants/coke", ["displayName": "Coke"] as [String: Any]?)] {
+                let answer = try await server.request(method, path, token: provider, json: body)
+                #expect(answer.status == 200 && answer.object["userCount"] == nil && answer.object["projectCount"] == nil, "\(method) \(path)")
+            }
+            let own = try await server.request(.GET, "/api/v1/tenants/coke", token: fixture.tokens["coke-pv"])
+            #expect(own.object["userCount"] as? Int == 5 && own.object["projectCount"] as? Int == 2)
+            for (name, mode, sealed) in [("fanta", "msp", true), ("sprite", "enterprise", false)] {
+                let created = try await server.request(.POST, "/api/v1/tenants", token: provider, json: [
+                    "name": name, "mode": mode, "admin": ["username": "boss", "password": Fixture.password],
+                ])
+                #expect(created.status == 201)
+                #expect((created.object["userCount"] == nil) == sealed, "\(mode): \(created.text)")
+            }
+        }
+    }
+
     @Test func projectAdminsAddMembersAndViewersButNotAdmins() async throws {
         try await TestServer.with { server in
             let fixture = try await Fixture.build(server)

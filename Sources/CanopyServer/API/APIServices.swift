@@ -64,6 +64,17 @@ struct Caller {
         requestID = context.requestID
     }
 
+    private init(principal: Principal, snapshot: Snapshot, requestID: String) {
+        self.principal = principal
+        self.snapshot = snapshot
+        self.requestID = requestID
+    }
+
+    /// The same caller reading `snapshot` (the world after their own change).
+    func reading(_ snapshot: Snapshot) -> Caller {
+        Caller(principal: principal, snapshot: snapshot, requestID: requestID)
+    }
+
     /// Throws 404 (`what` not found) or 403 unless the policy allows `action` on `target`.
     func require(_ action: Action, on target: Target, _ what: @autoclosure () -> String) throws {
         switch Policy.decide(action, for: principal, on: target, in: snapshot) {
@@ -83,6 +94,26 @@ struct Caller {
             throw APIError.notFound("tenant '\(name)'")
         }
         return tenant
+    }
+
+    /// The tenants the caller may see, by name.
+    var visibleTenants: [TenantSnapshot] {
+        snapshot.tenants.values.filter { Policy.isVisible(.tenant($0.tenant.id), to: principal, in: snapshot) }.sorted { $0.tenant.name < $1.tenant.name }
+    }
+
+    /// The projects of `tenant` the caller may list, by name: all of them for those who see
+    /// inside the tenant, their own for its project roles; `nil` for a caller who sees only the
+    /// tenant (the provider of an msp tenant).
+    func projects(in tenant: TenantSnapshot) -> [Project]? {
+        let projects: [Project]
+        if allows(.seeInsideTenant, on: .tenant(tenant.tenant.id)) {
+            projects = Array(tenant.projects.values)
+        } else if principal.tenantID == tenant.tenant.id {
+            projects = principal.projectRoles.keys.compactMap { tenant.project($0) }
+        } else {
+            return nil
+        }
+        return projects.sorted { $0.name < $1.name }
     }
 
     /// A project by tenant and project name, if the caller may see it; else 404.

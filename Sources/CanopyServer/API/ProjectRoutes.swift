@@ -60,15 +60,8 @@ struct ProjectRoutes {
         router.get("tenants/{tenant}/projects") { request, context in
             let caller = try Caller(context, services)
             let tenant = try caller.tenant(request.parameter("tenant", context))
-            let projects: [Project]
-            if caller.allows(.seeInsideTenant, on: .tenant(tenant.tenant.id)) {
-                projects = Array(tenant.projects.values)
-            } else if caller.principal.tenantID == tenant.tenant.id {
-                projects = caller.principal.projectRoles.keys.compactMap { tenant.project($0) }
-            } else {
-                throw APIError.forbidden()
-            }
-            let views = projects.sorted { $0.name < $1.name }.map { view($0, in: tenant, role: caller.principal.projectRoles[$0.id]) }
+            guard let projects = caller.projects(in: tenant) else { throw APIError.forbidden() }
+            let views = projects.map { view($0, in: tenant, role: caller.principal.projectRoles[$0.id]) }
             return try JSONBody.response(ListView(items: views))
         }
         router.post("tenants/{tenant}/projects") { request, context in try await create(request, context) }

@@ -30,15 +30,12 @@ struct TenantRoutes {
     func register(on router: RouterGroup<AuthenticatedContext>) {
         router.get("tenants") { _, context in
             let caller = try Caller(context, services)
-            let visible = caller.snapshot.tenants.values
-                .filter { Policy.isVisible(.tenant($0.tenant.id), to: caller.principal, in: caller.snapshot) }
-                .sorted { $0.tenant.name < $1.tenant.name }
-            return try JSONBody.response(ListView(items: visible.map(TenantView.init)))
+            return try JSONBody.response(ListView(items: caller.visibleTenants.map { TenantView($0, for: caller) }))
         }
         router.post("tenants") { request, context in try await create(request, context) }
         router.get("tenants/{tenant}") { request, context in
             let caller = try Caller(context, services)
-            return try JSONBody.response(TenantView(try caller.tenant(request.parameter("tenant", context))))
+            return try JSONBody.response(TenantView(try caller.tenant(request.parameter("tenant", context)), for: caller))
         }
         router.patch("tenants/{tenant}") { request, context in try await update(request, context) }
         router.delete("tenants/{tenant}") { request, context in
@@ -123,7 +120,8 @@ struct TenantRoutes {
                 ]
             )
         }
-        return try JSONBody.response(TenantView(services.world.snapshot.tenant(tenant.id)!), status: .created)
+        let after = services.world.snapshot
+        return try JSONBody.response(TenantView(after.tenant(tenant.id)!, for: caller.reading(after)), status: .created)
     }
 
     private func update(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
@@ -156,6 +154,7 @@ struct TenantRoutes {
                 audit: [caller.audit("tenant.update", "tenants/\(saved.name)", at: edited.updatedAt)]
             )
         }
-        return try JSONBody.response(TenantView(services.world.snapshot.tenant(saved.id)!))
+        let after = services.world.snapshot
+        return try JSONBody.response(TenantView(after.tenant(saved.id)!, for: caller.reading(after)))
     }
 }

@@ -6,15 +6,20 @@ struct ListView<Item: Encodable>: Encodable {
     let items: [Item]
 }
 
-/// A tenant as the API shows it. The counts are what an msp provider may see of a sealed tenant.
+/// A tenant as the API shows it to `caller`. Of a sealed (msp) tenant the provider sees what it
+/// needs to run the domain (DESIGN.md): name, mode, state, cluster count, its caps; not how many
+/// users and projects it has.
 struct TenantView: Encodable {
     let id: String, name: String, displayName: String, mode: String, state: String
     let version: Int, createdAt: Date, updatedAt: Date
-    let userCount: Int, projectCount: Int, clusterCount: Int
+    /// Absent for the provider of an msp tenant.
+    let userCount: Int?, projectCount: Int?
+    let clusterCount: Int
     /// The provider's caps for the whole tenant.
     let caps: ResourceCaps?
 
-    init(_ tenant: TenantSnapshot) {
+    init(_ tenant: TenantSnapshot, for caller: Caller) {
+        let sealed = caller.projects(in: tenant) == nil
         caps = tenant.tenant.caps
         id = tenant.tenant.id.rawValue
         name = tenant.tenant.name
@@ -24,8 +29,8 @@ struct TenantView: Encodable {
         version = tenant.tenant.version
         createdAt = tenant.tenant.createdAt
         updatedAt = tenant.tenant.updatedAt
-        userCount = tenant.users.count
-        projectCount = tenant.projects.count
+        userCount = sealed ? nil : tenant.users.count
+        projectCount = sealed ? nil : tenant.projects.count
         clusterCount = tenant.clusters.count
     }
 }

@@ -139,7 +139,7 @@ enum ConsolePage {
             {{> header}}
             {{#tenant}}
             <h1>{{displayName}} <code>{{name}}</code></h1>
-            <p id="summary">{{mode}} tenant, {{state}}; {{clusterCount}} cluster(s), {{projectCount}} project(s), {{userCount}} user(s).{{#caps}} Caps: {{summary}}.{{/caps}}</p>
+            <p id="summary">{{mode}} tenant, {{state}}; {{clusterCount}} cluster(s){{^sealed}}, {{projectCount}} project(s), {{userCount}} user(s){{/sealed}}.{{#caps}} Caps: {{summary}}.{{/caps}}</p>
             {{/tenant}}
             {{#sealed}}<p class="note" id="sealed">This is an msp tenant: what is inside it (clusters, projects, users) is its own and not shown to the domain's administrators.</p>{{/sealed}}
             {{#seesInside}}

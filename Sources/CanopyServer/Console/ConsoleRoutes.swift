@@ -4,8 +4,8 @@ import CanopyStore
 import Foundation
 import Hummingbird
 
-/// The web console at `/ui`: sign-in with the console's session cookie, then read-only pages of
-/// what the caller may see — the tenants, a tenant's clusters and projects, a project's
+/// The web console at `/ui`: sign-in with the console's session cookie, then pages of what the
+/// caller may see — the tenants, a tenant's clusters and projects, a project's
 /// namespaces, caps, usage and members, clusters' allocation, the audit log, one's own tokens.
 /// Every page reads the same snapshot through the same `Caller` checks as the API, so it answers
 /// 404 (the same page for absent and invisible) exactly where the API does; its few changes (own
@@ -56,11 +56,8 @@ struct ConsoleRoutes {
         signedIn.post("tokens/{id}/revoke") { request, context in
             let id = TokenID(try request.parameter("id", context))
             try await SessionRoutes(services: services).revoke(id, of: Caller(context, services))
-            guard id == context.identity.tokenID else { return ConsolePage.redirect(to: "/ui/tokens") }
-            // This very session: signed out.
-            var response = ConsolePage.redirect(to: "/ui/login")
-            response.setCookie(ConsoleMiddleware.sessionCookie("", maxAge: 0, secure: secureCookies))
-            return response
+            // The session's own token: signed out.
+            return id == context.identity.tokenID ? signedOut() : ConsolePage.redirect(to: "/ui/tokens")
         }
         signedIn.get("audit") { request, context in
             try await auditPage(
@@ -104,6 +101,11 @@ struct ConsoleRoutes {
     /// Revokes the session's token (as `DELETE /api/v1/tokens/{id}` does) and clears the cookie.
     private func signOut(_ context: AuthenticatedContext) async throws -> Response {
         try await SessionRoutes(services: services).revoke(context.identity.tokenID, of: Caller(context, services))
+        return signedOut()
+    }
+
+    /// To the sign-in form, with the session cookie cleared.
+    private func signedOut() -> Response {
         var response = ConsolePage.redirect(to: "/ui/login")
         response.setCookie(ConsoleMiddleware.sessionCookie("", maxAge: 0, secure: secureCookies))
         return response
@@ -112,9 +114,6 @@ struct ConsoleRoutes {
     // MARK: Pages
 
     private func home(_ caller: Caller) throws -> Response {
-        let tenants = caller.snapshot.tenants.values
-            .filter { Policy.isVisible(.tenant($0.tenant.id), to: caller.principal, in: caller.snapshot) }
-            .sorted { $0.tenant.name < $1.tenant.name }
         let projects: [HomePage.ProjectRow] = caller.principal.tenantID.flatMap { caller.snapshot.tenant($0) }.map { tenant in
             caller.principal.projectRoles.compactMap { id, role in
                 tenant.project(id).map { HomePage.ProjectRow(tenant: tenant.tenant.name, name: $0.name, displayName: $0.displayName, role: role.rawValue) }
@@ -122,21 +121,14 @@ struct ConsoleRoutes {
         } ?? []
         return try ConsolePage.render("home", HomePage(
             frame: .init(title: "Overview", caller: caller), serviceProvider: caller.principal.isServiceProvider,
-            tenants: tenants.map(TenantView.init), projects: projects
+            tenants: caller.visibleTenants.map { TenantView($0, for: caller) }, projects: projects
         ))
     }
 
     private func tenantPage(_ caller: Caller, tenant name: String) throws -> Response {
         let tenant = try caller.tenant(name)
         let seesInside = caller.allows(.seeInsideTenant, on: .tenant(tenant.tenant.id))
-        let projects: [Project]
-        if seesInside {
-            projects = Array(tenant.projects.values)
-        } else if caller.principal.tenantID == tenant.tenant.id {
-            projects = caller.principal.projectRoles.keys.compactMap { tenant.project($0) }
-        } else {
-            projects = []
-        }
+        let projects = caller.projects(in: tenant)
         let clusters: [TenantPage.ClusterRow] = !seesInside ? [] : tenant.clusters.values.sorted { $0.name < $1.name }.map { cluster in
             let health = services.health.health(of: cluster.id)
             return TenantPage.ClusterRow(
@@ -145,11 +137,11 @@ struct ConsoleRoutes {
             )
         }
         return try ConsolePage.render("tenant", TenantPage(
-            frame: .init(title: tenant.tenant.name, caller: caller), tenant: TenantView(tenant),
+            frame: .init(title: tenant.tenant.name, caller: caller), tenant: TenantView(tenant, for: caller),
             managesClusters: caller.allows(.manageClusters, on: .tenant(tenant.tenant.id)),
-            readsAudit: seesInside || caller.principal.tenantID == tenant.tenant.id,
-            sealed: !seesInside && caller.principal.tenantID != tenant.tenant.id, seesInside: seesInside, clusters: clusters,
-            projects: projects.sorted { $0.name < $1.name }.map { project in
+            readsAudit: projects != nil,
+            sealed: projects == nil, seesInside: seesInside, clusters: clusters,
+            projects: (projects ?? []).map { project in
                 TenantPage.ProjectRow(
                     name: project.name, displayName: project.displayName, role: caller.principal.projectRoles[project.id]?.rawValue,
                     namespaceCount: tenant.namespaces(ofProject: project.id).count

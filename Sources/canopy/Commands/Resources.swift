@@ -7,7 +7,8 @@ struct TenantCommand: AsyncParsableCommand {
         commandName: "tenant", abstract: "Manage tenants (service provider).",
         subcommands: [List.self, Get.self, Create.self, Delete.self]
     )
-    static let columns = ["name", "mode", "state", "userCount", "projectCount", "displayName"]
+    /// The counts stay empty for the provider of an msp tenant (sealed: not the provider's to know).
+    static let columns = ["name", "mode", "state", "clusterCount", "userCount", "projectCount", "displayName"]
 
     struct List: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
