@@ -345,6 +345,17 @@ import TestSupport
                 }
                 let member = try await browser.send(.GET, "/ui/tenants/coke", cookie: fixture.tokens["coke-pm"])
                 #expect(!member.text.contains("/clusters/"), "a member sees no cluster pages to go to")
+
+                // The tenant's totals: its two clusters' capacity and what its namespaces use,
+                // which the provider sees of a sealed tenant too.
+                #expect(try await QuotaTests.create(server, admin, "onprem", "web-dev", "one", cpu: "1").status == 201)
+                try await eventually(within: 30, "the tenant's totals count the pod") {
+                    let coke = try await server.request(.GET, "/api/v1/tenants/coke", token: fixture.tokens["provider"]).object
+                    return (coke["capacity"] as? [String: Any])?["requests.cpu"] as? String == "48" && (coke["used"] as? [String: Any])?["requests.cpu"] as? String == "1"
+                }
+                #expect(try await browser.send(.GET, "/ui/tenants/coke", cookie: admin).text.contains("requests.cpu 1 of 48"))
+                let home = try await browser.send(.GET, "/ui", cookie: fixture.tokens["provider"])
+                #expect(home.text.contains("requests.cpu 1 of 48") && home.text.contains("requests.cpu 0 of 24"), "coke's and pepsi's totals")
             }
         }
     }

@@ -124,6 +124,26 @@ struct QuotaRoutes {
         return ProjectUsageView(project: project.name, planned: planned != nil, caps: project.caps, resources: totals, clusters: clusters)
     }
 
+    /// A tenant's totals over its clusters, as the share planner last saw them: allocatable
+    /// capacity, and what its project namespaces use. `nil` before its first plan (or with no
+    /// clusters).
+    func totals(of tenant: TenantSnapshot) -> (capacity: [String: String], used: [String: String])? {
+        guard let state = services.reconciler.quotaState(of: tenant.tenant.id) else { return nil }
+        var capacity: [String: Int64] = [:], used: [String: Int64] = [:]
+        for resources in state.tree.capacity.values {
+            for (resource, amount) in resources { capacity[resource, default: 0] += amount }
+        }
+        for placement in state.tree.projects.flatMap(\.placements) {
+            for namespace in placement.namespaces {
+                for (resource, amount) in namespace.used { used[resource, default: 0] += amount }
+            }
+        }
+        return (
+            capacity.reduce(into: [:]) { $0[$1.key] = text($1.value, $1.key) },
+            capacity.keys.reduce(into: [:]) { $0[$1] = text(used[$1] ?? 0, $1) }
+        )
+    }
+
     func allocation(of cluster: Cluster, in tenant: TenantSnapshot) -> AllocationView {
         let state = services.reconciler.quotaState(of: tenant.tenant.id)
         let id = cluster.id.rawValue

@@ -27,15 +27,20 @@ struct TenantRoutes {
         let version: Int?
     }
 
+    /// The tenant as `caller` may see it, with its capacity and usage totals.
+    func view(_ tenant: TenantSnapshot, for caller: Caller) -> TenantView {
+        TenantView(tenant, for: caller, totals: QuotaRoutes(services: services).totals(of: tenant))
+    }
+
     func register(on router: RouterGroup<AuthenticatedContext>) {
         router.get("tenants") { _, context in
             let caller = try Caller(context, services)
-            return try JSONBody.response(ListView(items: caller.visibleTenants.map { TenantView($0, for: caller) }))
+            return try JSONBody.response(ListView(items: caller.visibleTenants.map { view($0, for: caller) }))
         }
         router.post("tenants") { request, context in try await create(request, context) }
         router.get("tenants/{tenant}") { request, context in
             let caller = try Caller(context, services)
-            return try JSONBody.response(TenantView(try caller.tenant(request.parameter("tenant", context)), for: caller))
+            return try JSONBody.response(view(try caller.tenant(request.parameter("tenant", context)), for: caller))
         }
         router.patch("tenants/{tenant}") { request, context in try await update(request, context) }
         router.delete("tenants/{tenant}") { request, context in
@@ -121,7 +126,7 @@ struct TenantRoutes {
             )
         }
         let after = services.world.snapshot
-        return try JSONBody.response(TenantView(after.tenant(tenant.id)!, for: caller.reading(after)), status: .created)
+        return try JSONBody.response(view(after.tenant(tenant.id)!, for: caller.reading(after)), status: .created)
     }
 
     private func update(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
@@ -155,6 +160,6 @@ struct TenantRoutes {
             )
         }
         let after = services.world.snapshot
-        return try JSONBody.response(TenantView(after.tenant(saved.id)!, for: caller.reading(after)))
+        return try JSONBody.response(view(after.tenant(saved.id)!, for: caller.reading(after)))
     }
 }

@@ -7,8 +7,8 @@ struct ListView<Item: Encodable>: Encodable {
 }
 
 /// A tenant as the API shows it to `caller`. Of a sealed (msp) tenant the provider sees what it
-/// needs to run the domain (DESIGN.md): name, mode, state, cluster count, its caps; not how many
-/// users and projects it has.
+/// needs to run the domain (DESIGN.md): name, mode, state, cluster count, its caps, capacity and
+/// usage totals; not how many users and projects it has.
 struct TenantView: Encodable {
     let id: String, name: String, displayName: String, mode: String, state: String
     let version: Int, createdAt: Date, updatedAt: Date
@@ -17,8 +17,14 @@ struct TenantView: Encodable {
     let clusterCount: Int
     /// The provider's caps for the whole tenant.
     let caps: ResourceCaps?
+    /// Allocatable capacity summed over the tenant's clusters, and what its project namespaces
+    /// use, by quota resource (`requests.cpu`…); absent before the share planner's first plan.
+    let capacity: [String: String]?
+    let used: [String: String]?
 
-    init(_ tenant: TenantSnapshot, for caller: Caller) {
+    init(_ tenant: TenantSnapshot, for caller: Caller, totals: (capacity: [String: String], used: [String: String])?) {
+        capacity = totals?.capacity
+        used = totals?.used
         let sealed = caller.projects(in: tenant) == nil
         caps = tenant.tenant.caps
         id = tenant.tenant.id.rawValue

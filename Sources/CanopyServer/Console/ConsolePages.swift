@@ -47,6 +47,12 @@ enum ConsolePage {
         return try? URLEncodedFormDecoder().decode(T.self, from: String(buffer: body))
     }
 
+    /// A tenant's usage of its capacity, resource by resource: `requests.cpu 2 of 24, …`.
+    static func totals(of tenant: TenantView) -> String? {
+        guard let capacity = tenant.capacity, !capacity.isEmpty else { return nil }
+        return capacity.keys.sorted().map { "\($0) \(tenant.used?[$0] ?? "0") of \(capacity[$0] ?? "")" }.joined(separator: ", ")
+    }
+
     /// A time as the console shows it: `2026-11-27T05:50:12Z`.
     static func time(_ date: Date) -> String { date.formatted(.iso8601) }
 
@@ -119,8 +125,8 @@ enum ConsolePage {
             <h2>Tenants</h2>
             {{^empty(tenants)}}
             <table id="tenants">
-            <tr><th>Tenant</th><th>Mode</th><th>State</th><th>Clusters</th><th>Projects</th><th>Users</th></tr>
-            {{#tenants}}<tr><td><a href="/ui/tenants/{{name}}">{{displayName}}</a> <code>{{name}}</code></td><td>{{mode}}</td><td>{{state}}</td><td>{{clusterCount}}</td><td>{{projectCount}}</td><td>{{userCount}}</td></tr>
+            <tr><th>Tenant</th><th>Mode</th><th>State</th><th>Clusters</th><th>Projects</th><th>Users</th><th>In use of allocatable</th></tr>
+            {{#tenants}}<tr><td><a href="/ui/tenants/{{tenant.name}}">{{tenant.displayName}}</a> <code>{{tenant.name}}</code></td><td>{{tenant.mode}}</td><td>{{tenant.state}}</td><td>{{tenant.clusterCount}}</td><td>{{tenant.projectCount}}</td><td>{{tenant.userCount}}</td><td>{{totals}}</td></tr>
             {{/tenants}}
             </table>
             {{/empty(tenants)}}
@@ -141,6 +147,7 @@ enum ConsolePage {
             <h1>{{displayName}} <code>{{name}}</code></h1>
             <p id="summary">{{mode}} tenant, {{state}}; {{clusterCount}} cluster(s){{^sealed}}, {{projectCount}} project(s), {{userCount}} user(s){{/sealed}}.{{#caps}} Caps: {{summary}}.{{/caps}}</p>
             {{/tenant}}
+            {{#totals}}<p id="totals">In use of its clusters' allocatable capacity: {{totals}}.</p>{{/totals}}
             {{#sealed}}<p class="note" id="sealed">This is an msp tenant: what is inside it (clusters, projects, users) is its own and not shown to the domain's administrators.</p>{{/sealed}}
             {{#seesInside}}
             <h2>Clusters</h2>
@@ -284,7 +291,13 @@ struct HomePage {
 
     let frame: ConsolePage.Frame
     let serviceProvider: Bool
-    let tenants: [TenantView]
+    struct TenantRow {
+        let tenant: TenantView
+        /// `requests.cpu 2 of 24, …`; empty before the share planner's first plan.
+        let totals: String
+    }
+
+    let tenants: [TenantRow]
     let projects: [ProjectRow]
 }
 
@@ -314,6 +327,8 @@ struct TenantPage {
 
     let frame: ConsolePage.Frame
     let tenant: TenantView
+    /// `requests.cpu 2 of 24, …`; `nil` before the share planner's first plan.
+    let totals: String?
     let managesClusters: Bool
     let readsAudit: Bool
     /// An msp tenant seen by the domain's administrators: its summary only.

@@ -121,7 +121,11 @@ struct ConsoleRoutes {
         } ?? []
         return try ConsolePage.render("home", HomePage(
             frame: .init(title: "Overview", caller: caller), serviceProvider: caller.principal.isServiceProvider,
-            tenants: caller.visibleTenants.map { TenantView($0, for: caller) }, projects: projects
+            tenants: caller.visibleTenants.map { tenant in
+                let view = TenantRoutes(services: services).view(tenant, for: caller)
+                return HomePage.TenantRow(tenant: view, totals: ConsolePage.totals(of: view) ?? "")
+            },
+            projects: projects
         ))
     }
 
@@ -136,8 +140,9 @@ struct ConsoleRoutes {
                 capacity: (health.capacity ?? cluster.capacity).summary, state: health.state.rawValue
             )
         }
+        let view = TenantRoutes(services: services).view(tenant, for: caller)
         return try ConsolePage.render("tenant", TenantPage(
-            frame: .init(title: tenant.tenant.name, caller: caller), tenant: TenantView(tenant, for: caller),
+            frame: .init(title: tenant.tenant.name, caller: caller), tenant: view, totals: ConsolePage.totals(of: view),
             managesClusters: caller.allows(.manageClusters, on: .tenant(tenant.tenant.id)),
             readsAudit: projects != nil,
             sealed: projects == nil, seesInside: seesInside, clusters: clusters,
