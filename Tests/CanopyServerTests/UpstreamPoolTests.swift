@@ -1,6 +1,7 @@
 import CanopyModel
 import KubeClient
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import Testing
 import TestSupport
@@ -109,6 +110,17 @@ import TestSupport
             let target = try Self.target(sim, http2: true)
             let connection = try await loop.flatSubmit { pool.connect(target, on: loop) }.get()
             guard case .http2(let multiplexed) = connection else { throw TestFailure("the cluster did not choose HTTP/2") }
+            // One request answered on it first: a connection the cluster has read nothing from
+            // yet is closed at shutdown without a GOAWAY (once so under load).
+            try await loop.flatSubmit { () -> EventLoopFuture<Void> in
+                multiplexed.openStream().flatMap { stream in
+                    var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.basePath + "/version")
+                    head.headers.add(name: "Host", value: target.hostHeader)
+                    stream.write(HTTPClientRequestPart.head(head), promise: nil)
+                    stream.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+                    return stream.closeFuture
+                }
+            }.get()
             #expect(try await loop.submit { !multiplexed.retired }.get())
             return multiplexed
         }
