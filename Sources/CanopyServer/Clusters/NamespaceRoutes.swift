@@ -27,9 +27,7 @@ struct NamespaceRoutes {
             let (tenant, project) = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
             try caller.require(.manageProjectMembers, on: .project(tenant.tenant.id, project.id), "project")
             let body = try await JSONBody.decode(CreateNamespaceRequest.self, schema: "CreateNamespaceRequest", from: request, context: context)
-            let placement = try await prepare(cluster: body.cluster, name: body.name, adopt: body.adopt ?? false, project: project, in: tenant, field: "")
-            let now = services.now
-            try await commit(caller, [placement], project: project, in: tenant, at: now)
+            let placement = try await add(body, to: project, in: tenant, by: caller)
             return try JSONBody.response(view(placement, in: tenant), status: .created)
         }
         router.delete("tenants/{tenant}/projects/{project}/namespaces/{cluster}/{name}") { request, context in
@@ -50,6 +48,15 @@ struct NamespaceRoutes {
             }
             return Response(status: .noContent)
         }
+    }
+
+    /// Places a namespace of `project` on one of the tenant's clusters (the caller may add
+    /// namespaces to it: Project Admins and tenant admins).
+    func add(_ namespace: CreateNamespaceRequest, to project: Project, in tenant: TenantSnapshot, by caller: Caller) async throws -> ProjectNamespace {
+        try caller.require(.manageProjectMembers, on: .project(tenant.tenant.id, project.id), "project")
+        let placement = try await prepare(cluster: namespace.cluster, name: namespace.name, adopt: namespace.adopt ?? false, project: project, in: tenant, field: "")
+        try await commit(caller, [placement], project: project, in: tenant, at: services.now)
+        return placement
     }
 
     /// Checks a new placement and decides whether it adopts an existing namespace.

@@ -187,6 +187,17 @@ enum ConsolePage {
             </table>
             {{/empty(namespaces)}}
             {{^namespaces}}<p class="note" id="no-namespaces">No namespaces yet.</p>{{/namespaces}}
+            {{#managesMembers}}
+            {{^empty(clusters)}}
+            <h3>Add a namespace</h3>
+            {{#namespaceError}}<p class="error" role="alert" id="namespace-error">{{namespaceError}}</p>{{/namespaceError}}
+            <form method="post" action="/ui/tenants/{{tenant}}/projects/{{name}}/namespaces" id="add-namespace">
+            <label>Cluster <select name="cluster" id="namespace-cluster">{{#clusters}}<option value="{{.}}">{{.}}</option>{{/clusters}}</select></label>
+            <label>Namespace <input name="name" id="namespace-name" value="{{namespaceName}}" required></label>
+            <button type="submit" id="add-namespace-button">Add</button>
+            </form>
+            {{/empty(clusters)}}
+            {{/managesMembers}}
             <h2>Quota and usage</h2>
             {{^planned}}<p class="note" id="not-planned">The share planner has not sized this project's quotas yet; it does after its first pass over the tenant's clusters.</p>{{/planned}}
             {{^empty(usage)}}
@@ -366,6 +377,11 @@ struct ProjectPage {
     /// A refused member form's message, and the name typed into it.
     let formError: String?
     let formWho: String
+    /// The tenant's clusters, for the namespace form (empty for those who may not add one).
+    let clusters: [String]
+    /// A refused namespace form's message, and the name typed into it.
+    let namespaceError: String?
+    let namespaceName: String
 }
 
 struct ClusterPage {

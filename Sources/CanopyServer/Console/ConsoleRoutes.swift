@@ -9,7 +9,7 @@ import Hummingbird
 /// namespaces, caps, usage and members, clusters' allocation, the audit log, one's own tokens.
 /// Every page reads the same snapshot through the same `Caller` checks as the API, so it answers
 /// 404 (the same page for absent and invisible) exactly where the API does; its few changes (own
-/// tokens, project members) go through the API's own functions.
+/// tokens, project members and namespaces) go through the API's own functions.
 struct ConsoleRoutes {
     let services: APIServices
     /// Whether the server speaks HTTPS, so the session cookie is `Secure`.
@@ -40,6 +40,7 @@ struct ConsoleRoutes {
             try projectPage(Caller(context, services), tenant: request.parameter("tenant", context), project: request.parameter("project", context))
         }
         signedIn.post("tenants/{tenant}/projects/{project}/members") { request, context in try await addMember(request, context) }
+        signedIn.post("tenants/{tenant}/projects/{project}/namespaces") { request, context in try await addNamespace(request, context) }
         signedIn.post("tenants/{tenant}/projects/{project}/members/{id}/remove") { request, context in
             let caller = try Caller(context, services)
             let (tenant, project) = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
@@ -155,9 +156,17 @@ struct ConsoleRoutes {
         ))
     }
 
-    /// A project's page; after a refused member form, with its message and what was typed.
+    /// A refused form of the project page: which one, the refusal's message, what was typed.
+    struct FormRefusal {
+        enum Form { case member, namespace }
+        let form: Form
+        let message: String
+        let typed: String
+    }
+
+    /// A project's page; after a refused form, with its message and what was typed.
     private func projectPage(
-        _ caller: Caller, tenant tenantName: String, project projectName: String, refusal: (message: String, who: String)? = nil,
+        _ caller: Caller, tenant tenantName: String, project projectName: String, refusal: FormRefusal? = nil,
         status: HTTPResponse.Status = .ok
     ) throws -> Response {
         let (tenant, project) = try caller.project(tenantName, projectName)
@@ -185,8 +194,15 @@ struct ConsoleRoutes {
             displayName: project.displayName, role: caller.principal.projectRoles[project.id]?.rawValue, caps: project.caps?.summary,
             podSecurity: project.podSecurity.rawValue, namespaces: namespaces, planned: usage.planned, usage: usageRows,
             seesMembers: seesMembers, members: members, managesMembers: managesMembers, namesAdmins: namesAdmins,
-            formError: refusal?.message, formWho: refusal?.who ?? ""
+            formError: refusal?.form == .member ? refusal?.message : nil, formWho: refusal?.form == .member ? refusal?.typed ?? "" : "",
+            clusters: managesMembers ? tenant.clusters.values.map(\.name).sorted() : [],
+            namespaceError: refusal?.form == .namespace ? refusal?.message : nil, namespaceName: refusal?.form == .namespace ? refusal?.typed ?? "" : ""
         ), status: status)
+    }
+
+    struct NamespaceForm: Decodable {
+        let cluster: String
+        let name: String
     }
 
     struct MemberForm: Decodable {
@@ -200,20 +216,47 @@ struct ConsoleRoutes {
     /// the page with the refusal's message (and its status) otherwise.
     private func addMember(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
         let caller = try Caller(context, services)
-        let (tenantName, projectName) = (try request.parameter("tenant", context), try request.parameter("project", context))
-        let (tenant, project) = try caller.project(tenantName, projectName)
+        let (tenant, project) = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
         try caller.require(.manageProjectMembers, on: .project(tenant.tenant.id, project.id), "project")
         guard let form = try await ConsolePage.form(MemberForm.self, from: request), ["user", "group"].contains(form.kind) else {
             throw APIError.malformed("the form needs who, kind (user or group) and role")
         }
         let who = form.who.trimmingCharacters(in: .whitespaces)
         let member = MemberRoutes.CreateMemberRequest(user: form.kind == "user" ? who : nil, group: form.kind == "group" ? who : nil, role: form.role)
-        do {
+        return try await submitted(.member, typed: who, caller, tenant: tenant, project: project) {
             _ = try await MemberRoutes(services: services).add(member, to: project, in: tenant, by: caller)
+        }
+    }
+
+    /// The project page's namespace form: `POST …/namespaces` of the API (without adoption, which
+    /// stays with the API and the CLI).
+    private func addNamespace(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        let (tenant, project) = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
+        try caller.require(.manageProjectMembers, on: .project(tenant.tenant.id, project.id), "project")
+        guard let form = try await ConsolePage.form(NamespaceForm.self, from: request) else {
+            throw APIError.malformed("the form needs cluster and name")
+        }
+        let name = form.name.trimmingCharacters(in: .whitespaces)
+        return try await submitted(.namespace, typed: name, caller, tenant: tenant, project: project) {
+            _ = try await NamespaceRoutes(services: services).add(.init(cluster: form.cluster, name: name, adopt: nil), to: project, in: tenant, by: caller)
+        }
+    }
+
+    /// Runs a project page form's change: back to the page when done, the page with the refusal
+    /// (its message, its status, what was typed) when refused.
+    private func submitted(
+        _ form: FormRefusal.Form, typed: String, _ caller: Caller, tenant: TenantSnapshot, project: Project, change: () async throws -> Void
+    ) async throws -> Response {
+        do {
+            try await change()
         } catch {
             let refusal = ErrorMiddleware.translate(error)
             guard refusal.status.code < 500 else { throw error }
-            return try projectPage(caller, tenant: tenantName, project: projectName, refusal: (refusal.message, who), status: refusal.status)
+            return try projectPage(
+                caller, tenant: tenant.tenant.name, project: project.name, refusal: FormRefusal(form: form, message: refusal.message, typed: typed),
+                status: refusal.status
+            )
         }
         return ConsolePage.redirect(to: "/ui/tenants/\(tenant.tenant.name)/projects/\(project.name)")
     }
