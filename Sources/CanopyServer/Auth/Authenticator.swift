@@ -62,7 +62,7 @@ public final class Authenticator: Sendable {
     /// The identity behind a presented token, or `nil` when it is unknown, expired, revoked, or its
     /// user, tenant or account state no longer allows sign-in.
     public func identity(forToken text: String) async throws -> Identity? {
-        guard text.hasPrefix(TokenSecret.prefix), text.count < 200 else { return nil }
+        guard text.hasPrefix(TokenSecret.prefix), text.utf8.count < 200 else { return nil }
         let hash = TokenSecret.hash(of: text)
         let now = clock()
         var cached = cache.withLock { $0.entries[hash] }
@@ -89,7 +89,8 @@ public final class Authenticator: Sendable {
     /// the token's record (fresh), and for a directory user their groups (fresh). `nil` when it
     /// cannot; `identity(forToken:)` then tells (and refuses what is to be refused).
     public func cachedIdentity(forToken text: String) -> Identity? {
-        guard text.hasPrefix(TokenSecret.prefix), text.count < 200 else { return nil }
+        // Bytes, not characters: counting characters walks grapheme clusters, on every proxied GET.
+        guard text.hasPrefix(TokenSecret.prefix), text.utf8.count < 200 else { return nil }
         let now = clock()
         guard let entry = cache.withLock({ $0.entries[TokenSecret.hash(of: text)] }), now.timeIntervalSince(entry.cachedAt) <= cacheLifetime,
               let user = activeUser(of: entry, at: now)
