@@ -148,6 +148,7 @@ import TestSupport
                             let missing = try await browser.send(.GET, absent, cookie: token)
                             #expect(missing.status == 404)
                             #expect(Self.skeleton(page.text) == Self.skeleton(missing.text), "\(caller) GET \(path) in \(tenant)")
+                            #expect(page.text.contains("id=\"logout\""), "a signed-in caller's error page keeps the navigation")
                         }
                         // No page links to a tenant its caller may not see.
                         let foreign = caller == "other" ? tenant : (caller == "provider" ? nil : other)
@@ -391,7 +392,11 @@ import TestSupport
 
                 // The tenant's totals: its two clusters' capacity and what its namespaces use,
                 // which the provider sees of a sealed tenant too.
-                #expect(try await QuotaTests.create(server, admin, "onprem", "web-dev", "one", cpu: "1").status == 201)
+                try await eventually(within: 30, "the namespace is Ready") {
+                    try await browser.send(.GET, "/ui/tenants/coke/projects/web", cookie: admin).text.contains("<td>onprem</td><td>web-dev</td><td>Ready</td>")
+                }
+                let pod = try await QuotaTests.create(server, admin, "onprem", "web-dev", "one", cpu: "1")
+                #expect(pod.status == 201, "\(pod.text)")
                 try await eventually(within: 30, "the tenant's totals count the pod") {
                     let coke = try await server.request(.GET, "/api/v1/tenants/coke", token: fixture.tokens["provider"]).object
                     return (coke["capacity"] as? [String: Any])?["requests.cpu"] as? String == "48" && (coke["used"] as? [String: Any])?["requests.cpu"] as? String == "1"

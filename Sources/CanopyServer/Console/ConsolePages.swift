@@ -19,6 +19,12 @@ enum ConsolePage {
                 return "\(caller.principal.user.username) (\(tenant))"
             }
         }
+
+        /// A page drawn where the caller is known only to be signed in (an error page).
+        init(title: String, signedIn: Bool) {
+            self.title = title
+            signedInAs = signedIn ? "signed in" : nil
+        }
     }
 
     static func render(_ template: String, _ page: Any, status: HTTPResponse.Status = .ok) throws -> Response {
@@ -29,7 +35,8 @@ enum ConsolePage {
     }
 
     static func error(_ status: HTTPResponse.Status, _ message: String, signedIn: Bool) throws -> Response {
-        try render("error", ErrorPage(frame: Frame(title: status.reasonPhrase, caller: nil), status: Int(status.code), reason: status.reasonPhrase, message: message, signedIn: signedIn), status: status)
+        let page = ErrorPage(frame: Frame(title: status.reasonPhrase, signedIn: signedIn), status: Int(status.code), reason: status.reasonPhrase, message: message, signedIn: signedIn)
+        return try render("error", page, status: status)
     }
 
     /// The largest form the console reads: its forms hold a few short fields.
