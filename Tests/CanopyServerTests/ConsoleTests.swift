@@ -134,6 +134,7 @@ import TestSupport
                 ("/ui/tenants/T/projects/marketing", ["provider": 404, "admin": 200, "pa": 200, "pm": 200, "pv": 200, "sales-pa": 404, "other": 404], 200),
                 ("/ui/tenants/T/projects/sales", ["provider": 404, "admin": 200, "pa": 404, "pm": 404, "pv": 404, "sales-pa": 200, "other": 404], 200),
                 ("/ui/tenants/T/projects/no-such-project", ["provider": 404, "admin": 404, "pa": 404, "pm": 404, "pv": 404, "sales-pa": 404, "other": 404], 404),
+                ("/ui/tenants/T/users", ["provider": 403, "admin": 200, "pa": 403, "pm": 403, "pv": 403, "sales-pa": 403, "other": 404], 200),
             ]
             for (tenant, other) in [("coke", "pepsi"), ("pepsi", "coke")] {
                 for (path, expected, enterpriseProvider) in pages {
@@ -169,7 +170,11 @@ import TestSupport
             let viewerProject = try await browser.send(.GET, "/ui/tenants/coke/projects/marketing", cookie: fixture.tokens["coke-pv"])
             #expect(viewerProject.text.contains("Your role: viewer"))
             #expect(viewerProject.text.contains("<td>pa</td><td>admin</td>"), "members of their own project")
+            let users = try await browser.send(.GET, "/ui/tenants/coke/users", cookie: admin)
+            #expect(users.text.contains("<td>sales-pa</td>") && users.text.contains("<li>boss</li>"))
+            #expect(!(try await browser.send(.GET, "/ui/tenants/coke", cookie: fixture.tokens["coke-pv"])).text.contains("id=\"users-link\""))
             let tenantAdmin = try await browser.send(.GET, "/ui/tenants/coke", cookie: admin)
+            #expect(tenantAdmin.text.contains("id=\"users-link\""))
             #expect(tenantAdmin.text.contains("id=\"clusters\"") || tenantAdmin.text.contains("id=\"no-clusters\""))
             #expect(tenantAdmin.text.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"))
             #expect(!tenantAdmin.text.contains("<script>"), "display names are escaped")

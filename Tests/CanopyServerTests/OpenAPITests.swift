@@ -24,7 +24,7 @@ import TestSupport
                 "GET /ui", "GET /ui/login", "POST /ui/login", "POST /ui/logout", "GET /ui/tenants/{tenant}", "GET /ui/tenants/{tenant}/projects/{project}",
                 "GET /ui/tenants/{tenant}/clusters/{cluster}", "GET /ui/tokens", "POST /ui/tokens/{id}/revoke", "GET /ui/audit",
                 "POST /ui/tenants/{tenant}/projects/{project}/members", "POST /ui/tenants/{tenant}/projects/{project}/members/{id}/remove",
-                "POST /ui/tenants/{tenant}/projects/{project}/namespaces",
+                "POST /ui/tenants/{tenant}/projects/{project}/namespaces", "GET /ui/tenants/{tenant}/users",
             ])
             let routes = all.subtracting(proxy).subtracting(console)
             let document = OpenAPIDocument.bundled.operations

@@ -178,7 +178,7 @@ enum ConsolePage {
             {{/empty(projects)}}
             {{^projects}}<p class="note" id="no-projects">No projects you can see.</p>{{/projects}}
             {{/sealed}}
-            {{#readsAudit}}<p><a href="/ui/audit?tenant={{tenant.name}}" id="audit-link">Audit log</a></p>{{/readsAudit}}
+            {{#readsAudit}}<p><a href="/ui/audit?tenant={{tenant.name}}" id="audit-link">Audit log</a>{{#seesInside}} · <a href="/ui/tenants/{{tenant.name}}/users" id="users-link">Users and admins</a>{{/seesInside}}</p>{{/readsAudit}}
             {{> footer}}
             """,
         "project": """
@@ -258,6 +258,19 @@ enum ConsolePage {
             </table>
             {{/empty(projects)}}
             {{^projects}}<p class="note">No project has namespaces here.</p>{{/projects}}
+            {{> footer}}
+            """,
+        "users": """
+            {{> header}}
+            <h1>Users of <a href="/ui/tenants/{{tenant}}">{{tenant}}</a></h1>
+            <table id="users">
+            <tr><th>User</th><th>Name</th><th>E-mail</th><th>Account</th><th>State</th></tr>
+            {{#users}}<tr><td>{{username}}</td><td>{{displayName}}</td><td>{{email}}</td><td>{{source}}</td><td>{{state}}</td></tr>
+            {{/users}}
+            </table>
+            <h2>Tenant admins</h2>
+            <ul id="admins">{{#admins}}<li>{{.}}</li>{{/admins}}</ul>
+            <p class="note">Users and directories are managed with <code>canopy user</code> and <code>canopy identity-provider</code>, tenant admins with the API (<code>/api/v1/tenants/{{tenant}}/admins</code>).</p>
             {{> footer}}
             """,
         "tokens": """
@@ -404,6 +417,18 @@ struct ClusterPage {
     let liveCapacity: Bool
     let resources: [CapacityRow]
     let projects: [UsageRow]
+}
+
+struct UsersPage {
+    struct UserRow {
+        let username: String, displayName: String, email: String, source: String, state: String
+    }
+
+    let frame: ConsolePage.Frame
+    let tenant: String
+    let users: [UserRow]
+    /// Users and directory groups holding the tenant-admin role.
+    let admins: [String]
 }
 
 struct TokensPage {

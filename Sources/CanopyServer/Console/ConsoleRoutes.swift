@@ -47,6 +47,12 @@ struct ConsoleRoutes {
             try await MemberRoutes(services: services).remove(GrantID(try request.parameter("id", context)), from: project, in: tenant, by: caller)
             return ConsolePage.redirect(to: "/ui/tenants/\(tenant.tenant.name)/projects/\(project.name)")
         }
+        signedIn.get("tenants/{tenant}/users") { request, context in
+            let caller = try Caller(context, services)
+            let tenant = try caller.tenant(request.parameter("tenant", context))
+            try caller.require(.seeInsideTenant, on: .tenant(tenant.tenant.id), "tenant")
+            return try usersPage(caller, tenant: tenant)
+        }
         signedIn.get("tenants/{tenant}/clusters/{cluster}") { request, context in
             let caller = try Caller(context, services)
             let (tenant, cluster) = try ClusterRoutes(services: services).find(request, context, caller)
@@ -280,6 +286,20 @@ struct ConsoleRoutes {
             frame: .init(title: "\(tenant.tenant.name)/\(cluster.name)", caller: caller), tenant: tenant.tenant.name, name: cluster.name,
             server: cluster.server, kubernetesVersion: cluster.kubernetesVersion, state: health.state.rawValue, lastError: health.lastError,
             planned: allocation.planned, liveCapacity: allocation.liveCapacity, resources: resources, projects: projects
+        ))
+    }
+
+    /// A tenant's users and admins (`…/users`, `…/admins`), for those who see inside it.
+    private func usersPage(_ caller: Caller, tenant: TenantSnapshot) throws -> Response {
+        let users = tenant.users.values.sorted { $0.username < $1.username }.map { user in
+            UsersPage.UserRow(
+                username: user.username, displayName: user.displayName, email: user.email ?? "", source: user.source.rawValue,
+                state: user.disabled ? "disabled" : "active"
+            )
+        }
+        let admins = tenant.adminGrants.map { GrantView($0, in: tenant) }.map { $0.user ?? "group \($0.group ?? "")" }
+        return try ConsolePage.render("users", UsersPage(
+            frame: .init(title: "\(tenant.tenant.name) users", caller: caller), tenant: tenant.tenant.name, users: users, admins: admins
         ))
     }
 
