@@ -1,0 +1,232 @@
+extension ConsolePage {
+    /// The console's templates by name: `header` and `footer` around every page, then one per
+    /// page. Element ids are what the tests (and a person's browser tools) find things by.
+    static let templates: [String: String] = [
+        "header": """
+            <!doctype html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>{{frame.title}} · Canopy</title>
+            <style>
+            body { font: 15px/1.45 system-ui, sans-serif; margin: 0; color: #1d2b1f; background: #f6f8f5; }
+            header { display: flex; gap: 1em; align-items: center; padding: .6em 1.2em; background: #2f5d3a; color: #fff; }
+            header a { color: #fff; font-weight: 600; text-decoration: none; }
+            header nav a { font-weight: 400; margin-right: .8em; }
+            td form { margin: 0; }
+            header .who { margin-left: auto; }
+            header form { margin: 0; }
+            main { max-width: 60em; margin: 1.5em auto; padding: 0 1.2em; }
+            table { border-collapse: collapse; width: 100%; margin: .5em 0 1.5em; background: #fff; }
+            th, td { text-align: left; padding: .35em .6em; border-bottom: 1px solid #dde5da; }
+            label { display: block; margin: .6em 0; }
+            input { display: block; padding: .3em; width: 18em; }
+            .error { color: #9b1c1c; }
+            .note { color: #555; }
+            code { font-size: 90%; color: #555; }
+            </style>
+            </head>
+            <body>
+            <header><a href="/ui">Canopy</a>{{#frame.signedInAs}}<nav><a href="/ui/tokens">Tokens</a> <a href="/ui/audit">Audit</a></nav><span class="who" id="who">{{.}}</span><form method="post" action="/ui/logout"><button type="submit" id="logout">Sign out</button></form>{{/frame.signedInAs}}</header>
+            <main>
+            """,
+        "footer": """
+            </main>
+            </body>
+            </html>
+            """,
+        "login": """
+            {{> header}}
+            <h1>Sign in</h1>
+            {{#message}}<p class="error" role="alert" id="message">{{message}}</p>{{/message}}
+            <form method="post" action="/ui/login" id="login">
+            <label>Tenant <input name="tenant" id="tenant" value="{{tenant}}" autocomplete="organization"><small class="note">empty for the domain's own administrators</small></label>
+            <label>User name <input name="username" id="username" value="{{username}}" required autocomplete="username"></label>
+            <label>Password <input name="password" id="password" type="password" required autocomplete="current-password"></label>
+            <button type="submit" id="sign-in">Sign in</button>
+            </form>
+            {{> footer}}
+            """,
+        "home": """
+            {{> header}}
+            <h1>Overview</h1>
+            {{#serviceProvider}}<p class="note">You administer this Canopy domain: you see every tenant; inside an msp tenant, only its name, mode, state and counts.</p>{{/serviceProvider}}
+            <h2>Tenants</h2>
+            {{^empty(tenants)}}
+            <table id="tenants">
+            <tr><th>Tenant</th><th>Mode</th><th>State</th><th>Clusters</th><th>Projects</th><th>Users</th><th>In use of allocatable</th></tr>
+            {{#tenants}}<tr><td><a href="/ui/tenants/{{tenant.name}}">{{tenant.displayName}}</a> <code>{{tenant.name}}</code></td><td>{{tenant.mode}}</td><td>{{tenant.state}}</td><td>{{tenant.clusterCount}}</td><td>{{tenant.projectCount}}</td><td>{{tenant.userCount}}</td><td>{{totals}}</td></tr>
+            {{/tenants}}
+            </table>
+            {{/empty(tenants)}}
+            {{^tenants}}<p class="note" id="no-tenants">No tenants yet: create one with <code>canopy tenant create</code>.</p>{{/tenants}}
+            {{^empty(projects)}}
+            <h2>Your projects</h2>
+            <table id="projects">
+            <tr><th>Project</th><th>Your role</th></tr>
+            {{#projects}}<tr><td><a href="/ui/tenants/{{tenant}}/projects/{{name}}">{{displayName}}</a> <code>{{name}}</code></td><td>{{role}}</td></tr>
+            {{/projects}}
+            </table>
+            {{/empty(projects)}}
+            {{> footer}}
+            """,
+        "tenant": """
+            {{> header}}
+            {{#tenant}}
+            <h1>{{displayName}} <code>{{name}}</code></h1>
+            <p id="summary">{{mode}} tenant, {{state}}; {{clusterCount}} cluster(s){{^sealed}}, {{projectCount}} project(s), {{userCount}} user(s){{/sealed}}.{{#caps}} Caps: {{summary}}.{{/caps}}</p>
+            {{/tenant}}
+            {{#totals}}<p id="totals">In use of its clusters' allocatable capacity: {{totals}}.</p>{{/totals}}
+            {{#sealed}}<p class="note" id="sealed">This is an msp tenant: what is inside it (clusters, projects, users) is its own and not shown to the domain's administrators.</p>{{/sealed}}
+            {{#seesInside}}
+            <h2>Clusters</h2>
+            {{^empty(clusters)}}
+            <table id="clusters">
+            <tr><th>Cluster</th><th>State</th><th>Kubernetes</th><th>Nodes</th><th>Allocatable</th></tr>
+            {{#clusters}}<tr><td>{{#managesClusters}}<a href="/ui/tenants/{{tenant.name}}/clusters/{{name}}">{{name}}</a>{{/managesClusters}}{{^managesClusters}}{{name}}{{/managesClusters}}</td><td>{{state}}</td><td>{{kubernetesVersion}}</td><td>{{nodeCount}}</td><td>{{capacity}}</td></tr>
+            {{/clusters}}
+            </table>
+            {{/empty(clusters)}}
+            {{^clusters}}<p class="note" id="no-clusters">No clusters yet: a tenant admin imports one with <code>canopy cluster import</code>.</p>{{/clusters}}
+            {{/seesInside}}
+            {{^sealed}}
+            <h2>Projects</h2>
+            {{^empty(projects)}}
+            <table id="projects">
+            <tr><th>Project</th><th>Your role</th><th>Namespaces</th></tr>
+            {{#projects}}<tr><td><a href="/ui/tenants/{{tenant.name}}/projects/{{name}}">{{displayName}}</a> <code>{{name}}</code></td><td>{{role}}</td><td>{{namespaceCount}}</td></tr>
+            {{/projects}}
+            </table>
+            {{/empty(projects)}}
+            {{^projects}}<p class="note" id="no-projects">No projects you can see.</p>{{/projects}}
+            {{/sealed}}
+            {{#readsAudit}}<p><a href="/ui/audit?tenant={{tenant.name}}" id="audit-link">Audit log</a>{{#seesInside}} · <a href="/ui/tenants/{{tenant.name}}/users" id="users-link">Users and admins</a>{{/seesInside}}</p>{{/readsAudit}}
+            {{> footer}}
+            """,
+        "project": """
+            {{> header}}
+            <h1>{{displayName}} <code>{{tenant}}/{{name}}</code></h1>
+            <p id="summary">{{#role}}Your role: {{role}}. {{/role}}Pod security: {{podSecurity}}.{{#caps}} Caps: {{caps}}.{{/caps}}</p>
+            <h2>Namespaces</h2>
+            {{^empty(namespaces)}}
+            <table id="namespaces">
+            <tr><th>Cluster</th><th>Namespace</th><th>State</th></tr>
+            {{#namespaces}}<tr><td>{{cluster}}</td><td>{{name}}</td><td>{{state}}{{#message}} <span class="note">{{message}}</span>{{/message}}</td></tr>
+            {{/namespaces}}
+            </table>
+            {{/empty(namespaces)}}
+            {{^namespaces}}<p class="note" id="no-namespaces">No namespaces yet.</p>{{/namespaces}}
+            {{#managesMembers}}
+            {{^empty(clusters)}}
+            <h3>Add a namespace</h3>
+            {{#namespaceError}}<p class="error" role="alert" id="namespace-error">{{namespaceError}}</p>{{/namespaceError}}
+            <form method="post" action="/ui/tenants/{{tenant}}/projects/{{name}}/namespaces" id="add-namespace">
+            <label>Cluster <select name="cluster" id="namespace-cluster">{{#clusters}}<option value="{{.}}">{{.}}</option>{{/clusters}}</select></label>
+            <label>Namespace <input name="name" id="namespace-name" value="{{namespaceName}}" required></label>
+            <button type="submit" id="add-namespace-button">Add</button>
+            </form>
+            {{/empty(clusters)}}
+            {{/managesMembers}}
+            <h2>Quota and usage</h2>
+            {{^planned}}<p class="note" id="not-planned">The share planner has not sized this project's quotas yet; it does after its first pass over the tenant's clusters.</p>{{/planned}}
+            {{^empty(usage)}}
+            <table id="usage">
+            <tr><th>Cluster</th><th>Resource</th><th>Cap</th><th>Reserved</th><th>Quota</th><th>Used</th></tr>
+            {{#usage}}<tr><td>{{name}}</td><td>{{resource}}</td><td>{{cap}}</td><td>{{reserved}}</td><td>{{quota}}</td><td>{{used}}</td></tr>
+            {{/usage}}
+            </table>
+            {{/empty(usage)}}
+            {{#seesMembers}}
+            <h2>Members</h2>
+            <table id="members">
+            <tr><th>Who</th><th>Role</th></tr>
+            {{#members}}<tr><td>{{who}}</td><td>{{role}}</td><td>{{#removable}}<form method="post" action="/ui/tenants/{{tenant}}/projects/{{name}}/members/{{id}}/remove"><button type="submit">Remove</button></form>{{/removable}}</td></tr>
+            {{/members}}
+            </table>
+            {{#managesMembers}}
+            <h3>Add a member</h3>
+            {{#formError}}<p class="error" role="alert" id="form-error">{{formError}}</p>{{/formError}}
+            <form method="post" action="/ui/tenants/{{tenant}}/projects/{{name}}/members" id="add-member">
+            <label>User name or directory group <input name="who" id="member-who" value="{{formWho}}" required></label>
+            <label>It is a <select name="kind" id="member-kind"><option value="user">user</option><option value="group">directory group</option></select></label>
+            <label>Role <select name="role" id="member-role"><option value="member">member</option><option value="viewer">viewer</option>{{#namesAdmins}}<option value="admin">admin</option>{{/namesAdmins}}</select></label>
+            <button type="submit" id="add-member-button">Add</button>
+            </form>
+            {{/managesMembers}}
+            <p><a href="/ui/audit?tenant={{tenant}}&amp;project={{name}}" id="audit-link">Audit log of this project</a></p>
+            {{/seesMembers}}
+            <h2>kubectl</h2>
+            <p><a href="/api/v1/kubeconfig?tenant={{tenant}}&amp;project={{name}}" id="kubeconfig">Download a kubeconfig</a> for this project (its credential comes from <code>canopy token</code>: sign in with <code>canopy login</code> first), or run <code>canopy kubeconfig --project {{name}} --merge</code>.</p>
+            {{> footer}}
+            """,
+        "cluster": """
+            {{> header}}
+            <h1>{{name}} <code>{{tenant}}</code></h1>
+            <p id="summary">{{state}}{{#lastError}} <span class="note">({{lastError}})</span>{{/lastError}}; Kubernetes {{kubernetesVersion}}; API server <code>{{server}}</code>.</p>
+            <h2>Capacity</h2>
+            {{^liveCapacity}}<p class="note">Capacity as recorded at import: the cluster's nodes have not been read yet.</p>{{/liveCapacity}}
+            {{^planned}}<p class="note" id="not-planned">The share planner has not planned this tenant's clusters yet.</p>{{/planned}}
+            <table id="capacity">
+            <tr><th>Resource</th><th>Allocatable</th><th>Reserved</th><th>Unreserved</th><th>In no quota</th></tr>
+            {{#resources}}<tr><td>{{resource}}</td><td>{{capacity}}</td><td>{{reserved}}</td><td>{{unreserved}}</td><td>{{unallocated}}</td></tr>
+            {{/resources}}
+            </table>
+            <h2>Projects on this cluster</h2>
+            {{^empty(projects)}}
+            <table id="allocation">
+            <tr><th>Project</th><th>Resource</th><th>Cap</th><th>Reserved</th><th>Quota</th><th>Used</th></tr>
+            {{#projects}}<tr><td><a href="/ui/tenants/{{tenant}}/projects/{{name}}">{{name}}</a></td><td>{{resource}}</td><td>{{cap}}</td><td>{{reserved}}</td><td>{{quota}}</td><td>{{used}}</td></tr>
+            {{/projects}}
+            </table>
+            {{/empty(projects)}}
+            {{^projects}}<p class="note">No project has namespaces here.</p>{{/projects}}
+            {{> footer}}
+            """,
+        "users": """
+            {{> header}}
+            <h1>Users of <a href="/ui/tenants/{{tenant}}">{{tenant}}</a></h1>
+            <table id="users">
+            <tr><th>User</th><th>Name</th><th>E-mail</th><th>Account</th><th>State</th></tr>
+            {{#users}}<tr><td>{{username}}</td><td>{{displayName}}</td><td>{{email}}</td><td>{{source}}</td><td>{{state}}</td></tr>
+            {{/users}}
+            </table>
+            <h2>Tenant admins</h2>
+            <ul id="admins">{{#admins}}<li>{{.}}</li>{{/admins}}</ul>
+            <p class="note">Users and directories are managed with <code>canopy user</code> and <code>canopy identity-provider</code>, tenant admins with the API (<code>/api/v1/tenants/{{tenant}}/admins</code>).</p>
+            {{> footer}}
+            """,
+        "tokens": """
+            {{> header}}
+            <h1>Your tokens</h1>
+            <p class="note">Sign-ins (the console's and <code>canopy login</code>'s), kubeconfig tokens and tokens for automation. Revoking one stops whatever uses it at its next request.</p>
+            <table id="tokens">
+            <tr><th>Description</th><th>Created</th><th>Expires</th><th>Last used</th><th>State</th><th></th></tr>
+            {{#tokens}}<tr id="token-{{id}}"><td>{{description}}{{#isSession}} <strong>(this session)</strong>{{/isSession}}</td><td>{{created}}</td><td>{{expires}}</td><td>{{lastUsed}}</td><td>{{state}}</td><td>{{#revocable}}<form method="post" action="/ui/tokens/{{id}}/revoke"><button type="submit">Revoke</button></form>{{/revocable}}</td></tr>
+            {{/tokens}}
+            </table>
+            {{> footer}}
+            """,
+        "audit": """
+            {{> header}}
+            <h1>Audit log{{#scope}} of {{scope}}{{/scope}}</h1>
+            <p class="note">Newest first, the last 200 entries you may read.</p>
+            {{^empty(events)}}
+            <table id="audit">
+            <tr><th>When</th><th>Who</th><th>Where</th><th>What</th><th>On</th></tr>
+            {{#events}}<tr><td>{{at}}</td><td>{{actor}}</td><td>{{place}}</td><td>{{action}}</td><td><code>{{target}}</code></td></tr>
+            {{/events}}
+            </table>
+            {{/empty(events)}}
+            {{^events}}<p class="note" id="no-events">Nothing yet.</p>{{/events}}
+            {{> footer}}
+            """,
+        "error": """
+            {{> header}}
+            <h1 id="status">{{status}} {{reason}}</h1>
+            <p id="message">{{message}}</p>
+            <p><a href="/ui">Back to the overview</a>{{^signedIn}} · <a href="/ui/login">Sign in</a>{{/signedIn}}</p>
+            {{> footer}}
+            """,
+    ]
+}
