@@ -162,6 +162,7 @@ import TestSupport
             let sealed = try await browser.send(.GET, "/ui/tenants/coke", cookie: fixture.tokens["provider"])
             #expect(sealed.text.contains("id=\"sealed\""))
             #expect(!sealed.text.contains("marketing") && !sealed.text.contains("alert"), "an msp tenant's projects are its own")
+            #expect(!sealed.text.contains("id=\"audit-link\"") && !sealed.text.contains("id=\"users-link\""))
             let enterprise = try await browser.send(.GET, "/ui/tenants/pepsi", cookie: fixture.tokens["provider"])
             #expect(enterprise.text.contains("/ui/tenants/pepsi/projects/marketing") && !enterprise.text.contains("id=\"sealed\""))
             let viewer = try await browser.send(.GET, "/ui/tenants/coke", cookie: fixture.tokens["coke-pv"])

@@ -132,8 +132,8 @@ struct TenantPage {
     /// `requests.cpu 2 of 24, …`; `nil` before the share planner's first plan.
     let totals: String?
     let managesClusters: Bool
-    let readsAudit: Bool
-    /// An msp tenant seen by the domain's administrators: its summary only.
+    /// An msp tenant seen by the domain's administrators: its summary only (no projects, no
+    /// audit log).
     let sealed: Bool
     let seesInside: Bool
     let clusters: [ClusterRow]

@@ -151,7 +151,6 @@ struct ConsoleRoutes {
         return try ConsolePage.render("tenant", TenantPage(
             frame: .init(title: tenant.tenant.name, caller: caller), tenant: view, totals: ConsolePage.totals(of: view),
             managesClusters: caller.allows(.manageClusters, on: .tenant(tenant.tenant.id)),
-            readsAudit: projects != nil,
             sealed: projects == nil, seesInside: seesInside, clusters: clusters,
             projects: (projects ?? []).map { project in
                 TenantPage.ProjectRow(

@@ -101,7 +101,7 @@ extension ConsolePage {
             {{/empty(projects)}}
             {{^projects}}<p class="note" id="no-projects">No projects you can see.</p>{{/projects}}
             {{/sealed}}
-            {{#readsAudit}}<p><a href="/ui/audit?tenant={{tenant.name}}" id="audit-link">Audit log</a>{{#seesInside}} · <a href="/ui/tenants/{{tenant.name}}/users" id="users-link">Users and admins</a>{{/seesInside}}</p>{{/readsAudit}}
+            {{^sealed}}<p><a href="/ui/audit?tenant={{tenant.name}}" id="audit-link">Audit log</a>{{#seesInside}} · <a href="/ui/tenants/{{tenant.name}}/users" id="users-link">Users and admins</a>{{/seesInside}}</p>{{/sealed}}
             {{> footer}}
             """,
         "project": """
