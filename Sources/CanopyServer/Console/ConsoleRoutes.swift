@@ -15,12 +15,6 @@ struct ConsoleRoutes {
     /// Whether the server speaks HTTPS, so the session cookie is `Secure`.
     let secureCookies: Bool
 
-    struct LoginForm: Decodable {
-        let tenant: String?
-        let username: String
-        let password: String
-    }
-
     func register(on router: Router<CanopyRequestContext>) {
         let console = router.group("ui")
         console.add(middleware: ConsoleMiddleware(authenticator: services.authenticator, secureCookies: secureCookies))
@@ -80,7 +74,7 @@ struct ConsoleRoutes {
     /// message for every failure) and, on success, sets the session cookie: a token of its own,
     /// listed with the user's tokens ("console") and revoked at sign-out.
     private func signIn(_ request: Request, _ context: CanopyRequestContext) async throws -> Response {
-        guard let form = try await ConsolePage.form(LoginForm.self, from: request) else {
+        guard let form = try await ConsolePage.form(SessionRoutes.LoginRequest.self, from: request) else {
             return try ConsolePage.render(
                 "login", LoginPage(frame: .init(title: "Sign in"), message: "Enter a user name and a password.", tenant: "", username: ""), status: .badRequest
             )
