@@ -84,6 +84,11 @@ enum Migrations {
                 "CREATE INDEX sign_in_failures_key ON sign_in_failures (key, at)",
                 "CREATE INDEX sign_in_failures_at ON sign_in_failures (at)",
             ],
+            [
+                // Leases: which replica does a job that only one may do at a time (writing to
+                // the clusters), until when (milliseconds since 1970, each replica's clock).
+                "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL)",
+            ],
         ]
     }
 }

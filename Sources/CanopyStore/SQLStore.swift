@@ -209,6 +209,27 @@ public final class SQLStore: Store {
         }
     }
 
+    public func claimLease(_ name: String, for holder: String, until expiresAt: Date, now: Date) async throws -> (holder: String, expiresAt: Date) {
+        try await write { tx in
+            // One statement, so two replicas claiming at once cannot both win.
+            try await tx.db.raw("""
+                INSERT INTO leases (name, holder, expires_at) VALUES (\(bind: name), \(bind: holder), \(bind: Rows.millis(expiresAt)))
+                ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                WHERE leases.holder = excluded.holder OR leases.expires_at < \(bind: Rows.millis(now))
+                """).run()
+            guard let row = try await tx.db.raw("SELECT holder, expires_at FROM leases WHERE name = \(bind: name)").first() else {
+                throw StoreError(.unavailable, "the lease \(name) vanished while it was claimed")
+            }
+            return (try row.decode(column: "holder", as: String.self), Rows.date(try row.decode(column: "expires_at", as: Int64.self)))
+        }
+    }
+
+    public func releaseLease(_ name: String, of holder: String) async throws {
+        try await write { tx in
+            try await tx.db.raw("DELETE FROM leases WHERE name = \(bind: name) AND holder = \(bind: holder)").run()
+        }
+    }
+
     public func audit(_ query: AuditQuery) async throws -> [AuditEvent] {
         guard !query.scopes.isEmpty, query.projectIDs?.isEmpty != true else { return [] }
         return try await mapErrors {

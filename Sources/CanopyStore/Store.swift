@@ -37,6 +37,11 @@ public protocol Store: Sendable {
     func recordSignInFailure(_ keys: [String], at date: Date, forgetBefore: Date) async throws
     /// Forgets the failed sign-ins of `key` (after a successful one).
     func clearSignInFailures(of key: String) async throws
+    /// Takes the lease `name` for `holder` until `expiresAt` when it is free, expired at `now`, or
+    /// already `holder`'s (a renewal); returns who holds it afterwards and until when.
+    func claimLease(_ name: String, for holder: String, until expiresAt: Date, now: Date) async throws -> (holder: String, expiresAt: Date)
+    /// Gives the lease `name` up if `holder` has it (a replica stopping), so another takes it at once.
+    func releaseLease(_ name: String, of holder: String) async throws
     /// Audit events in a scope, newest first.
     func audit(_ query: AuditQuery) async throws -> [AuditEvent]
     /// Answers when the database answers a trivial query; throws `unavailable` otherwise.

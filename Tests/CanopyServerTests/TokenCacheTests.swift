@@ -121,6 +121,10 @@ private final class GatedStore: Store {
     }
     func clearSignInFailures(of key: String) async throws { try await base.clearSignInFailures(of: key) }
     func recordTokenUse(_ uses: [TokenID: Date]) async throws { try await base.recordTokenUse(uses) }
+    func claimLease(_ name: String, for holder: String, until expiresAt: Date, now: Date) async throws -> (holder: String, expiresAt: Date) {
+        try await base.claimLease(name, for: holder, until: expiresAt, now: now)
+    }
+    func releaseLease(_ name: String, of holder: String) async throws { try await base.releaseLease(name, of: holder) }
     func audit(_ query: AuditQuery) async throws -> [AuditEvent] { try await base.audit(query) }
     func ping() async throws { try await base.ping() }
     func run() async throws { try await base.run() }

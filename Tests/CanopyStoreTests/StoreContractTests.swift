@@ -85,6 +85,32 @@ import TestSupport
         }
     }
 
+    /// A lease: taken when free, renewed by its holder, refused to another until it expires,
+    /// taken over after, given up only by its holder; claims at the same instant have one winner.
+    @Test(arguments: TestBackend.allCases)
+    func aLeaseHasOneHolderUntilItExpiresOrIsGivenUp(backend: TestBackend) async throws {
+        try await backend.withStore { store in
+            #expect(try await store.claimLease("reconciler", for: "a", until: now + 15, now: now) == ("a", now + 15))
+            #expect(try await store.claimLease("reconciler", for: "b", until: now + 16, now: now + 1) == ("a", now + 15))
+            #expect(try await store.claimLease("reconciler", for: "a", until: now + 20, now: now + 5) == ("a", now + 20))
+            #expect(try await store.claimLease("other", for: "b", until: now + 20, now: now + 5) == ("b", now + 20))
+            // Expired: the next claim takes it.
+            #expect(try await store.claimLease("reconciler", for: "b", until: now + 36, now: now + 21) == ("b", now + 36))
+            try await store.releaseLease("reconciler", of: "a")
+            #expect(try await store.claimLease("reconciler", for: "a", until: now + 37, now: now + 22) == ("b", now + 36))
+            try await store.releaseLease("reconciler", of: "b")
+            #expect(try await store.claimLease("reconciler", for: "a", until: now + 38, now: now + 23) == ("a", now + 38))
+            // Eight replicas claiming a free lease at once: one wins, and all agree on which.
+            let holders = try await withThrowingTaskGroup(of: String.self) { group in
+                for index in 0..<8 {
+                    group.addTask { try await store.claimLease("race", for: "r\(index)", until: now + 15, now: now).holder }
+                }
+                return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+            }
+            #expect(holders.count == 1)
+        }
+    }
+
     /// Failed sign-ins: recorded per key, read back from a time on, forgotten per key, and
     /// those before the window forgotten when a new one is recorded.
     @Test(arguments: TestBackend.allCases)
