@@ -8,6 +8,8 @@ import Logging
 public struct PassOutcome: Sendable {
     /// Creates, updates and deletes sent.
     public var writes = 0
+    /// Writes left to the replica that leads (this one follows: see `Reconciler.setLeading`).
+    public var deferred = 0
     /// Namespaces that are not as desired, with why.
     public var namespaceProblems: [String: NamespaceStatus] = [:]
     /// Cluster-scoped objects that could not be written.
@@ -49,11 +51,14 @@ final class ClusterSync {
 
     /// Desired namespaces known to have their `default` ServiceAccount.
     let accounted: Set<String>
+    /// Whether this replica writes; one that follows lists and compares only.
+    let writes: Bool
 
-    init(client: KubeClient, desired: DesiredCluster, accounted: Set<String> = [], logger: Logger) {
+    init(client: KubeClient, desired: DesiredCluster, accounted: Set<String> = [], writes: Bool = true, logger: Logger) {
         self.client = client
         self.desired = desired
         self.accounted = accounted
+        self.writes = writes
         self.logger = logger
     }
 
@@ -80,7 +85,9 @@ final class ClusterSync {
         // access; a new namespace's role bindings wait until the cluster enforces its quota (a
         // real API server enforces a quota only once its quota controller has taken it up,
         // about a second after it is created: until then pods would be admitted without limit).
-        outcome.quotas = try await sync(desired.quotas, observed: observed.3, keep: { desired.pendingQuotas.contains($0.metadata.namespace ?? "") })
+        // A follower's share planner may see other demand than the leader's: the limits are
+        // the leader's to decide, so a follower compares only that the quota is there.
+        outcome.quotas = try await sync(desired.quotas, observed: observed.3, keep: { !writes || desired.pendingQuotas.contains($0.metadata.namespace ?? "") })
         try await sync(desired.limitRanges, observed: observed.4)
         try await sync(desired.networkPolicies, observed: observed.5)
         let notTakenUp = Set(outcome.quotas.filter { $0.status?.hard == nil }.compactMap(\.metadata.namespace))
@@ -123,11 +130,12 @@ final class ClusterSync {
             if let current = byName[name] {
                 if current.metadata.deletionTimestamp != nil {
                     block(name, .pending("the namespace is being deleted in the cluster; it will be created again once it is gone"))
-                } else if !namespace.isSatisfied(by: current) {
+                } else if !namespace.isSatisfied(by: current), mayWrite(name) {
                     try await attempt(namespace: name) { try await patchLabels(of: namespace) }
                 }
                 continue
             }
+            guard mayWrite(name) else { continue }
             do {
                 _ = try await client.create(namespace)
                 outcome.writes += 1
@@ -153,6 +161,7 @@ final class ClusterSync {
         if current.metadata.deletionTimestamp != nil {
             block(name, .pending("the namespace is being deleted in the cluster; it will be created again once it is gone"))
         } else if desired.adoptable.contains(name) {
+            guard mayWrite(name) else { return }
             try await attempt(namespace: name) { try await patchLabels(of: namespace) }
             logger.info("adopted namespace", metadata: ["namespace": "\(name)"])
         } else {
@@ -176,7 +185,7 @@ final class ClusterSync {
         let wanted = Set(desired.namespaces.compactMap(\.metadata.name))
         for namespace in observed where isOurs(namespace) {
             let name = namespace.metadata.name ?? ""
-            guard !wanted.contains(name), namespace.metadata.deletionTimestamp == nil else { continue }
+            guard !wanted.contains(name), namespace.metadata.deletionTimestamp == nil, mayWrite(nil) else { continue }
             if deleting.contains(name) {
                 try await attempt(namespace: nil) {
                     try await client.delete(Namespace.self, name)
@@ -216,11 +225,13 @@ final class ClusterSync {
             let current = byKey.removeValue(forKey: object.key)
             try await attempt(namespace: namespace) {
                 if let current, current.metadata.deletionTimestamp == nil {
-                    if object.mustReplace(current) {
+                    let replace = object.mustReplace(current), change = !keep(object) && !object.isSatisfied(by: current)
+                    guard !(replace || change) || mayWrite(namespace) else { return }
+                    if replace {
                         try await client.delete(R.self, current.metadata.name ?? "", namespace: namespace)
                         standing[object.key] = try await client.create(object)
                         outcome.writes += 2
-                    } else if !keep(object) && !object.isSatisfied(by: current) {
+                    } else if change {
                         if let patch = try object.patch(over: current) {
                             standing[object.key] = try await client.mergePatch(R.self, object.metadata.name ?? "", namespace: namespace, patch: patch)
                         } else {
@@ -231,6 +242,7 @@ final class ClusterSync {
                 } else if current == nil, let namespace, withhold(object) {
                     outcome.withheld.insert(namespace)
                 } else if current == nil {
+                    guard mayWrite(namespace) else { return }
                     do {
                         standing[object.key] = try await client.create(object)
                         outcome.writes += 1
@@ -243,6 +255,7 @@ final class ClusterSync {
         for leftover in byKey.values where isOurs(leftover) {
             let namespace = leftover.metadata.namespace
             if let namespace, deleting.contains(namespace) { continue }
+            guard mayWrite(namespace) else { continue }
             try await attempt(namespace: namespace) {
                 do {
                     try await client.delete(R.self, leftover.metadata.name ?? "", namespace: namespace)
@@ -271,6 +284,18 @@ final class ClusterSync {
     private func isOurs(_ object: some KubeResource) -> Bool {
         let owner = object.metadata.labels?[ManagedLabels.tenant]
         return owner == nil || owner == desired.tenant
+    }
+
+    /// Whether a write may go ahead: always on the replica that leads. On one that follows it is
+    /// left to the leader, and counted; its namespace waits for it (a namespace-less write only
+    /// counts, as the cluster's state is the leader's to report).
+    private func mayWrite(_ namespace: String?) -> Bool {
+        guard !writes else { return true }
+        outcome.deferred += 1
+        if let namespace, outcome.namespaceProblems[namespace] == nil {
+            outcome.namespaceProblems[namespace] = .pending("waiting for the replica that writes to the clusters (this one follows)")
+        }
+        return false
     }
 
     private func block(_ namespace: String, _ status: NamespaceStatus) {

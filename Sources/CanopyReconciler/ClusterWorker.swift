@@ -26,6 +26,8 @@ final class ClusterWorker: Sendable {
     let clusterName: String
     let connect: @Sendable () async throws -> KubeClient
     let observe: @Sendable (ClusterObservation) -> Void
+    /// Whether this replica writes to the clusters now (it leads); read at the start of each pass.
+    let leads: @Sendable () -> Bool
     let options: Reconciler.Options
     let logger: Logger
     let wake: AsyncStream<Void>.Continuation
@@ -68,12 +70,13 @@ final class ClusterWorker: Sendable {
 
     init(
         cluster: Cluster, options: Reconciler.Options, logger: Logger, observe: @escaping @Sendable (ClusterObservation) -> Void = { _ in },
-        connect: @escaping @Sendable () async throws -> KubeClient
+        leads: @escaping @Sendable () -> Bool = { true }, connect: @escaping @Sendable () async throws -> KubeClient
     ) {
         clusterID = cluster.id
         clusterName = cluster.name
         self.connect = connect
         self.observe = observe
+        self.leads = leads
         self.options = options
         var logger = logger
         logger[metadataKey: "cluster"] = "\(cluster.name)"
@@ -196,7 +199,7 @@ final class ClusterWorker: Sendable {
             let result: Result<PassOutcome, any Error>
             do {
                 let client = try await client()
-                result = .success(try await ClusterSync(client: client, desired: desired, accounted: accounted, logger: logger).run())
+                result = .success(try await ClusterSync(client: client, desired: desired, accounted: accounted, writes: leads(), logger: logger).run())
             } catch is CancellationError {
                 break
             } catch {
@@ -258,7 +261,13 @@ final class ClusterWorker: Sendable {
                 let troubled = !outcome.namespaceProblems.isEmpty || !outcome.clusterProblems.isEmpty || !outcome.withheld.isEmpty
                     || !outcome.unaccounted.isEmpty
                 state.status.lastError = outcome.clusterProblems.first
-                if troubled {
+                if troubled, outcome.writes == 0, outcome.deferred > 0, outcome.clusterProblems.isEmpty {
+                    // A follower waiting for the leader's writes looks again at the first
+                    // backoff's pace, without growing it: the wait is the leader's, not a fault.
+                    state.backoff = .zero
+                    state.nextRetry = now + options.initialBackoff
+                    state.status.nextAttempt = Date().addingTimeInterval(Self.seconds(options.initialBackoff))
+                } else if troubled {
                     state.backoff = nextBackoff(state.backoff)
                     state.nextRetry = now + state.backoff
                     state.status.nextAttempt = Date().addingTimeInterval(Self.seconds(state.backoff))

@@ -49,16 +49,23 @@ public final class Reconciler: Service, Sendable {
         /// Clusters being released: they want nothing.
         var releasing: Set<ClusterID> = []
         var latest: Snapshot?
+        /// Whether this replica writes to the clusters (see `setLeading`).
+        var leading = true
         /// Quota planning: observations, demand, targets, plans.
         var ledger = QuotaLedger()
     }
 
-    public init(options: Options = Options(), logger: Logger, snapshots: @escaping @Sendable () -> AsyncStream<Snapshot>, connector: @escaping Connector) {
+    /// `leading`: whether this replica starts out writing to the clusters (see `setLeading`).
+    public init(
+        options: Options = Options(), logger: Logger, leading: Bool = true, snapshots: @escaping @Sendable () -> AsyncStream<Snapshot>,
+        connector: @escaping Connector
+    ) {
         self.options = options
         self.logger = logger
         self.snapshots = snapshots
         self.connector = connector
         (quotaWakeups, quotaWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        state.withLock { $0.leading = leading }
     }
 
     public func run() async throws {
@@ -85,9 +92,11 @@ public final class Reconciler: Service, Sendable {
     }
 
     /// Renders the clusters of every tenant that changed and hands the results to the workers;
-    /// starts workers for new clusters and stops those of clusters that are gone.
-    func apply(_ snapshot: Snapshot) {
+    /// starts workers for new clusters and stops those of clusters that are gone. Without a
+    /// snapshot, the latest is rendered again.
+    func apply(_ new: Snapshot? = nil) {
         let stopped = state.withLock { state -> [(ClusterWorker, Task<Void, Never>)] in
+            guard let snapshot = new ?? state.latest else { return [] }
             state.latest = snapshot
             var present: Set<ClusterID> = []
             for (tenantID, tenant) in snapshot.tenants {
@@ -122,10 +131,44 @@ public final class Reconciler: Service, Sendable {
         let connector = connector
         let options = options
         let id = cluster.id
-        let worker = ClusterWorker(cluster: cluster, options: options, logger: logger, observe: { [weak self] in self?.observe(id, $0) }) {
+        let worker = ClusterWorker(
+            cluster: cluster, options: options, logger: logger, observe: { [weak self] in self?.observe(id, $0) }, leads: { [weak self] in self?.isLeading ?? false }
+        ) {
             try await connector(cluster, options)
         }
         return (worker, Task { await worker.run() })
+    }
+
+    // MARK: Leading
+
+    /// Whether this replica writes to the clusters. Replicas sharing a database take turns by a
+    /// lease, so that only one writes (two would undo each other's quota limits, in an order that
+    /// can pass a cap, and bring back objects the other removed until their snapshots agree).
+    /// One that follows runs everything else: it lists and watches the clusters, plans, and
+    /// reports status, with what waits for a write shown as waiting for the leader.
+    public var isLeading: Bool { state.withLock { $0.leading } }
+
+    /// Makes this replica lead or follow. On taking the lead every tenant is planned again and
+    /// every cluster gets a pass at once (a follower's plans were never written).
+    public func setLeading(_ leading: Bool) {
+        let changed = state.withLock { state -> Bool in
+            guard state.leading != leading else { return false }
+            state.leading = leading
+            if leading {
+                // The clusters hold the last leader's limits, not this replica's plans (never
+                // written): as after a restart, the next re-plan starts from what they hold, so
+                // that it lowers before it raises against those. Until then the workers keep
+                // every quota as it is.
+                state.ledger.targets = [:]
+                state.ledger.unconfirmed = [:]
+                state.ledger.everythingChanged = true
+                state.rendered = [:]
+            }
+            return true
+        }
+        guard changed else { return }
+        logger.notice(leading ? "this replica now writes to the clusters" : "this replica follows: another writes to the clusters")
+        if leading { apply() }
     }
 
     // MARK: Status
@@ -149,6 +192,7 @@ public final class Reconciler: Service, Sendable {
     /// which are given back) and waits until a pass confirms it, up to `timeout`. On failure the
     /// cluster goes back to wanting its objects.
     public func release(_ cluster: ClusterID, timeout: Duration) async throws -> PassOutcome {
+        guard isLeading else { throw KubeError(.configuration, Self.follows) }
         let worker = state.withLock { state -> ClusterWorker? in
             state.releasing.insert(cluster)
             guard let worker = state.workers[cluster]?.worker, let tenant = state.latest.flatMap({ Self.owner(of: cluster, in: $0) }) else {
@@ -180,6 +224,9 @@ public final class Reconciler: Service, Sendable {
             worker.setDesired(Renderer.render(tenant: tenant, cluster: cluster, quotas: state.ledger.targets[cluster] ?? [:]))
         }
     }
+
+    /// Why a follower does not do what only the replica that writes to the clusters can.
+    public static let follows = "this replica does not write to the clusters: another replica on the same database does (it holds the reconciler lease); try again, or send the request to that replica"
 
     static func owner(of cluster: ClusterID, in snapshot: Snapshot) -> TenantSnapshot? {
         snapshot.tenants.values.first { $0.clusters[cluster] != nil }

@@ -1,4 +1,6 @@
+import CanopyServer
 import Foundation
+import KubeAPI
 import Testing
 import TestSupport
 
@@ -14,7 +16,7 @@ import TestSupport
                 ]), 201)
                 // The second replica learns of the tenant and its admin through the change feed.
                 let providerOnSecond = try await second.login("admin", TestServer.adminPassword)
-                _ = try await eventually { () -> Int in
+                _ = try await retrying { () -> Int in
                     let status = try await second.request(.GET, "/api/v1/tenants/acme", token: providerOnSecond).status
                     guard status == 200 else { throw TestFailure("not yet: \(status)") }
                     return status
@@ -22,7 +24,7 @@ import TestSupport
                 let admin = try await second.login(tenant: "acme", "boss", Fixture.password)
                 try Fixture.expect(await second.request(.POST, "/api/v1/tenants/acme/projects", token: admin, json: ["name": "web"]), 201)
                 let adminOnFirst = try await first.login(tenant: "acme", "boss", Fixture.password)
-                let names = try await eventually { () -> [String] in
+                let names = try await retrying { () -> [String] in
                     let items = try await first.request(.GET, "/api/v1/tenants/acme/projects", token: adminOnFirst).items.compactMap { $0["name"] as? String }
                     guard items == ["web"] else { throw TestFailure("not yet: \(items)") }
                     return items
@@ -30,7 +32,7 @@ import TestSupport
                 #expect(names == ["web"])
                 // A tenant deleted on one replica disappears on the other, tokens included.
                 try Fixture.expect(await first.request(.DELETE, "/api/v1/tenants/acme", token: provider), 204)
-                let gone = try await eventually { () -> Int in
+                let gone = try await retrying { () -> Int in
                     let status = try await second.request(.GET, "/api/v1/whoami", token: admin).status
                     guard status == 401 else { throw TestFailure("still \(status)") }
                     return status
@@ -54,7 +56,7 @@ import TestSupport
                 try Fixture.expect(await second.request(.GET, "/api/v1/whoami", token: token), 200)
                 let revokedAt = ContinuousClock.now
                 try Fixture.expect(await first.request(.DELETE, "/api/v1/tokens/\(id)", token: kept), 204)
-                let status = try await eventually(within: .seconds(6)) { () -> Int in
+                let status = try await retrying(within: .seconds(6)) { () -> Int in
                     let status = try await second.request(.GET, "/api/v1/whoami", token: token).status
                     guard status == 401 else { throw TestFailure("still \(status) after \(ContinuousClock.now - revokedAt)") }
                     return status
@@ -85,8 +87,145 @@ import TestSupport
         }
     }
 
+    /// Two replicas sharing a database (and its secret key) over one cluster: only one writes
+    /// to it. A pod refused through the replica that does not write still counts as demand (the
+    /// other learns of it from the audit log), so the busy namespace grows to the project's cap;
+    /// the two namespaces' limits never pass that cap at any instant, and settle. With both
+    /// replicas writing, each undid the other's limits (3/3, 6/0, 3/0, …) and the cluster held
+    /// 6 + 3 CPUs under a cap of 6 for a while.
+    @Test func onlyOneReplicaWritesAndEveryReplicasRefusalsCount() async throws {
+        let database = try #require(try await TestBackend.postgres.freshDatabaseURL())
+        let shared = try TemporaryDirectory()
+        defer { shared.remove() }
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(dataDirectory: shared.path, databaseURL: database, configure: Self.quickLease) { first in
+                try await TestServer.with(dataDirectory: shared.path, databaseURL: database, configure: Self.quickLease) { second in
+                    let (writer, follower) = try await Self.roles(first, second)
+                    let fixture = try await Fixture.build(writer)
+                    try await PlacementTests.importClusters(writer, sim, fixture)
+                    let admin = fixture.tokens["coke-admin"]
+                    try await QuotaTests.project(writer, admin, ["name": "shop", "caps": ["cpu": "6"], "placements": [["cluster": "onprem", "namespaces": ["idle", "busy"]]]])
+                    let onprem = try PlacementTests.client(sim, "onprem")
+                    try await eventually(within: 30, "the share split") { try await QuotaTests.hardCPU(onprem, "idle") > .zero }
+                    // The follower reports the namespaces as the writer left them.
+                    let adminOnFollower = try await follower.login(tenant: "coke", "boss", Fixture.password)
+                    try await eventually(within: 10, "both namespaces Ready on the follower") {
+                        let project = try await follower.request(.GET, "/api/v1/tenants/coke/projects/shop", token: adminOnFollower)
+                        let states = (project.object["namespaces"] as? [[String: Any]])?.compactMap { ($0["status"] as? [String: Any])?["state"] as? String }
+                        return states == ["Ready", "Ready"]
+                    }
+                    // A pod larger than the cap, refused through the follower, again and again.
+                    let sampler = Task {
+                        var samples: [(busy: Quantity, idle: Quantity)] = []
+                        while !Task.isCancelled {
+                            if let busy = try? await QuotaTests.hardCPU(onprem, "busy"), let idle = try? await QuotaTests.hardCPU(onprem, "idle") {
+                                samples.append((busy, idle))
+                            }
+                            try? await Task.sleep(for: .milliseconds(50))
+                        }
+                        return samples
+                    }
+                    for attempt in 0..<15 {
+                        let answer = try await QuotaTests.create(follower, adminOnFollower, "onprem", "busy", "big-\(attempt)", cpu: "7")
+                        #expect(answer.status == 403 && answer.text.contains("exceeded quota"), "\(answer.status) \(answer.text)")
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                    try await eventually(within: 10, "the busy namespace given the whole cap") { try await QuotaTests.hardCPU(onprem, "busy") == Quantity(6) }
+                    // The audit log, through which the writer learnt of them, records each refusal's request.
+                    let audit = try await writer.request(.GET, "/api/v1/audit?tenant=coke", token: admin).items.compactMap { $0["target"] as? String }
+                    #expect(audit.contains("clusters/onprem/api/v1/namespaces/busy/pods -> 403 (exceeded quota, requested: requests.cpu=7)"), "\(audit.prefix(3))")
+                    try await Task.sleep(for: .seconds(2))
+                    sampler.cancel()
+                    let samples = await sampler.value
+                    #expect(samples.count > 20)
+                    let over = samples.filter { $0.busy + $0.idle > Quantity(6) }
+                    #expect(over.isEmpty, "limits past the cap of 6: \(over.prefix(5))")
+                    let settled = samples.suffix(20)
+                    #expect(settled.allSatisfy { $0.busy == Quantity(6) && $0.idle == .zero }, "not settled: \(settled.map { "\($0.busy)/\($0.idle)" })")
+                    // The follower listed and compared, and wrote nothing.
+                    let cluster = try #require(writer.services.world.snapshot.tenant(named: "coke")?.cluster(named: "onprem"))
+                    let writerStatus = try #require(writer.services.reconciler.status(of: cluster.id))
+                    let followerStatus = try #require(follower.services.reconciler.status(of: cluster.id))
+                    #expect(writerStatus.writes > 0 && followerStatus.writes == 0 && followerStatus.passes > 0, "\(writerStatus) \(followerStatus)")
+                    // A namespace removed through the writer stays gone: the follower, whose
+                    // snapshot trails by up to a second, does not make it again.
+                    try Fixture.expect(await writer.request(.DELETE, "/api/v1/tenants/coke/projects/shop/namespaces/onprem/idle", token: admin), 204)
+                    try await eventually(within: 10, "idle deleted from the cluster") { try await !PlacementTests.exists(onprem, "idle") }
+                    for _ in 0..<30 {
+                        #expect(try await !PlacementTests.exists(onprem, "idle"), "the removed namespace came back")
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The replica that writes stops: the other takes over and writes (a new namespace appears);
+    /// while it only followed, it refused to clean up a cluster, before changing anything.
+    @Test func anotherReplicaTakesOverWhenTheWriterStops() async throws {
+        let database = try #require(try await TestBackend.postgres.freshDatabaseURL())
+        let shared = try TemporaryDirectory()
+        defer { shared.remove() }
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            let (started, starting) = AsyncStream<TestServer>.makeStream()
+            let (stopped, stop) = AsyncStream<Void>.makeStream()
+            let firstRun = Task {
+                try await TestServer.with(dataDirectory: shared.path, databaseURL: database, configure: Self.quickLease) { first in
+                    starting.yield(first)
+                    for await _ in stopped {}
+                }
+            }
+            do {
+                let first = try #require(await started.first { _ in true })
+                try await eventually(within: 5, "the first replica writes") { first.services.reconciler.isLeading }
+                try await TestServer.with(dataDirectory: shared.path, databaseURL: database, configure: Self.quickLease) { second in
+                    let fixture = try await Fixture.build(first)
+                    try await PlacementTests.importClusters(first, sim, fixture)
+                    let admin = fixture.tokens["coke-admin"]
+                    try await QuotaTests.project(first, admin, ["name": "shop", "placements": [["cluster": "onprem", "namespaces": ["shop-a"]]]])
+                    let onprem = try PlacementTests.client(sim, "onprem")
+                    try await eventually(within: 10, "shop-a in the cluster") { try await PlacementTests.exists(onprem, "shop-a") }
+                    #expect(!second.services.reconciler.isLeading)
+                    // Cleaning up a cluster is the writer's: the follower refuses before anything changes.
+                    let adminOnSecond = try await second.login(tenant: "coke", "boss", Fixture.password)
+                    try await eventually(within: 5, "the follower knows the project") {
+                        try await second.request(.GET, "/api/v1/tenants/coke/projects/shop", token: adminOnSecond).status == 200
+                    }
+                    let refused = try await second.request(.DELETE, "/api/v1/tenants/coke/clusters/onprem?cascade=true", token: adminOnSecond)
+                    #expect(refused.status == 503 && refused.text.contains("another replica"), "\(refused.status) \(refused.text)")
+                    #expect(refused.headers.first(name: "retry-after") == "5")
+                    let project = try await second.request(.GET, "/api/v1/tenants/coke/projects/shop", token: adminOnSecond)
+                    #expect((project.object["namespaces"] as? [[String: Any]])?.count == 1, "\(project.status) \(project.text)")
+                    // The writer stops (and gives the lease up): the follower takes over.
+                    stop.finish()
+                    try await firstRun.value
+                    try await eventually(within: 5, "the second replica writes") { second.services.reconciler.isLeading }
+                    try Fixture.expect(await second.request(.POST, "/api/v1/tenants/coke/projects/shop/namespaces", token: adminOnSecond, json: [
+                        "cluster": "onprem", "name": "shop-b",
+                    ]), 201)
+                    try await eventually(within: 10, "shop-b in the cluster") { try await PlacementTests.exists(onprem, "shop-b") }
+                }
+            } catch {
+                stop.finish()
+                _ = try? await firstRun.value
+                throw error
+            }
+        }
+    }
+
+    /// A lease of 1.5 s (renewed every 0.5 s), so that a takeover fits in a test.
+    @Sendable static func quickLease(_ configuration: inout ServerConfiguration) {
+        configuration.reconcilerLeaseLifetime = .milliseconds(1500)
+    }
+
+    /// The replica that writes to the clusters and the one that follows, once one holds the lease.
+    static func roles(_ first: TestServer, _ second: TestServer) async throws -> (writer: TestServer, follower: TestServer) {
+        try await eventually(within: 5, "one replica writes") { first.services.reconciler.isLeading != second.services.reconciler.isLeading }
+        return first.services.reconciler.isLeading ? (first, second) : (second, first)
+    }
+
     /// Retries `body` for up to `limit` (five seconds unless told).
-    private func eventually<T>(within limit: Duration = .seconds(5), _ body: () async throws -> T) async throws -> T {
+    private func retrying<T>(within limit: Duration = .seconds(5), _ body: () async throws -> T) async throws -> T {
         let deadline = ContinuousClock.now + limit
         while true {
             do {

@@ -55,11 +55,15 @@ extension Reconciler {
         quotaWake.yield()
     }
 
+    /// The `requested:` list of a quota refusal as the cluster wrote it (`requests.cpu=500m,…`).
+    public static func requestedList(in message: String) -> String? {
+        guard let start = message.range(of: "requested: ") else { return nil }
+        return message[start.upperBound...].prefix { $0 != " " }.trimmingCharacters(in: CharacterSet(charactersIn: ","))
+    }
+
     /// The `requested:` list of a quota refusal, in planner units.
     static func requestedAmounts(in message: String) -> [String: Int64] {
-        guard let start = message.range(of: "requested: ") else { return [:] }
-        let rest = message[start.upperBound...]
-        let list = rest.prefix { $0 != " " }.trimmingCharacters(in: CharacterSet(charactersIn: ","))
+        guard let list = requestedList(in: message) else { return [:] }
         var result: [String: Int64] = [:]
         for pair in list.split(separator: ",") {
             let parts = pair.split(separator: "=", maxSplits: 1)
@@ -214,11 +218,12 @@ extension Reconciler {
                 // Only a limit really lowered needs confirming (a new namespace's first pass,
                 // with its many creates, need not be waited for before it is sized).
                 let lowered = Set(hard.filter { Self.lowers($0.value, below: before[$0.key]) }.keys)
-                if confirm, !lowered.isEmpty {
+                if confirm, state.leading, !lowered.isEmpty {
                     state.ledger.unconfirmed[cluster] = (generation, lowered.union(state.ledger.unconfirmed[cluster]?.namespaces ?? []))
                 }
             }
-            guard confirm else { return [] }
+            // A follower writes nothing, so there is nothing to confirm.
+            guard confirm, state.leading else { return [] }
             state.ledger.unconfirmed = state.ledger.unconfirmed.filter { state.workers[$0.key] != nil }
             return state.ledger.unconfirmed.compactMap { cluster, entry in
                 guard let worker = state.workers[cluster]?.worker, !state.ledger.failing.contains(cluster) else { return nil }

@@ -43,6 +43,15 @@ public struct APIServices: Sendable {
 
     var now: Date { authenticator.now }
 
+    /// 503 (with `Retry-After`) unless this replica writes to the clusters: what only that one
+    /// can do (clean a cluster up) is refused by the others before anything is changed.
+    func requireLeading() throws {
+        guard !reconciler.isLeading else { return }
+        var error = APIError(.serviceUnavailable, code: "unavailable", message: Reconciler.follows)
+        error.headers[.retryAfter] = "5"
+        throw error
+    }
+
     /// Opens clients to the tenants' clusters.
     var clusters: ClusterClients { ClusterClients(world: world, secrets: secrets, logger: logger) }
 }

@@ -66,6 +66,7 @@ struct TenantRoutes {
     private func releaseClusters(of tenant: TenantSnapshot, cascade: Bool) async throws {
         let clusters = tenant.clusters.values.sorted { $0.name < $1.name }
         guard !clusters.isEmpty else { return }
+        if cascade { try services.requireLeading() }
         guard cascade else {
             throw APIError.conflict(
                 "tenant '\(tenant.tenant.name)' still manages \(clusters.count) cluster(s) (\(clusters.prefix(5).map(\.name).joined(separator: ", "))); "

@@ -72,7 +72,10 @@ public enum CanopyServer {
         )
         let health = ClusterHealthMonitor(world: world, secrets: secrets, interval: configuration.clusterProbeInterval, logger: logger)
         let clients = ClusterClients(world: world, secrets: secrets, logger: logger)
-        let reconciler = Reconciler(options: configuration.reconciler, logger: logger, snapshots: { world.snapshots() }) { cluster, options in
+        // With a shared database this replica writes to the clusters only once it holds the lease.
+        let reconciler = Reconciler(
+            options: configuration.reconciler, logger: logger, leading: configuration.databaseURL == nil, snapshots: { world.snapshots() }
+        ) { cluster, options in
             try await clients.client(for: cluster, timeout: options.requestTimeout, retries: 2)
         }
         let services = APIServices(
@@ -92,13 +95,21 @@ public enum CanopyServer {
             await upgrades.decide(head, logger: logger)
         }
         let recorder = TokenUseRecorder(authenticator: authenticator, store: store, logger: logger)
+        // Only a shared PostgreSQL database can have other replicas: they follow its change
+        // feed, and take turns at writing to the clusters (each starts as a follower).
+        var shared: [any Service] = []
+        if configuration.databaseURL != nil {
+            shared = [
+                SnapshotRefresher(world: world, authenticator: authenticator, reconciler: reconciler, logger: logger),
+                ReconcilerLease(store: store, reconciler: reconciler, holder: ReconcilerLease.holderName(), logger: logger, lifetime: configuration.reconcilerLeaseLifetime),
+            ]
+        }
         let shutdown = ShutdownHandle()
         let app = Application(
             router: router,
             server: try certificate.map { try .tls(http, tlsConfiguration: $0.serverTLSConfiguration()) } ?? http,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "canopy"),
-            // Only a shared PostgreSQL database can have other writers to follow.
-            services: [recorder, health, reconciler, fastLane] + (configuration.databaseURL == nil ? [] : [SnapshotRefresher(world: world, authenticator: authenticator, logger: logger)]),
+            services: [recorder, health] + shared + [reconciler, fastLane],
             onServerRunning: { channel in
                 await onReady(Ready(
                     port: channel.localAddress?.port ?? 0, generatedAdminPassword: generated, services: services,

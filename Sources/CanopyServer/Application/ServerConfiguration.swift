@@ -37,6 +37,10 @@ public struct ServerConfiguration: Sendable {
     /// choose it). Defaults to off: measured on loopback, a GET as an HTTP/2 stream cost Canopy
     /// about 60 % more CPU than on a pooled HTTP/1.1 connection (design notes).
     public var clusterHTTP2 = false
+    /// With a shared database, how long the replica that writes to the clusters keeps that role
+    /// without renewing it (renewed every third of this): after a crash another replica takes
+    /// over within it. Defaults to 15 seconds.
+    public var reconcilerLeaseLifetime: Duration = .seconds(15)
 
     public init(
         dataDirectory: String, databaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8443,

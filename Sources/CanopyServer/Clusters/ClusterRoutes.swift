@@ -52,6 +52,9 @@ struct ClusterRoutes {
                     + "or delete with ?cascade=true to remove them and everything in them from the cluster"
             )
         }
+        // Only the replica that writes to the clusters can clean one up; asked here, nothing is
+        // detached or forgotten.
+        try services.requireLeading()
         let now = services.now
         if !placed.isEmpty {
             services.logger.info("releasing cluster: detaching project namespaces", metadata: ["cluster": "\(cluster.name)", "namespaces": "\(placed.count)"])

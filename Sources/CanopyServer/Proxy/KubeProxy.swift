@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CanopyModel
+import CanopyReconciler
 import CanopyStore
 import Foundation
 import HTTPServing
@@ -111,13 +112,20 @@ struct KubeProxy: Sendable {
             throw error
         }
         do {
-            if [.post, .put, .patch, .delete].contains(request.method) {
-                try await audit(request.method, target: target, status: Int(response.status.code), principal: principal, tenant: tenant, cluster: cluster, requestID: context.requestID)
-            }
+            let isWrite = [.post, .put, .patch, .delete].contains(request.method)
             if response.status == .forbidden, request.method != .delete, let namespace = target.namespaceOfObject {
-                let answer = try await refusal(response, cluster: cluster, namespace: namespace)
+                let (answer, requested) = try await refusal(response, cluster: cluster, namespace: namespace)
+                if isWrite {
+                    try await audit(
+                        request.method, target: target, status: 403, quotaRequest: requested, principal: principal, tenant: tenant, cluster: cluster,
+                        requestID: context.requestID
+                    )
+                }
                 await body?.stop()
                 return answer
+            }
+            if isWrite {
+                try await audit(request.method, target: target, status: Int(response.status.code), principal: principal, tenant: tenant, cluster: cluster, requestID: context.requestID)
             }
             return try await Self.streamed(response, client: client, waitForFirstBytes: !isWatch, clientGone: clientGone, upload: body)
         } catch {
@@ -127,24 +135,31 @@ struct KubeProxy: Sendable {
     }
 
     /// A write the cluster refused: passed on as it is; a quota refusal also tells the share
-    /// planner that this namespace wants more (a re-plan follows at once).
-    private func refusal(_ response: HTTPClientResponse, cluster: Cluster, namespace: String) async throws -> Response {
+    /// planner that this namespace wants more (a re-plan follows at once), and returns what was
+    /// requested (`requests.cpu=500m,…`) for the audit event, through which the other replicas
+    /// on the database learn of it too.
+    private func refusal(_ response: HTTPClientResponse, cluster: Cluster, namespace: String) async throws -> (Response, String?) {
         let body = try await response.body.collect(upTo: 1 << 20)
         let text = String(buffer: body)
+        var requested: String?
         if text.contains("exceeded quota") {
             services.reconciler.reportQuotaRefusal(cluster: cluster.id, namespace: namespace, message: text)
+            requested = Reconciler.requestedList(in: text)
         }
         var fields = HTTPFields()
         for (name, value) in response.headers where !Self.hopByHop.contains(name.lowercased()) {
             if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
         }
-        return Response(status: .forbidden, headers: fields, body: ResponseBody(byteBuffer: body))
+        return (Response(status: .forbidden, headers: fields, body: ResponseBody(byteBuffer: body)), requested)
     }
 
     /// Records a proxied write: who, where, what, and how the cluster answered.
+    /// A quota refusal's audit target ends in this, then the requested amounts and `)`.
+    static let quotaRefusalMark = " (exceeded quota, requested: "
+
     func audit(
-        _ method: HTTPRequest.Method, target: KubePath, status: Int, principal: Principal, tenant: TenantSnapshot, cluster: Cluster,
-        requestID: String?
+        _ method: HTTPRequest.Method, target: KubePath, status: Int, quotaRequest: String? = nil, principal: Principal, tenant: TenantSnapshot,
+        cluster: Cluster, requestID: String?
     ) async throws {
         let verb = switch method {
         case .post: "create"
@@ -155,9 +170,20 @@ struct KubeProxy: Sendable {
         let event = AuditEvent(
             at: services.now, actorID: principal.user.id, actor: "\(tenant.tenant.name)/\(principal.user.username)",
             tenantID: tenant.tenant.id, projectID: nil, action: "kube.\(verb)",
-            target: "clusters/\(cluster.name)\(target.path) -> \(status)", requestID: requestID
+            target: "clusters/\(cluster.name)\(target.path) -> \(status)" + (quotaRequest.map { Self.quotaRefusalMark + $0 + ")" } ?? ""),
+            requestID: requestID
         )
         try await services.world.commit { _ in World.Outcome(result: (), changes: [], audit: [event]) }
+    }
+
+    /// The quota refusal an audit target records (see `audit`): the cluster's name, the
+    /// namespace, and the refusal as the share planner reads it (`requested: …`).
+    static func quotaRefusal(inAuditTarget text: String) -> (cluster: String, namespace: String, message: String)? {
+        guard text.hasPrefix("clusters/"), let mark = text.range(of: Self.quotaRefusalMark), let arrow = text.range(of: " -> ") else { return nil }
+        let route = text[text.index(text.startIndex, offsetBy: "clusters/".count)..<arrow.lowerBound]
+        guard let slash = route.firstIndex(of: "/"), let namespace = KubePath(String(route[slash...])).namespaceOfObject else { return nil }
+        let requested = text[mark.upperBound...].dropLast()
+        return (String(route[..<slash]), namespace, "requested: \(requested) ")
     }
 
     /// The token of a `Bearer` authorization (the scheme in any case), without the spaces or
