@@ -89,6 +89,10 @@ enum Migrations {
                 // the clusters), until when (milliseconds since 1970, each replica's clock).
                 "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL)",
             ],
+            [
+                // Settings that every replica must agree on (a check of the secret key).
+                "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            ],
         ]
     }
 }

@@ -209,6 +209,16 @@ public final class SQLStore: Store {
         }
     }
 
+    public func setting(_ name: String, storingIfAbsent value: String) async throws -> String {
+        try await write { tx in
+            try await tx.db.raw("INSERT INTO settings (name, value) VALUES (\(bind: name), \(bind: value)) ON CONFLICT (name) DO NOTHING").run()
+            guard let row = try await tx.db.raw("SELECT value FROM settings WHERE name = \(bind: name)").first() else {
+                throw StoreError(.unavailable, "the setting \(name) vanished while it was written")
+            }
+            return try row.decode(column: "value", as: String.self)
+        }
+    }
+
     public func claimLease(_ name: String, for holder: String, until expiresAt: Date, now: Date) async throws -> (holder: String, expiresAt: Date) {
         try await write { tx in
             // One statement, so two replicas claiming at once cannot both win.

@@ -37,6 +37,9 @@ public protocol Store: Sendable {
     func recordSignInFailure(_ keys: [String], at date: Date, forgetBefore: Date) async throws
     /// Forgets the failed sign-ins of `key` (after a successful one).
     func clearSignInFailures(of key: String) async throws
+    /// The setting `name`; when it has none yet, `value` is stored first (the first replica's
+    /// value is every later one's).
+    func setting(_ name: String, storingIfAbsent value: String) async throws -> String
     /// Takes the lease `name` for `holder` until `expiresAt` when it is free, expired at `now`, or
     /// already `holder`'s (a renewal); returns who holds it afterwards and until when.
     func claimLease(_ name: String, for holder: String, until expiresAt: Date, now: Date) async throws -> (holder: String, expiresAt: Date)

@@ -1,88 +1,80 @@
 import CanopyServer
 import Foundation
 import KubeAPI
+import Logging
 import Testing
 import TestSupport
 
 /// Two replicas on one PostgreSQL database see each other's writes, and keep isolation.
 @Suite struct ReplicaTests {
     @Test func aReplicaSeesWritesMadeByAnother() async throws {
-        let database = try #require(try await TestBackend.postgres.freshDatabaseURL())
-        try await TestServer.with(databaseURL: database) { first in
-            try await TestServer.with(databaseURL: database) { second in
-                let provider = try await first.login("admin", TestServer.adminPassword)
-                try Fixture.expect(await first.request(.POST, "/api/v1/tenants", token: provider, json: [
-                    "name": "acme", "mode": "msp", "admin": ["username": "boss", "password": Fixture.password],
-                ]), 201)
-                // The second replica learns of the tenant and its admin through the change feed.
-                let providerOnSecond = try await second.login("admin", TestServer.adminPassword)
-                _ = try await retrying { () -> Int in
-                    let status = try await second.request(.GET, "/api/v1/tenants/acme", token: providerOnSecond).status
-                    guard status == 200 else { throw TestFailure("not yet: \(status)") }
-                    return status
-                }
-                let admin = try await second.login(tenant: "acme", "boss", Fixture.password)
-                try Fixture.expect(await second.request(.POST, "/api/v1/tenants/acme/projects", token: admin, json: ["name": "web"]), 201)
-                let adminOnFirst = try await first.login(tenant: "acme", "boss", Fixture.password)
-                let names = try await retrying { () -> [String] in
-                    let items = try await first.request(.GET, "/api/v1/tenants/acme/projects", token: adminOnFirst).items.compactMap { $0["name"] as? String }
-                    guard items == ["web"] else { throw TestFailure("not yet: \(items)") }
-                    return items
-                }
-                #expect(names == ["web"])
-                // A tenant deleted on one replica disappears on the other, tokens included.
-                try Fixture.expect(await first.request(.DELETE, "/api/v1/tenants/acme", token: provider), 204)
-                let gone = try await retrying { () -> Int in
-                    let status = try await second.request(.GET, "/api/v1/whoami", token: admin).status
-                    guard status == 401 else { throw TestFailure("still \(status)") }
-                    return status
-                }
-                #expect(gone == 401)
+        try await Self.withReplicas { first, second in
+            let provider = try await first.login("admin", TestServer.adminPassword)
+            try Fixture.expect(await first.request(.POST, "/api/v1/tenants", token: provider, json: [
+                "name": "acme", "mode": "msp", "admin": ["username": "boss", "password": Fixture.password],
+            ]), 201)
+            // The second replica learns of the tenant and its admin through the change feed.
+            let providerOnSecond = try await second.login("admin", TestServer.adminPassword)
+            _ = try await retrying { () -> Int in
+                let status = try await second.request(.GET, "/api/v1/tenants/acme", token: providerOnSecond).status
+                guard status == 200 else { throw TestFailure("not yet: \(status)") }
+                return status
             }
+            let admin = try await second.login(tenant: "acme", "boss", Fixture.password)
+            try Fixture.expect(await second.request(.POST, "/api/v1/tenants/acme/projects", token: admin, json: ["name": "web"]), 201)
+            let adminOnFirst = try await first.login(tenant: "acme", "boss", Fixture.password)
+            let names = try await retrying { () -> [String] in
+                let items = try await first.request(.GET, "/api/v1/tenants/acme/projects", token: adminOnFirst).items.compactMap { $0["name"] as? String }
+                guard items == ["web"] else { throw TestFailure("not yet: \(items)") }
+                return items
+            }
+            #expect(names == ["web"])
+            // A tenant deleted on one replica disappears on the other, tokens included.
+            try Fixture.expect(await first.request(.DELETE, "/api/v1/tenants/acme", token: provider), 204)
+            let gone = try await retrying { () -> Int in
+                let status = try await second.request(.GET, "/api/v1/whoami", token: admin).status
+                guard status == 401 else { throw TestFailure("still \(status)") }
+                return status
+            }
+            #expect(gone == 401)
         }
     }
 
     /// A token revoked on one replica is refused by the other within the change feed's
     /// interval, although that replica had just cached it (its cache trusts a record for 10 s).
     @Test func aTokenRevokedOnOneReplicaIsRefusedByTheOtherAtOnce() async throws {
-        let database = try #require(try await TestBackend.postgres.freshDatabaseURL())
-        try await TestServer.with(databaseURL: database) { first in
-            try await TestServer.with(databaseURL: database) { second in
-                let kept = try await first.login("admin", TestServer.adminPassword)
-                let issued = try await first.request(.POST, "/api/v1/tokens", token: kept, json: ["description": "automation"])
-                try Fixture.expect(issued, 201)
-                let id = try #require(issued.object["id"] as? String), token = try #require(issued.object["token"] as? String)
-                // The second replica caches the token's record on its first use.
-                try Fixture.expect(await second.request(.GET, "/api/v1/whoami", token: token), 200)
-                let revokedAt = ContinuousClock.now
-                try Fixture.expect(await first.request(.DELETE, "/api/v1/tokens/\(id)", token: kept), 204)
-                let status = try await retrying(within: .seconds(6)) { () -> Int in
-                    let status = try await second.request(.GET, "/api/v1/whoami", token: token).status
-                    guard status == 401 else { throw TestFailure("still \(status) after \(ContinuousClock.now - revokedAt)") }
-                    return status
-                }
-                #expect(status == 401)
-                // Only that token: the other one still works there.
-                try Fixture.expect(await second.request(.GET, "/api/v1/whoami", token: kept), 200)
+        try await Self.withReplicas { first, second in
+            let kept = try await first.login("admin", TestServer.adminPassword)
+            let issued = try await first.request(.POST, "/api/v1/tokens", token: kept, json: ["description": "automation"])
+            try Fixture.expect(issued, 201)
+            let id = try #require(issued.object["id"] as? String), token = try #require(issued.object["token"] as? String)
+            // The second replica caches the token's record on its first use.
+            try Fixture.expect(await second.request(.GET, "/api/v1/whoami", token: token), 200)
+            let revokedAt = ContinuousClock.now
+            try Fixture.expect(await first.request(.DELETE, "/api/v1/tokens/\(id)", token: kept), 204)
+            let status = try await retrying(within: .seconds(6)) { () -> Int in
+                let status = try await second.request(.GET, "/api/v1/whoami", token: token).status
+                guard status == 401 else { throw TestFailure("still \(status) after \(ContinuousClock.now - revokedAt)") }
+                return status
             }
+            #expect(status == 401)
+            // Only that token: the other one still works there.
+            try Fixture.expect(await second.request(.GET, "/api/v1/whoami", token: kept), 200)
         }
     }
 
     /// Failed sign-ins count together on every replica: five wrong passwords spread over two
     /// replicas block the sixth attempt on either (each replica counted only its own before).
     @Test func failedSignInsAreCountedAcrossReplicas() async throws {
-        let database = try #require(try await TestBackend.postgres.freshDatabaseURL())
-        try await TestServer.with(databaseURL: database) { first in
-            try await TestServer.with(databaseURL: database) { second in
-                let wrong: [String: Any] = ["username": "admin", "password": "wrong-password"]
-                for index in 0..<5 {
-                    let replica = index % 2 == 0 ? first : second
-                    try Fixture.expect(await replica.request(.POST, "/api/v1/login", json: wrong), 401)
-                }
-                for replica in [first, second] {
-                    let blocked = try await replica.request(.POST, "/api/v1/login", json: ["username": "admin", "password": TestServer.adminPassword])
-                    #expect(blocked.status == 429, "\(blocked.status) \(blocked.text)")
-                }
+        try await Self.withReplicas { first, second in
+            let wrong: [String: Any] = ["username": "admin", "password": "wrong-password"]
+            for index in 0..<5 {
+                let replica = index % 2 == 0 ? first : second
+                try Fixture.expect(await replica.request(.POST, "/api/v1/login", json: wrong), 401)
+            }
+            for replica in [first, second] {
+                let blocked = try await replica.request(.POST, "/api/v1/login", json: ["username": "admin", "password": TestServer.adminPassword])
+                #expect(blocked.status == 429, "\(blocked.status) \(blocked.text)")
             }
         }
     }
@@ -90,71 +82,68 @@ import TestSupport
     /// Two replicas sharing a database (and its secret key) over one cluster: only one writes
     /// to it. A pod refused through the replica that does not write still counts as demand (the
     /// other learns of it from the audit log), so the busy namespace grows to the project's cap;
-    /// the two namespaces' limits never pass that cap at any instant, and settle. With both
-    /// replicas writing, each undid the other's limits (3/3, 6/0, 3/0, …) and the cluster held
-    /// 6 + 3 CPUs under a cap of 6 for a while.
+    /// the two namespaces' limits never pass that cap at any instant, and settle. A namespace
+    /// removed stays removed. With both replicas writing, each planning with its own proxy's
+    /// refusals, each undid the other's limits (3/3, 6/0, 3/0, …: 6 + 3 CPUs under a cap of 6 for
+    /// a while); with both writing and refusals shared, the follower, a second behind, made the
+    /// removed namespace again.
     @Test func onlyOneReplicaWritesAndEveryReplicasRefusalsCount() async throws {
-        let database = try #require(try await TestBackend.postgres.freshDatabaseURL())
-        let shared = try TemporaryDirectory()
-        defer { shared.remove() }
         try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
-            try await TestServer.with(dataDirectory: shared.path, databaseURL: database, configure: Self.quickLease) { first in
-                try await TestServer.with(dataDirectory: shared.path, databaseURL: database, configure: Self.quickLease) { second in
-                    let (writer, follower) = try await Self.roles(first, second)
-                    let fixture = try await Fixture.build(writer)
-                    try await PlacementTests.importClusters(writer, sim, fixture)
-                    let admin = fixture.tokens["coke-admin"]
-                    try await QuotaTests.project(writer, admin, ["name": "shop", "caps": ["cpu": "6"], "placements": [["cluster": "onprem", "namespaces": ["idle", "busy"]]]])
-                    let onprem = try PlacementTests.client(sim, "onprem")
-                    try await eventually(within: 30, "the share split") { try await QuotaTests.hardCPU(onprem, "idle") > .zero }
-                    // The follower reports the namespaces as the writer left them.
-                    let adminOnFollower = try await follower.login(tenant: "coke", "boss", Fixture.password)
-                    try await eventually(within: 10, "both namespaces Ready on the follower") {
-                        let project = try await follower.request(.GET, "/api/v1/tenants/coke/projects/shop", token: adminOnFollower)
-                        let states = (project.object["namespaces"] as? [[String: Any]])?.compactMap { ($0["status"] as? [String: Any])?["state"] as? String }
-                        return states == ["Ready", "Ready"]
-                    }
-                    // A pod larger than the cap, refused through the follower, again and again.
-                    let sampler = Task {
-                        var samples: [(busy: Quantity, idle: Quantity)] = []
-                        while !Task.isCancelled {
-                            if let busy = try? await QuotaTests.hardCPU(onprem, "busy"), let idle = try? await QuotaTests.hardCPU(onprem, "idle") {
-                                samples.append((busy, idle))
-                            }
-                            try? await Task.sleep(for: .milliseconds(50))
+            try await Self.withReplicas { first, second in
+                let (writer, follower) = try await Self.roles(first, second)
+                let fixture = try await Fixture.build(writer)
+                try await PlacementTests.importClusters(writer, sim, fixture)
+                let admin = fixture.tokens["coke-admin"]
+                try await QuotaTests.project(writer, admin, ["name": "shop", "caps": ["cpu": "6"], "placements": [["cluster": "onprem", "namespaces": ["idle", "busy"]]]])
+                let onprem = try PlacementTests.client(sim, "onprem")
+                try await eventually(within: 30, "the share split") { try await QuotaTests.hardCPU(onprem, "idle") > .zero }
+                // The follower reports the namespaces as the writer left them.
+                let adminOnFollower = try await follower.login(tenant: "coke", "boss", Fixture.password)
+                try await eventually(within: 10, "both namespaces Ready on the follower") {
+                    let project = try await follower.request(.GET, "/api/v1/tenants/coke/projects/shop", token: adminOnFollower)
+                    let states = (project.object["namespaces"] as? [[String: Any]])?.compactMap { ($0["status"] as? [String: Any])?["state"] as? String }
+                    return states == ["Ready", "Ready"]
+                }
+                // A pod larger than the cap, refused through the follower, again and again.
+                let sampler = Task {
+                    var samples: [(busy: Quantity, idle: Quantity)] = []
+                    while !Task.isCancelled {
+                        if let busy = try? await QuotaTests.hardCPU(onprem, "busy"), let idle = try? await QuotaTests.hardCPU(onprem, "idle") {
+                            samples.append((busy, idle))
                         }
-                        return samples
+                        try? await Task.sleep(for: .milliseconds(50))
                     }
-                    for attempt in 0..<15 {
-                        let answer = try await QuotaTests.create(follower, adminOnFollower, "onprem", "busy", "big-\(attempt)", cpu: "7")
-                        #expect(answer.status == 403 && answer.text.contains("exceeded quota"), "\(answer.status) \(answer.text)")
-                        try await Task.sleep(for: .milliseconds(200))
-                    }
-                    try await eventually(within: 10, "the busy namespace given the whole cap") { try await QuotaTests.hardCPU(onprem, "busy") == Quantity(6) }
-                    // The audit log, through which the writer learnt of them, records each refusal's request.
-                    let audit = try await writer.request(.GET, "/api/v1/audit?tenant=coke", token: admin).items.compactMap { $0["target"] as? String }
-                    #expect(audit.contains("clusters/onprem/api/v1/namespaces/busy/pods -> 403 (exceeded quota, requested: requests.cpu=7)"), "\(audit.prefix(3))")
-                    try await Task.sleep(for: .seconds(2))
-                    sampler.cancel()
-                    let samples = await sampler.value
-                    #expect(samples.count > 20)
-                    let over = samples.filter { $0.busy + $0.idle > Quantity(6) }
-                    #expect(over.isEmpty, "limits past the cap of 6: \(over.prefix(5))")
-                    let settled = samples.suffix(20)
-                    #expect(settled.allSatisfy { $0.busy == Quantity(6) && $0.idle == .zero }, "not settled: \(settled.map { "\($0.busy)/\($0.idle)" })")
-                    // The follower listed and compared, and wrote nothing.
-                    let cluster = try #require(writer.services.world.snapshot.tenant(named: "coke")?.cluster(named: "onprem"))
-                    let writerStatus = try #require(writer.services.reconciler.status(of: cluster.id))
-                    let followerStatus = try #require(follower.services.reconciler.status(of: cluster.id))
-                    #expect(writerStatus.writes > 0 && followerStatus.writes == 0 && followerStatus.passes > 0, "\(writerStatus) \(followerStatus)")
-                    // A namespace removed through the writer stays gone: the follower, whose
-                    // snapshot trails by up to a second, does not make it again.
-                    try Fixture.expect(await writer.request(.DELETE, "/api/v1/tenants/coke/projects/shop/namespaces/onprem/idle", token: admin), 204)
-                    try await eventually(within: 10, "idle deleted from the cluster") { try await !PlacementTests.exists(onprem, "idle") }
-                    for _ in 0..<30 {
-                        #expect(try await !PlacementTests.exists(onprem, "idle"), "the removed namespace came back")
-                        try await Task.sleep(for: .milliseconds(100))
-                    }
+                    return samples
+                }
+                for attempt in 0..<15 {
+                    let answer = try await QuotaTests.create(follower, adminOnFollower, "onprem", "busy", "big-\(attempt)", cpu: "7")
+                    #expect(answer.status == 403 && answer.text.contains("exceeded quota"), "\(answer.status) \(answer.text)")
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                try await eventually(within: 10, "the busy namespace given the whole cap") { try await QuotaTests.hardCPU(onprem, "busy") == Quantity(6) }
+                // The audit log, through which the writer learnt of them, records each refusal's request.
+                let audit = try await writer.request(.GET, "/api/v1/audit?tenant=coke", token: admin).items.compactMap { $0["target"] as? String }
+                #expect(audit.contains("clusters/onprem/api/v1/namespaces/busy/pods -> 403 (exceeded quota, requested: requests.cpu=7)"), "\(audit.prefix(3))")
+                try await Task.sleep(for: .seconds(2))
+                sampler.cancel()
+                let samples = await sampler.value
+                #expect(samples.count > 20)
+                let over = samples.filter { $0.busy + $0.idle > Quantity(6) }
+                #expect(over.isEmpty, "limits past the cap of 6: \(over.prefix(5))")
+                let settled = samples.suffix(20)
+                #expect(settled.allSatisfy { $0.busy == Quantity(6) && $0.idle == .zero }, "not settled: \(settled.map { "\($0.busy)/\($0.idle)" })")
+                // The follower listed and compared, and wrote nothing.
+                let cluster = try #require(writer.services.world.snapshot.tenant(named: "coke")?.cluster(named: "onprem"))
+                let writerStatus = try #require(writer.services.reconciler.status(of: cluster.id))
+                let followerStatus = try #require(follower.services.reconciler.status(of: cluster.id))
+                #expect(writerStatus.writes > 0 && followerStatus.writes == 0 && followerStatus.passes > 0, "\(writerStatus) \(followerStatus)")
+                // A namespace removed through the writer stays gone: the follower, whose
+                // snapshot trails by up to a second, does not make it again.
+                try Fixture.expect(await writer.request(.DELETE, "/api/v1/tenants/coke/projects/shop/namespaces/onprem/idle", token: admin), 204)
+                try await eventually(within: 10, "idle deleted from the cluster") { try await !PlacementTests.exists(onprem, "idle") }
+                for _ in 0..<30 {
+                    #expect(try await !PlacementTests.exists(onprem, "idle"), "the removed namespace came back")
+                    try await Task.sleep(for: .milliseconds(100))
                 }
             }
         }
@@ -209,6 +198,36 @@ import TestSupport
                 stop.finish()
                 _ = try? await firstRun.value
                 throw error
+            }
+        }
+    }
+
+    /// A replica whose secret key differs from the first one's does not start: it could not open
+    /// the cluster credentials the others sealed, and would seal ones they could not open.
+    @Test func aReplicaWithAnotherSecretKeyRefusesToStart() async throws {
+        let database = try #require(try await TestBackend.postgres.freshDatabaseURL())
+        try await TestServer.with(databaseURL: database) { _ in
+            let other = try TemporaryDirectory()
+            defer { other.remove() }
+            let configuration = ServerConfiguration(dataDirectory: other.path, databaseURL: database, port: 0, bcryptCost: 4, tls: false)
+            var logger = Logger(label: "canopy-test")
+            logger.logLevel = .critical
+            await #expect {
+                try await CanopyServer.run(configuration, logger: logger) { ready in await ready.stop() }
+            } throws: { error in
+                "\(error)".contains("give every replica the same secret key")
+            }
+        }
+    }
+
+    /// Two replicas on one fresh PostgreSQL database with the same secret key (one data folder).
+    static func withReplicas(_ body: @Sendable (TestServer, TestServer) async throws -> Void) async throws {
+        let database = try #require(try await TestBackend.postgres.freshDatabaseURL())
+        let shared = try TemporaryDirectory()
+        defer { shared.remove() }
+        try await TestServer.with(dataDirectory: shared.path, databaseURL: database, configure: quickLease) { first in
+            try await TestServer.with(dataDirectory: shared.path, databaseURL: database, configure: quickLease) { second in
+                try await body(first, second)
             }
         }
     }

@@ -35,6 +35,7 @@ import TestSupport
             ("--proxy-deadline", "0", "--proxy-deadline must be between 1 and 604800 seconds"),
             ("--proxy-deadline", "604801", "--proxy-deadline must be between 1 and 604800 seconds"),
             ("--proxy-deadline", "soon", "--proxy-deadline"),
+            ("--reconciler-lease", "2", "--reconciler-lease must be between 3 and 300 seconds"),
             ("--bcrypt-cost", "3", "--bcrypt-cost must be between 4 and 31"),
         ] {
             let refused = try await cli.run(["serve", "--data-dir", directory.path + "/data", "--listen", "127.0.0.1:0", flag, value])

@@ -124,6 +124,7 @@ private final class GatedStore: Store {
     func claimLease(_ name: String, for holder: String, until expiresAt: Date, now: Date) async throws -> (holder: String, expiresAt: Date) {
         try await base.claimLease(name, for: holder, until: expiresAt, now: now)
     }
+    func setting(_ name: String, storingIfAbsent value: String) async throws -> String { try await base.setting(name, storingIfAbsent: value) }
     func releaseLease(_ name: String, of holder: String) async throws { try await base.releaseLease(name, of: holder) }
     func audit(_ query: AuditQuery) async throws -> [AuditEvent] { try await base.audit(query) }
     func ping() async throws { try await base.ping() }

@@ -85,6 +85,17 @@ import TestSupport
         }
     }
 
+    /// A setting keeps the first value stored.
+    @Test(arguments: TestBackend.allCases)
+    func aSettingKeepsItsFirstValue(backend: TestBackend) async throws {
+        try await backend.withStore { store in
+            let stored = try await store.setting("secret_key_check", storingIfAbsent: "first")
+            #expect(stored == "first")
+            #expect(try await store.setting("secret_key_check", storingIfAbsent: "second") == "first")
+            #expect(try await store.setting("other", storingIfAbsent: "second") == "second")
+        }
+    }
+
     /// A lease: taken when free, renewed by its holder, refused to another until it expires,
     /// taken over after, given up only by its holder; claims at the same instant have one winner.
     @Test(arguments: TestBackend.allCases)

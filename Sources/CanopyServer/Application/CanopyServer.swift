@@ -66,6 +66,7 @@ public enum CanopyServer {
         let hasher = PasswordHasher(cost: configuration.bcryptCost)
         let generated = try await Bootstrap.ensureDomainAdmin(world: world, hasher: hasher, configuredPassword: configuration.adminPassword)
         let secrets = try SecretBox.load(dataDirectory: configuration.dataDirectory)
+        try await checkSecretKey(secrets, store: store)
         let directories = Directories(store: store, secrets: secrets, groupLifetime: configuration.directoryGroupLifetime, logger: logger)
         let authenticator = Authenticator(
             world: world, hasher: hasher, throttle: configuration.loginThrottle, directories: directories, logger: logger
@@ -123,6 +124,21 @@ public enum CanopyServer {
         ))
         shutdown.attach(group)
         try await group.run()
+    }
+
+    /// Every replica, and every start, must seal secrets with the same key: the first start
+    /// stores a value sealed with its key, and a start whose key cannot open it stops here,
+    /// before it could fail to open the cluster credentials, or seal ones the others cannot open.
+    static func checkSecretKey(_ secrets: SecretBox, store: any Store) async throws {
+        let expected = "canopy secret key check"
+        let stored = try await store.setting("secret_key_check", storingIfAbsent: try secrets.seal(expected))
+        guard (try? secrets.open(stored)) == expected else {
+            throw AuthError(
+                .secretKey,
+                "the secret key (CANOPY_SECRET_KEY, else secret.key in the data folder) does not open this database's secrets: "
+                    + "give every replica the same secret key, the one the first replica used"
+            )
+        }
     }
 
     /// Every route of the API, with error rendering, metrics and authentication in front.

@@ -28,9 +28,13 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Offer HTTP/2 to clusters on the proxy's fast lane (plain GETs), and speak it to those that choose it.")
     var clusterHttp2 = false
 
+    @Option(help: "With --database: seconds the replica that writes to the clusters keeps that role unrenewed; another replica takes over within it after a crash (3 to 300).")
+    var reconcilerLease: Int = 15
+
     func run() async throws {
         guard (4...31).contains(bcryptCost) else { throw ValidationError("--bcrypt-cost must be between 4 and 31") }
         guard (1...604_800).contains(proxyDeadline) else { throw ValidationError("--proxy-deadline must be between 1 and 604800 seconds (a week)") }
+        guard (3...300).contains(reconcilerLease) else { throw ValidationError("--reconciler-lease must be between 3 and 300 seconds") }
         let (host, port) = try Self.parse(listen)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -42,6 +46,7 @@ struct Serve: AsyncParsableCommand {
         )
         configuration.proxyDeadline = .seconds(proxyDeadline)
         configuration.clusterHTTP2 = clusterHttp2
+        configuration.reconcilerLeaseLifetime = .seconds(reconcilerLease)
         try await CanopyServer.run(configuration, logger: logger, handleSignals: true) { ready in
             if let password = ready.generatedAdminPassword {
                 print("First start: the domain admin is 'admin' with password \(password) (shown once; change it).")
