@@ -41,7 +41,7 @@ import TestSupport
             #expect(try await server.request(.GET, "/readyz").status == 200)
             _ = try await server.request(.GET, "/healthz")
             let metrics = try await server.request(.GET, "/metrics")
-            #expect(metrics.status == 200 && metrics.text.contains("hb_requests"))
+            #expect(metrics.status == 200 && metrics.text.contains("hb_requests") && metrics.text.contains("canopy_reconciler_leading"))
         }
     }
 }

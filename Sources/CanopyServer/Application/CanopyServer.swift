@@ -61,6 +61,8 @@ public enum CanopyServer {
         _ configuration: ServerConfiguration, store: SQLStore, logger: Logger, handleSignals: Bool,
         onReady: @escaping @Sendable (Ready) async -> Void
     ) async throws {
+        // Metrics made before the bootstrap would report to nowhere for good.
+        _ = Metrics.registry
         try await store.migrate()
         let world = try await World(store: store)
         let hasher = PasswordHasher(cost: configuration.bcryptCost)

@@ -2,7 +2,6 @@ import CanopyReconciler
 import CanopyStore
 import Foundation
 import Logging
-import Metrics
 import ServiceLifecycle
 
 /// Takes turns with the other replicas on one PostgreSQL database at writing to the clusters:
@@ -25,8 +24,6 @@ struct ReconcilerLease: Service {
     let lifetime: Duration
     private var renewal: Duration { lifetime / 3 }
     private var margin: Duration { lifetime / 3 }
-
-    private static let leading = Gauge(label: "canopy_reconciler_leading")
 
     static func holderName() -> String {
         "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(8).lowercased())"
@@ -52,13 +49,13 @@ struct ReconcilerLease: Service {
             }
             // A lease not renewed in time is given up here before another replica can take it.
             if let until = heldUntil, ContinuousClock.now >= until { heldUntil = nil }
-            set(leading: heldUntil != nil)
+            reconciler.setLeading(heldUntil != nil)
             var pause = renewal
             if let until = heldUntil { pause = min(pause, max(.zero, until - ContinuousClock.now)) }
             let wait = pause
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
         }
-        set(leading: false)
+        reconciler.setLeading(false)
         if heldUntil != nil {
             do {
                 try await store.releaseLease(Self.name, of: holder)
@@ -66,11 +63,6 @@ struct ReconcilerLease: Service {
                 logger.warning("could not give the reconciler lease up; another replica takes it when it expires", metadata: ["error": "\(error)"])
             }
         }
-    }
-
-    private func set(leading: Bool) {
-        reconciler.setLeading(leading)
-        Self.leading.record(leading ? 1 : 0)
     }
 
     static func seconds(_ duration: Duration) -> TimeInterval {
