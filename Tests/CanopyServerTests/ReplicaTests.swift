@@ -150,7 +150,8 @@ import TestSupport
     }
 
     /// The replica that writes stops: the other takes over and writes (a new namespace appears);
-    /// while it only followed, it refused to clean up a cluster, before changing anything.
+    /// while it only followed, it refused to clean up a cluster, before changing anything, and
+    /// the CLI, told to retry, retried until the takeover and then cleaned the cluster up.
     @Test func anotherReplicaTakesOverWhenTheWriterStops() async throws {
         let database = try #require(try await TestBackend.postgres.freshDatabaseURL())
         let shared = try TemporaryDirectory()
@@ -171,9 +172,14 @@ import TestSupport
                     let fixture = try await Fixture.build(first)
                     try await PlacementTests.importClusters(first, sim, fixture)
                     let admin = fixture.tokens["coke-admin"]
-                    try await QuotaTests.project(first, admin, ["name": "shop", "placements": [["cluster": "onprem", "namespaces": ["shop-a"]]]])
-                    let onprem = try PlacementTests.client(sim, "onprem")
-                    try await eventually(within: 10, "shop-a in the cluster") { try await PlacementTests.exists(onprem, "shop-a") }
+                    try await QuotaTests.project(first, admin, ["name": "shop", "placements": [
+                        ["cluster": "onprem", "namespaces": ["shop-a"]], ["cluster": "cloud", "namespaces": ["shop-c"]],
+                    ]])
+                    let onprem = try PlacementTests.client(sim, "onprem"), cloud = try PlacementTests.client(sim, "cloud")
+                    try await eventually(within: 10, "shop-a and shop-c in the clusters") {
+                        let a = try await PlacementTests.exists(onprem, "shop-a"), c = try await PlacementTests.exists(cloud, "shop-c")
+                        return a && c
+                    }
                     #expect(!second.services.reconciler.isLeading)
                     // Cleaning up a cluster is the writer's: the follower refuses before anything changes.
                     let adminOnSecond = try await second.login(tenant: "coke", "boss", Fixture.password)
@@ -184,7 +190,16 @@ import TestSupport
                     #expect(refused.status == 503 && refused.text.contains("another replica"), "\(refused.status) \(refused.text)")
                     #expect(refused.headers.first(name: "retry-after") == "5")
                     let project = try await second.request(.GET, "/api/v1/tenants/coke/projects/shop", token: adminOnSecond)
-                    #expect((project.object["namespaces"] as? [[String: Any]])?.count == 1, "\(project.status) \(project.text)")
+                    #expect((project.object["namespaces"] as? [[String: Any]])?.count == 2, "\(project.status) \(project.text)")
+                    // The CLI, pointed at the follower, tries again as the 503 says; by its second
+                    // or third try the follower has taken over, and the delete goes through.
+                    let home = try TemporaryDirectory()
+                    defer { home.remove() }
+                    let cli = CLI(configHome: home.path)
+                    let login = try await cli.run(["login", "--server", second.baseURL, "--tenant", "coke", "--username", "boss", "--password", Fixture.password])
+                    try #require(login.status == 0, "\(login.output)")
+                    let delete = Task { try await cli.run(["cluster", "delete", "cloud", "--tenant", "coke", "--cascade"]) }
+                    try await Task.sleep(for: .seconds(6))
                     // The writer stops (and gives the lease up): the follower takes over.
                     stop.finish()
                     try await firstRun.value
@@ -193,6 +208,9 @@ import TestSupport
                         "cluster": "onprem", "name": "shop-b",
                     ]), 201)
                     try await eventually(within: 10, "shop-b in the cluster") { try await PlacementTests.exists(onprem, "shop-b") }
+                    let deleted = try await delete.value
+                    #expect(deleted.status == 0 && deleted.output.contains("trying again in 5 s (1 of 3)") && deleted.output.contains("cluster cloud removed"), "\(deleted.output)")
+                    #expect(try await !PlacementTests.exists(cloud, "shop-c"))
                 }
             } catch {
                 stop.finish()

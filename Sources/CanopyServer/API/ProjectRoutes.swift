@@ -100,6 +100,13 @@ struct ProjectRoutes {
         let tenant = try caller.tenant(request.parameter("tenant", context))
         try caller.require(.manageProjects, on: .tenant(tenant.tenant.id), "tenant")
         let body = try await JSONBody.decode(CreateProjectRequest.self, schema: "CreateProjectRequest", from: request, context: context)
+        let (project, created) = try await add(body, to: tenant, by: caller)
+        return try JSONBody.response(view(project, in: created, role: nil), status: .created)
+    }
+
+    /// Creates a project as `POST …/projects` does (the API and the console's form); returns it
+    /// with the tenant as it stands after. The caller's right to is checked by the caller.
+    func add(_ body: CreateProjectRequest, to tenant: TenantSnapshot, by caller: Caller) async throws -> (Project, TenantSnapshot) {
         try Validate.name(body.name, field: "name")
         try Validate.displayName(body.displayName ?? "", field: "displayName")
         if let caps = body.caps { try QuotaRules.caps(caps, field: "caps") }
@@ -150,8 +157,7 @@ struct ProjectRoutes {
         } catch let error as StoreError where error.code == .duplicate {
             throw APIError.conflict("the project or one of its namespaces was just created by another request", field: "name")
         }
-        let created = services.world.snapshot.tenant(tenant.tenant.id) ?? tenant
-        return try JSONBody.response(view(project, in: created, role: nil), status: .created)
+        return (project, services.world.snapshot.tenant(tenant.tenant.id) ?? tenant)
     }
 
     private func update(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {

@@ -78,6 +78,13 @@ struct UserRoutes {
         let tenant = try caller.tenant(request.parameter("tenant", context))
         try caller.require(.manageUsers, on: .tenant(tenant.tenant.id), "tenant")
         let body = try await JSONBody.decode(CreateUserRequest.self, schema: "CreateUserRequest", from: request, context: context)
+        let user = try await add(body, to: tenant, by: caller)
+        return try JSONBody.response(UserView(user, tenantName: tenant.tenant.name), status: .created)
+    }
+
+    /// Creates a local user as `POST …/users` does (the API and the console's form). The
+    /// caller's right to is checked by the caller.
+    func add(_ body: CreateUserRequest, to tenant: TenantSnapshot, by caller: Caller) async throws -> User {
         try Validate.name(body.username, field: "username")
         try Validate.password(body.password, field: "password")
         try Validate.displayName(body.displayName ?? "", field: "displayName")
@@ -98,7 +105,7 @@ struct UserRoutes {
                 audit: [caller.audit("user.create", "tenants/\(tenant.tenant.name)/users/\(user.username)", tenant: tenant.tenant.id, at: now)]
             )
         }
-        return try JSONBody.response(UserView(user, tenantName: tenant.tenant.name), status: .created)
+        return user
     }
 
     private func update(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {

@@ -138,6 +138,14 @@ struct TenantPage {
     let seesInside: Bool
     let clusters: [ClusterRow]
     let projects: [ProjectRow]
+    /// The new-project form, for those who may create projects here.
+    let newProject: NewProjectForm?
+}
+
+/// The tenant page's new-project form: what was typed, and the refusal's message.
+struct NewProjectForm {
+    var name = "", displayName = "", cpu = "", memory = ""
+    var error: String?
 }
 
 struct ProjectPage {
@@ -200,6 +208,14 @@ struct UsersPage {
     let users: [UserRow]
     /// Users and directory groups holding the tenant-admin role.
     let admins: [String]
+    /// The new-user form, for those who may manage the tenant's users.
+    let newUser: NewUserForm?
+}
+
+/// The users page's new-user form: what was typed (never the password), and the refusal's message.
+struct NewUserForm {
+    var username = "", displayName = "", email = ""
+    var error: String?
 }
 
 struct TokensPage {

@@ -33,6 +33,7 @@ struct ConsoleRoutes {
         signedIn.get("tenants/{tenant}/projects/{project}") { request, context in
             try projectPage(Caller(context, services), tenant: request.parameter("tenant", context), project: request.parameter("project", context))
         }
+        registerTenantForms(on: signedIn)
         signedIn.post("tenants/{tenant}/projects/{project}/members") { request, context in try await addMember(request, context) }
         signedIn.post("tenants/{tenant}/projects/{project}/namespaces") { request, context in try await addNamespace(request, context) }
         signedIn.post("tenants/{tenant}/projects/{project}/members/{id}/remove") { request, context in
@@ -130,7 +131,8 @@ struct ConsoleRoutes {
         ))
     }
 
-    private func tenantPage(_ caller: Caller, tenant name: String) throws -> Response {
+    /// A tenant's page; after a refused new-project form, with its message and what was typed.
+    func tenantPage(_ caller: Caller, tenant name: String, form: NewProjectForm = NewProjectForm(), status: HTTPResponse.Status = .ok) throws -> Response {
         let tenant = try caller.tenant(name)
         let seesInside = caller.allows(.seeInsideTenant, on: .tenant(tenant.tenant.id))
         let projects = caller.projects(in: tenant)
@@ -151,8 +153,9 @@ struct ConsoleRoutes {
                     name: project.name, displayName: project.displayName, role: caller.principal.projectRoles[project.id]?.rawValue,
                     namespaceCount: tenant.namespaces(ofProject: project.id).count
                 )
-            }
-        ))
+            },
+            newProject: caller.allows(.manageProjects, on: .tenant(tenant.tenant.id)) ? form : nil
+        ), status: status)
     }
 
     /// A refused form of the project page: which one, the refusal's message, what was typed.
@@ -282,8 +285,9 @@ struct ConsoleRoutes {
         ))
     }
 
-    /// A tenant's users and admins (`…/users`, `…/admins`), for those who see inside it.
-    private func usersPage(_ caller: Caller, tenant: TenantSnapshot) throws -> Response {
+    /// A tenant's users and admins (`…/users`, `…/admins`), for those who see inside it; after a
+    /// refused new-user form, with its message and what was typed.
+    func usersPage(_ caller: Caller, tenant: TenantSnapshot, form: NewUserForm = NewUserForm(), status: HTTPResponse.Status = .ok) throws -> Response {
         let users = tenant.users.values.sorted { $0.username < $1.username }.map { user in
             UsersPage.UserRow(
                 username: user.username, displayName: user.displayName, email: user.email ?? "", source: user.source.rawValue,
@@ -292,8 +296,9 @@ struct ConsoleRoutes {
         }
         let admins = tenant.adminGrants.map { GrantView($0, in: tenant) }.map { $0.user ?? "group \($0.group ?? "")" }
         return try ConsolePage.render("users", UsersPage(
-            frame: .init(title: "\(tenant.tenant.name) users", caller: caller), tenant: tenant.tenant.name, users: users, admins: admins
-        ))
+            frame: .init(title: "\(tenant.tenant.name) users", caller: caller), tenant: tenant.tenant.name, users: users, admins: admins,
+            newUser: caller.allows(.manageUsers, on: .tenant(tenant.tenant.id)) ? form : nil
+        ), status: status)
     }
 
     /// The caller's own tokens (sign-ins, kubeconfigs, automation), each revocable.

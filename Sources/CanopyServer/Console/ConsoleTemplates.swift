@@ -100,6 +100,18 @@ extension ConsolePage {
             </table>
             {{/empty(projects)}}
             {{^projects}}<p class="note" id="no-projects">No projects you can see.</p>{{/projects}}
+            {{#newProject}}
+            <h3>New project</h3>
+            {{#error}}<p class="error" role="alert" id="project-error">{{error}}</p>{{/error}}
+            <form method="post" action="/ui/tenants/{{tenant.name}}/projects" id="new-project">
+            <label>Name <input name="name" id="project-name" value="{{name}}" required></label>
+            <label>Display name <input name="displayName" id="project-display-name" value="{{displayName}}"></label>
+            <label>CPU cap <input name="cpu" id="project-cpu" value="{{cpu}}" placeholder="e.g. 8"></label>
+            <label>Memory cap <input name="memory" id="project-memory" value="{{memory}}" placeholder="e.g. 32Gi"></label>
+            <button type="submit" id="new-project-button">Create</button>
+            </form>
+            <p class="note">Namespaces, reservations and per-cluster caps are set on the project's page, with <code>canopy project</code>, or the API.</p>
+            {{/newProject}}
             {{/sealed}}
             {{^sealed}}<p><a href="/ui/audit?tenant={{tenant.name}}" id="audit-link">Audit log</a>{{#seesInside}} · <a href="/ui/tenants/{{tenant.name}}/users" id="users-link">Users and admins</a>{{/seesInside}}</p>{{/sealed}}
             {{> footer}}
@@ -193,7 +205,18 @@ extension ConsolePage {
             </table>
             <h2>Tenant admins</h2>
             <ul id="admins">{{#admins}}<li>{{.}}</li>{{/admins}}</ul>
-            <p class="note">Users and directories are managed with <code>canopy user</code> and <code>canopy identity-provider</code>, tenant admins with the API (<code>/api/v1/tenants/{{tenant}}/admins</code>).</p>
+            {{#newUser}}
+            <h2>New local user</h2>
+            {{#error}}<p class="error" role="alert" id="user-error">{{error}}</p>{{/error}}
+            <form method="post" action="/ui/tenants/{{tenant}}/users" id="new-user">
+            <label>User name <input name="username" id="user-name" value="{{username}}" required autocomplete="off"></label>
+            <label>Password <input name="password" id="user-password" type="password" required autocomplete="new-password"></label>
+            <label>Display name <input name="displayName" id="user-display-name" value="{{displayName}}"></label>
+            <label>E-mail <input name="email" id="user-email" value="{{email}}" type="email"></label>
+            <button type="submit" id="new-user-button">Create</button>
+            </form>
+            {{/newUser}}
+            <p class="note">Changing or removing users, and directories, is done with <code>canopy user</code> and <code>canopy identity-provider</code>; tenant admins with the API (<code>/api/v1/tenants/{{tenant}}/admins</code>).</p>
             {{> footer}}
             """,
         "tokens": """

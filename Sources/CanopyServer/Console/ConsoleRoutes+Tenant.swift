@@ -1,0 +1,86 @@
+import CanopyModel
+import Foundation
+import Hummingbird
+
+/// The console's tenant-level forms: a new project on the tenant page, a new local user on the
+/// users page. Each goes through the API's own function (`ProjectRoutes.add`, `UserRoutes.add`)
+/// after the same policy check as the API, so it refuses exactly what the API refuses; a refusal
+/// comes back on the page with the API's message and status, and what was typed (never a password).
+extension ConsoleRoutes {
+    struct ProjectFormBody: Decodable {
+        let name: String
+        let displayName: String?
+        let cpu: String?
+        let memory: String?
+    }
+
+    struct UserFormBody: Decodable {
+        let username: String
+        let password: String
+        let displayName: String?
+        let email: String?
+    }
+
+    func registerTenantForms(on signedIn: RouterGroup<AuthenticatedContext>) {
+        signedIn.post("tenants/{tenant}/projects") { request, context in try await addProject(request, context) }
+        signedIn.post("tenants/{tenant}/users") { request, context in try await addUser(request, context) }
+    }
+
+    /// `POST …/projects` of the API with a name, a display name and the project-wide caps; on to
+    /// the new project's page.
+    private func addProject(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        let tenant = try caller.tenant(request.parameter("tenant", context))
+        try caller.require(.manageProjects, on: .tenant(tenant.tenant.id), "tenant")
+        guard let form = try await ConsolePage.form(ProjectFormBody.self, from: request) else {
+            throw APIError.malformed("the form needs a name")
+        }
+        let typed = NewProjectForm(
+            name: form.name.trimmed, displayName: form.displayName?.trimmed ?? "", cpu: form.cpu?.trimmed ?? "", memory: form.memory?.trimmed ?? ""
+        )
+        let caps = ResourceCaps(cpu: typed.cpu.nonEmpty, memory: typed.memory.nonEmpty)
+        let body = ProjectRoutes.CreateProjectRequest(
+            name: typed.name, displayName: typed.displayName.nonEmpty, caps: caps.isEmpty ? nil : caps, podSecurity: nil, placements: nil
+        )
+        do {
+            _ = try await ProjectRoutes(services: services).add(body, to: tenant, by: caller)
+        } catch {
+            let refusal = ErrorMiddleware.translate(error)
+            guard refusal.status.code < 500 else { throw error }
+            var refused = typed
+            refused.error = refusal.message
+            return try tenantPage(caller, tenant: tenant.tenant.name, form: refused, status: refusal.status)
+        }
+        return ConsolePage.redirect(to: "/ui/tenants/\(tenant.tenant.name)/projects/\(typed.name)")
+    }
+
+    /// `POST …/users` of the API; back to the users page.
+    private func addUser(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        let tenant = try caller.tenant(request.parameter("tenant", context))
+        try caller.require(.manageUsers, on: .tenant(tenant.tenant.id), "tenant")
+        guard let form = try await ConsolePage.form(UserFormBody.self, from: request) else {
+            throw APIError.malformed("the form needs a user name and a password")
+        }
+        let typed = NewUserForm(username: form.username.trimmed, displayName: form.displayName?.trimmed ?? "", email: form.email?.trimmed ?? "")
+        let body = UserRoutes.CreateUserRequest(
+            username: typed.username, password: form.password, displayName: typed.displayName.nonEmpty, email: typed.email.nonEmpty
+        )
+        do {
+            _ = try await UserRoutes(services: services).add(body, to: tenant, by: caller)
+        } catch {
+            let refusal = ErrorMiddleware.translate(error)
+            guard refusal.status.code < 500 else { throw error }
+            var refused = typed
+            refused.error = refusal.message
+            return try usersPage(caller, tenant: tenant, form: refused, status: refusal.status)
+        }
+        return ConsolePage.redirect(to: "/ui/tenants/\(tenant.tenant.name)/users")
+    }
+}
+
+extension String {
+    fileprivate var trimmed: String { trimmingCharacters(in: .whitespaces) }
+    /// The string, or `nil` when empty.
+    fileprivate var nonEmpty: String? { isEmpty ? nil : self }
+}
