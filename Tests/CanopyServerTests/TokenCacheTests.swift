@@ -45,8 +45,7 @@ import TestSupport
 
 /// A store that can hold one `token(hash:)` read after it has read the record, until released;
 /// everything else goes straight to the store below.
-private final class GatedStore: Store {
-    private let base: SQLStore
+private final class GatedStore: InterposedStore, @unchecked Sendable {
     private struct Gate {
         var armed = false
         var reads = 0
@@ -56,7 +55,6 @@ private final class GatedStore: Store {
     }
     private let gate = Mutex(Gate())
 
-    init(_ base: SQLStore) { self.base = base }
 
     var tokenReads: Int { gate.withLock { $0.reads } }
 
@@ -82,7 +80,7 @@ private final class GatedStore: Store {
         held?.resume()
     }
 
-    func token(hash: String) async throws -> (token: APIToken, tenantID: TenantID?)? {
+    override func token(hash: String) async throws -> (token: APIToken, tenantID: TenantID?)? {
         let found = try await base.token(hash: hash)
         let hold = gate.withLock { gate in
             gate.reads += 1
@@ -102,31 +100,4 @@ private final class GatedStore: Store {
         }
         return found
     }
-
-    func migrate() async throws { try await base.migrate() }
-    func write<T: Sendable>(_ body: @Sendable (StoreTransaction) async throws -> T, onCommit: @Sendable (T) -> Void) async throws -> T {
-        try await base.write(body, onCommit: onCommit)
-    }
-    func loadSnapshot() async throws -> Snapshot { try await base.loadSnapshot() }
-    func auditSequences(after sequence: Int64) async throws -> [FeedEntry] { try await base.auditSequences(after: sequence) }
-    func clusterCredentials(of id: ClusterID) async throws -> String? { try await base.clusterCredentials(of: id) }
-    func identityProviders(of tenantID: TenantID?) async throws -> [(provider: IdentityProvider, sealedBindPassword: String)] {
-        try await base.identityProviders(of: tenantID)
-    }
-    func passwordHash(of userID: UserID) async throws -> String? { try await base.passwordHash(of: userID) }
-    func tokens(of userID: UserID) async throws -> [APIToken] { try await base.tokens(of: userID) }
-    func signInFailures(of keys: [String], since: Date) async throws -> [String: [Date]] { try await base.signInFailures(of: keys, since: since) }
-    func recordSignInFailure(_ keys: [String], at date: Date, forgetBefore: Date) async throws {
-        try await base.recordSignInFailure(keys, at: date, forgetBefore: forgetBefore)
-    }
-    func clearSignInFailures(of key: String) async throws { try await base.clearSignInFailures(of: key) }
-    func recordTokenUse(_ uses: [TokenID: Date]) async throws { try await base.recordTokenUse(uses) }
-    func claimLease(_ name: String, for holder: String, until expiresAt: Date, now: Date) async throws -> (holder: String, expiresAt: Date) {
-        try await base.claimLease(name, for: holder, until: expiresAt, now: now)
-    }
-    func setting(_ name: String, storingIfAbsent value: String) async throws -> String { try await base.setting(name, storingIfAbsent: value) }
-    func releaseLease(_ name: String, of holder: String) async throws { try await base.releaseLease(name, of: holder) }
-    func audit(_ query: AuditQuery) async throws -> [AuditEvent] { try await base.audit(query) }
-    func ping() async throws { try await base.ping() }
-    func run() async throws { try await base.run() }
 }
