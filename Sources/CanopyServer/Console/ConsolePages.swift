@@ -54,6 +54,21 @@ enum ConsolePage {
         return try? URLEncodedFormDecoder().decode(T.self, from: String(buffer: body))
     }
 
+    /// Runs a form's change and goes on to `destination`; a refusal (below 500: the caller's to
+    /// mend) comes back as the form's page, rendered with the API's message and status.
+    static func submit(
+        _ change: () async throws -> Void, then destination: String, orShow page: (String, HTTPResponse.Status) throws -> Response
+    ) async throws -> Response {
+        do {
+            try await change()
+        } catch {
+            let refusal = ErrorMiddleware.translate(error)
+            guard refusal.status.code < 500 else { throw error }
+            return try page(refusal.message, refusal.status)
+        }
+        return redirect(to: destination)
+    }
+
     /// A tenant's usage of its capacity, resource by resource: `requests.cpu 2 of 24, …`.
     static func totals(of tenant: TenantView) -> String? {
         guard let capacity = tenant.capacity, !capacity.isEmpty else { return nil }

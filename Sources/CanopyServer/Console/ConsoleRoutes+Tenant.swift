@@ -26,15 +26,23 @@ extension ConsoleRoutes {
         signedIn.post("tenants/{tenant}/users") { request, context in try await addUser(request, context) }
     }
 
+    /// The caller, the tenant the path names (404 or 403 as the API answers, before the form is
+    /// read, for those who may not do `action` there), and the form (400 with `malformed` if it
+    /// lacks a field).
+    private func read<Form: Decodable>(
+        _ type: Form.Type, _ request: Request, _ context: AuthenticatedContext, requiring action: Action, else malformed: String
+    ) async throws -> (Caller, TenantSnapshot, Form) {
+        let caller = try Caller(context, services)
+        let tenant = try caller.tenant(request.parameter("tenant", context))
+        try caller.require(action, on: .tenant(tenant.tenant.id), "tenant")
+        guard let form = try await ConsolePage.form(type, from: request) else { throw APIError.malformed(malformed) }
+        return (caller, tenant, form)
+    }
+
     /// `POST …/projects` of the API with a name, a display name and the project-wide caps; on to
     /// the new project's page.
     private func addProject(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
-        let caller = try Caller(context, services)
-        let tenant = try caller.tenant(request.parameter("tenant", context))
-        try caller.require(.manageProjects, on: .tenant(tenant.tenant.id), "tenant")
-        guard let form = try await ConsolePage.form(ProjectFormBody.self, from: request) else {
-            throw APIError.malformed("the form needs a name")
-        }
+        let (caller, tenant, form) = try await read(ProjectFormBody.self, request, context, requiring: .manageProjects, else: "the form needs a name")
         let typed = NewProjectForm(
             name: form.name.trimmed, displayName: form.displayName?.trimmed ?? "", cpu: form.cpu?.trimmed ?? "", memory: form.memory?.trimmed ?? ""
         )
@@ -42,40 +50,29 @@ extension ConsoleRoutes {
         let body = ProjectRoutes.CreateProjectRequest(
             name: typed.name, displayName: typed.displayName.nonEmpty, caps: caps.isEmpty ? nil : caps, podSecurity: nil, placements: nil
         )
-        do {
-            _ = try await ProjectRoutes(services: services).add(body, to: tenant, by: caller)
-        } catch {
-            let refusal = ErrorMiddleware.translate(error)
-            guard refusal.status.code < 500 else { throw error }
+        return try await ConsolePage.submit({ _ = try await ProjectRoutes(services: services).add(body, to: tenant, by: caller) },
+            then: "/ui/tenants/\(tenant.tenant.name)/projects/\(typed.name)"
+        ) { message, status in
             var refused = typed
-            refused.error = refusal.message
-            return try tenantPage(caller, tenant: tenant.tenant.name, form: refused, status: refusal.status)
+            refused.error = message
+            return try tenantPage(caller, tenant: tenant.tenant.name, form: refused, status: status)
         }
-        return ConsolePage.redirect(to: "/ui/tenants/\(tenant.tenant.name)/projects/\(typed.name)")
     }
 
     /// `POST …/users` of the API; back to the users page.
     private func addUser(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
-        let caller = try Caller(context, services)
-        let tenant = try caller.tenant(request.parameter("tenant", context))
-        try caller.require(.manageUsers, on: .tenant(tenant.tenant.id), "tenant")
-        guard let form = try await ConsolePage.form(UserFormBody.self, from: request) else {
-            throw APIError.malformed("the form needs a user name and a password")
-        }
+        let (caller, tenant, form) = try await read(UserFormBody.self, request, context, requiring: .manageUsers, else: "the form needs a user name and a password")
         let typed = NewUserForm(username: form.username.trimmed, displayName: form.displayName?.trimmed ?? "", email: form.email?.trimmed ?? "")
         let body = UserRoutes.CreateUserRequest(
             username: typed.username, password: form.password, displayName: typed.displayName.nonEmpty, email: typed.email.nonEmpty
         )
-        do {
-            _ = try await UserRoutes(services: services).add(body, to: tenant, by: caller)
-        } catch {
-            let refusal = ErrorMiddleware.translate(error)
-            guard refusal.status.code < 500 else { throw error }
+        return try await ConsolePage.submit({ _ = try await UserRoutes(services: services).add(body, to: tenant, by: caller) },
+            then: "/ui/tenants/\(tenant.tenant.name)/users"
+        ) { message, status in
             var refused = typed
-            refused.error = refusal.message
-            return try usersPage(caller, tenant: tenant, form: refused, status: refusal.status)
+            refused.error = message
+            return try usersPage(caller, tenant: tenant, form: refused, status: status)
         }
-        return ConsolePage.redirect(to: "/ui/tenants/\(tenant.tenant.name)/users")
     }
 }
 

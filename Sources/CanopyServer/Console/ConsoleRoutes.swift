@@ -250,17 +250,11 @@ struct ConsoleRoutes {
     private func submitted(
         _ form: FormRefusal.Form, typed: String, _ caller: Caller, tenant: TenantSnapshot, project: Project, change: () async throws -> Void
     ) async throws -> Response {
-        do {
-            try await change()
-        } catch {
-            let refusal = ErrorMiddleware.translate(error)
-            guard refusal.status.code < 500 else { throw error }
-            return try projectPage(
-                caller, tenant: tenant.tenant.name, project: project.name, refusal: FormRefusal(form: form, message: refusal.message, typed: typed),
-                status: refusal.status
+        try await ConsolePage.submit(change, then: "/ui/tenants/\(tenant.tenant.name)/projects/\(project.name)") { message, status in
+            try projectPage(
+                caller, tenant: tenant.tenant.name, project: project.name, refusal: FormRefusal(form: form, message: message, typed: typed), status: status
             )
         }
-        return ConsolePage.redirect(to: "/ui/tenants/\(tenant.tenant.name)/projects/\(project.name)")
     }
 
     /// A cluster's capacity and how the share planner divides it (`…/clusters/{c}/allocation`).
