@@ -55,10 +55,13 @@ public struct TestServer: Sendable {
         let (readyStream, readyContinuation) = AsyncStream<CanopyServer.Ready>.makeStream()
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
+                // A server that fails to start ends the wait for it, so its error is seen, not a hang.
+                defer { readyContinuation.finish() }
                 try await CanopyServer.run(configured, logger: logger) { ready in readyContinuation.yield(ready) }
                 return nil
             }
             guard let ready = await readyStream.first(where: { _ in true }) else {
+                _ = try await group.next()
                 throw TestFailure("the server stopped before it was ready")
             }
             let server = TestServer(
