@@ -8,11 +8,11 @@ extension SimCluster {
     public func watch(_ type: ResourceType, namespace: String?, selector: LabelSelector, after revision: Int64) throws(Status) -> AsyncStream<Event> {
         let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
         let id = UUID()
+        let watcher = Watcher(resource: type, namespace: namespace, selector: selector, continuation: continuation)
         try state.withLock { state throws(Status) in
             if revision > 0, revision < state.expiredBelow {
                 throw Status.gone("too old resource version: \(revision) (\(state.expiredBelow))")
             }
-            let watcher = Watcher(resource: type, namespace: namespace, selector: selector, continuation: continuation)
             for event in state.history where event.revision > revision && Self.matches(event, watcher) {
                 continuation.yield(event)
             }
@@ -22,14 +22,18 @@ extension SimCluster {
                 state.watchers[id] = watcher
             }
         }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) }
-        }
+        // The stream ends while its consumer's task is being cancelled, which holds that task's
+        // status lock; a write holding the state's lock and yielding an event to that task waits
+        // on the same status lock. Taking the state's lock here deadlocked the two (the test
+        // phase's "hang": every thread idle). The watcher is only marked, and dropped by the
+        // next event or count.
+        let ended = watcher.ended
+        continuation.onTermination = { _ in ended.set() }
         return stream
     }
 
     /// Watches open on this cluster now.
-    public var openWatches: Int { state.withLock { $0.watchers.count } }
+    public var openWatches: Int { state.withLock { $0.watchers.values.count { !$0.ended.isSet } } }
 
     /// Ends every open watch (a fault: the server closing watches).
     public func closeWatches() {

@@ -41,6 +41,14 @@ public final class SimCluster: Sendable {
         let namespace: String?
         let selector: LabelSelector
         let continuation: AsyncStream<Event>.Continuation
+        /// Set when the stream ends (its consumer went): without the state's lock (see `watch`).
+        let ended = EndFlag()
+    }
+
+    final class EndFlag: Sendable {
+        private let value = Atomic<Bool>(false)
+        var isSet: Bool { value.load(ordering: .acquiring) }
+        func set() { value.store(true, ordering: .releasing) }
     }
 
     struct State {
@@ -330,6 +338,7 @@ public final class SimCluster: Sendable {
             state.expiredBelow = max(state.expiredBelow, state.history[dropped - 1].revision + 1)
             state.history.removeFirst(dropped)
         }
+        if state.watchers.values.contains(where: { $0.ended.isSet }) { state.watchers = state.watchers.filter { !$0.value.ended.isSet } }
         for watcher in state.watchers.values where matches(event, watcher) { watcher.continuation.yield(event) }
     }
 
