@@ -89,10 +89,13 @@ import TestSupport
     /// removed namespace again.
     @Test func onlyOneReplicaWritesAndEveryReplicasRefusalsCount() async throws {
         try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
-            try await Self.withReplicas { first, second in
+            // The tenants and clusters are made before the second replica starts (see `withReplicas`).
+            try await Self.withReplicas(prepare: { first in
+                let fixture = try await Fixture.build(first)
+                try await PlacementTests.importClusters(first, sim, fixture)
+                return fixture
+            }) { first, second, fixture in
                 let (writer, follower) = try await Self.roles(first, second)
-                let fixture = try await Fixture.build(writer)
-                try await PlacementTests.importClusters(writer, sim, fixture)
                 let admin = fixture.tokens["coke-admin"]
                 try await QuotaTests.project(writer, admin, ["name": "shop", "caps": ["cpu": "6"], "placements": [["cluster": "onprem", "namespaces": ["idle", "busy"]]]])
                 let onprem = try PlacementTests.client(sim, "onprem")
@@ -168,9 +171,9 @@ import TestSupport
             do {
                 let first = try #require(await started.first { _ in true })
                 try await eventually(within: 5, "the first replica writes") { first.services.reconciler.isLeading }
+                let fixture = try await Fixture.build(first)
+                try await PlacementTests.importClusters(first, sim, fixture)
                 try await TestServer.with(dataDirectory: shared.path, databaseURL: database, configure: Self.quickLease) { second in
-                    let fixture = try await Fixture.build(first)
-                    try await PlacementTests.importClusters(first, sim, fixture)
                     let admin = fixture.tokens["coke-admin"]
                     try await QuotaTests.project(first, admin, ["name": "shop", "placements": [
                         ["cluster": "onprem", "namespaces": ["shop-a"]], ["cluster": "cloud", "namespaces": ["shop-c"]],
@@ -240,12 +243,22 @@ import TestSupport
 
     /// Two replicas on one fresh PostgreSQL database with the same secret key (one data folder).
     static func withReplicas(_ body: @Sendable (TestServer, TestServer) async throws -> Void) async throws {
+        try await withReplicas(prepare: { _ in () }) { first, second, _ in try await body(first, second) }
+    }
+
+    /// Two replicas, the second started after `prepare` ran on the first. (Once, in a loaded run, a
+    /// tenant admin created on a replica just as the other started could not sign in there at
+    /// once: 401. Not explained yet; see the session note on issue 6.)
+    static func withReplicas<Prepared: Sendable>(
+        prepare: @Sendable (TestServer) async throws -> Prepared, _ body: @Sendable (TestServer, TestServer, Prepared) async throws -> Void
+    ) async throws {
         let database = try #require(try await TestBackend.postgres.freshDatabaseURL())
         let shared = try TemporaryDirectory()
         defer { shared.remove() }
         try await TestServer.with(dataDirectory: shared.path, databaseURL: database, configure: quickLease) { first in
+            let prepared = try await prepare(first)
             try await TestServer.with(dataDirectory: shared.path, databaseURL: database, configure: quickLease) { second in
-                try await body(first, second)
+                try await body(first, second, prepared)
             }
         }
     }
