@@ -196,23 +196,27 @@ public final class Reconciler: Service, Sendable {
 
     /// Removes everything Canopy manages from a cluster (its namespaces too, except adopted ones,
     /// which are given back) and waits until a pass confirms it, up to `timeout`. On failure the
-    /// cluster goes back to wanting its objects.
+    /// cluster goes back to wanting its objects. The outcome is the confirming pass's, with the
+    /// writes of every pass since the release began (a pass woken by it may have done the work
+    /// before the one that confirms).
     public func release(_ cluster: ClusterID, timeout: Duration) async throws -> PassOutcome {
         guard isLeading else { throw KubeError(.configuration, Self.follows) }
-        let worker = state.withLock { state -> ClusterWorker? in
+        let started = state.withLock { state -> (worker: ClusterWorker, writes: Int)? in
             state.releasing.insert(cluster)
             guard let worker = state.workers[cluster]?.worker, let tenant = state.latest.flatMap({ Self.owner(of: cluster, in: $0) }) else {
                 return nil
             }
+            let writes = worker.status.writes
             worker.setDesired(Renderer.render(tenant: tenant, cluster: cluster, releasing: true))
-            return worker
+            return (worker, writes)
         }
-        guard let worker else { throw KubeError(.configuration, "no reconciler runs for this cluster") }
+        guard let (worker, writesBefore) = started else { throw KubeError(.configuration, "no reconciler runs for this cluster") }
         do {
-            let outcome = try await worker.converge(timeout: timeout)
+            var outcome = try await worker.converge(timeout: timeout)
             if let problem = outcome.clusterProblems.first ?? outcome.namespaceProblems.values.first?.message {
                 throw KubeError(.apiError, problem)
             }
+            outcome.writes = max(outcome.writes, worker.status.writes - writesBefore)
             return outcome
         } catch {
             abandonRelease(cluster)

@@ -93,6 +93,15 @@ enum Migrations {
                 // Settings that every replica must agree on (a check of the secret key).
                 "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
             ],
+            [
+                // Cluster clean-ups a replica that does not write to the clusters hands to the one
+                // that does (state: requested, working, done, failed; times in milliseconds).
+                """
+                CREATE TABLE cluster_releases (id TEXT PRIMARY KEY, cluster_id TEXT NOT NULL, action TEXT NOT NULL,
+                  timeout_ms BIGINT NOT NULL, requested_at BIGINT NOT NULL, start_by BIGINT NOT NULL, state TEXT NOT NULL,
+                  writes BIGINT NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '')
+                """,
+            ],
         ]
     }
 }

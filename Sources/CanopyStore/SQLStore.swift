@@ -240,6 +240,83 @@ public final class SQLStore: Store {
         }
     }
 
+    public func requestRelease(_ request: ReleaseRequest) async throws {
+        try await write { tx in
+            let forgotten = Rows.millis(request.requestedAt.addingTimeInterval(-3600))
+            try await tx.db.raw("DELETE FROM cluster_releases WHERE requested_at < \(bind: forgotten)").run()
+            try await tx.db.raw("""
+                INSERT INTO cluster_releases (id, cluster_id, action, timeout_ms, requested_at, start_by, state)
+                VALUES (\(bind: request.id), \(bind: request.cluster.rawValue), \(bind: request.action.rawValue),
+                  \(bind: Self.millis(request.timeout)), \(bind: Rows.millis(request.requestedAt)), \(bind: Rows.millis(request.startBy)), 'requested')
+                """).run()
+        }
+    }
+
+    public func pendingReleases() async throws -> [ReleaseRequest] {
+        try await mapErrors {
+            try await backend.withDatabase { db in
+                try await db.raw("SELECT * FROM cluster_releases WHERE state = 'requested' ORDER BY requested_at, id").all().map(Self.releaseRequest)
+            }
+        }
+    }
+
+    public func releaseRequest(_ id: String) async throws -> ReleaseRequest? {
+        try await mapErrors {
+            try await backend.withDatabase { db in
+                try await db.raw("SELECT * FROM cluster_releases WHERE id = \(bind: id)").first().map(Self.releaseRequest)
+            }
+        }
+    }
+
+    public func takeRelease(_ id: String) async throws -> Bool {
+        try await write { tx in
+            try await tx.db.raw("UPDATE cluster_releases SET state = 'working' WHERE id = \(bind: id) AND state = 'requested' RETURNING id")
+                .first() != nil
+        }
+    }
+
+    public func finishRelease(_ id: String, _ state: ReleaseRequest.State) async throws -> Bool {
+        let (name, writes, message): (String, Int, String) = switch state {
+        case .done(let writes): ("done", writes, "")
+        case .failed(let message): ("failed", 0, message)
+        case .requested: ("requested", 0, "")
+        case .working: ("working", 0, "")
+        }
+        return try await write { tx in
+            try await tx.db.raw("""
+                UPDATE cluster_releases SET state = \(bind: name), writes = \(bind: writes), message = \(bind: message)
+                WHERE id = \(bind: id) AND state = 'working' RETURNING id
+                """).first() != nil
+        }
+    }
+
+    public func withdrawRelease(_ id: String) async throws -> ReleaseRequest? {
+        try await write { tx in
+            try await tx.db.raw("DELETE FROM cluster_releases WHERE id = \(bind: id) RETURNING *").first().map(Self.releaseRequest)
+        }
+    }
+
+    private static func millis(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    private static func releaseRequest(_ row: any SQLRow) throws -> ReleaseRequest {
+        let action = try row.decode(column: "action", as: String.self)
+        let state: ReleaseRequest.State = switch try row.decode(column: "state", as: String.self) {
+        case "working": .working
+        case "done": .done(writes: Int(try row.decode(column: "writes", as: Int64.self)))
+        case "failed": .failed(try row.decode(column: "message", as: String.self))
+        default: .requested
+        }
+        return ReleaseRequest(
+            id: try row.decode(column: "id", as: String.self), cluster: ClusterID(try row.decode(column: "cluster_id", as: String.self)),
+            action: ReleaseRequest.Action(rawValue: action) ?? .release,
+            timeout: .milliseconds(try row.decode(column: "timeout_ms", as: Int64.self)),
+            requestedAt: Rows.date(try row.decode(column: "requested_at", as: Int64.self)),
+            startBy: Rows.date(try row.decode(column: "start_by", as: Int64.self)), state: state
+        )
+    }
+
     public func audit(_ query: AuditQuery) async throws -> [AuditEvent] {
         guard !query.scopes.isEmpty, query.projectIDs?.isEmpty != true else { return [] }
         return try await mapErrors {

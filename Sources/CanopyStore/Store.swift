@@ -45,6 +45,20 @@ public protocol Store: Sendable {
     func claimLease(_ name: String, for holder: String, until expiresAt: Date, now: Date) async throws -> (holder: String, expiresAt: Date)
     /// Gives the lease `name` up if `holder` has it (a replica stopping), so another takes it at once.
     func releaseLease(_ name: String, of holder: String) async throws
+    /// Stores a new clean-up request (and forgets those requested over an hour before `request`).
+    func requestRelease(_ request: ReleaseRequest) async throws
+    /// The requests no writer has taken yet, oldest first.
+    func pendingReleases() async throws -> [ReleaseRequest]
+    /// One request as it stands; `nil` once withdrawn.
+    func releaseRequest(_ id: String) async throws -> ReleaseRequest?
+    /// Moves a request from `requested` to `working`; false when it was not waiting (taken by
+    /// another, or withdrawn).
+    func takeRelease(_ id: String) async throws -> Bool
+    /// Records how a taken request went; false when its requester withdrew it meanwhile.
+    func finishRelease(_ id: String, _ state: ReleaseRequest.State) async throws -> Bool
+    /// Deletes a request (its requester is done with it, or stops waiting) and returns it as it
+    /// stood then.
+    func withdrawRelease(_ id: String) async throws -> ReleaseRequest?
     /// Audit events in a scope, newest first.
     func audit(_ query: AuditQuery) async throws -> [AuditEvent]
     /// Answers when the database answers a trivial query; throws `unavailable` otherwise.

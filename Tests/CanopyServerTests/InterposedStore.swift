@@ -33,6 +33,12 @@ class InterposedStore: Store, @unchecked Sendable {
         try await base.claimLease(name, for: holder, until: expiresAt, now: now)
     }
     func releaseLease(_ name: String, of holder: String) async throws { try await base.releaseLease(name, of: holder) }
+    func requestRelease(_ request: ReleaseRequest) async throws { try await base.requestRelease(request) }
+    func pendingReleases() async throws -> [ReleaseRequest] { try await base.pendingReleases() }
+    func releaseRequest(_ id: String) async throws -> ReleaseRequest? { try await base.releaseRequest(id) }
+    func takeRelease(_ id: String) async throws -> Bool { try await base.takeRelease(id) }
+    func finishRelease(_ id: String, _ state: ReleaseRequest.State) async throws -> Bool { try await base.finishRelease(id, state) }
+    func withdrawRelease(_ id: String) async throws -> ReleaseRequest? { try await base.withdrawRelease(id) }
     func audit(_ query: AuditQuery) async throws -> [AuditEvent] { try await base.audit(query) }
     func ping() async throws { try await base.ping() }
     func run() async throws { try await base.run() }

@@ -122,6 +122,37 @@ import TestSupport
         }
     }
 
+    /// Clean-up requests between replicas: pending until taken (once: a second take fails),
+    /// finished only while taken, withdrawn with their last state; a withdrawn one cannot be
+    /// finished; requests over an hour old are forgotten when a new one comes.
+    @Test(arguments: TestBackend.allCases)
+    func aReleaseRequestIsTakenOnceAndFinishedOnlyWhileItsRequesterWaits(backend: TestBackend) async throws {
+        try await backend.withStore { store in
+            let old = ReleaseRequest(id: "old", cluster: ClusterID("c0"), action: .release, timeout: .seconds(60), requestedAt: now - 7200, startBy: now - 7180)
+            try await store.requestRelease(old)
+            let first = ReleaseRequest(id: "r1", cluster: ClusterID("c1"), action: .release, timeout: .milliseconds(60500), requestedAt: now, startBy: now + 20)
+            let second = ReleaseRequest(id: "r2", cluster: ClusterID("c2"), action: .abandon, timeout: .seconds(5), requestedAt: now + 1, startBy: now + 21)
+            try await store.requestRelease(first)
+            try await store.requestRelease(second)
+            #expect(try await store.pendingReleases() == [first, second])
+            #expect(try await store.releaseRequest("old") == nil)
+            #expect(try await store.finishRelease("r1", .done(writes: 3)) == false)
+            #expect(try await store.takeRelease("r1"))
+            #expect(try await store.takeRelease("r1") == false)
+            #expect(try await store.pendingReleases() == [second])
+            #expect(try await store.finishRelease("r1", .done(writes: 3)))
+            #expect(try await store.releaseRequest("r1")?.state == .done(writes: 3))
+            #expect(try await store.withdrawRelease("r1")?.state == .done(writes: 3))
+            #expect(try await store.releaseRequest("r1") == nil)
+            // Withdrawn while the writer works: its outcome has nowhere to go.
+            #expect(try await store.takeRelease("r2"))
+            #expect(try await store.withdrawRelease("r2")?.state == .working)
+            #expect(try await store.finishRelease("r2", .failed("too late")) == false)
+            #expect(try await store.withdrawRelease("r2") == nil)
+            #expect(try await store.pendingReleases().isEmpty)
+        }
+    }
+
     /// Failed sign-ins: recorded per key, read back from a time on, forgotten per key, and
     /// those before the window forgotten when a new one is recorded.
     @Test(arguments: TestBackend.allCases)

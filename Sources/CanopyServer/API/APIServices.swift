@@ -27,10 +27,16 @@ public struct APIServices: Sendable {
     /// The server's open connections, and the watches waiting on their clients' end.
     public let connections = ConnectionCounter()
 
+    /// Cleans clusters up here, or through the replica that writes to the clusters.
+    let releases: ClusterReleases
+
+    /// `releaseHandover`: how long a replica that does not write to the clusters waits for the
+    /// one that does to take a clean-up (a lease lifetime and a little).
     public init(
         world: World, authenticator: Authenticator, hasher: PasswordHasher, secrets: SecretBox, health: ClusterHealthMonitor,
-        reconciler: Reconciler, directories: Directories, logger: Logger
+        reconciler: Reconciler, directories: Directories, logger: Logger, releaseHandover: Duration = .seconds(20)
     ) {
+        releases = ClusterReleases(store: world.store, reconciler: reconciler, logger: logger, handover: releaseHandover)
         self.directories = directories
         self.world = world
         self.authenticator = authenticator
@@ -42,15 +48,6 @@ public struct APIServices: Sendable {
     }
 
     var now: Date { authenticator.now }
-
-    /// 503 (with `Retry-After`) unless this replica writes to the clusters: what only that one
-    /// can do (clean a cluster up) is refused by the others before anything is changed.
-    func requireLeading() throws {
-        guard !reconciler.isLeading else { return }
-        var error = APIError(.serviceUnavailable, code: "unavailable", message: Reconciler.follows)
-        error.headers[.retryAfter] = "5"
-        throw error
-    }
 
     /// Opens clients to the tenants' clusters.
     var clusters: ClusterClients { ClusterClients(world: world, secrets: secrets, logger: logger) }

@@ -66,7 +66,6 @@ struct TenantRoutes {
     private func releaseClusters(of tenant: TenantSnapshot, cascade: Bool) async throws {
         let clusters = tenant.clusters.values.sorted { $0.name < $1.name }
         guard !clusters.isEmpty else { return }
-        if cascade { try services.requireLeading() }
         guard cascade else {
             throw APIError.conflict(
                 "tenant '\(tenant.tenant.name)' still manages \(clusters.count) cluster(s) (\(clusters.prefix(5).map(\.name).joined(separator: ", "))); "
@@ -77,7 +76,7 @@ struct TenantRoutes {
             for cluster in clusters {
                 group.addTask {
                     do {
-                        _ = try await services.reconciler.release(cluster.id, timeout: .seconds(60))
+                        _ = try await services.releases.release(cluster.id, timeout: .seconds(60))
                         return (cluster, nil)
                     } catch {
                         return (cluster, (error as? KubeError)?.message ?? "\(error)")
@@ -89,7 +88,7 @@ struct TenantRoutes {
         let failed = outcomes.filter { $0.1 != nil }
         guard let (cluster, reason) = failed.first else { return }
         for (released, _) in outcomes where !failed.contains(where: { $0.0.id == released.id }) {
-            services.reconciler.abandonRelease(released.id)
+            await services.releases.abandon(released.id)
         }
         throw APIError(
             .serviceUnavailable, code: "unavailable",

@@ -83,7 +83,7 @@ public enum CanopyServer {
         }
         let services = APIServices(
             world: world, authenticator: authenticator, hasher: hasher, secrets: secrets, health: health, reconciler: reconciler,
-            directories: directories, logger: logger
+            directories: directories, logger: logger, releaseHandover: configuration.reconcilerLeaseLifetime + .seconds(5)
         )
         let certificate = try configuration.tls
             ? ServerCertificate.loadOrCreate(in: configuration.dataDirectory, host: configuration.host) : nil
@@ -105,6 +105,7 @@ public enum CanopyServer {
             shared = [
                 SnapshotRefresher(world: world, authenticator: authenticator, reconciler: reconciler, logger: logger),
                 ReconcilerLease(store: store, reconciler: reconciler, holder: ReconcilerLease.holderName(), logger: logger, lifetime: configuration.reconcilerLeaseLifetime),
+                ReleaseDesk(store: store, reconciler: reconciler, logger: logger),
             ]
         }
         let shutdown = ShutdownHandle()

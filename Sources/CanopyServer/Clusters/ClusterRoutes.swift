@@ -52,9 +52,6 @@ struct ClusterRoutes {
                     + "or delete with ?cascade=true to remove them and everything in them from the cluster"
             )
         }
-        // Only the replica that writes to the clusters can clean one up; asked here, nothing is
-        // detached or forgotten.
-        try services.requireLeading()
         let now = services.now
         if !placed.isEmpty {
             services.logger.info("releasing cluster: detaching project namespaces", metadata: ["cluster": "\(cluster.name)", "namespaces": "\(placed.count)"])
@@ -68,7 +65,7 @@ struct ClusterRoutes {
         }
         var writes = 0
         do {
-            writes = try await services.reconciler.release(cluster.id, timeout: cascade ? .seconds(60) : .seconds(10)).writes
+            writes = try await services.releases.release(cluster.id, timeout: cascade ? .seconds(60) : .seconds(10))
             services.logger.info("released cluster", metadata: ["cluster": "\(cluster.name)", "writes": "\(writes)"])
         } catch {
             let reason = (error as? KubeError)?.message ?? "\(error)"

@@ -16,33 +16,15 @@ struct APIClient {
         let status: Int
         let code: String
         let message: String
-        /// The server's `Retry-After`, in seconds.
-        var retryAfter: Int? = nil
         var description: String { "\(message) (HTTP \(status), \(code))" }
     }
 
-    /// How often a request is sent again when the server answers 503 with `Retry-After` (a
-    /// replica that does not write to the clusters, behind a load balancer: it refused before
-    /// changing anything, and another replica, or this one after a takeover, can do it).
-    static let retries = 3
+    /// How long one request may take: a cluster's clean-up (a cascade delete) may take a minute,
+    /// more when another replica does it.
+    static let timeout: TimeAmount = .seconds(120)
 
-    /// Sends one request; returns the body of a 2xx answer, throws `Failure` otherwise. A 503
-    /// with `Retry-After` (up to 30 s) is tried again, up to `retries` times, saying so on stderr.
+    /// Sends one request; returns the body of a 2xx answer, throws `Failure` otherwise.
     func send(_ method: HTTPMethod, _ path: String, body: [String: Any]? = nil) async throws -> Data {
-        var attempt = 0
-        while true {
-            do {
-                return try await sendOnce(method, path, body: body)
-            } catch let failure as Failure where failure.status == 503 && attempt < Self.retries {
-                guard let wait = failure.retryAfter, (0...30).contains(wait) else { throw failure }
-                attempt += 1
-                FileHandle.standardError.write(Data("canopy: \(failure.message); trying again in \(wait) s (\(attempt) of \(Self.retries))\n".utf8))
-                try await Task.sleep(for: .seconds(wait))
-            }
-        }
-    }
-
-    private func sendOnce(_ method: HTTPMethod, _ path: String, body: [String: Any]?) async throws -> Data {
         var request = HTTPClientRequest(url: server.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + path)
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
@@ -53,12 +35,10 @@ struct APIClient {
         let client = try makeClient()
         let data: Data
         let status: HTTPResponseStatus
-        let retryAfter: Int?
         do {
-            let response = try await client.execute(request, timeout: .seconds(30))
+            let response = try await client.execute(request, timeout: Self.timeout)
             data = Data(try await response.body.collect(upTo: 64 << 20).readableBytesView)
             status = response.status
-            retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0) }
             if client !== HTTPClient.shared { try await client.shutdown() }
         } catch {
             if client !== HTTPClient.shared { try? await client.shutdown() }
@@ -69,7 +49,7 @@ struct APIClient {
             let error = parsed?["error"] as? [String: Any]
             throw Failure(
                 status: Int(status.code), code: error?["code"] as? String ?? "unknown",
-                message: error?["message"] as? String ?? String(decoding: data, as: UTF8.self), retryAfter: retryAfter
+                message: error?["message"] as? String ?? String(decoding: data, as: UTF8.self)
             )
         }
         return data

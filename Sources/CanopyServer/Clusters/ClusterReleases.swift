@@ -1,0 +1,132 @@
+import CanopyModel
+import CanopyReconciler
+import CanopyStore
+import Foundation
+import KubeClient
+import Logging
+import ServiceLifecycle
+
+/// Cleaning a cluster up — removing what Canopy manages from it before it is forgotten — is the
+/// work of the replica that writes to the clusters. Asked on another replica (one behind the same
+/// load balancer, say), the clean-up is handed to that one through the database and the answer
+/// awaited, so that any replica can delete a cluster or a tenant.
+struct ClusterReleases: Sendable {
+    let store: any Store
+    let reconciler: Reconciler
+    let logger: Logger
+    /// How long a request waits for a writer to take it: a lease lifetime and a little, so that
+    /// a takeover after the writer stops is waited for.
+    let handover: Duration
+    var poll: Duration = .milliseconds(100)
+
+    /// Removes Canopy's objects from `cluster` and waits until a pass confirms it, up to `timeout`
+    /// once started; returns the writes it took. Throws `KubeError` as `Reconciler.release` does.
+    func release(_ cluster: ClusterID, timeout: Duration) async throws -> Int {
+        if reconciler.isLeading { return try await reconciler.release(cluster, timeout: timeout).writes }
+        let now = Date()
+        let request = ReleaseRequest(
+            cluster: cluster, action: .release, timeout: timeout, requestedAt: now, startBy: now.addingTimeInterval(Self.seconds(handover))
+        )
+        try await store.requestRelease(request)
+        logger.info("handed a cluster's clean-up to the replica that writes to the clusters", metadata: ["cluster": "\(cluster)"])
+        let deadline = ContinuousClock.now + handover + timeout + .seconds(2)
+        do {
+            while ContinuousClock.now < deadline {
+                try await Task.sleep(for: poll)
+                guard let current = try await store.releaseRequest(request.id) else { break }
+                if current.state.isFinished { break }
+            }
+        } catch {
+            // The caller went away (or the database did): the writer's outcome has nowhere to
+            // go, and a writer that finds the request withdrawn gives the cluster its objects back.
+            let store = self.store
+            Task { _ = try? await store.withdrawRelease(request.id) }
+            throw error
+        }
+        switch try await store.withdrawRelease(request.id)?.state {
+        case .done(let writes): return writes
+        case .failed(let message): throw KubeError(.apiError, message)
+        case .working:
+            throw KubeError(.timeout, "the replica that writes to the clusters did not finish the clean-up within \(timeout)")
+        case .requested, nil:
+            throw KubeError(
+                .unreachable,
+                "no replica that writes to the clusters took the clean-up within \(handover): is one running, and can it reach the database?"
+            )
+        }
+    }
+
+    /// Gives a cluster back its objects after a release that will not be completed (on the
+    /// writer: here, or asked through the database without waiting).
+    func abandon(_ cluster: ClusterID) async {
+        if reconciler.isLeading { return reconciler.abandonRelease(cluster) }
+        let now = Date()
+        let request = ReleaseRequest(
+            cluster: cluster, action: .abandon, timeout: .seconds(1), requestedAt: now, startBy: now.addingTimeInterval(Self.seconds(handover))
+        )
+        do {
+            try await store.requestRelease(request)
+        } catch {
+            logger.warning("could not ask the writer to give a cluster back its objects", metadata: ["cluster": "\(cluster)", "error": "\(error)"])
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> TimeInterval {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+/// On the replica that writes to the clusters: takes the clean-ups other replicas hand over
+/// (`ClusterReleases`) and records how each went. Runs on every replica of a shared database;
+/// only the writer takes anything.
+struct ReleaseDesk: Service {
+    let store: any Store
+    let reconciler: Reconciler
+    let logger: Logger
+    var interval: Duration = .milliseconds(200)
+
+    func run() async throws {
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                if reconciler.isLeading {
+                    do {
+                        for request in try await store.pendingReleases() where request.startBy > Date() {
+                            guard try await store.takeRelease(request.id) else { continue }
+                            group.addTask { await handle(request) }
+                        }
+                    } catch is CancellationError {
+                        break
+                    } catch {
+                        logger.warning("could not read the clean-ups asked by other replicas; retrying", metadata: ["error": "\(error)"])
+                    }
+                }
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            }
+        }
+    }
+
+    private func handle(_ request: ReleaseRequest) async {
+        switch request.action {
+        case .abandon:
+            reconciler.abandonRelease(request.cluster)
+            _ = try? await store.withdrawRelease(request.id)
+        case .release:
+            logger.info("cleaning a cluster up for another replica", metadata: ["cluster": "\(request.cluster)"])
+            let outcome: ReleaseRequest.State
+            do {
+                outcome = .done(writes: try await reconciler.release(request.cluster, timeout: request.timeout).writes)
+            } catch {
+                // `release` has given the cluster its objects back already.
+                outcome = .failed((error as? KubeError)?.message ?? "\(error)")
+            }
+            let delivered = (try? await store.finishRelease(request.id, outcome)) ?? false
+            if !delivered, case .done = outcome {
+                // Nobody waits for it any more, so nobody forgets the cluster: it keeps its objects.
+                logger.notice("a cluster's clean-up finished after its requester stopped waiting; the cluster keeps Canopy's objects", metadata: [
+                    "cluster": "\(request.cluster)",
+                ])
+                reconciler.abandonRelease(request.cluster)
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import CanopyModel
+import CanopyReconciler
+import CanopyStore
+import Foundation
+import KubeClient
+import Logging
+import Testing
+import TestSupport
+@testable import CanopyServer
+
+/// The hand-over of a cluster's clean-up between replicas, through the store: the writer's desk
+/// takes a request and its outcome reaches the requester; a request nobody takes ends in an
+/// error that says what to check, and leaves nothing behind; one whose time to start has passed
+/// is not taken.
+@Suite struct ClusterReleasesTests {
+    static func reconciler(leading: Bool) -> Reconciler {
+        Reconciler(logger: Logger(label: "releases-test"), leading: leading, snapshots: { AsyncStream { $0.finish() } }) { _, _ in
+            throw KubeError(.configuration, "no clusters in this test")
+        }
+    }
+
+    @Test func aCleanUpNobodyTakesSaysWhatToCheckAndLeavesNoRequest() async throws {
+        try await TestBackend.sqlite.withStore { store in
+            let releases = ClusterReleases(store: store, reconciler: Self.reconciler(leading: false), logger: Logger(label: "releases-test"), handover: .milliseconds(300))
+            let started = ContinuousClock.now
+            await #expect {
+                _ = try await releases.release(ClusterID("c1"), timeout: .milliseconds(200))
+            } throws: { error in
+                (error as? KubeError)?.code == .unreachable && "\(error)".contains("no replica that writes to the clusters took the clean-up")
+            }
+            #expect(ContinuousClock.now - started >= .milliseconds(500))
+            let left = try await store.pendingReleases()
+            #expect(left.isEmpty)
+        }
+    }
+
+    @Test func theWritersOutcomeReachesTheRequesterAndALateRequestIsNotTaken() async throws {
+        try await TestBackend.sqlite.withStore { store in
+            let logger = Logger(label: "releases-test")
+            let writer = Self.reconciler(leading: true)
+            let desk = Task { try await ReleaseDesk(store: store, reconciler: writer, logger: logger, interval: .milliseconds(50)).run() }
+            defer { desk.cancel() }
+            // Too late to start: stays as it is until its requester withdraws it.
+            let now = Date()
+            let late = ReleaseRequest(cluster: ClusterID("late"), action: .release, timeout: .seconds(5), requestedAt: now - 30, startBy: now - 1)
+            try await store.requestRelease(late)
+            // The writer has no worker for this cluster: its refusal comes back as the requester's error.
+            let releases = ClusterReleases(store: store, reconciler: Self.reconciler(leading: false), logger: logger, handover: .seconds(5))
+            let started = ContinuousClock.now
+            await #expect {
+                _ = try await releases.release(ClusterID("c1"), timeout: .seconds(5))
+            } throws: { error in
+                (error as? KubeError)?.code == .apiError && "\(error)".contains("no reconciler runs for this cluster")
+            }
+            #expect(ContinuousClock.now - started < .seconds(3))
+            let left = try await store.pendingReleases()
+            #expect(left.map(\.id) == [late.id] && left.first?.state == .requested)
+        }
+    }
+}
