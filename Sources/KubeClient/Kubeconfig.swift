@@ -48,7 +48,16 @@ public struct Kubeconfig: Sendable, Equatable {
     /// Parses kubeconfig YAML. Relative file paths (`certificate-authority`, `tokenFile`, …) are
     /// read relative to `directory`.
     public init(yaml: String, directory: String? = nil) throws {
-        guard let root = try Yams.load(yaml: yaml) as? [String: Any] else { throw KubeconfigError("the kubeconfig is not a YAML mapping") }
+        let loaded: Any?
+        do {
+            loaded = try Yams.load(yaml: yaml)
+        } catch {
+            // The parser's message quotes the offending line, which may hold a credential: only
+            // where and what is kept.
+            let lines = "\(error)".split(separator: "\n", omittingEmptySubsequences: false).prefix(2)
+            throw KubeconfigError("not valid YAML: " + lines.joined(separator: " ").trimmingCharacters(in: CharacterSet(charactersIn: ": ")))
+        }
+        guard let root = loaded as? [String: Any] else { throw KubeconfigError("the kubeconfig is not a YAML mapping") }
         let base = directory.map { URL(fileURLWithPath: $0) }
         func read(_ path: String, _ what: String) throws -> String {
             let url = path.hasPrefix("/") || base == nil ? URL(fileURLWithPath: path) : base!.appendingPathComponent(path)

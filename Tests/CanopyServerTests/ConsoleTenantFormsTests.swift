@@ -99,4 +99,111 @@ import TestSupport
             #expect(users.sorted() == ["boss", "carol", "pa", "pm", "pv", "sales-pa"])
         }
     }
+
+    @Test func providersCreateTenantsOnTheOverview() async throws {
+        try await TestServer.with { server in
+            let fixture = try await Fixture.build(server)
+            let browser = try ConsoleClient(server)
+            defer { browser.close() }
+            let provider = try #require(fixture.tokens["provider"])
+            #expect(try await browser.send(.GET, "/ui", cookie: provider).text.contains("id=\"new-tenant\""))
+            for caller in ["coke-admin", "coke-pm", "pepsi-admin"] {
+                #expect(!(try await browser.send(.GET, "/ui", cookie: fixture.tokens[caller])).text.contains("id=\"new-tenant\""), "\(caller)")
+            }
+            let created = try await browser.send(.POST, "/ui/tenants", cookie: provider, form: [
+                "name": " fanta ", "displayName": "Fanta", "mode": "enterprise", "adminUsername": "chief", "adminPassword": "chief-password-1",
+            ])
+            #expect(created.status == 303 && created.headers.first(name: "location") == "/ui/tenants/fanta", "\(created.status) \(created.text)")
+            let tenant = try Fixture.expect(await server.request(.GET, "/api/v1/tenants/fanta", token: provider), 200)
+            #expect(tenant.object["mode"] as? String == "enterprise" && tenant.object["displayName"] as? String == "Fanta")
+            let chief = try await server.login(tenant: "fanta", "chief", "chief-password-1")
+            #expect(try await server.request(.GET, "/api/v1/tenants/fanta/admins", token: chief).status == 200, "the first admin administers it")
+            #expect(try await browser.send(.GET, "/ui/audit", cookie: provider).text.contains("<td>tenant.create</td>"))
+
+            // Refused: the overview again, with the API's message, its status, and what was typed (never the password).
+            for (fields, status, message) in [
+                (["name": "coke", "adminUsername": "boss", "adminPassword": "secret-password-9"], 409, "a tenant named &#39;coke&#39; already exists"),
+                (["name": "Not_A_Label", "adminUsername": "boss", "adminPassword": "secret-password-9"], 422, "must be a DNS label"),
+                (["name": "sprite", "adminUsername": "boss", "adminPassword": "short"], 422, "must be at least"),
+            ] {
+                let refused = try await browser.send(.POST, "/ui/tenants", cookie: provider, form: fields.merging(["mode": "msp"]) { old, _ in old })
+                #expect(refused.status == status, "\(fields)")
+                #expect(refused.text.contains("id=\"tenant-error\"") && refused.text.contains(message), "\(fields): \(refused.text)")
+                #expect(refused.text.contains("value=\"\(fields["name"]!)\"") && refused.text.contains("value=\"boss\""))
+                #expect(!refused.text.contains(fields["adminPassword"]!), "the password is never sent back")
+            }
+            let badMode = try await browser.send(.POST, "/ui/tenants", cookie: provider, form: [
+                "name": "sprite", "mode": "shared", "adminUsername": "boss", "adminPassword": "secret-password-9",
+            ])
+            #expect(badMode.status == 400)
+            #expect(try await browser.send(.POST, "/ui/tenants", cookie: provider, form: [
+                "name": "sprite", "mode": "msp", "adminUsername": "boss", "adminPassword": "secret-password-9",
+            ], origin: "http://evil.example").status == 403)
+
+            // No one else may: what the API answers them, and nothing is created.
+            for caller in ["coke-admin", "coke-pa", "coke-pm", "coke-pv", "pepsi-admin"] {
+                let name = "by-\(caller)"
+                let console = try await browser.send(.POST, "/ui/tenants", cookie: fixture.tokens[caller], form: [
+                    "name": name, "mode": "msp", "adminUsername": "boss", "adminPassword": "secret-password-9",
+                ])
+                let api = try await server.request(.POST, "/api/v1/tenants", token: fixture.tokens[caller], json: [
+                    "name": name, "mode": "msp", "admin": ["username": "boss", "password": "secret-password-9"],
+                ])
+                #expect(console.status == 403 && api.status == 403, "\(caller): console \(console.status), API \(api.status)")
+            }
+            let names = try await server.request(.GET, "/api/v1/tenants", token: provider).items.compactMap { $0["name"] as? String }
+            #expect(names.sorted() == ["coke", "fanta", "pepsi"])
+        }
+    }
+
+    @Test func tenantAdminsImportClustersOnTheTenantPage() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud"]) { sim in
+            try await TestServer.with { server in
+                let fixture = try await Fixture.build(server)
+                let browser = try ConsoleClient(server)
+                defer { browser.close() }
+                let admin = try #require(fixture.tokens["coke-admin"])
+                let page = "/ui/tenants/coke", form = "/ui/tenants/coke/clusters"
+                #expect(try await browser.send(.GET, page, cookie: admin).text.contains("id=\"import-cluster\""))
+                for caller in ["coke-pa", "coke-pm", "coke-pv", "provider"] {
+                    #expect(!(try await browser.send(.GET, page, cookie: fixture.tokens[caller])).text.contains("id=\"import-cluster\""), "\(caller)")
+                }
+                #expect(try await browser.send(.GET, "/ui/tenants/pepsi", cookie: fixture.tokens["provider"]).text.contains("id=\"import-cluster\""),
+                        "the provider acts as an enterprise tenant's admin")
+
+                let kubeconfig = try sim.kubeconfig("onprem")
+                let imported = try await browser.send(.POST, form, cookie: admin, form: ["name": " onprem ", "kubeconfig": kubeconfig])
+                #expect(imported.status == 303 && imported.headers.first(name: "location") == "/ui/tenants/coke/clusters/onprem", "\(imported.status) \(imported.text)")
+                let cluster = try Fixture.expect(await server.request(.GET, "/api/v1/tenants/coke/clusters/onprem", token: admin), 200)
+                #expect((cluster.object["nodeCount"] as? Int ?? 0) > 0, "\(cluster.text)")
+                #expect(try await browser.send(.GET, imported.headers.first(name: "location")!, cookie: admin).status == 200)
+                #expect(try await browser.send(.GET, "/ui/audit?tenant=coke", cookie: admin).text.contains("<td>cluster.import</td>"))
+
+                // Refused as the API refuses, the name kept and the kubeconfig (credentials) never sent back.
+                for (name, config) in [("onprem", try sim.kubeconfig("cloud")), ("Bad_Name", try sim.kubeconfig("cloud")), ("broken", "not: [a kubeconfig")] {
+                    let refused = try await browser.send(.POST, form, cookie: admin, form: ["name": name, "kubeconfig": config])
+                    let api = try await server.request(.POST, "/api/v1/tenants/coke/clusters", token: admin, json: ["name": name, "kubeconfig": config])
+                    let message = try #require((api.object["error"] as? [String: Any])?["message"] as? String)
+                    #expect(refused.status == api.status && (400..<500).contains(refused.status), "\(name): console \(refused.status), API \(api.status)")
+                    #expect(refused.text.contains("id=\"cluster-error\"") && refused.text.contains(ConsoleClient.escaped(message)), "\(name): \(refused.text)")
+                    #expect(refused.text.contains("value=\"\(name)\"") && refused.text.contains("id=\"cluster-kubeconfig\" rows=\"8\" required spellcheck=\"false\" placeholder="))
+                    #expect(!refused.text.contains(ConsoleClient.escaped(config)), "\(name): the kubeconfig is never sent back")
+                }
+                #expect(try await browser.send(.POST, form, cookie: admin, body: "name=nokubeconfig").status == 400)
+                let huge = try await browser.send(.POST, form, cookie: admin, form: ["name": "huge", "kubeconfig": String(repeating: "x", count: 300 * 1024)])
+                #expect(huge.status == 413 && huge.text.contains("the form is larger than 256 KiB"))
+                #expect(try await browser.send(.POST, form, cookie: admin, form: ["name": "cloud", "kubeconfig": try sim.kubeconfig("cloud")], origin: "http://evil.example").status == 403)
+
+                // Everyone else gets what the API answers them, and nothing is imported.
+                for (caller, status) in [("coke-pa", 403), ("coke-pm", 403), ("coke-pv", 403), ("pepsi-admin", 404), ("provider", 403)] {
+                    let fields = ["name": "by-\(caller)", "kubeconfig": try sim.kubeconfig("cloud")]
+                    let console = try await browser.send(.POST, form, cookie: fixture.tokens[caller], form: fields)
+                    let api = try await server.request(.POST, "/api/v1/tenants/coke/clusters", token: fixture.tokens[caller], json: fields)
+                    #expect(console.status == status && api.status == status, "\(caller): console \(console.status), API \(api.status)")
+                }
+                let names = try await server.request(.GET, "/api/v1/tenants/coke/clusters", token: admin).items.compactMap { $0["name"] as? String }
+                #expect(names == ["onprem"])
+            }
+        }
+    }
 }

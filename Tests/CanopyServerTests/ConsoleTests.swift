@@ -483,4 +483,10 @@ struct ConsoleClient {
         let value = header.dropFirst("canopy_session=".count).prefix { $0 != ";" }
         return value.isEmpty ? nil : String(value)
     }
+
+    /// `text` as the console's templates write it into a page (HTML-escaped).
+    static func escaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "'", with: "&#39;")
+    }
 }

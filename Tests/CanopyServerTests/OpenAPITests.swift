@@ -25,7 +25,7 @@ import TestSupport
                 "GET /ui/tenants/{tenant}/clusters/{cluster}", "GET /ui/tokens", "POST /ui/tokens/{id}/revoke", "GET /ui/audit",
                 "POST /ui/tenants/{tenant}/projects/{project}/members", "POST /ui/tenants/{tenant}/projects/{project}/members/{id}/remove",
                 "POST /ui/tenants/{tenant}/projects/{project}/namespaces", "GET /ui/tenants/{tenant}/users",
-                "POST /ui/tenants/{tenant}/projects", "POST /ui/tenants/{tenant}/users",
+                "POST /ui/tenants/{tenant}/projects", "POST /ui/tenants/{tenant}/users", "POST /ui/tenants", "POST /ui/tenants/{tenant}/clusters",
             ])
             let routes = all.subtracting(proxy).subtracting(console)
             let document = OpenAPIDocument.bundled.operations

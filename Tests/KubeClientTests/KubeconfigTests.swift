@@ -83,4 +83,16 @@ import Testing
     func badKubeconfigsSayWhatIsWrong(yaml: String) {
         #expect(throws: (any Error).self) { try Kubeconfig(yaml: yaml).connection() }
     }
+
+    /// YAML that does not parse is refused saying where, without quoting the line (a token or a
+    /// key may be on it).
+    @Test func unparsableYAMLIsRefusedWithoutQuotingIt() {
+        let yaml = "users:\n- name: u\n  user: {token: [s3cr3t-t0ken\n"
+        #expect {
+            try Kubeconfig(yaml: yaml)
+        } throws: { error in
+            let message = "\(error)"
+            return message.contains("not valid YAML") && message.contains("line") && !message.contains("s3cr3t")
+        }
+    }
 }

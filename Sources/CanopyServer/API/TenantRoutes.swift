@@ -101,6 +101,14 @@ struct TenantRoutes {
         let caller = try Caller(context, services)
         try caller.require(.manageTenants, on: .domain, "tenants")
         let body = try await JSONBody.decode(CreateTenantRequest.self, schema: "CreateTenantRequest", from: request, context: context)
+        let tenant = try await add(body, by: caller)
+        let after = services.world.snapshot
+        return try JSONBody.response(view(after.tenant(tenant.id) ?? TenantSnapshot(tenant: tenant), for: caller.reading(after)), status: .created)
+    }
+
+    /// Creates a tenant with its first admin (the caller's right to is checked before). Shared
+    /// by the API and the console.
+    func add(_ body: CreateTenantRequest, by caller: Caller) async throws -> Tenant {
         try Validate.name(body.name, field: "name")
         try Validate.displayName(body.displayName ?? "", field: "displayName")
         try Validate.name(body.admin.username, field: "admin.username")
@@ -125,8 +133,7 @@ struct TenantRoutes {
                 ]
             )
         }
-        let after = services.world.snapshot
-        return try JSONBody.response(view(after.tenant(tenant.id)!, for: caller.reading(after)), status: .created)
+        return tenant
     }
 
     private func update(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {

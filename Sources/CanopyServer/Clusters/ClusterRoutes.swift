@@ -103,11 +103,17 @@ struct ClusterRoutes {
         let tenant = try caller.tenant(request.parameter("tenant", context))
         try caller.require(.manageClusters, on: .tenant(tenant.tenant.id), "tenant")
         let body = try await JSONBody.decode(ImportClusterRequest.self, schema: "ImportClusterRequest", from: request, context: context)
+        let (cluster, health) = try await add(body, to: tenant, by: caller)
+        return try JSONBody.response(ClusterView(cluster, tenantName: tenant.tenant.name, health: health), status: .created)
+    }
+
+    /// Imports a cluster into a tenant (the caller's right to is checked before): refused with
+    /// 409 when the tenant has one by that name. Shared by the API and the console.
+    func add(_ body: ImportClusterRequest, to tenant: TenantSnapshot, by caller: Caller) async throws -> (Cluster, ClusterHealth) {
         guard tenant.cluster(named: body.name) == nil else {
             throw APIError.conflict("a cluster named '\(body.name)' already exists in this tenant", field: "name")
         }
-        let (cluster, health) = try await importCluster(body, into: tenant, caller: caller)
-        return try JSONBody.response(ClusterView(cluster, tenantName: tenant.tenant.name, health: health), status: .created)
+        return try await importCluster(body, into: tenant, caller: caller)
     }
 
     /// Validates, inspects and stores a cluster for a tenant, or for the domain pool (`nil`).

@@ -41,15 +41,17 @@ enum ConsolePage {
 
     /// The largest form the console reads: its forms hold a few short fields.
     static let maxFormSize = 16 * 1024
+    /// The largest cluster import form: a kubeconfig with its certificates inline.
+    static let maxKubeconfigFormSize = 256 * 1024
 
     /// A url-encoded form's fields, `nil` when they are not what `T` needs; one larger than
-    /// `maxFormSize` is refused with 413.
-    static func form<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T? {
+    /// `limit` is refused with 413.
+    static func form<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = maxFormSize) async throws -> T? {
         let body: ByteBuffer
         do {
-            body = try await request.body.collect(upTo: maxFormSize)
+            body = try await request.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, code: "too_large", message: "the form is larger than \(maxFormSize / 1024) KiB")
+            throw APIError(.contentTooLarge, code: "too_large", message: "the form is larger than \(limit / 1024) KiB")
         }
         return try? URLEncodedFormDecoder().decode(T.self, from: String(buffer: body))
     }
@@ -116,6 +118,15 @@ struct HomePage {
 
     let tenants: [TenantRow]
     let projects: [ProjectRow]
+    /// The new-tenant form, for the domain's administrators.
+    let newTenant: NewTenantForm?
+}
+
+/// The overview's new-tenant form: what was typed (never the password), and the refusal's message.
+struct NewTenantForm {
+    var name = "", displayName = "", adminUsername = ""
+    var enterprise = false
+    var error: String?
 }
 
 /// Figures of one resource of one place (a cluster of a project, a project on a cluster).
@@ -155,6 +166,15 @@ struct TenantPage {
     let projects: [ProjectRow]
     /// The new-project form, for those who may create projects here.
     let newProject: NewProjectForm?
+    /// The cluster import form, for those who may manage the tenant's clusters.
+    let importCluster: ImportClusterForm?
+}
+
+/// The tenant page's cluster import form: the name typed (never the kubeconfig: it holds the
+/// cluster's credentials), and the refusal's message.
+struct ImportClusterForm {
+    var name = ""
+    var error: String?
 }
 
 /// The tenant page's new-project form: what was typed, and the refusal's message.

@@ -2,11 +2,26 @@ import CanopyModel
 import Foundation
 import Hummingbird
 
-/// The console's tenant-level forms: a new project on the tenant page, a new local user on the
-/// users page. Each goes through the API's own function (`ProjectRoutes.add`, `UserRoutes.add`)
-/// after the same policy check as the API, so it refuses exactly what the API refuses; a refusal
-/// comes back on the page with the API's message and status, and what was typed (never a password).
+/// The console's tenant-level forms: a new tenant on the overview, a new project and a cluster
+/// import on the tenant page, a new local user on the users page. Each goes through the API's own
+/// function (`TenantRoutes.add`, `ProjectRoutes.add`, `ClusterRoutes.add`, `UserRoutes.add`) after
+/// the same policy check as the API, so it refuses exactly what the API refuses; a refusal comes
+/// back on the page with the API's message and status, and what was typed (never a password or a
+/// kubeconfig).
 extension ConsoleRoutes {
+    struct TenantFormBody: Decodable {
+        let name: String
+        let displayName: String?
+        let mode: String
+        let adminUsername: String
+        let adminPassword: String
+    }
+
+    struct ClusterFormBody: Decodable {
+        let name: String
+        let kubeconfig: String
+    }
+
     struct ProjectFormBody: Decodable {
         let name: String
         let displayName: String?
@@ -24,6 +39,50 @@ extension ConsoleRoutes {
     func registerTenantForms(on signedIn: RouterGroup<AuthenticatedContext>) {
         signedIn.post("tenants/{tenant}/projects") { request, context in try await addProject(request, context) }
         signedIn.post("tenants/{tenant}/users") { request, context in try await addUser(request, context) }
+        signedIn.post("tenants") { request, context in try await addTenant(request, context) }
+        signedIn.post("tenants/{tenant}/clusters") { request, context in try await addCluster(request, context) }
+    }
+
+    /// `POST /api/v1/tenants` with the first admin; on to the new tenant's page.
+    private func addTenant(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        try caller.require(.manageTenants, on: .domain, "tenants")
+        guard let form = try await ConsolePage.form(TenantFormBody.self, from: request), let mode = TenancyMode(rawValue: form.mode) else {
+            throw APIError.malformed("the form needs a name, a mode (msp or enterprise) and the first admin's user name and password")
+        }
+        let typed = NewTenantForm(
+            name: form.name.trimmed, displayName: form.displayName?.trimmed ?? "", adminUsername: form.adminUsername.trimmed, enterprise: mode == .enterprise
+        )
+        let body = TenantRoutes.CreateTenantRequest(
+            name: typed.name, displayName: typed.displayName.nonEmpty, mode: mode, admin: .init(username: typed.adminUsername, password: form.adminPassword)
+        )
+        return try await ConsolePage.submit({ _ = try await TenantRoutes(services: services).add(body, by: caller) },
+            then: "/ui/tenants/\(typed.name)"
+        ) { message, status in
+            var refused = typed
+            refused.error = message
+            return try homePage(caller, form: refused, status: status)
+        }
+    }
+
+    /// `POST …/clusters` of the API: the cluster is reached and inspected with the kubeconfig
+    /// before it is stored; on to the cluster's page.
+    private func addCluster(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        let tenant = try caller.tenant(request.parameter("tenant", context))
+        try caller.require(.manageClusters, on: .tenant(tenant.tenant.id), "tenant")
+        guard let form = try await ConsolePage.form(ClusterFormBody.self, from: request, limit: ConsolePage.maxKubeconfigFormSize) else {
+            throw APIError.malformed("the form needs a name and a kubeconfig")
+        }
+        let typed = ImportClusterForm(name: form.name.trimmed)
+        let body = ClusterRoutes.ImportClusterRequest(name: typed.name, kubeconfig: form.kubeconfig, labels: nil)
+        return try await ConsolePage.submit({ _ = try await ClusterRoutes(services: services).add(body, to: tenant, by: caller) },
+            then: "/ui/tenants/\(tenant.tenant.name)/clusters/\(typed.name)"
+        ) { message, status in
+            var refused = typed
+            refused.error = message
+            return try tenantPage(caller, tenant: tenant.tenant.name, clusterForm: refused, status: status)
+        }
     }
 
     /// The caller, the tenant the path names (404 or 403 as the API answers, before the form is

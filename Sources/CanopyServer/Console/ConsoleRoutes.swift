@@ -26,7 +26,7 @@ struct ConsoleRoutes {
 
         let signedIn = console.group(context: AuthenticatedContext.self)
         signedIn.post("logout") { _, context in try await signOut(context) }
-        signedIn.get { _, context in try home(Caller(context, services)) }
+        signedIn.get { _, context in try homePage(Caller(context, services)) }
         signedIn.get("tenants/{tenant}") { request, context in
             try tenantPage(Caller(context, services), tenant: request.parameter("tenant", context))
         }
@@ -115,7 +115,8 @@ struct ConsoleRoutes {
 
     // MARK: Pages
 
-    private func home(_ caller: Caller) throws -> Response {
+    /// The overview; after a refused new-tenant form, with its message and what was typed.
+    func homePage(_ caller: Caller, form: NewTenantForm = NewTenantForm(), status: HTTPResponse.Status = .ok) throws -> Response {
         let projects: [HomePage.ProjectRow] = caller.principal.tenantID.flatMap { caller.snapshot.tenant($0) }.map { tenant in
             caller.principal.projectRoles.compactMap { id, role in
                 tenant.project(id).map { HomePage.ProjectRow(tenant: tenant.tenant.name, name: $0.name, displayName: $0.displayName, role: role.rawValue) }
@@ -127,12 +128,17 @@ struct ConsoleRoutes {
                 let view = TenantRoutes(services: services).view(tenant, for: caller)
                 return HomePage.TenantRow(tenant: view, totals: ConsolePage.totals(of: view) ?? "")
             },
-            projects: projects
-        ))
+            projects: projects,
+            newTenant: caller.allows(.manageTenants, on: .domain) ? form : nil
+        ), status: status)
     }
 
-    /// A tenant's page; after a refused new-project form, with its message and what was typed.
-    func tenantPage(_ caller: Caller, tenant name: String, form: NewProjectForm = NewProjectForm(), status: HTTPResponse.Status = .ok) throws -> Response {
+    /// A tenant's page; after a refused new-project or cluster import form, with its message and
+    /// what was typed.
+    func tenantPage(
+        _ caller: Caller, tenant name: String, form: NewProjectForm = NewProjectForm(), clusterForm: ImportClusterForm = ImportClusterForm(),
+        status: HTTPResponse.Status = .ok
+    ) throws -> Response {
         let tenant = try caller.tenant(name)
         let seesInside = caller.allows(.seeInsideTenant, on: .tenant(tenant.tenant.id))
         let projects = caller.projects(in: tenant)
@@ -154,7 +160,8 @@ struct ConsoleRoutes {
                     namespaceCount: tenant.namespaces(ofProject: project.id).count
                 )
             },
-            newProject: caller.allows(.manageProjects, on: .tenant(tenant.tenant.id)) ? form : nil
+            newProject: caller.allows(.manageProjects, on: .tenant(tenant.tenant.id)) ? form : nil,
+            importCluster: seesInside && caller.allows(.manageClusters, on: .tenant(tenant.tenant.id)) ? clusterForm : nil
         ), status: status)
     }
 

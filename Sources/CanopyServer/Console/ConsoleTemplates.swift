@@ -60,7 +60,19 @@ extension ConsolePage {
             {{/tenants}}
             </table>
             {{/empty(tenants)}}
-            {{^tenants}}<p class="note" id="no-tenants">No tenants yet: create one with <code>canopy tenant create</code>.</p>{{/tenants}}
+            {{^tenants}}<p class="note" id="no-tenants">No tenants yet.</p>{{/tenants}}
+            {{#newTenant}}
+            <h3>New tenant</h3>
+            {{#error}}<p class="error" role="alert" id="tenant-error">{{error}}</p>{{/error}}
+            <form method="post" action="/ui/tenants" id="new-tenant">
+            <label>Name <input name="name" id="tenant-name" value="{{name}}" required></label>
+            <label>Display name <input name="displayName" id="tenant-display-name" value="{{displayName}}"></label>
+            <label>Mode <select name="mode" id="tenant-mode"><option value="msp">msp: a customer; its inside is its own</option><option value="enterprise"{{#enterprise}} selected{{/enterprise}}>enterprise: a department; the domain's administrators act in it</option></select></label>
+            <label>First admin's user name <input name="adminUsername" id="tenant-admin-name" value="{{adminUsername}}" required autocomplete="off"></label>
+            <label>First admin's password <input name="adminPassword" id="tenant-admin-password" type="password" required autocomplete="new-password"></label>
+            <button type="submit" id="new-tenant-button">Create</button>
+            </form>
+            {{/newTenant}}
             {{^empty(projects)}}
             <h2>Your projects</h2>
             <table id="projects">
@@ -88,7 +100,16 @@ extension ConsolePage {
             {{/clusters}}
             </table>
             {{/empty(clusters)}}
-            {{^clusters}}<p class="note" id="no-clusters">No clusters yet: a tenant admin imports one with <code>canopy cluster import</code>.</p>{{/clusters}}
+            {{^clusters}}<p class="note" id="no-clusters">No clusters yet{{^importCluster}}: a tenant admin imports them{{/importCluster}}.</p>{{/clusters}}
+            {{#importCluster}}
+            <h3>Import a cluster</h3>
+            {{#error}}<p class="error" role="alert" id="cluster-error">{{error}}</p>{{/error}}
+            <form method="post" action="/ui/tenants/{{tenant.name}}/clusters" id="import-cluster">
+            <label>Name <input name="name" id="cluster-name" value="{{name}}" required></label>
+            <label>Kubeconfig <textarea name="kubeconfig" id="cluster-kubeconfig" rows="8" required spellcheck="false" placeholder="a kubeconfig whose current context may act as cluster-admin"></textarea></label>
+            <button type="submit" id="import-cluster-button">Import</button>
+            </form>
+            {{/importCluster}}
             {{/seesInside}}
             {{^sealed}}
             <h2>Projects</h2>
