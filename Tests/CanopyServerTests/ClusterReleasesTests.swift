@@ -57,4 +57,34 @@ import TestSupport
             #expect(left.map(\.id) == [late.id] && left.first?.state == .requested)
         }
     }
+
+    /// A clean-up the writer finished but whose requester never read the outcome (it crashed):
+    /// the cluster is not forgotten, so once the requester's time is up it gets its objects back
+    /// (before, the writer kept it stripped until it restarted).
+    @Test func aCleanUpNobodyCollectsGivesTheClusterItsObjectsBack() async throws {
+        let database = try #require(try await TestBackend.postgres.freshDatabaseURL())
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(databaseURL: database, configure: ReplicaTests.quickLease) { server in
+                try await eventually(within: 5, "the replica writes") { server.services.reconciler.isLeading }
+                let fixture = try await Fixture.build(server)
+                try await PlacementTests.importClusters(server, sim, fixture)
+                try await QuotaTests.project(server, fixture.tokens["coke-admin"], ["name": "shop", "placements": [["cluster": "onprem", "namespaces": ["shop-a"]]]])
+                let onprem = try PlacementTests.client(sim, "onprem")
+                try await eventually(within: 10, "shop-a in the cluster") { try await PlacementTests.exists(onprem, "shop-a") }
+                let cluster = try #require(server.services.world.snapshot.tenant(named: "coke")?.cluster(named: "onprem"))
+                // As a follower that asked and then vanished would have left it.
+                let now = Date()
+                let request = ReleaseRequest(cluster: cluster.id, action: .release, timeout: .seconds(2), requestedAt: now, startBy: now + 1)
+                try await server.services.world.store.requestRelease(request)
+                try await eventually(within: 5, "the writer cleans the cluster up") { try await !PlacementTests.exists(onprem, "shop-a") }
+                try await eventually(within: 5, "the clean-up is recorded as done") {
+                    try await server.services.world.store.releaseRequest(request.id)?.state.isFinished == true
+                }
+                // Its requester's time is up 1 + 2 + 5 s after the request: the namespace comes back.
+                try await eventually(within: 15, "shop-a comes back") { try await PlacementTests.exists(onprem, "shop-a") }
+                let left = try await server.services.world.store.releaseRequest(request.id)
+                #expect(left == nil)
+            }
+        }
+    }
 }

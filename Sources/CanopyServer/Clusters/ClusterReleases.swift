@@ -119,14 +119,38 @@ struct ReleaseDesk: Service {
                 // `release` has given the cluster its objects back already.
                 outcome = .failed((error as? KubeError)?.message ?? "\(error)")
             }
-            let delivered = (try? await store.finishRelease(request.id, outcome)) ?? false
-            if !delivered, case .done = outcome {
-                // Nobody waits for it any more, so nobody forgets the cluster: it keeps its objects.
-                logger.notice("a cluster's clean-up finished after its requester stopped waiting; the cluster keeps Canopy's objects", metadata: [
+            guard case .done = outcome else {
+                _ = try? await store.finishRelease(request.id, outcome)
+                return
+            }
+            // Done: the requester reads it (withdrawing the request) and forgets the cluster. One
+            // that stopped waiting, or never reads it (gone), forgets nothing, so the cluster
+            // gets its objects back.
+            let delivered = (try? await store.finishRelease(request.id, outcome)) == true
+            let read = delivered ? await collected(request) : false
+            if !read {
+                logger.notice("a cluster's clean-up finished but its requester stopped waiting; the cluster keeps Canopy's objects", metadata: [
                     "cluster": "\(request.cluster)",
                 ])
                 reconciler.abandonRelease(request.cluster)
             }
+        }
+    }
+
+    /// Whether the requester withdraws a finished request before it stops waiting (its deadline
+    /// is `startBy + timeout` and a little); past that, the request is withdrawn here. When the
+    /// database cannot tell, the requester is assumed to have read it: giving objects back to a
+    /// cluster being forgotten would leave them there for good.
+    private func collected(_ request: ReleaseRequest) async -> Bool {
+        let deadline = request.startBy.addingTimeInterval(ClusterReleases.seconds(request.timeout) + 5)
+        do {
+            while Date() < deadline {
+                guard try await store.releaseRequest(request.id) != nil else { return true }
+                try await Task.sleep(for: interval)
+            }
+            return try await store.withdrawRelease(request.id) == nil
+        } catch {
+            return true
         }
     }
 }
