@@ -51,10 +51,11 @@ final class ClusterSync {
 
     /// Desired namespaces known to have their `default` ServiceAccount.
     let accounted: Set<String>
-    /// Whether this replica writes; one that follows lists and compares only.
-    let writes: Bool
+    /// Whether this replica writes, asked before each write, so that a pass under way when the
+    /// replica stops leading writes nothing more; one that follows lists and compares only.
+    let writes: @Sendable () -> Bool
 
-    init(client: KubeClient, desired: DesiredCluster, accounted: Set<String> = [], writes: Bool = true, logger: Logger) {
+    init(client: KubeClient, desired: DesiredCluster, accounted: Set<String> = [], writes: @escaping @Sendable () -> Bool = { true }, logger: Logger) {
         self.client = client
         self.desired = desired
         self.accounted = accounted
@@ -87,7 +88,7 @@ final class ClusterSync {
         // about a second after it is created: until then pods would be admitted without limit).
         // A follower's share planner may see other demand than the leader's: the limits are
         // the leader's to decide, so a follower compares only that the quota is there.
-        outcome.quotas = try await sync(desired.quotas, observed: observed.3, keep: { !writes || desired.pendingQuotas.contains($0.metadata.namespace ?? "") })
+        outcome.quotas = try await sync(desired.quotas, observed: observed.3, keep: { !writes() || desired.pendingQuotas.contains($0.metadata.namespace ?? "") })
         try await sync(desired.limitRanges, observed: observed.4)
         try await sync(desired.networkPolicies, observed: observed.5)
         let notTakenUp = Set(outcome.quotas.filter { $0.status?.hard == nil }.compactMap(\.metadata.namespace))
@@ -290,7 +291,7 @@ final class ClusterSync {
     /// left to the leader, and counted; its namespace waits for it (a namespace-less write only
     /// counts, as the cluster's state is the leader's to report).
     private func mayWrite(_ namespace: String?) -> Bool {
-        guard !writes else { return true }
+        guard !writes() else { return true }
         outcome.deferred += 1
         if let namespace, outcome.namespaceProblems[namespace] == nil {
             outcome.namespaceProblems[namespace] = .pending("waiting for the replica that writes to the clusters (this one follows)")

@@ -26,7 +26,7 @@ final class ClusterWorker: Sendable {
     let clusterName: String
     let connect: @Sendable () async throws -> KubeClient
     let observe: @Sendable (ClusterObservation) -> Void
-    /// Whether this replica writes to the clusters now (it leads); read at the start of each pass.
+    /// Whether this replica writes to the clusters now (it leads); asked before each write.
     let leads: @Sendable () -> Bool
     let options: Reconciler.Options
     let logger: Logger
@@ -199,7 +199,7 @@ final class ClusterWorker: Sendable {
             let result: Result<PassOutcome, any Error>
             do {
                 let client = try await client()
-                result = .success(try await ClusterSync(client: client, desired: desired, accounted: accounted, writes: leads(), logger: logger).run())
+                result = .success(try await ClusterSync(client: client, desired: desired, accounted: accounted, writes: leads, logger: logger).run())
             } catch is CancellationError {
                 break
             } catch {

@@ -127,6 +127,50 @@ func adminClient(_ sim: TestKubeSim, _ cluster: String, as user: String? = nil, 
         }
     }
 
+    /// A replica that stops leading in the middle of a pass writes nothing more in it (at most the
+    /// write already sent completes): the pass asks before each write, not once at its start.
+    @Test func aPassUnderWayStopsWritingWhenTheReplicaStopsLeading() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud"]) { sim in
+            let onprem = try #require(sim.sim.clusters["onprem"])
+            // Ten namespaces on onprem, set up first.
+            var world = World()
+            for index in 0..<9 {
+                world.namespaces.append(ProjectNamespace(
+                    id: NamespaceID("x\(index)"), tenantID: world.tenant.id, projectID: world.project.id, clusterID: ClusterID("onprem"),
+                    name: "mkt-x\(index)", createdAt: world.now
+                ))
+            }
+            let feed = SnapshotFeed()
+            feed.publish(world.snapshot)
+            let start = world
+            try await RunningReconciler.with(sim, feed: feed) { running in
+                var world = start
+                let client = try adminClient(sim, "onprem")
+                try await eventually(within: 20, "the ten namespaces set up") {
+                    try await client.listAll(RoleBinding.self, namespace: "mkt-x8").count == 3
+                }
+                _ = try await running.reconciler.converge(ClusterID("onprem"), timeout: .seconds(5))
+                // A new member: one binding per namespace, ten writes of 150 ms each in one pass.
+                onprem.faults.latencyMilliseconds = 150
+                let before = onprem.writes
+                world.users.append(User(id: UserID("u9"), tenantID: world.tenant.id, username: "cat", createdAt: world.now))
+                world.grants.append(Grant(id: GrantID("g9"), tenantID: world.tenant.id, projectID: world.project.id, role: .projectMember, subject: .user(UserID("u9")), createdAt: world.now))
+                feed.publish(world.snapshot)
+                try await eventually(within: 10, "the first bindings written") { onprem.writes >= before + 2 }
+                running.reconciler.setLeading(false)
+                let atStepDown = onprem.writes
+                try await Task.sleep(for: .seconds(2))
+                #expect(onprem.writes <= atStepDown + 1, "\(onprem.writes - atStepDown) writes after stepping down")
+                // Leading again, it finishes the work.
+                running.reconciler.setLeading(true)
+                try await eventually(within: 20, "the member's binding everywhere") {
+                    let binding = try await client.get(RoleBinding.self, "canopy:member", namespace: "mkt-x8")
+                    return binding.subjects?.contains(.user("canopy:coke:cat")) == true
+                }
+            }
+        }
+    }
+
     @Test func driftIsRepairedAndUnmanagedObjectsAreLeftAlone() async throws {
         try await TestKubeSim.with(clusters: ["onprem", "cloud"]) { sim in
             let feed = SnapshotFeed()
