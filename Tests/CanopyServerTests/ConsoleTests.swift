@@ -150,6 +150,8 @@ import TestSupport
                             #expect(missing.status == 404)
                             #expect(Self.skeleton(page.text) == Self.skeleton(missing.text), "\(caller) GET \(path) in \(tenant)")
                             #expect(page.text.contains("id=\"logout\""), "a signed-in caller's error page keeps the navigation")
+                            let who = caller == "provider" ? "admin (domain)" : caller == "other" ? "boss (\(other))" : "\(caller == "admin" ? "boss" : caller) (\(tenant))"
+                            #expect(page.text.contains("id=\"who\">\(who)<"), "\(caller): the error page names who is signed in")
                         }
                         // No page links to a tenant its caller may not see.
                         let foreign = caller == "other" ? tenant : (caller == "provider" ? nil : other)

@@ -1,3 +1,4 @@
+import CanopyStore
 import Hummingbird
 import HTTPTypes
 
@@ -8,6 +9,8 @@ struct ConsoleMiddleware: RouterMiddleware {
     typealias Context = CanopyRequestContext
 
     let authenticator: Authenticator
+    /// Names who is signed in on error pages.
+    let world: World
     let secureCookies: Bool
 
     /// The session cookie: `HttpOnly` (no script reads it), `SameSite=Strict` (no other site's
@@ -36,7 +39,7 @@ struct ConsoleMiddleware: RouterMiddleware {
         if request.method != .get, request.method != .head, !SameOrigin.holds(for: request) {
             response = try ConsolePage.error(
                 .forbidden, "This form was sent from another site's page (its Origin is not this server's); open the console and send it from there.",
-                signedIn: context.identity != nil
+                signedInAs: signedInAs(context.identity)
             )
         } else {
             do {
@@ -51,13 +54,21 @@ struct ConsoleMiddleware: RouterMiddleware {
                     if refusal.status.code >= 500 {
                         context.logger.error("console page failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
                     }
-                    response = try ConsolePage.error(refusal.status, refusal.message, signedIn: context.identity != nil)
+                    response = try ConsolePage.error(refusal.status, refusal.message, signedInAs: signedInAs(context.identity))
                     for header in refusal.headers { response.headers.append(header) }
                 }
             }
         }
         for header in Self.securityHeaders where response.headers[header.name] == nil { response.headers.append(header) }
         return response
+    }
+
+    /// `boss (coke)` for a session's identity, as every page's header shows it.
+    private func signedInAs(_ identity: Identity?) -> String? {
+        guard let identity else { return nil }
+        let snapshot = world.snapshot
+        guard let user = snapshot.user(identity.userID, in: identity.tenantID) else { return "signed in" }
+        return ConsolePage.Frame.label(username: user.username, tenant: identity.tenantID.flatMap { snapshot.tenant($0)?.tenant.name })
     }
 }
 

@@ -15,16 +15,18 @@ enum ConsolePage {
         init(title: String, caller: Caller? = nil) {
             self.title = title
             signedInAs = caller.map { caller in
-                let tenant = caller.principal.tenantID.flatMap { caller.snapshot.tenant($0)?.tenant.name } ?? "domain"
-                return "\(caller.principal.user.username) (\(tenant))"
+                Self.label(username: caller.principal.user.username, tenant: caller.principal.tenantID.flatMap { caller.snapshot.tenant($0)?.tenant.name })
             }
         }
 
-        /// A page drawn where the caller is known only to be signed in (an error page).
-        init(title: String, signedIn: Bool) {
+        /// A page drawn outside a route (an error page), for whoever `signedInAs` names.
+        init(title: String, signedInAs: String?) {
             self.title = title
-            signedInAs = signedIn ? "signed in" : nil
+            self.signedInAs = signedInAs
         }
+
+        /// `boss (coke)`; `admin (domain)` for the domain's own users.
+        static func label(username: String, tenant: String?) -> String { "\(username) (\(tenant ?? "domain"))" }
     }
 
     static func render(_ template: String, _ page: Any, status: HTTPResponse.Status = .ok) throws -> Response {
@@ -34,8 +36,11 @@ enum ConsolePage {
         return Response(status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    static func error(_ status: HTTPResponse.Status, _ message: String, signedIn: Bool) throws -> Response {
-        let page = ErrorPage(frame: Frame(title: status.reasonPhrase, signedIn: signedIn), status: Int(status.code), reason: status.reasonPhrase, message: message, signedIn: signedIn)
+    static func error(_ status: HTTPResponse.Status, _ message: String, signedInAs: String?) throws -> Response {
+        let page = ErrorPage(
+            frame: Frame(title: status.reasonPhrase, signedInAs: signedInAs), status: Int(status.code), reason: status.reasonPhrase, message: message,
+            signedIn: signedInAs != nil
+        )
         return try render("error", page, status: status)
     }
 

@@ -17,7 +17,7 @@ struct ConsoleRoutes {
 
     func register(on router: Router<CanopyRequestContext>) {
         let console = router.group("ui")
-        console.add(middleware: ConsoleMiddleware(authenticator: services.authenticator, secureCookies: secureCookies))
+        console.add(middleware: ConsoleMiddleware(authenticator: services.authenticator, world: services.world, secureCookies: secureCookies))
         console.get("login") { _, context in
             if context.identity != nil { return ConsolePage.redirect(to: "/ui") }
             return try ConsolePage.render("login", LoginPage(frame: .init(title: "Sign in"), message: nil, tenant: "", username: ""))
