@@ -1,0 +1,82 @@
+import CanopyModel
+import CanopyStore
+import Foundation
+import Logging
+import Testing
+import TestSupport
+
+/// Two replicas' worlds on one PostgreSQL database, each following the other through the change
+/// feed as fast as it can: a replica's own commits are in its snapshot the moment they return,
+/// whatever its feed reader swaps in meanwhile, and the other replica's commits arrive.
+@Suite struct WorldFeedTests {
+    @Test func ownCommitsStayInTheSnapshotWhileTheFeedIsFollowed() async throws {
+        guard let url = try await TestBackend.postgres.freshDatabaseURL() else { return }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let first = try await SQLStore.open(dataDirectory: directory.path, databaseURL: url, logger: Logger(label: "feed-test"))
+        let second = try await SQLStore.open(dataDirectory: directory.path, databaseURL: url, logger: Logger(label: "feed-test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await first.run() }
+            group.addTask { try await second.run() }
+            try await first.migrate()
+            let a = try await World(store: first), b = try await World(store: second)
+            let rounds = 60
+            let followers = Task {
+                await withTaskGroup(of: Void.self) { readers in
+                    for world in [a, b] {
+                        readers.addTask {
+                            while !Task.isCancelled { _ = try? await world.catchUp() }
+                        }
+                    }
+                }
+            }
+            defer { followers.cancel() }
+            try await withThrowingTaskGroup(of: [String].self) { writers in
+                for (world, prefix) in [(a, "a"), (b, "b")] {
+                    writers.addTask {
+                        var lost: [String] = []
+                        for index in 0..<rounds {
+                            try await Self.createTenant("\(prefix)\(index)", in: world)
+                            // Every tenant this replica made so far, at once and a moment later.
+                            for check in 0..<2 {
+                                if check == 1 { try await Task.sleep(for: .milliseconds(3)) }
+                                let snapshot = world.snapshot
+                                for made in 0...index {
+                                    let name = "\(prefix)\(made)", part = snapshot.tenant(named: name)
+                                    if part?.user(named: "boss") == nil || part?.grants.isEmpty != false { lost.append(name) }
+                                }
+                            }
+                        }
+                        return Array(Set(lost)).sorted()
+                    }
+                }
+                for try await lost in writers { #expect(lost.isEmpty, "own commits missing from the snapshot after them: \(lost)") }
+            }
+            try await eventually(within: 5, "each replica has every tenant, each with its admin") {
+                [a, b].allSatisfy { world in
+                    let tenants = world.snapshot.tenants.values
+                    return tenants.count == 2 * rounds && tenants.allSatisfy { $0.user(named: "boss") != nil && $0.grants.count == 1 }
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// As `POST /api/v1/tenants` does: the tenant, its first admin and their grant, in one commit
+    /// with a domain-level and a tenant-level audit event.
+    static func createTenant(_ name: String, in world: World) async throws {
+        let now = Date()
+        let tenant = Tenant(id: .random(), name: name, displayName: name, mode: .msp, createdAt: now)
+        let admin = User(id: .random(), tenantID: tenant.id, username: "boss", createdAt: now)
+        let grant = Grant(id: .random(), tenantID: tenant.id, projectID: nil, role: .tenantAdmin, subject: .user(admin.id), createdAt: now)
+        try await world.commit { tx in
+            try await tx.insert(tenant)
+            try await tx.insert(admin, passwordHash: "x")
+            try await tx.insert(grant)
+            return World.Outcome(result: (), changes: [.tenantSaved(tenant), .userSaved(admin), .grantSaved(grant)], audit: [
+                AuditEvent(at: now, actorID: nil, actor: "test", tenantID: nil, projectID: nil, action: "tenant.create", target: "tenants/\(name)", requestID: nil),
+                AuditEvent(at: now, actorID: nil, actor: "test", tenantID: tenant.id, projectID: nil, action: "admin.create", target: "tenants/\(name)/admins/\(grant.id)", requestID: nil),
+            ])
+        }
+    }
+}
