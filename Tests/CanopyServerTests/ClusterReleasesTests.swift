@@ -80,8 +80,8 @@ import TestSupport
                 try await eventually(within: 5, "the clean-up is recorded as done") {
                     try await server.services.world.store.releaseRequest(request.id)?.state.isFinished == true
                 }
-                // Its requester's time is up 1 + 2 + 5 s after the request: the namespace comes back.
-                try await eventually(within: 15, "shop-a comes back") { try await PlacementTests.exists(onprem, "shop-a") }
+                // Its requester's time is up 1 + 2 + 10 s after the request: the namespace comes back.
+                try await eventually(within: 20, "shop-a comes back") { try await PlacementTests.exists(onprem, "shop-a") }
                 let left = try await server.services.world.store.releaseRequest(request.id)
                 #expect(left == nil)
             }

@@ -138,11 +138,12 @@ struct ReleaseDesk: Service {
     }
 
     /// Whether the requester withdraws a finished request before it stops waiting (its deadline
-    /// is `startBy + timeout` and a little); past that, the request is withdrawn here. When the
-    /// database cannot tell, the requester is assumed to have read it: giving objects back to a
-    /// cluster being forgotten would leave them there for good.
+    /// is `startBy + timeout` and 2 s by its clock; 10 s here leave room for clocks that differ);
+    /// past that, the request is withdrawn here. When the database cannot tell, the requester is
+    /// assumed to have read it: giving objects back to a cluster being forgotten would leave them
+    /// there for good.
     private func collected(_ request: ReleaseRequest) async -> Bool {
-        let deadline = request.startBy.addingTimeInterval(ClusterReleases.seconds(request.timeout) + 5)
+        let deadline = request.startBy.addingTimeInterval(ClusterReleases.seconds(request.timeout) + 10)
         do {
             while Date() < deadline {
                 guard try await store.releaseRequest(request.id) != nil else { return true }
