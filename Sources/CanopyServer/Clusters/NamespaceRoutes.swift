@@ -33,20 +33,31 @@ struct NamespaceRoutes {
         router.delete("tenants/{tenant}/projects/{project}/namespaces/{cluster}/{name}") { request, context in
             let caller = try Caller(context, services)
             let (tenant, project) = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
-            let clusterName = try request.parameter("cluster", context), name = try request.parameter("name", context)
             try caller.require(.manageProjectMembers, on: .project(tenant.tenant.id, project.id), "project")
-            guard let cluster = tenant.cluster(named: clusterName),
-                  let placement = tenant.namespace(name, onCluster: cluster.id), placement.projectID == project.id
-            else { throw APIError.notFound("namespace '\(name)' on cluster '\(clusterName)'") }
-            let now = services.now
-            try await services.world.commit { tx in
-                try await tx.deleteNamespace(placement.id)
-                return World.Outcome(
-                    result: (), changes: [.namespaceDeleted(placement)],
-                    audit: [caller.audit("namespace.delete", target(placement, cluster: cluster, in: tenant), tenant: tenant.tenant.id, project: project.id, at: now)]
-                )
-            }
+            let (placement, cluster) = try find(request.parameter("name", context), onCluster: request.parameter("cluster", context), of: project, in: tenant)
+            try await remove(placement, on: cluster, of: project, in: tenant, by: caller)
             return Response(status: .noContent)
+        }
+    }
+
+    /// A namespace of `project` on a cluster of the tenant, by names; 404 otherwise.
+    func find(_ name: String, onCluster clusterName: String, of project: Project, in tenant: TenantSnapshot) throws -> (ProjectNamespace, Cluster) {
+        guard let cluster = tenant.cluster(named: clusterName),
+              let placement = tenant.namespace(name, onCluster: cluster.id), placement.projectID == project.id
+        else { throw APIError.notFound("namespace '\(name)' on cluster '\(clusterName)'") }
+        return (placement, cluster)
+    }
+
+    /// Removes a namespace from its project (the caller's right to is checked before): the
+    /// reconciler then deletes it, and everything in it, from the cluster.
+    func remove(_ placement: ProjectNamespace, on cluster: Cluster, of project: Project, in tenant: TenantSnapshot, by caller: Caller) async throws {
+        let now = services.now
+        try await services.world.commit { tx in
+            try await tx.deleteNamespace(placement.id)
+            return World.Outcome(
+                result: (), changes: [.namespaceDeleted(placement)],
+                audit: [caller.audit("namespace.delete", target(placement, cluster: cluster, in: tenant), tenant: tenant.tenant.id, project: project.id, at: now)]
+            )
         }
     }
 

@@ -191,6 +191,8 @@ struct NewProjectForm {
 struct ProjectPage {
     struct NamespaceRow {
         let cluster: String, name: String, state: String, message: String?
+        /// Where its removal form posts, for those who may remove it.
+        let removePath: String?
     }
 
     struct MemberRow {
@@ -221,6 +223,8 @@ struct ProjectPage {
     /// A refused namespace form's message, and the name typed into it.
     let namespaceError: String?
     let namespaceName: String
+    /// A refused namespace removal: why.
+    let removalError: String?
 }
 
 struct ClusterPage {

@@ -36,6 +36,9 @@ struct ConsoleRoutes {
         registerTenantForms(on: signedIn)
         signedIn.post("tenants/{tenant}/projects/{project}/members") { request, context in try await addMember(request, context) }
         signedIn.post("tenants/{tenant}/projects/{project}/namespaces") { request, context in try await addNamespace(request, context) }
+        signedIn.post("tenants/{tenant}/projects/{project}/namespaces/{cluster}/{name}/remove") { request, context in
+            try await removeNamespace(request, context)
+        }
         signedIn.post("tenants/{tenant}/projects/{project}/members/{id}/remove") { request, context in
             let caller = try Caller(context, services)
             let (tenant, project) = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
@@ -167,7 +170,7 @@ struct ConsoleRoutes {
 
     /// A refused form of the project page: which one, the refusal's message, what was typed.
     struct FormRefusal {
-        enum Form { case member, namespace }
+        enum Form { case member, namespace, removal }
         let form: Form
         let message: String
         let typed: String
@@ -190,7 +193,10 @@ struct ConsoleRoutes {
             )
         }
         let namespaces = NamespaceRoutes(services: services).views(of: project, in: tenant).map {
-            ProjectPage.NamespaceRow(cluster: $0.cluster, name: $0.name, state: $0.status.state.rawValue, message: $0.status.message)
+            ProjectPage.NamespaceRow(
+                cluster: $0.cluster, name: $0.name, state: $0.status.state.rawValue, message: $0.status.message,
+                removePath: managesMembers ? "/ui/tenants/\(tenant.tenant.name)/projects/\(project.name)/namespaces/\($0.cluster)/\($0.name)/remove" : nil
+            )
         }
         let usage = QuotaRoutes(services: services).usage(of: project, in: tenant)
         let usageRows = usage.clusters.flatMap { cluster in
@@ -205,7 +211,8 @@ struct ConsoleRoutes {
             seesMembers: seesMembers, members: members, managesMembers: managesMembers, namesAdmins: namesAdmins,
             formError: refusal?.form == .member ? refusal?.message : nil, formWho: refusal?.form == .member ? refusal?.typed ?? "" : "",
             clusters: managesMembers ? tenant.clusters.values.map(\.name).sorted() : [],
-            namespaceError: refusal?.form == .namespace ? refusal?.message : nil, namespaceName: refusal?.form == .namespace ? refusal?.typed ?? "" : ""
+            namespaceError: refusal?.form == .namespace ? refusal?.message : nil, namespaceName: refusal?.form == .namespace ? refusal?.typed ?? "" : "",
+            removalError: refusal?.form == .removal ? refusal?.message : nil
         ), status: status)
     }
 
@@ -249,6 +256,31 @@ struct ConsoleRoutes {
         let name = form.name.trimmingCharacters(in: .whitespaces)
         return try await submitted(.namespace, typed: name, caller, tenant: tenant, project: project) {
             _ = try await NamespaceRoutes(services: services).add(.init(cluster: form.cluster, name: name, adopt: nil), to: project, in: tenant, by: caller)
+        }
+    }
+
+    struct RemovalForm: Decodable {
+        /// The namespace's name, typed again: removing deletes it and everything in it.
+        let confirm: String
+    }
+
+    /// A namespace row's removal form: `DELETE …/namespaces/{cluster}/{name}` of the API once the
+    /// namespace's name is typed again (422 on the page otherwise: nothing is removed).
+    private func removeNamespace(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        let (tenant, project) = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
+        try caller.require(.manageProjectMembers, on: .project(tenant.tenant.id, project.id), "project")
+        let routes = NamespaceRoutes(services: services)
+        let (placement, cluster) = try routes.find(request.parameter("name", context), onCluster: request.parameter("cluster", context), of: project, in: tenant)
+        guard let form = try await ConsolePage.form(RemovalForm.self, from: request) else { throw APIError.malformed("the form needs confirm") }
+        return try await submitted(.removal, typed: "", caller, tenant: tenant, project: project) {
+            guard form.confirm.trimmingCharacters(in: .whitespaces) == placement.name else {
+                throw APIError.invalid(
+                    "to remove namespace '\(placement.name)' (it is deleted from cluster '\(cluster.name)' with everything in it), type its name",
+                    field: "confirm"
+                )
+            }
+            try await routes.remove(placement, on: cluster, of: project, in: tenant, by: caller)
         }
     }
 

@@ -143,11 +143,13 @@ extension ConsolePage {
             <p id="summary">{{#role}}Your role: {{role}}. {{/role}}Pod security: {{podSecurity}}.{{#caps}} Caps: {{caps}}.{{/caps}}</p>
             <h2>Namespaces</h2>
             {{^empty(namespaces)}}
+            {{#removalError}}<p class="error" role="alert" id="removal-error">{{removalError}}</p>{{/removalError}}
             <table id="namespaces">
-            <tr><th>Cluster</th><th>Namespace</th><th>State</th></tr>
-            {{#namespaces}}<tr><td>{{cluster}}</td><td>{{name}}</td><td>{{state}}{{#message}} <span class="note">{{message}}</span>{{/message}}</td></tr>
+            <tr><th>Cluster</th><th>Namespace</th><th>State</th><th></th></tr>
+            {{#namespaces}}<tr><td>{{cluster}}</td><td>{{name}}</td><td>{{state}}{{#message}} <span class="note">{{message}}</span>{{/message}}</td><td>{{#removePath}}<form method="post" action="{{.}}" class="remove-namespace"><input name="confirm" required autocomplete="off" placeholder="type {{name}} to remove it" aria-label="to remove {{name}} and everything in it from {{cluster}}, type its name"><button type="submit">Remove</button></form>{{/removePath}}</td></tr>
             {{/namespaces}}
             </table>
+            {{#managesMembers}}<p class="note">Removing a namespace deletes it, and everything in it, from its cluster.</p>{{/managesMembers}}
             {{/empty(namespaces)}}
             {{^namespaces}}<p class="note" id="no-namespaces">No namespaces yet.</p>{{/namespaces}}
             {{#managesMembers}}
