@@ -42,8 +42,16 @@ struct ClusterRoutes {
         let caller = try Caller(context, services)
         let (tenant, cluster) = try find(request, context, caller)
         try caller.require(.manageClusters, on: .tenant(tenant.tenant.id), "tenant")
-        let placed = tenant.namespaces(onCluster: cluster.id)
         let cascade = request.uri.queryParameters.get("cascade") == "true"
+        let released = try await remove(cluster, of: tenant, cascade: cascade, by: caller)
+        guard cascade else { return Response(status: .noContent) }
+        return try JSONBody.response(released)
+    }
+
+    /// Removes a cluster from its tenant as `DELETE …/clusters/{c}` does (the caller's right to
+    /// is checked before); what was removed. Shared by the API and the console.
+    func remove(_ cluster: Cluster, of tenant: TenantSnapshot, cascade: Bool, by caller: Caller) async throws -> ClusterReleaseView {
+        let placed = tenant.namespaces(onCluster: cluster.id)
         let target = "tenants/\(tenant.tenant.name)/clusters/\(cluster.name)"
         if !placed.isEmpty && !cascade {
             let names = placed.prefix(5).map { "\(tenant.project($0.projectID)?.name ?? "?")/\($0.name)" }.joined(separator: ", ")
@@ -85,9 +93,8 @@ struct ClusterRoutes {
                 audit: [caller.audit("cluster.delete", target, tenant: tenant.tenant.id, at: now)]
             )
         }
-        guard cascade else { return Response(status: .noContent) }
         let removed = placed.map { "\(tenant.project($0.projectID)?.name ?? "?")/\($0.name)" }.sorted()
-        return try JSONBody.response(ClusterReleaseView(cluster: cluster.name, removedNamespaces: removed, writes: writes))
+        return ClusterReleaseView(cluster: cluster.name, removedNamespaces: removed, writes: writes)
     }
 
     func find(_ request: Request, _ context: AuthenticatedContext, _ caller: Caller) throws -> (TenantSnapshot, Cluster) {

@@ -240,6 +240,8 @@ struct ClusterPage {
     let liveCapacity: Bool
     let resources: [CapacityRow]
     let projects: [UsageRow]
+    /// A refused removal: why.
+    let removalError: String?
 }
 
 struct UsersPage {

@@ -22,6 +22,13 @@ extension ConsoleRoutes {
         let kubeconfig: String
     }
 
+    struct ClusterRemovalBody: Decodable {
+        /// The cluster's name, typed again.
+        let confirm: String
+        /// `true` when the box to delete the project namespaces too is ticked.
+        let cascade: String?
+    }
+
     struct ProjectFormBody: Decodable {
         let name: String
         let displayName: String?
@@ -41,6 +48,25 @@ extension ConsoleRoutes {
         signedIn.post("tenants/{tenant}/users") { request, context in try await addUser(request, context) }
         signedIn.post("tenants") { request, context in try await addTenant(request, context) }
         signedIn.post("tenants/{tenant}/clusters") { request, context in try await addCluster(request, context) }
+        signedIn.post("tenants/{tenant}/clusters/{cluster}/remove") { request, context in try await removeCluster(request, context) }
+    }
+
+    /// `DELETE …/clusters/{c}` of the API (`?cascade=true` with the box ticked) once the cluster's
+    /// name is typed again; on to the tenant's page.
+    private func removeCluster(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        let routes = ClusterRoutes(services: services)
+        let (tenant, cluster) = try routes.find(request, context, caller)
+        try caller.require(.manageClusters, on: .tenant(tenant.tenant.id), "tenant")
+        guard let form = try await ConsolePage.form(ClusterRemovalBody.self, from: request) else { throw APIError.malformed("the form needs confirm") }
+        return try await ConsolePage.submit({
+            guard form.confirm.trimmed == cluster.name else {
+                throw APIError.invalid("to remove cluster '\(cluster.name)', type its name", field: "confirm")
+            }
+            _ = try await routes.remove(cluster, of: tenant, cascade: form.cascade == "true", by: caller)
+        }, then: "/ui/tenants/\(tenant.tenant.name)") { message, status in
+            try clusterPage(caller, tenant: tenant, cluster: cluster, removalError: message, status: status)
+        }
     }
 
     /// `POST /api/v1/tenants` with the first admin; on to the new tenant's page.

@@ -296,8 +296,9 @@ struct ConsoleRoutes {
         }
     }
 
-    /// A cluster's capacity and how the share planner divides it (`…/clusters/{c}/allocation`).
-    private func clusterPage(_ caller: Caller, tenant: TenantSnapshot, cluster: Cluster) throws -> Response {
+    /// A cluster's capacity and how the share planner divides it (`…/clusters/{c}/allocation`);
+    /// after a refused removal, with why.
+    func clusterPage(_ caller: Caller, tenant: TenantSnapshot, cluster: Cluster, removalError: String? = nil, status: HTTPResponse.Status = .ok) throws -> Response {
         let allocation = QuotaRoutes(services: services).allocation(of: cluster, in: tenant)
         let resources = allocation.capacity.keys.sorted().map { resource in
             ClusterPage.CapacityRow(
@@ -314,8 +315,9 @@ struct ConsoleRoutes {
         return try ConsolePage.render("cluster", ClusterPage(
             frame: .init(title: "\(tenant.tenant.name)/\(cluster.name)", caller: caller), tenant: tenant.tenant.name, name: cluster.name,
             server: cluster.server, kubernetesVersion: cluster.kubernetesVersion, state: health.state.rawValue, lastError: health.lastError,
-            planned: allocation.planned, liveCapacity: allocation.liveCapacity, resources: resources, projects: projects
-        ))
+            planned: allocation.planned, liveCapacity: allocation.liveCapacity, resources: resources, projects: projects,
+            removalError: removalError
+        ), status: status)
     }
 
     /// A tenant's users and admins (`…/users`, `…/admins`), for those who see inside it; after a

@@ -216,6 +216,14 @@ extension ConsolePage {
             </table>
             {{/empty(projects)}}
             {{^projects}}<p class="note">No project has namespaces here.</p>{{/projects}}
+            <h2>Remove this cluster</h2>
+            {{#removalError}}<p class="error" role="alert" id="removal-error">{{removalError}}</p>{{/removalError}}
+            <form method="post" action="/ui/tenants/{{tenant}}/clusters/{{name}}/remove" id="remove-cluster">
+            <label>Type the cluster's name <input name="confirm" id="remove-cluster-name" required autocomplete="off" placeholder="{{name}}"></label>
+            <label><input type="checkbox" name="cascade" value="true" id="remove-cluster-cascade"> also delete the projects' namespaces on it, with everything in them</label>
+            <button type="submit" id="remove-cluster-button">Remove</button>
+            </form>
+            <p class="note">Canopy removes what it made in the cluster (its roles, bindings, quotas; with the box ticked, the project namespaces too), then forgets the cluster; its other workloads stay.</p>
             {{> footer}}
             """,
         "users": """
