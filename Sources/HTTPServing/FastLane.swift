@@ -6,9 +6,9 @@ import NIOHTTP1
 ///
 /// `take` is asked, on the event loop, about each request head that arrives while nothing else
 /// is being answered on the connection; it returns the exchange that will answer it, or `nil` to
-/// leave the request to Hummingbird as usual. Answers keep the order of their requests: while an
-/// exchange runs, the connection reads nothing more, and a request that arrives while Hummingbird
-/// still answers an earlier one goes to Hummingbird.
+/// leave the request to Hummingbird as usual. Answers keep the order of their requests: what is
+/// read while an exchange runs waits for it to end (and reading pauses once a few parts wait),
+/// and a request that arrives while Hummingbird still answers an earlier one goes to Hummingbird.
 public struct FastLane: Sendable {
     let take: @Sendable (HTTPRequestHead, any Channel) -> (any FastLaneExchange)?
 
@@ -104,7 +104,7 @@ final class FastLaneHandler: ChannelDuplexHandler {
     /// Parts read while an exchange runs, taken up when it ends; a request that could not be
     /// read is passed on in its turn.
     private var waiting: [Result<NIOAny, any Error>] = []
-    /// A read the pipeline asked for while an exchange ran.
+    /// A read the pipeline asked for while an exchange ran with `maxWaiting` parts waiting.
     private var heldRead = false
     /// A graceful shutdown began while an exchange ran.
     private var heldQuiesce: Any?
@@ -181,13 +181,18 @@ final class FastLaneHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Reading goes on while an exchange runs (a client usually sends nothing meanwhile, and
+    /// stopping and resuming cost two `epoll_ctl` calls per request) until `maxWaiting` parts
+    /// wait behind it.
     func read(context: ChannelHandlerContext) {
-        if exchange != nil {
+        if exchange != nil, waiting.count >= Self.maxWaiting {
             heldRead = true
             return
         }
         context.read()
     }
+
+    static let maxWaiting = 16
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if !steppedAside, case .end = unwrapOutboundIn(data), handedOn > 0 { handedOn -= 1 }

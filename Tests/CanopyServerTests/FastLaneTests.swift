@@ -139,6 +139,34 @@ import TestSupport
         }
     }
 
+    /// Many lane GETs written back to back: far more wait behind the first than the lane reads
+    /// ahead (`FastLaneHandler.maxWaiting`), so reading pauses and resumes; every one is the
+    /// lane's and answered in order, and the connection reads the next request afterwards.
+    @Test func manyPipelinedLaneRequestsAreAnsweredInOrderAndReadingResumes() async throws {
+        try await Self.withFastLane { sim, server, fixture in
+            let cluster = try PlacementTests.client(sim, "onprem")
+            for name in ["a", "b"] { _ = try await cluster.create(ProxyTests.pod(name, "mkt-dev")) }
+            let member = try #require(fixture.tokens["coke-pm"])
+            try await Self.warm(server, token: member)
+            // 30 requests, 60 parts (a head and an end each): well over `maxWaiting`, and few
+            // enough to be answered within the token record's 10 seconds on a loaded machine.
+            let names = (0..<30).map { $0 % 3 == 0 ? "a" : "b" }
+            let connection = try await RawConnection(server)
+            defer { connection.channel.close(promise: nil) }
+            let before = server.services.fastLane.answered, started = ContinuousClock.now
+            let answers = try await connection.exchange(names.map { (Self.pods + "/" + $0, member) })
+            let took = ContinuousClock.now - started
+            #expect(answers.count == names.count)
+            for (name, answer) in zip(names, answers) {
+                let text = String(buffer: answer.body)
+                #expect(answer.head.status == .ok && text.contains("\"name\":\"\(name)\""), "\(name): \(answer.head.status) \(text.prefix(200))")
+            }
+            #expect(server.services.fastLane.answered - before == names.count, "answered in \(took)")
+            let next = try await connection.exchange([(Self.pods + "/a", member)])
+            #expect(next.first?.head.status == .ok)
+        }
+    }
+
     /// Answers far larger than a socket's buffers stream through whole; a revoked token is
     /// refused at the next request; a cluster that goes away gives a 503 `Status` (the kept
     /// connections to it are found dead), and the lane serves again once it is back.

@@ -127,4 +127,32 @@ import TestSupport
         try await made.channel.closeFuture.get()
         #expect(try await loop.submit { made.retired }.get())
     }
+
+    /// A connection put back is taken by the next request; one left idle longer than the pool
+    /// keeps them is closed by the event loop's sweep (and not taken), while one put back since
+    /// stays.
+    @Test func idleConnectionsAreClosedAfterTheirTime() async throws {
+        try await TestKubeSim.with(http2: false) { sim in
+            let target = try Self.target(sim, http2: false)
+            let pool = UpstreamPool(keepIdle: .seconds(2), sweepInterval: .milliseconds(100))
+            defer { pool.close() }
+            let (loop, _) = Self.loops
+            func connect() async throws -> any Channel {
+                guard case .http1(let channel) = try await loop.flatSubmit({ pool.connect(target, on: loop) }).get() else {
+                    throw TestFailure("HTTP/2 was chosen")
+                }
+                return channel
+            }
+            let old = try await connect(), fresh = try await connect()
+            try await loop.submit { pool.put(old, target, on: loop) }.get()
+            #expect(try await loop.submit { pool.take(target, on: loop) === old }.get())
+            try await loop.submit { pool.put(old, target, on: loop) }.get()
+            try await Task.sleep(for: .milliseconds(1200))
+            try await loop.submit { pool.put(fresh, target, on: loop) }.get()
+            _ = try await eventually(within: 10, "the idle connection closes") { !old.isActive }
+            #expect(fresh.isActive)
+            #expect(try await loop.submit { (pool.take(target, on: loop) === fresh, pool.take(target, on: loop) == nil) }.get() == (true, true))
+            fresh.close(promise: nil)
+        }
+    }
 }

@@ -6,7 +6,7 @@ import NIOHTTP1
 /// One GET through the fast lane: sent on a stream of the cluster's HTTP/2 connection, or on a
 /// pooled HTTP/1.1 connection to it (or a new one), its answer streamed to the client. Lives on
 /// the client connection's event loop.
-final class FastProxyExchange: FastLaneExchange {
+final class FastProxyExchange: FastLaneExchange, DeadlineWatched {
     private let request: HTTPRequestHead
     private let upstream: UpstreamTarget
     private let pool: UpstreamPool
@@ -24,34 +24,34 @@ final class FastProxyExchange: FastLaneExchange {
     private var head: HTTPResponseHead?
     private var headSent = false
     private var keepAlive = true
-    private var finished = false {
-        didSet { if finished { deadlineTimer?.cancel() } }
-    }
-    private let deadline: TimeAmount
-    private var deadlineTimer: Scheduled<Void>?
+    private var finished = false
+    private let deadlines: LaneDeadlines
+
+    /// Whether the answer has ended (or the client has left).
+    var isFinished: Bool { finished }
 
     init(
         request: HTTPRequestHead, upstream: UpstreamTarget, pool: UpstreamPool, eventLoop: any EventLoop, metrics: FastLaneMetrics,
-        deadline: TimeAmount
+        deadlines: LaneDeadlines
     ) {
         self.request = request
         self.upstream = upstream
         self.pool = pool
         self.eventLoop = eventLoop
         self.metrics = metrics
-        self.deadline = deadline
+        self.deadlines = deadlines
     }
 
     func start(_ responder: FastLaneResponder) {
         self.responder = responder
-        deadlineTimer = eventLoop.assumeIsolated().scheduleTask(in: deadline) { [self] in deadlinePassed() }
+        deadlines.watch(self, on: eventLoop)
         send(reusing: true)
     }
 
     /// The cluster took longer than the proxy's deadline (as on the router's path): before its
     /// answer began, a 503 `Status`; within it, the client's connection is closed. The cluster's
-    /// connection is closed either way.
-    private func deadlinePassed() {
+    /// connection is closed either way. Called by `LaneDeadlines`.
+    func deadlinePassed() {
         guard !finished else { return }
         let channel = channel
         self.channel = nil
@@ -62,7 +62,7 @@ final class FastProxyExchange: FastLaneExchange {
             metrics.record(status: Int(head?.status.code ?? 0), since: startedAt)
             responder?.fail()
         } else {
-            failBeforeAnswer("GET \(upstream.server) did not answer within \(deadline.nanoseconds / 1_000_000_000) s")
+            failBeforeAnswer("GET \(upstream.server) did not answer within \(deadlines.deadline.nanoseconds / 1_000_000_000) s")
         }
     }
 

@@ -23,12 +23,14 @@ struct ProxyFastLane: Service {
     let services: APIServices
     let clients: ProxyClients
     let pool: UpstreamPool
+    let deadlines: LaneDeadlines
     var metrics: FastLaneMetrics { services.fastLane }
 
     init(services: APIServices, clients: ProxyClients) {
         self.services = services
         self.clients = clients
         pool = UpstreamPool()
+        deadlines = LaneDeadlines(deadline: clients.deadline)
     }
 
     /// Closes the connections to clusters at a graceful shutdown.
@@ -83,7 +85,7 @@ struct ProxyFastLane: Service {
         if let credential = upstream.authorization { request.headers.add(name: "Authorization", value: credential) }
         request.headers.add(name: "Impersonate-User", value: access.user)
         for group in access.groups { request.headers.add(name: "Impersonate-Group", value: group) }
-        return FastProxyExchange(request: request, upstream: upstream, pool: pool, eventLoop: eventLoop, metrics: metrics, deadline: clients.deadline)
+        return FastProxyExchange(request: request, upstream: upstream, pool: pool, eventLoop: eventLoop, metrics: metrics, deadlines: deadlines)
     }
 
     static let prefix = "/k8s/clusters/"

@@ -200,8 +200,8 @@ private final class StreamCount: NIOHTTP2StreamDelegate, @unchecked Sendable {
 
 /// Idle connections to clusters, per cluster version and event loop (a connection serves
 /// requests of its own event loop only, so nothing hops between threads). An idle connection is
-/// closed after a minute. A cluster that speaks HTTP/2 gets one connection per event loop,
-/// carrying up to `MultiplexedConnection.maxStreams` requests at once.
+/// closed after a minute (within five seconds more). A cluster that speaks HTTP/2 gets one
+/// connection per event loop, carrying up to `MultiplexedConnection.maxStreams` requests at once.
 final class UpstreamPool: Sendable {
     private struct Key: Hashable {
         let cluster: ClusterID
@@ -211,10 +211,15 @@ final class UpstreamPool: Sendable {
 
     private struct Idle: @unchecked Sendable {
         let channel: any Channel
-        let expiry: Scheduled<Void>
+        /// When it was put back.
+        let since: NIODeadline
     }
 
     private let idle = Mutex<(open: Bool, channels: [Key: [Idle]])>((true, [:]))
+    /// Per event loop that has kept a connection, the task that closes those idle for longer
+    /// than `idleTimeout` (one task per loop, not a timer per connection put back: scheduling
+    /// and cancelling one at every request was 1 % of the lane's CPU).
+    private let sweepers = Mutex<(open: Bool, tasks: [ObjectIdentifier: RepeatedTask])>((true, [:]))
     private let multiplexed = Mutex<[Key: [MultiplexedConnection]]>([:])
     /// Connections being made to clusters known to speak HTTP/2: the requests that come
     /// meanwhile wait for them rather than each open one of their own.
@@ -227,6 +232,15 @@ final class UpstreamPool: Sendable {
     }
     static let idleTimeout: TimeAmount = .seconds(60)
     static let maxIdle = 128
+    /// How long a connection is kept idle, and how often an event loop's idle connections are
+    /// looked at (one idle for `keepIdle` closes within `sweepInterval` more).
+    let keepIdle: TimeAmount
+    let sweepInterval: TimeAmount
+
+    init(keepIdle: TimeAmount = UpstreamPool.idleTimeout, sweepInterval: TimeAmount = .seconds(5)) {
+        self.keepIdle = keepIdle
+        self.sweepInterval = sweepInterval
+    }
 
     private func key(_ target: UpstreamTarget, _ eventLoop: any EventLoop) -> Key {
         Key(cluster: target.cluster, version: target.version, eventLoop: ObjectIdentifier(eventLoop))
@@ -236,7 +250,6 @@ final class UpstreamPool: Sendable {
     func take(_ target: UpstreamTarget, on eventLoop: any EventLoop) -> (any Channel)? {
         let key = key(target, eventLoop)
         while let found = idle.withLock({ $0.channels[key]?.popLast() }) {
-            found.expiry.cancel()
             if found.channel.isActive { return found.channel }
         }
         return nil
@@ -282,24 +295,35 @@ final class UpstreamPool: Sendable {
     /// Keeps `channel` (of `eventLoop`, done with its answer) for the next request.
     func put(_ channel: any Channel, _ target: UpstreamTarget, on eventLoop: any EventLoop) {
         let key = key(target, eventLoop)
-        let id = ObjectIdentifier(channel)
-        let expiry = eventLoop.scheduleTask(in: Self.idleTimeout) { [self] in
-            let expired = idle.withLock { idle -> Bool in
-                guard let index = idle.channels[key]?.firstIndex(where: { ObjectIdentifier($0.channel) == id }) else { return false }
-                idle.channels[key]!.remove(at: index)
-                return true
-            }
-            if expired { channel.close(promise: nil) }
-        }
         let kept = idle.withLock { idle -> Bool in
             guard idle.open, idle.channels[key, default: []].count < Self.maxIdle else { return false }
-            idle.channels[key, default: []].append(Idle(channel: channel, expiry: expiry))
+            idle.channels[key, default: []].append(Idle(channel: channel, since: .now()))
             return true
         }
-        if !kept {
-            expiry.cancel()
-            channel.close(promise: nil)
+        guard kept else { return channel.close(promise: nil) }
+        sweepers.withLock { sweepers in
+            guard sweepers.open, sweepers.tasks[key.eventLoop] == nil else { return }
+            sweepers.tasks[key.eventLoop] = eventLoop.scheduleRepeatedTask(initialDelay: sweepInterval, delay: sweepInterval) { [self] _ in
+                closeIdle(on: key.eventLoop, before: .now() - keepIdle)
+            }
         }
+    }
+
+    /// Closes the connections of an event loop put back before `limit`, and any closed meanwhile.
+    func closeIdle(on eventLoop: ObjectIdentifier, before limit: NIODeadline) {
+        let expired = idle.withLock { idle -> [any Channel] in
+            var expired: [any Channel] = []
+            for key in idle.channels.keys where key.eventLoop == eventLoop {
+                // Taken from the end (the newest first), so the oldest are at the front.
+                let channels = idle.channels[key]!
+                let stale = channels.prefix { $0.since < limit || !$0.channel.isActive }.count
+                guard stale > 0 else { continue }
+                expired += channels.prefix(stale).map(\.channel)
+                idle.channels[key]!.removeFirst(stale)
+            }
+            return expired
+        }
+        for channel in expired { channel.close(promise: nil) }
     }
 
     /// Closes every idle connection, and from now on each one done with its answer.
@@ -308,10 +332,12 @@ final class UpstreamPool: Sendable {
             defer { idle = (false, [:]) }
             return idle.channels.values.flatMap { $0 }
         }
-        for found in closing {
-            found.expiry.cancel()
-            found.channel.close(promise: nil)
+        for found in closing { found.channel.close(promise: nil) }
+        let tasks = sweepers.withLock { sweepers in
+            defer { sweepers = (false, [:]) }
+            return sweepers.tasks.values
         }
+        for task in tasks { task.cancel() }
         let connections = multiplexed.withLock { connections in
             defer { connections = [:] }
             return connections.values.flatMap { $0 }
