@@ -62,3 +62,18 @@ struct ConsoleClient {
             .replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "'", with: "&#39;")
     }
 }
+
+extension ConsoleClient {
+    /// The fixture's world with its clusters imported, and a console client.
+    static func withConsole(_ body: @Sendable (TestKubeSim, TestServer, Fixture, ConsoleClient) async throws -> Void) async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with { server in
+                let fixture = try await Fixture.build(server)
+                try await PlacementTests.importClusters(server, sim, fixture)
+                let browser = try ConsoleClient(server)
+                defer { browser.close() }
+                try await body(sim, server, fixture, browser)
+            }
+        }
+    }
+}

@@ -70,45 +70,39 @@ import TestSupport
     }
 
     @Test func projectAdminsPlaceNamespacesThroughTheProjectPage() async throws {
-        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
-            try await TestServer.with { server in
-                let fixture = try await Fixture.build(server)
-                try await PlacementTests.importClusters(server, sim, fixture)
-                let browser = try ConsoleClient(server)
-                defer { browser.close() }
-                let projectAdmin = try #require(fixture.tokens["coke-pa"])
-                let page = "/ui/tenants/coke/projects/marketing", form = "/ui/tenants/coke/projects/marketing/namespaces"
-                let adminPage = try await browser.send(.GET, page, cookie: projectAdmin)
-                #expect(adminPage.text.contains("<option value=\"cloud\">cloud</option><option value=\"onprem\">onprem</option></select>"), "the tenant's clusters, not another tenant's")
-                #expect(!(try await browser.send(.GET, page, cookie: fixture.tokens["coke-pm"])).text.contains("id=\"add-namespace\""))
+        try await ConsoleClient.withConsole { sim, server, fixture, browser in
+            let projectAdmin = try #require(fixture.tokens["coke-pa"])
+            let page = "/ui/tenants/coke/projects/marketing", form = "/ui/tenants/coke/projects/marketing/namespaces"
+            let adminPage = try await browser.send(.GET, page, cookie: projectAdmin)
+            #expect(adminPage.text.contains("<option value=\"cloud\">cloud</option><option value=\"onprem\">onprem</option></select>"), "the tenant's clusters, not another tenant's")
+            #expect(!(try await browser.send(.GET, page, cookie: fixture.tokens["coke-pm"])).text.contains("id=\"add-namespace\""))
 
-                let added = try await browser.send(.POST, form, cookie: projectAdmin, form: ["cluster": "onprem", "name": "marketing-qa"])
-                #expect(added.status == 303 && added.headers.first(name: "location") == page)
-                let listed = try await server.request(.GET, "/api/v1/tenants/coke/projects/marketing/namespaces", token: projectAdmin)
-                #expect(listed.items.contains { $0["name"] as? String == "marketing-qa" && $0["cluster"] as? String == "onprem" })
-                try await eventually(within: 30, "the namespace is in the cluster") { try await PlacementTests.exists(PlacementTests.client(sim, "onprem"), "marketing-qa") }
-                #expect(try await browser.send(.GET, page, cookie: projectAdmin).text.contains("<td>onprem</td><td>marketing-qa</td>"))
+            let added = try await browser.send(.POST, form, cookie: projectAdmin, form: ["cluster": "onprem", "name": "marketing-qa"])
+            #expect(added.status == 303 && added.headers.first(name: "location") == page)
+            let listed = try await server.request(.GET, "/api/v1/tenants/coke/projects/marketing/namespaces", token: projectAdmin)
+            #expect(listed.items.contains { $0["name"] as? String == "marketing-qa" && $0["cluster"] as? String == "onprem" })
+            try await eventually(within: 30, "the namespace is in the cluster") { try await PlacementTests.exists(PlacementTests.client(sim, "onprem"), "marketing-qa") }
+            #expect(try await browser.send(.GET, page, cookie: projectAdmin).text.contains("<td>onprem</td><td>marketing-qa</td>"))
 
-                for (fields, status, message) in [
-                    (["cluster": "onprem", "name": "Not_A_Label"], 422, "name must be a DNS label"),
-                    (["cluster": "onprem", "name": "kube-public"], 422, "is a system namespace"),
-                    (["cluster": "west", "name": "marketing-west"], 422, "cluster &#39;west&#39; is not one of this tenant&#39;s clusters"),
-                    (["cluster": "onprem", "name": "marketing-qa"], 409, "is already placed on cluster"),
-                ] {
-                    let refused = try await browser.send(.POST, form, cookie: projectAdmin, form: fields)
-                    #expect(refused.status == status, "\(fields)")
-                    #expect(refused.text.contains("id=\"namespace-error\"") && refused.text.contains(message), "\(fields): \(refused.text)")
-                    #expect(refused.text.contains("value=\"\(fields["name"]!)\"") && !refused.text.contains("id=\"form-error\""))
-                }
-                #expect(try await browser.send(.POST, form, cookie: projectAdmin, body: "name=only").status == 400)
-                for (caller, status) in [("coke-pv", 403), ("coke-pm", 403), ("coke-sales-pa", 404), ("pepsi-admin", 404), ("provider", 404)] {
-                    let answer = try await browser.send(.POST, form, cookie: fixture.tokens[caller], form: ["cluster": "onprem", "name": "by-\(caller)"])
-                    #expect(answer.status == status, "\(caller)")
-                }
-                #expect(try await browser.send(.POST, form, cookie: projectAdmin, form: ["cluster": "onprem", "name": "cross-site"], origin: "http://evil.example").status == 403)
-                let after = try await server.request(.GET, "/api/v1/tenants/coke/projects/marketing/namespaces", token: projectAdmin)
-                #expect(after.items.count == listed.items.count, "nothing refused was placed")
+            for (fields, status, message) in [
+                (["cluster": "onprem", "name": "Not_A_Label"], 422, "name must be a DNS label"),
+                (["cluster": "onprem", "name": "kube-public"], 422, "is a system namespace"),
+                (["cluster": "west", "name": "marketing-west"], 422, "cluster &#39;west&#39; is not one of this tenant&#39;s clusters"),
+                (["cluster": "onprem", "name": "marketing-qa"], 409, "is already placed on cluster"),
+            ] {
+                let refused = try await browser.send(.POST, form, cookie: projectAdmin, form: fields)
+                #expect(refused.status == status, "\(fields)")
+                #expect(refused.text.contains("id=\"namespace-error\"") && refused.text.contains(message), "\(fields): \(refused.text)")
+                #expect(refused.text.contains("value=\"\(fields["name"]!)\"") && !refused.text.contains("id=\"form-error\""))
             }
+            #expect(try await browser.send(.POST, form, cookie: projectAdmin, body: "name=only").status == 400)
+            for (caller, status) in [("coke-pv", 403), ("coke-pm", 403), ("coke-sales-pa", 404), ("pepsi-admin", 404), ("provider", 404)] {
+                let answer = try await browser.send(.POST, form, cookie: fixture.tokens[caller], form: ["cluster": "onprem", "name": "by-\(caller)"])
+                #expect(answer.status == status, "\(caller)")
+            }
+            #expect(try await browser.send(.POST, form, cookie: projectAdmin, form: ["cluster": "onprem", "name": "cross-site"], origin: "http://evil.example").status == 403)
+            let after = try await server.request(.GET, "/api/v1/tenants/coke/projects/marketing/namespaces", token: projectAdmin)
+            #expect(after.items.count == listed.items.count, "nothing refused was placed")
         }
     }
 }

@@ -7,7 +7,7 @@ import TestSupport
 /// everyone else.
 @Suite struct ConsoleRemovalFormsTests {
     @Test func projectAdminsRemoveANamespaceByTypingItsName() async throws {
-        try await Self.withConsole { sim, server, fixture, browser in
+        try await ConsoleClient.withConsole { sim, server, fixture, browser in
             let admin = try #require(fixture.tokens["coke-pa"])
             for name in ["mkt-a", "mkt-b"] {
                 try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/projects/marketing/namespaces", token: admin, json: [
@@ -46,7 +46,7 @@ import TestSupport
     }
 
     @Test func tenantAdminsRemoveAClusterByTypingItsName() async throws {
-        try await Self.withConsole { sim, server, fixture, browser in
+        try await ConsoleClient.withConsole { sim, server, fixture, browser in
             let admin = try #require(fixture.tokens["coke-admin"])
             try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/projects/marketing/namespaces", token: admin, json: [
                 "cluster": "cloud", "name": "mkt-c",
@@ -83,19 +83,6 @@ import TestSupport
             let gone = try await !PlacementTests.exists(cloud, "mkt-c")
             #expect(gone, "the cascade deleted the project namespace before the cluster was forgotten")
             #expect(try await browser.send(.GET, "/ui/audit?tenant=coke", cookie: admin).text.contains("<td>cluster.delete</td>"))
-        }
-    }
-
-    /// The fixture's world with its clusters imported, and a console client.
-    static func withConsole(_ body: @Sendable (TestKubeSim, TestServer, Fixture, ConsoleClient) async throws -> Void) async throws {
-        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
-            try await TestServer.with { server in
-                let fixture = try await Fixture.build(server)
-                try await PlacementTests.importClusters(server, sim, fixture)
-                let browser = try ConsoleClient(server)
-                defer { browser.close() }
-                try await body(sim, server, fixture, browser)
-            }
         }
     }
 
