@@ -249,13 +249,29 @@ struct UsersPage {
         let username: String, displayName: String, email: String, source: String, state: String
     }
 
+    /// A user or directory group holding the tenant-admin role; `removable` for those who manage
+    /// the tenant's users while another admin remains.
+    struct AdminRow {
+        let who: String, id: String
+        let removable: Bool
+    }
+
     let frame: ConsolePage.Frame
     let tenant: String
     let users: [UserRow]
-    /// Users and directory groups holding the tenant-admin role.
-    let admins: [String]
-    /// The new-user form, for those who may manage the tenant's users.
+    let admins: [AdminRow]
+    /// The form naming another admin, for those who may manage the tenant's users.
+    let adminForm: AdminForm?
+    /// The new-user form, for the same.
     let newUser: NewUserForm?
+}
+
+/// The users page's admin form: who was typed, whether as a directory group, and the refusal's
+/// message (a refused removal's too).
+struct AdminForm {
+    var who = ""
+    var group = false
+    var error: String?
 }
 
 /// The users page's new-user form: what was typed (never the password), and the refusal's message.

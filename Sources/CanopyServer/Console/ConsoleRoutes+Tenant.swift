@@ -3,8 +3,9 @@ import Foundation
 import Hummingbird
 
 /// The console's tenant-level forms: a new tenant on the overview, a new project and a cluster
-/// import on the tenant page, a new local user on the users page. Each goes through the API's own
-/// function (`TenantRoutes.add`, `ProjectRoutes.add`, `ClusterRoutes.add`, `UserRoutes.add`) after
+/// import on the tenant page, a new local user and the tenant's admins on the users page. Each
+/// goes through the API's own function (`TenantRoutes.add`, `ProjectRoutes.add`,
+/// `ClusterRoutes.add`, `UserRoutes.add`, `AdminRoutes.add` and `remove`) after
 /// the same policy check as the API, so it refuses exactly what the API refuses; a refusal comes
 /// back on the page with the API's message and status, and what was typed (never a password or a
 /// kubeconfig).
@@ -43,7 +44,16 @@ extension ConsoleRoutes {
         let email: String?
     }
 
+    struct AdminFormBody: Decodable {
+        /// A user name of the tenant, or a directory group's name.
+        let who: String
+        /// `user` or `group`.
+        let kind: String
+    }
+
     func registerTenantForms(on signedIn: RouterGroup<AuthenticatedContext>) {
+        signedIn.post("tenants/{tenant}/admins") { request, context in try await addAdmin(request, context) }
+        signedIn.post("tenants/{tenant}/admins/{id}/remove") { request, context in try await removeAdmin(request, context) }
         signedIn.post("tenants/{tenant}/projects") { request, context in try await addProject(request, context) }
         signedIn.post("tenants/{tenant}/users") { request, context in try await addUser(request, context) }
         signedIn.post("tenants") { request, context in try await addTenant(request, context) }
@@ -141,6 +151,36 @@ extension ConsoleRoutes {
             var refused = typed
             refused.error = message
             return try tenantPage(caller, tenant: tenant.tenant.name, form: refused, status: status)
+        }
+    }
+
+    /// `POST …/admins` of the API (a user or a directory group); back to the users page.
+    private func addAdmin(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let malformed = "the form needs who and kind (user or group)"
+        let (caller, tenant, form) = try await read(AdminFormBody.self, request, context, requiring: .manageUsers, else: malformed)
+        guard ["user", "group"].contains(form.kind) else { throw APIError.malformed(malformed) }
+        let typed = AdminForm(who: form.who.trimmed, group: form.kind == "group")
+        let body = AdminRoutes.CreateAdminRequest(user: typed.group ? nil : typed.who, group: typed.group ? typed.who : nil)
+        return try await ConsolePage.submit({ _ = try await AdminRoutes(services: services).add(body, to: tenant, by: caller) },
+            then: "/ui/tenants/\(tenant.tenant.name)/users"
+        ) { message, status in
+            var refused = typed
+            refused.error = message
+            return try usersPage(caller, tenant: tenant, adminForm: refused, status: status)
+        }
+    }
+
+    /// `DELETE …/admins/{id}` of the API; back to the users page (a refusal, such as removing the
+    /// last admin, on it).
+    private func removeAdmin(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        let tenant = try caller.tenant(request.parameter("tenant", context))
+        try caller.require(.manageUsers, on: .tenant(tenant.tenant.id), "tenant")
+        let id = GrantID(try request.parameter("id", context))
+        return try await ConsolePage.submit({ try await AdminRoutes(services: services).remove(id, from: tenant, by: caller) },
+            then: "/ui/tenants/\(tenant.tenant.name)/users"
+        ) { message, status in
+            try usersPage(caller, tenant: tenant, adminForm: AdminForm(error: message), status: status)
         }
     }
 

@@ -321,18 +321,24 @@ struct ConsoleRoutes {
     }
 
     /// A tenant's users and admins (`…/users`, `…/admins`), for those who see inside it; after a
-    /// refused new-user form, with its message and what was typed.
-    func usersPage(_ caller: Caller, tenant: TenantSnapshot, form: NewUserForm = NewUserForm(), status: HTTPResponse.Status = .ok) throws -> Response {
+    /// refused new-user or admin form, with its message and what was typed.
+    func usersPage(
+        _ caller: Caller, tenant: TenantSnapshot, form: NewUserForm = NewUserForm(), adminForm: AdminForm = AdminForm(),
+        status: HTTPResponse.Status = .ok
+    ) throws -> Response {
+        let managing = caller.allows(.manageUsers, on: .tenant(tenant.tenant.id))
         let users = tenant.users.values.sorted { $0.username < $1.username }.map { user in
             UsersPage.UserRow(
                 username: user.username, displayName: user.displayName, email: user.email ?? "", source: user.source.rawValue,
                 state: user.disabled ? "disabled" : "active"
             )
         }
-        let admins = tenant.adminGrants.map { GrantView($0, in: tenant) }.map { $0.user ?? "group \($0.group ?? "")" }
+        let admins = tenant.adminGrants.map { GrantView($0, in: tenant) }.map { admin in
+            UsersPage.AdminRow(who: admin.user ?? "group \(admin.group ?? "")", id: admin.id, removable: managing && tenant.adminGrants.count > 1)
+        }
         return try ConsolePage.render("users", UsersPage(
             frame: .init(title: "\(tenant.tenant.name) users", caller: caller), tenant: tenant.tenant.name, users: users, admins: admins,
-            newUser: caller.allows(.manageUsers, on: .tenant(tenant.tenant.id)) ? form : nil
+            adminForm: managing ? adminForm : nil, newUser: managing ? form : nil
         ), status: status)
     }
 

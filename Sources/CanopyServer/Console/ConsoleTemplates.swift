@@ -235,7 +235,18 @@ extension ConsolePage {
             {{/users}}
             </table>
             <h2>Tenant admins</h2>
-            <ul id="admins">{{#admins}}<li>{{.}}</li>{{/admins}}</ul>
+            {{#adminForm}}{{#error}}<p class="error" role="alert" id="admin-error">{{error}}</p>{{/error}}{{/adminForm}}
+            <table id="admins">
+            {{#admins}}<tr><td>{{who}}</td><td>{{#removable}}<form method="post" action="/ui/tenants/{{tenant}}/admins/{{id}}/remove" class="remove-admin"><button type="submit">Remove</button></form>{{/removable}}</td></tr>
+            {{/admins}}
+            </table>
+            {{#adminForm}}
+            <form method="post" action="/ui/tenants/{{tenant}}/admins" id="add-admin">
+            <label>User name or directory group <input name="who" id="admin-who" value="{{who}}" required autocomplete="off"></label>
+            <label>It is a <select name="kind" id="admin-kind"><option value="user">user</option><option value="group"{{#group}} selected{{/group}}>directory group</option></select></label>
+            <button type="submit" id="add-admin-button">Add admin</button>
+            </form>
+            {{/adminForm}}
             {{#newUser}}
             <h2>New local user</h2>
             {{#error}}<p class="error" role="alert" id="user-error">{{error}}</p>{{/error}}
@@ -247,7 +258,7 @@ extension ConsolePage {
             <button type="submit" id="new-user-button">Create</button>
             </form>
             {{/newUser}}
-            <p class="note">Changing or removing users, and directories, is done with <code>canopy user</code> and <code>canopy identity-provider</code>; tenant admins with the API (<code>/api/v1/tenants/{{tenant}}/admins</code>).</p>
+            <p class="note">Changing or removing users, and directories, is done with <code>canopy user</code> and <code>canopy identity-provider</code>. A tenant keeps at least one admin.</p>
             {{> footer}}
             """,
         "tokens": """
