@@ -41,28 +41,35 @@ struct UserRoutes {
         router.delete("tenants/{tenant}/users/{user}") { request, context in
             let caller = try Caller(context, services)
             let (tenant, user) = try find(request, context, caller, forChange: true)
-            guard user.id != caller.principal.user.id else {
-                throw APIError.conflict("you cannot delete your own account")
-            }
-            let remainingAdmins = tenant.adminGrants.filter { $0.subject != .user(user.id) }
-            guard !tenant.adminGrants.contains(where: { $0.subject == .user(user.id) }) || !remainingAdmins.isEmpty else {
-                throw APIError.conflict("'\(user.username)' is the tenant's last admin; name another admin first")
-            }
-            let now = services.now
-            try await services.world.commit { tx in
-                try await tx.deleteUser(user.id)
-                return World.Outcome(
-                    result: (), changes: [.userDeleted(user)],
-                    audit: [caller.audit("user.delete", "tenants/\(tenant.tenant.name)/users/\(user.username)", tenant: tenant.tenant.id, at: now)]
-                )
-            }
+            try await delete(user, from: tenant, by: caller)
             return Response(status: .noContent)
+        }
+    }
+
+    /// Deletes a user as `DELETE …/users/{u}` does (the API and the console's users page): never
+    /// the caller's own account, nor the tenant's last admin. The caller's right to is checked by
+    /// `find`.
+    func delete(_ user: User, from tenant: TenantSnapshot, by caller: Caller) async throws {
+        guard user.id != caller.principal.user.id else {
+            throw APIError.conflict("you cannot delete your own account")
+        }
+        let remainingAdmins = tenant.adminGrants.filter { $0.subject != .user(user.id) }
+        guard !tenant.adminGrants.contains(where: { $0.subject == .user(user.id) }) || !remainingAdmins.isEmpty else {
+            throw APIError.conflict("'\(user.username)' is the tenant's last admin; name another admin first")
+        }
+        let now = services.now
+        try await services.world.commit { tx in
+            try await tx.deleteUser(user.id)
+            return World.Outcome(
+                result: (), changes: [.userDeleted(user)],
+                audit: [caller.audit("user.delete", "tenants/\(tenant.tenant.name)/users/\(user.username)", tenant: tenant.tenant.id, at: now)]
+            )
         }
     }
 
     /// The user named in the path. Reading needs sight of the whole tenant; changing needs the
     /// right to manage users — except for the caller's own account.
-    private func find(_ request: Request, _ context: AuthenticatedContext, _ caller: Caller, forChange: Bool) throws -> (TenantSnapshot, User) {
+    func find(_ request: Request, _ context: AuthenticatedContext, _ caller: Caller, forChange: Bool) throws -> (TenantSnapshot, User) {
         let tenant = try caller.tenant(request.parameter("tenant", context))
         let name = try request.parameter("user", context)
         let isSelf = caller.principal.tenantID == tenant.tenant.id && caller.principal.user.username == name
@@ -112,6 +119,14 @@ struct UserRoutes {
         let caller = try Caller(context, services)
         let (tenant, current) = try find(request, context, caller, forChange: true)
         let body = try await JSONBody.decode(UpdateUserRequest.self, schema: "UpdateUserRequest", from: request, context: context)
+        let saved = try await update(current, in: tenant, with: body, by: caller)
+        return try JSONBody.response(UserView(saved, tenantName: tenant.tenant.name))
+    }
+
+    /// Changes a user as `PATCH …/users/{u}` does (the API and the console's users page): no one
+    /// disables their own account; a directory user's password is the directory's. The caller's
+    /// right to is checked by `find`.
+    func update(_ current: User, in tenant: TenantSnapshot, with body: UpdateUserRequest, by caller: Caller) async throws -> User {
         let isSelf = current.id == caller.principal.user.id
         var user = current
         if let version = body.version { user.version = version }
@@ -143,6 +158,6 @@ struct UserRoutes {
                 audit: [caller.audit("user.update", "tenants/\(tenant.tenant.name)/users/\(saved.username)", tenant: tenant.tenant.id, at: edited.updatedAt)]
             )
         }
-        return try JSONBody.response(UserView(saved, tenantName: tenant.tenant.name))
+        return saved
     }
 }

@@ -247,6 +247,10 @@ struct ClusterPage {
 struct UsersPage {
     struct UserRow {
         let username: String, displayName: String, email: String, source: String, state: String
+        let disabled: Bool
+        /// Whether the caller may disable, enable and delete this user here (they manage the
+        /// tenant's users, and it is not their own account).
+        let manageable: Bool
     }
 
     /// A user or directory group holding the tenant-admin role; `removable` for those who manage
@@ -264,6 +268,8 @@ struct UsersPage {
     let adminForm: AdminForm?
     /// The new-user form, for the same.
     let newUser: NewUserForm?
+    /// A refused change of a user (disabling, enabling, deleting): why.
+    let userError: String?
 }
 
 /// The users page's admin form: who was typed, whether as a directory group, and the refusal's

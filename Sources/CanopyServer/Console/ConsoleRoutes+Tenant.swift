@@ -3,12 +3,12 @@ import Foundation
 import Hummingbird
 
 /// The console's tenant-level forms: a new tenant on the overview, a new project and a cluster
-/// import on the tenant page, a new local user and the tenant's admins on the users page. Each
-/// goes through the API's own function (`TenantRoutes.add`, `ProjectRoutes.add`,
-/// `ClusterRoutes.add`, `UserRoutes.add`, `AdminRoutes.add` and `remove`) after
-/// the same policy check as the API, so it refuses exactly what the API refuses; a refusal comes
-/// back on the page with the API's message and status, and what was typed (never a password or a
-/// kubeconfig).
+/// import on the tenant page; on the users page a new local user, disabling, enabling and
+/// deleting users, and the tenant's admins. Each goes through the API's own function
+/// (`TenantRoutes.add`, `ProjectRoutes.add`, `ClusterRoutes.add`, `UserRoutes.add`, `update` and
+/// `delete`, `AdminRoutes.add` and `remove`) after the same policy check as the API, so it
+/// refuses exactly what the API refuses; a refusal comes back on the page with the API's message
+/// and status, and what was typed (never a password or a kubeconfig).
 extension ConsoleRoutes {
     struct TenantFormBody: Decodable {
         let name: String
@@ -51,7 +51,19 @@ extension ConsoleRoutes {
         let kind: String
     }
 
+    struct UserStateBody: Decodable {
+        /// `true` to disable the user, `false` to enable them again.
+        let disabled: String
+    }
+
+    struct UserRemovalBody: Decodable {
+        /// The user's name, typed again.
+        let confirm: String
+    }
+
     func registerTenantForms(on signedIn: RouterGroup<AuthenticatedContext>) {
+        signedIn.post("tenants/{tenant}/users/{user}/state") { request, context in try await setUserState(request, context) }
+        signedIn.post("tenants/{tenant}/users/{user}/remove") { request, context in try await removeUser(request, context) }
         signedIn.post("tenants/{tenant}/admins") { request, context in try await addAdmin(request, context) }
         signedIn.post("tenants/{tenant}/admins/{id}/remove") { request, context in try await removeAdmin(request, context) }
         signedIn.post("tenants/{tenant}/projects") { request, context in try await addProject(request, context) }
@@ -181,6 +193,45 @@ extension ConsoleRoutes {
             then: "/ui/tenants/\(tenant.tenant.name)/users"
         ) { message, status in
             try usersPage(caller, tenant: tenant, adminForm: AdminForm(error: message), status: status)
+        }
+    }
+
+    /// The caller (who must manage the tenant's users: 404 or 403 as the API answers, also for
+    /// their own account, which the API lets them change but these forms do not offer) and the
+    /// tenant and user the path names.
+    private func userToChange(_ request: Request, _ context: AuthenticatedContext) throws -> (Caller, TenantSnapshot, User) {
+        let caller = try Caller(context, services)
+        let tenant = try caller.tenant(request.parameter("tenant", context))
+        try caller.require(.manageUsers, on: .tenant(tenant.tenant.id), "tenant")
+        let (_, user) = try UserRoutes(services: services).find(request, context, caller, forChange: true)
+        return (caller, tenant, user)
+    }
+
+    /// `PATCH …/users/{u}` of the API with `disabled`; back to the users page.
+    private func setUserState(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let (caller, tenant, user) = try userToChange(request, context)
+        guard let form = try await ConsolePage.form(UserStateBody.self, from: request), let disabled = Bool(form.disabled) else {
+            throw APIError.malformed("the form needs disabled (true or false)")
+        }
+        let change = UserRoutes.UpdateUserRequest(displayName: nil, email: nil, password: nil, disabled: disabled, version: nil)
+        return try await ConsolePage.submit({ _ = try await UserRoutes(services: services).update(user, in: tenant, with: change, by: caller) },
+            then: "/ui/tenants/\(tenant.tenant.name)/users"
+        ) { message, status in
+            try usersPage(caller, tenant: tenant, userError: message, status: status)
+        }
+    }
+
+    /// `DELETE …/users/{u}` of the API once the user's name is typed again; back to the users page.
+    private func removeUser(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let (caller, tenant, user) = try userToChange(request, context)
+        guard let form = try await ConsolePage.form(UserRemovalBody.self, from: request) else { throw APIError.malformed("the form needs confirm") }
+        return try await ConsolePage.submit({
+            guard form.confirm.trimmed == user.username else {
+                throw APIError.invalid("to delete user '\(user.username)', type their name", field: "confirm")
+            }
+            try await UserRoutes(services: services).delete(user, from: tenant, by: caller)
+        }, then: "/ui/tenants/\(tenant.tenant.name)/users") { message, status in
+            try usersPage(caller, tenant: tenant, userError: message, status: status)
         }
     }
 

@@ -324,13 +324,13 @@ struct ConsoleRoutes {
     /// refused new-user or admin form, with its message and what was typed.
     func usersPage(
         _ caller: Caller, tenant: TenantSnapshot, form: NewUserForm = NewUserForm(), adminForm: AdminForm = AdminForm(),
-        status: HTTPResponse.Status = .ok
+        userError: String? = nil, status: HTTPResponse.Status = .ok
     ) throws -> Response {
         let managing = caller.allows(.manageUsers, on: .tenant(tenant.tenant.id))
         let users = tenant.users.values.sorted { $0.username < $1.username }.map { user in
             UsersPage.UserRow(
                 username: user.username, displayName: user.displayName, email: user.email ?? "", source: user.source.rawValue,
-                state: user.disabled ? "disabled" : "active"
+                state: user.disabled ? "disabled" : "active", disabled: user.disabled, manageable: managing && user.id != caller.principal.user.id
             )
         }
         let admins = tenant.adminGrants.map { GrantView($0, in: tenant) }.map { admin in
@@ -338,7 +338,7 @@ struct ConsoleRoutes {
         }
         return try ConsolePage.render("users", UsersPage(
             frame: .init(title: "\(tenant.tenant.name) users", caller: caller), tenant: tenant.tenant.name, users: users, admins: admins,
-            adminForm: managing ? adminForm : nil, newUser: managing ? form : nil
+            adminForm: managing ? adminForm : nil, newUser: managing ? form : nil, userError: userError
         ), status: status)
     }
 

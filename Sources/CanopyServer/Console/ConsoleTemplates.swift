@@ -229,9 +229,10 @@ extension ConsolePage {
         "users": """
             {{> header}}
             <h1>Users of <a href="/ui/tenants/{{tenant}}">{{tenant}}</a></h1>
+            {{#userError}}<p class="error" role="alert" id="user-action-error">{{userError}}</p>{{/userError}}
             <table id="users">
-            <tr><th>User</th><th>Name</th><th>E-mail</th><th>Account</th><th>State</th></tr>
-            {{#users}}<tr><td>{{username}}</td><td>{{displayName}}</td><td>{{email}}</td><td>{{source}}</td><td>{{state}}</td></tr>
+            <tr><th>User</th><th>Name</th><th>E-mail</th><th>Account</th><th>State</th><th></th></tr>
+            {{#users}}<tr><td>{{username}}</td><td>{{displayName}}</td><td>{{email}}</td><td>{{source}}</td><td>{{state}}</td><td>{{#manageable}}<form method="post" action="/ui/tenants/{{tenant}}/users/{{username}}/state" class="user-state"><input type="hidden" name="disabled" value="{{^disabled}}true{{/disabled}}{{#disabled}}false{{/disabled}}"><button type="submit">{{^disabled}}Disable{{/disabled}}{{#disabled}}Enable{{/disabled}}</button></form> <form method="post" action="/ui/tenants/{{tenant}}/users/{{username}}/remove" class="remove-user"><input name="confirm" aria-label="Type {{username}} to delete this user" placeholder="type {{username}} to delete" required autocomplete="off"> <button type="submit">Delete</button></form>{{/manageable}}</td></tr>
             {{/users}}
             </table>
             <h2>Tenant admins</h2>
@@ -258,7 +259,7 @@ extension ConsolePage {
             <button type="submit" id="new-user-button">Create</button>
             </form>
             {{/newUser}}
-            <p class="note">Changing or removing users, and directories, is done with <code>canopy user</code> and <code>canopy identity-provider</code>. A tenant keeps at least one admin.</p>
+            <p class="note">A disabled user's sessions and tokens stop working at their next request; deleting a user also takes their roles away. Changing a user's name, e-mail or password, and directories, is done with <code>canopy user</code> and <code>canopy identity-provider</code>. A tenant keeps at least one admin.</p>
             {{> footer}}
             """,
         "tokens": """
