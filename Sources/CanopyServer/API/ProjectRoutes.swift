@@ -50,6 +50,10 @@ struct ProjectRoutes {
             throw APIError.invalid("there is no cluster named '\(name)' in this tenant", field: field + "cluster")
         }
         if let caps { try QuotaRules.caps(caps, field: field + "caps") }
+        for (resource, percent) in reservation?.byQuotaName ?? [:] where !(percent.isFinite && (0...100).contains(percent)) {
+            let name = resource == QuotaResource.cpu ? "cpuPercent" : "memoryPercent"
+            throw APIError.invalid("a reservation is a percentage from 0 to 100", field: field + "reservation." + name)
+        }
         let settings = PlacementSettings(
             reservation: reservation?.byQuotaName.isEmpty ?? true ? nil : reservation, caps: caps?.isEmpty ?? true ? nil : caps
         )
@@ -165,6 +169,14 @@ struct ProjectRoutes {
         let (tenant, current) = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
         try caller.require(.manageProjects, on: .project(tenant.tenant.id, current.id), "project")
         let body = try await JSONBody.decode(UpdateProjectRequest.self, schema: "UpdateProjectRequest", from: request, context: context)
+        let (saved, warnings) = try await update(current, in: tenant, with: body, by: caller)
+        return try JSONBody.response(view(saved, in: tenant, role: caller.principal.projectRoles[saved.id], warnings: warnings))
+    }
+
+    /// Changes a project as `PATCH …/projects/{p}` does (the API and the console's project page):
+    /// the saved project, and warnings about its quotas. The caller's right to is checked by the
+    /// caller.
+    func update(_ current: Project, in tenant: TenantSnapshot, with body: UpdateProjectRequest, by caller: Caller) async throws -> (Project, [String]) {
         var project = current
         if let version = body.version { project.version = version }
         if let displayName = body.displayName {
@@ -197,7 +209,6 @@ struct ProjectRoutes {
                 audit: [caller.audit("project.update", "tenants/\(tenant.tenant.name)/projects/\(saved.name)", tenant: tenant.tenant.id, project: saved.id, at: edited.updatedAt)]
             )
         }
-        let warnings = QuotaRules.warnings(for: saved, state: services.reconciler.quotaState(of: tenant.tenant.id))
-        return try JSONBody.response(view(saved, in: tenant, role: caller.principal.projectRoles[saved.id], warnings: warnings))
+        return (saved, QuotaRules.warnings(for: saved, state: services.reconciler.quotaState(of: tenant.tenant.id)))
     }
 }

@@ -225,6 +225,8 @@ struct ProjectPage {
     let namespaceName: String
     /// A refused namespace removal: why.
     let removalError: String?
+    /// The settings form, for those who may set the project's caps and reservations.
+    let settings: ProjectSettingsForm?
 }
 
 struct ClusterPage {

@@ -253,7 +253,7 @@ extension ConsoleRoutes {
 }
 
 extension String {
-    fileprivate var trimmed: String { trimmingCharacters(in: .whitespaces) }
+    var trimmed: String { trimmingCharacters(in: .whitespaces) }
     /// The string, or `nil` when empty.
-    fileprivate var nonEmpty: String? { isEmpty ? nil : self }
+    var nonEmpty: String? { isEmpty ? nil : self }
 }

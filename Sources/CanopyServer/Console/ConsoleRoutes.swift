@@ -36,6 +36,7 @@ struct ConsoleRoutes {
         registerTenantForms(on: signedIn)
         signedIn.post("tenants/{tenant}/projects/{project}/members") { request, context in try await addMember(request, context) }
         signedIn.post("tenants/{tenant}/projects/{project}/namespaces") { request, context in try await addNamespace(request, context) }
+        signedIn.post("tenants/{tenant}/projects/{project}/settings") { request, context in try await saveProjectSettings(request, context) }
         signedIn.post("tenants/{tenant}/projects/{project}/namespaces/{cluster}/{name}/remove") { request, context in
             try await removeNamespace(request, context)
         }
@@ -177,9 +178,9 @@ struct ConsoleRoutes {
     }
 
     /// A project's page; after a refused form, with its message and what was typed.
-    private func projectPage(
+    func projectPage(
         _ caller: Caller, tenant tenantName: String, project projectName: String, refusal: FormRefusal? = nil,
-        status: HTTPResponse.Status = .ok
+        settings typedSettings: ProjectSettingsForm? = nil, status: HTTPResponse.Status = .ok
     ) throws -> Response {
         let (tenant, project) = try caller.project(tenantName, projectName)
         let target = Target.project(tenant.tenant.id, project.id)
@@ -212,7 +213,8 @@ struct ConsoleRoutes {
             formError: refusal?.form == .member ? refusal?.message : nil, formWho: refusal?.form == .member ? refusal?.typed ?? "" : "",
             clusters: managesMembers ? tenant.clusters.values.map(\.name).sorted() : [],
             namespaceError: refusal?.form == .namespace ? refusal?.message : nil, namespaceName: refusal?.form == .namespace ? refusal?.typed ?? "" : "",
-            removalError: refusal?.form == .removal ? refusal?.message : nil
+            removalError: refusal?.form == .removal ? refusal?.message : nil,
+            settings: namesAdmins ? typedSettings ?? ProjectSettingsForm(project, in: tenant) : nil
         ), status: status)
     }
 

@@ -172,6 +172,24 @@ extension ConsolePage {
             {{/usage}}
             </table>
             {{/empty(usage)}}
+            {{#settings}}
+            <h3>Caps and reservations</h3>
+            {{#error}}<p class="error" role="alert" id="settings-error">{{error}}</p>{{/error}}
+            <form method="post" action="/ui/tenants/{{tenant}}/projects/{{name}}/settings" id="project-settings">
+            <label>Display name <input name="displayName" id="settings-display-name" value="{{displayName}}"></label>
+            <label>CPU cap <input name="cpu" id="settings-cpu" value="{{cpu}}" placeholder="none" autocomplete="off"></label>
+            <label>Memory cap <input name="memory" id="settings-memory" value="{{memory}}" placeholder="none" autocomplete="off"></label>
+            {{^empty(clusters)}}
+            <table id="placement-settings">
+            <tr><th>Cluster</th><th>Reserved CPU %</th><th>Reserved memory %</th><th>CPU cap</th><th>Memory cap</th></tr>
+            {{#clusters}}<tr><td>{{cluster}}</td><td><input name="reservedCPU_{{cluster}}" value="{{reservedCPU}}" aria-label="CPU reserved on {{cluster}}, percent" inputmode="decimal" autocomplete="off"></td><td><input name="reservedMemory_{{cluster}}" value="{{reservedMemory}}" aria-label="memory reserved on {{cluster}}, percent" inputmode="decimal" autocomplete="off"></td><td><input name="capCPU_{{cluster}}" value="{{capCPU}}" aria-label="CPU cap on {{cluster}}" autocomplete="off"></td><td><input name="capMemory_{{cluster}}" value="{{capMemory}}" aria-label="memory cap on {{cluster}}" autocomplete="off"></td></tr>
+            {{/clusters}}
+            </table>
+            {{/empty(clusters)}}
+            <button type="submit" id="settings-button">Save</button>
+            </form>
+            <p class="note">Caps are quantities (<code>8</code>, <code>500m</code>, <code>32Gi</code>); a reservation guarantees the project that share of a cluster. An empty field sets nothing.</p>
+            {{/settings}}
             {{#seesMembers}}
             <h2>Members</h2>
             <table id="members">
