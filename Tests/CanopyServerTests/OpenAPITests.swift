@@ -29,7 +29,7 @@ import TestSupport
                 "POST /ui/tenants/{tenant}/projects/{project}/namespaces/{cluster}/{name}/remove", "POST /ui/tenants/{tenant}/clusters/{cluster}/remove",
                 "POST /ui/tenants/{tenant}/admins", "POST /ui/tenants/{tenant}/admins/{id}/remove",
                 "POST /ui/tenants/{tenant}/users/{user}/state", "POST /ui/tenants/{tenant}/users/{user}/remove",
-                "POST /ui/tenants/{tenant}/projects/{project}/settings",
+                "POST /ui/tenants/{tenant}/projects/{project}/settings", "POST /ui/tenants/{tenant}/settings", "POST /ui/tenants/{tenant}/remove",
             ])
             let routes = all.subtracting(proxy).subtracting(console)
             let document = OpenAPIDocument.bundled.operations

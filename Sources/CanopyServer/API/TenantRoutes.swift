@@ -47,16 +47,23 @@ struct TenantRoutes {
             let caller = try Caller(context, services)
             let tenant = try caller.tenant(request.parameter("tenant", context))
             try caller.require(.manageTenants, on: .tenant(tenant.tenant.id), "tenant")
-            try await releaseClusters(of: tenant, cascade: request.uri.queryParameters.get("cascade") == "true")
-            let now = services.now
-            try await services.world.commit { tx in
-                try await tx.deleteTenant(tenant.tenant.id)
-                return World.Outcome(
-                    result: (), changes: [.tenantDeleted(tenant.tenant.id)],
-                    audit: [caller.audit("tenant.delete", "tenants/\(tenant.tenant.name)", at: now)]
-                )
-            }
+            try await remove(tenant, cascade: request.uri.queryParameters.get("cascade") == "true", by: caller)
             return Response(status: .noContent)
+        }
+    }
+
+    /// Deletes a tenant as `DELETE …/tenants/{t}` does (the API and the console's tenant page):
+    /// one that still manages clusters only with `cascade`. The caller's right to is checked by
+    /// the caller.
+    func remove(_ tenant: TenantSnapshot, cascade: Bool, by caller: Caller) async throws {
+        try await releaseClusters(of: tenant, cascade: cascade)
+        let now = services.now
+        try await services.world.commit { tx in
+            try await tx.deleteTenant(tenant.tenant.id)
+            return World.Outcome(
+                result: (), changes: [.tenantDeleted(tenant.tenant.id)],
+                audit: [caller.audit("tenant.delete", "tenants/\(tenant.tenant.name)", at: now)]
+            )
         }
     }
 
@@ -141,6 +148,14 @@ struct TenantRoutes {
         let current = try caller.tenant(request.parameter("tenant", context))
         try caller.require(.manageTenants, on: .tenant(current.tenant.id), "tenant")
         let body = try await JSONBody.decode(UpdateTenantRequest.self, schema: "UpdateTenantRequest", from: request, context: context)
+        let saved = try await update(current, with: body, by: caller)
+        let after = services.world.snapshot
+        return try JSONBody.response(view(after.tenant(saved.id)!, for: caller.reading(after)))
+    }
+
+    /// Changes a tenant as `PATCH …/tenants/{t}` does (the API and the console's tenant page).
+    /// The caller's right to is checked by the caller.
+    func update(_ current: TenantSnapshot, with body: UpdateTenantRequest, by caller: Caller) async throws -> Tenant {
         var tenant = current.tenant
         if let version = body.version { tenant.version = version }
         if let displayName = body.displayName {
@@ -166,7 +181,6 @@ struct TenantRoutes {
                 audit: [caller.audit("tenant.update", "tenants/\(saved.name)", at: edited.updatedAt)]
             )
         }
-        let after = services.world.snapshot
-        return try JSONBody.response(view(after.tenant(saved.id)!, for: caller.reading(after)))
+        return saved
     }
 }

@@ -173,6 +173,8 @@ struct TenantPage {
     let newProject: NewProjectForm?
     /// The cluster import form, for those who may manage the tenant's clusters.
     let importCluster: ImportClusterForm?
+    /// The settings and deletion forms, for the domain's administrators.
+    let settings: TenantSettingsForm?
 }
 
 /// The tenant page's cluster import form: the name typed (never the kubeconfig: it holds the

@@ -34,6 +34,7 @@ struct ConsoleRoutes {
             try projectPage(Caller(context, services), tenant: request.parameter("tenant", context), project: request.parameter("project", context))
         }
         registerTenantForms(on: signedIn)
+        registerTenantSettingsForms(on: signedIn)
         signedIn.post("tenants/{tenant}/projects/{project}/members") { request, context in try await addMember(request, context) }
         signedIn.post("tenants/{tenant}/projects/{project}/namespaces") { request, context in try await addNamespace(request, context) }
         signedIn.post("tenants/{tenant}/projects/{project}/settings") { request, context in try await saveProjectSettings(request, context) }
@@ -141,7 +142,7 @@ struct ConsoleRoutes {
     /// what was typed.
     func tenantPage(
         _ caller: Caller, tenant name: String, form: NewProjectForm = NewProjectForm(), clusterForm: ImportClusterForm = ImportClusterForm(),
-        status: HTTPResponse.Status = .ok
+        settings: TenantSettingsForm? = nil, status: HTTPResponse.Status = .ok
     ) throws -> Response {
         let tenant = try caller.tenant(name)
         let seesInside = caller.allows(.seeInsideTenant, on: .tenant(tenant.tenant.id))
@@ -165,7 +166,8 @@ struct ConsoleRoutes {
                 )
             },
             newProject: caller.allows(.manageProjects, on: .tenant(tenant.tenant.id)) ? form : nil,
-            importCluster: seesInside && caller.allows(.manageClusters, on: .tenant(tenant.tenant.id)) ? clusterForm : nil
+            importCluster: seesInside && caller.allows(.manageClusters, on: .tenant(tenant.tenant.id)) ? clusterForm : nil,
+            settings: caller.allows(.manageTenants, on: .tenant(tenant.tenant.id)) ? settings ?? TenantSettingsForm(tenant.tenant) : nil
         ), status: status)
     }
 

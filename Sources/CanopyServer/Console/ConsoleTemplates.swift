@@ -134,6 +134,24 @@ extension ConsolePage {
             <p class="note">Namespaces, reservations and per-cluster caps are set on the project's page, with <code>canopy project</code>, or the API.</p>
             {{/newProject}}
             {{/sealed}}
+            {{#settings}}
+            <h2>Tenant settings</h2>
+            {{#error}}<p class="error" role="alert" id="tenant-settings-error">{{error}}</p>{{/error}}
+            <form method="post" action="/ui/tenants/{{tenant.name}}/settings" id="tenant-settings">
+            <label>Display name <input name="displayName" id="tenant-display-name" value="{{displayName}}"></label>
+            <label>State <select name="state" id="tenant-state"><option value="active">active</option><option value="suspended"{{#suspended}} selected{{/suspended}}>suspended: nobody in it may sign in</option></select></label>
+            <label>CPU cap <input name="cpu" id="tenant-cpu" value="{{cpu}}" placeholder="none" autocomplete="off"></label>
+            <label>Memory cap <input name="memory" id="tenant-memory" value="{{memory}}" placeholder="none" autocomplete="off"></label>
+            <button type="submit" id="tenant-settings-button">Save</button>
+            </form>
+            <h3>Delete this tenant</h3>
+            {{#removalError}}<p class="error" role="alert" id="tenant-removal-error">{{removalError}}</p>{{/removalError}}
+            <form method="post" action="/ui/tenants/{{tenant.name}}/remove" id="remove-tenant">
+            <label>Type <code>{{tenant.name}}</code> to delete it, its users, projects and tokens <input name="confirm" id="tenant-confirm" required autocomplete="off"></label>
+            <label><input type="checkbox" name="cascade" value="true" id="tenant-cascade"> First remove Canopy's namespaces and objects from its clusters (needed while it has clusters)</label>
+            <button type="submit" id="remove-tenant-button">Delete tenant</button>
+            </form>
+            {{/settings}}
             {{^sealed}}<p><a href="/ui/audit?tenant={{tenant.name}}" id="audit-link">Audit log</a>{{#seesInside}} · <a href="/ui/tenants/{{tenant.name}}/users" id="users-link">Users and admins</a>{{/seesInside}}</p>{{/sealed}}
             {{> footer}}
             """,
