@@ -27,7 +27,11 @@ public struct ServerCertificate: Sendable {
             return ServerCertificate(certificatePEM: certificate, keyPEM: key)
         }
         let created = try create(host: host)
-        FileManager.default.createFile(atPath: keyURL.path, contents: nil, attributes: [.posixPermissions: 0o600])
+        // The key's file is made readable by its owner only before the key goes into it; if it
+        // cannot be made, nothing is written (the key would get the umask's permissions).
+        guard FileManager.default.createFile(atPath: keyURL.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: keyURL.path])
+        }
         try created.keyPEM.write(to: keyURL, atomically: false, encoding: .utf8)
         try created.certificatePEM.write(to: certificateURL, atomically: true, encoding: .utf8)
         return created

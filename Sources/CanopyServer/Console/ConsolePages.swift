@@ -310,6 +310,9 @@ struct AuditPage {
     /// `coke` or `coke/marketing` when asked for one.
     let scope: String?
     let events: [Row]
+    /// The next page (older entries), when this one is full; the first page, from a later one.
+    let older: String?
+    let newest: String?
 }
 
 struct ErrorPage {

@@ -67,9 +67,14 @@ struct ConsoleRoutes {
             return id == context.identity.tokenID ? signedOut() : ConsolePage.redirect(to: "/ui/tokens")
         }
         signedIn.get("audit") { request, context in
-            try await auditPage(
-                Caller(context, services), tenant: request.uri.queryParameters["tenant"].map(String.init),
-                project: request.uri.queryParameters["project"].map(String.init)
+            let query = request.uri.queryParameters
+            var before: Int64?
+            if let text = query["before"] {
+                guard let value = Int64(text) else { throw APIError.malformed("before must be a sequence number", field: "before") }
+                before = value
+            }
+            return try await auditPage(
+                Caller(context, services), tenant: query["tenant"].map(String.init), project: query["project"].map(String.init), before: before
             )
         }
     }
@@ -361,12 +366,24 @@ struct ConsoleRoutes {
         }))
     }
 
-    /// The audit log in the caller's scope, newest first (the last 200 entries).
-    private func auditPage(_ caller: Caller, tenant: String?, project: String?) async throws -> Response {
+    /// The audit log in the caller's scope, newest first, 200 entries a page (`before`: those
+    /// older than that sequence number), with a link to the next older page when there may be one.
+    private func auditPage(_ caller: Caller, tenant: String?, project: String?, before: Int64?) async throws -> Response {
         var query = try AuditRoutes(services: services).scope(tenant: tenant, project: project, caller)
-        query.limit = 200
+        query.limit = Self.auditPageSize
+        query.beforeSequence = before
         let events = try await services.world.store.audit(query).map { AuditView($0, snapshot: caller.snapshot) }
         let scope = [tenant, project].compactMap { $0 }.joined(separator: "/")
+        func link(before: Int64?) -> String? {
+            var link = URLComponents()
+            link.path = "/ui/audit"
+            let items = [("tenant", tenant), ("project", project), ("before", before.map(String.init))].compactMap { name, value in
+                value.map { URLQueryItem(name: name, value: $0) }
+            }
+            link.queryItems = items.isEmpty ? nil : items
+            return link.string
+        }
+        let older = events.count == Self.auditPageSize ? events.last.flatMap { link(before: $0.sequence) } : nil
         return try ConsolePage.render("audit", AuditPage(
             frame: .init(title: "Audit", caller: caller), scope: scope.isEmpty ? nil : scope,
             events: events.map {
@@ -374,9 +391,12 @@ struct ConsoleRoutes {
                     at: ConsolePage.time($0.at), actor: $0.actor, place: [$0.tenant, $0.project].compactMap { $0 }.joined(separator: "/"),
                     action: $0.action, target: $0.target
                 )
-            }
+            },
+            older: older, newest: before == nil ? nil : link(before: nil)
         ))
     }
+
+    static let auditPageSize = 200
 }
 
 extension ResourceCaps {

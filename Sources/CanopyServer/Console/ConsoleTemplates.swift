@@ -312,7 +312,7 @@ extension ConsolePage {
         "audit": """
             {{> header}}
             <h1>Audit log{{#scope}} of {{scope}}{{/scope}}</h1>
-            <p class="note">Newest first, the last 200 entries you may read.</p>
+            <p class="note">Newest first, 200 entries a page, those you may read.{{#newest}} <a href="{{.}}" id="newest">Newest entries</a>{{/newest}}</p>
             {{^empty(events)}}
             <table id="audit">
             <tr><th>When</th><th>Who</th><th>Where</th><th>What</th><th>On</th></tr>
@@ -321,6 +321,7 @@ extension ConsolePage {
             </table>
             {{/empty(events)}}
             {{^events}}<p class="note" id="no-events">Nothing yet.</p>{{/events}}
+            {{#older}}<p><a href="{{.}}" id="older">Older entries</a></p>{{/older}}
             {{> footer}}
             """,
         "error": """
