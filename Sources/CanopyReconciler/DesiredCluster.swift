@@ -66,7 +66,7 @@ public enum Renderer {
         var desired = DesiredCluster()
         let tenantName = tenant.tenant.name
         desired.tenant = tenantName
-        guard !releasing, let cluster = tenant.clusters[clusterID] else { return desired }
+        guard !releasing, tenant.clusters[clusterID] != nil else { return desired }
         let tenantLabels = ManagedLabels.labels(tenant: tenantName, project: nil)
 
         for role in CanopyModel.Role.projectRoles {

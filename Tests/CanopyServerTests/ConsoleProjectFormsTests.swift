@@ -1,4 +1,5 @@
 import Foundation
+import KubeAPI
 import Testing
 import TestSupport
 
@@ -103,6 +104,31 @@ import TestSupport
             #expect(try await browser.send(.POST, form, cookie: projectAdmin, form: ["cluster": "onprem", "name": "cross-site"], origin: "http://evil.example").status == 403)
             let after = try await server.request(.GET, "/api/v1/tenants/coke/projects/marketing/namespaces", token: projectAdmin)
             #expect(after.items.count == listed.items.count, "nothing refused was placed")
+        }
+    }
+
+    /// A namespace that already exists on the cluster without Canopy's label: the form refuses
+    /// it (the API's 409, on the page) unless its adopt box is ticked; adopted, it keeps what was
+    /// in it and becomes the project's.
+    @Test func projectAdminsAdoptAnExistingNamespaceByTickingItsBox() async throws {
+        try await ConsoleClient.withConsole { sim, server, fixture, browser in
+            let projectAdmin = try #require(fixture.tokens["coke-pa"])
+            let onprem = try PlacementTests.client(sim, "onprem")
+            _ = try await onprem.create(Namespace(metadata: ObjectMeta(name: "legacy", labels: ["team": "old"])))
+            let page = "/ui/tenants/coke/projects/marketing", form = "/ui/tenants/coke/projects/marketing/namespaces"
+            #expect(try await browser.send(.GET, page, cookie: projectAdmin).text.contains("id=\"namespace-adopt\""))
+
+            let refused = try await browser.send(.POST, form, cookie: projectAdmin, form: ["cluster": "onprem", "name": "legacy"])
+            #expect(refused.status == 409 && refused.text.contains("id=\"namespace-error\"") && refused.text.contains("Canopy does not manage it"), "\(refused.status) \(refused.text)")
+            let adopted = try await browser.send(.POST, form, cookie: projectAdmin, form: ["cluster": "onprem", "name": "legacy", "adopt": "true"])
+            #expect(adopted.status == 303 && adopted.headers.first(name: "location") == page, "\(adopted.status) \(adopted.text)")
+            let placed = try await server.request(.GET, "/api/v1/tenants/coke/projects/marketing/namespaces", token: projectAdmin).items
+            #expect(placed.contains { $0["name"] as? String == "legacy" && $0["adopted"] as? Bool == true }, "\(placed)")
+            #expect(try await browser.send(.GET, "/ui/audit?tenant=coke", cookie: fixture.tokens["coke-admin"]).text.contains("<td>namespace.adopt</td>"))
+            try await eventually(within: 30, "the adopted namespace carries Canopy's label and keeps its own") {
+                let labels = try await onprem.get(Namespace.self, "legacy").metadata.labels ?? [:]
+                return labels["team"] == "old" && labels["canopy.io/project"] == "marketing"
+            }
         }
     }
 }

@@ -104,7 +104,7 @@ extension Reconciler {
             }
         }
         guard changed else { return }
-        state.withLock { $0.ledger.changedClusters.insert(cluster) }
+        state.withLock { _ = $0.ledger.changedClusters.insert(cluster) }
         quotaWake.yield()
     }
 

@@ -95,7 +95,6 @@ public final class Directories: Sendable {
     /// directory no longer knows the user, or cannot be asked.
     func groups(of user: User) async -> Set<String>? {
         if let cached = cachedGroups(of: user) { return cached }
-        let now = clock()
         do {
             for stored in try await store.identityProviders(of: user.tenantID) {
                 let directory = try directory(for: stored.provider, sealedBindPassword: stored.sealedBindPassword)

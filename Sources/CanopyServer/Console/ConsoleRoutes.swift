@@ -228,6 +228,8 @@ struct ConsoleRoutes {
     struct NamespaceForm: Decodable {
         let cluster: String
         let name: String
+        /// `true` when the box to take over an existing namespace of that name is ticked.
+        let adopt: String?
     }
 
     struct MemberForm: Decodable {
@@ -253,8 +255,8 @@ struct ConsoleRoutes {
         }
     }
 
-    /// The project page's namespace form: `POST …/namespaces` of the API (without adoption, which
-    /// stays with the API and the CLI).
+    /// The project page's namespace form: `POST …/namespaces` of the API, adopting an existing
+    /// namespace of that name when the box is ticked.
     private func addNamespace(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
         let caller = try Caller(context, services)
         let (tenant, project) = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
@@ -264,7 +266,9 @@ struct ConsoleRoutes {
         }
         let name = form.name.trimmingCharacters(in: .whitespaces)
         return try await submitted(.namespace, typed: name, caller, tenant: tenant, project: project) {
-            _ = try await NamespaceRoutes(services: services).add(.init(cluster: form.cluster, name: name, adopt: nil), to: project, in: tenant, by: caller)
+            _ = try await NamespaceRoutes(services: services).add(
+                .init(cluster: form.cluster, name: name, adopt: form.adopt == "true" ? true : nil), to: project, in: tenant, by: caller
+            )
         }
     }
 

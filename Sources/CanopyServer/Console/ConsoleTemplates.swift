@@ -167,7 +167,7 @@ extension ConsolePage {
             {{#namespaces}}<tr><td>{{cluster}}</td><td>{{name}}</td><td>{{state}}{{#message}} <span class="note">{{message}}</span>{{/message}}</td><td>{{#removePath}}<form method="post" action="{{.}}" class="remove-namespace"><input name="confirm" required autocomplete="off" placeholder="type {{name}} to remove it" aria-label="to remove {{name}} and everything in it from {{cluster}}, type its name"><button type="submit">Remove</button></form>{{/removePath}}</td></tr>
             {{/namespaces}}
             </table>
-            {{#managesMembers}}<p class="note">Removing a namespace deletes it, and everything in it, from its cluster.</p>{{/managesMembers}}
+            {{#managesMembers}}<p class="note">Removing a namespace Canopy created deletes it, and everything in it, from its cluster; an adopted one is given back (Canopy's objects removed, the namespace and its workloads kept).</p>{{/managesMembers}}
             {{/empty(namespaces)}}
             {{^namespaces}}<p class="note" id="no-namespaces">No namespaces yet.</p>{{/namespaces}}
             {{#managesMembers}}
@@ -177,6 +177,7 @@ extension ConsolePage {
             <form method="post" action="/ui/tenants/{{tenant}}/projects/{{name}}/namespaces" id="add-namespace">
             <label>Cluster <select name="cluster" id="namespace-cluster">{{#clusters}}<option value="{{.}}">{{.}}</option>{{/clusters}}</select></label>
             <label>Namespace <input name="name" id="namespace-name" value="{{namespaceName}}" required></label>
+            <label><input type="checkbox" name="adopt" value="true" id="namespace-adopt"> Adopt it if a namespace of that name already exists there (Canopy manages it from then on, keeping what is in it; removing it later gives it back)</label>
             <button type="submit" id="add-namespace-button">Add</button>
             </form>
             {{/empty(clusters)}}
