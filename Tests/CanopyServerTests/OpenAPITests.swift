@@ -30,6 +30,7 @@ import TestSupport
                 "POST /ui/tenants/{tenant}/admins", "POST /ui/tenants/{tenant}/admins/{id}/remove",
                 "POST /ui/tenants/{tenant}/users/{user}/state", "POST /ui/tenants/{tenant}/users/{user}/remove",
                 "POST /ui/tenants/{tenant}/projects/{project}/settings", "POST /ui/tenants/{tenant}/settings", "POST /ui/tenants/{tenant}/remove",
+                "POST /ui/password",
             ])
             let routes = all.subtracting(proxy).subtracting(console)
             let document = OpenAPIDocument.bundled.operations

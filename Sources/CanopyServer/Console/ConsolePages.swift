@@ -64,14 +64,14 @@ enum ConsolePage {
     /// Runs a form's change and goes on to `destination`; a refusal (below 500: the caller's to
     /// mend) comes back as the form's page, rendered with the API's message and status.
     static func submit(
-        _ change: () async throws -> Void, then destination: String, orShow page: (String, HTTPResponse.Status) throws -> Response
+        _ change: () async throws -> Void, then destination: String, orShow page: (String, HTTPResponse.Status) async throws -> Response
     ) async throws -> Response {
         do {
             try await change()
         } catch {
             let refusal = ErrorMiddleware.translate(error)
             guard refusal.status.code < 500 else { throw error }
-            return try page(refusal.message, refusal.status)
+            return try await page(refusal.message, refusal.status)
         }
         return redirect(to: destination)
     }
@@ -297,8 +297,16 @@ struct TokensPage {
         let isSession: Bool
     }
 
+    /// The password form, for a tenant's local accounts: whether the password was just changed,
+    /// and a refused change's message.
+    struct PasswordForm {
+        let changed: Bool
+        let error: String?
+    }
+
     let frame: ConsolePage.Frame
     let tokens: [Row]
+    let password: PasswordForm?
 }
 
 struct AuditPage {

@@ -59,7 +59,10 @@ struct ConsoleRoutes {
             try caller.require(.manageClusters, on: .tenant(tenant.tenant.id), "cluster")
             return try clusterPage(caller, tenant: tenant, cluster: cluster)
         }
-        signedIn.get("tokens") { _, context in try await tokensPage(Caller(context, services), session: context.identity.tokenID) }
+        signedIn.get("tokens") { request, context in
+            try await tokensPage(Caller(context, services), session: context.identity.tokenID, passwordChanged: request.uri.queryParameters["password"] == "changed")
+        }
+        signedIn.post("password") { request, context in try await changePassword(request, context) }
         signedIn.post("tokens/{id}/revoke") { request, context in
             let id = TokenID(try request.parameter("id", context))
             try await SessionRoutes(services: services).revoke(id, of: Caller(context, services))
@@ -355,8 +358,11 @@ struct ConsoleRoutes {
         ), status: status)
     }
 
-    /// The caller's own tokens (sign-ins, kubeconfigs, automation), each revocable.
-    private func tokensPage(_ caller: Caller, session: TokenID) async throws -> Response {
+    /// The caller's own tokens (sign-ins, kubeconfigs, automation), each revocable, and for a
+    /// tenant's local account the password form; after a refused change, with why.
+    func tokensPage(
+        _ caller: Caller, session: TokenID, passwordChanged: Bool = false, passwordError: String? = nil, status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
         let now = services.now
         let tokens = try await services.world.store.tokens(of: caller.principal.user.id).sorted { $0.createdAt > $1.createdAt }
         return try ConsolePage.render("tokens", TokensPage(frame: .init(title: "Tokens", caller: caller), tokens: tokens.map { token in
@@ -367,7 +373,7 @@ struct ConsoleRoutes {
                 state: token.revokedAt != nil ? "revoked" : token.expiresAt <= now ? "expired" : "active",
                 revocable: token.revokedAt == nil && token.expiresAt > now, isSession: token.id == session
             )
-        }))
+        }, password: Self.changesOwnPassword(caller) ? .init(changed: passwordChanged, error: passwordError) : nil), status: status)
     }
 
     /// The audit log in the caller's scope, newest first, 200 entries a page (`before`: those

@@ -301,13 +301,24 @@ extension ConsolePage {
             """,
         "tokens": """
             {{> header}}
-            <h1>Your tokens</h1>
+            <h1>Your tokens{{#password}} and password{{/password}}</h1>
             <p class="note">Sign-ins (the console's and <code>canopy login</code>'s), kubeconfig tokens and tokens for automation. Revoking one stops whatever uses it at its next request.</p>
             <table id="tokens">
             <tr><th>Description</th><th>Created</th><th>Expires</th><th>Last used</th><th>State</th><th></th></tr>
             {{#tokens}}<tr id="token-{{id}}"><td>{{description}}{{#isSession}} <strong>(this session)</strong>{{/isSession}}</td><td>{{created}}</td><td>{{expires}}</td><td>{{lastUsed}}</td><td>{{state}}</td><td>{{#revocable}}<form method="post" action="/ui/tokens/{{id}}/revoke"><button type="submit">Revoke</button></form>{{/revocable}}</td></tr>
             {{/tokens}}
             </table>
+            {{#password}}
+            <h2>Your password</h2>
+            {{#changed}}<p class="note" role="status" id="password-changed">Your password was changed.</p>{{/changed}}
+            {{#error}}<p class="error" role="alert" id="password-error">{{error}}</p>{{/error}}
+            <form method="post" action="/ui/password" id="change-password">
+            <label>Current password <input name="current" id="password-current" type="password" required autocomplete="current-password"></label>
+            <label>New password <input name="password" id="password-new" type="password" required autocomplete="new-password"></label>
+            <label>New password again <input name="again" id="password-again" type="password" required autocomplete="new-password"></label>
+            <button type="submit" id="change-password-button">Change</button>
+            </form>
+            {{/password}}
             {{> footer}}
             """,
         "audit": """

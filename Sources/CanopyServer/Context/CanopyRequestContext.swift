@@ -44,6 +44,8 @@ public struct AuthenticatedContext: ChildRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let identity: Identity
     public let requestID: String
+    /// The client's address (sign-in throttling counts failures per address too).
+    public let remoteAddress: String
 
     public init(context: CanopyRequestContext) throws {
         guard let identity = context.identity else {
@@ -52,6 +54,7 @@ public struct AuthenticatedContext: ChildRequestContext {
         coreContext = context.coreContext
         self.identity = identity
         requestID = context.requestID
+        remoteAddress = context.remoteAddress
     }
 
     public var maxUploadSize: Int { 1 << 20 }

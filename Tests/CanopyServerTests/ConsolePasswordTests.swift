@@ -1,0 +1,45 @@
+import Testing
+import TestSupport
+@testable import CanopyServer
+
+/// The tokens page's password form: a tenant's local account changes its own password once the
+/// current one is given again.
+@Suite struct ConsolePasswordTests {
+    @Test func localUsersChangeTheirPasswordGivingTheCurrentOne() async throws {
+        try await TestServer.with { server in
+            let fixture = try await Fixture.build(server)
+            let browser = try ConsoleClient(server)
+            defer { browser.close() }
+            let member = try #require(fixture.tokens["coke-pm"])
+            let page = "/ui/tokens", form = "/ui/password"
+            #expect(try await browser.send(.GET, page, cookie: member).text.contains("id=\"change-password\""))
+            let fresh = "fresh-password-123"
+
+            for (fields, status, message) in [
+                (["current": "not-the-password", "password": fresh, "again": fresh], 422, "the current password is not right"),
+                (["current": Fixture.password, "password": fresh, "again": fresh + "x"], 422, "the new password and its repetition differ"),
+                (["current": Fixture.password, "password": "short", "again": "short"], 422, "must be at least"),
+            ] {
+                let refused = try await browser.send(.POST, form, cookie: member, form: fields)
+                #expect(refused.status == status && refused.text.contains("id=\"password-error\"") && refused.text.contains(message), "\(fields): \(refused.status) \(refused.text)")
+                #expect(!refused.text.contains(fields["current"]!) && !refused.text.contains(fields["password"]!), "no password is sent back")
+            }
+            #expect(try await browser.send(.POST, form, cookie: member, body: "current=x").status == 400)
+            #expect(try await browser.send(.POST, form, cookie: member, form: ["current": Fixture.password, "password": fresh, "again": fresh], origin: "http://evil.example").status == 403)
+            _ = try await server.login(tenant: "coke", "pm", Fixture.password)
+
+            let changed = try await browser.send(.POST, form, cookie: member, form: ["current": Fixture.password, "password": fresh, "again": fresh])
+            #expect(changed.status == 303 && changed.headers.first(name: "location") == "/ui/tokens?password=changed", "\(changed.status) \(changed.text)")
+            #expect(try await browser.send(.GET, "/ui/tokens?password=changed", cookie: member).text.contains("id=\"password-changed\""))
+            _ = try await server.login(tenant: "coke", "pm", fresh)
+            let old = try await server.request(.POST, "/api/v1/login", json: ["tenant": "coke", "username": "pm", "password": Fixture.password])
+            #expect(old.status == 401)
+            #expect(try await browser.send(.GET, "/ui/audit?tenant=coke", cookie: fixture.tokens["coke-admin"]).text.contains("users/pm</code>"))
+
+            // The domain's users have no tenant account to change here.
+            let provider = fixture.tokens["provider"]
+            #expect(!(try await browser.send(.GET, page, cookie: provider)).text.contains("id=\"change-password\""))
+            #expect(try await browser.send(.POST, form, cookie: provider, form: ["current": Fixture.password, "password": fresh, "again": fresh]).status == 403)
+        }
+    }
+}
