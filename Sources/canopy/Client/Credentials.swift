@@ -27,9 +27,7 @@ struct Credentials: Codable {
     func save() throws {
         let url = Self.path
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        FileManager.default.createFile(atPath: url.path, contents: nil, attributes: [.posixPermissions: 0o600])
-        try JSONEncoder().encode(self).write(to: url)
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: url.path)
+        try writePrivately(JSONEncoder().encode(self), to: url.path)
     }
 }
 
@@ -37,4 +35,14 @@ struct Credentials: Codable {
 struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Writes `data` to `path` readable by its owner only (it holds credentials): the file is made
+/// with mode 0600 before anything goes into it, and nothing is written when it cannot be made.
+func writePrivately(_ data: Data, to path: String) throws {
+    guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+        throw CLIError("cannot create \(path): is its folder there, and may you write in it?")
+    }
+    try data.write(to: URL(fileURLWithPath: path))
+    try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
 }

@@ -65,8 +65,12 @@ struct KubeSimCommand: AsyncParsableCommand {
                     try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                     for name in names {
                         let path = "\(directory)/\(name).kubeconfig"
-                        FileManager.default.createFile(atPath: path, contents: Data(sim.adminKubeconfig(cluster: name, baseURL: base).utf8), attributes: [.posixPermissions: 0o600])
-                        print("  kubectl --kubeconfig \(path) get namespaces")
+                        do {
+                            try writePrivately(Data(sim.adminKubeconfig(cluster: name, baseURL: base).utf8), to: path)
+                            print("  kubectl --kubeconfig \(path) get namespaces")
+                        } catch {
+                            logger.error("could not write the kubeconfig of \(name) to \(path): \(error)")
+                        }
                     }
                 }
         }

@@ -32,7 +32,7 @@ struct KubeconfigCommand: AsyncParsableCommand {
             let existing = FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
             let (merged, contexts) = try KubeconfigMerge.merge(existing, String(decoding: data, as: UTF8.self))
             try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Self.writePrivately(Data(merged.utf8), to: path)
+            try writePrivately(Data(merged.utf8), to: path)
             print("merged \(contexts.count) context(s) into \(path): \(contexts.joined(separator: ", "))")
             if let first = contexts.first { print("try: kubectl --context \(first) get pods") }
             return
@@ -41,7 +41,7 @@ struct KubeconfigCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(data)
             return
         }
-        try Self.writePrivately(data, to: output)
+        try writePrivately(data, to: output)
         print("wrote \(output); try: kubectl --kubeconfig \(output) get pods")
     }
 
@@ -51,13 +51,6 @@ struct KubeconfigCommand: AsyncParsableCommand {
             return String(first)
         }
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".kube/config").path
-    }
-
-    /// Writes `data` readable by the owner only (it holds credentials).
-    static func writePrivately(_ data: Data, to path: String) throws {
-        FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
-        try data.write(to: URL(fileURLWithPath: path))
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
     }
 }
 
@@ -122,8 +115,7 @@ struct TokenCommand: AsyncParsableCommand {
         let cached = Cached(server: credentials.server, token: token, expiresAt: expires)
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
-        FileManager.default.createFile(atPath: Self.cachePath.path, contents: nil, attributes: [.posixPermissions: 0o600])
-        try encoder.encode(cached).write(to: Self.cachePath)
+        try writePrivately(encoder.encode(cached), to: Self.cachePath.path)
         emit(cached)
     }
 
