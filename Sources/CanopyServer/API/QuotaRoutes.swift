@@ -106,7 +106,12 @@ struct QuotaRoutes {
                 namespaces.append(NamespaceUsage(name: namespace.name, resources: figures))
             }
             for (resource, hard) in state?.plan.placementHard[key]?.dictionary ?? [:] {
-                let used = placement.namespaces.reduce(Int64(0)) { $0 + ($1.used[resource] ?? 0) }
+                // What the cluster last showed, not what the last plan worked from: a plan waits
+                // on the one before it, and the view should not lag behind the namespaces' rows.
+                let used = placement.namespaces.reduce(Int64(0)) { sum, namespace in
+                    let seen = state?.observed[clusterID]?[namespace.name]?.used[resource]
+                    return sum + (seen.map { PlanUnits.amount($0, resource, roundingUp: true) } ?? namespace.used[resource] ?? 0)
+                }
                 resources[resource] = Figures(
                     cap: text(placement.caps[resource], resource), reserved: text(state?.plan.reserved[key]?[resource], resource),
                     planned: text(hard, resource), used: text(used, resource)
