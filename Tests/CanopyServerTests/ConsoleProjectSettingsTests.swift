@@ -87,4 +87,35 @@ import TestSupport
             #expect(project["caps"] == nil && placements["onprem"] == nil && placements["cloud"] == nil, "\(project)")
         }
     }
+
+    /// The version a page's settings form carries (its hidden field).
+    static func version(in page: String) throws -> String {
+        let marker = "name=\"version\" value=\""
+        let start = try #require(page.range(of: marker), "the form carries the project's version").upperBound
+        return String(page[start...].prefix { $0 != "\"" })
+    }
+
+    @Test func aSaveFromAPageDrawnBeforeSomeoneElsesChangeIsRefusedNotApplied() async throws {
+        try await ConsoleClient.withConsole { _, server, fixture, browser in
+            let admin = try #require(fixture.tokens["coke-admin"])
+            let page = "/ui/tenants/coke/projects/marketing", form = "/ui/tenants/coke/projects/marketing/settings"
+            let drawn = try Self.version(in: try await browser.send(.GET, page, cookie: admin).text)
+            #expect(drawn == String(try #require(try await Self.project(server, admin)["version"] as? Int)))
+            // Someone else saves after the page was drawn.
+            try Fixture.expect(await server.request(.PATCH, "/api/v1/tenants/coke/projects/marketing", token: admin, json: ["caps": ["cpu": "32"]]), 200)
+
+            let fields = ["displayName": "", "cpu": "8", "memory": "", "version": drawn]
+            let stale = try await browser.send(.POST, form, cookie: admin, form: fields)
+            #expect(stale.status == 409 && stale.text.contains("id=\"settings-error\"") && stale.text.contains("someone else changed this project"), "\(stale.status) \(stale.text)")
+            #expect(stale.text.contains("id=\"settings-cpu\" value=\"8\""), "what was typed is kept")
+            #expect((try await Self.project(server, admin)["caps"] as? [String: Any])?["cpu"] as? String == "32", "the other change stands")
+            // The refused page carries the current version: saving it again applies what was typed.
+            let current = try Self.version(in: stale.text)
+            #expect(current != drawn)
+            let again = try await browser.send(.POST, form, cookie: admin, form: fields.merging(["version": current]) { $1 })
+            #expect(again.status == 303, "\(again.status) \(again.text)")
+            #expect((try await Self.project(server, admin)["caps"] as? [String: Any])?["cpu"] as? String == "8")
+            #expect(try await browser.send(.POST, form, cookie: admin, form: fields.merging(["version": "seven"]) { $1 }).status == 400)
+        }
+    }
 }

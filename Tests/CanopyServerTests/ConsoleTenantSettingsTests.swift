@@ -64,4 +64,21 @@ import TestSupport
             #expect(try await browser.send(.GET, "/ui/audit", cookie: provider).text.contains("<td>tenant.delete</td>"))
         }
     }
+
+    @Test func aSaveFromAPageDrawnBeforeSomeoneElsesChangeIsRefusedNotApplied() async throws {
+        try await ConsoleClient.withConsole { _, server, fixture, browser in
+            let provider = try #require(fixture.tokens["provider"])
+            let drawn = try ConsoleProjectSettingsTests.version(in: try await browser.send(.GET, "/ui/tenants/coke", cookie: provider).text)
+            try Fixture.expect(await server.request(.PATCH, "/api/v1/tenants/coke", token: provider, json: ["state": "suspended"]), 200)
+
+            let fields = ["displayName": "Coke EU", "state": "active", "cpu": "", "memory": "", "version": drawn]
+            let stale = try await browser.send(.POST, "/ui/tenants/coke/settings", cookie: provider, form: fields)
+            #expect(stale.status == 409 && stale.text.contains("someone else changed this tenant"), "\(stale.status) \(stale.text)")
+            #expect(stale.text.contains("id=\"tenant-display-name\" value=\"Coke EU\""), "what was typed is kept")
+            #expect(try await server.request(.GET, "/api/v1/tenants/coke", token: provider).object["state"] as? String == "suspended", "the other change stands")
+            let again = try await browser.send(.POST, "/ui/tenants/coke/settings", cookie: provider, form: fields.merging(["version": try ConsoleProjectSettingsTests.version(in: stale.text)]) { $1 })
+            #expect(again.status == 303, "\(again.status) \(again.text)")
+            #expect(try await server.request(.GET, "/api/v1/tenants/coke", token: provider).object["state"] as? String == "active")
+        }
+    }
 }

@@ -76,6 +76,22 @@ enum ConsolePage {
         return redirect(to: destination)
     }
 
+    /// A settings form's hidden `version` (the object's version when the page was drawn, which the
+    /// API's PATCH checks: a form saved after someone else's change is refused with 409 instead of
+    /// silently undoing it); `nil` when the form has none. One that is not a number is refused.
+    static func version(_ text: String?) throws -> Int? {
+        guard let text = text?.trimmed, !text.isEmpty else { return nil }
+        guard let version = Int(text), version >= 0 else { throw APIError.malformed("the form's version is not a number") }
+        return version
+    }
+
+    /// What a settings form says when it was refused because `thing` changed after the page was
+    /// drawn: the page shows the current state, the form what was typed (with the current version,
+    /// so that saving again applies it over the other change).
+    static func changedMeanwhile(_ thing: String) -> String {
+        "someone else changed \(thing) after this page was shown, so nothing was saved; the page now shows the current settings and the form what you typed: save again to apply it over theirs"
+    }
+
     /// A tenant's usage of its capacity, resource by resource: `requests.cpu 2 of 24, …`.
     static func totals(of tenant: TenantView) -> String? {
         guard let capacity = tenant.capacity, !capacity.isEmpty else { return nil }

@@ -16,11 +16,14 @@ struct ProjectSettingsForm {
 
     var displayName = "", cpu = "", memory = ""
     var clusters: [ClusterRow] = []
+    /// The project's version when the page was drawn (a hidden field; see `ConsolePage.version`).
+    var version: Int?
     var error: String?
 
     /// The form as the project stands.
     init(_ project: Project, in tenant: TenantSnapshot) {
         displayName = project.displayName
+        version = project.version
         cpu = project.caps?.cpu ?? ""
         memory = project.caps?.memory ?? ""
         clusters = tenant.clusters.values.sorted { $0.name < $1.name }.map { cluster in
@@ -33,12 +36,13 @@ struct ProjectSettingsForm {
         }
     }
 
-    /// The form as submitted: `displayName`, `cpu`, `memory`, and for each of the tenant's
-    /// clusters `reservedCPU_<cluster>`, `reservedMemory_<cluster>`, `capCPU_<cluster>` and
+    /// The form as submitted: `displayName`, `cpu`, `memory`, `version`, and for each of the
+    /// tenant's clusters `reservedCPU_<cluster>`, `reservedMemory_<cluster>`, `capCPU_<cluster>` and
     /// `capMemory_<cluster>` (a cluster name is a DNS label: it holds no `_`). `nil` when the
-    /// project-wide fields are missing.
-    init?(fields: [String: String], clusters names: [String]) {
+    /// project-wide fields are missing; throws when the version is not a number.
+    init?(fields: [String: String], clusters names: [String]) throws {
         guard let displayName = fields["displayName"], let cpu = fields["cpu"], let memory = fields["memory"] else { return nil }
+        version = try ConsolePage.version(fields["version"])
         self.displayName = displayName.trimmed
         self.cpu = cpu.trimmed
         self.memory = memory.trimmed
@@ -65,7 +69,7 @@ struct ProjectSettingsForm {
             )
             return ProjectRoutes.PlacementSettingsRequest(cluster: row.cluster, reservation: reservation, caps: clusterCaps)
         }
-        return .init(displayName: displayName.nonEmpty, caps: caps, podSecurity: nil, placements: placements, version: nil)
+        return .init(displayName: displayName.nonEmpty, caps: caps, podSecurity: nil, placements: placements, version: version)
     }
 
     private static func percent(_ text: String, _ label: String, _ cluster: String) throws -> Double? {
@@ -84,7 +88,7 @@ extension ConsoleRoutes {
         let (tenant, project) = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
         try caller.require(.manageProjects, on: .project(tenant.tenant.id, project.id), "project")
         guard let fields = try await ConsolePage.form([String: String].self, from: request),
-              let typed = ProjectSettingsForm(fields: fields, clusters: tenant.clusters.values.map(\.name).sorted())
+              let typed = try ProjectSettingsForm(fields: fields, clusters: tenant.clusters.values.map(\.name).sorted())
         else {
             throw APIError.malformed("the form needs displayName, cpu and memory")
         }
@@ -93,6 +97,10 @@ extension ConsoleRoutes {
         }, then: "/ui/tenants/\(tenant.tenant.name)/projects/\(project.name)") { message, status in
             var refused = typed
             refused.error = message
+            if status == .conflict, let now = try? caller.project(tenant.tenant.name, project.name).1, now.version != typed.version, typed.version != nil {
+                refused.error = ConsolePage.changedMeanwhile("this project")
+                refused.version = now.version
+            }
             return try projectPage(caller, tenant: tenant.tenant.name, project: project.name, settings: refused, status: status)
         }
     }

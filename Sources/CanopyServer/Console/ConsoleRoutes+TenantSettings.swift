@@ -10,6 +10,8 @@ import Hummingbird
 struct TenantSettingsForm {
     var displayName = "", cpu = "", memory = ""
     var suspended = false
+    /// The tenant's version when the page was drawn (a hidden field; see `ConsolePage.version`).
+    var version: Int?
     var error: String?
     /// A refused deletion: why.
     var removalError: String?
@@ -20,12 +22,14 @@ struct TenantSettingsForm {
         cpu = tenant.caps?.cpu ?? ""
         memory = tenant.caps?.memory ?? ""
         suspended = tenant.state == .suspended
+        version = tenant.version
     }
 
     /// The form as submitted; `nil` when a field is missing or the state is neither `active` nor
-    /// `suspended`.
-    init?(_ body: ConsoleRoutes.TenantSettingsBody) {
+    /// `suspended`; throws when the version is not a number.
+    init?(_ body: ConsoleRoutes.TenantSettingsBody) throws {
         guard let state = TenantState(rawValue: body.state) else { return nil }
+        version = try ConsolePage.version(body.version)
         displayName = body.displayName.trimmed
         cpu = body.cpu.trimmed
         memory = body.memory.trimmed
@@ -38,7 +42,7 @@ struct TenantSettingsForm {
         var caps = tenant.caps ?? ResourceCaps()
         caps.cpu = cpu.nonEmpty
         caps.memory = memory.nonEmpty
-        return .init(displayName: displayName.nonEmpty, state: suspended ? .suspended : .active, caps: caps, version: nil)
+        return .init(displayName: displayName.nonEmpty, state: suspended ? .suspended : .active, caps: caps, version: version)
     }
 }
 
@@ -49,6 +53,8 @@ extension ConsoleRoutes {
         let state: String
         let cpu: String
         let memory: String
+        /// The tenant's version when the page was drawn.
+        let version: String?
     }
 
     struct TenantRemovalBody: Decodable {
@@ -75,7 +81,7 @@ extension ConsoleRoutes {
     /// `PATCH …/tenants/{t}` of the API; back to the tenant's page.
     private func saveTenantSettings(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
         let (caller, tenant) = try tenantToManage(request, context)
-        guard let body = try await ConsolePage.form(TenantSettingsBody.self, from: request), let typed = TenantSettingsForm(body) else {
+        guard let body = try await ConsolePage.form(TenantSettingsBody.self, from: request), let typed = try TenantSettingsForm(body) else {
             throw APIError.malformed("the form needs displayName, state (active or suspended), cpu and memory")
         }
         return try await ConsolePage.submit({ _ = try await TenantRoutes(services: services).update(tenant, with: typed.request(for: tenant.tenant), by: caller) },
@@ -83,6 +89,10 @@ extension ConsoleRoutes {
         ) { message, status in
             var refused = typed
             refused.error = message
+            if status == .conflict, let now = try? caller.tenant(tenant.tenant.name).tenant, now.version != typed.version, typed.version != nil {
+                refused.error = ConsolePage.changedMeanwhile("this tenant")
+                refused.version = now.version
+            }
             return try tenantPage(caller, tenant: tenant.tenant.name, settings: refused, status: status)
         }
     }

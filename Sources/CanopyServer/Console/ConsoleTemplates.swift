@@ -138,6 +138,7 @@ extension ConsolePage {
             <h2>Tenant settings</h2>
             {{#error}}<p class="error" role="alert" id="tenant-settings-error">{{error}}</p>{{/error}}
             <form method="post" action="/ui/tenants/{{tenant.name}}/settings" id="tenant-settings">
+            {{#version}}<input type="hidden" name="version" value="{{.}}">{{/version}}
             <label>Display name <input name="displayName" id="tenant-display-name" value="{{displayName}}"></label>
             <label>State <select name="state" id="tenant-state"><option value="active">active</option><option value="suspended"{{#suspended}} selected{{/suspended}}>suspended: nobody in it may sign in</option></select></label>
             <label>CPU cap <input name="cpu" id="tenant-cpu" value="{{cpu}}" placeholder="none" autocomplete="off"></label>
@@ -195,6 +196,7 @@ extension ConsolePage {
             <h3>Caps and reservations</h3>
             {{#error}}<p class="error" role="alert" id="settings-error">{{error}}</p>{{/error}}
             <form method="post" action="/ui/tenants/{{tenant}}/projects/{{name}}/settings" id="project-settings">
+            {{#version}}<input type="hidden" name="version" value="{{.}}">{{/version}}
             <label>Display name <input name="displayName" id="settings-display-name" value="{{displayName}}"></label>
             <label>CPU cap <input name="cpu" id="settings-cpu" value="{{cpu}}" placeholder="none" autocomplete="off"></label>
             <label>Memory cap <input name="memory" id="settings-memory" value="{{memory}}" placeholder="none" autocomplete="off"></label>
