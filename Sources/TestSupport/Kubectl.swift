@@ -75,7 +75,7 @@ extension Kubectl {
         let deadline = ContinuousClock.now + .seconds(5)
         while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         if process.isRunning { process.signal(SIGKILL) }
-        try await ProcessRunner.blocking { process.waitUntilExit() }
+        _ = try await ProcessRunner.blocking { process.waitUntilExit() }
     }
 }
 

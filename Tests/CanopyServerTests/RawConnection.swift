@@ -101,7 +101,7 @@ final class RawConnection: @unchecked Sendable {
             }
             .connect(host: "127.0.0.1", port: port).get()
         try await channel.writeAndFlush(ByteBuffer(string: text))
-        try await channel.setOption(.autoRead, value: false)
+        try await channel.setOption(.autoRead, value: false).get()
         try await Task.sleep(for: delay)
         if reset {
             let socket = try #require(channel as? any SocketOptionProvider)
@@ -225,7 +225,7 @@ final class RawBytes: @unchecked Sendable {
 
     /// Stops reading (what the server sends piles up in the sockets' buffers), or reads again.
     func reading(_ on: Bool) async throws {
-        try await channel.setOption(.autoRead, value: on)
+        try await channel.setOption(.autoRead, value: on).get()
         if on { channel.read() }
     }
 
