@@ -133,6 +133,8 @@ import TestSupport
                 ("/ui/tenants/T/projects/sales", ["provider": 404, "admin": 200, "pa": 404, "pm": 404, "pv": 404, "sales-pa": 200, "other": 404], 200),
                 ("/ui/tenants/T/projects/no-such-project", ["provider": 404, "admin": 404, "pa": 404, "pm": 404, "pv": 404, "sales-pa": 404, "other": 404], 404),
                 ("/ui/tenants/T/users", ["provider": 403, "admin": 200, "pa": 403, "pm": 403, "pv": 403, "sales-pa": 403, "other": 404], 200),
+                ("/ui/tenants/T/directories", ["provider": 403, "admin": 200, "pa": 403, "pm": 403, "pv": 403, "sales-pa": 403, "other": 404], 200),
+                ("/ui/directories", ["provider": 200, "admin": 403, "pa": 403, "pm": 403, "pv": 403, "sales-pa": 403, "other": 403], 200),
             ]
             for (tenant, other) in [("coke", "pepsi"), ("pepsi", "coke")] {
                 for (path, expected, enterpriseProvider) in pages {

@@ -31,6 +31,9 @@ import TestSupport
                 "POST /ui/tenants/{tenant}/users/{user}/state", "POST /ui/tenants/{tenant}/users/{user}/remove",
                 "POST /ui/tenants/{tenant}/projects/{project}/settings", "POST /ui/tenants/{tenant}/settings", "POST /ui/tenants/{tenant}/remove",
                 "POST /ui/password",
+                "GET /ui/tenants/{tenant}/directories", "POST /ui/tenants/{tenant}/directories", "POST /ui/tenants/{tenant}/directories/{id}/test",
+                "POST /ui/tenants/{tenant}/directories/{id}/remove", "GET /ui/directories", "POST /ui/directories", "POST /ui/directories/{id}/test",
+                "POST /ui/directories/{id}/remove",
             ])
             let routes = all.subtracting(proxy).subtracting(console)
             let document = OpenAPIDocument.bundled.operations

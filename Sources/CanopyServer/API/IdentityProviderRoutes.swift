@@ -48,48 +48,71 @@ struct IdentityProviderRoutes {
             router.patch(RouterPath(prefix + "/{id}")) { request, context in try await update(request, context) }
             router.delete(RouterPath(prefix + "/{id}")) { request, context in
                 let (caller, stored, tenantName) = try await find(request, context)
-                let now = services.now
-                try await services.world.commit { tx in
-                    try await tx.deleteIdentityProvider(stored.provider.id)
-                    return World.Outcome(result: (), changes: [], audit: [
-                        caller.audit("identity-provider.delete", target(tenantName, stored.provider.name), tenant: stored.provider.tenantID, at: now),
-                    ])
-                }
-                services.directories.forget(stored.provider.id)
+                try await delete(stored.provider, tenantName: tenantName, by: caller)
                 return Response(status: .noContent)
             }
             router.post(RouterPath(prefix + "/{id}/test")) { request, context in
                 let (_, stored, _) = try await find(request, context)
                 let body = try await JSONBody.decode(TestRequest.self, schema: "IdentityProviderTestRequest", from: request, context: context)
-                let directory = try services.directories.directory(for: stored.provider, sealedBindPassword: stored.sealedBindPassword)
-                return try JSONBody.response(await directory.test(username: body.username, password: body.password))
+                return try JSONBody.response(await test(stored, username: body.username, password: body.password))
             }
         }
     }
+
+    typealias Stored = (provider: IdentityProvider, sealedBindPassword: String)
 
     /// The caller and the tenant (nil: the domain) the path names, after the policy check:
     /// 404 for a tenant the caller cannot see, 403 for one they may see but not manage.
     private func scope(_ request: Request, _ context: AuthenticatedContext) throws -> (Caller, TenantID?, String?) {
         let caller = try Caller(context, services)
-        guard let name = context.parameters.get("tenant") else {
+        let (tenantID, tenantName) = try scope(tenant: context.parameters.get("tenant"), for: caller)
+        return (caller, tenantID, tenantName)
+    }
+
+    /// The providers' owner for `caller` (the API's and the console's check): a tenant by name
+    /// (404 when the caller cannot see it, 403 when they may not manage its users), or with `nil`
+    /// the domain (403 unless they manage tenants). The tenant's id and name; `nil`s for the domain.
+    func scope(tenant name: String?, for caller: Caller) throws -> (TenantID?, String?) {
+        guard let name else {
             try caller.require(.manageTenants, on: .domain, "identity providers")
-            return (caller, nil, nil)
+            return (nil, nil)
         }
         let tenant = try caller.tenant(name)
         try caller.require(.manageUsers, on: .tenant(tenant.tenant.id), "tenant")
-        return (caller, tenant.tenant.id, tenant.tenant.name)
+        return (tenant.tenant.id, tenant.tenant.name)
     }
 
-    private func find(_ request: Request, _ context: AuthenticatedContext) async throws
-        -> (Caller, (provider: IdentityProvider, sealedBindPassword: String), String?)
-    {
+    private func find(_ request: Request, _ context: AuthenticatedContext) async throws -> (Caller, Stored, String?) {
         let (caller, tenantID, tenantName) = try scope(request, context)
-        let key = try request.parameter("id", context)
+        return (caller, try await find(request.parameter("id", context), of: tenantID), tenantName)
+    }
+
+    /// The provider of `tenantID` (nil: the domain's) whose id or name is `key`; 404 if none.
+    func find(_ key: String, of tenantID: TenantID?) async throws -> Stored {
         let stored = try await services.world.store.identityProviders(of: tenantID)
         guard let found = stored.first(where: { $0.provider.id.rawValue == key || $0.provider.name == key }) else {
             throw APIError.notFound("identity provider '\(key)'")
         }
-        return (caller, found, tenantName)
+        return found
+    }
+
+    /// Deletes a provider as `DELETE …/identity-providers/{id}` does (its users' accounts stay,
+    /// and can no longer sign in through it).
+    func delete(_ provider: IdentityProvider, tenantName: String?, by caller: Caller) async throws {
+        let now = services.now
+        try await services.world.commit { tx in
+            try await tx.deleteIdentityProvider(provider.id)
+            return World.Outcome(result: (), changes: [], audit: [
+                caller.audit("identity-provider.delete", target(tenantName, provider.name), tenant: provider.tenantID, at: now),
+            ])
+        }
+        services.directories.forget(provider.id)
+    }
+
+    /// Signs `username` in against the provider step by step, as `POST …/{id}/test` does.
+    func test(_ stored: Stored, username: String, password: String) async throws -> DirectoryTestReport {
+        let directory = try services.directories.directory(for: stored.provider, sealedBindPassword: stored.sealedBindPassword)
+        return await directory.test(username: username, password: password)
     }
 
     private func target(_ tenantName: String?, _ name: String) -> String {
@@ -99,6 +122,13 @@ struct IdentityProviderRoutes {
     private func create(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
         let (caller, tenantID, tenantName) = try scope(request, context)
         let body = try await JSONBody.decode(ProviderRequest.self, schema: "CreateIdentityProviderRequest", from: request, context: context)
+        let created = try await create(body, tenantID: tenantID, tenantName: tenantName, by: caller)
+        return try JSONBody.response(IdentityProviderView(created, tenantName: tenantName), status: .created)
+    }
+
+    /// Creates a provider as `POST …/identity-providers` does (the API and the console): the
+    /// settings checked as the LDAP client would take them, the bind password sealed.
+    func create(_ body: ProviderRequest, tenantID: TenantID?, tenantName: String?, by caller: Caller) async throws -> IdentityProvider {
         guard let name = body.name, let urls = body.urls, let userBaseDN = body.userBaseDN, let groupBaseDN = body.groupBaseDN else {
             throw APIError.malformed("name, urls, userBaseDN and groupBaseDN are required")
         }
@@ -119,7 +149,7 @@ struct IdentityProviderRoutes {
                 caller.audit("identity-provider.create", target(tenantName, name), tenant: tenantID, at: now),
             ])
         }
-        return try JSONBody.response(IdentityProviderView(created, tenantName: tenantName), status: .created)
+        return created
     }
 
     private func update(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {

@@ -109,7 +109,9 @@ enum ConsolePage {
     static let library: MustacheLibrary = {
         do {
             var library = MustacheLibrary()
-            for (name, text) in templates { try library.register(text, named: name) }
+            for (name, text) in templates.merging(["directories": directoriesTemplate], uniquingKeysWith: { $1 }) {
+                try library.register(text, named: name)
+            }
             return library
         } catch {
             fatalError("a console template does not parse (\(error)); the build is broken")

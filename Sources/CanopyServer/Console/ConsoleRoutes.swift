@@ -10,7 +10,7 @@ import Hummingbird
 /// Every page reads the same snapshot through the same `Caller` checks as the API, so it answers
 /// 404 (the same page for absent and invisible) exactly where the API does; its changes (own
 /// tokens and password, project members, namespaces and settings, and the tenant-level forms of
-/// the `+Tenant`, `+TenantSettings` and `+ProjectSettings` files) go through the API's own
+/// the `+Tenant`, `+TenantSettings`, `+ProjectSettings` and `+Directories` files) go through the API's own
 /// functions.
 struct ConsoleRoutes {
     let services: APIServices
@@ -37,6 +37,7 @@ struct ConsoleRoutes {
         }
         registerTenantForms(on: signedIn)
         registerTenantSettingsForms(on: signedIn)
+        registerDirectoryForms(on: signedIn)
         signedIn.post("tenants/{tenant}/projects/{project}/members") { request, context in try await addMember(request, context) }
         signedIn.post("tenants/{tenant}/projects/{project}/namespaces") { request, context in try await addNamespace(request, context) }
         signedIn.post("tenants/{tenant}/projects/{project}/settings") { request, context in try await saveProjectSettings(request, context) }

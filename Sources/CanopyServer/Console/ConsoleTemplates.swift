@@ -72,6 +72,7 @@ extension ConsolePage {
             <label>First admin's password <input name="adminPassword" id="tenant-admin-password" type="password" required autocomplete="new-password"></label>
             <button type="submit" id="new-tenant-button">Create</button>
             </form>
+            <p><a href="/ui/directories" id="domain-directories-link">The domain's directories (LDAP)</a>, for its own administrators' sign-in.</p>
             {{/newTenant}}
             {{^empty(projects)}}
             <h2>Your projects</h2>
@@ -298,7 +299,8 @@ extension ConsolePage {
             <button type="submit" id="new-user-button">Create</button>
             </form>
             {{/newUser}}
-            <p class="note">A disabled user's sessions and tokens stop working at their next request; deleting a user also takes their roles away. Changing a user's name, e-mail or password, and directories, is done with <code>canopy user</code> and <code>canopy identity-provider</code>. A tenant keeps at least one admin.</p>
+            <p class="note">A disabled user's sessions and tokens stop working at their next request; deleting a user also takes their roles away. Changing a user's name, e-mail or password is done with <code>canopy user</code>. A tenant keeps at least one admin.</p>
+            {{#newUser}}<p><a href="/ui/tenants/{{tenant}}/directories" id="directories-link">Directories (LDAP)</a>: where the tenant's people sign in with their company password.</p>{{/newUser}}
             {{> footer}}
             """,
         "tokens": """

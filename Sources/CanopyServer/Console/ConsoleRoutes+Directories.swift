@@ -1,0 +1,248 @@
+import CanopyAuth
+import CanopyModel
+import Foundation
+import Hummingbird
+
+/// The directories page: a tenant's LDAP identity providers for those who manage its users
+/// (`/ui/tenants/{t}/directories`), the domain's for its administrators (`/ui/directories`), as
+/// `…/identity-providers` of the API — listed with every setting but the bind password, added,
+/// tried with a user's name and password (the API's step-by-step test), and deleted once the name
+/// is typed again. Each form goes through `IdentityProviderRoutes` after its own scope check, so
+/// the console refuses exactly whom the API refuses (404 for a tenant the caller cannot see, 403
+/// for one whose users they may not manage). Neither the bind password nor a tested password is
+/// ever written back into a page.
+struct DirectoriesPage {
+    struct Row {
+        let name: String, urls: String, bindDN: String, userBaseDN: String, userFilter: String
+        let groupBaseDN: String, groupFilter: String, groupNameAttribute: String, security: String
+        /// How many levels of nested groups are followed; `nil` for direct groups only.
+        let nesting: String?
+    }
+
+    /// A test's outcome: each step, and what the directory said of the user.
+    struct Test {
+        let directory: String, username: String, ok: Bool
+        let steps: [DirectoryTestReport.Step]
+        let userDN: String?
+        let groups: String?
+    }
+
+    let frame: ConsolePage.Frame
+    /// `coke`, or `nil` for the domain's directories.
+    let tenant: String?
+    /// `/ui/tenants/coke/directories` or `/ui/directories`: where the forms post.
+    let path: String
+    let directories: [Row]
+    let test: Test?
+    /// A refused test or deletion: why.
+    let rowError: String?
+    let form: DirectoryForm
+}
+
+/// The new-directory form: what was typed (never the bind password), and the refusal's message.
+struct DirectoryForm {
+    var name = "", urls = "", bindDN = "", userBaseDN = "", userFilter = "(uid={username})"
+    var groupBaseDN = "", groupFilter = "(member={dn})", groupNameAttribute = "cn", caPEM = "", nestedGroupDepth = "0"
+    var startTLS = false
+    var error: String?
+
+    init() {}
+
+    init(_ body: ConsoleRoutes.DirectoryFormBody) {
+        name = body.name.trimmed
+        urls = body.urls.trimmed
+        bindDN = body.bindDN?.trimmed ?? ""
+        userBaseDN = body.userBaseDN.trimmed
+        userFilter = body.userFilter?.trimmed ?? ""
+        groupBaseDN = body.groupBaseDN.trimmed
+        groupFilter = body.groupFilter?.trimmed ?? ""
+        groupNameAttribute = body.groupNameAttribute?.trimmed ?? ""
+        caPEM = body.caPEM?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        nestedGroupDepth = body.nestedGroupDepth?.trimmed ?? ""
+        startTLS = body.startTLS == "true"
+    }
+
+    /// The API's request: URLs split at spaces, commas and line ends; an empty filter or name
+    /// attribute takes the API's default; an empty bind DN binds anonymously.
+    func request(bindPassword: String?) throws -> IdentityProviderRoutes.ProviderRequest {
+        var depth: Int?
+        if !nestedGroupDepth.isEmpty {
+            guard let value = Int(nestedGroupDepth) else {
+                throw APIError.invalid("nestedGroupDepth must be a whole number (0 for direct groups only)", field: "nestedGroupDepth")
+            }
+            depth = value
+        }
+        let list = urls.split { $0 == " " || $0 == "," || $0.isNewline }.map(String.init)
+        return .init(
+            name: name, type: "ldap", urls: list, bindDN: bindDN, bindPassword: bindPassword?.nonEmpty, userBaseDN: userBaseDN,
+            userFilter: userFilter.nonEmpty, groupBaseDN: groupBaseDN, groupFilter: groupFilter.nonEmpty,
+            groupNameAttribute: groupNameAttribute.nonEmpty, startTLS: startTLS, caPEM: caPEM.nonEmpty, nestedGroupDepth: depth, version: nil
+        )
+    }
+}
+
+extension ConsoleRoutes {
+    struct DirectoryFormBody: Decodable {
+        let name: String
+        /// One or more `ldap://` or `ldaps://` URLs, separated by spaces, commas or line ends.
+        let urls: String
+        let bindDN: String?
+        let bindPassword: String?
+        let userBaseDN: String
+        let userFilter: String?
+        let groupBaseDN: String
+        let groupFilter: String?
+        let groupNameAttribute: String?
+        /// `true` when the StartTLS box is ticked.
+        let startTLS: String?
+        let caPEM: String?
+        let nestedGroupDepth: String?
+    }
+
+    struct DirectoryTestBody: Decodable {
+        let username: String
+        let password: String
+    }
+
+    struct DirectoryRemovalBody: Decodable {
+        /// The directory's name, typed again.
+        let confirm: String
+    }
+
+    /// A form holding a pasted CA certificate is larger than the others.
+    static let maxDirectoryFormSize = 64 * 1024
+
+    func registerDirectoryForms(on signedIn: RouterGroup<AuthenticatedContext>) {
+        for prefix in ["tenants/{tenant}/directories", "directories"] {
+            signedIn.get(RouterPath(prefix)) { _, context in
+                let (caller, routes, scope) = try directories(context)
+                return try await directoriesPage(caller, routes, scope)
+            }
+            signedIn.post(RouterPath(prefix)) { request, context in try await addDirectory(request, context) }
+            signedIn.post(RouterPath(prefix + "/{id}/test")) { request, context in try await testDirectory(request, context) }
+            signedIn.post(RouterPath(prefix + "/{id}/remove")) { request, context in try await removeDirectory(request, context) }
+        }
+    }
+
+    /// The caller, the API's routes and the directories' owner the path names (the API's check).
+    private func directories(_ context: AuthenticatedContext) throws -> (Caller, IdentityProviderRoutes, (id: TenantID?, name: String?)) {
+        let caller = try Caller(context, services)
+        let routes = IdentityProviderRoutes(services: services)
+        let (id, name) = try routes.scope(tenant: context.parameters.get("tenant"), for: caller)
+        return (caller, routes, (id, name))
+    }
+
+    private func directoriesPage(
+        _ caller: Caller, _ routes: IdentityProviderRoutes, _ scope: (id: TenantID?, name: String?),
+        form: DirectoryForm = DirectoryForm(), test: DirectoriesPage.Test? = nil, rowError: String? = nil, status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
+        let stored = try await services.world.store.identityProviders(of: scope.id).map(\.provider).sorted { $0.name < $1.name }
+        let rows = stored.map { provider in
+            DirectoriesPage.Row(
+                name: provider.name, urls: provider.urls.joined(separator: " "), bindDN: provider.bindDN.nonEmpty ?? "anonymous",
+                userBaseDN: provider.userBaseDN, userFilter: provider.userFilter, groupBaseDN: provider.groupBaseDN,
+                groupFilter: provider.groupFilter, groupNameAttribute: provider.groupNameAttribute,
+                security: [provider.startTLS ? "StartTLS" : nil, provider.caPEM != nil ? "own CA" : nil].compactMap { $0 }.joined(separator: ", "),
+                nesting: provider.nestedGroupDepth > 0 ? String(provider.nestedGroupDepth) : nil
+            )
+        }
+        return try ConsolePage.render("directories", DirectoriesPage(
+            frame: .init(title: "\(scope.name ?? "Domain") directories", caller: caller), tenant: scope.name,
+            path: scope.name.map { "/ui/tenants/\($0)/directories" } ?? "/ui/directories", directories: rows, test: test, rowError: rowError, form: form
+        ), status: status)
+    }
+
+    /// `POST …/identity-providers` of the API; back to the directories page.
+    private func addDirectory(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let (caller, routes, scope) = try directories(context)
+        guard let body = try await ConsolePage.form(DirectoryFormBody.self, from: request, limit: Self.maxDirectoryFormSize) else {
+            throw APIError.malformed("the form needs name, urls, userBaseDN and groupBaseDN")
+        }
+        let typed = DirectoryForm(body)
+        let path = scope.name.map { "/ui/tenants/\($0)/directories" } ?? "/ui/directories"
+        return try await ConsolePage.submit({
+            _ = try await routes.create(typed.request(bindPassword: body.bindPassword), tenantID: scope.id, tenantName: scope.name, by: caller)
+        }, then: path) { message, status in
+            var refused = typed
+            refused.error = message
+            return try await directoriesPage(caller, routes, scope, form: refused, status: status)
+        }
+    }
+
+    /// `POST …/identity-providers/{id}/test` of the API: the page again with each step's outcome.
+    private func testDirectory(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let (caller, routes, scope) = try directories(context)
+        let stored = try await routes.find(request.parameter("id", context), of: scope.id)
+        guard let body = try await ConsolePage.form(DirectoryTestBody.self, from: request) else {
+            throw APIError.malformed("the form needs username and password")
+        }
+        let username = body.username.trimmed
+        let report = try await routes.test(stored, username: username, password: body.password)
+        let test = DirectoriesPage.Test(
+            directory: stored.provider.name, username: username, ok: report.ok, steps: report.steps, userDN: report.userDN,
+            groups: report.groups.map { $0.isEmpty ? "none" : $0.joined(separator: ", ") }
+        )
+        return try await directoriesPage(caller, routes, scope, test: test)
+    }
+
+    /// `DELETE …/identity-providers/{id}` of the API once the name is typed again.
+    private func removeDirectory(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let (caller, routes, scope) = try directories(context)
+        let stored = try await routes.find(request.parameter("id", context), of: scope.id)
+        guard let form = try await ConsolePage.form(DirectoryRemovalBody.self, from: request) else { throw APIError.malformed("the form needs confirm") }
+        let path = scope.name.map { "/ui/tenants/\($0)/directories" } ?? "/ui/directories"
+        return try await ConsolePage.submit({
+            guard form.confirm.trimmed == stored.provider.name else {
+                throw APIError.invalid("to delete directory '\(stored.provider.name)', type its name", field: "confirm")
+            }
+            try await routes.delete(stored.provider, tenantName: scope.name, by: caller)
+        }, then: path) { message, status in
+            try await directoriesPage(caller, routes, scope, rowError: message, status: status)
+        }
+    }
+}
+
+extension ConsolePage {
+    static let directoriesTemplate = """
+        {{> header}}
+        <h1>{{#tenant}}Directories of <a href="/ui/tenants/{{.}}">{{.}}</a>{{/tenant}}{{^tenant}}The domain's directories{{/tenant}}</h1>
+        <p class="note">{{#tenant}}The tenant's people sign in with their directory password (tenant {{.}}, their directory user name); their directory groups can be named as tenant admins and project members.{{/tenant}}{{^tenant}}The domain's own administrators sign in through these (tenant left empty).{{/tenant}} The bind password is kept sealed and never shown.</p>
+        {{#test}}
+        <h2 id="test-result">Test of {{directory}} for {{username}}: {{#ok}}it works{{/ok}}{{^ok}}it failed{{/ok}}</h2>
+        <ol id="test-steps">{{#steps}}<li class="{{#ok}}ok{{/ok}}{{^ok}}error{{/ok}}">{{step}}: {{#ok}}ok{{/ok}}{{^ok}}failed{{/ok}}: {{detail}}</li>{{/steps}}</ol>
+        {{#userDN}}<p>Entry: <code id="test-user-dn">{{.}}</code></p>{{/userDN}}
+        {{#groups}}<p>Groups: <span id="test-groups">{{.}}</span></p>{{/groups}}
+        {{/test}}
+        {{#rowError}}<p class="error" role="alert" id="directory-action-error">{{rowError}}</p>{{/rowError}}
+        {{^empty(directories)}}
+        <table id="directories">
+        <tr><th>Name</th><th>Servers</th><th>Service account</th><th>Users</th><th>Groups</th><th>Security</th><th></th></tr>
+        {{#directories}}<tr><td>{{name}}</td><td>{{urls}}</td><td>{{bindDN}}</td><td>{{userBaseDN}} <code>{{userFilter}}</code></td><td>{{groupBaseDN}} <code>{{groupFilter}}</code> by {{groupNameAttribute}}{{#nesting}}, nested {{.}} deep{{/nesting}}</td><td>{{security}}</td><td><form method="post" action="{{path}}/{{name}}/test" class="test-directory"><input name="username" aria-label="a user name to test {{name}} with" placeholder="user name" required autocomplete="off"> <input name="password" type="password" aria-label="their password" placeholder="password" autocomplete="off"> <button type="submit">Test</button></form> <form method="post" action="{{path}}/{{name}}/remove" class="remove-directory"><input name="confirm" aria-label="Type {{name}} to delete this directory" placeholder="type {{name}} to delete" required autocomplete="off"> <button type="submit">Delete</button></form></td></tr>
+        {{/directories}}
+        </table>
+        {{/empty(directories)}}
+        {{^directories}}<p class="note" id="no-directories">No directories: only local accounts sign in.</p>{{/directories}}
+        {{#form}}
+        <h2>New LDAP directory</h2>
+        {{#error}}<p class="error" role="alert" id="directory-error">{{error}}</p>{{/error}}
+        <form method="post" action="{{path}}" id="new-directory">
+        <label>Name <input name="name" id="directory-name" value="{{name}}" required autocomplete="off"></label>
+        <label>Server URLs <input name="urls" id="directory-urls" value="{{urls}}" required placeholder="ldaps://ldap.example.com" autocomplete="off"></label>
+        <label>Service account DN <input name="bindDN" id="directory-bind-dn" value="{{bindDN}}" placeholder="empty: anonymous" autocomplete="off"></label>
+        <label>Its password <input name="bindPassword" id="directory-bind-password" type="password" autocomplete="new-password"></label>
+        <label>Users under <input name="userBaseDN" id="directory-user-base" value="{{userBaseDN}}" required autocomplete="off"></label>
+        <label>User filter <input name="userFilter" id="directory-user-filter" value="{{userFilter}}" autocomplete="off"></label>
+        <label>Groups under <input name="groupBaseDN" id="directory-group-base" value="{{groupBaseDN}}" required autocomplete="off"></label>
+        <label>Group filter <input name="groupFilter" id="directory-group-filter" value="{{groupFilter}}" autocomplete="off"></label>
+        <label>Group name attribute <input name="groupNameAttribute" id="directory-group-attribute" value="{{groupNameAttribute}}" autocomplete="off"></label>
+        <label>Nested groups, levels <input name="nestedGroupDepth" id="directory-nesting" value="{{nestedGroupDepth}}" inputmode="numeric" autocomplete="off"></label>
+        <label><input type="checkbox" name="startTLS" value="true" id="directory-start-tls"{{#startTLS}} checked{{/startTLS}}> StartTLS on <code>ldap://</code></label>
+        <label>CA certificate (PEM; empty: the system's) <textarea name="caPEM" id="directory-ca" rows="4">{{caPEM}}</textarea></label>
+        <button type="submit" id="new-directory-button">Add</button>
+        </form>
+        <p class="note">The filters take <code>{username}</code> and <code>{dn}</code>. Test a directory with a real account before naming its groups anywhere; changing one is done with <code>canopy identity-provider</code> or the API.</p>
+        {{/form}}
+        <p class="note">Deleting a directory keeps the accounts Canopy made for its people and the roles named for its groups; nobody signs in through it any more.</p>
+        {{> footer}}
+        """
+}
