@@ -26,7 +26,7 @@ import TestSupport
             #expect(try await Self.user(server, "pm", admin).object["disabled"] as? Bool == true)
             #expect(try await server.request(.GET, "/api/v1/whoami", token: member).status == 401)
             let shown = try await browser.send(.GET, page, cookie: admin).text
-            #expect(shown.contains("<td>pm</td>") && shown.contains("<td>disabled</td>") && shown.contains(">Enable</button>"))
+            #expect(shown.contains(">pm</a></td>") && shown.contains("<td>disabled</td>") && shown.contains(">Enable</button>"))
             #expect(try await browser.send(.POST, "\(page)/pm/state", cookie: admin, form: ["disabled": "false"]).status == 303)
             #expect(try await server.request(.GET, "/api/v1/whoami", token: member).status == 200)
             #expect(try await browser.send(.GET, "/ui/audit?tenant=coke", cookie: admin).text.contains("<td>user.update</td>"))

@@ -135,8 +135,9 @@ struct UserRoutes {
             user.displayName = displayName
         }
         if let email = body.email {
-            try Validate.email(email, field: "email")
-            user.email = email
+            // An empty one clears it.
+            if !email.isEmpty { try Validate.email(email, field: "email") }
+            user.email = email.nonEmpty
         }
         if let disabled = body.disabled {
             guard !isSelf else { throw APIError.forbidden("you cannot disable your own account") }

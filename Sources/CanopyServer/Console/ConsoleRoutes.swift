@@ -38,6 +38,7 @@ struct ConsoleRoutes {
         registerTenantForms(on: signedIn)
         registerTenantSettingsForms(on: signedIn)
         registerDirectoryForms(on: signedIn)
+        registerUserSettingsForms(on: signedIn)
         signedIn.post("tenants/{tenant}/projects/{project}/members") { request, context in try await addMember(request, context) }
         signedIn.post("tenants/{tenant}/projects/{project}/namespaces") { request, context in try await addNamespace(request, context) }
         signedIn.post("tenants/{tenant}/projects/{project}/settings") { request, context in try await saveProjectSettings(request, context) }

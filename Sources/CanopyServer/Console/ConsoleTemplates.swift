@@ -272,7 +272,7 @@ extension ConsolePage {
             {{#userError}}<p class="error" role="alert" id="user-action-error">{{userError}}</p>{{/userError}}
             <table id="users">
             <tr><th>User</th><th>Name</th><th>E-mail</th><th>Account</th><th>State</th><th></th></tr>
-            {{#users}}<tr><td>{{username}}</td><td>{{displayName}}</td><td>{{email}}</td><td>{{source}}</td><td>{{state}}</td><td>{{#manageable}}<form method="post" action="/ui/tenants/{{tenant}}/users/{{username}}/state" class="user-state"><input type="hidden" name="disabled" value="{{^disabled}}true{{/disabled}}{{#disabled}}false{{/disabled}}"><button type="submit">{{^disabled}}Disable{{/disabled}}{{#disabled}}Enable{{/disabled}}</button></form> <form method="post" action="/ui/tenants/{{tenant}}/users/{{username}}/remove" class="remove-user"><input name="confirm" aria-label="Type {{username}} to delete this user" placeholder="type {{username}} to delete" required autocomplete="off"> <button type="submit">Delete</button></form>{{/manageable}}</td></tr>
+            {{#users}}<tr><td>{{#manageable}}<a href="/ui/tenants/{{tenant}}/users/{{username}}">{{username}}</a>{{/manageable}}{{^manageable}}{{username}}{{/manageable}}</td><td>{{displayName}}</td><td>{{email}}</td><td>{{source}}</td><td>{{state}}</td><td>{{#manageable}}<form method="post" action="/ui/tenants/{{tenant}}/users/{{username}}/state" class="user-state"><input type="hidden" name="disabled" value="{{^disabled}}true{{/disabled}}{{#disabled}}false{{/disabled}}"><button type="submit">{{^disabled}}Disable{{/disabled}}{{#disabled}}Enable{{/disabled}}</button></form> <form method="post" action="/ui/tenants/{{tenant}}/users/{{username}}/remove" class="remove-user"><input name="confirm" aria-label="Type {{username}} to delete this user" placeholder="type {{username}} to delete" required autocomplete="off"> <button type="submit">Delete</button></form>{{/manageable}}</td></tr>
             {{/users}}
             </table>
             <h2>Tenant admins</h2>
@@ -299,7 +299,7 @@ extension ConsolePage {
             <button type="submit" id="new-user-button">Create</button>
             </form>
             {{/newUser}}
-            <p class="note">A disabled user's sessions and tokens stop working at their next request; deleting a user also takes their roles away. Changing a user's name, e-mail or password is done with <code>canopy user</code>. A tenant keeps at least one admin.</p>
+            <p class="note">A disabled user's sessions and tokens stop working at their next request; deleting a user also takes their roles away. A user's name opens their page: display name, e-mail, and a new password for a local account. A tenant keeps at least one admin.</p>
             {{#newUser}}<p><a href="/ui/tenants/{{tenant}}/directories" id="directories-link">Directories (LDAP)</a>: where the tenant's people sign in with their company password.</p>{{/newUser}}
             {{> footer}}
             """,

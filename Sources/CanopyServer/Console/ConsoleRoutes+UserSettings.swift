@@ -1,0 +1,118 @@
+import CanopyModel
+import Foundation
+import Hummingbird
+
+/// A user's page (`/ui/tenants/{t}/users/{u}`), for those who manage the tenant's users: the
+/// display name and e-mail, and for a local account a new password (a forgotten one replaced),
+/// through `UserRoutes.update` as the API's PATCH, with the version the page was drawn at. Not
+/// for one's own account: its password is changed on the tokens page, giving the current one.
+struct UserPage {
+    let frame: ConsolePage.Frame
+    let tenant: String
+    let username: String, source: String, state: String
+    let form: UserSettingsForm
+}
+
+/// The user's settings as shown or typed (never a password), and the refusal's message.
+struct UserSettingsForm {
+    var displayName = "", email = ""
+    /// Whether the account is local (a password can be set here) rather than a directory's.
+    var local = true
+    var version: Int?
+    var error: String?
+
+    init(_ user: User) {
+        displayName = user.displayName
+        email = user.email ?? ""
+        local = user.source == .local
+        version = user.version
+    }
+
+    init(_ body: ConsoleRoutes.UserSettingsBody, local: Bool) throws {
+        displayName = body.displayName.trimmed
+        email = body.email.trimmed
+        self.local = local
+        version = try ConsolePage.version(body.version)
+    }
+
+    /// The API's request: an empty e-mail clears it; an empty password leaves it as it is.
+    func request(password: String?) -> UserRoutes.UpdateUserRequest {
+        .init(displayName: displayName, email: email, password: password?.nonEmpty, disabled: nil, version: version)
+    }
+}
+
+extension ConsoleRoutes {
+    struct UserSettingsBody: Decodable {
+        let displayName: String
+        let email: String
+        let password: String?
+        let version: String?
+    }
+
+    func registerUserSettingsForms(on signedIn: RouterGroup<AuthenticatedContext>) {
+        signedIn.get("tenants/{tenant}/users/{user}") { request, context in
+            let (caller, tenant, user) = try userToEdit(request, context)
+            return try userPage(caller, tenant, user, form: UserSettingsForm(user))
+        }
+        signedIn.post("tenants/{tenant}/users/{user}") { request, context in try await saveUser(request, context) }
+    }
+
+    /// As `userToChange` (who manages the tenant's users; 404 or 403 as the API answers), and not
+    /// one's own account (409: the tokens page changes it, with the current password).
+    private func userToEdit(_ request: Request, _ context: AuthenticatedContext) throws -> (Caller, TenantSnapshot, User) {
+        let (caller, tenant, user) = try userToChange(request, context)
+        guard user.id != caller.principal.user.id else {
+            throw APIError.conflict("your own account is changed on your tokens page, where your current password is asked for")
+        }
+        return (caller, tenant, user)
+    }
+
+    private func userPage(_ caller: Caller, _ tenant: TenantSnapshot, _ user: User, form: UserSettingsForm, status: HTTPResponse.Status = .ok) throws -> Response {
+        try ConsolePage.render("user", UserPage(
+            frame: .init(title: "\(user.username) (\(tenant.tenant.name))", caller: caller), tenant: tenant.tenant.name, username: user.username,
+            source: user.source.rawValue, state: user.disabled ? "disabled" : "active", form: form
+        ), status: status)
+    }
+
+    /// `PATCH …/users/{u}` of the API; back to the users page.
+    private func saveUser(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let (caller, tenant, user) = try userToEdit(request, context)
+        guard let body = try await ConsolePage.form(UserSettingsBody.self, from: request) else {
+            throw APIError.malformed("the form needs displayName and email")
+        }
+        let typed = try UserSettingsForm(body, local: user.source == .local)
+        return try await ConsolePage.submit({
+            _ = try await UserRoutes(services: services).update(user, in: tenant, with: typed.request(password: body.password), by: caller)
+        }, then: "/ui/tenants/\(tenant.tenant.name)/users") { message, status in
+            var refused = typed
+            refused.error = message
+            let now = caller.snapshot.tenant(tenant.tenant.id)?.users[user.id]
+            if status == .conflict, let now, typed.version != nil, now.version != typed.version {
+                refused.error = ConsolePage.changedMeanwhile("this user")
+                refused.version = now.version
+            }
+            return try userPage(caller, tenant, now ?? user, form: refused, status: status)
+        }
+    }
+}
+
+extension ConsolePage {
+    static let userTemplate = """
+        {{> header}}
+        <h1>{{username}} <span class="note">of <a href="/ui/tenants/{{tenant}}/users">{{tenant}}</a></span></h1>
+        <p id="summary">Account: {{source}}. State: {{state}}.</p>
+        {{#form}}
+        {{#error}}<p class="error" role="alert" id="user-settings-error">{{error}}</p>{{/error}}
+        <form method="post" action="/ui/tenants/{{tenant}}/users/{{username}}" id="user-settings">
+        {{#version}}<input type="hidden" name="version" value="{{.}}">{{/version}}
+        <label>Display name <input name="displayName" id="user-display-name" value="{{displayName}}"></label>
+        <label>E-mail <input name="email" id="user-email" value="{{email}}" type="email" placeholder="none"></label>
+        {{#local}}<label>New password <input name="password" id="user-password" type="password" autocomplete="new-password" placeholder="unchanged"></label>{{/local}}
+        <button type="submit" id="user-settings-button">Save</button>
+        </form>
+        {{#local}}<p class="note">A new password replaces a forgotten one; the user's sessions and tokens stay until they are revoked or the user is disabled.</p>{{/local}}
+        {{^local}}<p class="note">This account's password is the directory's.</p>{{/local}}
+        {{/form}}
+        {{> footer}}
+        """
+}
