@@ -69,6 +69,15 @@ import TestSupport
             }
             #expect(try await server.request(.GET, "/api/v1/tenants/coke/users/sales-pa", token: admin).object["displayName"] as? String != "x")
             #expect(try await browser.send(.GET, "/ui/audit?tenant=coke", cookie: admin).text.contains("tenants/coke/users/pm"))
+
+            // The box ends the user's sessions and revokes their tokens with the change.
+            let member = try await server.login(tenant: "coke", "pm", "a-new-password-1")
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: member).status == 200)
+            let fresh = try ConsoleProjectSettingsTests.version(in: try await browser.send(.GET, page, cookie: admin).text)
+            let revoking = try await browser.send(.POST, page, cookie: admin, form: ["displayName": "Pat", "email": "", "password": "", "revokeTokens": "true", "version": fresh])
+            #expect(revoking.status == 303, "\(revoking.status) \(revoking.text)")
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: member).status == 401)
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: fixture.tokens["coke-pv"]).status == 200)
         }
     }
 }

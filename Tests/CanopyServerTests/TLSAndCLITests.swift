@@ -143,3 +143,56 @@ struct CLI {
         try await ProcessRunner.run(ProcessRunner.canopyBinary, arguments, environment: ["XDG_CONFIG_HOME": configHome])
     }
 }
+
+extension TLSAndCLITests {
+    /// `canopy user update`: details changed and an e-mail cleared, a user disabled and enabled,
+    /// and every session and token of theirs revoked (the API's `revokeTokens`), others' kept.
+    @Test func theCLIChangesAUserAndRevokesTheirTokens() async throws {
+        let directory = try TemporaryDirectory()
+        let home = try TemporaryDirectory()
+        defer { directory.remove(); home.remove() }
+        try await TestServer.with(tls: true, dataDirectory: directory.path) { server in
+            let fixture = try await Fixture.build(server)
+            let admin = try #require(fixture.tokens["coke-admin"]), member = try #require(fixture.tokens["coke-pm"])
+            let cli = CLI(configHome: home.path)
+            let login = try await cli.run(["login", "--server", server.baseURL, "--tenant", "coke", "--username", "boss", "--password", Fixture.password,
+                                           "--certificate-authority", directory.path + "/tls.crt"])
+            #expect(login.status == 0, "\(login.output)")
+            let second = try await server.login(tenant: "coke", "pm", Fixture.password)
+            func user() async throws -> [String: Any] { try await server.request(.GET, "/api/v1/tenants/coke/users/pm", token: admin).object }
+
+            let changed = try await cli.run(["user", "update", "pm", "--tenant", "coke", "--display-name", "Pat Member", "--email", "pat@example.com"])
+            #expect(changed.status == 0 && changed.output.contains("Pat Member"), "\(changed.output)")
+            #expect(try await user()["email"] as? String == "pat@example.com")
+            #expect(try await cli.run(["user", "update", "pm", "--tenant", "coke", "--email", ""]).status == 0)
+            #expect(try await user()["email"] == nil)
+
+            #expect(try await cli.run(["user", "update", "pm", "--tenant", "coke", "--disable"]).status == 0)
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: member).status == 401)
+            #expect(try await cli.run(["user", "update", "pm", "--tenant", "coke", "--enable"]).status == 0)
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: member).status == 200)
+
+            let revoked = try await cli.run(["user", "update", "pm", "--tenant", "coke", "--revoke-tokens"])
+            #expect(revoked.status == 0, "\(revoked.output)")
+            for token in [member, second] {
+                #expect(try await server.request(.GET, "/api/v1/whoami", token: token).status == 401, "every token of theirs")
+            }
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: fixture.tokens["coke-pv"]).status == 200, "nobody else's")
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: admin).status == 200)
+            #expect(try await server.request(.GET, "/api/v1/tokens", token: try await server.login(tenant: "coke", "pm", Fixture.password)).items.filter {
+                $0["revokedAt"] == nil
+            }.count == 1, "signing in again gives a working token")
+            let audit = try await server.request(.GET, "/api/v1/audit?tenant=coke", token: admin).items
+            #expect(audit.contains { $0["action"] as? String == "user.revoke-tokens" && $0["target"] as? String == "tenants/coke/users/pm" })
+
+            for (arguments, message) in [
+                (["--disable", "--enable"], "contradict"), ([], "nothing to change"), (["--password", "short"], "HTTP 422"),
+            ] {
+                let refused = try await cli.run(["user", "update", "pm", "--tenant", "coke"] + arguments)
+                #expect(refused.status != 0 && refused.output.contains(message), "\(arguments): \(refused.output)")
+            }
+            let other = try await cli.run(["user", "update", "pm", "--tenant", "pepsi", "--revoke-tokens"])
+            #expect(other.status != 0 && other.output.contains("404"), "\(other.output)")
+        }
+    }
+}

@@ -21,6 +21,9 @@ struct UserRoutes {
         let password: String?
         let disabled: Bool?
         let version: Int?
+        /// Revokes every session and token of the user with this change (after a password was
+        /// exposed, say).
+        var revokeTokens: Bool? = nil
     }
 
     func register(on router: RouterGroup<AuthenticatedContext>) {
@@ -152,13 +155,16 @@ struct UserRoutes {
         user.updatedAt = services.now
         let edited = user
         let newHash = hash
-        let saved = try await services.world.commit { tx in
+        let revoking = body.revokeTokens == true
+        let (saved, revoked) = try await services.world.commit { tx in
             let saved = try await tx.update(edited, passwordHash: newHash)
-            return World.Outcome(
-                result: saved, changes: [.userSaved(saved)],
-                audit: [caller.audit("user.update", "tenants/\(tenant.tenant.name)/users/\(saved.username)", tenant: tenant.tenant.id, at: edited.updatedAt)]
-            )
+            let target = "tenants/\(tenant.tenant.name)/users/\(saved.username)"
+            let revoked = revoking ? try await tx.revokeTokens(of: saved.id, at: edited.updatedAt) : []
+            var audit = [caller.audit("user.update", target, tenant: tenant.tenant.id, at: edited.updatedAt)]
+            if revoking { audit.append(caller.audit("user.revoke-tokens", target, tenant: tenant.tenant.id, at: edited.updatedAt)) }
+            return World.Outcome(result: (saved, revoked), changes: [.userSaved(saved)], audit: audit)
         }
+        if !revoked.isEmpty { services.authenticator.forget(tokenIDs: Set(revoked)) }
         return saved
     }
 }

@@ -18,6 +18,8 @@ struct UserSettingsForm {
     var displayName = "", email = ""
     /// Whether the account is local (a password can be set here) rather than a directory's.
     var local = true
+    /// Whether the box to revoke the user's sessions and tokens is ticked.
+    var revokeTokens = false
     var version: Int?
     var error: String?
 
@@ -32,12 +34,13 @@ struct UserSettingsForm {
         displayName = body.displayName.trimmed
         email = body.email.trimmed
         self.local = local
+        revokeTokens = body.revokeTokens == "true"
         version = try ConsolePage.version(body.version)
     }
 
     /// The API's request: an empty e-mail clears it; an empty password leaves it as it is.
     func request(password: String?) -> UserRoutes.UpdateUserRequest {
-        .init(displayName: displayName, email: email, password: password?.nonEmpty, disabled: nil, version: version)
+        .init(displayName: displayName, email: email, password: password?.nonEmpty, disabled: nil, version: version, revokeTokens: revokeTokens ? true : nil)
     }
 }
 
@@ -46,6 +49,8 @@ extension ConsoleRoutes {
         let displayName: String
         let email: String
         let password: String?
+        /// `true` when the box to revoke the user's sessions and tokens is ticked.
+        let revokeTokens: String?
         let version: String?
     }
 
@@ -108,9 +113,10 @@ extension ConsolePage {
         <label>Display name <input name="displayName" id="user-display-name" value="{{displayName}}"></label>
         <label>E-mail <input name="email" id="user-email" value="{{email}}" type="email" placeholder="none"></label>
         {{#local}}<label>New password <input name="password" id="user-password" type="password" autocomplete="new-password" placeholder="unchanged"></label>{{/local}}
+        <label><input type="checkbox" name="revokeTokens" value="true" id="user-revoke-tokens"{{#revokeTokens}} checked{{/revokeTokens}}> Also end their sessions and revoke their tokens (they sign in again; a kubeconfig holding a static token needs a new one)</label>
         <button type="submit" id="user-settings-button">Save</button>
         </form>
-        {{#local}}<p class="note">A new password replaces a forgotten one; the user's sessions and tokens stay until they are revoked or the user is disabled.</p>{{/local}}
+        {{#local}}<p class="note">A new password replaces a forgotten one. If it may have been seen by someone else, tick the box: their sessions and tokens stay valid otherwise.</p>{{/local}}
         {{^local}}<p class="note">This account's password is the directory's.</p>{{/local}}
         {{/form}}
         {{> footer}}

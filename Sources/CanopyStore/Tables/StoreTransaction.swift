@@ -216,6 +216,14 @@ public struct StoreTransaction: Sendable {
             """).run()
     }
 
+    /// Revokes every token of `userID` not revoked yet, in this transaction (one issued before it
+    /// commits included); their ids.
+    public func revokeTokens(of userID: UserID, at date: Date) async throws -> [TokenID] {
+        try await db.raw("""
+            UPDATE tokens SET revoked_at = \(bind: Rows.millis(date)) WHERE user_id = \(bind: userID.rawValue) AND revoked_at IS NULL RETURNING id
+            """).all().map { TokenID(try $0.decode(column: "id", as: String.self)) }
+    }
+
     // MARK: Audit
 
     /// Appends `event` to the audit log; returns its sequence number.

@@ -47,10 +47,10 @@ struct TenantCommand: AsyncParsableCommand {
     }
 }
 
-/// `canopy user list|get|create|delete --tenant T`.
+/// `canopy user list|get|create|update|delete --tenant T`.
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "user", abstract: "Manage a tenant's users.", subcommands: [List.self, Get.self, Create.self, Delete.self]
+        commandName: "user", abstract: "Manage a tenant's users.", subcommands: [List.self, Get.self, Create.self, Update.self, Delete.self]
     )
     static let columns = ["username", "displayName", "email", "source", "disabled"]
 
@@ -79,6 +79,38 @@ struct UserCommand: AsyncParsableCommand {
             if let displayName { body["displayName"] = displayName }
             if let email { body["email"] = email }
             try options.print(try await run(try await options.client().send(.POST, "/api/v1/tenants/\(tenant)/users", body: body)), columns: UserCommand.columns)
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change a user's display name, e-mail or password, disable or enable them, or revoke their sessions and tokens.",
+            discussion: "The change is made against the version read first, so a concurrent change is refused (409), not overwritten."
+        )
+        @OptionGroup var options: ClientOptions
+        @Option var tenant: String
+        @Argument var username: String
+        @Option var displayName: String?
+        @Option(help: "An e-mail address; \"\" clears it.") var email: String?
+        @Option(help: "A new password (local accounts; a directory user's is the directory's).") var password: String?
+        @Flag(help: "Disable the user: their sessions and tokens stop working at their next request.") var disable = false
+        @Flag(help: "Enable a disabled user again.") var enable = false
+        @Flag(help: "Revoke every session and token of the user (they sign in again).") var revokeTokens = false
+
+        func run() async throws {
+            guard !(disable && enable) else { throw CLIError("--disable and --enable contradict each other") }
+            var body: [String: Any] = [:]
+            if let displayName { body["displayName"] = displayName }
+            if let email { body["email"] = email }
+            if let password { body["password"] = password }
+            if disable || enable { body["disabled"] = disable }
+            if revokeTokens { body["revokeTokens"] = true }
+            guard !body.isEmpty else { throw CLIError("nothing to change: give --display-name, --email, --password, --disable, --enable or --revoke-tokens") }
+            let client = try await options.client()
+            let path = "/api/v1/tenants/\(tenant)/users/\(username)"
+            let current = (try JSONSerialization.jsonObject(with: try await run(try await client.send(.GET, path)))) as? [String: Any] ?? [:]
+            body["version"] = current["version"] as? Int ?? 0
+            try options.print(try await run(try await client.send(.PATCH, path, body: body)), columns: UserCommand.columns)
         }
     }
 
