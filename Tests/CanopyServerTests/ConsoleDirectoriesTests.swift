@@ -1,3 +1,4 @@
+import CanopyAuth
 import Foundation
 import Testing
 import TestSupport
@@ -118,6 +119,33 @@ import TestSupport
             }
             #expect(try await browser.send(.POST, "/ui/directories/staff/remove", cookie: provider, form: ["confirm": "staff"]).status == 303)
             #expect(try await server.request(.GET, "/api/v1/identity-providers", token: provider).items.isEmpty)
+        }
+    }
+
+    /// A directory's test tries a password: it is throttled as a sign-in of that name, so a
+    /// tenant admin cannot use it to guess a directory password faster than signing in would.
+    @Test func testingPasswordsIsThrottledAsSigningIn() async throws {
+        try await TestDirectory.with { directory in
+            try await TestServer.with { server in
+                let fixture = try await Fixture.build(server)
+                let browser = try ConsoleClient(server)
+                defer { browser.close() }
+                let admin = try #require(fixture.tokens["coke-admin"])
+                let api = "/api/v1/tenants/coke/identity-providers"
+                try Fixture.expect(await server.request(.POST, api, token: admin, json: DirectorySignInTests.provider(directory)), 201)
+                let limit = LoginThrottle().limit
+                for attempt in 1...limit {
+                    let tried = try await server.request(.POST, "\(api)/corp/test", token: admin, json: ["username": "alice", "password": "guess-\(attempt)"])
+                    #expect(tried.status == 200 && tried.text.contains("the directory refused the password"), "\(attempt): \(tried.status) \(tried.text)")
+                }
+                let throttled = try await server.request(.POST, "\(api)/corp/test", token: admin, json: ["username": "alice", "password": "alice-pw"])
+                #expect(throttled.status == 429 && throttled.headers.first(name: "retry-after") != nil, "\(throttled.status) \(throttled.text)")
+                let page = try await browser.send(.POST, "/ui/tenants/coke/directories/corp/test", cookie: admin, form: ["username": "alice", "password": "alice-pw"])
+                #expect(page.status == 429 && page.text.contains("id=\"directory-action-error\"") && page.text.contains("too many failed sign-ins"), "\(page.status) \(page.text)")
+                #expect(!page.text.contains("alice-pw"))
+                // The guesses counted as failed sign-ins (of alice's name, from this address): signing in waits too.
+                #expect(try await server.request(.POST, "/api/v1/login", json: ["tenant": "coke", "username": "alice", "password": "alice-pw"]).status == 429)
+            }
         }
     }
 }

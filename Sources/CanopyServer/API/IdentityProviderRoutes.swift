@@ -52,9 +52,9 @@ struct IdentityProviderRoutes {
                 return Response(status: .noContent)
             }
             router.post(RouterPath(prefix + "/{id}/test")) { request, context in
-                let (_, stored, _) = try await find(request, context)
+                let (_, stored, tenantName) = try await find(request, context)
                 let body = try await JSONBody.decode(TestRequest.self, schema: "IdentityProviderTestRequest", from: request, context: context)
-                return try JSONBody.response(await test(stored, username: body.username, password: body.password))
+                return try JSONBody.response(await test(stored, tenantName: tenantName, username: body.username, password: body.password, from: context.remoteAddress))
             }
         }
     }
@@ -109,10 +109,16 @@ struct IdentityProviderRoutes {
         services.directories.forget(provider.id)
     }
 
-    /// Signs `username` in against the provider step by step, as `POST …/{id}/test` does.
-    func test(_ stored: Stored, username: String, password: String) async throws -> DirectoryTestReport {
+    /// Signs `username` in against the provider step by step, as `POST …/{id}/test` does, under
+    /// the sign-in throttle (a refused password counts as a failed sign-in of that name, from the
+    /// caller's address; a throttled name or address is refused with 429 before the directory is
+    /// asked), so that the test is no way around it for guessing directory passwords.
+    func test(_ stored: Stored, tenantName: String?, username: String, password: String, from address: String) async throws -> DirectoryTestReport {
         let directory = try services.directories.directory(for: stored.provider, sealedBindPassword: stored.sealedBindPassword)
-        return await directory.test(username: username, password: password)
+        return try await services.authenticator.throttled(tenant: tenantName, username: username, from: address) {
+            let report = await directory.test(username: username, password: password)
+            return (report, report.steps.contains { $0.step == "userBind" && !$0.ok })
+        }
     }
 
     private func target(_ tenantName: String?, _ name: String) -> String {

@@ -131,14 +131,8 @@ public final class Authenticator: Sendable {
     /// failure.
     public func signIn(tenant tenantName: String?, username: String, password: String, from address: String) async throws -> User {
         let now = clock()
-        // A name longer than any a user can have (a request may carry a megabyte of it) is kept
-        // as its hash.
-        let userKey = "user:\(tenantName ?? "")/\(username)"
-        let keys = [userKey.utf8.count > 256 ? "user-sha256:\(TokenSecret.hash(of: userKey))" : userKey, "address:\(address)"]
-        let failures = try await world.store.signInFailures(of: keys, since: throttle.windowStart(at: now))
-        if let wait = throttle.retryAfter(failures: failures, at: now) {
-            throw AuthError(.throttled, "too many failed sign-ins; try again in \(wait) seconds", retryAfter: wait)
-        }
+        let keys = Self.throttleKeys(tenant: tenantName, username: username, address: address)
+        let failures = try await checkThrottle(keys, at: now)
         let failed = { @Sendable () async throws -> AuthError in
             try await self.world.store.recordSignInFailure(keys, at: now, forgetBefore: self.throttle.windowStart(at: now))
             return AuthError(.invalidCredentials, "invalid user name or password")
@@ -169,6 +163,38 @@ public final class Authenticator: Sendable {
         guard let user, isActive(userID: user.id, tenantID: user.tenantID, in: world.snapshot) else { throw try await failed() }
         if failures[keys[0]] != nil { try await world.store.clearSignInFailures(of: keys[0]) }
         return user
+    }
+
+    /// The sign-in throttle's keys: the user name in its tenant, and the source address. A name
+    /// longer than any a user can have (a request may carry a megabyte of it) is kept as its hash.
+    private static func throttleKeys(tenant: String?, username: String, address: String) -> [String] {
+        let userKey = "user:\(tenant ?? "")/\(username)"
+        return [userKey.utf8.count > 256 ? "user-sha256:\(TokenSecret.hash(of: userKey))" : userKey, "address:\(address)"]
+    }
+
+    /// The recent failures of `keys`; throws `throttled` when one of them has too many.
+    private func checkThrottle(_ keys: [String], at now: Date) async throws -> [String: [Date]] {
+        let failures = try await world.store.signInFailures(of: keys, since: throttle.windowStart(at: now))
+        if let wait = throttle.retryAfter(failures: failures, at: now) {
+            throw AuthError(.throttled, "too many failed sign-ins; try again in \(wait) seconds", retryAfter: wait)
+        }
+        return failures
+    }
+
+    /// Runs `check`, which tries a person's password some other way than a sign-in (a directory's
+    /// test), under the sign-in throttle: refused while their name or the caller's address is
+    /// throttled, and a wrong password counted as a failed sign-in of theirs, so the other way is
+    /// no better for guessing passwords than signing in. `check` returns its result and whether
+    /// the password was refused.
+    public func throttled<T: Sendable>(
+        tenant: String?, username: String, from address: String, _ check: () async throws -> (result: T, refused: Bool)
+    ) async throws -> T {
+        let now = clock()
+        let keys = Self.throttleKeys(tenant: tenant, username: username, address: address)
+        _ = try await checkThrottle(keys, at: now)
+        let (result, refused) = try await check()
+        if refused { try await world.store.recordSignInFailure(keys, at: now, forgetBefore: throttle.windowStart(at: now)) }
+        return result
     }
 
     /// The Canopy user of a directory account: the existing one, or a new user with source

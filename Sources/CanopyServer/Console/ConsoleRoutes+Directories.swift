@@ -177,7 +177,14 @@ extension ConsoleRoutes {
             throw APIError.malformed("the form needs username and password")
         }
         let username = body.username.trimmed
-        let report = try await routes.test(stored, username: username, password: body.password)
+        let report: DirectoryTestReport
+        do {
+            report = try await routes.test(stored, tenantName: scope.name, username: username, password: body.password, from: context.remoteAddress)
+        } catch {
+            let refusal = ErrorMiddleware.translate(error)
+            guard refusal.status.code < 500 else { throw error }
+            return try await directoriesPage(caller, routes, scope, rowError: refusal.message, status: refusal.status)
+        }
         let test = DirectoriesPage.Test(
             directory: stored.provider.name, username: username, ok: report.ok, steps: report.steps, userDN: report.userDN,
             groups: report.groups.map { $0.isEmpty ? "none" : $0.joined(separator: ", ") }
