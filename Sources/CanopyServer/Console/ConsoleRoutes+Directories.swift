@@ -124,6 +124,11 @@ extension ConsoleRoutes {
         }
     }
 
+    /// The directories page of a tenant, or with `nil` the domain's.
+    static func directoriesPath(_ tenant: String?) -> String {
+        tenant.map { "/ui/tenants/\($0)/directories" } ?? "/ui/directories"
+    }
+
     /// The caller, the API's routes and the directories' owner the path names (the API's check).
     private func directories(_ context: AuthenticatedContext) throws -> (Caller, IdentityProviderRoutes, (id: TenantID?, name: String?)) {
         let caller = try Caller(context, services)
@@ -148,7 +153,7 @@ extension ConsoleRoutes {
         }
         return try ConsolePage.render("directories", DirectoriesPage(
             frame: .init(title: "\(scope.name ?? "Domain") directories", caller: caller), tenant: scope.name,
-            path: scope.name.map { "/ui/tenants/\($0)/directories" } ?? "/ui/directories", directories: rows, test: test, rowError: rowError, form: form
+            path: Self.directoriesPath(scope.name), directories: rows, test: test, rowError: rowError, form: form
         ), status: status)
     }
 
@@ -159,7 +164,7 @@ extension ConsoleRoutes {
             throw APIError.malformed("the form needs name, urls, userBaseDN and groupBaseDN")
         }
         let typed = DirectoryForm(body)
-        let path = scope.name.map { "/ui/tenants/\($0)/directories" } ?? "/ui/directories"
+        let path = Self.directoriesPath(scope.name)
         return try await ConsolePage.submit({
             _ = try await routes.create(typed.request(bindPassword: body.bindPassword), tenantID: scope.id, tenantName: scope.name, by: caller)
         }, then: path) { message, status in
@@ -197,7 +202,7 @@ extension ConsoleRoutes {
         let (caller, routes, scope) = try directories(context)
         let stored = try await routes.find(request.parameter("id", context), of: scope.id)
         guard let form = try await ConsolePage.form(DirectoryRemovalBody.self, from: request) else { throw APIError.malformed("the form needs confirm") }
-        let path = scope.name.map { "/ui/tenants/\($0)/directories" } ?? "/ui/directories"
+        let path = Self.directoriesPath(scope.name)
         return try await ConsolePage.submit({
             guard form.confirm.trimmed == stored.provider.name else {
                 throw APIError.invalid("to delete directory '\(stored.provider.name)', type its name", field: "confirm")
