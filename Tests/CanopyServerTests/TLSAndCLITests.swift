@@ -139,8 +139,8 @@ extension TLSAndCLITests {
 struct CLI {
     let configHome: String
 
-    func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        try await ProcessRunner.run(ProcessRunner.canopyBinary, arguments, environment: ["XDG_CONFIG_HOME": configHome])
+    func run(_ arguments: [String], input: String? = nil) async throws -> (status: Int32, output: String) {
+        try await ProcessRunner.run(ProcessRunner.canopyBinary, arguments, environment: ["XDG_CONFIG_HOME": configHome], input: input)
     }
 }
 
@@ -172,6 +172,16 @@ extension TLSAndCLITests {
             #expect(try await cli.run(["user", "update", "pm", "--tenant", "coke", "--enable"]).status == 0)
             #expect(try await server.request(.GET, "/api/v1/whoami", token: member).status == 200)
 
+            // A password given as `-` is read from standard input (out of the shell's history and the process list).
+            let piped = try await cli.run(["user", "update", "pm", "--tenant", "coke", "--password", "-"], input: "piped-password-1\n")
+            #expect(piped.status == 0, "\(piped.output)")
+            #expect(try await server.request(.POST, "/api/v1/login", json: ["tenant": "coke", "username": "pm", "password": "piped-password-1"]).status == 200)
+            let created = try await cli.run(["user", "create", "newbie", "--tenant", "coke", "--password", "-"], input: "newbie-password-1\n")
+            #expect(created.status == 0, "\(created.output)")
+            #expect(try await server.request(.POST, "/api/v1/login", json: ["tenant": "coke", "username": "newbie", "password": "newbie-password-1"]).status == 200)
+            let empty = try await cli.run(["user", "update", "pm", "--tenant", "coke", "--password", "-"], input: "")
+            #expect(empty.status != 0 && empty.output.contains("standard input"), "\(empty.output)")
+
             let revoked = try await cli.run(["user", "update", "pm", "--tenant", "coke", "--revoke-tokens"])
             #expect(revoked.status == 0, "\(revoked.output)")
             for token in [member, second] {
@@ -179,7 +189,7 @@ extension TLSAndCLITests {
             }
             #expect(try await server.request(.GET, "/api/v1/whoami", token: fixture.tokens["coke-pv"]).status == 200, "nobody else's")
             #expect(try await server.request(.GET, "/api/v1/whoami", token: admin).status == 200)
-            #expect(try await server.request(.GET, "/api/v1/tokens", token: try await server.login(tenant: "coke", "pm", Fixture.password)).items.filter {
+            #expect(try await server.request(.GET, "/api/v1/tokens", token: try await server.login(tenant: "coke", "pm", "piped-password-1")).items.filter {
                 $0["revokedAt"] == nil
             }.count == 1, "signing in again gives a working token")
             let audit = try await server.request(.GET, "/api/v1/audit?tenant=coke", token: admin).items

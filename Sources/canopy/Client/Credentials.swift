@@ -37,6 +37,14 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// A password option's value; `-` reads it from one line of standard input, so that it stays out
+/// of the shell's history and the process list.
+func passwordOption(_ value: String, _ option: String) throws -> String {
+    guard value == "-" else { return value }
+    guard let line = readLine(strippingNewline: true), !line.isEmpty else { throw CLIError("\(option) -: no password on standard input") }
+    return line
+}
+
 /// Writes `data` to `path` readable by its owner only (it holds credentials): the file is made
 /// with mode 0600 before anything goes into it, and nothing is written when it cannot be made.
 func writePrivately(_ data: Data, to path: String) throws {

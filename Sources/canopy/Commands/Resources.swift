@@ -27,9 +27,9 @@ struct TenantCommand: AsyncParsableCommand {
         @Option(help: "enterprise or msp") var mode: String
         @Option var displayName: String?
         @Option(help: "The first tenant admin's user name.") var adminUsername: String
-        @Option(help: "The first tenant admin's password.") var adminPassword: String
+        @Option(help: "The first tenant admin's password; - reads it from standard input.") var adminPassword: String
         func run() async throws {
-            var body: [String: Any] = ["name": name, "mode": mode, "admin": ["username": adminUsername, "password": adminPassword]]
+            var body: [String: Any] = ["name": name, "mode": mode, "admin": ["username": adminUsername, "password": try passwordOption(adminPassword, "--admin-password")]]
             if let displayName { body["displayName"] = displayName }
             try options.print(try await run(try await options.client().send(.POST, "/api/v1/tenants", body: body)), columns: TenantCommand.columns)
         }
@@ -71,11 +71,11 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Option var tenant: String
         @Argument var username: String
-        @Option var password: String
+        @Option(help: "The password; - reads it from standard input.") var password: String
         @Option var displayName: String?
         @Option var email: String?
         func run() async throws {
-            var body: [String: Any] = ["username": username, "password": password]
+            var body: [String: Any] = ["username": username, "password": try passwordOption(password, "--password")]
             if let displayName { body["displayName"] = displayName }
             if let email { body["email"] = email }
             try options.print(try await run(try await options.client().send(.POST, "/api/v1/tenants/\(tenant)/users", body: body)), columns: UserCommand.columns)
@@ -92,7 +92,7 @@ struct UserCommand: AsyncParsableCommand {
         @Argument var username: String
         @Option var displayName: String?
         @Option(help: "An e-mail address; \"\" clears it.") var email: String?
-        @Option(help: "A new password (local accounts; a directory user's is the directory's).") var password: String?
+        @Option(help: "A new password (local accounts; a directory user's is the directory's); - reads it from standard input.") var password: String?
         @Flag(help: "Disable the user: their sessions and tokens stop working at their next request.") var disable = false
         @Flag(help: "Enable a disabled user again.") var enable = false
         @Flag(help: "Revoke every session and token of the user (they sign in again).") var revokeTokens = false
@@ -102,7 +102,7 @@ struct UserCommand: AsyncParsableCommand {
             var body: [String: Any] = [:]
             if let displayName { body["displayName"] = displayName }
             if let email { body["email"] = email }
-            if let password { body["password"] = password }
+            if let password { body["password"] = try passwordOption(password, "--password") }
             if disable || enable { body["disabled"] = disable }
             if revokeTokens { body["revokeTokens"] = true }
             guard !body.isEmpty else { throw CLIError("nothing to change: give --display-name, --email, --password, --disable, --enable or --revoke-tokens") }
