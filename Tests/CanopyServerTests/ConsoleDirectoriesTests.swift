@@ -40,7 +40,7 @@ import TestSupport
             #expect(listed.first?["bindPasswordSet"] as? Bool == true && listed.first?["nestedGroupDepth"] as? Int == 1)
             #expect(listed.first?["userFilter"] as? String == "(uid={username})", "an empty filter takes the API's default")
             let shown = try await browser.send(.GET, page, cookie: admin).text
-            #expect(shown.contains("<td>corp</td>") && shown.contains(directory.url) && shown.contains("nested 1 deep"), "\(shown)")
+            #expect(shown.contains(">corp</a></td>") && shown.contains(directory.url) && shown.contains("nested 1 deep"), "\(shown)")
             #expect(!shown.contains(TestDirectory.bindPassword))
             #expect(try await server.login(tenant: "coke", "alice", "alice-pw").isEmpty == false, "its people sign in")
 
@@ -106,7 +106,7 @@ import TestSupport
             #expect(added.status == 303 && added.headers.first(name: "location") == "/ui/directories", "\(added.status) \(added.text)")
             #expect(try await server.request(.GET, "/api/v1/identity-providers", token: provider).items.map { $0["name"] as? String } == ["staff"])
             #expect(try await server.request(.GET, "/api/v1/tenants/coke/identity-providers", token: fixture.tokens["coke-admin"]).items.isEmpty, "not a tenant's")
-            #expect(try await browser.send(.GET, "/ui/directories", cookie: provider).text.contains("<td>staff</td>"))
+            #expect(try await browser.send(.GET, "/ui/directories", cookie: provider).text.contains(">staff</a></td>"))
             // In an enterprise tenant the domain's administrators keep the tenant's directories too.
             #expect(try await browser.send(.GET, "/ui/tenants/pepsi/directories", cookie: provider).status == 200)
             #expect(try await browser.send(.GET, "/ui/tenants/coke/directories", cookie: provider).status == 403, "not inside an msp tenant")
@@ -146,6 +146,56 @@ import TestSupport
                 // The guesses counted as failed sign-ins (of alice's name, from this address): signing in waits too.
                 #expect(try await server.request(.POST, "/api/v1/login", json: ["tenant": "coke", "username": "alice", "password": "alice-pw"]).status == 429)
             }
+        }
+    }
+
+    @Test func tenantAdminsChangeADirectorysSettingsOnItsPage() async throws {
+        try await Self.withDirectoryConsole { directory, server, fixture, browser in
+            let admin = try #require(fixture.tokens["coke-admin"])
+            let api = "/api/v1/tenants/coke/identity-providers/corp", page = "/ui/tenants/coke/directories/corp"
+            try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/identity-providers", token: admin, json: DirectorySignInTests.provider(directory)), 201)
+            #expect(try await browser.send(.GET, "/ui/tenants/coke/directories", cookie: admin).text.contains("<a href=\"\(page)\">corp</a>"))
+            let shown = try await browser.send(.GET, page, cookie: admin)
+            #expect(shown.status == 200 && shown.text.contains("id=\"directory-settings\"") && shown.text.contains("value=\"\(directory.url)\""), "\(shown.text)")
+            #expect(shown.text.contains("id=\"directory-nesting\" value=\"1\"") && !shown.text.contains(TestDirectory.bindPassword))
+            let drawn = try ConsoleProjectSettingsTests.version(in: shown.text)
+
+            // A second server first (it refuses connections: sign-in fails over), direct groups only,
+            // the bind password left empty (kept).
+            var fields = Self.fields(directory).merging(["urls": "ldap://127.0.0.1:1 \(directory.url)", "nestedGroupDepth": "0", "bindPassword": "", "version": drawn]) { $1 }
+            fields["name"] = nil
+            let saved = try await browser.send(.POST, page, cookie: admin, form: fields)
+            #expect(saved.status == 303 && saved.headers.first(name: "location") == "/ui/tenants/coke/directories", "\(saved.status) \(saved.text)")
+            let provider = try await server.request(.GET, api, token: admin).object
+            #expect(provider["urls"] as? [String] == ["ldap://127.0.0.1:1", directory.url] && provider["nestedGroupDepth"] as? Int == 0, "\(provider)")
+            #expect(provider["bindPasswordSet"] as? Bool == true && provider["userFilter"] as? String == "(uid={username})")
+            let alice = try await server.login(tenant: "coke", "alice", "alice-pw")
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: alice).object["groups"] as? [String] == ["developers"], "direct groups only now (marketing-team holds developers)")
+
+            // Refusals: the page again with the API's message and what was typed, nothing saved.
+            let current = try ConsoleProjectSettingsTests.version(in: try await browser.send(.GET, page, cookie: admin).text)
+            for (changed, status, message) in [
+                (["urls": "http://ldap.example", "version": current], 422, "urls"),
+                (["nestedGroupDepth": "deep", "version": current], 422, "nestedGroupDepth must be a whole number"),
+                (["nestedGroupDepth": "3", "version": drawn, "bindPassword": "typed-secret"], 409, "someone else changed this directory"),
+            ] {
+                let typed = fields.merging(changed) { $1 }
+                let refused = try await browser.send(.POST, page, cookie: admin, form: typed)
+                #expect(refused.status == status && refused.text.contains("id=\"directory-error\"") && refused.text.contains(message), "\(changed): \(refused.status) \(refused.text)")
+                #expect(refused.text.contains("value=\"\(typed["urls"] ?? "")\"") && !refused.text.contains("typed-secret"), "\(changed)")
+            }
+            #expect(try await server.request(.GET, api, token: admin).object["nestedGroupDepth"] as? Int == 0)
+            #expect(try await browser.send(.POST, page, cookie: admin, form: fields, origin: "http://evil.example").status == 403)
+            #expect(try await browser.send(.GET, "/ui/tenants/coke/directories/nowhere", cookie: admin).status == 404)
+            for (caller, status) in [("coke-pa", 403), ("coke-pm", 403), ("pepsi-admin", 404), ("provider", 403)] {
+                let token = fixture.tokens[caller]
+                let answers = [
+                    try await browser.send(.GET, page, cookie: token).status, try await browser.send(.POST, page, cookie: token, form: fields).status,
+                    try await server.request(.PATCH, api, token: token, json: ["nestedGroupDepth": 2]).status,
+                ]
+                #expect(answers.allSatisfy { $0 == status }, "\(caller): \(answers)")
+            }
+            #expect(try await browser.send(.GET, "/ui/audit?tenant=coke", cookie: admin).text.contains("<td>identity-provider.update</td>"))
         }
     }
 }

@@ -34,6 +34,7 @@ import TestSupport
                 "GET /ui/tenants/{tenant}/directories", "POST /ui/tenants/{tenant}/directories", "POST /ui/tenants/{tenant}/directories/{id}/test",
                 "POST /ui/tenants/{tenant}/directories/{id}/remove", "GET /ui/directories", "POST /ui/directories", "POST /ui/directories/{id}/test",
                 "POST /ui/directories/{id}/remove", "GET /ui/tenants/{tenant}/users/{user}", "POST /ui/tenants/{tenant}/users/{user}",
+                "GET /ui/tenants/{tenant}/directories/{id}", "POST /ui/tenants/{tenant}/directories/{id}", "GET /ui/directories/{id}", "POST /ui/directories/{id}",
             ])
             let routes = all.subtracting(proxy).subtracting(console)
             let document = OpenAPIDocument.bundled.operations

@@ -161,6 +161,13 @@ struct IdentityProviderRoutes {
     private func update(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
         let (caller, stored, tenantName) = try await find(request, context)
         let body = try await JSONBody.decode(ProviderRequest.self, schema: "UpdateIdentityProviderRequest", from: request, context: context)
+        let saved = try await update(stored, with: body, tenantName: tenantName, by: caller)
+        return try JSONBody.response(IdentityProviderView(saved, tenantName: tenantName))
+    }
+
+    /// Changes a provider as `PATCH …/identity-providers/{id}` does (the API and the console):
+    /// what the request leaves out is kept, the bind password too.
+    func update(_ stored: Stored, with body: ProviderRequest, tenantName: String?, by caller: Caller) async throws -> IdentityProvider {
         guard body.name == nil || body.name == stored.provider.name else { throw APIError.invalid("a provider cannot be renamed", field: "name") }
         var provider = stored.provider
         if let version = body.version { provider.version = version }
@@ -181,7 +188,7 @@ struct IdentityProviderRoutes {
             ])
         }
         services.directories.forget(saved.id)
-        return try JSONBody.response(IdentityProviderView(saved, tenantName: tenantName))
+        return saved
     }
 
     /// The optional settings of a create or update request.

@@ -109,7 +109,7 @@ enum ConsolePage {
     static let library: MustacheLibrary = {
         do {
             var library = MustacheLibrary()
-            for (name, text) in templates.merging(["directories": directoriesTemplate, "user": userTemplate], uniquingKeysWith: { $1 }) {
+            for (name, text) in templates.merging(["directories": directoriesTemplate, "directoryFields": directoryFieldsTemplate, "directory": directoryTemplate, "user": userTemplate], uniquingKeysWith: { $1 }) {
                 try library.register(text, named: name)
             }
             return library

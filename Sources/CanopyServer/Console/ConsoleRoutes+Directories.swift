@@ -39,17 +39,55 @@ struct DirectoriesPage {
     let form: DirectoryForm
 }
 
-/// The new-directory form: what was typed (never the bind password), and the refusal's message.
+/// One directory's page: its settings to change.
+struct DirectoryPage {
+    let frame: ConsolePage.Frame
+    let tenant: String?
+    /// The directories page.
+    let back: String
+    /// Where the form posts.
+    let path: String
+    let form: DirectoryForm
+}
+
+/// A directory's form, new or changed: what was typed (never the bind password), and the
+/// refusal's message.
 struct DirectoryForm {
-    var name = "", urls = "", bindDN = "", userBaseDN = "", userFilter = "(uid={username})"
-    var groupBaseDN = "", groupFilter = "(member={dn})", groupNameAttribute = "cn", caPEM = "", nestedGroupDepth = "0"
+    static let defaultUserFilter = "(uid={username})", defaultGroupFilter = "(member={dn})", defaultGroupNameAttribute = "cn"
+
+    var name = "", urls = "", bindDN = "", userBaseDN = "", userFilter = Self.defaultUserFilter
+    var groupBaseDN = "", groupFilter = Self.defaultGroupFilter, groupNameAttribute = Self.defaultGroupNameAttribute, caPEM = "", nestedGroupDepth = "0"
     var startTLS = false
+    /// Changing an existing directory (its name is fixed; an empty bind password keeps it).
+    var editing = false
+    /// The directory's version when the page was drawn (see `ConsolePage.version`).
+    var version: Int?
     var error: String?
 
     init() {}
 
-    init(_ body: ConsoleRoutes.DirectoryFormBody) {
-        name = body.name.trimmed
+    /// The form as the directory stands.
+    init(_ provider: IdentityProvider) {
+        name = provider.name
+        urls = provider.urls.joined(separator: " ")
+        bindDN = provider.bindDN
+        userBaseDN = provider.userBaseDN
+        userFilter = provider.userFilter
+        groupBaseDN = provider.groupBaseDN
+        groupFilter = provider.groupFilter
+        groupNameAttribute = provider.groupNameAttribute
+        caPEM = provider.caPEM ?? ""
+        nestedGroupDepth = String(provider.nestedGroupDepth)
+        startTLS = provider.startTLS
+        editing = true
+        version = provider.version
+    }
+
+    /// The form as submitted; for an existing directory, `name` is its name (the form has none).
+    init(_ body: ConsoleRoutes.DirectoryFormBody, editing name: String? = nil) throws {
+        self.name = name ?? body.name?.trimmed ?? ""
+        editing = name != nil
+        version = try ConsolePage.version(body.version)
         urls = body.urls.trimmed
         bindDN = body.bindDN?.trimmed ?? ""
         userBaseDN = body.userBaseDN.trimmed
@@ -62,10 +100,11 @@ struct DirectoryForm {
         startTLS = body.startTLS == "true"
     }
 
-    /// The API's request: URLs split at spaces, commas and line ends; an empty filter or name
-    /// attribute takes the API's default; an empty bind DN binds anonymously.
+    /// The API's request: URLs split at spaces, commas and line ends; an empty filter, name
+    /// attribute or nesting takes the API's default; an empty bind DN binds anonymously, an empty
+    /// CA certificate means the system's; an empty bind password keeps the one stored.
     func request(bindPassword: String?) throws -> IdentityProviderRoutes.ProviderRequest {
-        var depth: Int?
+        var depth = 0
         if !nestedGroupDepth.isEmpty {
             guard let value = Int(nestedGroupDepth) else {
                 throw APIError.invalid("nestedGroupDepth must be a whole number (0 for direct groups only)", field: "nestedGroupDepth")
@@ -74,16 +113,18 @@ struct DirectoryForm {
         }
         let list = urls.split { $0 == " " || $0 == "," || $0.isNewline }.map(String.init)
         return .init(
-            name: name, type: "ldap", urls: list, bindDN: bindDN, bindPassword: bindPassword?.nonEmpty, userBaseDN: userBaseDN,
-            userFilter: userFilter.nonEmpty, groupBaseDN: groupBaseDN, groupFilter: groupFilter.nonEmpty,
-            groupNameAttribute: groupNameAttribute.nonEmpty, startTLS: startTLS, caPEM: caPEM.nonEmpty, nestedGroupDepth: depth, version: nil
+            name: editing ? nil : name, type: "ldap", urls: list, bindDN: bindDN, bindPassword: bindPassword?.nonEmpty, userBaseDN: userBaseDN,
+            userFilter: userFilter.nonEmpty ?? Self.defaultUserFilter, groupBaseDN: groupBaseDN, groupFilter: groupFilter.nonEmpty ?? Self.defaultGroupFilter,
+            groupNameAttribute: groupNameAttribute.nonEmpty ?? Self.defaultGroupNameAttribute, startTLS: startTLS, caPEM: caPEM,
+            nestedGroupDepth: depth, version: version
         )
     }
 }
 
 extension ConsoleRoutes {
     struct DirectoryFormBody: Decodable {
-        let name: String
+        /// The new directory's name (the form changing one has none).
+        let name: String?
         /// One or more `ldap://` or `ldaps://` URLs, separated by spaces, commas or line ends.
         let urls: String
         let bindDN: String?
@@ -97,6 +138,8 @@ extension ConsoleRoutes {
         let startTLS: String?
         let caPEM: String?
         let nestedGroupDepth: String?
+        /// The directory's version when the page was drawn (the form changing one).
+        let version: String?
     }
 
     struct DirectoryTestBody: Decodable {
@@ -119,6 +162,12 @@ extension ConsoleRoutes {
                 return try await directoriesPage(caller, routes, scope)
             }
             signedIn.post(RouterPath(prefix)) { request, context in try await addDirectory(request, context) }
+            signedIn.get(RouterPath(prefix + "/{id}")) { request, context in
+                let (caller, routes, scope) = try directories(context)
+                let stored = try await routes.find(request.parameter("id", context), of: scope.id)
+                return try directoryPage(caller, scope, stored.provider, form: DirectoryForm(stored.provider))
+            }
+            signedIn.post(RouterPath(prefix + "/{id}")) { request, context in try await saveDirectory(request, context) }
             signedIn.post(RouterPath(prefix + "/{id}/test")) { request, context in try await testDirectory(request, context) }
             signedIn.post(RouterPath(prefix + "/{id}/remove")) { request, context in try await removeDirectory(request, context) }
         }
@@ -163,7 +212,8 @@ extension ConsoleRoutes {
         guard let body = try await ConsolePage.form(DirectoryFormBody.self, from: request, limit: Self.maxDirectoryFormSize) else {
             throw APIError.malformed("the form needs name, urls, userBaseDN and groupBaseDN")
         }
-        let typed = DirectoryForm(body)
+        guard body.name != nil else { throw APIError.malformed("the form needs name, urls, userBaseDN and groupBaseDN") }
+        let typed = try DirectoryForm(body)
         let path = Self.directoriesPath(scope.name)
         return try await ConsolePage.submit({
             _ = try await routes.create(typed.request(bindPassword: body.bindPassword), tenantID: scope.id, tenantName: scope.name, by: caller)
@@ -171,6 +221,37 @@ extension ConsoleRoutes {
             var refused = typed
             refused.error = message
             return try await directoriesPage(caller, routes, scope, form: refused, status: status)
+        }
+    }
+
+    private func directoryPage(
+        _ caller: Caller, _ scope: (id: TenantID?, name: String?), _ provider: IdentityProvider, form: DirectoryForm, status: HTTPResponse.Status = .ok
+    ) throws -> Response {
+        try ConsolePage.render("directory", DirectoryPage(
+            frame: .init(title: "\(provider.name) (\(scope.name ?? "domain"))", caller: caller), tenant: scope.name,
+            back: Self.directoriesPath(scope.name), path: Self.directoriesPath(scope.name) + "/\(provider.name)", form: form
+        ), status: status)
+    }
+
+    /// `PATCH …/identity-providers/{id}` of the API; back to the directories page.
+    private func saveDirectory(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let (caller, routes, scope) = try directories(context)
+        let stored = try await routes.find(request.parameter("id", context), of: scope.id)
+        guard let body = try await ConsolePage.form(DirectoryFormBody.self, from: request, limit: Self.maxDirectoryFormSize) else {
+            throw APIError.malformed("the form needs urls, userBaseDN and groupBaseDN")
+        }
+        let typed = try DirectoryForm(body, editing: stored.provider.name)
+        return try await ConsolePage.submit({
+            _ = try await routes.update(stored, with: typed.request(bindPassword: body.bindPassword), tenantName: scope.name, by: caller)
+        }, then: Self.directoriesPath(scope.name)) { message, status in
+            var refused = typed
+            refused.error = message
+            let now = try? await routes.find(stored.provider.name, of: scope.id).provider
+            if status == .conflict, let now, typed.version != nil, now.version != typed.version {
+                refused.error = ConsolePage.changedMeanwhile("this directory")
+                refused.version = now.version
+            }
+            return try directoryPage(caller, scope, now ?? stored.provider, form: refused, status: status)
         }
     }
 
@@ -229,7 +310,7 @@ extension ConsolePage {
         {{^empty(directories)}}
         <table id="directories">
         <tr><th>Name</th><th>Servers</th><th>Service account</th><th>Users</th><th>Groups</th><th>Security</th><th></th></tr>
-        {{#directories}}<tr><td>{{name}}</td><td>{{urls}}</td><td>{{bindDN}}</td><td>{{userBaseDN}} <code>{{userFilter}}</code></td><td>{{groupBaseDN}} <code>{{groupFilter}}</code> by {{groupNameAttribute}}{{#nesting}}, nested {{.}} deep{{/nesting}}</td><td>{{security}}</td><td><form method="post" action="{{path}}/{{name}}/test" class="test-directory"><input name="username" aria-label="a user name to test {{name}} with" placeholder="user name" required autocomplete="off"> <input name="password" type="password" aria-label="their password" placeholder="password" autocomplete="off"> <button type="submit">Test</button></form> <form method="post" action="{{path}}/{{name}}/remove" class="remove-directory"><input name="confirm" aria-label="Type {{name}} to delete this directory" placeholder="type {{name}} to delete" required autocomplete="off"> <button type="submit">Delete</button></form></td></tr>
+        {{#directories}}<tr><td><a href="{{path}}/{{name}}">{{name}}</a></td><td>{{urls}}</td><td>{{bindDN}}</td><td>{{userBaseDN}} <code>{{userFilter}}</code></td><td>{{groupBaseDN}} <code>{{groupFilter}}</code> by {{groupNameAttribute}}{{#nesting}}, nested {{.}} deep{{/nesting}}</td><td>{{security}}</td><td><form method="post" action="{{path}}/{{name}}/test" class="test-directory"><input name="username" aria-label="a user name to test {{name}} with" placeholder="user name" required autocomplete="off"> <input name="password" type="password" aria-label="their password" placeholder="password" autocomplete="off"> <button type="submit">Test</button></form> <form method="post" action="{{path}}/{{name}}/remove" class="remove-directory"><input name="confirm" aria-label="Type {{name}} to delete this directory" placeholder="type {{name}} to delete" required autocomplete="off"> <button type="submit">Delete</button></form></td></tr>
         {{/directories}}
         </table>
         {{/empty(directories)}}
@@ -239,9 +320,20 @@ extension ConsolePage {
         {{#error}}<p class="error" role="alert" id="directory-error">{{error}}</p>{{/error}}
         <form method="post" action="{{path}}" id="new-directory">
         <label>Name <input name="name" id="directory-name" value="{{name}}" required autocomplete="off"></label>
+        {{> directoryFields}}
+        <button type="submit" id="new-directory-button">Add</button>
+        </form>
+        <p class="note">The filters take <code>{username}</code> and <code>{dn}</code>. Test a directory with a real account before naming its groups anywhere; a directory's name opens its settings.</p>
+        {{/form}}
+        <p class="note">Deleting a directory keeps the accounts Canopy made for its people and the roles named for its groups; nobody signs in through it any more.</p>
+        {{> footer}}
+        """
+
+    /// The settings both directory forms share (a partial).
+    static let directoryFieldsTemplate = """
         <label>Server URLs <input name="urls" id="directory-urls" value="{{urls}}" required placeholder="ldaps://ldap.example.com" autocomplete="off"></label>
         <label>Service account DN <input name="bindDN" id="directory-bind-dn" value="{{bindDN}}" placeholder="empty: anonymous" autocomplete="off"></label>
-        <label>Its password <input name="bindPassword" id="directory-bind-password" type="password" autocomplete="new-password"></label>
+        <label>Its password <input name="bindPassword" id="directory-bind-password" type="password" autocomplete="new-password"{{#editing}} placeholder="unchanged"{{/editing}}></label>
         <label>Users under <input name="userBaseDN" id="directory-user-base" value="{{userBaseDN}}" required autocomplete="off"></label>
         <label>User filter <input name="userFilter" id="directory-user-filter" value="{{userFilter}}" autocomplete="off"></label>
         <label>Groups under <input name="groupBaseDN" id="directory-group-base" value="{{groupBaseDN}}" required autocomplete="off"></label>
@@ -250,11 +342,20 @@ extension ConsolePage {
         <label>Nested groups, levels <input name="nestedGroupDepth" id="directory-nesting" value="{{nestedGroupDepth}}" inputmode="numeric" autocomplete="off"></label>
         <label><input type="checkbox" name="startTLS" value="true" id="directory-start-tls"{{#startTLS}} checked{{/startTLS}}> StartTLS on <code>ldap://</code></label>
         <label>CA certificate (PEM; empty: the system's) <textarea name="caPEM" id="directory-ca" rows="4">{{caPEM}}</textarea></label>
-        <button type="submit" id="new-directory-button">Add</button>
+        """
+
+    static let directoryTemplate = """
+        {{> header}}
+        <h1>Directory {{form.name}} <span class="note">of <a href="{{back}}">{{#tenant}}{{.}}{{/tenant}}{{^tenant}}the domain{{/tenant}}</a></span></h1>
+        {{#form}}
+        {{#error}}<p class="error" role="alert" id="directory-error">{{error}}</p>{{/error}}
+        <form method="post" action="{{path}}" id="directory-settings">
+        {{#version}}<input type="hidden" name="version" value="{{.}}">{{/version}}
+        {{> directoryFields}}
+        <button type="submit" id="directory-settings-button">Save</button>
         </form>
-        <p class="note">The filters take <code>{username}</code> and <code>{dn}</code>. Test a directory with a real account before naming its groups anywhere; changing one is done with <code>canopy identity-provider</code> or the API.</p>
+        <p class="note">An empty password keeps the stored one; it is never shown. The settings are checked as the LDAP client would take them; test the directory with a real account after a change.</p>
         {{/form}}
-        <p class="note">Deleting a directory keeps the accounts Canopy made for its people and the roles named for its groups; nobody signs in through it any more.</p>
         {{> footer}}
         """
 }
