@@ -171,7 +171,7 @@ import TestSupport
                 #expect(try await browser.send(.GET, "/ui/tenants/pepsi", cookie: fixture.tokens["provider"]).text.contains("id=\"import-cluster\""),
                         "the provider acts as an enterprise tenant's admin")
 
-                let kubeconfig = try sim.kubeconfig("onprem")
+                let kubeconfig = sim.kubeconfig("onprem")
                 let imported = try await browser.send(.POST, form, cookie: admin, form: ["name": " onprem ", "kubeconfig": kubeconfig])
                 #expect(imported.status == 303 && imported.headers.first(name: "location") == "/ui/tenants/coke/clusters/onprem", "\(imported.status) \(imported.text)")
                 let cluster = try Fixture.expect(await server.request(.GET, "/api/v1/tenants/coke/clusters/onprem", token: admin), 200)
@@ -180,7 +180,7 @@ import TestSupport
                 #expect(try await browser.send(.GET, "/ui/audit?tenant=coke", cookie: admin).text.contains("<td>cluster.import</td>"))
 
                 // Refused as the API refuses, the name kept and the kubeconfig (credentials) never sent back.
-                for (name, config) in [("onprem", try sim.kubeconfig("cloud")), ("Bad_Name", try sim.kubeconfig("cloud")), ("broken", "not: [a kubeconfig")] {
+                for (name, config) in [("onprem", sim.kubeconfig("cloud")), ("Bad_Name", sim.kubeconfig("cloud")), ("broken", "not: [a kubeconfig")] {
                     let refused = try await browser.send(.POST, form, cookie: admin, form: ["name": name, "kubeconfig": config])
                     let api = try await server.request(.POST, "/api/v1/tenants/coke/clusters", token: admin, json: ["name": name, "kubeconfig": config])
                     let message = try #require((api.object["error"] as? [String: Any])?["message"] as? String)
@@ -196,7 +196,7 @@ import TestSupport
 
                 // Everyone else gets what the API answers them, and nothing is imported.
                 for (caller, status) in [("coke-pa", 403), ("coke-pm", 403), ("coke-pv", 403), ("pepsi-admin", 404), ("provider", 403)] {
-                    let fields = ["name": "by-\(caller)", "kubeconfig": try sim.kubeconfig("cloud")]
+                    let fields = ["name": "by-\(caller)", "kubeconfig": sim.kubeconfig("cloud")]
                     let console = try await browser.send(.POST, form, cookie: fixture.tokens[caller], form: fields)
                     let api = try await server.request(.POST, "/api/v1/tenants/coke/clusters", token: fixture.tokens[caller], json: fields)
                     #expect(console.status == status && api.status == status, "\(caller): console \(console.status), API \(api.status)")

@@ -297,7 +297,7 @@ import TestSupport
                 ("no token", head(Self.pods, token: nil)),
                 ("unknown token", head(Self.pods, token: "cnp_not-a-token")),
                 ("another tenant's cluster", head("/k8s/clusters/pepsi/west/api/v1/namespaces/default/pods")),
-                ("another tenant", head("/k8s/clusters/pepsi/west/api", token: try #require(fixture.tokens["coke-admin"]))),
+                ("another tenant", head("/k8s/clusters/pepsi/west/api", token: fixture.tokens["coke-admin"])),
                 ("no cluster", head("/k8s/clusters/coke")),
                 ("not the proxy", head("/api/v1/tenants/coke/projects")),
             ]

@@ -90,6 +90,9 @@ import TestSupport
             msp: ["provider": 403, "admin": 404, "pa": 403, "pm": 403, "pv": 403, "sales-pa": 403, "other": 404], enterpriseProvider: 404),
         Row(method: .POST, path: "/tenants/T/identity-providers/nowhere/test", body: ["username": "a", "password": "b"],
             msp: ["provider": 403, "admin": 404, "pa": 403, "pm": 403, "pv": 403, "sales-pa": 403, "other": 404], enterpriseProvider: 404),
+        // One's own password: a new one too short is refused before the current one is checked.
+        Row(method: .POST, path: "/password", body: ["current": "x", "password": "short"],
+            msp: ["provider": 422, "admin": 422, "pa": 422, "pm": 422, "pv": 422, "sales-pa": 422, "other": 422], enterpriseProvider: 422),
         Row(method: .GET, path: "/identity-providers", body: nil,
             msp: ["provider": 200, "admin": 403, "pa": 403, "pm": 403, "pv": 403, "sales-pa": 403, "other": 403], enterpriseProvider: 200),
         Row(method: .GET, path: "/tenants/T/projects/marketing/usage", body: nil,

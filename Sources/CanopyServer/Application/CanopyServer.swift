@@ -156,6 +156,7 @@ public enum CanopyServer {
         SessionRoutes(services: services).registerPublic(on: api)
         let authenticated = api.group(context: AuthenticatedContext.self)
         SessionRoutes(services: services).register(on: authenticated)
+        PasswordRoutes(services: services).register(on: authenticated)
         TenantRoutes(services: services).register(on: authenticated)
         UserRoutes(services: services).register(on: authenticated)
         IdentityProviderRoutes(services: services).register(on: authenticated)

@@ -72,3 +72,21 @@ extension AsyncParsableCommand {
         }
     }
 }
+
+/// `canopy password`: the signed-in local account (a tenant's or the domain's) changes its own
+/// password, giving the current one.
+struct PasswordCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "password", abstract: "Change your own password (local accounts).",
+        discussion: "Each password left out, or given as -, is read from a line of standard input: the current one first, then the new one."
+    )
+    @OptionGroup var options: ClientOptions
+    @Option(help: "Your current password.") var current: String?
+    @Option(name: .customLong("new"), help: "The new password.") var newPassword: String?
+
+    func run() async throws {
+        let body = ["current": try passwordOption(current ?? "-", "--current"), "password": try passwordOption(newPassword ?? "-", "--new")]
+        _ = try await run(try await options.client().send(.POST, "/api/v1/password", body: body))
+        print("password changed (your sessions and tokens stay valid; the console's tokens page revokes them)")
+    }
+}

@@ -72,7 +72,7 @@ extension ProjectCommand {
         var clusterCap: [String] = []
 
         func run() async throws {
-            let client = try await options.client()
+            let client = try options.client()
             let path = "/api/v1/tenants/\(tenant)/projects/\(name)"
             let current = (try JSONSerialization.jsonObject(with: try await run(try await client.send(.GET, path)))) as? [String: Any] ?? [:]
             var body: [String: Any] = ["version": current["version"] as? Int ?? 0]

@@ -106,7 +106,7 @@ struct UserCommand: AsyncParsableCommand {
             if disable || enable { body["disabled"] = disable }
             if revokeTokens { body["revokeTokens"] = true }
             guard !body.isEmpty else { throw CLIError("nothing to change: give --display-name, --email, --password, --disable, --enable or --revoke-tokens") }
-            let client = try await options.client()
+            let client = try options.client()
             let path = "/api/v1/tenants/\(tenant)/users/\(username)"
             let current = (try JSONSerialization.jsonObject(with: try await run(try await client.send(.GET, path)))) as? [String: Any] ?? [:]
             body["version"] = current["version"] as? Int ?? 0
