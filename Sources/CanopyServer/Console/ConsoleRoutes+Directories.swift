@@ -209,10 +209,9 @@ extension ConsoleRoutes {
     /// `POST …/identity-providers` of the API; back to the directories page.
     private func addDirectory(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
         let (caller, routes, scope) = try directories(context)
-        guard let body = try await ConsolePage.form(DirectoryFormBody.self, from: request, limit: Self.maxDirectoryFormSize) else {
+        guard let body = try await ConsolePage.form(DirectoryFormBody.self, from: request, limit: Self.maxDirectoryFormSize), body.name != nil else {
             throw APIError.malformed("the form needs name, urls, userBaseDN and groupBaseDN")
         }
-        guard body.name != nil else { throw APIError.malformed("the form needs name, urls, userBaseDN and groupBaseDN") }
         let typed = try DirectoryForm(body)
         let path = Self.directoriesPath(scope.name)
         return try await ConsolePage.submit({
