@@ -72,7 +72,7 @@ extension ConsolePage {
             <label>First admin's password <input name="adminPassword" id="tenant-admin-password" type="password" required autocomplete="new-password"></label>
             <button type="submit" id="new-tenant-button">Create</button>
             </form>
-            <p><a href="/ui/directories" id="domain-directories-link">The domain's directories (LDAP)</a>, for its own administrators' sign-in.</p>
+            <p><a href="/ui/directories" id="domain-directories-link">The domain's directories (LDAP)</a>: sign-in to the domain itself (tenant left empty).</p>
             {{/newTenant}}
             {{^empty(projects)}}
             <h2>Your projects</h2>
