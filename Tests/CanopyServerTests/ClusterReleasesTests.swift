@@ -87,4 +87,28 @@ import TestSupport
             }
         }
     }
+
+    /// A writer that stops leading between taking a clean-up and doing it (a late lease renewal
+    /// under load) puts it back for the next writer, whose outcome reaches the requester, instead
+    /// of failing it with "this replica does not write to the clusters".
+    @Test func aCleanUpTakenByAWriterThatStopsLeadingGoesToTheNextWriter() async throws {
+        try await TestBackend.sqlite.withStore { store in
+            let logger = Logger(label: "releases-test")
+            let now = Date()
+            let request = ReleaseRequest(cluster: ClusterID("c1"), action: .release, timeout: .seconds(5), requestedAt: now, startBy: now + 10)
+            try await store.requestRelease(request)
+            #expect(try await store.takeRelease(request.id))
+            await ReleaseDesk(store: store, reconciler: Self.reconciler(leading: false), logger: logger).handle(request)
+            let back = try await store.releaseRequest(request.id)
+            #expect(back?.state == .requested, "\(String(describing: back))")
+
+            // The next writer takes it; its outcome (here: it has no worker for the cluster) is the one recorded.
+            let desk = Task { try await ReleaseDesk(store: store, reconciler: Self.reconciler(leading: true), logger: logger, interval: .milliseconds(50)).run() }
+            defer { desk.cancel() }
+            try await eventually(within: 5, "the next writer records its outcome") {
+                if case .failed(let message) = try await store.releaseRequest(request.id)?.state { return message.contains("no reconciler runs for this cluster") }
+                return false
+            }
+        }
+    }
 }

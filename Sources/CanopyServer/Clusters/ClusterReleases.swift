@@ -22,7 +22,13 @@ struct ClusterReleases: Sendable {
     /// Removes Canopy's objects from `cluster` and waits until a pass confirms it, up to `timeout`
     /// once started; returns the writes it took. Throws `KubeError` as `Reconciler.release` does.
     func release(_ cluster: ClusterID, timeout: Duration) async throws -> Int {
-        if reconciler.isLeading { return try await reconciler.release(cluster, timeout: timeout).writes }
+        if reconciler.isLeading {
+            do {
+                return try await reconciler.release(cluster, timeout: timeout).writes
+            } catch let error as KubeError where !reconciler.isLeading && error.message == Reconciler.follows {
+                // The lead went elsewhere between the look and the release: hand it over.
+            }
+        }
         let now = Date()
         let request = ReleaseRequest(
             cluster: cluster, action: .release, timeout: timeout, requestedAt: now, startBy: now.addingTimeInterval(Self.seconds(handover))
@@ -105,7 +111,10 @@ struct ReleaseDesk: Service {
         }
     }
 
-    private func handle(_ request: ReleaseRequest) async {
+    func handle(_ request: ReleaseRequest) async {
+        // Taken, then the lead went elsewhere (a late renewal under load, say): the request goes
+        // back for the next writer rather than failing with "this replica does not write".
+        guard reconciler.isLeading else { return await handBack(request) }
         switch request.action {
         case .abandon:
             reconciler.abandonRelease(request.cluster)
@@ -116,7 +125,9 @@ struct ReleaseDesk: Service {
             do {
                 outcome = .done(writes: try await reconciler.release(request.cluster, timeout: request.timeout).writes)
             } catch {
-                // `release` has given the cluster its objects back already.
+                // `release` has given the cluster its objects back already; a clean-up cut short
+                // by the lead going elsewhere is the next writer's to do again.
+                if !reconciler.isLeading { return await handBack(request) }
                 outcome = .failed((error as? KubeError)?.message ?? "\(error)")
             }
             guard case .done = outcome else {
@@ -135,6 +146,15 @@ struct ReleaseDesk: Service {
                 reconciler.abandonRelease(request.cluster)
             }
         }
+    }
+
+    /// Puts a taken request back (`working → requested`) for the replica that writes next; its
+    /// requester goes on waiting until its start-by time, as for any request not taken yet.
+    private func handBack(_ request: ReleaseRequest) async {
+        logger.notice("this replica stopped writing to the clusters while cleaning a cluster up; left for the next writer", metadata: [
+            "cluster": "\(request.cluster)",
+        ])
+        _ = try? await store.finishRelease(request.id, .requested)
     }
 
     /// Whether the requester withdraws a finished request before it stops waiting (its deadline
