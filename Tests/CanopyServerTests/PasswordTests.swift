@@ -55,7 +55,7 @@ import TestSupport
         }
     }
 
-    @Test func theCLIChangesThePasswordReadFromStandardInput() async throws {
+    @Test func theCLIChangesThePasswordAndManagesOnesTokens() async throws {
         let directory = try TemporaryDirectory()
         let home = try TemporaryDirectory()
         defer { directory.remove(); home.remove() }
@@ -71,6 +71,21 @@ import TestSupport
             _ = try await server.login("admin", "rotated-password-1")
             let missing = try await cli.run(["password", "--current", "rotated-password-1"], input: "")
             #expect(missing.status != 0 && missing.output.contains("standard input"), "\(missing.output)")
+
+            // `canopy tokens`: one's own tokens created for automation, listed and revoked.
+            let created = try await cli.run(["tokens", "create", "--description", "nightly job", "--ttl-seconds", "3600", "-o", "json"])
+            let issued = try JSONSerialization.jsonObject(with: Data(created.output.utf8)) as? [String: Any]
+            let secret = try #require(issued?["token"] as? String, "\(created.output)"), id = try #require(issued?["id"] as? String)
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: secret).status == 200)
+            let listed = try await cli.run(["tokens", "list"])
+            #expect(listed.status == 0 && listed.output.contains(id) && listed.output.contains("nightly job"), "\(listed.output)")
+            let revoked = try await cli.run(["tokens", "revoke", id])
+            #expect(revoked.status == 0, "\(revoked.output)")
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: secret).status == 401)
+            let unknown = try await cli.run(["tokens", "revoke", "no-such-token"])
+            #expect(unknown.status != 0 && unknown.output.contains("404"), "\(unknown.output)")
+            let tooShort = try await cli.run(["tokens", "create", "--ttl-seconds", "5"])
+            #expect(tooShort.status != 0 && tooShort.output.contains("must be at least 60"), "\(tooShort.output)")
         }
     }
 }

@@ -87,6 +87,44 @@ struct PasswordCommand: AsyncParsableCommand {
     func run() async throws {
         let body = ["current": try passwordOption(current ?? "-", "--current"), "password": try passwordOption(newPassword ?? "-", "--new")]
         _ = try await run(try await options.client().send(.POST, "/api/v1/password", body: body))
-        print("password changed (your sessions and tokens stay valid; the console's tokens page revokes them)")
+        print("password changed (your sessions and tokens stay valid: canopy tokens list, canopy tokens revoke ID)")
+    }
+}
+
+/// `canopy tokens list|create|revoke`: the signed-in account's own API tokens (sign-ins, the
+/// console's sessions, kubeconfig and automation tokens), as `…/api/v1/tokens`.
+struct TokensCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokens", abstract: "List, create and revoke your own API tokens.", subcommands: [List.self, Create.self, Revoke.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            try options.print(try await run(try await options.client().send(.GET, "/api/v1/tokens")), columns: ["id", "description", "createdAt", "expiresAt", "lastUsedAt", "revokedAt"])
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a token for automation; its secret is printed once.")
+        @OptionGroup var options: ClientOptions
+        @Option var description: String?
+        @Option(help: "Its lifetime in seconds (60 to a year; default 30 days).") var ttlSeconds: Int?
+        func run() async throws {
+            var body: [String: Any] = [:]
+            if let description { body["description"] = description }
+            if let ttlSeconds { body["ttlSeconds"] = ttlSeconds }
+            try options.print(try await run(try await options.client().send(.POST, "/api/v1/tokens", body: body)), columns: ["id", "token", "expiresAt"])
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke one of your tokens: it is refused from its next request.")
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        func run() async throws {
+            _ = try await run(try await options.client().send(.DELETE, "/api/v1/tokens/\(id)"))
+            print("token \(id) revoked")
+        }
     }
 }
