@@ -22,7 +22,7 @@ import TestSupport
             let console = all.filter { $0.contains(" /ui") }
             #expect(console == [
                 "GET /ui", "GET /ui/login", "POST /ui/login", "POST /ui/logout", "GET /ui/tenants/{tenant}", "GET /ui/tenants/{tenant}/projects/{project}",
-                "GET /ui/tenants/{tenant}/clusters/{cluster}", "GET /ui/tokens", "POST /ui/tokens/{id}/revoke", "GET /ui/audit",
+                "GET /ui/tenants/{tenant}/clusters/{cluster}", "GET /ui/tokens", "POST /ui/tokens", "POST /ui/tokens/{id}/revoke", "GET /ui/audit",
                 "POST /ui/tenants/{tenant}/projects/{project}/members", "POST /ui/tenants/{tenant}/projects/{project}/members/{id}/remove",
                 "POST /ui/tenants/{tenant}/projects/{project}/namespaces", "GET /ui/tenants/{tenant}/users",
                 "POST /ui/tenants/{tenant}/projects", "POST /ui/tenants/{tenant}/users", "POST /ui/tenants", "POST /ui/tenants/{tenant}/clusters",

@@ -50,15 +50,7 @@ struct SessionRoutes {
         router.post("tokens") { request, context in
             let caller = try Caller(context, services)
             let body = try await JSONBody.decode(CreateTokenRequest.self, schema: "CreateTokenRequest", from: request, context: context)
-            if let description = body.description { try Validate.displayName(description, field: "description") }
-            let lifetime = body.ttlSeconds ?? 30 * 24 * 3600
-            guard (60...Self.maxTokenLifetime).contains(lifetime) else {
-                throw APIError.invalid("ttlSeconds must be between 60 and \(Self.maxTokenLifetime)", field: "ttlSeconds")
-            }
-            let issued = try await issueToken(
-                for: caller.principal.user, description: body.description ?? "", lifetime: TimeInterval(lifetime), requestID: context.requestID
-            )
-            return try JSONBody.response(issued, status: .created)
+            return try JSONBody.response(try await create(body, for: caller, requestID: context.requestID), status: .created)
         }
         router.get("tokens") { _, context in
             let caller = try Caller(context, services)
@@ -84,6 +76,17 @@ struct SessionRoutes {
             return World.Outcome(result: (), changes: [], audit: [caller.audit(Self.revokeAction, "tokens/\(id)", tenant: user.tenantID, at: now)])
         }
         services.authenticator.forget(tokenIDs: [id])
+    }
+
+    /// A token of the caller's own, as `POST /api/v1/tokens` makes it (the API and the console's
+    /// tokens page): 30 days unless asked otherwise, from 60 s to a year.
+    func create(_ body: CreateTokenRequest, for caller: Caller, requestID: String) async throws -> IssuedTokenView {
+        if let description = body.description { try Validate.displayName(description, field: "description") }
+        let lifetime = body.ttlSeconds ?? 30 * 24 * 3600
+        guard (60...Self.maxTokenLifetime).contains(lifetime) else {
+            throw APIError.invalid("ttlSeconds must be between 60 and \(Self.maxTokenLifetime)", field: "ttlSeconds")
+        }
+        return try await issueToken(for: caller.principal.user, description: body.description ?? "", lifetime: TimeInterval(lifetime), requestID: requestID)
     }
 
     /// Creates a token for `user` and records it in the audit log.

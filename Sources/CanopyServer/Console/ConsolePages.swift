@@ -322,9 +322,22 @@ struct TokensPage {
         let error: String?
     }
 
+    /// A token just created: its secret, shown this once.
+    struct Issued {
+        let id: String, token: String, expires: String
+    }
+
+    /// The new-token form: what was typed, and a refusal's message.
+    struct TokenForm {
+        var description = "", days = "30"
+        var error: String?
+    }
+
     let frame: ConsolePage.Frame
     let tokens: [Row]
     let password: PasswordForm?
+    var issued: Issued? = nil
+    var tokenForm = TokenForm()
 }
 
 struct AuditPage {

@@ -8,7 +8,8 @@ extension ConsoleRoutes {
     /// The caller's own tokens (sign-ins, kubeconfigs, automation), each revocable, and for a
     /// tenant's local account the password form; after a refused change, with why.
     func tokensPage(
-        _ caller: Caller, session: TokenID, passwordChanged: Bool = false, passwordError: String? = nil, status: HTTPResponse.Status = .ok
+        _ caller: Caller, session: TokenID, passwordChanged: Bool = false, passwordError: String? = nil,
+        issued: TokensPage.Issued? = nil, tokenForm: TokensPage.TokenForm = .init(), status: HTTPResponse.Status = .ok
     ) async throws -> Response {
         let now = services.now
         let tokens = try await services.world.store.tokens(of: caller.principal.user.id).sorted { $0.createdAt > $1.createdAt }
@@ -20,7 +21,37 @@ extension ConsoleRoutes {
                 state: token.revokedAt != nil ? "revoked" : token.expiresAt <= now ? "expired" : "active",
                 revocable: token.revokedAt == nil && token.expiresAt > now, isSession: token.id == session
             )
-        }, password: Self.changesOwnPassword(caller) ? .init(changed: passwordChanged, error: passwordError) : nil), status: status)
+        }, password: Self.changesOwnPassword(caller) ? .init(changed: passwordChanged, error: passwordError) : nil, issued: issued, tokenForm: tokenForm), status: status)
+    }
+
+    struct TokenFormBody: Decodable {
+        let description: String
+        /// The lifetime in whole days, 1 to 365.
+        let days: String
+    }
+
+    /// `POST /api/v1/tokens` of the API (`SessionRoutes.create`): the tokens page with the new
+    /// token's secret, shown this once (the page is not cached); a refusal with what was typed.
+    func createToken(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let caller = try Caller(context, services)
+        guard let body = try await ConsolePage.form(TokenFormBody.self, from: request) else { throw APIError.malformed("the form needs description and days") }
+        var typed = TokensPage.TokenForm(description: body.description.trimmed, days: body.days.trimmed)
+        do {
+            guard let days = Int(typed.days), (1...365).contains(days) else {
+                throw APIError.invalid("the lifetime is a whole number of days from 1 to 365", field: "days")
+            }
+            let request = SessionRoutes.CreateTokenRequest(description: typed.description.nonEmpty ?? "console", ttlSeconds: days * 24 * 3600)
+            let issued = try await SessionRoutes(services: services).create(request, for: caller, requestID: context.requestID)
+            return try await tokensPage(
+                caller, session: context.identity.tokenID, issued: .init(id: issued.id, token: issued.token, expires: ConsolePage.time(issued.expiresAt)),
+                status: .created
+            )
+        } catch {
+            let refusal = ErrorMiddleware.translate(error)
+            guard refusal.status.code < 500 else { throw error }
+            typed.error = refusal.message
+            return try await tokensPage(caller, session: context.identity.tokenID, tokenForm: typed, status: refusal.status)
+        }
     }
 
     /// The audit log in the caller's scope, newest first, 200 entries a page (`before`: those

@@ -67,6 +67,7 @@ struct ConsoleRoutes {
             try await tokensPage(Caller(context, services), session: context.identity.tokenID, passwordChanged: request.uri.queryParameters["password"] == "changed")
         }
         signedIn.post("password") { request, context in try await changePassword(request, context) }
+        signedIn.post("tokens") { request, context in try await createToken(request, context) }
         signedIn.post("tokens/{id}/revoke") { request, context in
             let id = TokenID(try request.parameter("id", context))
             try await SessionRoutes(services: services).revoke(id, of: Caller(context, services))

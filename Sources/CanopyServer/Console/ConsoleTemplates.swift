@@ -312,6 +312,16 @@ extension ConsolePage {
             {{#tokens}}<tr id="token-{{id}}"><td>{{description}}{{#isSession}} <strong>(this session)</strong>{{/isSession}}</td><td>{{created}}</td><td>{{expires}}</td><td>{{lastUsed}}</td><td>{{state}}</td><td>{{#revocable}}<form method="post" action="/ui/tokens/{{id}}/revoke"><button type="submit">Revoke</button></form>{{/revocable}}</td></tr>
             {{/tokens}}
             </table>
+            {{#issued}}<div role="status" id="new-token"><p>Your new token, shown this once (copy it now): <code id="new-token-secret">{{token}}</code>. It expires {{expires}}.</p><p class="note">Send it as <code>Authorization: Bearer …</code> to the API, or as a kubeconfig user's <code>token</code>; revoke it here.</p></div>{{/issued}}
+            {{#tokenForm}}
+            <h2>New token for automation</h2>
+            {{#error}}<p class="error" role="alert" id="token-error">{{error}}</p>{{/error}}
+            <form method="post" action="/ui/tokens" id="new-token-form">
+            <label>Description <input name="description" id="token-description" value="{{description}}" placeholder="e.g. nightly deploy" autocomplete="off"></label>
+            <label>Lifetime in days <input name="days" id="token-days" value="{{days}}" inputmode="numeric" autocomplete="off"></label>
+            <button type="submit" id="new-token-button">Create</button>
+            </form>
+            {{/tokenForm}}
             {{#password}}
             <h2>Your password</h2>
             {{#changed}}<p class="note" role="status" id="password-changed">Your password was changed.</p>{{/changed}}
