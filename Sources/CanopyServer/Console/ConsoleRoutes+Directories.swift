@@ -6,8 +6,8 @@ import Hummingbird
 /// The directories page: a tenant's LDAP identity providers for those who manage its users
 /// (`/ui/tenants/{t}/directories`), the domain's for its administrators (`/ui/directories`), as
 /// `…/identity-providers` of the API — listed with every setting but the bind password, added,
-/// tried with a user's name and password (the API's step-by-step test), and deleted once the name
-/// is typed again. Each form goes through `IdentityProviderRoutes` after its own scope check, so
+/// changed on each directory's own page, tried with a user's name and password (the API's
+/// step-by-step test, throttled as a sign-in), and deleted once the name is typed again. Each form goes through `IdentityProviderRoutes` after its own scope check, so
 /// the console refuses exactly whom the API refuses (404 for a tenant the caller cannot see, 403
 /// for one whose users they may not manage). Neither the bind password nor a tested password is
 /// ever written back into a page.
