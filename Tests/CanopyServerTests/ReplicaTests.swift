@@ -63,6 +63,36 @@ import TestSupport
         }
     }
 
+    /// A user's tokens revoked with a change on one replica (`revokeTokens` on the user's PATCH)
+    /// are refused by the other within the change feed's interval, not only once its cache of
+    /// them (10 s) runs out.
+    @Test func aUsersTokensRevokedOnOneReplicaAreRefusedByTheOtherAtOnce() async throws {
+        try await Self.withReplicas { first, second in
+            let provider = try await first.login("admin", TestServer.adminPassword)
+            try Fixture.expect(await first.request(.POST, "/api/v1/tenants", token: provider, json: [
+                "name": "acme", "mode": "msp", "admin": ["username": "boss", "password": Fixture.password],
+            ]), 201)
+            let boss = try await first.login(tenant: "acme", "boss", Fixture.password)
+            try Fixture.expect(await first.request(.POST, "/api/v1/tenants/acme/users", token: boss, json: ["username": "dev", "password": Fixture.password]), 201)
+            let dev = try await first.login(tenant: "acme", "dev", Fixture.password)
+            // The second replica knows the user and caches the token's record on its first use.
+            _ = try await retrying { () -> Int in
+                let status = try await second.request(.GET, "/api/v1/whoami", token: dev).status
+                guard status == 200 else { throw TestFailure("not yet: \(status)") }
+                return status
+            }
+            let revokedAt = ContinuousClock.now
+            try Fixture.expect(await first.request(.PATCH, "/api/v1/tenants/acme/users/dev", token: boss, json: ["revokeTokens": true]), 200)
+            let status = try await retrying(within: .seconds(6)) { () -> Int in
+                let status = try await second.request(.GET, "/api/v1/whoami", token: dev).status
+                guard status == 401 else { throw TestFailure("still \(status) after \(ContinuousClock.now - revokedAt)") }
+                return status
+            }
+            #expect(status == 401)
+            try Fixture.expect(await second.request(.GET, "/api/v1/whoami", token: boss), 200)
+        }
+    }
+
     /// Failed sign-ins count together on every replica: five wrong passwords spread over two
     /// replicas block the sixth attempt on either (each replica counted only its own before).
     @Test func failedSignInsAreCountedAcrossReplicas() async throws {

@@ -162,6 +162,9 @@ struct UserRoutes {
             let revoked = revoking ? try await tx.revokeTokens(of: saved.id, at: edited.updatedAt) : []
             var audit = [caller.audit("user.update", target, tenant: tenant.tenant.id, at: edited.updatedAt)]
             if revoking { audit.append(caller.audit("user.revoke-tokens", target, tenant: tenant.tenant.id, at: edited.updatedAt)) }
+            // One `token.revoke` entry per token, as a single revocation writes: other replicas
+            // forget a token from their caches on seeing one in the change feed.
+            audit += revoked.map { caller.audit(SessionRoutes.revokeAction, "tokens/\($0)", tenant: tenant.tenant.id, at: edited.updatedAt) }
             return World.Outcome(result: (saved, revoked), changes: [.userSaved(saved)], audit: audit)
         }
         if !revoked.isEmpty { services.authenticator.forget(tokenIDs: Set(revoked)) }
