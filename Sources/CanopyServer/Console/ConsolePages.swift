@@ -92,6 +92,16 @@ enum ConsolePage {
         "someone else changed \(thing) after this page was shown, so nothing was saved; the page now shows the current settings and the form what you typed: save again to apply it over theirs"
     }
 
+    /// A refused settings form's message and version: the API's message and the version typed,
+    /// or — a 409 for a page drawn at `drawn` while `thing` is now at `current` — `changedMeanwhile`
+    /// and the current version.
+    static func refusal(
+        _ message: String, _ status: HTTPResponse.Status, of thing: String, drawn: Int?, current: Int?
+    ) -> (error: String, version: Int?) {
+        guard status == .conflict, let drawn, let current, current != drawn else { return (message, drawn) }
+        return (changedMeanwhile(thing), current)
+    }
+
     /// A tenant's usage of its capacity, resource by resource: `requests.cpu 2 of 24, …`.
     static func totals(of tenant: TenantView) -> String? {
         guard let capacity = tenant.capacity, !capacity.isEmpty else { return nil }

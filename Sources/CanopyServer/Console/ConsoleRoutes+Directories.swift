@@ -244,12 +244,8 @@ extension ConsoleRoutes {
             _ = try await routes.update(stored, with: typed.request(bindPassword: body.bindPassword), tenantName: scope.name, by: caller)
         }, then: Self.directoriesPath(scope.name)) { message, status in
             var refused = typed
-            refused.error = message
             let now = try? await routes.find(stored.provider.name, of: scope.id).provider
-            if status == .conflict, let now, typed.version != nil, now.version != typed.version {
-                refused.error = ConsolePage.changedMeanwhile("this directory")
-                refused.version = now.version
-            }
+            (refused.error, refused.version) = ConsolePage.refusal(message, status, of: "this directory", drawn: typed.version, current: now?.version)
             return try directoryPage(caller, scope, now ?? stored.provider, form: refused, status: status)
         }
     }

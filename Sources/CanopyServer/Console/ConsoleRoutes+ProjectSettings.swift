@@ -96,11 +96,8 @@ extension ConsoleRoutes {
             _ = try await ProjectRoutes(services: services).update(project, in: tenant, with: try typed.request(for: project, in: tenant), by: caller)
         }, then: "/ui/tenants/\(tenant.tenant.name)/projects/\(project.name)") { message, status in
             var refused = typed
-            refused.error = message
-            if status == .conflict, let now = try? caller.project(tenant.tenant.name, project.name).1, now.version != typed.version, typed.version != nil {
-                refused.error = ConsolePage.changedMeanwhile("this project")
-                refused.version = now.version
-            }
+            let current = (try? caller.project(tenant.tenant.name, project.name))?.1.version
+            (refused.error, refused.version) = ConsolePage.refusal(message, status, of: "this project", drawn: typed.version, current: current)
             return try projectPage(caller, tenant: tenant.tenant.name, project: project.name, settings: refused, status: status)
         }
     }

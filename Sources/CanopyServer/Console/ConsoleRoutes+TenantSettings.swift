@@ -88,11 +88,8 @@ extension ConsoleRoutes {
             then: "/ui/tenants/\(tenant.tenant.name)"
         ) { message, status in
             var refused = typed
-            refused.error = message
-            if status == .conflict, let now = try? caller.tenant(tenant.tenant.name).tenant, now.version != typed.version, typed.version != nil {
-                refused.error = ConsolePage.changedMeanwhile("this tenant")
-                refused.version = now.version
-            }
+            let current = (try? caller.tenant(tenant.tenant.name))?.tenant.version
+            (refused.error, refused.version) = ConsolePage.refusal(message, status, of: "this tenant", drawn: typed.version, current: current)
             return try tenantPage(caller, tenant: tenant.tenant.name, settings: refused, status: status)
         }
     }

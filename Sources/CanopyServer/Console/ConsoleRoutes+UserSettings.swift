@@ -90,12 +90,8 @@ extension ConsoleRoutes {
             _ = try await UserRoutes(services: services).update(user, in: tenant, with: typed.request(password: body.password), by: caller)
         }, then: "/ui/tenants/\(tenant.tenant.name)/users") { message, status in
             var refused = typed
-            refused.error = message
             let now = caller.snapshot.tenant(tenant.tenant.id)?.users[user.id]
-            if status == .conflict, let now, typed.version != nil, now.version != typed.version {
-                refused.error = ConsolePage.changedMeanwhile("this user")
-                refused.version = now.version
-            }
+            (refused.error, refused.version) = ConsolePage.refusal(message, status, of: "this user", drawn: typed.version, current: now?.version)
             return try userPage(caller, tenant, now ?? user, form: refused, status: status)
         }
     }
