@@ -11,6 +11,7 @@ private let designTable: [Action: [Bool]] = [
     .seeInsideTenant: [true, false, true, true, true, true],
     .manageUsers: [true, false, true, false, false, false],
     .manageDomainPool: [true, true, false, false, false, false],
+    .manageDomainAdmins: [true, true, false, false, false, false],
     .manageClusters: [true, false, true, false, false, false],
     .manageProjects: [true, false, true, false, false, false],
     .manageProjectMembers: [true, false, true, true, false, false],

@@ -38,4 +38,25 @@ import Testing
         snapshot = snapshot.applying(.tenantDeleted(tenant.id), sequence: 3)
         #expect(snapshot.tenant(named: "t") == nil)
     }
+
+    @Test func aDomainUserIsAServiceProviderThroughTheirOwnGrantOrOneOfTheirGroups() {
+        let ann = User(id: UserID("a"), tenantID: nil, username: "ann", createdAt: now)
+        let byUser = Grant(id: GrantID("g1"), tenantID: nil, projectID: nil, role: .serviceProvider, subject: .user(ann.id), createdAt: now)
+        let byGroup = Grant(id: GrantID("g2"), tenantID: nil, projectID: nil, role: .serviceProvider, subject: .group("ops"), createdAt: now)
+        var snapshot = Snapshot().applying(.userSaved(ann), sequence: 1)
+        #expect(snapshot.principal(userID: ann.id, tenantID: nil, groups: ["ops"])?.isServiceProvider == false)
+        snapshot = snapshot.applying(.grantSaved(byGroup), sequence: 2)
+        #expect(snapshot.principal(userID: ann.id, tenantID: nil, groups: ["ops"])?.isServiceProvider == true)
+        #expect(snapshot.principal(userID: ann.id, tenantID: nil, groups: ["devs"])?.isServiceProvider == false)
+        snapshot = snapshot.applying(.grantSaved(byUser), sequence: 3)
+        #expect(snapshot.serviceProviderGrants.map(\.id) == [GrantID("g1"), GrantID("g2")])
+        snapshot = snapshot.applying(.grantDeleted(byGroup), sequence: 4)
+        #expect(snapshot.principal(userID: ann.id, tenantID: nil)?.isServiceProvider == true)
+        #expect(snapshot.principal(userID: ann.id, tenantID: nil, groups: ["ops"])?.isServiceProvider == true)
+        snapshot = snapshot.applying(.userDeleted(ann), sequence: 5)
+        #expect(snapshot.serviceProviderGrants.isEmpty)
+        // Loaded whole, as at start, the same.
+        let loaded = Snapshot(sequence: 6, tenants: [], domainUsers: [ann], domainGrants: [byGroup])
+        #expect(loaded.principal(userID: ann.id, tenantID: nil, groups: ["ops"])?.isServiceProvider == true)
+    }
 }

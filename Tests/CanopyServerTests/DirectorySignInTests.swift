@@ -208,6 +208,15 @@ import TestSupport
                 // Signed in, but no grant: a directory account alone is not the service provider.
                 #expect(whoami["serviceProvider"] as? Bool == false)
                 #expect(try await server.request(.GET, "/api/v1/tenants", token: token).items.isEmpty)
+                // Her directory group named the domain's administrators: she is one at once, and
+                // stops being one when the grant goes.
+                let grant = try Fixture.expect(await server.request(.POST, "/api/v1/admins", token: provider, json: ["group": "pepsi-devs"]), 201)
+                #expect(try await server.request(.GET, "/api/v1/whoami", token: token).object["serviceProvider"] as? Bool == true)
+                #expect(try await server.request(.GET, "/api/v1/admins", token: token).items.compactMap { $0["group"] as? String } == ["pepsi-devs"])
+                let grantID = try #require(grant.object["id"] as? String)
+                #expect(try await server.request(.DELETE, "/api/v1/admins/\(grantID)", token: token).status == 204)
+                #expect(try await server.request(.GET, "/api/v1/whoami", token: token).object["serviceProvider"] as? Bool == false)
+                #expect(try await server.request(.GET, "/api/v1/admins", token: token).status == 403)
                 // The domain's directory is not a tenant's.
                 let tenantLogin = try await server.request(.POST, "/api/v1/login", json: ["tenant": "coke", "username": "alice", "password": "pepsi-alice-pw"])
                 #expect(tenantLogin.status == 401)

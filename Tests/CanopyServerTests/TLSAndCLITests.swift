@@ -205,4 +205,35 @@ extension TLSAndCLITests {
             #expect(other.status != 0 && other.output.contains("404"), "\(other.output)")
         }
     }
+
+    @Test func theCLINamesTheDomainsAdministrators() async throws {
+        let directory = try TemporaryDirectory()
+        let home = try TemporaryDirectory()
+        defer { directory.remove(); home.remove() }
+        try await TestServer.with(tls: true, dataDirectory: directory.path) { server in
+            let cli = CLI(configHome: home.path)
+            let login = try await cli.run(["login", "--server", server.baseURL, "--username", "admin", "--password", TestServer.adminPassword,
+                                           "--certificate-authority", directory.path + "/tls.crt"])
+            #expect(login.status == 0, "\(login.output)")
+            let created = try await cli.run(["user", "create", "ops-anna", "--password", "-"], input: "anna-password-1\n")
+            #expect(created.status == 0 && created.output.contains("ops-anna"), "\(created.output)")
+            let anna = try await server.login("ops-anna", "anna-password-1")
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: anna).object["serviceProvider"] as? Bool == false)
+            let added = try await cli.run(["admin", "add", "--user", "ops-anna"])
+            #expect(added.status == 0 && added.output.contains("service-provider"), "\(added.output)")
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: anna).object["serviceProvider"] as? Bool == true)
+            #expect(try await cli.run(["admin", "add", "--group", "platform-team"]).status == 0)
+            let listed = try await cli.run(["admin", "list", "-o", "json"])
+            let grants = (try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [String: Any])?["items"] as? [[String: Any]] ?? []
+            #expect(grants.compactMap { $0["user"] as? String } == ["admin", "ops-anna"], "\(listed.output)")
+            #expect(grants.compactMap { $0["group"] as? String } == ["platform-team"])
+            let annaGrant = try #require(grants.first { $0["user"] as? String == "ops-anna" }?["id"] as? String)
+            #expect(try await cli.run(["admin", "remove", annaGrant]).status == 0)
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: anna).object["serviceProvider"] as? Bool == false)
+            let users = try await cli.run(["user", "list"])
+            #expect(users.status == 0 && users.output.contains("ops-anna"), "\(users.output)")
+            let refused = try await cli.run(["admin", "add", "--user", "nobody"])
+            #expect(refused.status != 0 && refused.output.contains("422"), "\(refused.output)")
+        }
+    }
 }

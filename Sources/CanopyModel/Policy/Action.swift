@@ -11,6 +11,10 @@ public enum Action: String, Sendable, CaseIterable, Codable {
     case manageUsers
     /// Register pool clusters and assign them to tenants.
     case manageDomainPool
+    /// Create or delete the domain's own users and name its administrators (service providers).
+    /// Not a row of DESIGN.md's table, which is silent on it: it follows "create, change, delete
+    /// tenants".
+    case manageDomainAdmins
     /// Import or remove clusters, storage classes, networks, certificates.
     case manageClusters
     /// Create or delete projects, set caps and reservations, name Project Admins.

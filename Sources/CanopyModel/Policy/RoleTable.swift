@@ -36,6 +36,7 @@ public enum RoleTable {
         case .seeInsideTenant: Row(provider: .enterpriseOnly, tenantAdmin: true, projectAdmin: true, projectMember: true, projectViewer: true)
         case .manageUsers: Row(provider: .enterpriseOnly, tenantAdmin: true, projectAdmin: false, projectMember: false, projectViewer: false)
         case .manageDomainPool: Row(provider: .yes, tenantAdmin: false, projectAdmin: false, projectMember: false, projectViewer: false)
+        case .manageDomainAdmins: Row(provider: .yes, tenantAdmin: false, projectAdmin: false, projectMember: false, projectViewer: false)
         case .manageClusters: Row(provider: .enterpriseOnly, tenantAdmin: true, projectAdmin: false, projectMember: false, projectViewer: false)
         case .manageProjects: Row(provider: .enterpriseOnly, tenantAdmin: true, projectAdmin: false, projectMember: false, projectViewer: false)
         case .manageProjectMembers: Row(provider: .enterpriseOnly, tenantAdmin: true, projectAdmin: true, projectMember: false, projectViewer: false)

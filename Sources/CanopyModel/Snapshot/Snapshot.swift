@@ -13,7 +13,11 @@ public struct Snapshot: Sendable {
     public private(set) var poolClusters: [ClusterID: Cluster] = [:]
     private var tenantIDsByName: [String: TenantID]
     private var domainUserIDsByName: [String: UserID]
+    /// Domain users holding a service-provider grant of their own.
     private var serviceProviders: Set<UserID>
+    /// Directory groups holding a service-provider grant: every domain user in one of them is a
+    /// service provider.
+    private var serviceProviderGroups: Set<String>
 
     /// An empty world.
     public init() {
@@ -32,9 +36,28 @@ public struct Snapshot: Sendable {
         self.domainUsers = Dictionary(domainUsers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.domainUserIDsByName = Dictionary(domainUsers.map { ($0.username, $0.id) }, uniquingKeysWith: { first, _ in first })
         self.domainGrants = Dictionary(domainGrants.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        self.serviceProviders = Set(domainGrants.compactMap {
-            if case .user(let id) = $0.subject, $0.role == .serviceProvider { id } else { nil }
-        })
+        self.serviceProviders = []
+        self.serviceProviderGroups = []
+        indexServiceProviders()
+    }
+
+    /// The domain's administrators' grants (users and groups), oldest first.
+    public var serviceProviderGrants: [Grant] {
+        domainGrants.values.filter { $0.role == .serviceProvider }.sorted { ($0.createdAt, $0.id.rawValue) < ($1.createdAt, $1.id.rawValue) }
+    }
+
+    /// Rebuilds the service-provider indexes from `domainGrants`.
+    private mutating func indexServiceProviders() {
+        var users: Set<UserID> = []
+        var groups: Set<String> = []
+        for grant in domainGrants.values where grant.role == .serviceProvider {
+            switch grant.subject {
+            case .user(let id): users.insert(id)
+            case .group(let name): groups.insert(name)
+            }
+        }
+        serviceProviders = users
+        serviceProviderGroups = groups
     }
 
     public func tenant(_ id: TenantID) -> TenantSnapshot? { tenants[id] }
@@ -51,8 +74,10 @@ public struct Snapshot: Sendable {
     public func principal(userID: UserID, tenantID: TenantID?, groups: Set<String> = []) -> Principal? {
         guard let tenantID else {
             guard let user = domainUsers[userID] else { return nil }
-            // Service-provider grants name users; a domain user's directory groups are shown, never a role.
-            return Principal(user: user, groups: groups, isServiceProvider: serviceProviders.contains(userID))
+            // A domain user is a service provider through a grant of their own or one of their
+            // directory groups'.
+            let isServiceProvider = serviceProviders.contains(userID) || !serviceProviderGroups.isDisjoint(with: groups)
+            return Principal(user: user, groups: groups, isServiceProvider: isServiceProvider)
         }
         guard let tenant = tenants[tenantID], let user = tenant.users[userID] else { return nil }
         let subjects = [Subject.user(userID)] + groups.sorted().map(Subject.group)
@@ -123,8 +148,8 @@ public struct Snapshot: Sendable {
             guard let tenantID = user.tenantID else {
                 domainUsers[user.id] = nil
                 domainUserIDsByName[user.username] = nil
-                serviceProviders.remove(user.id)
                 domainGrants = domainGrants.filter { $0.value.subject != .user(user.id) }
+                indexServiceProviders()
                 return
             }
             updateTenant(tenantID) { tenant in
@@ -146,7 +171,7 @@ public struct Snapshot: Sendable {
         case .grantSaved(let grant):
             guard let tenantID = grant.tenantID else {
                 domainGrants[grant.id] = grant
-                if case .user(let id) = grant.subject, grant.role == .serviceProvider { serviceProviders.insert(id) }
+                indexServiceProviders()
                 return
             }
             updateTenant(tenantID) { $0.replacing(grants: $0.grants.merging([grant.id: grant]) { _, new in new }) }
@@ -184,10 +209,7 @@ public struct Snapshot: Sendable {
         case .grantDeleted(let grant):
             guard let tenantID = grant.tenantID else {
                 domainGrants[grant.id] = nil
-                if case .user(let id) = grant.subject,
-                   !domainGrants.values.contains(where: { $0.subject == .user(id) && $0.role == .serviceProvider }) {
-                    serviceProviders.remove(id)
-                }
+                indexServiceProviders()
                 return
             }
             updateTenant(tenantID) { tenant in

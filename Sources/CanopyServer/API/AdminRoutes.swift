@@ -24,50 +24,52 @@ struct AdminRoutes {
             let tenant = try caller.tenant(request.parameter("tenant", context))
             try caller.require(.manageUsers, on: .tenant(tenant.tenant.id), "tenant")
             let body = try await JSONBody.decode(CreateAdminRequest.self, schema: "CreateAdminRequest", from: request, context: context)
-            return try JSONBody.response(GrantView(try await add(body, to: tenant, by: caller), in: tenant), status: .created)
+            return try JSONBody.response(GrantView(try await add(body, to: .tenant(tenant), by: caller), in: tenant), status: .created)
         }
         router.delete("tenants/{tenant}/admins/{id}") { request, context in
             let caller = try Caller(context, services)
             let tenant = try caller.tenant(request.parameter("tenant", context))
-            try await remove(GrantID(try request.parameter("id", context)), from: tenant, by: caller)
+            try await remove(GrantID(try request.parameter("id", context)), from: .tenant(tenant), by: caller)
             return Response(status: .noContent)
         }
     }
 
-    /// Names a user or a directory group an admin of `tenant` (the API's POST and the console's
-    /// users page).
-    func add(_ body: CreateAdminRequest, to tenant: TenantSnapshot, by caller: Caller) async throws -> Grant {
-        try caller.require(.manageUsers, on: .tenant(tenant.tenant.id), "tenant")
-        let subject = try Subjects.resolve(user: body.user, group: body.group, in: tenant)
-        guard !tenant.adminGrants.contains(where: { $0.subject == subject }) else {
-            throw APIError.conflict("already an admin of this tenant")
+    /// Names a user or a directory group an admin of the scope: a tenant's (the API's POST and
+    /// the console's users page) or the domain's (`/admins`).
+    func add(_ body: CreateAdminRequest, to scope: UserScope, by caller: Caller) async throws -> Grant {
+        try caller.require(scope.manageAction, on: scope.policyTarget, scope.noun)
+        let subject = try Subjects.resolve(user: body.user, group: body.group, in: scope)
+        guard !scope.adminGrants.contains(where: { $0.subject == subject }) else {
+            throw APIError.conflict("already an admin of this \(scope.noun)")
         }
         let now = services.now
-        let grant = Grant(id: .random(), tenantID: tenant.tenant.id, projectID: nil, role: .tenantAdmin, subject: subject, createdAt: now)
+        let grant = Grant(id: .random(), tenantID: scope.tenantID, projectID: nil, role: scope.adminRole, subject: subject, createdAt: now)
         try await services.world.commit { tx in
             try await tx.insert(grant)
             return World.Outcome(
                 result: (), changes: [.grantSaved(grant)],
-                audit: [caller.audit("admin.create", "tenants/\(tenant.tenant.name)/admins/\(grant.id)", tenant: tenant.tenant.id, at: now)]
+                audit: [caller.audit("admin.create", scope.adminTarget(grant.id), tenant: scope.tenantID, at: now)]
             )
         }
         return grant
     }
 
-    /// Takes the tenant-admin role `id` away; a tenant keeps at least one admin (the API's DELETE
-    /// and the console's users page).
-    func remove(_ id: GrantID, from tenant: TenantSnapshot, by caller: Caller) async throws {
-        try caller.require(.manageUsers, on: .tenant(tenant.tenant.id), "tenant")
-        guard let grant = tenant.grants[id], grant.role == .tenantAdmin else { throw APIError.notFound("admin") }
-        guard tenant.adminGrants.count > 1 else {
-            throw APIError.conflict("a tenant keeps at least one admin; name another admin first")
+    /// Takes the admin role `id` away; the scope keeps an admin (`UserScope.keepsAnAdmin`).
+    func remove(_ id: GrantID, from scope: UserScope, by caller: Caller) async throws {
+        try caller.require(scope.manageAction, on: scope.policyTarget, scope.noun)
+        let grants = scope.adminGrants
+        guard let grant = grants.first(where: { $0.id == id }) else { throw APIError.notFound("admin") }
+        guard scope.keepsAnAdmin(grants.filter { $0.id != id }) else {
+            throw APIError.conflict(scope.noun == "tenant"
+                ? "a tenant keeps at least one admin; name another admin first"
+                : "the domain keeps at least one administrator who is a user (not only groups); name another user first")
         }
         let now = services.now
         try await services.world.commit { tx in
             try await tx.deleteGrant(grant.id)
             return World.Outcome(
                 result: (), changes: [.grantDeleted(grant)],
-                audit: [caller.audit("admin.delete", "tenants/\(tenant.tenant.name)/admins/\(grant.id)", tenant: tenant.tenant.id, at: now)]
+                audit: [caller.audit("admin.delete", scope.adminTarget(grant.id), tenant: scope.tenantID, at: now)]
             )
         }
     }
@@ -75,12 +77,12 @@ struct AdminRoutes {
 
 /// Turning `{user | group}` request fields into a grant subject.
 enum Subjects {
-    /// Exactly one of `user` (a user name of the tenant) or `group` (a directory group name).
-    static func resolve(user: String?, group: String?, in tenant: TenantSnapshot) throws -> Subject {
+    /// Exactly one of `user` (a user name of the scope) or `group` (a directory group name).
+    static func resolve(user: String?, group: String?, in scope: UserScope) throws -> Subject {
         switch (user, group) {
         case (let name?, nil):
-            guard let found = tenant.user(named: name) else {
-                throw APIError.invalid("no user named '\(name)' in this tenant", field: "user")
+            guard let found = scope.user(named: name) else {
+                throw APIError.invalid("no user named '\(name)' in this \(scope.noun)", field: "user")
             }
             return .user(found.id)
         case (nil, let name?):

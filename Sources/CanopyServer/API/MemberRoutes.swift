@@ -49,7 +49,7 @@ struct MemberRoutes {
         if role == .projectAdmin {
             try caller.require(.manageProjects, on: target, "project")
         }
-        let subject = try Subjects.resolve(user: member.user, group: member.group, in: tenant)
+        let subject = try Subjects.resolve(user: member.user, group: member.group, in: .tenant(tenant))
         guard !tenant.grants(onProject: project.id).contains(where: { $0.subject == subject }) else {
             throw APIError.conflict("already a member of this project; remove the membership first to change the role")
         }

@@ -44,28 +44,27 @@ struct UserRoutes {
         router.delete("tenants/{tenant}/users/{user}") { request, context in
             let caller = try Caller(context, services)
             let (tenant, user) = try find(request, context, caller, forChange: true)
-            try await delete(user, from: tenant, by: caller)
+            try await delete(user, from: .tenant(tenant), by: caller)
             return Response(status: .noContent)
         }
     }
 
     /// Deletes a user as `DELETE …/users/{u}` does (the API and the console's users page): never
-    /// the caller's own account, nor the tenant's last admin. The caller's right to is checked by
-    /// `find`.
-    func delete(_ user: User, from tenant: TenantSnapshot, by caller: Caller) async throws {
+    /// the caller's own account, nor the scope's last admin named as a user. The caller's right
+    /// to is checked by `find`.
+    func delete(_ user: User, from scope: UserScope, by caller: Caller) async throws {
         guard user.id != caller.principal.user.id else {
             throw APIError.conflict("you cannot delete your own account")
         }
-        let remainingAdmins = tenant.adminGrants.filter { $0.subject != .user(user.id) }
-        guard !tenant.adminGrants.contains(where: { $0.subject == .user(user.id) }) || !remainingAdmins.isEmpty else {
-            throw APIError.conflict("'\(user.username)' is the tenant's last admin; name another admin first")
+        if scope.isLastAdmin(user.id) {
+            throw APIError.conflict("'\(user.username)' is the \(scope.noun)'s last admin; name another admin first")
         }
         let now = services.now
         try await services.world.commit { tx in
             try await tx.deleteUser(user.id)
             return World.Outcome(
                 result: (), changes: [.userDeleted(user)],
-                audit: [caller.audit("user.delete", "tenants/\(tenant.tenant.name)/users/\(user.username)", tenant: tenant.tenant.id, at: now)]
+                audit: [caller.audit("user.delete", scope.target(user.username), tenant: scope.tenantID, at: now)]
             )
         }
     }
@@ -88,23 +87,23 @@ struct UserRoutes {
         let tenant = try caller.tenant(request.parameter("tenant", context))
         try caller.require(.manageUsers, on: .tenant(tenant.tenant.id), "tenant")
         let body = try await JSONBody.decode(CreateUserRequest.self, schema: "CreateUserRequest", from: request, context: context)
-        let user = try await add(body, to: tenant, by: caller)
+        let user = try await add(body, to: .tenant(tenant), by: caller)
         return try JSONBody.response(UserView(user, tenantName: tenant.tenant.name), status: .created)
     }
 
     /// Creates a local user as `POST …/users` does (the API and the console's form). The
     /// caller's right to is checked by the caller.
-    func add(_ body: CreateUserRequest, to tenant: TenantSnapshot, by caller: Caller) async throws -> User {
+    func add(_ body: CreateUserRequest, to scope: UserScope, by caller: Caller) async throws -> User {
         try Validate.name(body.username, field: "username")
         try Validate.password(body.password, field: "password")
         try Validate.displayName(body.displayName ?? "", field: "displayName")
         if let email = body.email { try Validate.email(email, field: "email") }
-        guard tenant.user(named: body.username) == nil else {
-            throw APIError.conflict("a user named '\(body.username)' already exists in this tenant", field: "username")
+        guard scope.user(named: body.username) == nil else {
+            throw APIError.conflict("a user named '\(body.username)' already exists in this \(scope.noun)", field: "username")
         }
         let now = services.now
         let user = User(
-            id: .random(), tenantID: tenant.tenant.id, username: body.username,
+            id: .random(), tenantID: scope.tenantID, username: body.username,
             displayName: body.displayName ?? "", email: body.email, createdAt: now
         )
         let hash = try await services.hasher.hash(body.password)
@@ -112,7 +111,7 @@ struct UserRoutes {
             try await tx.insert(user, passwordHash: hash)
             return World.Outcome(
                 result: (), changes: [.userSaved(user)],
-                audit: [caller.audit("user.create", "tenants/\(tenant.tenant.name)/users/\(user.username)", tenant: tenant.tenant.id, at: now)]
+                audit: [caller.audit("user.create", scope.target(user.username), tenant: scope.tenantID, at: now)]
             )
         }
         return user
@@ -122,14 +121,14 @@ struct UserRoutes {
         let caller = try Caller(context, services)
         let (tenant, current) = try find(request, context, caller, forChange: true)
         let body = try await JSONBody.decode(UpdateUserRequest.self, schema: "UpdateUserRequest", from: request, context: context)
-        let saved = try await update(current, in: tenant, with: body, by: caller)
+        let saved = try await update(current, in: .tenant(tenant), with: body, by: caller)
         return try JSONBody.response(UserView(saved, tenantName: tenant.tenant.name))
     }
 
     /// Changes a user as `PATCH …/users/{u}` does (the API and the console's users page): no one
     /// disables their own account; a directory user's password is the directory's. The caller's
     /// right to is checked by `find`.
-    func update(_ current: User, in tenant: TenantSnapshot, with body: UpdateUserRequest, by caller: Caller) async throws -> User {
+    func update(_ current: User, in scope: UserScope, with body: UpdateUserRequest, by caller: Caller) async throws -> User {
         let isSelf = current.id == caller.principal.user.id
         var user = current
         if let version = body.version { user.version = version }
@@ -158,16 +157,110 @@ struct UserRoutes {
         let revoking = body.revokeTokens == true
         let (saved, revoked) = try await services.world.commit { tx in
             let saved = try await tx.update(edited, passwordHash: newHash)
-            let target = "tenants/\(tenant.tenant.name)/users/\(saved.username)"
+            let target = scope.target(saved.username)
             let revoked = revoking ? try await tx.revokeTokens(of: saved.id, at: edited.updatedAt) : []
-            var audit = [caller.audit("user.update", target, tenant: tenant.tenant.id, at: edited.updatedAt)]
-            if revoking { audit.append(caller.audit("user.revoke-tokens", target, tenant: tenant.tenant.id, at: edited.updatedAt)) }
+            var audit = [caller.audit("user.update", target, tenant: scope.tenantID, at: edited.updatedAt)]
+            if revoking { audit.append(caller.audit("user.revoke-tokens", target, tenant: scope.tenantID, at: edited.updatedAt)) }
             // One `token.revoke` entry per token, as a single revocation writes: other replicas
             // forget a token from their caches on seeing one in the change feed.
-            audit += revoked.map { caller.audit(SessionRoutes.revokeAction, "tokens/\($0)", tenant: tenant.tenant.id, at: edited.updatedAt) }
+            audit += revoked.map { caller.audit(SessionRoutes.revokeAction, "tokens/\($0)", tenant: scope.tenantID, at: edited.updatedAt) }
             return World.Outcome(result: (saved, revoked), changes: [.userSaved(saved)], audit: audit)
         }
         if !revoked.isEmpty { services.authenticator.forget(tokenIDs: Set(revoked)) }
         return saved
+    }
+}
+
+/// Where users live: the domain (its administrators' own accounts) or one tenant.
+enum UserScope {
+    case domain(Snapshot)
+    case tenant(TenantSnapshot)
+
+    var tenantID: TenantID? {
+        if case .tenant(let tenant) = self { tenant.tenant.id } else { nil }
+    }
+
+    /// The scope as a message names it.
+    var noun: String {
+        if case .tenant = self { "tenant" } else { "domain" }
+    }
+
+    /// A user's path, as audit entries name it.
+    func target(_ username: String) -> String {
+        switch self {
+        case .domain: "users/\(username)"
+        case .tenant(let tenant): "tenants/\(tenant.tenant.name)/users/\(username)"
+        }
+    }
+
+    func user(named name: String) -> User? {
+        switch self {
+        case .domain(let snapshot): snapshot.domainUser(named: name)
+        case .tenant(let tenant): tenant.user(named: name)
+        }
+    }
+
+    func user(_ id: UserID) -> User? {
+        switch self {
+        case .domain(let snapshot): snapshot.domainUsers[id]
+        case .tenant(let tenant): tenant.user(id)
+        }
+    }
+
+    /// The scope's users, by name.
+    var users: [User] {
+        switch self {
+        case .domain(let snapshot): snapshot.domainUsers.values.sorted { $0.username < $1.username }
+        case .tenant(let tenant): tenant.users.values.sorted { $0.username < $1.username }
+        }
+    }
+
+    /// The scope's administrators' grants: service providers, or the tenant's admins.
+    var adminGrants: [Grant] {
+        switch self {
+        case .domain(let snapshot): snapshot.serviceProviderGrants
+        case .tenant(let tenant): tenant.adminGrants
+        }
+    }
+
+    /// Whether removing `user` would leave the scope with no admin.
+    func isLastAdmin(_ user: UserID) -> Bool {
+        let grants = adminGrants
+        return grants.contains { $0.subject == .user(user) } && !keepsAnAdmin(grants.filter { $0.subject != .user(user) })
+    }
+
+    /// Whether `remaining` admin grants are enough: a tenant keeps one of any kind; the domain
+    /// keeps one naming a user, so that a directory that is down or a group emptied cannot lock
+    /// every administrator out.
+    func keepsAnAdmin(_ remaining: [Grant]) -> Bool {
+        switch self {
+        case .tenant: !remaining.isEmpty
+        case .domain: remaining.contains { if case .user = $0.subject { true } else { false } }
+        }
+    }
+
+    /// What managing the scope's users and admins takes, and on what.
+    var manageAction: Action {
+        if case .tenant = self { .manageUsers } else { .manageDomainAdmins }
+    }
+
+    var policyTarget: Target {
+        switch self {
+        case .domain: .domain
+        case .tenant(let tenant): .tenant(tenant.tenant.id)
+        }
+    }
+
+    /// The role an admin of the scope holds.
+    var adminRole: Role {
+        if case .tenant = self { .tenantAdmin } else { .serviceProvider }
+    }
+
+    /// An admin grant's path, as audit entries name it.
+    func adminTarget(_ id: GrantID) -> String {
+        switch self {
+        case .domain: "admins/\(id)"
+        case .tenant(let tenant): "tenants/\(tenant.tenant.name)/admins/\(id)"
+        }
     }
 }

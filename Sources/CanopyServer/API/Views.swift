@@ -102,10 +102,14 @@ struct GrantView: Encodable {
     let id: String, user: String?, group: String?, role: String, createdAt: Date
 
     init(_ grant: Grant, in tenant: TenantSnapshot) {
+        self.init(grant, in: .tenant(tenant))
+    }
+
+    init(_ grant: Grant, in scope: UserScope) {
         id = grant.id.rawValue
         switch grant.subject {
         case .user(let userID):
-            user = tenant.user(userID)?.username ?? userID.rawValue
+            user = scope.user(userID)?.username ?? userID.rawValue
             group = nil
         case .group(let name):
             user = nil

@@ -161,6 +161,7 @@ public enum CanopyServer {
         UserRoutes(services: services).register(on: authenticated)
         IdentityProviderRoutes(services: services).register(on: authenticated)
         AdminRoutes(services: services).register(on: authenticated)
+        DomainUserRoutes(services: services).register(on: authenticated)
         ProjectRoutes(services: services).register(on: authenticated)
         ClusterRoutes(services: services).register(on: authenticated)
         NamespaceRoutes(services: services).register(on: authenticated)

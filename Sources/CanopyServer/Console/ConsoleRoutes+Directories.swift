@@ -294,7 +294,7 @@ extension ConsolePage {
     static let directoriesTemplate = """
         {{> header}}
         <h1>{{#tenant}}Directories of <a href="/ui/tenants/{{.}}">{{.}}</a>{{/tenant}}{{^tenant}}The domain's directories{{/tenant}}</h1>
-        <p class="note">{{#tenant}}The tenant's people sign in with their directory password (tenant {{.}}, their directory user name); their directory groups can be named as tenant admins and project members.{{/tenant}}{{^tenant}}People of these directories sign in to the domain itself (tenant left empty); signing in gives them no role: the domain's administrator role is held by named users.{{/tenant}} The bind password is kept sealed and never shown.</p>
+        <p class="note">{{#tenant}}The tenant's people sign in with their directory password (tenant {{.}}, their directory user name); their directory groups can be named as tenant admins and project members.{{/tenant}}{{^tenant}}People of these directories sign in to the domain itself (tenant left empty); signing in alone gives them no role: a directory group named as the domain's administrators (<code>canopy admin add --group …</code>) makes its people service providers.{{/tenant}} The bind password is kept sealed and never shown.</p>
         {{#test}}
         <h2 id="test-result">Test of {{directory}} for {{username}}: {{#ok}}it works{{/ok}}{{^ok}}it failed{{/ok}}</h2>
         <ol id="test-steps">{{#steps}}<li class="{{#ok}}ok{{/ok}}{{^ok}}error{{/ok}}">{{step}}: {{#ok}}ok{{/ok}}{{^ok}}failed{{/ok}}: {{detail}}</li>{{/steps}}</ol>

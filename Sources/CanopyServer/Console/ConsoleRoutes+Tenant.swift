@@ -173,7 +173,7 @@ extension ConsoleRoutes {
         guard ["user", "group"].contains(form.kind) else { throw APIError.malformed(malformed) }
         let typed = AdminForm(who: form.who.trimmed, group: form.kind == "group")
         let body = AdminRoutes.CreateAdminRequest(user: typed.group ? nil : typed.who, group: typed.group ? typed.who : nil)
-        return try await ConsolePage.submit({ _ = try await AdminRoutes(services: services).add(body, to: tenant, by: caller) },
+        return try await ConsolePage.submit({ _ = try await AdminRoutes(services: services).add(body, to: .tenant(tenant), by: caller) },
             then: "/ui/tenants/\(tenant.tenant.name)/users"
         ) { message, status in
             var refused = typed
@@ -189,7 +189,7 @@ extension ConsoleRoutes {
         let tenant = try caller.tenant(request.parameter("tenant", context))
         try caller.require(.manageUsers, on: .tenant(tenant.tenant.id), "tenant")
         let id = GrantID(try request.parameter("id", context))
-        return try await ConsolePage.submit({ try await AdminRoutes(services: services).remove(id, from: tenant, by: caller) },
+        return try await ConsolePage.submit({ try await AdminRoutes(services: services).remove(id, from: .tenant(tenant), by: caller) },
             then: "/ui/tenants/\(tenant.tenant.name)/users"
         ) { message, status in
             try usersPage(caller, tenant: tenant, adminForm: AdminForm(error: message), status: status)
@@ -214,7 +214,7 @@ extension ConsoleRoutes {
             throw APIError.malformed("the form needs disabled (true or false)")
         }
         let change = UserRoutes.UpdateUserRequest(displayName: nil, email: nil, password: nil, disabled: disabled, version: nil)
-        return try await ConsolePage.submit({ _ = try await UserRoutes(services: services).update(user, in: tenant, with: change, by: caller) },
+        return try await ConsolePage.submit({ _ = try await UserRoutes(services: services).update(user, in: .tenant(tenant), with: change, by: caller) },
             then: "/ui/tenants/\(tenant.tenant.name)/users"
         ) { message, status in
             try usersPage(caller, tenant: tenant, userError: message, status: status)
@@ -229,7 +229,7 @@ extension ConsoleRoutes {
             guard form.confirm.trimmed == user.username else {
                 throw APIError.invalid("to delete user '\(user.username)', type their name", field: "confirm")
             }
-            try await UserRoutes(services: services).delete(user, from: tenant, by: caller)
+            try await UserRoutes(services: services).delete(user, from: .tenant(tenant), by: caller)
         }, then: "/ui/tenants/\(tenant.tenant.name)/users") { message, status in
             try usersPage(caller, tenant: tenant, userError: message, status: status)
         }
@@ -242,7 +242,7 @@ extension ConsoleRoutes {
         let body = UserRoutes.CreateUserRequest(
             username: typed.username, password: form.password, displayName: typed.displayName.nonEmpty, email: typed.email.nonEmpty
         )
-        return try await ConsolePage.submit({ _ = try await UserRoutes(services: services).add(body, to: tenant, by: caller) },
+        return try await ConsolePage.submit({ _ = try await UserRoutes(services: services).add(body, to: .tenant(tenant), by: caller) },
             then: "/ui/tenants/\(tenant.tenant.name)/users"
         ) { message, status in
             var refused = typed

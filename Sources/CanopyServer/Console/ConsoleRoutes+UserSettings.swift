@@ -87,7 +87,7 @@ extension ConsoleRoutes {
         }
         let typed = try UserSettingsForm(body, local: user.source == .local)
         return try await ConsolePage.submit({
-            _ = try await UserRoutes(services: services).update(user, in: tenant, with: typed.request(password: body.password), by: caller)
+            _ = try await UserRoutes(services: services).update(user, in: .tenant(tenant), with: typed.request(password: body.password), by: caller)
         }, then: "/ui/tenants/\(tenant.tenant.name)/users") { message, status in
             var refused = typed
             let now = caller.snapshot.tenant(tenant.tenant.id)?.users[user.id]

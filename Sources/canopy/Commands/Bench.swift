@@ -18,6 +18,7 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Measure the reconciler instead (issue 4's figures).") var reconciler = false
     @Flag(help: "Measure kubectl-style calls direct and through Canopy's proxy (issue 6's figures).") var proxy = false
     @Option(help: "With --proxy: run Canopy as a `canopy serve` child pinned to this CPU (start the bench itself under `taskset` on the others).") var canopyCPU: Int?
+    @Option(help: "With --proxy: rounds of each measurement, direct and through Canopy in turn; the medians of the ratios are reported.") var rounds = 1
     @Flag(help: "With --proxy: Canopy's fast lane speaks HTTP/2 to the cluster (`canopy serve --cluster-http2`).") var clusterHttp2 = false
     @Flag(help: "Measure local and directory sign-in against a real slapd (issue 7's figures; needs Debian's slapd).") var login = false
     @Option(help: "With --login: the server's bcrypt cost.") var bcryptCost: UInt8 = 12
@@ -41,7 +42,7 @@ struct Bench: AsyncParsableCommand {
             return try await LoginBench(concurrency: 32, duration: .seconds(seconds), bcryptCost: bcryptCost).run()
         }
         if proxy {
-            return try await ProxyBench(concurrency: 32, duration: .seconds(seconds), canopyCPU: canopyCPU, clusterHTTP2: clusterHttp2).run()
+            return try await ProxyBench(concurrency: 32, duration: .seconds(seconds), canopyCPU: canopyCPU, clusterHTTP2: clusterHttp2, rounds: max(rounds, 1)).run()
         }
         if reconciler {
             return try await ReconcilerBench(clusters: clusters ?? 100, projects: projects, namespaces: namespaces).run()

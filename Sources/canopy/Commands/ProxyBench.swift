@@ -23,6 +23,19 @@ struct ProxyBench {
     let duration: Duration
     var canopyCPU: Int?
     var clusterHTTP2 = false
+    /// Rounds of each measurement, direct and through Canopy in turn (the order alternating);
+    /// with more than one, the medians of their ratios are reported too.
+    var rounds = 1
+
+    /// One round's figures: both sides' latencies (ns), and Canopy's CPU per proxied call (s).
+    private struct Pair {
+        let straight: [Double]
+        let through: [Double]
+        let cpuPerCall: Double?
+
+        var ratio: Double { Double(through.count) / Double(max(straight.count, 1)) }
+        var addedP50: Double { (Bench.percentile(through, 0.5) - Bench.percentile(straight, 0.5)) / 1e6 }
+    }
 
     func run() async throws {
         guard let canopyCPU else {
@@ -75,19 +88,42 @@ struct ProxyBench {
             ("LIST 100 pods", { @Sendable (client: KubeClient) async throws in _ = try await client.list(Pod.self, namespace: "ns-0") }),
         ] {
             for callers in [concurrency, 1] {
-                let straight = try await Load.measure(concurrency: callers, duration: duration) { try await call(direct) }
-                Load.report("proxy", "\(name) direct", straight, duration: duration, concurrency: callers)
-                let cpuBefore = canopy?.cpuSeconds()
-                let through = try await Load.measure(concurrency: callers, duration: duration) { try await call(proxied) }
-                Load.report("proxy", "\(name) through Canopy", through, duration: duration, concurrency: callers)
-                if let cpuBefore, let cpuAfter = canopy?.cpuSeconds() {
-                    // The warm-up second's calls are not in `through`: count them at the same rate.
-                    let calls = Double(through.count) * (Bench.nanoseconds(duration) + 1e9) / Bench.nanoseconds(duration)
-                    print(String(format: "  canopy serve CPU per proxied call: %.0f µs", (cpuAfter - cpuBefore) / calls * 1e6))
+                var pairs: [Pair] = []
+                for round in 0..<rounds {
+                    // Odd rounds go through Canopy first, so that a drift of the machine's speed
+                    // over the run does not always favour the same side.
+                    var straight: [Double] = []
+                    var through: [Double] = []
+                    var cpu: Double?
+                    for side in round % 2 == 0 ? [false, true] : [true, false] {
+                        if side {
+                            let cpuBefore = canopy?.cpuSeconds()
+                            through = try await Load.measure(concurrency: callers, duration: duration) { try await call(proxied) }
+                            if let cpuBefore, let cpuAfter = canopy?.cpuSeconds() {
+                                // The warm-up second's calls are not in `through`: count them at the same rate.
+                                let calls = Double(through.count) * (Bench.nanoseconds(duration) + 1e9) / Bench.nanoseconds(duration)
+                                cpu = (cpuAfter - cpuBefore) / calls
+                            }
+                        } else {
+                            straight = try await Load.measure(concurrency: callers, duration: duration) { try await call(direct) }
+                        }
+                    }
+                    let pair = Pair(straight: straight, through: through, cpuPerCall: cpu)
+                    pairs.append(pair)
+                    if rounds > 1 { print("round \(round + 1) of \(rounds):") }
+                    Load.report("proxy", "\(name) direct", straight, duration: duration, concurrency: callers)
+                    Load.report("proxy", "\(name) through Canopy", through, duration: duration, concurrency: callers)
+                    if let cpu { print(String(format: "  canopy serve CPU per proxied call: %.0f µs", cpu * 1e6)) }
+                    print(String(format: "  %@, %d concurrent: added p50 %.2f ms, throughput through Canopy %.0f %% of direct",
+                                 name, callers, pair.addedP50, pair.ratio * 100))
                 }
-                let added = (Bench.percentile(through, 0.5) - Bench.percentile(straight, 0.5)) / 1e6
-                print(String(format: "  %@, %d concurrent: added p50 %.2f ms, throughput through Canopy %.0f %% of direct",
-                             name, callers, added, Double(through.count) / Double(max(straight.count, 1)) * 100))
+                if rounds > 1 {
+                    let ratios = pairs.map(\.ratio).sorted()
+                    let added = pairs.map(\.addedP50).sorted()
+                    print(String(format: "  %@, %d concurrent, median of %d rounds: added p50 %.2f ms (%.2f to %.2f), throughput through Canopy %.0f %% of direct (%.0f to %.0f %%)",
+                                 name, callers, rounds, Bench.percentile(added, 0.5), added[0], added[added.count - 1],
+                                 Bench.percentile(ratios, 0.5) * 100, ratios[0] * 100, ratios[ratios.count - 1] * 100))
+                }
             }
         }
         try await direct.shutdown()

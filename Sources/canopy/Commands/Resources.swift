@@ -47,29 +47,36 @@ struct TenantCommand: AsyncParsableCommand {
     }
 }
 
-/// `canopy user list|get|create|update|delete --tenant T`.
+/// `canopy user list|get|create|update|delete [--tenant T]`: a tenant's users, or without
+/// `--tenant` the domain's own (its administrators' accounts; service providers only).
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "user", abstract: "Manage a tenant's users.", subcommands: [List.self, Get.self, Create.self, Update.self, Delete.self]
+        commandName: "user", abstract: "Manage a tenant's users, or the domain's (without --tenant).", subcommands: [List.self, Get.self, Create.self, Update.self, Delete.self]
     )
     static let columns = ["username", "displayName", "email", "source", "disabled"]
+    static let tenantHelp: ArgumentHelp = "The tenant; without it, the domain's own users (service providers only)."
+
+    /// `/api/v1/tenants/{t}/users[/{u}]`, or the domain's `/api/v1/users[/{u}]`.
+    static func path(_ tenant: String?, _ username: String? = nil) -> String {
+        (tenant.map { "/api/v1/tenants/\($0)/users" } ?? "/api/v1/users") + (username.map { "/\($0)" } ?? "")
+    }
 
     struct List: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
-        @Option var tenant: String
-        func run() async throws { try options.print(try await run(try await options.client().send(.GET, "/api/v1/tenants/\(tenant)/users")), columns: UserCommand.columns) }
+        @Option(help: UserCommand.tenantHelp) var tenant: String?
+        func run() async throws { try options.print(try await run(try await options.client().send(.GET, UserCommand.path(tenant))), columns: UserCommand.columns) }
     }
 
     struct Get: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
-        @Option var tenant: String
+        @Option(help: UserCommand.tenantHelp) var tenant: String?
         @Argument var username: String
-        func run() async throws { try options.print(try await run(try await options.client().send(.GET, "/api/v1/tenants/\(tenant)/users/\(username)")), columns: UserCommand.columns) }
+        func run() async throws { try options.print(try await run(try await options.client().send(.GET, UserCommand.path(tenant, username))), columns: UserCommand.columns) }
     }
 
     struct Create: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
-        @Option var tenant: String
+        @Option(help: UserCommand.tenantHelp) var tenant: String?
         @Argument var username: String
         @Option(help: "The password; - reads it from standard input.") var password: String
         @Option var displayName: String?
@@ -78,7 +85,7 @@ struct UserCommand: AsyncParsableCommand {
             var body: [String: Any] = ["username": username, "password": try passwordOption(password, "--password")]
             if let displayName { body["displayName"] = displayName }
             if let email { body["email"] = email }
-            try options.print(try await run(try await options.client().send(.POST, "/api/v1/tenants/\(tenant)/users", body: body)), columns: UserCommand.columns)
+            try options.print(try await run(try await options.client().send(.POST, UserCommand.path(tenant), body: body)), columns: UserCommand.columns)
         }
     }
 
@@ -88,7 +95,7 @@ struct UserCommand: AsyncParsableCommand {
             discussion: "The change is made against the version read first, so a concurrent change is refused (409), not overwritten."
         )
         @OptionGroup var options: ClientOptions
-        @Option var tenant: String
+        @Option(help: UserCommand.tenantHelp) var tenant: String?
         @Argument var username: String
         @Option var displayName: String?
         @Option(help: "An e-mail address; \"\" clears it.") var email: String?
@@ -107,7 +114,7 @@ struct UserCommand: AsyncParsableCommand {
             if revokeTokens { body["revokeTokens"] = true }
             guard !body.isEmpty else { throw CLIError("nothing to change: give --display-name, --email, --password, --disable, --enable or --revoke-tokens") }
             let client = try options.client()
-            let path = "/api/v1/tenants/\(tenant)/users/\(username)"
+            let path = UserCommand.path(tenant, username)
             let current = (try JSONSerialization.jsonObject(with: try await run(try await client.send(.GET, path)))) as? [String: Any] ?? [:]
             body["version"] = current["version"] as? Int ?? 0
             try options.print(try await run(try await client.send(.PATCH, path, body: body)), columns: UserCommand.columns)
@@ -116,10 +123,10 @@ struct UserCommand: AsyncParsableCommand {
 
     struct Delete: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
-        @Option var tenant: String
+        @Option(help: UserCommand.tenantHelp) var tenant: String?
         @Argument var username: String
         func run() async throws {
-            _ = try await run(try await options.client().send(.DELETE, "/api/v1/tenants/\(tenant)/users/\(username)"))
+            _ = try await run(try await options.client().send(.DELETE, UserCommand.path(tenant, username)))
             print("user \(username) deleted")
         }
     }
