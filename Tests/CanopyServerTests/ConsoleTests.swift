@@ -135,6 +135,7 @@ import TestSupport
                 ("/ui/tenants/T/users", ["provider": 403, "admin": 200, "pa": 403, "pm": 403, "pv": 403, "sales-pa": 403, "other": 404], 200),
                 ("/ui/tenants/T/directories", ["provider": 403, "admin": 200, "pa": 403, "pm": 403, "pv": 403, "sales-pa": 403, "other": 404], 200),
                 ("/ui/directories", ["provider": 200, "admin": 403, "pa": 403, "pm": 403, "pv": 403, "sales-pa": 403, "other": 403], 200),
+                ("/ui/users", ["provider": 200, "admin": 403, "pa": 403, "pm": 403, "pv": 403, "sales-pa": 403, "other": 403], 200),
             ]
             for (tenant, other) in [("coke", "pepsi"), ("pepsi", "coke")] {
                 for (path, expected, enterpriseProvider) in pages {

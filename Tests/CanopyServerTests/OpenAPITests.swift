@@ -35,6 +35,7 @@ import TestSupport
                 "POST /ui/tenants/{tenant}/directories/{id}/remove", "GET /ui/directories", "POST /ui/directories", "POST /ui/directories/{id}/test",
                 "POST /ui/directories/{id}/remove", "GET /ui/tenants/{tenant}/users/{user}", "POST /ui/tenants/{tenant}/users/{user}",
                 "GET /ui/tenants/{tenant}/directories/{id}", "POST /ui/tenants/{tenant}/directories/{id}", "GET /ui/directories/{id}", "POST /ui/directories/{id}",
+                "GET /ui/users", "POST /ui/users", "POST /ui/users/{user}/state", "POST /ui/users/{user}/remove", "POST /ui/admins", "POST /ui/admins/{id}/remove",
             ])
             let routes = all.subtracting(proxy).subtracting(console)
             let document = OpenAPIDocument.bundled.operations
@@ -78,6 +79,11 @@ import TestSupport
                 ("GET", "/api/v1/audit?tenant=coke", "/api/v1/audit", admin, nil),
                 ("POST", "/api/v1/tenants/coke/projects", "/api/v1/tenants/{tenant}/projects", admin, ["name": "web", "caps": ["cpu": "2"]]),
                 ("PATCH", "/api/v1/tenants/coke/users/pm", "/api/v1/tenants/{tenant}/users/{user}", admin, ["email": "pm@example.com"]),
+                ("GET", "/api/v1/users", "/api/v1/users", fixture.tokens["provider"], nil),
+                ("GET", "/api/v1/users/admin", "/api/v1/users/{user}", fixture.tokens["provider"], nil),
+                ("POST", "/api/v1/users", "/api/v1/users", fixture.tokens["provider"], ["username": "ops", "password": "ops-password-1"]),
+                ("POST", "/api/v1/admins", "/api/v1/admins", fixture.tokens["provider"], ["user": "ops"]),
+                ("GET", "/api/v1/admins", "/api/v1/admins", fixture.tokens["provider"], nil),
             ]
             #expect(created.status == 201)
             #expect(OpenAPIDocument.bundled.responseMismatch(Array(created.data), operation: "POST /api/v1/tokens") == nil)

@@ -281,19 +281,24 @@ struct UsersPage {
         let username: String, displayName: String, email: String, source: String, state: String
         let disabled: Bool
         /// Whether the caller may disable, enable and delete this user here (they manage the
-        /// tenant's users, and it is not their own account).
+        /// scope's users, and it is not their own account).
         let manageable: Bool
+        /// Whether the name links to the user's page (a tenant's users only).
+        let linked: Bool
     }
 
-    /// A user or directory group holding the tenant-admin role; `removable` for those who manage
-    /// the tenant's users while another admin remains.
+    /// A user or directory group holding the scope's admin role; `removable` for those who
+    /// manage the scope's users while enough admins remain (`UserScope.keepsAnAdmin`).
     struct AdminRow {
         let who: String, id: String
         let removable: Bool
     }
 
     let frame: ConsolePage.Frame
-    let tenant: String
+    /// The tenant; `nil` on the domain's page.
+    let tenant: String?
+    /// `/ui/tenants/coke`, or `/ui` for the domain: where the forms post.
+    let base: String
     let users: [UserRow]
     let admins: [AdminRow]
     /// The form naming another admin, for those who may manage the tenant's users.

@@ -62,12 +62,7 @@ extension ConsoleRoutes {
     }
 
     func registerTenantForms(on signedIn: RouterGroup<AuthenticatedContext>) {
-        signedIn.post("tenants/{tenant}/users/{user}/state") { request, context in try await setUserState(request, context) }
-        signedIn.post("tenants/{tenant}/users/{user}/remove") { request, context in try await removeUser(request, context) }
-        signedIn.post("tenants/{tenant}/admins") { request, context in try await addAdmin(request, context) }
-        signedIn.post("tenants/{tenant}/admins/{id}/remove") { request, context in try await removeAdmin(request, context) }
         signedIn.post("tenants/{tenant}/projects") { request, context in try await addProject(request, context) }
-        signedIn.post("tenants/{tenant}/users") { request, context in try await addUser(request, context) }
         signedIn.post("tenants") { request, context in try await addTenant(request, context) }
         signedIn.post("tenants/{tenant}/clusters") { request, context in try await addCluster(request, context) }
         signedIn.post("tenants/{tenant}/clusters/{cluster}/remove") { request, context in try await removeCluster(request, context) }
@@ -166,36 +161,6 @@ extension ConsoleRoutes {
         }
     }
 
-    /// `POST …/admins` of the API (a user or a directory group); back to the users page.
-    private func addAdmin(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
-        let malformed = "the form needs who and kind (user or group)"
-        let (caller, tenant, form) = try await read(AdminFormBody.self, request, context, requiring: .manageUsers, else: malformed)
-        guard ["user", "group"].contains(form.kind) else { throw APIError.malformed(malformed) }
-        let typed = AdminForm(who: form.who.trimmed, group: form.kind == "group")
-        let body = AdminRoutes.CreateAdminRequest(user: typed.group ? nil : typed.who, group: typed.group ? typed.who : nil)
-        return try await ConsolePage.submit({ _ = try await AdminRoutes(services: services).add(body, to: .tenant(tenant), by: caller) },
-            then: "/ui/tenants/\(tenant.tenant.name)/users"
-        ) { message, status in
-            var refused = typed
-            refused.error = message
-            return try usersPage(caller, tenant: tenant, adminForm: refused, status: status)
-        }
-    }
-
-    /// `DELETE …/admins/{id}` of the API; back to the users page (a refusal, such as removing the
-    /// last admin, on it).
-    private func removeAdmin(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
-        let caller = try Caller(context, services)
-        let tenant = try caller.tenant(request.parameter("tenant", context))
-        try caller.require(.manageUsers, on: .tenant(tenant.tenant.id), "tenant")
-        let id = GrantID(try request.parameter("id", context))
-        return try await ConsolePage.submit({ try await AdminRoutes(services: services).remove(id, from: .tenant(tenant), by: caller) },
-            then: "/ui/tenants/\(tenant.tenant.name)/users"
-        ) { message, status in
-            try usersPage(caller, tenant: tenant, adminForm: AdminForm(error: message), status: status)
-        }
-    }
-
     /// The caller (who must manage the tenant's users: 404 or 403 as the API answers, also for
     /// their own account, which the API lets them change but these forms do not offer) and the
     /// tenant and user the path names.
@@ -207,49 +172,6 @@ extension ConsoleRoutes {
         return (caller, tenant, user)
     }
 
-    /// `PATCH …/users/{u}` of the API with `disabled`; back to the users page.
-    private func setUserState(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
-        let (caller, tenant, user) = try userToChange(request, context)
-        guard let form = try await ConsolePage.form(UserStateBody.self, from: request), let disabled = Bool(form.disabled) else {
-            throw APIError.malformed("the form needs disabled (true or false)")
-        }
-        let change = UserRoutes.UpdateUserRequest(displayName: nil, email: nil, password: nil, disabled: disabled, version: nil)
-        return try await ConsolePage.submit({ _ = try await UserRoutes(services: services).update(user, in: .tenant(tenant), with: change, by: caller) },
-            then: "/ui/tenants/\(tenant.tenant.name)/users"
-        ) { message, status in
-            try usersPage(caller, tenant: tenant, userError: message, status: status)
-        }
-    }
-
-    /// `DELETE …/users/{u}` of the API once the user's name is typed again; back to the users page.
-    private func removeUser(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
-        let (caller, tenant, user) = try userToChange(request, context)
-        guard let form = try await ConsolePage.form(UserRemovalBody.self, from: request) else { throw APIError.malformed("the form needs confirm") }
-        return try await ConsolePage.submit({
-            guard form.confirm.trimmed == user.username else {
-                throw APIError.invalid("to delete user '\(user.username)', type their name", field: "confirm")
-            }
-            try await UserRoutes(services: services).delete(user, from: .tenant(tenant), by: caller)
-        }, then: "/ui/tenants/\(tenant.tenant.name)/users") { message, status in
-            try usersPage(caller, tenant: tenant, userError: message, status: status)
-        }
-    }
-
-    /// `POST …/users` of the API; back to the users page.
-    private func addUser(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
-        let (caller, tenant, form) = try await read(UserFormBody.self, request, context, requiring: .manageUsers, else: "the form needs a user name and a password")
-        let typed = NewUserForm(username: form.username.trimmed, displayName: form.displayName?.trimmed ?? "", email: form.email?.trimmed ?? "")
-        let body = UserRoutes.CreateUserRequest(
-            username: typed.username, password: form.password, displayName: typed.displayName.nonEmpty, email: typed.email.nonEmpty
-        )
-        return try await ConsolePage.submit({ _ = try await UserRoutes(services: services).add(body, to: .tenant(tenant), by: caller) },
-            then: "/ui/tenants/\(tenant.tenant.name)/users"
-        ) { message, status in
-            var refused = typed
-            refused.error = message
-            return try usersPage(caller, tenant: tenant, form: refused, status: status)
-        }
-    }
 }
 
 extension String {

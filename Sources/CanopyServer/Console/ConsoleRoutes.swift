@@ -39,6 +39,7 @@ struct ConsoleRoutes {
         registerTenantSettingsForms(on: signedIn)
         registerDirectoryForms(on: signedIn)
         registerUserSettingsForms(on: signedIn)
+        registerUsersForms(on: signedIn)
         signedIn.post("tenants/{tenant}/projects/{project}/members") { request, context in try await addMember(request, context) }
         signedIn.post("tenants/{tenant}/projects/{project}/namespaces") { request, context in try await addNamespace(request, context) }
         signedIn.post("tenants/{tenant}/projects/{project}/settings") { request, context in try await saveProjectSettings(request, context) }
@@ -50,12 +51,6 @@ struct ConsoleRoutes {
             let (tenant, project) = try caller.project(request.parameter("tenant", context), request.parameter("project", context))
             try await MemberRoutes(services: services).remove(GrantID(try request.parameter("id", context)), from: project, in: tenant, by: caller)
             return ConsolePage.redirect(to: "/ui/tenants/\(tenant.tenant.name)/projects/\(project.name)")
-        }
-        signedIn.get("tenants/{tenant}/users") { request, context in
-            let caller = try Caller(context, services)
-            let tenant = try caller.tenant(request.parameter("tenant", context))
-            try caller.require(.seeInsideTenant, on: .tenant(tenant.tenant.id), "tenant")
-            return try usersPage(caller, tenant: tenant)
         }
         signedIn.get("tenants/{tenant}/clusters/{cluster}") { request, context in
             let caller = try Caller(context, services)
@@ -341,27 +336,6 @@ struct ConsoleRoutes {
         ), status: status)
     }
 
-    /// A tenant's users and admins (`…/users`, `…/admins`), for those who see inside it; after a
-    /// refused new-user or admin form, with its message and what was typed.
-    func usersPage(
-        _ caller: Caller, tenant: TenantSnapshot, form: NewUserForm = NewUserForm(), adminForm: AdminForm = AdminForm(),
-        userError: String? = nil, status: HTTPResponse.Status = .ok
-    ) throws -> Response {
-        let managing = caller.allows(.manageUsers, on: .tenant(tenant.tenant.id))
-        let users = tenant.users.values.sorted { $0.username < $1.username }.map { user in
-            UsersPage.UserRow(
-                username: user.username, displayName: user.displayName, email: user.email ?? "", source: user.source.rawValue,
-                state: user.disabled ? "disabled" : "active", disabled: user.disabled, manageable: managing && user.id != caller.principal.user.id
-            )
-        }
-        let admins = tenant.adminGrants.map { GrantView($0, in: tenant) }.map { admin in
-            UsersPage.AdminRow(who: admin.user ?? "group \(admin.group ?? "")", id: admin.id, removable: managing && tenant.adminGrants.count > 1)
-        }
-        return try ConsolePage.render("users", UsersPage(
-            frame: .init(title: "\(tenant.tenant.name) users", caller: caller), tenant: tenant.tenant.name, users: users, admins: admins,
-            adminForm: managing ? adminForm : nil, newUser: managing ? form : nil, userError: userError
-        ), status: status)
-    }
 }
 
 extension ResourceCaps {

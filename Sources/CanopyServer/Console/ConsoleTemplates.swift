@@ -73,6 +73,7 @@ extension ConsolePage {
             <button type="submit" id="new-tenant-button">Create</button>
             </form>
             <p><a href="/ui/directories" id="domain-directories-link">The domain's directories (LDAP)</a>: sign-in to the domain itself (tenant left empty).</p>
+            <p><a href="/ui/users" id="domain-users-link">The domain's users and administrators</a>: who else runs this domain (users, or a directory group).</p>
             {{/newTenant}}
             {{^empty(projects)}}
             <h2>Your projects</h2>
@@ -268,21 +269,21 @@ extension ConsolePage {
             """,
         "users": """
             {{> header}}
-            <h1>Users of <a href="/ui/tenants/{{tenant}}">{{tenant}}</a></h1>
+            <h1>{{#tenant}}Users of <a href="/ui/tenants/{{.}}">{{.}}</a>{{/tenant}}{{^tenant}}The domain's users and administrators{{/tenant}}</h1>
             {{#userError}}<p class="error" role="alert" id="user-action-error">{{userError}}</p>{{/userError}}
             <table id="users">
             <tr><th>User</th><th>Name</th><th>E-mail</th><th>Account</th><th>State</th><th></th></tr>
-            {{#users}}<tr><td>{{#manageable}}<a href="/ui/tenants/{{tenant}}/users/{{username}}">{{username}}</a>{{/manageable}}{{^manageable}}{{username}}{{/manageable}}</td><td>{{displayName}}</td><td>{{email}}</td><td>{{source}}</td><td>{{state}}</td><td>{{#manageable}}<form method="post" action="/ui/tenants/{{tenant}}/users/{{username}}/state" class="user-state"><input type="hidden" name="disabled" value="{{^disabled}}true{{/disabled}}{{#disabled}}false{{/disabled}}"><button type="submit">{{^disabled}}Disable{{/disabled}}{{#disabled}}Enable{{/disabled}}</button></form> <form method="post" action="/ui/tenants/{{tenant}}/users/{{username}}/remove" class="remove-user"><input name="confirm" aria-label="Type {{username}} to delete this user" placeholder="type {{username}} to delete" required autocomplete="off"> <button type="submit">Delete</button></form>{{/manageable}}</td></tr>
+            {{#users}}<tr><td>{{#linked}}<a href="{{base}}/users/{{username}}">{{username}}</a>{{/linked}}{{^linked}}{{username}}{{/linked}}</td><td>{{displayName}}</td><td>{{email}}</td><td>{{source}}</td><td>{{state}}</td><td>{{#manageable}}<form method="post" action="{{base}}/users/{{username}}/state" class="user-state"><input type="hidden" name="disabled" value="{{^disabled}}true{{/disabled}}{{#disabled}}false{{/disabled}}"><button type="submit">{{^disabled}}Disable{{/disabled}}{{#disabled}}Enable{{/disabled}}</button></form> <form method="post" action="{{base}}/users/{{username}}/remove" class="remove-user"><input name="confirm" aria-label="Type {{username}} to delete this user" placeholder="type {{username}} to delete" required autocomplete="off"> <button type="submit">Delete</button></form>{{/manageable}}</td></tr>
             {{/users}}
             </table>
-            <h2>Tenant admins</h2>
+            <h2>{{#tenant}}Tenant admins{{/tenant}}{{^tenant}}Administrators (service providers){{/tenant}}</h2>
             {{#adminForm}}{{#error}}<p class="error" role="alert" id="admin-error">{{error}}</p>{{/error}}{{/adminForm}}
             <table id="admins">
-            {{#admins}}<tr><td>{{who}}</td><td>{{#removable}}<form method="post" action="/ui/tenants/{{tenant}}/admins/{{id}}/remove" class="remove-admin"><button type="submit">Remove</button></form>{{/removable}}</td></tr>
+            {{#admins}}<tr><td>{{who}}</td><td>{{#removable}}<form method="post" action="{{base}}/admins/{{id}}/remove" class="remove-admin"><button type="submit">Remove</button></form>{{/removable}}</td></tr>
             {{/admins}}
             </table>
             {{#adminForm}}
-            <form method="post" action="/ui/tenants/{{tenant}}/admins" id="add-admin">
+            <form method="post" action="{{base}}/admins" id="add-admin">
             <label>User name or directory group <input name="who" id="admin-who" value="{{who}}" required autocomplete="off"></label>
             <label>It is a <select name="kind" id="admin-kind"><option value="user">user</option><option value="group"{{#group}} selected{{/group}}>directory group</option></select></label>
             <button type="submit" id="add-admin-button">Add admin</button>
@@ -291,7 +292,7 @@ extension ConsolePage {
             {{#newUser}}
             <h2>New local user</h2>
             {{#error}}<p class="error" role="alert" id="user-error">{{error}}</p>{{/error}}
-            <form method="post" action="/ui/tenants/{{tenant}}/users" id="new-user">
+            <form method="post" action="{{base}}/users" id="new-user">
             <label>User name <input name="username" id="user-name" value="{{username}}" required autocomplete="off"></label>
             <label>Password <input name="password" id="user-password" type="password" required autocomplete="new-password"></label>
             <label>Display name <input name="displayName" id="user-display-name" value="{{displayName}}"></label>
@@ -299,8 +300,8 @@ extension ConsolePage {
             <button type="submit" id="new-user-button">Create</button>
             </form>
             {{/newUser}}
-            <p class="note">A disabled user's sessions and tokens stop working at their next request; deleting a user also takes their roles away. A user's name opens their page: display name, e-mail, and a new password for a local account. A tenant keeps at least one admin.</p>
-            {{#newUser}}<p><a href="/ui/tenants/{{tenant}}/directories" id="directories-link">Directories (LDAP)</a>: where the tenant's people sign in with their company password.</p>{{/newUser}}
+            <p class="note">A disabled user's sessions and tokens stop working at their next request; deleting a user also takes their roles away. {{#tenant}}A user's name opens their page: display name, e-mail, and a new password for a local account. A tenant keeps at least one admin.{{/tenant}}{{^tenant}}The domain keeps at least one administrator named as a user: a group's people may all be gone, or its directory down.{{/tenant}}</p>
+            {{#newUser}}<p><a href="{{base}}/directories" id="directories-link">Directories (LDAP)</a>: where the {{#tenant}}tenant's{{/tenant}}{{^tenant}}domain's{{/tenant}} people sign in with their company password.</p>{{/newUser}}
             {{> footer}}
             """,
         "tokens": """
