@@ -63,6 +63,38 @@ import TestSupport
         }
     }
 
+    /// A domain administrator named on one replica is one on the other within the change feed's
+    /// interval, and stops being one there when the grant is taken away.
+    @Test func aDomainAdministratorNamedOnOneReplicaActsOnTheOther() async throws {
+        try await Self.withReplicas { first, second in
+            let admin = try await first.login("admin", TestServer.adminPassword)
+            try Fixture.expect(await first.request(.POST, "/api/v1/users", token: admin, json: ["username": "ops", "password": "ops-password-1"]), 201)
+            // Signing in before the second replica knows the user would count as failed sign-ins.
+            _ = try await retrying { () -> Bool in
+                let users = try await second.request(.GET, "/api/v1/users", token: admin).items
+                guard users.contains(where: { $0["username"] as? String == "ops" }) else { throw TestFailure("ops not seen yet") }
+                return true
+            }
+            let ops = try await second.login("ops", "ops-password-1")
+            #expect(try await second.request(.GET, "/api/v1/admins", token: ops).status == 403)
+            let grant = try Fixture.expect(await first.request(.POST, "/api/v1/admins", token: admin, json: ["user": "ops"]), 201)
+            let id = try #require(grant.object["id"] as? String)
+            let listed = try await retrying { () -> Int in
+                let status = try await second.request(.GET, "/api/v1/admins", token: ops).status
+                guard status == 200 else { throw TestFailure("still \(status)") }
+                return status
+            }
+            #expect(listed == 200)
+            try Fixture.expect(await first.request(.DELETE, "/api/v1/admins/\(id)", token: admin), 204)
+            let refused = try await retrying { () -> Int in
+                let status = try await second.request(.GET, "/api/v1/admins", token: ops).status
+                guard status == 403 else { throw TestFailure("still \(status)") }
+                return status
+            }
+            #expect(refused == 403)
+        }
+    }
+
     /// A user's tokens revoked with a change on one replica (`revokeTokens` on the user's PATCH)
     /// are refused by the other within the change feed's interval, not only once its cache of
     /// them (10 s) runs out.
