@@ -213,6 +213,14 @@ import TestSupport
                 let grant = try Fixture.expect(await server.request(.POST, "/api/v1/admins", token: provider, json: ["group": "pepsi-devs"]), 201)
                 #expect(try await server.request(.GET, "/api/v1/whoami", token: token).object["serviceProvider"] as? Bool == true)
                 #expect(try await server.request(.GET, "/api/v1/admins", token: token).items.compactMap { $0["group"] as? String } == ["pepsi-devs"])
+                // She may not leave the domain to her group alone: `admin` is its one user administrator.
+                let adminGrant = try #require(try await server.request(.GET, "/api/v1/admins", token: token).items.first { $0["user"] as? String == "admin" }?["id"] as? String)
+                for (method, path, body) in [("PATCH", "/api/v1/users/admin", ["disabled": true] as [String: Any]?),
+                                             ("DELETE", "/api/v1/users/admin", nil), ("DELETE", "/api/v1/admins/\(adminGrant)", nil)] {
+                    let refused = try await server.request(.init(rawValue: method), path, token: token, json: body)
+                    #expect(refused.status == 409, "\(method) \(path): \(refused.status) \(refused.text)")
+                }
+                #expect(try await server.request(.GET, "/api/v1/whoami", token: provider).object["serviceProvider"] as? Bool == true)
                 let grantID = try #require(grant.object["id"] as? String)
                 #expect(try await server.request(.DELETE, "/api/v1/admins/\(grantID)", token: token).status == 204)
                 #expect(try await server.request(.GET, "/api/v1/whoami", token: token).object["serviceProvider"] as? Bool == false)

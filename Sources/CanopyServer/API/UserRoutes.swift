@@ -143,6 +143,9 @@ struct UserRoutes {
         }
         if let disabled = body.disabled {
             guard !isSelf else { throw APIError.forbidden("you cannot disable your own account") }
+            if disabled, !current.disabled, case .domain = scope, scope.isLastAdmin(current.id) {
+                throw APIError.conflict("'\(current.username)' is the domain's last administrator who is a user; name another user first")
+            }
             user.disabled = disabled
         }
         var hash: String?
@@ -230,12 +233,15 @@ enum UserScope {
     }
 
     /// Whether `remaining` admin grants are enough: a tenant keeps one of any kind; the domain
-    /// keeps one naming a user, so that a directory that is down or a group emptied cannot lock
-    /// every administrator out.
+    /// keeps one naming a user who is not disabled, so that a directory that is down or a group
+    /// emptied cannot lock every administrator out.
     func keepsAnAdmin(_ remaining: [Grant]) -> Bool {
         switch self {
         case .tenant: !remaining.isEmpty
-        case .domain: remaining.contains { if case .user = $0.subject { true } else { false } }
+        case .domain(let snapshot):
+            remaining.contains { grant in
+                if case .user(let id) = grant.subject { snapshot.domainUsers[id]?.disabled == false } else { false }
+            }
         }
     }
 
