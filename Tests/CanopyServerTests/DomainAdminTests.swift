@@ -37,6 +37,10 @@ import TestSupport
             #expect(try await server.request(.POST, "/api/v1/admins", token: admin, json: ["user": 7]).status == 400)
             #expect(try await server.request(.POST, "/api/v1/users", token: admin, json: ["username": "ops", "password": "ops-password-2"]).status == 409)
             #expect(try await server.request(.POST, "/api/v1/users", token: admin, json: ["username": "Bad Name", "password": "ops-password-2"]).status == 422)
+            #expect(try await server.request(.POST, "/api/v1/users", token: admin, json: ["username": "x2", "password": "short"]).status == 422)
+            #expect(try await server.request(.POST, "/api/v1/users", token: admin, json: ["username": "x3", "password": "ops-password-2", "role": "root"]).status == 400)
+            #expect(try await server.request(.POST, "/api/v1/admins", token: admin, rawBody: "{\"user\": ").status == 400)
+            #expect(try await server.request(.POST, "/api/v1/admins", token: admin, rawBody: "{\"user\": \"" + String(repeating: "a", count: 2_000_000) + "\"}").status == 413)
             // A tenant user of the same name is another person: the domain's name stays free.
             #expect(try await server.request(.GET, "/api/v1/users/pm", token: admin).status == 404)
             #expect(try await server.request(.GET, "/api/v1/admins", token: admin).items.count == 2)
