@@ -83,4 +83,35 @@ import TestSupport
             }
         }
     }
+
+    /// Two administrators taking each other's grant away at the same moment: one of them stays.
+    @Test func twoAdministratorsRemovingEachOtherAtOnceLeaveOne() async throws {
+        try await TestServer.with { server in
+            let admin = try await server.login("admin", TestServer.adminPassword)
+            for round in 0..<5 {
+                let name = "ops-\(round)"
+                try Fixture.expect(await server.request(.POST, "/api/v1/users", token: admin, json: ["username": name, "password": "ops-password-1"]), 201)
+                try Fixture.expect(await server.request(.POST, "/api/v1/admins", token: admin, json: ["user": name]), 201)
+                let other = try await server.login(name, "ops-password-1")
+                let grants = try await server.request(.GET, "/api/v1/admins", token: admin).items
+                let adminGrant = try #require(grants.first { $0["user"] as? String == "admin" }?["id"] as? String)
+                let otherGrant = try #require(grants.first { $0["user"] as? String == name }?["id"] as? String)
+                async let first = server.request(.DELETE, "/api/v1/admins/\(otherGrant)", token: admin)
+                async let second = server.request(.DELETE, "/api/v1/admins/\(adminGrant)", token: other)
+                let statuses = try await [first.status, second.status].sorted()
+                // The later one is refused: 403 when the first had already taken its sender's
+                // role, 409 when both were past that check and the write lock decided.
+                #expect(statuses == [204, 403] || statuses == [204, 409], "round \(round): \(statuses)")
+                let survivor = try await server.request(.GET, "/api/v1/whoami", token: admin).object["serviceProvider"] as? Bool == true ? admin : other
+                let remaining = try await server.request(.GET, "/api/v1/admins", token: survivor).items.compactMap { $0["user"] as? String }
+                #expect(remaining.count == 1, "round \(round): \(remaining)")
+                // The next round starts from `admin` again.
+                if survivor == other {
+                    try Fixture.expect(await server.request(.POST, "/api/v1/admins", token: other, json: ["user": "admin"]), 201)
+                    let again = try #require(try await server.request(.GET, "/api/v1/admins", token: admin).items.first { $0["user"] as? String == name }?["id"] as? String)
+                    try Fixture.expect(await server.request(.DELETE, "/api/v1/admins/\(again)", token: admin), 204)
+                }
+            }
+        }
+    }
 }

@@ -56,11 +56,12 @@ struct UserRoutes {
         guard user.id != caller.principal.user.id else {
             throw APIError.conflict("you cannot delete your own account")
         }
-        if scope.isLastAdmin(user.id) {
-            throw APIError.conflict("'\(user.username)' is the \(scope.noun)'s last admin; name another admin first")
-        }
+        let refusal = APIError.conflict("'\(user.username)' is the \(scope.noun)'s last admin; name another admin first")
+        if scope.isLastAdmin(user.id) { throw refusal }
         let now = services.now
-        try await services.world.commit { tx in
+        try await services.world.commit { [services] tx in
+            // Again under the store's write lock: two deletions at once must not both pass.
+            if scope.current(in: services.world.snapshot).isLastAdmin(user.id) { throw refusal }
             try await tx.deleteUser(user.id)
             return World.Outcome(
                 result: (), changes: [.userDeleted(user)],
@@ -143,9 +144,7 @@ struct UserRoutes {
         }
         if let disabled = body.disabled {
             guard !isSelf else { throw APIError.forbidden("you cannot disable your own account") }
-            if disabled, !current.disabled, case .domain = scope, scope.isLastAdmin(current.id) {
-                throw APIError.conflict("'\(current.username)' is the domain's last administrator who is a user; name another user first")
-            }
+            if disabled, !current.disabled, case .domain = scope, scope.isLastAdmin(current.id) { throw Self.lastUserAdministrator(current) }
             user.disabled = disabled
         }
         var hash: String?
@@ -158,7 +157,11 @@ struct UserRoutes {
         let edited = user
         let newHash = hash
         let revoking = body.revokeTokens == true
-        let (saved, revoked) = try await services.world.commit { tx in
+        let (saved, revoked) = try await services.world.commit { [services] tx in
+            // Again under the store's write lock: two administrators disabled at once must not both pass.
+            if edited.disabled, !current.disabled, case .domain = scope, scope.current(in: services.world.snapshot).isLastAdmin(current.id) {
+                throw Self.lastUserAdministrator(current)
+            }
             let saved = try await tx.update(edited, passwordHash: newHash)
             let target = scope.target(saved.username)
             let revoked = revoking ? try await tx.revokeTokens(of: saved.id, at: edited.updatedAt) : []
@@ -174,6 +177,12 @@ struct UserRoutes {
     }
 }
 
+extension UserRoutes {
+    static func lastUserAdministrator(_ user: User) -> APIError {
+        APIError.conflict("'\(user.username)' is the domain's last administrator who is a user; name another user first")
+    }
+}
+
 /// Where users live: the domain (its administrators' own accounts) or one tenant.
 enum UserScope {
     case domain(Snapshot)
@@ -181,6 +190,14 @@ enum UserScope {
 
     var tenantID: TenantID? {
         if case .tenant(let tenant) = self { tenant.tenant.id } else { nil }
+    }
+
+    /// The same scope as `snapshot` has it (a tenant deleted since: as it was).
+    func current(in snapshot: Snapshot) -> UserScope {
+        switch self {
+        case .domain: .domain(snapshot)
+        case .tenant(let tenant): snapshot.tenant(tenant.tenant.id).map(UserScope.tenant) ?? self
+        }
     }
 
     /// The scope as a message names it.
