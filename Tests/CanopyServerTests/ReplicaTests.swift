@@ -95,6 +95,44 @@ import TestSupport
         }
     }
 
+    /// Two administrators, each on a replica of their own, taking each other's grant away at the
+    /// same moment: the grants' rows are locked in the transaction, so one of them stays.
+    @Test func twoAdministratorsRemovingEachOtherOnTwoReplicasLeaveOne() async throws {
+        try await Self.withReplicas { first, second in
+            let admin = try await first.login("admin", TestServer.adminPassword)
+            for round in 0..<3 {
+                let name = "ops-\(round)"
+                try Fixture.expect(await first.request(.POST, "/api/v1/users", token: admin, json: ["username": name, "password": "ops-password-1"]), 201)
+                let granted = try Fixture.expect(await first.request(.POST, "/api/v1/admins", token: admin, json: ["user": name]), 201)
+                let otherGrant = try #require(granted.object["id"] as? String)
+                let adminGrant = try #require(try await first.request(.GET, "/api/v1/admins", token: admin).items.first { $0["user"] as? String == "admin" }?["id"] as? String)
+                // Both replicas know both administrators before they act.
+                let other = try await retrying { () -> String in
+                    let names = try await second.request(.GET, "/api/v1/admins", token: admin).items.compactMap { $0["user"] as? String }
+                    guard names.sorted() == ["admin", name] else { throw TestFailure("the second replica does not know \(name) yet: \(names)") }
+                    return try await second.login(name, "ops-password-1")
+                }
+                async let one = first.request(.DELETE, "/api/v1/admins/\(otherGrant)", token: admin)
+                async let two = second.request(.DELETE, "/api/v1/admins/\(adminGrant)", token: other)
+                let statuses = try await [one.status, two.status]
+                #expect(statuses.filter { $0 == 204 }.count == 1, "round \(round): \(statuses)")
+                let survivor = statuses[0] == 204 ? admin : other
+                let remaining = try await first.request(.GET, "/api/v1/admins", token: survivor).items
+                #expect(remaining.count == 1, "round \(round): \(remaining)")
+                if survivor == other {
+                    // The next round starts from `admin` again.
+                    try Fixture.expect(await first.request(.POST, "/api/v1/admins", token: other, json: ["user": "admin"]), 201)
+                    let again = try #require(remaining.first?["id"] as? String)
+                    _ = try await retrying { () -> Int in
+                        let status = try await first.request(.DELETE, "/api/v1/admins/\(again)", token: admin).status
+                        guard status == 204 else { throw TestFailure("still \(status)") }
+                        return status
+                    }
+                }
+            }
+        }
+    }
+
     /// A user's tokens revoked with a change on one replica (`revokeTokens` on the user's PATCH)
     /// are refused by the other within the change feed's interval, not only once its cache of
     /// them (10 s) runs out.

@@ -58,16 +58,16 @@ struct AdminRoutes {
     func remove(_ id: GrantID, from scope: UserScope, by caller: Caller) async throws {
         try caller.require(scope.manageAction, on: scope.policyTarget, scope.noun)
         guard let grant = scope.adminGrants.first(where: { $0.id == id }) else { throw APIError.notFound("admin") }
-        let keeps: @Sendable (UserScope) -> Bool = { scope in scope.keepsAnAdmin(scope.adminGrants.filter { $0.id != id }) }
         let refusal = APIError.conflict(scope.noun == "tenant"
             ? "a tenant keeps at least one admin; name another admin first"
             : "the domain keeps at least one administrator who is a user (not only groups); name another user first")
-        guard keeps(scope) else { throw refusal }
+        guard scope.keepsAnAdmin(scope.adminGrants.filter { $0.id != id }) else { throw refusal }
         let now = services.now
         try await services.world.commit { [services] tx in
-            // Again under the store's write lock, against what the commits before this one left:
-            // two removals at once must not both pass.
-            guard keeps(scope.current(in: services.world.snapshot)) else { throw refusal }
+            // Again inside the transaction, over the grants as stored (locked): two removals at
+            // once, on one replica or two, must not both pass.
+            let stored = try await scope.lockedAdminGrants(tx, services.world.snapshot)
+            guard stored.scope.keepsAnAdmin(stored.grants.filter { $0.id != id }) else { throw refusal }
             try await tx.deleteGrant(grant.id)
             return World.Outcome(
                 result: (), changes: [.grantDeleted(grant)],

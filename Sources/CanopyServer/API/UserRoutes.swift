@@ -60,8 +60,10 @@ struct UserRoutes {
         if scope.isLastAdmin(user.id) { throw refusal }
         let now = services.now
         try await services.world.commit { [services] tx in
-            // Again under the store's write lock: two deletions at once must not both pass.
-            if scope.current(in: services.world.snapshot).isLastAdmin(user.id) { throw refusal }
+            // Again inside the transaction, over the grants as stored (locked): two deletions at
+            // once must not both pass.
+            let stored = try await scope.lockedAdminGrants(tx, services.world.snapshot)
+            if stored.scope.isLastAdmin(user.id, among: stored.grants) { throw refusal }
             try await tx.deleteUser(user.id)
             return World.Outcome(
                 result: (), changes: [.userDeleted(user)],
@@ -158,9 +160,11 @@ struct UserRoutes {
         let newHash = hash
         let revoking = body.revokeTokens == true
         let (saved, revoked) = try await services.world.commit { [services] tx in
-            // Again under the store's write lock: two administrators disabled at once must not both pass.
-            if edited.disabled, !current.disabled, case .domain = scope, scope.current(in: services.world.snapshot).isLastAdmin(current.id) {
-                throw Self.lastUserAdministrator(current)
+            // Again over the grants as stored (locked): two administrators disabled at once must
+            // not both pass.
+            if edited.disabled, !current.disabled, case .domain = scope {
+                let stored = try await scope.lockedAdminGrants(tx, services.world.snapshot)
+                if stored.scope.isLastAdmin(current.id, among: stored.grants) { throw Self.lastUserAdministrator(current) }
             }
             let saved = try await tx.update(edited, passwordHash: newHash)
             let target = scope.target(saved.username)
@@ -243,10 +247,17 @@ enum UserScope {
         }
     }
 
-    /// Whether removing `user` would leave the scope with no admin.
-    func isLastAdmin(_ user: UserID) -> Bool {
-        let grants = adminGrants
+    /// Whether removing `user` would leave the scope with no admin (among `grants`, the scope's
+    /// admin grants unless given).
+    func isLastAdmin(_ user: UserID, among grants: [Grant]? = nil) -> Bool {
+        let grants = grants ?? adminGrants
         return grants.contains { $0.subject == .user(user) } && !keepsAnAdmin(grants.filter { $0.subject != .user(user) })
+    }
+
+    /// The scope's admin grants as stored, locked for the rest of `tx` (`StoreTransaction.lockGrants`),
+    /// and the scope as `snapshot` has it (for its users' states).
+    func lockedAdminGrants(_ tx: StoreTransaction, _ snapshot: Snapshot) async throws -> (scope: UserScope, grants: [Grant]) {
+        (current(in: snapshot), try await tx.lockGrants(of: adminRole, tenant: tenantID))
     }
 
     /// Whether `remaining` admin grants are enough: a tenant keeps one of any kind; the domain

@@ -116,6 +116,17 @@ public struct StoreTransaction: Sendable {
             """)
     }
 
+    /// The grants of `role` at a tenant's level (`nil`: the domain's), their rows locked until
+    /// the transaction ends on PostgreSQL, where replicas write at once (SQLite's writers take
+    /// turns already): a rule over them, such as "one admin remains", holds across replicas.
+    /// A transaction that waited for the lock sees what the other one committed.
+    public func lockGrants(of role: Role, tenant: TenantID?) async throws -> [Grant] {
+        let lock: SQLQueryString = db.dialect.name == "sqlite" ? "" : " FOR UPDATE"
+        return try await db.raw("""
+            SELECT * FROM grants WHERE tenant_id = \(bind: tenant?.rawValue ?? "") AND project_id = '' AND role = \(bind: role.rawValue)\(lock)
+            """).all().map(Rows.grant)
+    }
+
     public func deleteGrant(_ id: GrantID) async throws {
         try await db.raw("DELETE FROM grants WHERE id = \(bind: id.rawValue)").run()
     }
