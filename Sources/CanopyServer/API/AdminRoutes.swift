@@ -58,9 +58,7 @@ struct AdminRoutes {
     func remove(_ id: GrantID, from scope: UserScope, by caller: Caller) async throws {
         try caller.require(scope.manageAction, on: scope.policyTarget, scope.noun)
         guard let grant = scope.adminGrants.first(where: { $0.id == id }) else { throw APIError.notFound("admin") }
-        let refusal = APIError.conflict(scope.noun == "tenant"
-            ? "a tenant keeps at least one admin; name another admin first"
-            : "the domain keeps at least one administrator who is a user (not only groups); name another user first")
+        let refusal = APIError.conflict(scope.keepsAnAdminRule)
         guard scope.keepsAnAdmin(scope.adminGrants.filter { $0.id != id }) else { throw refusal }
         let now = services.now
         try await services.world.commit { [services] tx in

@@ -273,6 +273,14 @@ enum UserScope {
         }
     }
 
+    /// `keepsAnAdmin`'s rule, as a refusal says it.
+    var keepsAnAdminRule: String {
+        switch self {
+        case .tenant: "a tenant keeps at least one admin; name another admin first"
+        case .domain: "the domain keeps at least one administrator who is a user (not only groups); name another user first"
+        }
+    }
+
     /// What managing the scope's users and admins takes, and on what.
     var manageAction: Action {
         if case .tenant = self { .manageUsers } else { .manageDomainAdmins }
