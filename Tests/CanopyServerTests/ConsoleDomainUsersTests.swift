@@ -45,14 +45,29 @@ import TestSupport
             #expect(byName.keys.sorted() == ["admin", "group platform", "ops"])
             let listed = try await browser.send(.GET, page, cookie: provider).text
             #expect(listed.components(separatedBy: "class=\"remove-admin\"").count - 1 == 3)
-            #expect(listed.contains("<td>ops</td>"), "a domain user's name is not a link: their page is a tenant's")
+            #expect(listed.contains("<td><a href=\"/ui/users/ops\">ops</a></td>") && listed.contains("<td>admin</td>"), "others' names open their page; one's own not")
+            // ops's page: another administrator replaces a forgotten password there.
+            let opsPage = try await browser.send(.GET, "/ui/users/ops", cookie: provider)
+            #expect(opsPage.status == 200 && opsPage.text.contains("href=\"/ui/users\">the domain</a>") && opsPage.text.contains("action=\"/ui/users/ops\""), "\(opsPage.text)")
+            let version = try #require(try await server.request(.GET, "/api/v1/users/ops", token: provider).object["version"] as? Int)
+            let saved = try await browser.send(.POST, "/ui/users/ops", cookie: provider, form: [
+                "displayName": "Operations", "email": "ops@example.com", "password": "ops-password-2", "version": "\(version)",
+            ])
+            #expect(saved.status == 303 && saved.headers.first(name: "location") == page, "\(saved.status) \(saved.text)")
+            #expect(try await server.request(.POST, "/api/v1/login", json: ["username": "ops", "password": "ops-password-2"]).status == 200)
+            #expect(try await browser.send(.GET, "/ui/users/admin", cookie: provider).status == 409, "one's own account is on the tokens page")
+            #expect(try await browser.send(.GET, "/ui/users/nobody", cookie: provider).status == 404)
+            for caller in ["coke-admin", "pepsi-admin"] {
+                #expect(try await browser.send(.GET, "/ui/users/ops", cookie: fixture.tokens[caller]).status == 403, "\(caller)")
+                #expect(try await browser.send(.POST, "/ui/users/ops", cookie: fixture.tokens[caller], form: ["displayName": "x", "email": ""]).status == 403, "\(caller)")
+            }
             let removed = try await browser.send(.POST, "/ui/admins/\(try #require(byName["admin"]))/remove", cookie: provider)
             #expect(removed.status == 303, "\(removed.status) \(removed.text)")
             #expect(try await browser.send(.GET, page, cookie: provider).status == 403, "admin is no longer a service provider")
             let last = try await browser.send(.POST, "/ui/admins/\(try #require(byName["ops"]))/remove", cookie: ops)
             #expect(last.status == 409 && last.text.contains("id=\"admin-error\"") && last.text.contains("who is a user"), "\(last.status) \(last.text)")
-            let opsPage = try await browser.send(.GET, page, cookie: ops).text
-            #expect(opsPage.components(separatedBy: "class=\"remove-admin\"").count - 1 == 1, "only the group can go now")
+            let opsView = try await browser.send(.GET, page, cookie: ops).text
+            #expect(opsView.components(separatedBy: "class=\"remove-admin\"").count - 1 == 1, "only the group can go now")
 
             // Disabling and deleting the first administrator, now without a role.
             #expect(try await browser.send(.POST, "/ui/users/admin/state", cookie: ops, form: ["disabled": "true"]).status == 303)

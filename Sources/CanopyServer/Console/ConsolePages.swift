@@ -283,8 +283,6 @@ struct UsersPage {
         /// Whether the caller may disable, enable and delete this user here (they manage the
         /// scope's users, and it is not their own account).
         let manageable: Bool
-        /// Whether the name links to the user's page (a tenant's users only).
-        let linked: Bool
     }
 
     /// A user or directory group holding the scope's admin role; `removable` for those who

@@ -160,18 +160,6 @@ extension ConsoleRoutes {
             return try tenantPage(caller, tenant: tenant.tenant.name, form: refused, status: status)
         }
     }
-
-    /// The caller (who must manage the tenant's users: 404 or 403 as the API answers, also for
-    /// their own account, which the API lets them change but these forms do not offer) and the
-    /// tenant and user the path names.
-    func userToChange(_ request: Request, _ context: AuthenticatedContext) throws -> (Caller, TenantSnapshot, User) {
-        let caller = try Caller(context, services)
-        let tenant = try caller.tenant(request.parameter("tenant", context))
-        try caller.require(.manageUsers, on: .tenant(tenant.tenant.id), "tenant")
-        let (_, user) = try UserRoutes(services: services).find(request, context, caller, forChange: true)
-        return (caller, tenant, user)
-    }
-
 }
 
 extension String {

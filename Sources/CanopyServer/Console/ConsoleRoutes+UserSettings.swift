@@ -2,13 +2,17 @@ import CanopyModel
 import Foundation
 import Hummingbird
 
-/// A user's page (`/ui/tenants/{t}/users/{u}`), for those who manage the tenant's users: the
-/// display name and e-mail, and for a local account a new password (a forgotten one replaced),
-/// through `UserRoutes.update` as the API's PATCH, with the version the page was drawn at. Not
-/// for one's own account: its password is changed on the tokens page, giving the current one.
+/// A user's page (`/ui/tenants/{t}/users/{u}`, or a domain user's `/ui/users/{u}`), for those who
+/// manage the scope's users: the display name and e-mail, and for a local account a new password
+/// (a forgotten one replaced), through `UserRoutes.update` as the API's PATCH, with the version
+/// the page was drawn at. Not for one's own account: its password is changed on the tokens page,
+/// giving the current one.
 struct UserPage {
     let frame: ConsolePage.Frame
-    let tenant: String
+    /// The tenant; `nil` for a domain user.
+    let tenant: String?
+    /// `/ui/tenants/coke` or `/ui`, as on the users page.
+    let base: String
     let username: String, source: String, state: String
     let form: UserSettingsForm
 }
@@ -55,44 +59,47 @@ extension ConsoleRoutes {
     }
 
     func registerUserSettingsForms(on signedIn: RouterGroup<AuthenticatedContext>) {
-        signedIn.get("tenants/{tenant}/users/{user}") { request, context in
-            let (caller, tenant, user) = try userToEdit(request, context)
-            return try userPage(caller, tenant, user, form: UserSettingsForm(user))
+        for prefix in ["tenants/{tenant}/", ""] {
+            signedIn.get(RouterPath(prefix + "users/{user}")) { request, context in
+                let (caller, scope, user) = try userToEdit(request, context)
+                return try userPage(caller, scope, user, form: UserSettingsForm(user))
+            }
+            signedIn.post(RouterPath(prefix + "users/{user}")) { request, context in try await saveUser(request, context) }
         }
-        signedIn.post("tenants/{tenant}/users/{user}") { request, context in try await saveUser(request, context) }
     }
 
-    /// As `userToChange` (who manages the tenant's users; 404 or 403 as the API answers), and not
+    /// As `userToChange` (who manages the scope's users; 404 or 403 as the API answers), and not
     /// one's own account (409: the tokens page changes it, with the current password).
-    private func userToEdit(_ request: Request, _ context: AuthenticatedContext) throws -> (Caller, TenantSnapshot, User) {
-        let (caller, tenant, user) = try userToChange(request, context)
+    private func userToEdit(_ request: Request, _ context: AuthenticatedContext) throws -> (Caller, UserScope, User) {
+        let (caller, scope, user) = try userToChange(in: request, context)
         guard user.id != caller.principal.user.id else {
             throw APIError.conflict("your own account is changed on your tokens page, where your current password is asked for")
         }
-        return (caller, tenant, user)
+        return (caller, scope, user)
     }
 
-    private func userPage(_ caller: Caller, _ tenant: TenantSnapshot, _ user: User, form: UserSettingsForm, status: HTTPResponse.Status = .ok) throws -> Response {
-        try ConsolePage.render("user", UserPage(
-            frame: .init(title: "\(user.username) (\(tenant.tenant.name))", caller: caller), tenant: tenant.tenant.name, username: user.username,
-            source: user.source.rawValue, state: user.disabled ? "disabled" : "active", form: form
+    private func userPage(_ caller: Caller, _ scope: UserScope, _ user: User, form: UserSettingsForm, status: HTTPResponse.Status = .ok) throws -> Response {
+        let tenant: String? = if case .tenant(let tenant) = scope { tenant.tenant.name } else { nil }
+        return try ConsolePage.render("user", UserPage(
+            frame: .init(title: "\(user.username) (\(tenant ?? "domain"))", caller: caller), tenant: tenant, base: Self.usersBase(scope),
+            username: user.username, source: user.source.rawValue, state: user.disabled ? "disabled" : "active", form: form
         ), status: status)
     }
 
     /// `PATCH …/users/{u}` of the API; back to the users page.
     private func saveUser(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
-        let (caller, tenant, user) = try userToEdit(request, context)
+        let (caller, scope, user) = try userToEdit(request, context)
         guard let body = try await ConsolePage.form(UserSettingsBody.self, from: request) else {
             throw APIError.malformed("the form needs displayName and email")
         }
         let typed = try UserSettingsForm(body, local: user.source == .local)
         return try await ConsolePage.submit({
-            _ = try await UserRoutes(services: services).update(user, in: .tenant(tenant), with: typed.request(password: body.password), by: caller)
-        }, then: "/ui/tenants/\(tenant.tenant.name)/users") { message, status in
+            _ = try await UserRoutes(services: services).update(user, in: scope, with: typed.request(password: body.password), by: caller)
+        }, then: Self.usersPath(scope)) { message, status in
             var refused = typed
-            let now = caller.snapshot.tenant(tenant.tenant.id)?.users[user.id]
+            let now = scope.current(in: caller.snapshot).user(user.id)
             (refused.error, refused.version) = ConsolePage.refusal(message, status, of: "this user", drawn: typed.version, current: now?.version)
-            return try userPage(caller, tenant, now ?? user, form: refused, status: status)
+            return try userPage(caller, scope, now ?? user, form: refused, status: status)
         }
     }
 }
@@ -100,11 +107,11 @@ extension ConsoleRoutes {
 extension ConsolePage {
     static let userTemplate = """
         {{> header}}
-        <h1>{{username}} <span class="note">of <a href="/ui/tenants/{{tenant}}/users">{{tenant}}</a></span></h1>
+        <h1>{{username}} <span class="note">of <a href="{{base}}/users">{{#tenant}}{{.}}{{/tenant}}{{^tenant}}the domain{{/tenant}}</a></span></h1>
         <p id="summary">Account: {{source}}. State: {{state}}.</p>
         {{#form}}
         {{#error}}<p class="error" role="alert" id="user-settings-error">{{error}}</p>{{/error}}
-        <form method="post" action="/ui/tenants/{{tenant}}/users/{{username}}" id="user-settings">
+        <form method="post" action="{{base}}/users/{{username}}" id="user-settings">
         {{#version}}<input type="hidden" name="version" value="{{.}}">{{/version}}
         <label>Display name <input name="displayName" id="user-display-name" value="{{displayName}}"></label>
         <label>E-mail <input name="email" id="user-email" value="{{email}}" type="email" placeholder="none"></label>

@@ -36,7 +36,7 @@ extension ConsoleRoutes {
     }
 
     /// The caller, the scope and the user the path names, for a change of that user.
-    private func userToChange(in request: Request, _ context: AuthenticatedContext) throws -> (Caller, UserScope, User) {
+    func userToChange(in request: Request, _ context: AuthenticatedContext) throws -> (Caller, UserScope, User) {
         let (caller, scope) = try users(context, managing: true)
         let name = try request.parameter("user", context)
         guard let user = scope.user(named: name) else { throw APIError.notFound("user '\(name)'") }
@@ -141,9 +141,7 @@ extension ConsoleRoutes {
             let manageable = managing && user.id != caller.principal.user.id
             return UsersPage.UserRow(
                 username: user.username, displayName: user.displayName, email: user.email ?? "", source: user.source.rawValue,
-                state: user.disabled ? "disabled" : "active", disabled: user.disabled, manageable: manageable,
-                // A user's own page is a tenant's (the domain's users change their own account on the tokens page).
-                linked: manageable && tenant != nil
+                state: user.disabled ? "disabled" : "active", disabled: user.disabled, manageable: manageable
             )
         }
         let grants = scope.adminGrants

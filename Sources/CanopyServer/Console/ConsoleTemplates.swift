@@ -273,7 +273,7 @@ extension ConsolePage {
             {{#userError}}<p class="error" role="alert" id="user-action-error">{{userError}}</p>{{/userError}}
             <table id="users">
             <tr><th>User</th><th>Name</th><th>E-mail</th><th>Account</th><th>State</th><th></th></tr>
-            {{#users}}<tr><td>{{#linked}}<a href="{{base}}/users/{{username}}">{{username}}</a>{{/linked}}{{^linked}}{{username}}{{/linked}}</td><td>{{displayName}}</td><td>{{email}}</td><td>{{source}}</td><td>{{state}}</td><td>{{#manageable}}<form method="post" action="{{base}}/users/{{username}}/state" class="user-state"><input type="hidden" name="disabled" value="{{^disabled}}true{{/disabled}}{{#disabled}}false{{/disabled}}"><button type="submit">{{^disabled}}Disable{{/disabled}}{{#disabled}}Enable{{/disabled}}</button></form> <form method="post" action="{{base}}/users/{{username}}/remove" class="remove-user"><input name="confirm" aria-label="Type {{username}} to delete this user" placeholder="type {{username}} to delete" required autocomplete="off"> <button type="submit">Delete</button></form>{{/manageable}}</td></tr>
+            {{#users}}<tr><td>{{#manageable}}<a href="{{base}}/users/{{username}}">{{username}}</a>{{/manageable}}{{^manageable}}{{username}}{{/manageable}}</td><td>{{displayName}}</td><td>{{email}}</td><td>{{source}}</td><td>{{state}}</td><td>{{#manageable}}<form method="post" action="{{base}}/users/{{username}}/state" class="user-state"><input type="hidden" name="disabled" value="{{^disabled}}true{{/disabled}}{{#disabled}}false{{/disabled}}"><button type="submit">{{^disabled}}Disable{{/disabled}}{{#disabled}}Enable{{/disabled}}</button></form> <form method="post" action="{{base}}/users/{{username}}/remove" class="remove-user"><input name="confirm" aria-label="Type {{username}} to delete this user" placeholder="type {{username}} to delete" required autocomplete="off"> <button type="submit">Delete</button></form>{{/manageable}}</td></tr>
             {{/users}}
             </table>
             <h2>{{#tenant}}Tenant admins{{/tenant}}{{^tenant}}Administrators (service providers){{/tenant}}</h2>
@@ -300,7 +300,7 @@ extension ConsolePage {
             <button type="submit" id="new-user-button">Create</button>
             </form>
             {{/newUser}}
-            <p class="note">A disabled user's sessions and tokens stop working at their next request; deleting a user also takes their roles away. {{#tenant}}A user's name opens their page: display name, e-mail, and a new password for a local account. A tenant keeps at least one admin.{{/tenant}}{{^tenant}}The domain keeps at least one administrator named as a user: a group's people may all be gone, or its directory down.{{/tenant}}</p>
+            <p class="note">A disabled user's sessions and tokens stop working at their next request; deleting a user also takes their roles away. A user's name opens their page: display name, e-mail, and a new password for a local account. {{#tenant}}A tenant keeps at least one admin.{{/tenant}}{{^tenant}}The domain keeps at least one administrator named as a user: a group's people may all be gone, or its directory down.{{/tenant}}</p>
             {{#newUser}}<p><a href="{{base}}/directories" id="directories-link">Directories (LDAP)</a>: where the {{#tenant}}tenant's{{/tenant}}{{^tenant}}domain's{{/tenant}} people sign in with their company password.</p>{{/newUser}}
             {{> footer}}
             """,
