@@ -101,34 +101,35 @@ public final class World: Sendable {
     /// snapshot does not hold: a token revoked there is forgotten by this process's caches).
     ///
     /// The reload runs under the store's write lock, so no local commit can fall between reading
-    /// and swapping in the fresh parts.
+    /// and swapping in the fresh parts; and callers at once (the replica's refresher, a sign-in
+    /// that missed a user) each get an event once: which ones are new is settled under the lock.
     @discardableResult
     public func catchUp() async throws -> [FeedEntry] {
         let from = feed.withLock { max(0, $0.cursor - Self.window) }
         let events = try await store.auditSequences(after: from)
-        let fresh = feed.withLock { state in events.filter { !state.seen.contains($0.sequence) } }
-        guard !fresh.isEmpty else { return [] }
-        let touched = Set(fresh.compactMap(\.tenantID))
-        let domainTouched = fresh.contains { $0.tenantID == nil }
-        let known = Set(snapshot.tenants.keys)
-        _ = try await store.write({ tx in
-            let domain = domainTouched ? try await tx.loadDomain() : nil
-            let appeared = Set(domain?.tenants.map(\.id) ?? []).subtracting(known)
+        let candidates = feed.withLock { state in events.filter { !state.seen.contains($0.sequence) } }
+        guard !candidates.isEmpty else { return [] }
+        let reload = try await store.write({ tx in
+            let fresh = self.feed.withLock { state in candidates.filter { !state.seen.contains($0.sequence) } }
+            guard !fresh.isEmpty else { return Reload(fresh: [], domain: nil, parts: [:]) }
+            let domain = fresh.contains { $0.tenantID == nil } ? try await tx.loadDomain() : nil
+            let appeared = Set(domain?.tenants.map(\.id) ?? []).subtracting(self.snapshot.tenants.keys)
             var parts: [TenantID: TenantSnapshot?] = [:]
-            for id in touched.union(appeared) { parts[id] = try await tx.loadTenant(id) }
-            return Reload(domain: domain, parts: parts)
+            for id in Set(fresh.compactMap(\.tenantID)).union(appeared) { parts[id] = try await tx.loadTenant(id) }
+            return Reload(fresh: fresh, domain: domain, parts: parts)
         }, onCommit: { reload in
+            guard !reload.fresh.isEmpty else { return }
             self.current.withLock { snapshot in
                 if let domain = reload.domain {
                     snapshot = snapshot.replacingDomain(tenants: domain.tenants, users: domain.users, grants: domain.grants, poolClusters: domain.poolClusters)
                 }
                 for (id, part) in reload.parts { snapshot = snapshot.replacingTenant(id, with: part) }
-                snapshot = snapshot.advanced(to: fresh.map(\.sequence).max() ?? 0)
+                snapshot = snapshot.advanced(to: reload.fresh.map(\.sequence).max() ?? 0)
             }
+            self.feed.withLock { $0.record(reload.fresh.map(\.sequence)) }
         })
-        feed.withLock { $0.record(fresh.map(\.sequence)) }
-        publish()
-        return fresh
+        if !reload.fresh.isEmpty { publish() }
+        return reload.fresh
     }
 
     /// Re-reads the whole snapshot from the store (after changes made by another replica).
@@ -145,6 +146,8 @@ private struct Committed<T: Sendable>: Sendable {
 }
 
 private struct Reload: Sendable {
+    /// The events not applied before (by this process's commits or another catch-up).
+    let fresh: [FeedEntry]
     let domain: DomainRecords?
     let parts: [TenantID: TenantSnapshot?]
 }

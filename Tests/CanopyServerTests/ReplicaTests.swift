@@ -371,7 +371,7 @@ import TestSupport
 
     /// Two replicas, the second started after `prepare` ran on the first. (Once, in a loaded run, a
     /// tenant admin created on a replica just as the other started could not sign in there at
-    /// once: 401. Not explained yet; see the session note on issue 6.)
+    /// once: 401. Not explained yet; README, "Known problems".)
     static func withReplicas<Prepared: Sendable>(
         prepare: @Sendable (TestServer) async throws -> Prepared, _ body: @Sendable (TestServer, TestServer, Prepared) async throws -> Void
     ) async throws {

@@ -2,6 +2,7 @@ import CanopyModel
 import CanopyStore
 import Foundation
 import Logging
+import Synchronization
 import Testing
 import TestSupport
 
@@ -10,16 +11,7 @@ import TestSupport
 /// whatever its feed reader swaps in meanwhile, and the other replica's commits arrive.
 @Suite struct WorldFeedTests {
     @Test func ownCommitsStayInTheSnapshotWhileTheFeedIsFollowed() async throws {
-        guard let url = try await TestBackend.postgres.freshDatabaseURL() else { return }
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let first = try await SQLStore.open(dataDirectory: directory.path, databaseURL: url, logger: Logger(label: "feed-test"))
-        let second = try await SQLStore.open(dataDirectory: directory.path, databaseURL: url, logger: Logger(label: "feed-test"))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await first.run() }
-            group.addTask { try await second.run() }
-            try await first.migrate()
-            let a = try await World(store: first), b = try await World(store: second)
+        try await Self.withTwoWorlds { a, b in
             let rounds = 60
             let followers = Task {
                 await withTaskGroup(of: Void.self) { readers in
@@ -58,8 +50,57 @@ import TestSupport
                     return tenants.count == 2 * rounds && tenants.allSatisfy { $0.user(named: "boss") != nil && $0.grants.count == 1 }
                 }
             }
+        }
+    }
+
+    /// Several readers of the feed at once (a replica's refresher, sign-ins that missed a user)
+    /// each get an event once: the revocations and quota refusals they carry are acted on once.
+    @Test func concurrentCatchUpsHandEachEventOutOnce() async throws {
+        try await Self.withTwoWorlds { a, b in
+            let handed = Handed()
+            let readers = Task {
+                await withTaskGroup(of: Void.self) { readers in
+                    for _ in 0..<4 {
+                        readers.addTask {
+                            while !Task.isCancelled {
+                                guard let found = try? await b.catchUp() else { continue }
+                                handed.sequences.withLock { $0 += found.map(\.sequence) }
+                            }
+                        }
+                    }
+                }
+            }
+            let tenants = 40
+            for index in 0..<tenants { try await Self.createTenant("t\(index)", in: a) }
+            // Two events per tenant.
+            try await eventually(within: 10, "every event handed out") { handed.sequences.withLock { Set($0).count } == 2 * tenants }
+            readers.cancel()
+            await readers.value
+            let sequences = handed.sequences.withLock { $0 }
+            #expect(sequences.count == Set(sequences).count, "handed out more than once: \(sequences.count - Set(sequences).count)")
+            #expect(b.snapshot.tenants.count == tenants)
+        }
+    }
+
+    /// Two worlds, as two replicas have, on a fresh PostgreSQL database.
+    static func withTwoWorlds(_ body: @Sendable (World, World) async throws -> Void) async throws {
+        guard let url = try await TestBackend.postgres.freshDatabaseURL() else { return }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let first = try await SQLStore.open(dataDirectory: directory.path, databaseURL: url, logger: Logger(label: "feed-test"))
+        let second = try await SQLStore.open(dataDirectory: directory.path, databaseURL: url, logger: Logger(label: "feed-test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await first.run() }
+            group.addTask { try await second.run() }
+            try await first.migrate()
+            try await body(try await World(store: first), try await World(store: second))
             group.cancelAll()
         }
+    }
+
+    /// The sequences the readers were handed.
+    private final class Handed: Sendable {
+        let sequences = Mutex<[Int64]>([])
     }
 
     /// As `POST /api/v1/tenants` does: the tenant, its first admin and their grant, in one commit

@@ -103,7 +103,9 @@ public enum CanopyServer {
         var shared: [any Service] = []
         if configuration.databaseURL != nil {
             shared = [
-                SnapshotRefresher(world: world, authenticator: authenticator, reconciler: reconciler, logger: logger),
+                SnapshotRefresher(
+                    world: world, authenticator: authenticator, reconciler: reconciler, logger: logger, interval: configuration.changeFeedInterval
+                ),
                 ReconcilerLease(store: store, reconciler: reconciler, holder: ReconcilerLease.holderName(), logger: logger, lifetime: configuration.reconcilerLeaseLifetime),
                 ReleaseDesk(store: store, reconciler: reconciler, logger: logger),
             ]

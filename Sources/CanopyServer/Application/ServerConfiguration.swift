@@ -41,6 +41,10 @@ public struct ServerConfiguration: Sendable {
     /// without renewing it (renewed every third of this): after a crash another replica takes
     /// over within it. Defaults to 15 seconds.
     public var reconcilerLeaseLifetime: Duration = .seconds(15)
+    /// With a shared database, how often this replica reads the change feed for what the other
+    /// replicas committed (a sign-in or token whose user it does not know yet reads it at once).
+    /// Defaults to one second.
+    public var changeFeedInterval: Duration = .seconds(1)
 
     public init(
         dataDirectory: String, databaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8443,

@@ -5,7 +5,8 @@ import Logging
 import ServiceLifecycle
 
 /// Keeps this replica's snapshot in step with writes made by other replicas on the same
-/// PostgreSQL database, by following the audit log every `interval`.
+/// PostgreSQL database, by following the audit log every `interval`, and at once when the
+/// authenticator misses a user or tenant (one created on another replica a moment ago).
 struct SnapshotRefresher: Service {
     let world: World
     /// Forgets the tokens other replicas revoke (its cache would otherwise honour them for up
@@ -17,14 +18,22 @@ struct SnapshotRefresher: Service {
     /// Defaults to one second.
     var interval: Duration = .seconds(1)
 
+    init(world: World, authenticator: Authenticator, reconciler: Reconciler, logger: Logger, interval: Duration = .seconds(1)) {
+        self.world = world
+        self.authenticator = authenticator
+        self.reconciler = reconciler
+        self.logger = logger
+        self.interval = interval
+        // Captures no authenticator: it is handed in (it holds the closure).
+        authenticator.followReplicas { [world, reconciler, logger] authenticator in
+            try await Self.follow(world: world, authenticator: authenticator, reconciler: reconciler, logger: logger)
+        }
+    }
+
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                let found = try await world.catchUp()
-                let revoked = Set(found.compactMap(Self.revokedToken))
-                if !revoked.isEmpty { authenticator.forget(tokenIDs: revoked) }
-                reportQuotaRefusals(in: found)
-                if !found.isEmpty { logger.debug("applied changes from other replicas", metadata: ["events": "\(found.count)"]) }
+                try await Self.follow(world: world, authenticator: authenticator, reconciler: reconciler, logger: logger)
             } catch is CancellationError {
                 return
             } catch {
@@ -34,9 +43,21 @@ struct SnapshotRefresher: Service {
         }
     }
 
+    /// Applies what other replicas committed since the last look: the snapshot, the tokens they
+    /// revoked (forgotten by the cache) and the quota refusals their proxies saw. Whoever reads
+    /// the feed (this service, or a sign-in that missed a user) does all three, since an entry
+    /// is read once.
+    static func follow(world: World, authenticator: Authenticator, reconciler: Reconciler, logger: Logger) async throws {
+        let found = try await world.catchUp()
+        let revoked = Set(found.compactMap(Self.revokedToken))
+        if !revoked.isEmpty { authenticator.forget(tokenIDs: revoked) }
+        reportQuotaRefusals(in: found, world: world, reconciler: reconciler)
+        if !found.isEmpty { logger.debug("applied changes from other replicas", metadata: ["events": "\(found.count)"]) }
+    }
+
     /// Quota refusals another replica's proxy recorded in the audit log: demand here too, so the
     /// replica that writes the limits plans with every replica's refusals.
-    private func reportQuotaRefusals(in entries: [FeedEntry]) {
+    private static func reportQuotaRefusals(in entries: [FeedEntry], world: World, reconciler: Reconciler) {
         let snapshot = world.snapshot
         for entry in entries where entry.action.hasPrefix("kube.") {
             guard let refusal = KubeProxy.quotaRefusal(inAuditTarget: entry.target), let tenantID = entry.tenantID,

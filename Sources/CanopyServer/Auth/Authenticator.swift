@@ -27,6 +27,9 @@ public final class Authenticator: Sendable {
     private let pendingUses = Mutex<[TokenID: Date]>([:])
     private let throttle: LoginThrottle
     private let directories: Directories?
+    /// With other replicas on the same database: applies what they committed, now (set by the
+    /// replica's `SnapshotRefresher`; `nil` for a server alone on its database).
+    private let replicaCatchUp = Mutex<(@Sendable (Authenticator) async throws -> Void)?>(nil)
 
     private struct CachedToken {
         let token: APIToken
@@ -59,6 +62,28 @@ public final class Authenticator: Sendable {
 
     public var now: Date { clock() }
 
+    /// Has a sign-in or token whose user or tenant this replica's snapshot does not hold (yet)
+    /// call `catchUp`, which applies the changes other replicas committed, before it is
+    /// refused: a user created, or a first directory sign-in made, on another replica a moment
+    /// ago (the change feed brings it within a second; a load balancer may send their next
+    /// request here sooner).
+    public func followReplicas(_ catchUp: @escaping @Sendable (Authenticator) async throws -> Void) {
+        replicaCatchUp.withLock { $0 = catchUp }
+    }
+
+    /// Applies what other replicas committed, if there may be any; whether it did. A failure is
+    /// logged, not thrown: the caller answers from the snapshot it has.
+    private func catchUpWithReplicas() async -> Bool {
+        guard let catchUp = replicaCatchUp.withLock({ $0 }) else { return false }
+        do {
+            try await catchUp(self)
+            return true
+        } catch {
+            logger.warning("could not follow the change feed", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
     /// The identity behind a presented token, or `nil` when it is unknown, expired, revoked, or its
     /// user, tenant or account state no longer allows sign-in.
     public func identity(forToken text: String) async throws -> Identity? {
@@ -76,7 +101,14 @@ public final class Authenticator: Sendable {
                 if keep(cached!, as: hash, unlessForgottenSince: forgets) { break }
             }
         }
-        guard let entry = cached, let user = activeUser(of: entry, at: now) else { return nil }
+        guard let entry = cached else { return nil }
+        var found = activeUser(of: entry, at: now)
+        // A valid token whose user this replica does not know yet: made on another one.
+        if found == nil, entry.token.isUsable(at: now), world.snapshot.user(entry.token.userID, in: entry.tenantID) == nil,
+           await catchUpWithReplicas() {
+            found = activeUser(of: entry, at: now)
+        }
+        guard let user = found else { return nil }
         var groups: Set<String> = []
         if user.source == .ldap {
             guard let directories, let current = await directories.groups(of: user) else { return nil }
@@ -137,16 +169,15 @@ public final class Authenticator: Sendable {
             try await self.world.store.recordSignInFailure(keys, at: now, forgetBefore: self.throttle.windowStart(at: now))
             return AuthError(.invalidCredentials, "invalid user name or password")
         }
-        let snapshot = world.snapshot
-        let tenant = tenantName.flatMap { snapshot.tenant(named: $0) }
+        var (tenant, existing) = account(tenant: tenantName, username: username)
+        if (tenantName != nil && tenant == nil) || existing == nil, await catchUpWithReplicas() {
+            // Perhaps made on another replica a moment ago.
+            (tenant, existing) = account(tenant: tenantName, username: username)
+        }
         guard tenantName == nil || tenant != nil else {
             _ = try await hasher.verify(password, against: nil)
             throw try await failed()
         }
-        // Directory users are stored under their name in lower case; local names are exact.
-        let exact = if let tenant { tenant.user(named: username) } else { snapshot.domainUser(named: username) }
-        let folded = if let tenant { tenant.user(named: username.lowercased()) } else { snapshot.domainUser(named: username.lowercased()) }
-        let existing: User? = exact ?? folded.flatMap { $0.source == .ldap ? $0 : nil }
         let hash = try await existing.flatMap { $0.source == .local ? $0 : nil }.asyncMap { try await world.store.passwordHash(of: $0.id) } ?? nil
         // An empty password never matches, but still costs a bcrypt verification.
         let verified = try await hasher.verify(password, against: hash)
@@ -160,9 +191,27 @@ public final class Authenticator: Sendable {
         } else if !(verified && !password.isEmpty) {
             throw try await failed()
         }
-        guard let user, isActive(userID: user.id, tenantID: user.tenantID, in: world.snapshot) else { throw try await failed() }
+        guard let user else { throw try await failed() }
+        if !isActive(userID: user.id, tenantID: user.tenantID, in: world.snapshot) {
+            // Perhaps enabled again (or the tenant resumed) on another replica a moment ago.
+            guard await catchUpWithReplicas(), isActive(userID: user.id, tenantID: user.tenantID, in: world.snapshot) else {
+                throw try await failed()
+            }
+        }
         if failures[keys[0]] != nil { try await world.store.clearSignInFailures(of: keys[0]) }
         return user
+    }
+
+    /// The tenant named `tenantName` (when one is) and its user, or the domain's, called
+    /// `username`, in the current snapshot. Directory users are stored under their name in lower
+    /// case; local names are exact.
+    private func account(tenant tenantName: String?, username: String) -> (TenantSnapshot?, User?) {
+        let snapshot = world.snapshot
+        let tenant = tenantName.flatMap { snapshot.tenant(named: $0) }
+        if tenantName != nil && tenant == nil { return (nil, nil) }
+        let exact = if let tenant { tenant.user(named: username) } else { snapshot.domainUser(named: username) }
+        let folded = if let tenant { tenant.user(named: username.lowercased()) } else { snapshot.domainUser(named: username.lowercased()) }
+        return (tenant, exact ?? folded.flatMap { $0.source == .ldap ? $0 : nil })
     }
 
     /// The sign-in throttle's keys: the user name in its tenant, and the source address. A name
@@ -224,9 +273,14 @@ public final class Authenticator: Sendable {
             }
             return user
         } catch let error as StoreError where error.code == .duplicate {
-            // Another sign-in of the same person created it first.
-            let snapshot = world.snapshot
-            return tenant.flatMap { snapshot.tenant($0.tenant.id)?.user(named: username) } ?? (tenant == nil ? snapshot.domainUser(named: username) : nil)
+            // Another sign-in of the same person created it first (on another replica, this
+            // one learns of it by catching up).
+            let stored = { @Sendable in
+                let snapshot = self.world.snapshot
+                return tenant.flatMap { snapshot.tenant($0.tenant.id)?.user(named: username) } ?? (tenant == nil ? snapshot.domainUser(named: username) : nil)
+            }
+            if let user = stored() { return user }
+            return await catchUpWithReplicas() ? stored() : nil
         }
     }
 
