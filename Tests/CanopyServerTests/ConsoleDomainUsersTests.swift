@@ -57,10 +57,21 @@ import TestSupport
             #expect(try await server.request(.POST, "/api/v1/login", json: ["username": "ops", "password": "ops-password-2"]).status == 200)
             #expect(try await browser.send(.GET, "/ui/users/admin", cookie: provider).status == 409, "one's own account is on the tokens page")
             #expect(try await browser.send(.GET, "/ui/users/nobody", cookie: provider).status == 404)
+            // ops's sessions on their page; a second one ended there, the first kept.
+            let before = Set(try await server.request(.GET, "/api/v1/users/ops/tokens", token: provider).items.compactMap { $0["id"] as? String })
+            let opsAgain = try await server.login("ops", "ops-password-2")
+            let after = Set(try await server.request(.GET, "/api/v1/users/ops/tokens", token: provider).items.compactMap { $0["id"] as? String })
+            let opsSession = try #require(after.subtracting(before).first)
+            #expect(try await browser.send(.GET, "/ui/users/ops", cookie: provider).text.contains("action=\"/ui/users/ops/tokens/\(opsSession)/revoke\""))
             for caller in ["coke-admin", "pepsi-admin"] {
                 #expect(try await browser.send(.GET, "/ui/users/ops", cookie: fixture.tokens[caller]).status == 403, "\(caller)")
                 #expect(try await browser.send(.POST, "/ui/users/ops", cookie: fixture.tokens[caller], form: ["displayName": "x", "email": ""]).status == 403, "\(caller)")
+                #expect(try await browser.send(.POST, "/ui/users/ops/tokens/\(opsSession)/revoke", cookie: fixture.tokens[caller], form: [:]).status == 403, "\(caller)")
             }
+            let ended = try await browser.send(.POST, "/ui/users/ops/tokens/\(opsSession)/revoke", cookie: provider, form: [:])
+            #expect(ended.status == 303 && ended.headers.first(name: "location") == "/ui/users/ops", "\(ended.status) \(ended.text)")
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: opsAgain).status == 401)
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: ops).status == 200)
             let removed = try await browser.send(.POST, "/ui/admins/\(try #require(byName["admin"]))/remove", cookie: provider)
             #expect(removed.status == 303, "\(removed.status) \(removed.text)")
             #expect(try await browser.send(.GET, page, cookie: provider).status == 403, "admin is no longer a service provider")

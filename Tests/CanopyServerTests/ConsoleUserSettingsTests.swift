@@ -80,4 +80,49 @@ import TestSupport
             #expect(try await server.request(.GET, "/api/v1/whoami", token: fixture.tokens["coke-pv"]).status == 200)
         }
     }
+
+    /// The user's page lists their sessions and tokens and revokes one of them (the API's
+    /// `DELETE …/users/{u}/tokens/{id}`); the others keep working.
+    @Test func tenantAdminsRevokeOneOfAUsersTokensOnTheirPage() async throws {
+        try await TestServer.with { server in
+            let fixture = try await Fixture.build(server)
+            let browser = try ConsoleClient(server)
+            defer { browser.close() }
+            let admin = try #require(fixture.tokens["coke-admin"]), session = try #require(fixture.tokens["coke-pm"])
+            let issued = try Fixture.expect(await server.request(.POST, "/api/v1/tokens", token: session, json: ["description": "nightly deploy"]), 201).object
+            let id = try #require(issued["id"] as? String), automation = try #require(issued["token"] as? String)
+            let page = "/ui/tenants/coke/users/pm"
+            let shown = try await browser.send(.GET, page, cookie: admin)
+            #expect(shown.text.contains("id=\"user-tokens\"") && shown.text.contains("nightly deploy"), "\(shown.text)")
+            #expect(shown.text.contains("action=\"\(page)/tokens/\(id)/revoke\""))
+            #expect(!shown.text.contains(automation))
+
+            let revoked = try await browser.send(.POST, "\(page)/tokens/\(id)/revoke", cookie: admin, form: [:])
+            #expect(revoked.status == 303 && revoked.headers.first(name: "location") == page, "\(revoked.status) \(revoked.text)")
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: automation).status == 401)
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: session).status == 200)
+            let after = try await browser.send(.GET, page, cookie: admin).text
+            #expect(after.contains("revoked") && !after.contains("action=\"\(page)/tokens/\(id)/revoke\""), "no button for a revoked token")
+
+            // Another user's token under this user's page, or none: 404; a forged origin: 403.
+            let bosses = try await server.request(.GET, "/api/v1/tenants/coke/users/boss/tokens", token: admin).items
+            let bossToken = try #require(bosses.first?["id"] as? String)
+            #expect(try await browser.send(.POST, "\(page)/tokens/\(bossToken)/revoke", cookie: admin, form: [:]).status == 404)
+            #expect(try await browser.send(.POST, "\(page)/tokens/no-such/revoke", cookie: admin, form: [:]).status == 404)
+            #expect(try await browser.send(.POST, "\(page)/tokens/\(id)/revoke", cookie: admin, form: [:], origin: "http://evil.example").status == 403)
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: admin).status == 200)
+            // Everyone else gets what the API answers them, and nothing is revoked.
+            let sessionID = try #require(try await server.request(.GET, "/api/v1/tokens", token: session).items.first { $0["revokedAt"] == nil }?["id"] as? String)
+            for (caller, status) in [("coke-pa", 403), ("coke-pv", 403), ("pepsi-admin", 404), ("provider", 403)] {
+                let answers = [
+                    try await browser.send(.POST, "\(page)/tokens/\(sessionID)/revoke", cookie: fixture.tokens[caller], form: [:]).status,
+                    try await server.request(.DELETE, "/api/v1/tenants/coke/users/pm/tokens/\(sessionID)", token: fixture.tokens[caller]).status,
+                ]
+                #expect(answers.allSatisfy { $0 == status }, "\(caller): \(answers)")
+            }
+            #expect(try await server.request(.GET, "/api/v1/whoami", token: session).status == 200)
+            // One's own tokens are revoked on the tokens page.
+            #expect(try await browser.send(.POST, "/ui/tenants/coke/users/boss/tokens/\(bossToken)/revoke", cookie: admin, form: [:]).status == 409)
+        }
+    }
 }

@@ -37,6 +37,7 @@ import TestSupport
                 "GET /ui/tenants/{tenant}/directories/{id}", "POST /ui/tenants/{tenant}/directories/{id}", "GET /ui/directories/{id}", "POST /ui/directories/{id}",
                 "GET /ui/users", "POST /ui/users", "POST /ui/users/{user}/state", "POST /ui/users/{user}/remove", "POST /ui/admins", "POST /ui/admins/{id}/remove",
                 "GET /ui/users/{user}", "POST /ui/users/{user}",
+                "POST /ui/tenants/{tenant}/users/{user}/tokens/{id}/revoke", "POST /ui/users/{user}/tokens/{id}/revoke",
             ])
             let routes = all.subtracting(proxy).subtracting(console)
             let document = OpenAPIDocument.bundled.operations

@@ -234,6 +234,17 @@ extension TLSAndCLITests {
             #expect(users.status == 0 && users.output.contains("ops-anna"), "\(users.output)")
             let refused = try await cli.run(["admin", "add", "--user", "nobody"])
             #expect(refused.status != 0 && refused.output.contains("422"), "\(refused.output)")
+            // Anna's sessions and tokens, one revoked: that one refused, the others not.
+            let second = try await server.login("ops-anna", "anna-password-1")
+            let tokens = try await cli.run(["user", "tokens", "ops-anna", "-o", "json"])
+            let ids = ((try JSONSerialization.jsonObject(with: Data(tokens.output.utf8)) as? [String: Any])?["items"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            #expect(tokens.status == 0 && ids.count == 2, "\(tokens.output)")
+            let revoked = try await cli.run(["user", "revoke-token", "ops-anna", ids[0]])
+            #expect(revoked.status == 0 && revoked.output.contains("revoked"), "\(revoked.output)")
+            let left = [try await server.request(.GET, "/api/v1/whoami", token: anna).status, try await server.request(.GET, "/api/v1/whoami", token: second).status]
+            #expect(left.sorted() == [200, 401], "\(left)")
+            let missing = try await cli.run(["user", "revoke-token", "ops-anna", "no-such-token"])
+            #expect(missing.status != 0 && missing.output.contains("404"), "\(missing.output)")
         }
     }
 }

@@ -42,6 +42,16 @@ struct DomainUserRoutes {
             try await users.delete(try find(request, context, caller), from: .domain(caller.snapshot), by: caller)
             return Response(status: .noContent)
         }
+        router.get("users/{user}/tokens") { request, context in
+            let caller = try Caller(context, services)
+            return try await UserRoutes.tokens(of: try find(request, context, caller), services)
+        }
+        router.delete("users/{user}/tokens/{id}") { request, context in
+            let caller = try Caller(context, services)
+            let user = try find(request, context, caller)
+            try await SessionRoutes(services: services).revoke(TokenID(try request.parameter("id", context)), of: user, by: caller)
+            return Response(status: .noContent)
+        }
         router.get("admins") { _, context in
             let caller = try Caller(context, services)
             try caller.require(.manageDomainAdmins, on: .domain, "admins")

@@ -67,10 +67,16 @@ struct SessionRoutes {
     /// Revokes one of the caller's own tokens (404 for any other), in the audit log; this
     /// replica forgets it at once, the others on seeing the audit event.
     func revoke(_ id: TokenID, of caller: Caller) async throws {
-        let tokens = try await services.world.store.tokens(of: caller.principal.user.id)
+        try await revoke(id, of: caller.principal.user, by: caller)
+    }
+
+    /// Revokes a token of `user` (404 for any other: one of another user's, or none), as
+    /// `caller`; the caller's right to is checked by the caller. An already revoked token is
+    /// revoked again (its time kept), as deleting what is gone answers the same.
+    func revoke(_ id: TokenID, of user: User, by caller: Caller) async throws {
+        let tokens = try await services.world.store.tokens(of: user.id)
         guard tokens.contains(where: { $0.id == id }) else { throw APIError.notFound("token") }
         let now = services.now
-        let user = caller.principal.user
         try await services.world.commit { tx in
             try await tx.revokeToken(id, at: now)
             return World.Outcome(result: (), changes: [], audit: [caller.audit(Self.revokeAction, "tokens/\(id)", tenant: user.tenantID, at: now)])

@@ -47,6 +47,23 @@ struct UserRoutes {
             try await delete(user, from: .tenant(tenant), by: caller)
             return Response(status: .noContent)
         }
+        // A user's tokens (their sessions and those made for automation and kubeconfigs), for
+        // whoever may change the user: one leaked token revoked without ending the others.
+        router.get("tenants/{tenant}/users/{user}/tokens") { request, context in
+            let caller = try Caller(context, services)
+            return try await Self.tokens(of: try find(request, context, caller, forChange: true).1, services)
+        }
+        router.delete("tenants/{tenant}/users/{user}/tokens/{id}") { request, context in
+            let caller = try Caller(context, services)
+            let (_, user) = try find(request, context, caller, forChange: true)
+            try await SessionRoutes(services: services).revoke(TokenID(try request.parameter("id", context)), of: user, by: caller)
+            return Response(status: .noContent)
+        }
+    }
+
+    /// `GET …/users/{u}/tokens`: the user's tokens as `GET /api/v1/tokens` shows one's own.
+    static func tokens(of user: User, _ services: APIServices) async throws -> Response {
+        try JSONBody.response(ListView(items: try await services.world.store.tokens(of: user.id).map(TokenView.init)))
     }
 
     /// Deletes a user as `DELETE …/users/{u}` does (the API and the console's users page): never

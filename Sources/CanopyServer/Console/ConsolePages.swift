@@ -1,3 +1,4 @@
+import CanopyModel
 import Foundation
 import Hummingbird
 import Mustache
@@ -326,6 +327,18 @@ struct TokensPage {
         let id: String, description: String, created: String, expires: String, lastUsed: String, state: String
         let revocable: Bool
         let isSession: Bool
+
+        /// `token` as of `now`; `session` marks the page's own sign-in.
+        init(_ token: APIToken, now: Date, session: TokenID? = nil) {
+            id = token.id.rawValue
+            description = token.description.isEmpty ? "—" : token.description
+            created = ConsolePage.time(token.createdAt)
+            expires = ConsolePage.time(token.expiresAt)
+            lastUsed = token.lastUsedAt.map(ConsolePage.time) ?? "never"
+            state = token.revokedAt != nil ? "revoked" : token.expiresAt <= now ? "expired" : "active"
+            revocable = token.revokedAt == nil && token.expiresAt > now
+            isSession = token.id == session
+        }
     }
 
     /// The password form, for a tenant's local accounts: whether the password was just changed,

@@ -14,13 +14,7 @@ extension ConsoleRoutes {
         let now = services.now
         let tokens = try await services.world.store.tokens(of: caller.principal.user.id).sorted { $0.createdAt > $1.createdAt }
         return try ConsolePage.render("tokens", TokensPage(frame: .init(title: "Tokens", caller: caller), tokens: tokens.map { token in
-            TokensPage.Row(
-                id: token.id.rawValue, description: token.description.isEmpty ? "—" : token.description,
-                created: ConsolePage.time(token.createdAt), expires: ConsolePage.time(token.expiresAt),
-                lastUsed: token.lastUsedAt.map(ConsolePage.time) ?? "never",
-                state: token.revokedAt != nil ? "revoked" : token.expiresAt <= now ? "expired" : "active",
-                revocable: token.revokedAt == nil && token.expiresAt > now, isSession: token.id == session
-            )
+            TokensPage.Row(token, now: now, session: session)
         }, password: Self.changesOwnPassword(caller) ? .init(changed: passwordChanged, error: passwordError) : nil, issued: issued, tokenForm: tokenForm), status: status)
     }
 

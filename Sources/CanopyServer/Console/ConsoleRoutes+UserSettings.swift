@@ -5,8 +5,9 @@ import Hummingbird
 /// A user's page (`/ui/tenants/{t}/users/{u}`, or a domain user's `/ui/users/{u}`), for those who
 /// manage the scope's users: the display name and e-mail, and for a local account a new password
 /// (a forgotten one replaced), through `UserRoutes.update` as the API's PATCH, with the version
-/// the page was drawn at. Not for one's own account: its password is changed on the tokens page,
-/// giving the current one.
+/// the page was drawn at; and the user's sessions and tokens, each revocable (as `DELETE
+/// …/users/{u}/tokens/{id}`). Not for one's own account: its password is changed on the tokens
+/// page, giving the current one, and its tokens are revoked there.
 struct UserPage {
     let frame: ConsolePage.Frame
     /// The tenant; `nil` for a domain user.
@@ -15,6 +16,8 @@ struct UserPage {
     let base: String
     let username: String, source: String, state: String
     let form: UserSettingsForm
+    /// Newest first.
+    let tokens: [TokensPage.Row]
 }
 
 /// The user's settings as shown or typed (never a password), and the refusal's message.
@@ -62,9 +65,14 @@ extension ConsoleRoutes {
         for prefix in ["tenants/{tenant}/", ""] {
             signedIn.get(RouterPath(prefix + "users/{user}")) { request, context in
                 let (caller, scope, user) = try userToEdit(request, context)
-                return try userPage(caller, scope, user, form: UserSettingsForm(user))
+                return try await userPage(caller, scope, user, form: UserSettingsForm(user))
             }
             signedIn.post(RouterPath(prefix + "users/{user}")) { request, context in try await saveUser(request, context) }
+            signedIn.post(RouterPath(prefix + "users/{user}/tokens/{id}/revoke")) { request, context in
+                let (caller, scope, user) = try userToEdit(request, context)
+                try await SessionRoutes(services: services).revoke(TokenID(try request.parameter("id", context)), of: user, by: caller)
+                return ConsolePage.redirect(to: "\(Self.usersBase(scope))/users/\(user.username)")
+            }
         }
     }
 
@@ -78,11 +86,14 @@ extension ConsoleRoutes {
         return (caller, scope, user)
     }
 
-    private func userPage(_ caller: Caller, _ scope: UserScope, _ user: User, form: UserSettingsForm, status: HTTPResponse.Status = .ok) throws -> Response {
+    private func userPage(_ caller: Caller, _ scope: UserScope, _ user: User, form: UserSettingsForm, status: HTTPResponse.Status = .ok) async throws -> Response {
         let tenant: String? = if case .tenant(let tenant) = scope { tenant.tenant.name } else { nil }
+        let now = services.now
+        let tokens = try await services.world.store.tokens(of: user.id).sorted { $0.createdAt > $1.createdAt }
         return try ConsolePage.render("user", UserPage(
             frame: .init(title: "\(user.username) (\(tenant ?? "domain"))", caller: caller), tenant: tenant, base: Self.usersBase(scope),
-            username: user.username, source: user.source.rawValue, state: user.disabled ? "disabled" : "active", form: form
+            username: user.username, source: user.source.rawValue, state: user.disabled ? "disabled" : "active", form: form,
+            tokens: tokens.map { TokensPage.Row($0, now: now) }
         ), status: status)
     }
 
@@ -99,7 +110,7 @@ extension ConsoleRoutes {
             var refused = typed
             let now = scope.current(in: caller.snapshot).user(user.id)
             (refused.error, refused.version) = ConsolePage.refusal(message, status, of: "this user", drawn: typed.version, current: now?.version)
-            return try userPage(caller, scope, now ?? user, form: refused, status: status)
+            return try await userPage(caller, scope, now ?? user, form: refused, status: status)
         }
     }
 }
@@ -122,6 +133,13 @@ extension ConsolePage {
         {{#local}}<p class="note">A new password replaces a forgotten one. If it may have been seen by someone else, tick the box: their sessions and tokens stay valid otherwise.</p>{{/local}}
         {{^local}}<p class="note">This account's password is the directory's.</p>{{/local}}
         {{/form}}
+        <h2>Sessions and tokens</h2>
+        <p class="note">Their sign-ins, kubeconfig tokens and tokens for automation. Revoking one stops whatever uses it at its next request; their others keep working.</p>
+        <table id="user-tokens">
+        <tr><th>Description</th><th>Created</th><th>Expires</th><th>Last used</th><th>State</th><th></th></tr>
+        {{#tokens}}<tr id="token-{{id}}"><td>{{description}}</td><td>{{created}}</td><td>{{expires}}</td><td>{{lastUsed}}</td><td>{{state}}</td><td>{{#revocable}}<form method="post" action="{{base}}/users/{{username}}/tokens/{{id}}/revoke"><button type="submit" id="revoke-{{id}}">Revoke</button></form>{{/revocable}}</td></tr>
+        {{/tokens}}
+        </table>
         {{> footer}}
         """
 }

@@ -97,11 +97,13 @@ struct TokensCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokens", abstract: "List, create and revoke your own API tokens.", subcommands: [List.self, Create.self, Revoke.self]
     )
+    /// A token as lists show it (also `canopy user tokens`).
+    static let columns = ["id", "description", "createdAt", "expiresAt", "lastUsedAt", "revokedAt"]
 
     struct List: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         func run() async throws {
-            try options.print(try await run(try await options.client().send(.GET, "/api/v1/tokens")), columns: ["id", "description", "createdAt", "expiresAt", "lastUsedAt", "revokedAt"])
+            try options.print(try await run(try await options.client().send(.GET, "/api/v1/tokens")), columns: TokensCommand.columns)
         }
     }
 

@@ -51,7 +51,7 @@ struct TenantCommand: AsyncParsableCommand {
 /// `--tenant` the domain's own (its administrators' accounts; service providers only).
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "user", abstract: "Manage a tenant's users, or the domain's (without --tenant).", subcommands: [List.self, Get.self, Create.self, Update.self, Delete.self]
+        commandName: "user", abstract: "Manage a tenant's users, or the domain's (without --tenant).", subcommands: [List.self, Get.self, Create.self, Update.self, Delete.self, Tokens.self, RevokeToken.self]
     )
     static let columns = ["username", "displayName", "email", "source", "disabled"]
     static let tenantHelp: ArgumentHelp = "The tenant; without it, the domain's own users (service providers only)."
@@ -128,6 +128,35 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             _ = try await run(try await options.client().send(.DELETE, UserCommand.path(tenant, username)))
             print("user \(username) deleted")
+        }
+    }
+}
+
+extension UserCommand {
+    struct Tokens: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List a user's sessions and tokens (for automation and kubeconfigs): whoever may change the user, and the user."
+        )
+        @OptionGroup var options: ClientOptions
+        @Option(help: UserCommand.tenantHelp) var tenant: String?
+        @Argument var username: String
+        func run() async throws {
+            try options.print(try await run(try await options.client().send(.GET, UserCommand.path(tenant, username) + "/tokens")), columns: TokensCommand.columns)
+        }
+    }
+
+    struct RevokeToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revoke-token",
+            abstract: "Revoke one of a user's tokens (its id from `canopy user tokens`): it is refused from its next request; their others keep working."
+        )
+        @OptionGroup var options: ClientOptions
+        @Option(help: UserCommand.tenantHelp) var tenant: String?
+        @Argument var username: String
+        @Argument var id: String
+        func run() async throws {
+            _ = try await run(try await options.client().send(.DELETE, UserCommand.path(tenant, username) + "/tokens/\(id)"))
+            print("token \(id) of \(username) revoked")
         }
     }
 }
