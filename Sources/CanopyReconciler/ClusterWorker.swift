@@ -33,9 +33,12 @@ final class ClusterWorker: Sendable {
     let wake: AsyncStream<Void>.Continuation
     let wakeups: AsyncStream<Void>
     let state: Mutex<State>
-    private static let writesCounter = Counter(label: "canopy_reconciler_writes_total")
-    private static let passesCounter = Counter(label: "canopy_reconciler_passes_total")
-    private static let failuresCounter = Counter(label: "canopy_reconciler_failures_total")
+    // Made with the worker, not once per process: a handle made before the metrics system is
+    // bootstrapped reports to nowhere for good (a test that ran a worker before any server
+    // started lost these from every later server's `/metrics`).
+    private let writesCounter = Counter(label: "canopy_reconciler_writes_total")
+    private let passesCounter = Counter(label: "canopy_reconciler_passes_total")
+    private let failuresCounter = Counter(label: "canopy_reconciler_failures_total")
 
     struct State {
         var desired = DesiredCluster()
@@ -232,7 +235,7 @@ final class ClusterWorker: Sendable {
     }
 
     private func record(_ result: Result<PassOutcome, any Error>, desired: DesiredCluster, generation: Int) {
-        Self.passesCounter.increment()
+        passesCounter.increment()
         let now = ContinuousClock.now
         // The planner learns the quotas as the pass left them before anyone waiting on the pass
         // (`confirm`) sees it end: a lowering's confirmation then finds them at once.
@@ -287,11 +290,11 @@ final class ClusterWorker: Sendable {
         switch result {
         case .success(let outcome):
             if outcome.writes > 0 {
-                Self.writesCounter.increment(by: outcome.writes)
+                writesCounter.increment(by: outcome.writes)
                 logger.info("reconciled", metadata: ["writes": "\(outcome.writes)"])
             }
         case .failure(let error):
-            Self.failuresCounter.increment()
+            failuresCounter.increment()
             logger.warning("reconcile pass failed", metadata: ["error": "\(Self.describe(error))"])
         }
     }

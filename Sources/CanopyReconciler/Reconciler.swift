@@ -67,7 +67,7 @@ public final class Reconciler: Service, Sendable {
         self.connector = connector
         (quotaWakeups, quotaWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         state.withLock { $0.leading = leading }
-        Self.leadingGauge.record(leading ? 1 : 0)
+        leadingGauge.record(leading ? 1 : 0)
     }
 
     public func run() async throws {
@@ -150,8 +150,9 @@ public final class Reconciler: Service, Sendable {
     /// reports status, with what waits for a write shown as waiting for the leader.
     public var isLeading: Bool { state.withLock { $0.leading } }
 
-    /// 1 while this replica writes to the clusters, in `/metrics`.
-    private static let leadingGauge = Gauge(label: "canopy_reconciler_leading")
+    /// 1 while this replica writes to the clusters, in `/metrics`. Made with the reconciler (a
+    /// handle made before the metrics system is bootstrapped reports to nowhere for good).
+    private let leadingGauge = Gauge(label: "canopy_reconciler_leading")
 
     /// Makes this replica lead or follow. On taking the lead every tenant is planned again and
     /// every cluster gets a pass at once (a follower's plans were never written).
@@ -172,7 +173,7 @@ public final class Reconciler: Service, Sendable {
             return true
         }
         guard changed else { return }
-        Self.leadingGauge.record(leading ? 1 : 0)
+        leadingGauge.record(leading ? 1 : 0)
         logger.notice(leading ? "this replica now writes to the clusters" : "this replica follows: another writes to the clusters")
         if leading { apply() }
     }

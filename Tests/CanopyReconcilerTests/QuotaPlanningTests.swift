@@ -5,7 +5,7 @@ import KubeAPI
 import Testing
 
 /// The reconciler's side of quota planning, as plain values: demand, refusals, the two-step
-/// order and hysteresis.
+/// order, and which planned limits are written.
 @Suite struct QuotaPlanningTests {
     let cluster = ClusterID("c")
     let cpu = QuotaResource.cpu
@@ -72,19 +72,63 @@ import Testing
         #expect(Reconciler.lowers([cpu: 3_000], below: nil))
     }
 
-    @Test func smallRaisesWaitUnlessTheNamespaceIsNearItsLimit() {
-        var ledger = QuotaLedger()
-        let current: Reconciler.Targets = [cluster: ["idle": [cpu: 10_000], "busy": [cpu: 10_000]]]
-        let next: Reconciler.Targets = [cluster: ["idle": [cpu: 10_100], "busy": [cpu: 10_100]]]
-        let usage = ResourceQuota(metadata: ObjectMeta(name: "canopy-quota", namespace: "busy"), hard: [cpu: Quantity(10)])
-        var busy = usage
-        busy.status = .init(used: [cpu: Quantity(milli: 9_950)])
-        _ = ledger.observe(busy, on: cluster, at: .now)
-        let kept = Reconciler.withHysteresis(next, current: current, observed: ledger)
-        #expect(kept[cluster]?["idle"] == [cpu: 10_000])
-        #expect(kept[cluster]?["busy"] == [cpu: 10_100])
-        // Lowering is never held back.
-        let lower = Reconciler.withHysteresis([cluster: ["idle": [cpu: 9_990]]], current: current, observed: ledger)
-        #expect(lower[cluster]?["idle"] == [cpu: 9_990])
+    /// One project capped at `cap` on one cluster of `capacity`, with namespaces of these usages
+    /// and demands (millicores).
+    func tree(capacity: Int64 = 64_000, cap: Int64? = 8_000, _ namespaces: [(String, used: Int64, demand: Int64)]) -> PlanTree {
+        PlanTree(capacity: ["c": [cpu: capacity]], projects: [
+            PlanTree.Project(id: "p", caps: cap.map { [cpu: $0] } ?? [:], placements: [
+                PlanTree.Placement(cluster: "c", namespaces: namespaces.map { PlanTree.Namespace(name: $0.0, used: [cpu: $0.used], demand: [cpu: $0.demand]) }),
+            ]),
+        ])
+    }
+
+    func limits(_ values: [String: Int64]) -> Reconciler.Targets { [cluster: values.mapValues { [cpu: $0] }] }
+
+    /// Pods starting and ending within the room a namespace has write nothing, though each moves
+    /// the planned split (under churn every pod event cost a lowered and a raised quota).
+    @Test func usageMovingWithinItsRoomWritesNothing() {
+        let tree = tree([("a", used: 1_000, demand: 500), ("b", used: 500, demand: 0)])
+        let current = limits(["a": 4_000, "b": 4_000])
+        let kept = Reconciler.keepingComfortableLimits(limits(["a": 4_300, "b": 3_700]), current: current, trees: [(tree, [])])
+        #expect(kept == current)
+    }
+
+    /// A refused pod's namespace gets its raise, and the other is lowered for it, as planned.
+    @Test func aRefusedPodsRaiseLowersTheOtherUnderTheCap() {
+        let tree = tree([("a", used: 3_900, demand: 600), ("b", used: 500, demand: 0)])
+        let next = limits(["a": 4_600, "b": 3_400])
+        #expect(Reconciler.keepingComfortableLimits(next, current: limits(["a": 4_000, "b": 4_000]), trees: [(tree, [])]) == next)
+    }
+
+    /// A small raise waits while the namespace has half the room the plan would give it, not
+    /// after; a large one (a node joined, a cap raised) does not wait.
+    @Test func aSmallRaiseWaitsOnlyWhileTheNamespaceHasHalfItsPlannedRoom() {
+        let current = limits(["a": 4_000, "b": 4_000])
+        let roomy = tree(cap: 12_000, [("a", used: 1_000, demand: 0), ("b", used: 0, demand: 0)])
+        let next = limits(["a": 5_000, "b": 5_000])
+        #expect(Reconciler.keepingComfortableLimits(next, current: current, trees: [(roomy, [])]) == current)
+        let tight = tree(cap: 12_000, [("a", used: 3_500, demand: 0), ("b", used: 0, demand: 0)])
+        #expect(Reconciler.keepingComfortableLimits(next, current: current, trees: [(tight, [])]) == limits(["a": 5_000, "b": 4_000]))
+        let large = limits(["a": 6_000, "b": 6_000])
+        #expect(Reconciler.keepingComfortableLimits(large, current: current, trees: [(roomy, [])]) == large)
+        // A large lowering is written too, with room to spare (capacity gone, say).
+        #expect(Reconciler.keepingComfortableLimits(limits(["a": 2_000, "b": 2_000]), current: current, trees: [(roomy, [])]) == limits(["a": 2_000, "b": 2_000]))
+    }
+
+    /// A lowered cap, or a new namespace on a full cluster, lowers the kept limits to the plan.
+    @Test func keptLimitsNeverPassABoundThePlanKeeps() {
+        let lowered = tree(cap: 6_000, [("a", used: 100, demand: 0), ("b", used: 100, demand: 0)])
+        let next = limits(["a": 3_000, "b": 3_000])
+        #expect(Reconciler.keepingComfortableLimits(next, current: limits(["a": 4_000, "b": 4_000]), trees: [(lowered, [])]) == next)
+        // No cap: the cluster's capacity bounds them; a new namespace takes its share.
+        let full = tree(capacity: 8_000, cap: nil, [("a", used: 100, demand: 0), ("b", used: 100, demand: 0), ("c", used: 0, demand: 0)])
+        let shared = limits(["a": 3_300, "b": 3_300, "c": 1_400])
+        #expect(Reconciler.keepingComfortableLimits(shared, current: limits(["a": 4_000, "b": 4_000]), trees: [(full, [])]) == shared)
+        // With room on the cluster, the others keep theirs.
+        let roomy = tree(capacity: 16_000, cap: nil, [("a", used: 100, demand: 0), ("b", used: 100, demand: 0), ("c", used: 0, demand: 0)])
+        #expect(Reconciler.keepingComfortableLimits(shared, current: limits(["a": 4_000, "b": 4_000]), trees: [(roomy, [])]) == limits(["a": 4_000, "b": 4_000, "c": 1_400]))
+        // A namespace over its limit (lowered below its usage) is not kept either.
+        let over = tree([("a", used: 5_000, demand: 0), ("b", used: 0, demand: 0)])
+        #expect(Reconciler.keepingComfortableLimits(limits(["a": 5_000, "b": 3_000]), current: limits(["a": 4_000, "b": 3_000]), trees: [(over, [])]) == limits(["a": 5_000, "b": 3_000]))
     }
 }

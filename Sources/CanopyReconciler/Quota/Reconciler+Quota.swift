@@ -10,10 +10,6 @@ import Logging
 /// clusters add up past a cap. Each cluster's own quota admission, atomic per namespace, then
 /// refuses anything beyond them: two namespaces or two clusters growing at once cannot overshoot.
 extension Reconciler {
-    /// A raise smaller than this share of the current limit (1/50) is not written unless the
-    /// namespace is close to its limit (hysteresis: tiny moves cause no writes).
-    static let hysteresisDivisor: Int64 = 50
-
     /// What the planner last worked from and decided for one tenant, with what the clusters
     /// last showed (for the usage and allocation views).
     public struct QuotaState: Sendable {
@@ -155,6 +151,7 @@ extension Reconciler {
             let everything = state.ledger.everythingChanged
             state.ledger.everythingChanged = false
             var next = state.ledger.targets
+            var trees: [(tree: PlanTree, frozen: Set<ClusterID>)] = []
             for tenant in snapshot.tenants.values {
                 let clusters = Set(tenant.clusters.keys)
                 guard !clusters.isEmpty, clusters.allSatisfy({ state.ledger.seen.contains($0) || failing.contains($0) }) else {
@@ -169,6 +166,7 @@ extension Reconciler {
                 let frozen = failing.intersection(clusters)
                 let tree = state.ledger.tree(for: tenant, frozen: frozen, at: now)
                 let plan = SharePlanner.plan(tree)
+                trees.append((tree, frozen))
                 state.ledger.plans[tenant.tenant.id] = (tree, plan)
                 state.ledger.planCounts[tenant.tenant.id, default: 0] += 1
                 // A failing cluster keeps what was last asked of it: the plan counted its limits
@@ -183,7 +181,7 @@ extension Reconciler {
             state.ledger.changedTenants.formIntersection(snapshot.tenants.keys)
             state.ledger.changedClusters.formIntersection(snapshot.tenants.values.flatMap(\.clusters.keys))
             let current = state.ledger.effectiveTargets
-            let final = Self.withHysteresis(next, current: current, observed: state.ledger)
+            let final = Self.keepingComfortableLimits(next, current: current, trees: trees)
             return (Self.lowest(current, final), final)
         }
         guard let steps else { return }
@@ -292,25 +290,6 @@ extension Reconciler {
                 var merged = hard
                 for (resource, amount) in now { merged[resource] = min(amount, hard[resource] ?? amount) }
                 result[cluster]?[namespace] = merged
-            }
-        }
-        return result
-    }
-
-    /// Keeps a current limit instead of a slightly higher planned one, unless the namespace is
-    /// close to it. Keeping a lower limit never breaks a cap, so this is always safe.
-    static func withHysteresis(_ next: Targets, current: Targets, observed ledger: QuotaLedger) -> Targets {
-        var result = next
-        for (cluster, namespaces) in next {
-            for (namespace, hard) in namespaces {
-                guard let now = current[cluster]?[namespace] else { continue }
-                let used = ledger.quotas[cluster]?[namespace]?.used ?? [:]
-                for (resource, planned) in hard {
-                    guard let held = now[resource], planned > held else { continue }
-                    let threshold = max(1, held / hysteresisDivisor)
-                    let usage = used[resource].map { PlanUnits.amount($0, resource, roundingUp: true) } ?? 0
-                    if planned - held < threshold && held - usage > threshold { result[cluster]?[namespace]?[resource] = held }
-                }
             }
         }
         return result
