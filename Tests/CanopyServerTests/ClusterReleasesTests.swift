@@ -88,6 +88,47 @@ import TestSupport
         }
     }
 
+    /// A requester that read the writer's outcome but stopped before forgetting the cluster (a
+    /// crash, a failed commit) leaves the request in the store, so the writer gives the cluster
+    /// its objects back once the requester's time is up; forgetting it after that is refused.
+    /// (Before, reading the outcome withdrew the request, and such a cluster stayed stripped.)
+    @Test func aRequesterThatStopsBeforeForgettingTheClusterLeavesItToTheWriter() async throws {
+        let database = try #require(try await TestBackend.postgres.freshDatabaseURL())
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(databaseURL: database, configure: ReplicaTests.quickLease) { server in
+                try await eventually(within: 5, "the replica writes") { server.services.reconciler.isLeading }
+                let fixture = try await Fixture.build(server)
+                try await PlacementTests.importClusters(server, sim, fixture)
+                try await QuotaTests.project(server, fixture.tokens["coke-admin"], ["name": "shop", "placements": [["cluster": "onprem", "namespaces": ["shop-a"]]]])
+                let onprem = try PlacementTests.client(sim, "onprem")
+                try await eventually(within: 10, "shop-a in the cluster") { try await PlacementTests.exists(onprem, "shop-a") }
+                let cluster = try #require(server.services.world.snapshot.tenant(named: "coke")?.cluster(named: "onprem"))
+                // A follower's requester, on the same database.
+                let store = server.services.world.store
+                let follower = ClusterReleases(store: store, reconciler: Self.reconciler(leading: false), logger: Logger(label: "releases-test"), handover: .seconds(1))
+                let released = try await follower.release(cluster.id, timeout: .seconds(2))
+                let id = try #require(released.requestID)
+                #expect(released.writes > 0)
+                #expect(try await !PlacementTests.exists(onprem, "shop-a"))
+                #expect(try await store.releaseRequest(id)?.state.isFinished == true, "left for the caller to withdraw")
+                // It stops here. Its time is up 1 + 2 + 10 s after the request: the namespace comes back.
+                try await eventually(within: 20, "shop-a comes back") { try await PlacementTests.exists(onprem, "shop-a") }
+                #expect(try await store.releaseRequest(id) == nil)
+                // Forgetting the cluster now is refused (the transaction rolls back).
+                await #expect {
+                    try await server.services.world.commit { tx in
+                        try await ClusterReleases.collect(released, in: tx)
+                        try await tx.deleteCluster(cluster.id)
+                        return World.Outcome(result: (), changes: [.clusterDeleted(cluster)], audit: [])
+                    }
+                } throws: { error in
+                    (error as? APIError)?.status == .serviceUnavailable && "\(error)".contains("retry the delete")
+                }
+                #expect(server.services.world.snapshot.tenant(named: "coke")?.cluster(named: "onprem") != nil)
+            }
+        }
+    }
+
     /// A writer that stops leading between taking a clean-up and doing it (a late lease renewal
     /// under load) puts it back for the next writer, whose outcome reaches the requester, instead
     /// of failing it with "this replica does not write to the clusters".

@@ -56,47 +56,53 @@ struct TenantRoutes {
     /// one that still manages clusters only with `cascade`. The caller's right to is checked by
     /// the caller.
     func remove(_ tenant: TenantSnapshot, cascade: Bool, by caller: Caller) async throws {
-        try await releaseClusters(of: tenant, cascade: cascade)
+        let released = try await releaseClusters(of: tenant, cascade: cascade)
         let now = services.now
-        try await services.world.commit { tx in
-            try await tx.deleteTenant(tenant.tenant.id)
-            return World.Outcome(
-                result: (), changes: [.tenantDeleted(tenant.tenant.id)],
-                audit: [caller.audit("tenant.delete", "tenants/\(tenant.tenant.name)", at: now)]
-            )
+        do {
+            try await services.world.commit { tx in
+                for cluster in released { try await ClusterReleases.collect(cluster, in: tx) }
+                try await tx.deleteTenant(tenant.tenant.id)
+                return World.Outcome(
+                    result: (), changes: [.tenantDeleted(tenant.tenant.id)],
+                    audit: [caller.audit("tenant.delete", "tenants/\(tenant.tenant.name)", at: now)]
+                )
+            }
+        } catch {
+            // Nothing deleted: every cluster cleaned gets its objects back.
+            for cluster in released { await services.releases.undo(cluster) }
+            throw error
         }
     }
 
     /// A tenant that still manages clusters is deleted only with `cascade`, which first removes
     /// Canopy's objects (project namespaces included) from every one of them. If one cannot be
     /// cleaned, nothing is deleted and every cluster goes back to its desired state.
-    private func releaseClusters(of tenant: TenantSnapshot, cascade: Bool) async throws {
+    private func releaseClusters(of tenant: TenantSnapshot, cascade: Bool) async throws -> [ClusterReleases.Released] {
         let clusters = tenant.clusters.values.sorted { $0.name < $1.name }
-        guard !clusters.isEmpty else { return }
+        guard !clusters.isEmpty else { return [] }
         guard cascade else {
             throw APIError.conflict(
                 "tenant '\(tenant.tenant.name)' still manages \(clusters.count) cluster(s) (\(clusters.prefix(5).map(\.name).joined(separator: ", "))); "
                     + "delete with ?cascade=true to remove Canopy's namespaces and objects from them first"
             )
         }
-        let outcomes = await withTaskGroup(of: (Cluster, String?).self) { group in
+        let outcomes = await withTaskGroup(of: (Cluster, Result<ClusterReleases.Released, any Error>).self) { group in
             for cluster in clusters {
                 group.addTask {
                     do {
-                        _ = try await services.releases.release(cluster.id, timeout: .seconds(60))
-                        return (cluster, nil)
+                        return (cluster, .success(try await services.releases.release(cluster.id, timeout: .seconds(60))))
                     } catch {
-                        return (cluster, (error as? KubeError)?.message ?? "\(error)")
+                        return (cluster, .failure(error))
                     }
                 }
             }
             return await group.reduce(into: []) { $0.append($1) }
         }
-        let failed = outcomes.filter { $0.1 != nil }
-        guard let (cluster, reason) = failed.first else { return }
-        for (released, _) in outcomes where !failed.contains(where: { $0.0.id == released.id }) {
-            await services.releases.abandon(released.id)
-        }
+        let released = outcomes.compactMap { try? $0.1.get() }
+        guard let (cluster, failure) = outcomes.first(where: { (try? $0.1.get()) == nil }) else { return released }
+        for cluster in released { await services.releases.undo(cluster) }
+        var reason: String?
+        if case .failure(let error) = failure { reason = (error as? KubeError)?.message ?? "\(error)" }
         throw APIError(
             .serviceUnavailable, code: "unavailable",
             message: "Canopy's objects could not be removed from cluster '\(cluster.name)': \(reason ?? "unknown error"). "

@@ -19,12 +19,46 @@ struct ClusterReleases: Sendable {
     let handover: Duration
     var poll: Duration = .milliseconds(100)
 
+    /// A clean-up done: the writes it took, and, when the writer was another replica, its
+    /// request, still in the store with its outcome. The caller withdraws it in the transaction
+    /// that forgets the cluster (`collect`), so that the writer learns the outcome was used only
+    /// once the cluster is really forgotten: a requester that stops in between (a crash, a
+    /// failed commit) leaves the request to the writer's wait, after which the cluster gets its
+    /// objects back (before, the request was withdrawn on reading, and such a cluster stayed
+    /// stripped on the writer).
+    struct Released: Sendable {
+        let cluster: ClusterID
+        let writes: Int
+        /// The request another replica carried out; `nil` when this replica did the clean-up.
+        let requestID: String?
+    }
+
+    /// In the transaction that forgets `released`'s cluster: withdraws its request. Throws 503
+    /// when the writer no longer holds it: its wait for this requester ran out and the cluster
+    /// got its objects back, so it must not be forgotten now (the caller's transaction rolls
+    /// back; a retry cleans it up again).
+    static func collect(_ released: Released, in tx: StoreTransaction) async throws {
+        guard let id = released.requestID, try await !tx.withdrawRelease(id) else { return }
+        throw APIError(
+            .serviceUnavailable, code: "unavailable",
+            message: "the replica that writes to the clusters gave cluster \(released.cluster.rawValue) its objects back before this "
+                + "replica could forget it (it waited too long for the outcome); retry the delete"
+        )
+    }
+
+    /// Gives `released`'s cluster its objects back when what was to forget it did not happen
+    /// (its transaction failed): its request, if any, is withdrawn and the writer told.
+    func undo(_ released: Released) async {
+        if let id = released.requestID { _ = try? await store.withdrawRelease(id) }
+        await abandon(released.cluster)
+    }
+
     /// Removes Canopy's objects from `cluster` and waits until a pass confirms it, up to `timeout`
-    /// once started; returns the writes it took. Throws `KubeError` as `Reconciler.release` does.
-    func release(_ cluster: ClusterID, timeout: Duration) async throws -> Int {
+    /// once started. Throws `KubeError` as `Reconciler.release` does.
+    func release(_ cluster: ClusterID, timeout: Duration) async throws -> Released {
         if reconciler.isLeading {
             do {
-                return try await reconciler.release(cluster, timeout: timeout).writes
+                return Released(cluster: cluster, writes: try await reconciler.release(cluster, timeout: timeout).writes, requestID: nil)
             } catch let error as KubeError where !reconciler.isLeading && error.message == Reconciler.follows {
                 // The lead went elsewhere between the look and the release: hand it over.
             }
@@ -40,6 +74,8 @@ struct ClusterReleases: Sendable {
             while ContinuousClock.now < deadline {
                 try await Task.sleep(for: poll)
                 guard let current = try await store.releaseRequest(request.id) else { break }
+                // Done: left in the store for the caller to withdraw as it forgets the cluster.
+                if case .done(let writes) = current.state { return Released(cluster: cluster, writes: writes, requestID: request.id) }
                 if current.state.isFinished { break }
             }
         } catch {
@@ -50,7 +86,7 @@ struct ClusterReleases: Sendable {
             throw error
         }
         switch try await store.withdrawRelease(request.id)?.state {
-        case .done(let writes): return writes
+        case .done(let writes): return Released(cluster: cluster, writes: writes, requestID: nil)
         case .failed(let message): throw KubeError(.apiError, message)
         case .working:
             throw KubeError(.timeout, "the replica that writes to the clusters did not finish the clean-up within \(timeout)")

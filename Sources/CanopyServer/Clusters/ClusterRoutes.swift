@@ -71,10 +71,10 @@ struct ClusterRoutes {
                 )
             }
         }
-        var writes = 0
+        var released: ClusterReleases.Released?
         do {
-            writes = try await services.releases.release(cluster.id, timeout: cascade ? .seconds(60) : .seconds(10))
-            services.logger.info("released cluster", metadata: ["cluster": "\(cluster.name)", "writes": "\(writes)"])
+            released = try await services.releases.release(cluster.id, timeout: cascade ? .seconds(60) : .seconds(10))
+            services.logger.info("released cluster", metadata: ["cluster": "\(cluster.name)", "writes": "\(released?.writes ?? 0)"])
         } catch {
             let reason = (error as? KubeError)?.message ?? "\(error)"
             guard !cascade else {
@@ -86,15 +86,23 @@ struct ClusterRoutes {
             }
             services.logger.warning("cluster removed without cleaning it up", metadata: ["cluster": "\(cluster.name)", "error": "\(reason)"])
         }
-        try await services.world.commit { tx in
-            try await tx.deleteCluster(cluster.id)
-            return World.Outcome(
-                result: (), changes: [.clusterDeleted(cluster)],
-                audit: [caller.audit("cluster.delete", target, tenant: tenant.tenant.id, at: now)]
-            )
+        do {
+            try await services.world.commit { [released] tx in
+                if let released { try await ClusterReleases.collect(released, in: tx) }
+                try await tx.deleteCluster(cluster.id)
+                return World.Outcome(
+                    result: (), changes: [.clusterDeleted(cluster)],
+                    audit: [caller.audit("cluster.delete", target, tenant: tenant.tenant.id, at: now)]
+                )
+            }
+        } catch {
+            // Not forgotten: it gets its objects back (its namespaces stay detached, as after a
+            // clean-up that failed).
+            if let released { await services.releases.undo(released) }
+            throw error
         }
         let removed = placed.map { "\(tenant.project($0.projectID)?.name ?? "?")/\($0.name)" }.sorted()
-        return ClusterReleaseView(cluster: cluster.name, removedNamespaces: removed, writes: writes)
+        return ClusterReleaseView(cluster: cluster.name, removedNamespaces: removed, writes: released?.writes ?? 0)
     }
 
     func find(_ request: Request, _ context: AuthenticatedContext, _ caller: Caller) throws -> (TenantSnapshot, Cluster) {

@@ -165,6 +165,12 @@ public struct StoreTransaction: Sendable {
         try await db.raw("DELETE FROM clusters WHERE id = \(bind: id.rawValue)").run()
     }
 
+    /// Withdraws a clean-up request (`cluster_releases`) in this transaction; whether it was
+    /// still there (the writer that did it withdraws it itself once its requester's time is up).
+    public func withdrawRelease(_ id: String) async throws -> Bool {
+        try await db.raw("DELETE FROM cluster_releases WHERE id = \(bind: id) RETURNING id").first() != nil
+    }
+
     // MARK: Namespaces
 
     /// Stores a placement; a namespace name already placed on the cluster fails with `duplicate`.
