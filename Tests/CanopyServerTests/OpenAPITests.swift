@@ -86,6 +86,8 @@ import TestSupport
                 ("POST", "/api/v1/users", "/api/v1/users", fixture.tokens["provider"], ["username": "ops", "password": "ops-password-1"]),
                 ("POST", "/api/v1/admins", "/api/v1/admins", fixture.tokens["provider"], ["user": "ops"]),
                 ("GET", "/api/v1/admins", "/api/v1/admins", fixture.tokens["provider"], nil),
+                ("GET", "/api/v1/tenants/coke/users/pm/tokens", "/api/v1/tenants/{tenant}/users/{user}/tokens", admin, nil),
+                ("GET", "/api/v1/users/admin/tokens", "/api/v1/users/{user}/tokens", fixture.tokens["provider"], nil),
             ]
             #expect(created.status == 201)
             #expect(OpenAPIDocument.bundled.responseMismatch(Array(created.data), operation: "POST /api/v1/tokens") == nil)
