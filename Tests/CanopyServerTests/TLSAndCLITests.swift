@@ -248,3 +248,37 @@ extension TLSAndCLITests {
         }
     }
 }
+
+extension TLSAndCLITests {
+    /// A cluster that does not answer is removed without cascade all the same (it may be gone for
+    /// good), and what stays in it is said: a `Warning` header on the API's 204, printed by the CLI.
+    @Test func removingAClusterThatDoesNotAnswerSaysWhatStaysInIt() async throws {
+        let directory = try TemporaryDirectory()
+        let home = try TemporaryDirectory()
+        defer { directory.remove(); home.remove() }
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(tls: true, dataDirectory: directory.path) { server in
+                let fixture = try await Fixture.build(server)
+                try await PlacementTests.importClusters(server, sim, fixture)
+                let admin = fixture.tokens["coke-admin"]
+                let onprem = try #require(sim.sim.clusters["onprem"]), cloud = try #require(sim.sim.clusters["cloud"])
+                onprem.makeUnreachable(for: 60)
+                let removed = try await server.request(.DELETE, "/api/v1/tenants/coke/clusters/onprem", token: admin)
+                #expect(removed.status == 204, "\(removed.text)")
+                let warning = removed.headers["Warning"].first ?? ""
+                #expect(warning.hasPrefix("299 - \"Canopy's cluster-wide objects could not be removed from cluster 'onprem'"), "\(warning)")
+                #expect(warning.contains("kubectl delete clusterroles,clusterrolebindings -l canopy.io/managed-by=canopy\""), "\(warning)")
+                #expect(try await server.request(.GET, "/api/v1/tenants/coke/clusters/onprem", token: admin).status == 404)
+
+                let cli = CLI(configHome: home.path)
+                let login = try await cli.run(["login", "--server", server.baseURL, "--tenant", "coke", "--username", "boss", "--password", Fixture.password,
+                                               "--certificate-authority", directory.path + "/tls.crt"])
+                #expect(login.status == 0, "\(login.output)")
+                cloud.makeUnreachable(for: 60)
+                let deleted = try await cli.run(["cluster", "delete", "cloud", "--tenant", "coke"])
+                #expect(deleted.status == 0 && deleted.output.contains("Warning: Canopy's cluster-wide objects could not be removed from cluster 'cloud'"), "\(deleted.output)")
+                #expect(deleted.output.contains("-l canopy.io/managed-by=canopy\n"), "the header's quotes taken off: \(deleted.output)")
+            }
+        }
+    }
+}

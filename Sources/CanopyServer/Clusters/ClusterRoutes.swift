@@ -1,6 +1,7 @@
 import CanopyModel
 import CanopyStore
 import Foundation
+import HTTPTypes
 import Hummingbird
 import CanopyReconciler
 import KubeClient
@@ -44,7 +45,15 @@ struct ClusterRoutes {
         try caller.require(.manageClusters, on: .tenant(tenant.tenant.id), "tenant")
         let cascade = request.uri.queryParameters.get("cascade") == "true"
         let released = try await remove(cluster, of: tenant, cascade: cascade, by: caller)
-        guard cascade else { return Response(status: .noContent) }
+        guard cascade else {
+            // No body to carry it: what was left behind goes in `Warning` headers, as an API
+            // server's warnings do (kubectl and `canopy` print them).
+            var response = Response(status: .noContent)
+            for warning in released.warnings ?? [] {
+                response.headers.append(HTTPField(name: Self.warningName, value: Self.warningHeader(warning)))
+            }
+            return response
+        }
         return try JSONBody.response(released)
     }
 
@@ -72,6 +81,7 @@ struct ClusterRoutes {
             }
         }
         var released: ClusterReleases.Released?
+        var warnings: [String] = []
         do {
             released = try await services.releases.release(cluster.id, timeout: cascade ? .seconds(60) : .seconds(10))
             services.logger.info("released cluster", metadata: ["cluster": "\(cluster.name)", "writes": "\(released?.writes ?? 0)"])
@@ -85,6 +95,10 @@ struct ClusterRoutes {
                 )
             }
             services.logger.warning("cluster removed without cleaning it up", metadata: ["cluster": "\(cluster.name)", "error": "\(reason)"])
+            warnings.append(
+                "Canopy's cluster-wide objects could not be removed from cluster '\(cluster.name)' (\(reason)) and stay in it; remove them with "
+                    + "the cluster's own credentials: kubectl delete clusterroles,clusterrolebindings -l \(ManagedLabels.managedBy)=\(ManagedLabels.managedByValue)"
+            )
         }
         do {
             try await services.world.commit { [released] tx in
@@ -102,7 +116,7 @@ struct ClusterRoutes {
             throw error
         }
         let removed = placed.map { "\(tenant.project($0.projectID)?.name ?? "?")/\($0.name)" }.sorted()
-        return ClusterReleaseView(cluster: cluster.name, removedNamespaces: removed, writes: released?.writes ?? 0)
+        return ClusterReleaseView(cluster: cluster.name, removedNamespaces: removed, writes: released?.writes ?? 0, warnings: warnings.isEmpty ? nil : warnings)
     }
 
     func find(_ request: Request, _ context: AuthenticatedContext, _ caller: Caller) throws -> (TenantSnapshot, Cluster) {
@@ -169,6 +183,19 @@ struct ClusterReleaseView: Encodable {
     let cluster: String
     let removedNamespaces: [String]
     let writes: Int
+    /// What was left behind, when something was.
+    let warnings: [String]?
+}
+
+extension ClusterRoutes {
+    static let warningName = HTTPField.Name("Warning")!
+
+    /// A `Warning` header's value as Kubernetes writes it: code 299, no agent, the text quoted
+    /// (on one line).
+    static func warningHeader(_ text: String) -> String {
+        let line = text.map { $0.isNewline ? " " : String($0) }.joined()
+        return "299 - \"" + line.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
 }
 
 /// A cluster as the API shows it: never its credentials.

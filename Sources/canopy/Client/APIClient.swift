@@ -39,6 +39,10 @@ struct APIClient {
             let response = try await client.execute(request, timeout: Self.timeout)
             data = Data(try await response.body.collect(upTo: 64 << 20).readableBytesView)
             status = response.status
+            // As kubectl does: the server's warnings on standard error.
+            for warning in response.headers["Warning"] {
+                FileHandle.standardError.write(Data("Warning: \(Self.warningText(warning))\n".utf8))
+            }
             if client !== HTTPClient.shared { try await client.shutdown() }
         } catch {
             if client !== HTTPClient.shared { try? await client.shutdown() }
@@ -53,6 +57,17 @@ struct APIClient {
             )
         }
         return data
+    }
+
+    /// The text of a `Warning` header (`299 - "text"`, quotes and backslashes escaped); the
+    /// header as it is when it has another form.
+    static func warningText(_ header: String) -> String {
+        guard let open = header.firstIndex(of: "\""), header.hasSuffix("\""), open < header.index(before: header.endIndex) else { return header }
+        var text = "", escaped = false
+        for character in header[header.index(after: open)..<header.index(before: header.endIndex)] {
+            if escaped || character != "\\" { text.append(character); escaped = false } else { escaped = true }
+        }
+        return text
     }
 
     /// The shared client, or one that trusts the saved CA or skips verification.
