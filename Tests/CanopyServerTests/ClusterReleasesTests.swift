@@ -62,29 +62,19 @@ import TestSupport
     /// the cluster is not forgotten, so once the requester's time is up it gets its objects back
     /// (before, the writer kept it stripped until it restarted).
     @Test func aCleanUpNobodyCollectsGivesTheClusterItsObjectsBack() async throws {
-        let database = try #require(try await TestBackend.postgres.freshDatabaseURL())
-        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
-            try await TestServer.with(databaseURL: database, configure: ReplicaTests.quickLease) { server in
-                try await eventually(within: 5, "the replica writes") { server.services.reconciler.isLeading }
-                let fixture = try await Fixture.build(server)
-                try await PlacementTests.importClusters(server, sim, fixture)
-                try await QuotaTests.project(server, fixture.tokens["coke-admin"], ["name": "shop", "placements": [["cluster": "onprem", "namespaces": ["shop-a"]]]])
-                let onprem = try PlacementTests.client(sim, "onprem")
-                try await eventually(within: 10, "shop-a in the cluster") { try await PlacementTests.exists(onprem, "shop-a") }
-                let cluster = try #require(server.services.world.snapshot.tenant(named: "coke")?.cluster(named: "onprem"))
-                // As a follower that asked and then vanished would have left it.
-                let now = Date()
-                let request = ReleaseRequest(cluster: cluster.id, action: .release, timeout: .seconds(2), requestedAt: now, startBy: now + 1)
-                try await server.services.world.store.requestRelease(request)
-                try await eventually(within: 5, "the writer cleans the cluster up") { try await !PlacementTests.exists(onprem, "shop-a") }
-                try await eventually(within: 5, "the clean-up is recorded as done") {
-                    try await server.services.world.store.releaseRequest(request.id)?.state.isFinished == true
-                }
-                // Its requester's time is up 1 + 2 + 10 s after the request: the namespace comes back.
-                try await eventually(within: 20, "shop-a comes back") { try await PlacementTests.exists(onprem, "shop-a") }
-                let left = try await server.services.world.store.releaseRequest(request.id)
-                #expect(left == nil)
-            }
+        try await Self.withShopOnAWriter { server, onprem, cluster in
+            // As a follower that asked and then vanished would have left it.
+            let now = Date()
+            let request = ReleaseRequest(cluster: cluster.id, action: .release, timeout: .seconds(2), requestedAt: now, startBy: now + 1)
+            try await server.services.world.store.requestRelease(request)
+            try await eventually(within: 5, "the writer cleans the cluster up") { try await !PlacementTests.exists(onprem, "shop-a") }
+            try await eventually(within: 5, "the clean-up is recorded as done") {
+                try await server.services.world.store.releaseRequest(request.id)?.state.isFinished == true
+        }
+        // Its requester's time is up 1 + 2 + 10 s after the request: the namespace comes back.
+        try await eventually(within: 20, "shop-a comes back") { try await PlacementTests.exists(onprem, "shop-a") }
+        let left = try await server.services.world.store.releaseRequest(request.id)
+        #expect(left == nil)
         }
     }
 
@@ -93,6 +83,35 @@ import TestSupport
     /// its objects back once the requester's time is up; forgetting it after that is refused.
     /// (Before, reading the outcome withdrew the request, and such a cluster stayed stripped.)
     @Test func aRequesterThatStopsBeforeForgettingTheClusterLeavesItToTheWriter() async throws {
+        try await Self.withShopOnAWriter { server, onprem, cluster in
+            // A follower's requester, on the same database.
+            let store = server.services.world.store
+            let follower = ClusterReleases(store: store, reconciler: Self.reconciler(leading: false), logger: Logger(label: "releases-test"), handover: .seconds(1))
+            let released = try await follower.release(cluster.id, timeout: .seconds(2))
+            let id = try #require(released.requestID)
+            #expect(released.writes > 0)
+            #expect(try await !PlacementTests.exists(onprem, "shop-a"))
+            #expect(try await store.releaseRequest(id)?.state.isFinished == true, "left for the caller to withdraw")
+            // It stops here. Its time is up 1 + 2 + 10 s after the request: the namespace comes back.
+            try await eventually(within: 20, "shop-a comes back") { try await PlacementTests.exists(onprem, "shop-a") }
+            #expect(try await store.releaseRequest(id) == nil)
+            // Forgetting the cluster now is refused (the transaction rolls back).
+            await #expect {
+                try await server.services.world.commit { tx in
+                    try await ClusterReleases.collect(released, in: tx)
+                    try await tx.deleteCluster(cluster.id)
+                    return World.Outcome(result: (), changes: [.clusterDeleted(cluster)], audit: [])
+                }
+            } throws: { error in
+                (error as? APIError)?.status == .serviceUnavailable && "\(error)".contains("retry the delete")
+        }
+        #expect(server.services.world.snapshot.tenant(named: "coke")?.cluster(named: "onprem") != nil)
+        }
+    }
+
+    /// A replica on PostgreSQL that writes to the clusters, with the fixture's clusters and a
+    /// project `shop` whose namespace `shop-a` is in `onprem` (its client, and its record).
+    static func withShopOnAWriter(_ body: @Sendable (TestServer, KubeClient, Cluster) async throws -> Void) async throws {
         let database = try #require(try await TestBackend.postgres.freshDatabaseURL())
         try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
             try await TestServer.with(databaseURL: database, configure: ReplicaTests.quickLease) { server in
@@ -102,29 +121,7 @@ import TestSupport
                 try await QuotaTests.project(server, fixture.tokens["coke-admin"], ["name": "shop", "placements": [["cluster": "onprem", "namespaces": ["shop-a"]]]])
                 let onprem = try PlacementTests.client(sim, "onprem")
                 try await eventually(within: 10, "shop-a in the cluster") { try await PlacementTests.exists(onprem, "shop-a") }
-                let cluster = try #require(server.services.world.snapshot.tenant(named: "coke")?.cluster(named: "onprem"))
-                // A follower's requester, on the same database.
-                let store = server.services.world.store
-                let follower = ClusterReleases(store: store, reconciler: Self.reconciler(leading: false), logger: Logger(label: "releases-test"), handover: .seconds(1))
-                let released = try await follower.release(cluster.id, timeout: .seconds(2))
-                let id = try #require(released.requestID)
-                #expect(released.writes > 0)
-                #expect(try await !PlacementTests.exists(onprem, "shop-a"))
-                #expect(try await store.releaseRequest(id)?.state.isFinished == true, "left for the caller to withdraw")
-                // It stops here. Its time is up 1 + 2 + 10 s after the request: the namespace comes back.
-                try await eventually(within: 20, "shop-a comes back") { try await PlacementTests.exists(onprem, "shop-a") }
-                #expect(try await store.releaseRequest(id) == nil)
-                // Forgetting the cluster now is refused (the transaction rolls back).
-                await #expect {
-                    try await server.services.world.commit { tx in
-                        try await ClusterReleases.collect(released, in: tx)
-                        try await tx.deleteCluster(cluster.id)
-                        return World.Outcome(result: (), changes: [.clusterDeleted(cluster)], audit: [])
-                    }
-                } throws: { error in
-                    (error as? APIError)?.status == .serviceUnavailable && "\(error)".contains("retry the delete")
-                }
-                #expect(server.services.world.snapshot.tenant(named: "coke")?.cluster(named: "onprem") != nil)
+                try await body(server, onprem, try #require(server.services.world.snapshot.tenant(named: "coke")?.cluster(named: "onprem")))
             }
         }
     }
