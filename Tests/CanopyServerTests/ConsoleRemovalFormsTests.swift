@@ -83,6 +83,13 @@ import TestSupport
             let gone = try await !PlacementTests.exists(cloud, "mkt-c")
             #expect(gone, "the cascade deleted the project namespace before the cluster was forgotten")
             #expect(try await browser.send(.GET, "/ui/audit?tenant=coke", cookie: admin).text.contains("<td>cluster.delete</td>"))
+
+            // A cluster that does not answer is removed all the same; the tenant's page says what stays in it.
+            try #require(sim.sim.clusters["onprem"]).makeUnreachable(for: 60)
+            let left = try await browser.send(.POST, "/ui/tenants/coke/clusters/onprem/remove", cookie: admin, form: ["confirm": "onprem"])
+            #expect(left.status == 200 && left.text.contains("id=\"tenant-notice\""), "\(left.status) \(left.text)")
+            #expect(left.text.contains("could not be removed from cluster &#39;onprem&#39;") && left.text.contains("kubectl delete clusterroles,clusterrolebindings"), "\(left.text)")
+            #expect(try await Self.clusters(server, admin).isEmpty)
         }
     }
 

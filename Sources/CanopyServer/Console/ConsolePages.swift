@@ -204,6 +204,8 @@ struct TenantPage {
     let importCluster: ImportClusterForm?
     /// The settings and deletion forms, for the domain's administrators.
     let settings: TenantSettingsForm?
+    /// What a change just made left to do (a cluster removed without its clean-up).
+    var notices: [String] = []
 }
 
 /// The tenant page's cluster import form: the name typed (never the kubeconfig: it holds the

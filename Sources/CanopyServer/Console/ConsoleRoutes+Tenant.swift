@@ -69,21 +69,25 @@ extension ConsoleRoutes {
     }
 
     /// `DELETE …/clusters/{c}` of the API (`?cascade=true` with the box ticked) once the cluster's
-    /// name is typed again; on to the tenant's page.
+    /// name is typed again; on to the tenant's page, which says what stays in the cluster when
+    /// its clean-up failed (the API's `Warning`).
     private func removeCluster(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
         let caller = try Caller(context, services)
         let routes = ClusterRoutes(services: services)
         let (tenant, cluster) = try routes.find(request, context, caller)
         try caller.require(.manageClusters, on: .tenant(tenant.tenant.id), "tenant")
         guard let form = try await ConsolePage.form(ClusterRemovalBody.self, from: request) else { throw APIError.malformed("the form needs confirm") }
-        return try await ConsolePage.submit({
+        var warnings: [String] = []
+        let answer = try await ConsolePage.submit({
             guard form.confirm.trimmed == cluster.name else {
                 throw APIError.invalid("to remove cluster '\(cluster.name)', type its name", field: "confirm")
             }
-            _ = try await routes.remove(cluster, of: tenant, cascade: form.cascade == "true", by: caller)
+            warnings = try await routes.remove(cluster, of: tenant, cascade: form.cascade == "true", by: caller).warnings ?? []
         }, then: "/ui/tenants/\(tenant.tenant.name)") { message, status in
             try clusterPage(caller, tenant: tenant, cluster: cluster, removalError: message, status: status)
         }
+        guard !warnings.isEmpty else { return answer }
+        return try tenantPage(Caller(context, services), tenant: tenant.tenant.name, notices: warnings)
     }
 
     /// `POST /api/v1/tenants` with the first admin; on to the new tenant's page.

@@ -150,7 +150,7 @@ struct ConsoleRoutes {
     /// what was typed.
     func tenantPage(
         _ caller: Caller, tenant name: String, form: NewProjectForm = NewProjectForm(), clusterForm: ImportClusterForm = ImportClusterForm(),
-        settings: TenantSettingsForm? = nil, status: HTTPResponse.Status = .ok
+        settings: TenantSettingsForm? = nil, notices: [String] = [], status: HTTPResponse.Status = .ok
     ) throws -> Response {
         let tenant = try caller.tenant(name)
         let seesInside = caller.allows(.seeInsideTenant, on: .tenant(tenant.tenant.id))
@@ -175,7 +175,8 @@ struct ConsoleRoutes {
             },
             newProject: caller.allows(.manageProjects, on: .tenant(tenant.tenant.id)) ? form : nil,
             importCluster: seesInside && caller.allows(.manageClusters, on: .tenant(tenant.tenant.id)) ? clusterForm : nil,
-            settings: caller.allows(.manageTenants, on: .tenant(tenant.tenant.id)) ? settings ?? TenantSettingsForm(tenant.tenant) : nil
+            settings: caller.allows(.manageTenants, on: .tenant(tenant.tenant.id)) ? settings ?? TenantSettingsForm(tenant.tenant) : nil,
+            notices: notices
         ), status: status)
     }
 

@@ -87,6 +87,7 @@ extension ConsolePage {
             """,
         "tenant": """
             {{> header}}
+            {{#notices}}<p class="error" role="status" id="tenant-notice">{{.}}</p>{{/notices}}
             {{#tenant}}
             <h1>{{displayName}} <code>{{name}}</code></h1>
             <p id="summary">{{mode}} tenant, {{state}}; {{clusterCount}} cluster(s){{^sealed}}, {{projectCount}} project(s), {{userCount}} user(s){{/sealed}}.{{#caps}} Caps: {{summary}}.{{/caps}}</p>
