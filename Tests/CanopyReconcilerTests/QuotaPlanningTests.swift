@@ -115,6 +115,27 @@ import Testing
         #expect(Reconciler.keepingComfortableLimits(limits(["a": 2_000, "b": 2_000]), current: current, trees: [(roomy, [])]) == limits(["a": 2_000, "b": 2_000]))
     }
 
+    /// A resource one project caps (`pods`) and the others' many namespaces leave unbounded: the
+    /// capped project's limits are kept as for any resource, the others' sums saturate (they
+    /// overflowed and trapped with four or more unbounded namespaces).
+    @Test func namespacesNothingBoundsAreCountedAsUnbounded() {
+        let pods = "pods"
+        var projects = [PlanTree.Project(id: "capped", caps: [pods: 20], placements: [
+            PlanTree.Placement(cluster: "c", namespaces: [PlanTree.Namespace(name: "a", used: [pods: 2]), PlanTree.Namespace(name: "b", used: [pods: 1])]),
+        ])]
+        var next: Reconciler.Targets = [cluster: ["a": [cpu: 1_000, pods: 11], "b": [cpu: 1_000, pods: 9]]]
+        var current: Reconciler.Targets = [cluster: ["a": [cpu: 1_000, pods: 10], "b": [cpu: 1_000, pods: 10]]]
+        for index in 0..<10 {
+            projects.append(PlanTree.Project(id: "free-\(index)", placements: [PlanTree.Placement(cluster: "c", namespaces: [PlanTree.Namespace(name: "f\(index)")])]))
+            next[cluster]?["f\(index)"] = [cpu: 1_000]
+            current[cluster]?["f\(index)"] = [cpu: 1_000]
+        }
+        let tree = PlanTree(capacity: ["c": [cpu: 64_000]], projects: projects)
+        let kept = Reconciler.keepingComfortableLimits(next, current: current, trees: [(tree, [])])
+        #expect(kept[cluster]?["a"]?[pods] == 10 && kept[cluster]?["b"]?[pods] == 10)
+        #expect(kept[cluster]?["f3"] == [cpu: 1_000])
+    }
+
     /// A lowered cap, or a new namespace on a full cluster, lowers the kept limits to the plan.
     @Test func keptLimitsNeverPassABoundThePlanKeeps() {
         let lowered = tree(cap: 6_000, [("a", used: 100, demand: 0), ("b", used: 100, demand: 0)])

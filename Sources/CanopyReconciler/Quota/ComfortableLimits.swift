@@ -71,13 +71,18 @@ extension Reconciler {
         var clusterSum: [ClusterID: Int64] = [:], projectSum = Array(repeating: Int64(0), count: tree.projects.count)
         var placementSum: [[Int64]] = tree.projects.map { Array(repeating: 0, count: $0.placements.count) }
         var tenantSum: Int64 = 0
+        // A namespace nothing bounds counts as unbounded: any bound over it is passed whatever
+        // the rest (sums saturate, however many there are).
+        func add(_ sum: inout Int64, _ amount: Int64?) {
+            guard let amount else { return sum = Int64.max }
+            let (total, overflow) = sum.addingReportingOverflow(amount)
+            sum = overflow ? Int64.max : total
+        }
         for entry in entries {
-            // A namespace nothing bounds counts as unbounded: its bounds are passed whatever the rest.
-            let amount = entry.chosen ?? Int64.max / 4
-            clusterSum[entry.cluster, default: 0] += amount
-            projectSum[entry.project] += amount
-            placementSum[entry.project][entry.placement] += amount
-            tenantSum += amount
+            add(&clusterSum[entry.cluster, default: 0], entry.chosen)
+            add(&projectSum[entry.project], entry.chosen)
+            add(&placementSum[entry.project][entry.placement], entry.chosen)
+            add(&tenantSum, entry.chosen)
         }
         let tenantOver = tree.caps[resource].map { tenantSum > $0 } ?? false
         func over(_ entry: Entry) -> Bool {
