@@ -134,6 +134,14 @@ import Testing
         let kept = Reconciler.keepingComfortableLimits(next, current: current, trees: [(tree, [])])
         #expect(kept[cluster]?["a"]?[pods] == 10 && kept[cluster]?["b"]?[pods] == 10)
         #expect(kept[cluster]?["f3"] == [cpu: 1_000])
+        // Limits near Int64's end (edited in a cluster: quantities are clamped to it) do not trap.
+        let huge = Int64.max - 10
+        let edited = Reconciler.keepingComfortableLimits(
+            [cluster: ["a": [cpu: 1_000, pods: huge], "b": [cpu: 1_000, pods: huge]]],
+            current: [cluster: ["a": [cpu: 1_000, pods: Int64.max], "b": [cpu: 1_000, pods: huge - 5]]], trees: [(tree, [])]
+        )
+        #expect(edited[cluster]?["a"]?[pods] == huge, "kept above the plan over the cap of 20: the plan's")
+        #expect(edited[cluster]?["b"]?[pods] == huge - 5, "kept below the plan")
     }
 
     /// A lowered cap, or a new namespace on a full cluster, lowers the kept limits to the plan.

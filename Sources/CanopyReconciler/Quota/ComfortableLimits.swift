@@ -56,9 +56,12 @@ extension Reconciler {
                     var entry = Entry(cluster: cluster, name: namespace.name, project: p, placement: l, planned: planned, chosen: planned, kept: false)
                     if !frozen.contains(cluster), let planned, let held = current[cluster]?[namespace.name]?[resource] {
                         let used = namespace.used[resource] ?? 0, demand = namespace.demand[resource] ?? 0
+                        // Amounts are never negative, so no difference overflows; "half the
+                        // planned room" (2·room ≥ planned − used) is written without a product
+                        // (a limit edited in a cluster can be near Int64's end).
                         let room = held - used
                         let small = abs(planned - held) <= held / smallMoveDivisor
-                        let comfortable = small && room >= 0 && (planned <= held || (room >= demand && 2 * room >= planned - used))
+                        let comfortable = small && room >= 0 && (planned <= held || (room >= demand && room >= planned - held))
                         if comfortable && held != planned { (entry.chosen, entry.kept) = (held, true) }
                     }
                     entries.append(entry)
