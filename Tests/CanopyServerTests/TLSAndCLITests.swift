@@ -78,59 +78,48 @@ extension TLSAndCLITests {
     /// project's placements, then changed by merging with what is there (a concurrent change is
     /// refused, not overwritten); the server's refusals come through; usage and allocation print.
     @Test func theCLISetsCapsAndReservationsAndShowsThePlan() async throws {
-        let directory = try TemporaryDirectory()
-        let home = try TemporaryDirectory()
-        defer { directory.remove(); home.remove() }
-        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
-            try await TestServer.with(tls: true, dataDirectory: directory.path) { server in
-                let fixture = try await Fixture.build(server)
-                try await PlacementTests.importClusters(server, sim, fixture)
-                let cli = CLI(configHome: home.path)
-                let login = try await cli.run(["login", "--server", server.baseURL, "--tenant", "coke", "--username", "boss", "--password", Fixture.password,
-                                               "--certificate-authority", directory.path + "/tls.crt"])
-                #expect(login.status == 0, "\(login.output)")
-                let created = try await cli.run([
-                    "project", "create", "web", "--tenant", "coke", "--cpu", "4", "--memory", "32Gi", "--placement", "onprem=web-dev",
-                    "--reserve", "onprem=cpu:10,memory:10", "--cluster-cap", "onprem=cpu:4,memory:16Gi,pods:20",
-                ])
-                #expect(created.status == 0, "\(created.output)")
-                let unplaced = try await cli.run(["project", "create", "web2", "--tenant", "coke", "--placement", "onprem=web2-dev", "--reserve", "cloud=cpu:10"])
-                #expect(unplaced.status != 0 && unplaced.output.contains("no --placement"), "\(unplaced.output)")
+        try await Self.withClustersAndTheCLI { _, server, fixture, cli in
+            let created = try await cli.run([
+                "project", "create", "web", "--tenant", "coke", "--cpu", "4", "--memory", "32Gi", "--placement", "onprem=web-dev",
+                "--reserve", "onprem=cpu:10,memory:10", "--cluster-cap", "onprem=cpu:4,memory:16Gi,pods:20",
+            ])
+            #expect(created.status == 0, "\(created.output)")
+            let unplaced = try await cli.run(["project", "create", "web2", "--tenant", "coke", "--placement", "onprem=web2-dev", "--reserve", "cloud=cpu:10"])
+            #expect(unplaced.status != 0 && unplaced.output.contains("no --placement"), "\(unplaced.output)")
 
-                let updated = try await cli.run([
-                    "project", "update", "web", "--tenant", "coke", "--cpu", "6", "--cap", "pods=100", "--reserve", "onprem=cpu:15",
-                    "--cluster-cap", "onprem=memory:none,pods:30",
-                ])
-                #expect(updated.status == 0, "\(updated.output)")
-                func project() async throws -> [String: Any] {
-                    try await server.request(.GET, "/api/v1/tenants/coke/projects/web", token: fixture.tokens["coke-admin"]).object
-                }
-                var web = try await project()
-                let caps = web["caps"] as? [String: Any]
-                #expect(caps?["cpu"] as? String == "6" && caps?["memory"] as? String == "32Gi" && (caps?["resources"] as? [String: String]) == ["pods": "100"], "\(web)")
-                let onprem = (web["placements"] as? [[String: Any]])?.first { $0["cluster"] as? String == "onprem" }
-                #expect((onprem?["reservation"] as? [String: Double]) == ["cpuPercent": 15], "\(String(describing: onprem))")
-                let clusterCaps = onprem?["caps"] as? [String: Any]
-                #expect(clusterCaps?["cpu"] as? String == "4" && clusterCaps?["memory"] == nil && (clusterCaps?["resources"] as? [String: String]) == ["pods": "30"], "\(String(describing: onprem))")
-
-                let usage = try await cli.run(["project", "usage", "web", "--tenant", "coke"])
-                #expect(usage.status == 0 && usage.output.contains("RESERVED") && usage.output.contains("onprem") && usage.output.contains("requests.cpu"), "\(usage.output)")
-                let allocation = try await cli.run(["cluster", "allocation", "onprem", "--tenant", "coke"])
-                #expect(allocation.status == 0 && allocation.output.contains("UNRESERVED") && allocation.output.contains("web"), "\(allocation.output)")
-
-                let tooMuch = try await cli.run(["project", "update", "web", "--tenant", "coke", "--reserve", "onprem=cpu:95"])
-                #expect(tooMuch.status != 0 && tooMuch.output.contains("HTTP 422") && tooMuch.output.contains("cap there of 4"), "\(tooMuch.output)")
-                let malformed = try await cli.run(["project", "update", "web", "--tenant", "coke", "--reserve", "onprem=gpu:5"])
-                #expect(malformed.status != 0 && malformed.output.contains("a reservation is of cpu and memory"), "\(malformed.output)")
-                let nothing = try await cli.run(["project", "update", "web", "--tenant", "coke"])
-                #expect(nothing.status != 0 && nothing.output.contains("nothing to change"), "\(nothing.output)")
-                let cleared = try await cli.run(["project", "update", "web", "--tenant", "coke", "--reserve", "onprem=none", "--cpu", "none"])
-                #expect(cleared.status == 0, "\(cleared.output)")
-                web = try await project()
-                let after = (web["placements"] as? [[String: Any]])?.first { $0["cluster"] as? String == "onprem" }
-                #expect(after?["reservation"] == nil && (web["caps"] as? [String: Any])?["cpu"] == nil, "\(web)")
-                #expect((web["caps"] as? [String: Any])?["memory"] as? String == "32Gi", "\(web)")
+            let updated = try await cli.run([
+                "project", "update", "web", "--tenant", "coke", "--cpu", "6", "--cap", "pods=100", "--reserve", "onprem=cpu:15",
+                "--cluster-cap", "onprem=memory:none,pods:30",
+            ])
+            #expect(updated.status == 0, "\(updated.output)")
+            func project() async throws -> [String: Any] {
+                try await server.request(.GET, "/api/v1/tenants/coke/projects/web", token: fixture.tokens["coke-admin"]).object
             }
+            var web = try await project()
+            let caps = web["caps"] as? [String: Any]
+            #expect(caps?["cpu"] as? String == "6" && caps?["memory"] as? String == "32Gi" && (caps?["resources"] as? [String: String]) == ["pods": "100"], "\(web)")
+            let onprem = (web["placements"] as? [[String: Any]])?.first { $0["cluster"] as? String == "onprem" }
+            #expect((onprem?["reservation"] as? [String: Double]) == ["cpuPercent": 15], "\(String(describing: onprem))")
+            let clusterCaps = onprem?["caps"] as? [String: Any]
+            #expect(clusterCaps?["cpu"] as? String == "4" && clusterCaps?["memory"] == nil && (clusterCaps?["resources"] as? [String: String]) == ["pods": "30"], "\(String(describing: onprem))")
+
+            let usage = try await cli.run(["project", "usage", "web", "--tenant", "coke"])
+            #expect(usage.status == 0 && usage.output.contains("RESERVED") && usage.output.contains("onprem") && usage.output.contains("requests.cpu"), "\(usage.output)")
+            let allocation = try await cli.run(["cluster", "allocation", "onprem", "--tenant", "coke"])
+            #expect(allocation.status == 0 && allocation.output.contains("UNRESERVED") && allocation.output.contains("web"), "\(allocation.output)")
+
+            let tooMuch = try await cli.run(["project", "update", "web", "--tenant", "coke", "--reserve", "onprem=cpu:95"])
+            #expect(tooMuch.status != 0 && tooMuch.output.contains("HTTP 422") && tooMuch.output.contains("cap there of 4"), "\(tooMuch.output)")
+            let malformed = try await cli.run(["project", "update", "web", "--tenant", "coke", "--reserve", "onprem=gpu:5"])
+            #expect(malformed.status != 0 && malformed.output.contains("a reservation is of cpu and memory"), "\(malformed.output)")
+            let nothing = try await cli.run(["project", "update", "web", "--tenant", "coke"])
+            #expect(nothing.status != 0 && nothing.output.contains("nothing to change"), "\(nothing.output)")
+            let cleared = try await cli.run(["project", "update", "web", "--tenant", "coke", "--reserve", "onprem=none", "--cpu", "none"])
+            #expect(cleared.status == 0, "\(cleared.output)")
+            web = try await project()
+            let after = (web["placements"] as? [[String: Any]])?.first { $0["cluster"] as? String == "onprem" }
+            #expect(after?["reservation"] == nil && (web["caps"] as? [String: Any])?["cpu"] == nil, "\(web)")
+            #expect((web["caps"] as? [String: Any])?["memory"] as? String == "32Gi", "\(web)")
         }
     }
 }
@@ -253,6 +242,29 @@ extension TLSAndCLITests {
     /// A cluster that does not answer is removed without cascade all the same (it may be gone for
     /// good), and what stays in it is said: a `Warning` header on the API's 204, printed by the CLI.
     @Test func removingAClusterThatDoesNotAnswerSaysWhatStaysInIt() async throws {
+        try await Self.withClustersAndTheCLI { sim, server, fixture, cli in
+            let admin = fixture.tokens["coke-admin"]
+            let onprem = try #require(sim.sim.clusters["onprem"]), cloud = try #require(sim.sim.clusters["cloud"])
+            onprem.makeUnreachable(for: 60)
+            let removed = try await server.request(.DELETE, "/api/v1/tenants/coke/clusters/onprem", token: admin)
+            #expect(removed.status == 204, "\(removed.text)")
+            let warning = removed.headers["Warning"].first ?? ""
+            #expect(warning.hasPrefix("299 - \"Canopy's cluster-wide objects could not be removed from cluster 'onprem'"), "\(warning)")
+            #expect(warning.contains("kubectl delete clusterroles,clusterrolebindings -l canopy.io/managed-by=canopy\""), "\(warning)")
+            #expect(try await server.request(.GET, "/api/v1/tenants/coke/clusters/onprem", token: admin).status == 404)
+
+            cloud.makeUnreachable(for: 60)
+            let deleted = try await cli.run(["cluster", "delete", "cloud", "--tenant", "coke"])
+            #expect(deleted.status == 0 && deleted.output.contains("Warning: Canopy's cluster-wide objects could not be removed from cluster 'cloud'"), "\(deleted.output)")
+            #expect(deleted.output.contains("-l canopy.io/managed-by=canopy\n"), "the header's quotes taken off: \(deleted.output)")
+        }
+    }
+}
+
+extension TLSAndCLITests {
+    /// An HTTPS server with the fixture's clusters (KubeSim), and the CLI signed in there as the
+    /// tenant admin of `coke`.
+    static func withClustersAndTheCLI(_ body: @Sendable (TestKubeSim, TestServer, Fixture, CLI) async throws -> Void) async throws {
         let directory = try TemporaryDirectory()
         let home = try TemporaryDirectory()
         defer { directory.remove(); home.remove() }
@@ -260,24 +272,11 @@ extension TLSAndCLITests {
             try await TestServer.with(tls: true, dataDirectory: directory.path) { server in
                 let fixture = try await Fixture.build(server)
                 try await PlacementTests.importClusters(server, sim, fixture)
-                let admin = fixture.tokens["coke-admin"]
-                let onprem = try #require(sim.sim.clusters["onprem"]), cloud = try #require(sim.sim.clusters["cloud"])
-                onprem.makeUnreachable(for: 60)
-                let removed = try await server.request(.DELETE, "/api/v1/tenants/coke/clusters/onprem", token: admin)
-                #expect(removed.status == 204, "\(removed.text)")
-                let warning = removed.headers["Warning"].first ?? ""
-                #expect(warning.hasPrefix("299 - \"Canopy's cluster-wide objects could not be removed from cluster 'onprem'"), "\(warning)")
-                #expect(warning.contains("kubectl delete clusterroles,clusterrolebindings -l canopy.io/managed-by=canopy\""), "\(warning)")
-                #expect(try await server.request(.GET, "/api/v1/tenants/coke/clusters/onprem", token: admin).status == 404)
-
                 let cli = CLI(configHome: home.path)
                 let login = try await cli.run(["login", "--server", server.baseURL, "--tenant", "coke", "--username", "boss", "--password", Fixture.password,
                                                "--certificate-authority", directory.path + "/tls.crt"])
                 #expect(login.status == 0, "\(login.output)")
-                cloud.makeUnreachable(for: 60)
-                let deleted = try await cli.run(["cluster", "delete", "cloud", "--tenant", "coke"])
-                #expect(deleted.status == 0 && deleted.output.contains("Warning: Canopy's cluster-wide objects could not be removed from cluster 'cloud'"), "\(deleted.output)")
-                #expect(deleted.output.contains("-l canopy.io/managed-by=canopy\n"), "the header's quotes taken off: \(deleted.output)")
+                try await body(sim, server, fixture, cli)
             }
         }
     }
