@@ -261,4 +261,30 @@ struct PlanSums {
         #expect(hard[NamespaceKey(cluster: "c", name: "down")]?[cpu] == 5_000)
         #expect(hard[NamespaceKey(cluster: "d", name: "up")]?[cpu] == 1_000)
     }
+
+    /// A tenant's cluster reports what it likes (its own API server): usage, capacity and limits
+    /// edited there up to Int64's end (quantities are clamped to it) must not stop the planner,
+    /// which serves every tenant. Sums of such amounts overflowed and trapped.
+    @Test func amountsAtInt64sEndDoNotTrap() {
+        let cpu = QuotaResource.cpu, huge = Int64.max - 1
+        let tree = PlanTree(capacity: ["c": [cpu: huge], "d": [cpu: 8_000]], caps: [cpu: huge], projects: [
+            PlanTree.Project(id: "p", caps: [cpu: huge], placements: [
+                PlanTree.Placement(cluster: "c", reservation: [cpu: 100], namespaces: [
+                    PlanTree.Namespace(name: "a", used: [cpu: huge], demand: [cpu: huge]),
+                    PlanTree.Namespace(name: "b", used: [cpu: huge], demand: [cpu: huge]),
+                    PlanTree.Namespace(name: "c", used: [cpu: huge], pinned: [cpu: huge]),
+                ]),
+                PlanTree.Placement(cluster: "d", namespaces: [
+                    PlanTree.Namespace(name: "x", pinned: [cpu: huge]),
+                    PlanTree.Namespace(name: "y", pinned: [cpu: huge]),
+                    PlanTree.Namespace(name: "z", used: [cpu: 1_000]),
+                ]),
+            ]),
+        ])
+        let plan = SharePlanner.plan(tree)
+        // The pinned keep theirs; the others still get a limit, never below zero.
+        #expect(plan.hard[NamespaceKey(cluster: "d", name: "x")]?[cpu] == huge)
+        for name in ["a", "b"] { #expect((plan.hard[NamespaceKey(cluster: "c", name: name)]?[cpu] ?? -1) >= 0) }
+        #expect((plan.hard[NamespaceKey(cluster: "d", name: "z")]?[cpu] ?? -1) >= 0)
+    }
 }

@@ -39,6 +39,13 @@ import Testing
         #expect(try Quantity(parsing: "0.1").milliValue == 100)
         #expect(try Quantity(parsing: "1.5Gi").value == 1_610_612_736)
         #expect(try Quantity(parsing: "10").percent(33).canonical == "3300m")
+        // The largest amounts a parse admits (a cluster may report them) sum and scale without
+        // trapping: held at the end of the range.
+        let huge = try Quantity(parsing: "170000000000000000000000000000")
+        #expect((huge + huge).nanos == .max && (huge * 3).nanos == .max)
+        #expect((Quantity.zero - huge - huge).nanos == .min && (huge * -3).nanos == .min)
+        #expect(huge.percent(50) < huge && huge.percent(50) > .zero)
+        #expect(!(huge + huge).canonical.isEmpty && !(Quantity.zero - huge - huge).canonical.isEmpty)
     }
 
     @Test func travelsAsAString() throws {

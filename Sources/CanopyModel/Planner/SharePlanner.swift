@@ -90,7 +90,9 @@ struct Layout {
         func fill(_ row: inout [Int64], _ map: [String: Int64]) {
             let start = row.count - resources.count
             for (name, value) in map {
-                if let r = resources.firstIndex(of: name) { row[start + r] = max(0, value) }
+                // Int64's end means "unbounded" to the planner: a figure clamped there by a
+                // cluster reporting a huge amount is the largest bounded one instead.
+                if let r = resources.firstIndex(of: name) { row[start + r] = min(max(0, value), Amount.unbounded - 1) }
             }
         }
         clusters = Set(tree.projects.flatMap { $0.placements.map(\.cluster) }).union(tree.capacity.keys).sorted()
@@ -148,12 +150,14 @@ enum Amount {
     static let unbounded = Int64.max
 
     static func minus(_ value: Int64, _ amount: Int64) -> Int64 {
-        value == unbounded ? unbounded : value - amount
+        value == unbounded ? unbounded : value.addingSaturating(-max(amount, -Int64.max))
     }
 
+    /// Unbounded when either is; a sum past the range is the largest bounded amount (a sum of
+    /// huge amounts a cluster reported is still a bound).
     static func plus(_ value: Int64, _ amount: Int64) -> Int64 {
-        let (sum, overflow) = value.addingReportingOverflow(amount)
-        return overflow || value == unbounded || amount == unbounded ? unbounded : sum
+        guard value != unbounded, amount != unbounded else { return unbounded }
+        return min(value.addingSaturating(amount), unbounded - 1)
     }
 
     /// An equal part of `value` for each of `count` (unbounded stays unbounded), rounded down.
@@ -211,18 +215,21 @@ private struct ResourcePlan {
             let placement = tree.projects[p].placements[l]
             let capacity = clusterRoom[layout.slotCluster[s]]
             let percent = min(100, max(0, placement.reservation.isEmpty ? 0 : placement.reservation[resource] ?? 0))
-            let held = capacity == Amount.unbounded || !percent.isFinite ? 0 : Int64((Double(capacity) * percent / 100).rounded(.down))
+            let share = (Double(capacity) * percent / 100).rounded(.down)
+            // A capacity near Int64's end (a cluster reporting a huge one) rounds past it as a Double.
+            let held = capacity == Amount.unbounded || !percent.isFinite ? 0 : share >= 0x1p63 ? Amount.unbounded - 1 : Int64(share)
             cap.append(placement.caps.isEmpty ? Amount.unbounded : placement.caps[resource] ?? Amount.unbounded)
             reserved.append(min(held, capacity))
             var slotPinned: Int64 = 0, slotUsed: Int64 = 0, slotDemand: Int64 = 0, allPinned = true
             for n in layout.slotNamespaceStart[s]..<layout.slotNamespaceEnd[s] {
+                // Held below Int64's end (unbounded): a cluster may report amounts up to it.
                 if let fixed = namespacePinned[n] {
-                    slotPinned += fixed
-                    slotUsed += fixed
+                    slotPinned = Amount.plus(slotPinned, fixed)
+                    slotUsed = Amount.plus(slotUsed, fixed)
                 } else {
                     allPinned = false
-                    slotUsed += namespaceUsed[n]
-                    slotDemand += namespaceDemand[n]
+                    slotUsed = Amount.plus(slotUsed, namespaceUsed[n])
+                    slotDemand = Amount.plus(slotDemand, namespaceDemand[n])
                 }
             }
             pinned.append(slotPinned)
@@ -345,4 +352,15 @@ private struct ResourcePlan {
         }
     }
 
+}
+
+extension Int64 {
+    /// `self + other`, held at the ends of the range instead of overflowing (which stops the
+    /// process): what a cluster reports — usage, capacity, limits edited there — can be anything
+    /// up to Int64's end once clamped, and a tenant's cluster must not stop the plane that serves
+    /// every tenant.
+    public func addingSaturating(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
+    }
 }

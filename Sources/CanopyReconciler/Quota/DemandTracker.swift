@@ -49,18 +49,18 @@ struct DemandTracker {
     }
 
     /// Per resource: growth within the window (latest usage minus the lowest) plus the refused
-    /// requests within it.
+    /// requests within it (sums saturate: a cluster's refusals name what amounts it likes).
     func demand(of namespace: String, on cluster: ClusterID, at now: ContinuousClock.Instant) -> [String: Int64] {
         let key = Key(cluster: cluster, namespace: namespace)
         var result: [String: Int64] = [:]
         for (resource, samples) in usage[key] ?? [:] {
             guard let latest = samples.last else { continue }
             let lowest = samples.filter { now - $0.at <= Self.window }.map(\.amount).min() ?? latest.amount
-            if latest.amount > lowest { result[resource, default: 0] += latest.amount - lowest }
+            if latest.amount > lowest { result[resource] = (result[resource] ?? 0).addingSaturating(latest.amount - lowest) }
         }
         for (resource, samples) in refusals[key] ?? [:] {
-            let refused = samples.filter { now - $0.at <= Self.window }.reduce(Int64(0)) { $0 + $1.amount }
-            if refused > 0 { result[resource, default: 0] += refused }
+            let refused = samples.filter { now - $0.at <= Self.window }.reduce(Int64(0)) { $0.addingSaturating($1.amount) }
+            if refused > 0 { result[resource] = (result[resource] ?? 0).addingSaturating(refused) }
         }
         return result
     }

@@ -110,14 +110,14 @@ struct QuotaRoutes {
                 // on the one before it, and the view should not lag behind the namespaces' rows.
                 let used = placement.namespaces.reduce(Int64(0)) { sum, namespace in
                     let seen = state?.observed[clusterID]?[namespace.name]?.used[resource]
-                    return sum + (seen.map { PlanUnits.amount($0, resource, roundingUp: true) } ?? namespace.used[resource] ?? 0)
+                    return sum.addingSaturating(seen.map { PlanUnits.amount($0, resource, roundingUp: true) } ?? namespace.used[resource] ?? 0)
                 }
                 resources[resource] = Figures(
                     cap: text(placement.caps[resource], resource), reserved: text(state?.plan.reserved[key]?[resource], resource),
                     planned: text(hard, resource), used: text(used, resource)
                 )
-                plannedTotal[resource, default: 0] += hard
-                usedTotal[resource, default: 0] += used
+                plannedTotal[resource, default: 0] = (plannedTotal[resource] ?? 0).addingSaturating(hard)
+                usedTotal[resource, default: 0] = (usedTotal[resource] ?? 0).addingSaturating(used)
             }
             let settings = project.placements[clusterID]
             clusters.append(ClusterUsage(cluster: cluster.name, reservation: settings?.reservation, caps: settings?.caps, resources: resources, namespaces: namespaces))
@@ -129,6 +129,8 @@ struct QuotaRoutes {
         return ProjectUsageView(project: project.name, planned: planned != nil, caps: project.caps, resources: totals, clusters: clusters)
     }
 
+    // Sums saturate: a tenant's cluster reports what it likes, up to Int64's end.
+
     /// A tenant's totals over its clusters, as the share planner last saw them: allocatable
     /// capacity, and what its project namespaces use. `nil` before its first plan (or with no
     /// clusters).
@@ -136,11 +138,11 @@ struct QuotaRoutes {
         guard let state = services.reconciler.quotaState(of: tenant.tenant.id) else { return nil }
         var capacity: [String: Int64] = [:], used: [String: Int64] = [:]
         for resources in state.tree.capacity.values {
-            for (resource, amount) in resources { capacity[resource, default: 0] += amount }
+            for (resource, amount) in resources { capacity[resource] = (capacity[resource] ?? 0).addingSaturating(amount) }
         }
         for placement in state.tree.projects.flatMap(\.placements) {
             for namespace in placement.namespaces {
-                for (resource, amount) in namespace.used { used[resource, default: 0] += amount }
+                for (resource, amount) in namespace.used { used[resource] = (used[resource] ?? 0).addingSaturating(amount) }
             }
         }
         return (
@@ -161,10 +163,10 @@ struct QuotaRoutes {
             var figures: [String: Figures] = [:]
             for (resource, hard) in state?.plan.placementHard[key]?.dictionary ?? [:] {
                 let held = state?.plan.reserved[key]?[resource] ?? 0
-                reserved[resource, default: 0] += held
+                reserved[resource] = (reserved[resource] ?? 0).addingSaturating(held)
                 figures[resource] = Figures(
                     cap: text(placement.caps[resource], resource), reserved: text(held, resource), planned: text(hard, resource),
-                    used: text(placement.namespaces.reduce(Int64(0)) { $0 + ($1.used[resource] ?? 0) }, resource)
+                    used: text(placement.namespaces.reduce(Int64(0)) { $0.addingSaturating($1.used[resource] ?? 0) }, resource)
                 )
             }
             projects.append(ProjectAllocation(project: named.name, reservation: named.placements[cluster.id]?.reservation, resources: figures))

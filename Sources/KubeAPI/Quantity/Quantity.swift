@@ -55,24 +55,31 @@ public struct Quantity: Sendable, Hashable, Comparable, CustomStringConvertible 
     public func hash(into hasher: inout Hasher) { hasher.combine(nanos) }
     public static func < (lhs: Quantity, rhs: Quantity) -> Bool { lhs.nanos < rhs.nanos }
 
+    // Arithmetic saturates at Int128's ends rather than overflow (which stops the process):
+    // quantities come from clusters, which may report any amount a parse admits (two nodes of
+    // ~1.7e29 units each overflowed a sum of their allocatable).
+
     /// Sums keep the left operand's format, as the API server's `Add` does.
     public static func + (lhs: Quantity, rhs: Quantity) -> Quantity {
-        Quantity(nanos: lhs.nanos + rhs.nanos, format: lhs.isZero ? rhs.format : lhs.format)
+        let (sum, overflow) = lhs.nanos.addingReportingOverflow(rhs.nanos)
+        return Quantity(nanos: overflow ? (rhs.nanos > 0 ? .max : .min) : sum, format: lhs.isZero ? rhs.format : lhs.format)
     }
 
     public static func - (lhs: Quantity, rhs: Quantity) -> Quantity {
-        Quantity(nanos: lhs.nanos - rhs.nanos, format: lhs.isZero ? rhs.format : lhs.format)
+        let (difference, overflow) = lhs.nanos.subtractingReportingOverflow(rhs.nanos)
+        return Quantity(nanos: overflow ? (rhs.nanos < 0 ? .max : .min) : difference, format: lhs.isZero ? rhs.format : lhs.format)
     }
 
     /// The amount times a whole number.
     public static func * (lhs: Quantity, rhs: Int) -> Quantity {
-        Quantity(nanos: lhs.nanos * Int128(rhs), format: lhs.format)
+        let (product, overflow) = lhs.nanos.multipliedReportingOverflow(by: Int128(rhs))
+        return Quantity(nanos: overflow ? ((lhs.nanos < 0) == (rhs < 0) ? .max : .min) : product, format: lhs.format)
     }
 
     /// `percent` per cent of the amount, rounded down to a thousandth of a unit (so that shares
     /// computed from a capacity never sum past it).
     public func percent(_ percent: Int) -> Quantity {
-        let exact = nanos * Int128(percent) / 100
+        let exact = nanos / 100 * Int128(percent) + nanos % 100 * Int128(percent) / 100
         return Quantity(nanos: exact - exact % 1_000_000, format: format)
     }
 
