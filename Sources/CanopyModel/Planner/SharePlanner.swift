@@ -150,7 +150,7 @@ enum Amount {
     static let unbounded = Int64.max
 
     static func minus(_ value: Int64, _ amount: Int64) -> Int64 {
-        value == unbounded ? unbounded : value.addingSaturating(-max(amount, -Int64.max))
+        value == unbounded ? unbounded : value.subtractingSaturating(amount)
     }
 
     /// Unbounded when either is; a sum past the range is the largest bounded amount (a sum of
@@ -362,5 +362,11 @@ extension Int64 {
     public func addingSaturating(_ other: Int64) -> Int64 {
         let (sum, overflow) = addingReportingOverflow(other)
         return overflow ? (other > 0 ? .max : .min) : sum
+    }
+
+    /// `self - other`, held at the ends of the range instead of overflowing.
+    public func subtractingSaturating(_ other: Int64) -> Int64 {
+        let (difference, overflow) = subtractingReportingOverflow(other)
+        return overflow ? (other < 0 ? .max : .min) : difference
     }
 }

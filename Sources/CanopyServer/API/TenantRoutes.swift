@@ -98,14 +98,19 @@ struct TenantRoutes {
             }
             return await group.reduce(into: []) { $0.append($1) }
         }
-        let released = outcomes.compactMap { try? $0.1.get() }
-        guard let (cluster, failure) = outcomes.first(where: { (try? $0.1.get()) == nil }) else { return released }
+        var released: [ClusterReleases.Released] = [], failure: (cluster: Cluster, error: any Error)?
+        for (cluster, outcome) in outcomes {
+            switch outcome {
+            case .success(let done): released.append(done)
+            case .failure(let error): failure = failure ?? (cluster, error)
+            }
+        }
+        guard let (cluster, error) = failure else { return released }
         for cluster in released { await services.releases.undo(cluster) }
-        var reason: String?
-        if case .failure(let error) = failure { reason = (error as? KubeError)?.message ?? "\(error)" }
+        let reason = (error as? KubeError)?.message ?? "\(error)"
         throw APIError(
             .serviceUnavailable, code: "unavailable",
-            message: "Canopy's objects could not be removed from cluster '\(cluster.name)': \(reason ?? "unknown error"). "
+            message: "Canopy's objects could not be removed from cluster '\(cluster.name)': \(reason). "
                 + "Nothing was deleted; retry the delete with ?cascade=true once the cluster answers"
         )
     }
