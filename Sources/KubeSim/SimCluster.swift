@@ -133,8 +133,11 @@ public final class SimCluster: Sendable {
         return object
     }
 
-    /// One page of a list: objects sorted by namespace and name, `limit` at most, resuming after
-    /// the key in `continue`.
+    /// One page of a list: objects sorted by namespace and name, `limit` at most, resuming at the
+    /// key in `continue`. Tokens are a real API server's: base64url of `{"v": "meta.k8s.io/v1",
+    /// "rv": N, "start": K}`, K relative to the list's scope (`<name>\0` in one namespace,
+    /// `<namespace>/<name>\0` across namespaces), so a token read in one namespace and sent to
+    /// another resumes there at the same name, as etcd's key ranges do.
     public func list(
         _ type: ResourceType, namespace: String?, labelSelector: LabelSelector = LabelSelector(),
         fieldSelector: FieldSelector = FieldSelector(), limit: Int? = nil, continue token: String? = nil
@@ -143,22 +146,22 @@ public final class SimCluster: Sendable {
             if type == Self.serviceAccounts { Self.createDueAccounts(&state, delay: serviceAccountDelay, now: clock()) }
             return (state.objects[type] ?? [:], state.revision)
         }
-        let after = try token.map { token throws(Status) -> String in
-            guard let data = Data(base64Encoded: token), let key = String(data: data, encoding: .utf8) else {
-                throw Status(code: 400, reason: "BadRequest", message: "continue key is not valid")
-            }
-            return key
-        }
+        let scope = namespace.map { "\($0)/" } ?? "/"
+        let start = try token.map { token throws(Status) in try ContinueToken(decoding: token).start }
         let matching = all
-            .filter { key, object in
-                (namespace == nil || key.hasPrefix("\(namespace!)/")) && (after == nil || key > after!)
-                    && labelSelector.matches(object[path: "metadata.labels"]?.stringMap ?? [:])
-                    && fieldSelector.matches { object[path: $0]?.stringValue }
+            .compactMap { key, object -> (key: String, value: JSON)? in
+                // Across namespaces a namespaced object's key is "ns/name"; a cluster-scoped one's "/name".
+                let relative = key.hasPrefix(scope) ? String(key.dropFirst(scope.count)) : namespace == nil ? key : nil
+                guard let relative, start == nil || relative >= start!,
+                      labelSelector.matches(object[path: "metadata.labels"]?.stringMap ?? [:]),
+                      fieldSelector.matches({ object[path: $0]?.stringValue })
+                else { return nil }
+                return (relative, object)
             }
             .sorted { $0.key < $1.key }
         guard let limit, limit > 0, matching.count > limit else { return (matching.map(\.value), revision, nil) }
         let page = matching.prefix(limit)
-        return (page.map(\.value), revision, Data(page.last!.key.utf8).base64EncodedString())
+        return (page.map(\.value), revision, ContinueToken(revision: revision, start: page.last!.key + "\u{0}").encoded)
     }
 
     // MARK: Writes

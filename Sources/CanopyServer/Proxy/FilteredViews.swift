@@ -14,18 +14,23 @@ struct NamespaceListFilter {
     let allowed: Set<String>
     let deadline: TimeAmount
 
-    func respond(pathAndQuery: String, headers: HTTPHeaders, isWatch: Bool, clientGone: ClientGone?) async throws -> Response {
-        let response = try await client.forward(.GET, pathAndQuery: pathAndQuery, headers: headers, body: nil, impersonation: nil, timeout: deadline)
+    func respond(path: String, query: String, headers: HTTPHeaders, isWatch: Bool, clientGone: ClientGone?) async throws -> Response {
+        // A list is read whole and paged here: the cluster's pages would hold other projects'
+        // namespaces, and its continue tokens name them.
+        let paging = isWatch ? nil : try ListPaging(query: query)
+        let response = try await client.forward(
+            .GET, pathAndQuery: path + (paging?.rest ?? query), headers: headers, body: nil, impersonation: nil, timeout: deadline
+        )
         guard response.status == .ok else { return try await KubeProxy.streamed(response, client: client, waitForFirstBytes: true) }
         let contentType = response.headers.first(name: "Content-Type") ?? "application/json"
         guard contentType.hasPrefix("application/json") else {
             // Only JSON can be filtered; anything else would show other projects' namespaces.
             throw ProxyStatus(406, "NotAcceptable", "only JSON answers are available for namespace lists through Canopy")
         }
-        if !isWatch {
+        if let paging {
             let data = Data(try await response.body.collect(upTo: 64 << 20).readableBytesView)
             let list = try JSONDecoder().decode(JSON.self, from: data)
-            return Self.json(Self.filter(list, allowed: allowed) ?? list, status: 200)
+            return Self.json(paging.page(ofNamespaces: Self.filter(list, allowed: allowed) ?? list), status: 200)
         }
         let allowed = allowed
         let body = UpstreamBody(response, client: client)
@@ -77,12 +82,14 @@ struct FanOut {
 
     func respond(target: KubePath, query: String, namespaces: [String], headers: HTTPHeaders) async throws -> Response {
         guard let (root, resource) = target.clusterWideResource else { throw ProxyStatus.notFound }
+        let paging = try ListPaging(query: query)
+        let asked = paging.remaining(of: namespaces)
         let answers = try await withThrowingTaskGroup(of: (Int, UInt, Data).self) { group in
-            for (index, namespace) in namespaces.enumerated() {
+            for (index, namespace) in asked.enumerated() {
                 group.addTask {
                     let response = try await client.forward(
-                        .GET, pathAndQuery: "\(root)/namespaces/\(namespace)/\(resource)\(query)", headers: headers, body: nil,
-                        impersonation: impersonation, timeout: .seconds(60)
+                        .GET, pathAndQuery: "\(root)/namespaces/\(namespace)/\(resource)\(paging.query(for: namespace))", headers: headers,
+                        body: nil, impersonation: impersonation, timeout: .seconds(60)
                     )
                     return (index, response.status.code, Data(try await response.body.collect(upTo: 64 << 20).readableBytesView))
                 }
@@ -92,25 +99,23 @@ struct FanOut {
         if let refused = answers.first(where: { $0.1 != 200 }) {
             return Response(status: .init(code: Int(refused.1)), headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: refused.2)))
         }
-        var merged: JSON?
-        for (_, _, data) in answers {
-            let part = try JSONDecoder().decode(JSON.self, from: data)
-            guard var sum = merged else {
-                merged = part
-                continue
-            }
+        let parts = try answers.map { (asked[$0.0], try JSONDecoder().decode(JSON.self, from: $0.2)) }
+        let (taken, next) = paging.page(parts)
+        var merged = taken.first ?? .object(["kind": .string("List"), "apiVersion": .string("v1"), "items": .array([])])
+        for part in taken.dropFirst() {
             for key in ["rows", "items"] {
-                if let more = part[key]?.arrayValue { sum[key] = .array((sum[key]?.arrayValue ?? []) + more) }
+                if let more = part[key]?.arrayValue { merged[key] = .array((merged[key]?.arrayValue ?? []) + more) }
             }
-            merged = sum
         }
         // A watch resumes from the merged list's resourceVersion: the oldest of the parts' (a
         // cluster's resourceVersions are one counter across namespaces), so that no namespace
         // misses an event; a part listed later may see one again. Without numbers, none.
-        let versions = answers.map { (try? JSONDecoder().decode(JSON.self, from: $0.2))?[path: "metadata.resourceVersion"]?.stringValue }
+        let versions = taken.map { $0[path: "metadata.resourceVersion"]?.stringValue }
         let numbers = versions.compactMap { $0.flatMap { Int64($0) } }
-        merged?[path: "metadata.resourceVersion"] = .string(numbers.count == versions.count ? numbers.min().map(String.init) ?? "" : "")
-        return NamespaceListFilter.json(merged ?? .object(["kind": .string("List"), "apiVersion": .string("v1"), "items": .array([])]), status: 200)
+        merged[path: "metadata.resourceVersion"] = .string(numbers.count == versions.count ? numbers.min().map(String.init) ?? "" : "")
+        merged[path: "metadata.remainingItemCount"] = nil
+        merged[path: "metadata.continue"] = next.map(JSON.string)
+        return NamespaceListFilter.json(merged, status: 200)
     }
 
     /// The watch on each namespace, merged: events as they come from any of them; bookmarks are

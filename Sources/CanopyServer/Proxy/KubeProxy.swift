@@ -85,7 +85,7 @@ struct KubeProxy: Sendable {
         if request.method == .get, !access.isAdmin {
             if target.isNamespaceCollection {
                 return try await NamespaceListFilter(client: client, allowed: access.namespaces, deadline: clients.deadline)
-                    .respond(pathAndQuery: path + query, headers: headers, isWatch: isWatch, clientGone: clientGone)
+                    .respond(path: path, query: query, headers: headers, isWatch: isWatch, clientGone: clientGone)
             }
             if target.isClusterWideList {
                 let fanOut = FanOut(client: client, impersonation: impersonation, deadline: clients.deadline)

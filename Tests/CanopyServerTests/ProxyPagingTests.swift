@@ -1,0 +1,80 @@
+import Foundation
+import KubeAPI
+import KubeSim
+import Testing
+import TestSupport
+
+/// Pages of the lists the proxy puts together (`kubectl get` asks for 500 at a time): a project
+/// user's namespaces and `get pods -A` across their namespaces, each item once, and continue
+/// tokens that name no namespace the caller may not see.
+@Suite struct ProxyPagingTests {
+    @Test func pagedListsAcrossTheCallersNamespacesHoldEachItemOnce() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(tls: true) { server in
+                let fixture = try await ProxyTests.setUp(server, sim)
+                let admin = fixture.tokens["coke-admin"]
+                try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/projects/marketing/namespaces", token: admin, json: ["cluster": "onprem", "name": "mkt-qa"]), 201)
+                try await eventually(within: 60, "mkt-qa ready") {
+                    let project = try await server.request(.GET, "/api/v1/tenants/coke/projects/marketing", token: admin)
+                    let namespaces = project.object["namespaces"] as? [[String: Any]] ?? []
+                    return namespaces.contains { $0["name"] as? String == "mkt-qa" && ($0["status"] as? [String: Any])?["state"] as? String == "Ready" }
+                }
+                let cluster = try PlacementTests.client(sim, "onprem")
+                let pods = [("mkt-dev", ["a0", "a1", "a2", "a3", "a4"]), ("mkt-qa", ["b0", "b1", "b2"]), ("sales-dev", ["theirs"])]
+                for (namespace, names) in pods {
+                    for name in names { _ = try await cluster.create(ProxyTests.pod(name, namespace)) }
+                }
+                let mine = ["a0", "a1", "a2", "a3", "a4", "b0", "b1", "b2"].map { "pod/\($0)" }
+
+                let member = try await ProxyTests.kubectl(server, token: fixture.tokens["coke-pm"], query: "style=token&project=marketing")
+                defer { member.remove() }
+                _ = try await member.run("config", "use-context", "marketing@onprem")
+                // Pages ending inside a namespace, at its end, and before one that would pass the limit.
+                for size in ["1", "2", "3", "500"] {
+                    let names = try await member.run("get", "pods", "-A", "--chunk-size=\(size)", "-o", "name")
+                    #expect(names.status == 0 && names.output.split(separator: "\n").map(String.init) == mine, "chunk \(size): \(names.output)")
+                }
+                let table = try await member.run("get", "pods", "-A", "--chunk-size=2")
+                let rows = table.output.split(separator: "\n").dropFirst().compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first }
+                #expect(rows.map { "pod/\($0)" } == mine, "\(table.output)")
+                let namespaces = try await member.run("get", "namespaces", "--chunk-size=1", "-o", "name")
+                #expect(namespaces.output.split(separator: "\n") == ["namespace/mkt-dev", "namespace/mkt-qa"], "\(namespaces.output)")
+
+                // The tokens are Canopy's: they name only the caller's own namespaces.
+                let token = fixture.tokens["coke-pm"]
+                var seen: [String] = [], tokens: [String] = [], next: String? = ""
+                while let current = next {
+                    let page = try await server.request(.GET, "/k8s/clusters/coke/onprem/api/v1/namespaces?limit=1" + (current.isEmpty ? "" : "&continue=\(current)"), token: token)
+                    #expect(page.status == 200, "\(page.text)")
+                    seen += page.items.compactMap { ($0["metadata"] as? [String: Any])?["name"] as? String }
+                    next = (page.object["metadata"] as? [String: Any])?["continue"] as? String
+                    if let next { tokens.append(next) }
+                    if seen.count > 5 { break }
+                }
+                #expect(seen == ["mkt-dev", "mkt-qa"])
+                for token in tokens {
+                    let text = String(decoding: Base64URL.decode(token) ?? Data(), as: UTF8.self)
+                    #expect(text.contains("mkt-") && !text.contains("sales") && !text.contains("kube-") && !text.contains("default"), "\(text)")
+                }
+                var podTokens: [String] = []
+                next = ""
+                while let current = next, podTokens.count < 20 {
+                    let page = try await server.request(.GET, "/k8s/clusters/coke/onprem/api/v1/pods?limit=3" + (current.isEmpty ? "" : "&continue=\(current)"), token: token)
+                    #expect(page.status == 200 && page.items.count <= 3, "\(page.text)")
+                    next = (page.object["metadata"] as? [String: Any])?["continue"] as? String
+                    if let next { podTokens.append(next) }
+                }
+                #expect(!podTokens.isEmpty && podTokens.count < 20)
+                for token in podTokens {
+                    let text = String(decoding: Base64URL.decode(token) ?? Data(), as: UTF8.self)
+                    #expect(text.contains("\"start\":\"mkt-") && !text.contains("sales"), "\(text)")
+                }
+                // A token Canopy did not write is refused as a cluster refuses one.
+                for path in ["pods?limit=2&continue=bm90IG91cnM", "namespaces?limit=1&continue=%%%"] {
+                    let refused = try await server.request(.GET, "/k8s/clusters/coke/onprem/api/v1/\(path)", token: token)
+                    #expect(refused.status == 400 && refused.object["reason"] as? String == "BadRequest", "\(path): \(refused.text)")
+                }
+            }
+        }
+    }
+}
