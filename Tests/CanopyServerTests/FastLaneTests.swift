@@ -338,9 +338,9 @@ import TestSupport
         #expect(KubePath("/api/v1/namespaces/web").namespaceOfObject == nil)
         #expect(KubePath("/api/v1/namespaces/web/pods/p").namespaceOfObject == "web")
         #expect(KubePath("/api/v1/namespaces/").isNamespaceCollection && KubePath("//api//v1/namespaces").isNamespaceCollection)
-        #expect(KubePath("/api/v1/pods").isClusterWideList && KubePath("//apis/apps/v1/deployments/").isClusterWideList)
-        #expect(!KubePath("/apis/rbac.authorization.k8s.io/v1/clusterroles").isClusterWideList && !KubePath("/api/v1/nodes").isClusterWideList)
-        #expect(!KubePath("/api/v1/namespaces/web/pods").isClusterWideList && !KubePath("/").isClusterWideList)
+        #expect(KubePath("/api/v1/pods").clusterWideResource! == ("/api/v1", "pods"))
+        #expect(KubePath("//apis/apps/v1/deployments/").clusterWideResource! == ("/apis/apps/v1", "deployments"))
+        #expect(KubePath("/api/v1/namespaces/web/pods").clusterWideResource == nil && KubePath("/").clusterWideResource == nil)
     }
 
     /// A client that leaves in the middle of a long answer: the lane ends the cluster's side of

@@ -87,7 +87,8 @@ struct KubeProxy: Sendable {
                 return try await NamespaceListFilter(client: client, allowed: access.namespaces, deadline: clients.deadline)
                     .respond(path: path, query: query, headers: headers, isWatch: isWatch, clientGone: clientGone)
             }
-            if target.isClusterWideList {
+            if let (root, resource) = target.clusterWideResource,
+               await clients.scopes.isNamespaced(resource, root: root, cluster: cluster, client: client) {
                 let fanOut = FanOut(client: client, impersonation: impersonation, deadline: clients.deadline)
                 return if let clientGone {
                     try await fanOut.respondWatch(target: target, query: query, namespaces: access.namespaces.sorted(), headers: headers, clientGone: clientGone)
@@ -262,34 +263,10 @@ struct KubePath: Sendable {
         return nil
     }
 
-    /// A cluster-wide list of a namespaced resource: what `kubectl get pods -A` asks for.
-    var isClusterWideList: Bool {
-        let resource = if segments.count == 3, segments[0] == "api" {
-            segments[2]
-        } else if segments.count == 4, segments[0] == "apis" {
-            segments[3]
-        } else {
-            Substring?.none
-        }
-        guard let resource else { return false }
-        return !Self.clusterScoped.contains(String(resource))
-    }
-
     func isWatch(_ uri: HummingbirdCore.URI) -> Bool {
         let value = uri.queryParameters["watch"].map(String.init) ?? ""
         return value == "true" || value == "1"
     }
-
-    /// Resources that live at cluster scope; every other collection path at cluster scope is a
-    /// namespaced resource listed across namespaces.
-    static let clusterScoped: Set<String> = [
-        "namespaces", "nodes", "persistentvolumes", "componentstatuses", "clusterroles", "clusterrolebindings", "storageclasses",
-        "customresourcedefinitions", "apiservices", "certificatesigningrequests", "mutatingwebhookconfigurations",
-        "validatingwebhookconfigurations", "validatingadmissionpolicies", "validatingadmissionpolicybindings", "priorityclasses",
-        "runtimeclasses", "csidrivers", "csinodes", "volumeattachments", "ingressclasses", "selfsubjectaccessreviews",
-        "subjectaccessreviews", "tokenreviews", "selfsubjectrulesreviews", "selfsubjectreviews", "flowschemas",
-        "prioritylevelconfigurations", "ipaddresses", "servicecidrs",
-    ]
 }
 
 /// A Kubernetes `Status` answer from the proxy itself.
@@ -360,6 +337,8 @@ public final class ProxyClients: Sendable {
     let targets: UpstreamTargets
     /// Whether the fast lane offers HTTP/2 to clusters (`ServerConfiguration.clusterHTTP2`).
     let http2: Bool
+    /// Which resources each cluster serves namespaced (for lists across namespaces).
+    let scopes = ResourceScopes()
 
     init(clients: ClusterClients, deadline: Duration = .seconds(2 * 3600), http2: Bool = false, logger: Logger = Logger(label: "canopy.proxy")) {
         self.clients = clients

@@ -67,7 +67,8 @@ struct ProxyFastLane: Service {
         guard !tenantName.isEmpty, !clusterName.isEmpty, !bytes[clusterEnd...].contains(UInt8(ascii: "%")), !Self.occurs(Self.dotSegment, in: path.utf8)
         else { return nil }
         let target = KubePath(String(path))
-        guard !target.isNamespaceCollection, !target.isClusterWideList else { return nil }
+        // Collections at cluster scope go the usual way: some are filtered or gathered per caller.
+        guard !target.isNamespaceCollection, target.clusterWideResource == nil else { return nil }
 
         guard let token = KubeProxy.bearerToken(head.headers.first(name: "authorization")),
               let identity = services.authenticator.cachedIdentity(forToken: token)

@@ -4,10 +4,45 @@ import KubeSim
 import Testing
 import TestSupport
 
-/// Pages of the lists the proxy puts together (`kubectl get` asks for 500 at a time): a project
-/// user's namespaces and `get pods -A` across their namespaces, each item once, and continue
-/// tokens that name no namespace the caller may not see.
-@Suite struct ProxyPagingTests {
+/// Lists at cluster scope through the proxy for project users: which are gathered from their
+/// namespaces, and pages of those the proxy puts together.
+@Suite struct ProxyListsTests {
+    /// A resource the cluster serves at cluster scope is the cluster's to answer, whether or not
+    /// Canopy has heard of it (custom resources, newer built-ins): not gathered from namespaces.
+    @Test func clusterScopedResourcesAreTheClustersToAnswer() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(tls: true) { server in
+                let fixture = try await ProxyTests.setUp(server, sim)
+                let cluster = try #require(sim.sim.clusters["onprem"])
+                let deviceClasses = try #require(ResourceType.find(group: "resource.k8s.io", version: "v1", resource: "deviceclasses"))
+                try cluster.create(deviceClasses, namespace: nil, object: .object(["metadata": .object(["name": .string("gpu")])]))
+                let member = try await ProxyTests.kubectl(server, token: fixture.tokens["coke-pm"], query: "style=token&project=marketing")
+                defer { member.remove() }
+                _ = try await member.run("config", "use-context", "marketing@onprem")
+
+                let refused = try await member.run("get", "deviceclasses")
+                #expect(refused.status != 0 && refused.output.contains("cannot list resource \"deviceclasses\" in API group \"resource.k8s.io\" at the cluster scope"), "\(refused.output)")
+                // Once the cluster's RBAC lets every user read them, the member reads them.
+                let admin = try PlacementTests.client(sim, "onprem")
+                _ = try await admin.create(ClusterRole(metadata: ObjectMeta(name: "device-reader"), rules: [
+                    PolicyRule(verbs: ["get", "list", "watch"], apiGroups: ["resource.k8s.io"], resources: ["deviceclasses"]),
+                ]))
+                _ = try await admin.create(ClusterRoleBinding(
+                    metadata: ObjectMeta(name: "device-readers"), subjects: [.group("system:authenticated")],
+                    roleRef: RoleRef(kind: "ClusterRole", name: "device-reader")
+                ))
+                let listed = try await member.run("get", "deviceclasses", "-o", "name")
+                #expect(listed.status == 0 && listed.output.split(separator: "\n") == ["deviceclass.resource.k8s.io/gpu"], "\(listed.output)")
+                // A group version the cluster does not serve: its own 404.
+                let absent = try await server.request(.GET, "/k8s/clusters/coke/onprem/apis/example.io/v1/widgets", token: fixture.tokens["coke-pm"])
+                #expect(absent.status == 404 && absent.object["kind"] as? String == "Status", "\(absent.text)")
+                // Namespaced ones are still gathered from the member's namespaces.
+                let pods = try await member.run("get", "pods", "-A", "-o", "name")
+                #expect(pods.status == 0, "\(pods.output)")
+            }
+        }
+    }
+
     @Test func pagedListsAcrossTheCallersNamespacesHoldEachItemOnce() async throws {
         try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
             try await TestServer.with(tls: true) { server in
