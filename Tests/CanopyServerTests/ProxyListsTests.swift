@@ -1,12 +1,31 @@
+@testable import CanopyServer
 import Foundation
 import KubeAPI
 import KubeSim
+import NIOHTTP1
 import Testing
 import TestSupport
 
 /// Lists at cluster scope through the proxy for project users: which are gathered from their
 /// namespaces, and pages of those the proxy puts together.
 @Suite struct ProxyListsTests {
+    /// What the proxy asks a cluster for when it reads a view to rewrite: JSON only.
+    @Test func viewsAreReadAsJSON() throws {
+        func asked(_ accept: String?) throws(ProxyStatus) -> String? {
+            var headers = HTTPHeaders([("User-Agent", "test")])
+            if let accept { headers.add(name: "Accept", value: accept) }
+            return try JSONViews.asking(headers).first(name: "Accept")
+        }
+        let kubectl = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+        #expect(try asked(kubectl) == kubectl)
+        #expect(try asked("application/vnd.kubernetes.protobuf,application/json") == "application/json")
+        #expect(try asked("application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io, */*") == "*/*")
+        #expect(try asked(nil) == nil)
+        for refused in ["application/vnd.kubernetes.protobuf", "application/yaml", "text/html"] {
+            #expect(throws: ProxyStatus.self, "\(refused)") { try asked(refused) }
+        }
+    }
+
     /// A resource the cluster serves at cluster scope is the cluster's to answer, whether or not
     /// Canopy has heard of it (custom resources, newer built-ins): not gathered from namespaces.
     @Test func clusterScopedResourcesAreTheClustersToAnswer() async throws {
@@ -39,6 +58,19 @@ import TestSupport
                 // Namespaced ones are still gathered from the member's namespaces.
                 let pods = try await member.run("get", "pods", "-A", "-o", "name")
                 #expect(pods.status == 0, "\(pods.output)")
+                // Those views are JSON: asked for protobuf alone, Canopy says so rather than answer
+                // JSON the client did not ask for (or fail on a cluster's protobuf).
+                for path in ["/api/v1/pods", "/api/v1/namespaces", "/api/v1/pods?watch=1", "/api/v1/namespaces?watch=1"] {
+                    let protobuf = try await server.request(
+                        .GET, "/k8s/clusters/coke/onprem" + path, token: fixture.tokens["coke-pm"], headers: [("Accept", "application/vnd.kubernetes.protobuf")]
+                    )
+                    #expect(protobuf.status == 406 && protobuf.object["reason"] as? String == "NotAcceptable", "\(path): \(protobuf.text)")
+                }
+                let either = try await server.request(
+                    .GET, "/k8s/clusters/coke/onprem/api/v1/pods", token: fixture.tokens["coke-pm"],
+                    headers: [("Accept", "application/vnd.kubernetes.protobuf, application/json")]
+                )
+                #expect(either.status == 200 && either.object["kind"] as? String == "PodList", "\(either.text)")
             }
         }
     }

@@ -19,7 +19,8 @@ struct NamespaceListFilter {
         // namespaces, and its continue tokens name them.
         let paging = isWatch ? nil : try ListPaging(query: query)
         let response = try await client.forward(
-            .GET, pathAndQuery: path + (paging?.rest ?? query), headers: headers, body: nil, impersonation: nil, timeout: deadline
+            .GET, pathAndQuery: path + (paging?.rest ?? query), headers: try JSONViews.asking(headers), body: nil, impersonation: nil,
+            timeout: deadline
         )
         guard response.status == .ok else { return try await KubeProxy.streamed(response, client: client, waitForFirstBytes: true) }
         let contentType = response.headers.first(name: "Content-Type") ?? "application/json"
@@ -84,6 +85,7 @@ struct FanOut {
         guard let (root, resource) = target.clusterWideResource else { throw ProxyStatus.notFound }
         let paging = try ListPaging(query: query)
         let asked = paging.remaining(of: namespaces)
+        let headers = try JSONViews.asking(headers)
         let answers = try await withThrowingTaskGroup(of: (Int, UInt, Data).self) { group in
             for (index, namespace) in asked.enumerated() {
                 group.addTask {
@@ -127,6 +129,7 @@ struct FanOut {
         target: KubePath, query: String, namespaces: [String], headers: HTTPHeaders, clientGone: ClientGone
     ) async throws -> Response {
         guard let (root, resource) = target.clusterWideResource else { throw ProxyStatus.notFound }
+        let headers = try JSONViews.asking(headers)
         let responses = try await withThrowingTaskGroup(of: (Int, HTTPClientResponse).self) { group in
             for (index, namespace) in namespaces.enumerated() {
                 group.addTask {
@@ -183,6 +186,28 @@ struct FanOut {
             }
             try await writer.finish(nil)
         })
+    }
+}
+
+/// The views Canopy reads and rewrites (filtered, merged) are read as JSON: a client that also
+/// accepts protobuf (client-go's `application/vnd.kubernetes.protobuf,application/json`) would
+/// otherwise be answered in protobuf by a real cluster, which Canopy cannot filter.
+enum JSONViews {
+    /// `headers` with `Accept` reduced to its JSON media ranges (kubectl's Table offers among
+    /// them); 406 when it offers none.
+    static func asking(_ headers: HTTPHeaders) throws(ProxyStatus) -> HTTPHeaders {
+        let offers = headers[canonicalForm: "Accept"]
+        guard !offers.isEmpty else { return headers }
+        let json = offers.map { String($0).trimmingCharacters(in: .whitespaces) }.filter { offer in
+            let type = offer.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces).lowercased()
+            return type == "application/json" || type == "application/*" || type == "*/*"
+        }
+        guard !json.isEmpty else {
+            throw ProxyStatus(406, "NotAcceptable", "only JSON answers (application/json) are available for this list through Canopy")
+        }
+        var headers = headers
+        headers.replaceOrAdd(name: "Accept", value: json.joined(separator: ","))
+        return headers
     }
 }
 
