@@ -5,16 +5,38 @@ import KubeAPI
 extension SimCluster {
     /// Events on `type` (in `namespace`, matching `selector`) after `revision`: first the kept
     /// history, then live ones. Throws 410 Gone when `revision` is older than the history kept.
-    public func watch(_ type: ResourceType, namespace: String?, selector: LabelSelector, after revision: Int64) throws(Status) -> AsyncStream<Event> {
+    ///
+    /// With `initialEvents` (a streaming list: `sendInitialEvents=true`) the stream begins with
+    /// an ADDED event for each object there is now, then a BOOKMARK at the current
+    /// resourceVersion annotated `k8s.io/initial-events-end: "true"`, then what changes after.
+    public func watch(
+        _ type: ResourceType, namespace: String?, selector: LabelSelector, after revision: Int64, initialEvents: Bool = false
+    ) throws(Status) -> AsyncStream<Event> {
         let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
         let id = UUID()
         let watcher = Watcher(resource: type, namespace: namespace, selector: selector, continuation: continuation)
         try state.withLock { state throws(Status) in
-            if revision > 0, revision < state.expiredBelow {
-                throw Status.gone("too old resource version: \(revision) (\(state.expiredBelow))")
-            }
-            for event in state.history where event.revision > revision && Self.matches(event, watcher) {
-                continuation.yield(event)
+            if initialEvents {
+                let current = (state.objects[type] ?? [:]).sorted { $0.key < $1.key }
+                for (_, object) in current {
+                    let event = Event(type: "ADDED", object: object, revision: Int64(object[path: "metadata.resourceVersion"]?.stringValue ?? "") ?? 0, resource: type)
+                    if Self.matches(event, watcher) { continuation.yield(event) }
+                }
+                let bookmark: JSON = .object([
+                    "kind": .string(type.kind), "apiVersion": .string(type.apiVersion),
+                    "metadata": .object([
+                        "resourceVersion": .string(String(state.revision)),
+                        "annotations": .object(["k8s.io/initial-events-end": .string("true")]),
+                    ]),
+                ])
+                continuation.yield(Event(type: "BOOKMARK", object: bookmark, revision: state.revision, resource: type))
+            } else {
+                if revision > 0, revision < state.expiredBelow {
+                    throw Status.gone("too old resource version: \(revision) (\(state.expiredBelow))")
+                }
+                for event in state.history where event.revision > revision && Self.matches(event, watcher) {
+                    continuation.yield(event)
+                }
             }
             if state.shuttingDown {
                 continuation.finish()

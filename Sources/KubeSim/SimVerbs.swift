@@ -98,9 +98,10 @@ struct SimVerbs {
     /// A watch: one JSON event per line, until the cluster closes it or `timeoutSeconds` passes.
     private func watch() throws -> Response {
         let after = Int64(query["resourceVersion"] ?? "0") ?? 0
+        let initialEvents = try Self.initialEvents(query)
         let stream: AsyncStream<SimCluster.Event>
         do {
-            stream = try cluster.watch(type, namespace: target.namespace, selector: try labelSelector(), after: after)
+            stream = try cluster.watch(type, namespace: target.namespace, selector: try labelSelector(), after: after, initialEvents: initialEvents)
         } catch let status as Status where status.code == 410 {
             // A real server answers a too-old watch with 200 and one ERROR event.
             let line = Self.line(["type": .string("ERROR"), "object": (try? JSON(encoding: status)) ?? .null])
@@ -135,8 +136,9 @@ struct SimVerbs {
                 for await item in items {
                     switch item {
                     case .event(let event):
-                        guard fields.matches({ event.object[path: $0]?.stringValue }) else { continue }
-                        let object = table
+                        let isBookmark = event.type == "BOOKMARK"
+                        guard isBookmark || fields.matches({ event.object[path: $0]?.stringValue }) else { continue }
+                        let object = table && !isBookmark
                             ? SimTable.table([event.object], type: type, revision: event.revision, includeObject: includeObject, now: Date())
                             : event.object
                         try await writer.write(ByteBuffer(bytes: Self.line(["type": .string(event.type), "object": object])))
@@ -152,6 +154,35 @@ struct SimVerbs {
             }
             try await writer.finish(nil)
         })
+    }
+
+    /// A streaming list's options (`sendInitialEvents`, `resourceVersionMatch`), checked as a real
+    /// server checks them: `true` when the watch begins with the current objects and a bookmark.
+    static func initialEvents(_ query: [String: String]) throws(Status) -> Bool {
+        let initial = query["sendInitialEvents"].map { $0 == "true" || $0 == "1" }
+        let match = query["resourceVersionMatch"] ?? ""
+        var causes: [Status.Cause] = []
+        func forbidden(_ message: String) {
+            causes.append(Status.Cause(reason: "FieldValueForbidden", message: "Forbidden: \(message)", field: "resourceVersionMatch"))
+        }
+        if initial != nil, match != "NotOlderThan" { forbidden("sendInitialEvents requires setting resourceVersionMatch to NotOlderThan") }
+        if !match.isEmpty {
+            if initial == nil { forbidden("resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided") }
+            if match != "NotOlderThan" {
+                causes.append(Status.Cause(
+                    reason: "FieldValueNotSupported", message: "Unsupported value: \"\(match)\": supported values: \"NotOlderThan\"",
+                    field: "resourceVersionMatch"
+                ))
+            }
+        }
+        guard causes.isEmpty else {
+            let text = causes.map { "\($0.field ?? ""): \($0.message ?? "")" }.joined(separator: ", ")
+            throw Status(
+                code: 422, reason: "Invalid", message: "ListOptions.meta.k8s.io \"\" is invalid: \(causes.count > 1 ? "[\(text)]" : text)",
+                details: Status.Details(name: "", group: "meta.k8s.io", kind: "ListOptions", causes: causes)
+            )
+        }
+        return initial == true
     }
 
     static func line(_ event: [String: JSON]) -> [UInt8] {

@@ -136,6 +136,21 @@ import TestSupport
                     let text = String(decoding: Base64URL.decode(token) ?? Data(), as: UTF8.self)
                     #expect(text.contains("\"start\":\"mkt-") && !text.contains("sales"), "\(text)")
                 }
+                // A streaming list across their namespaces (client-go's informers): their pods,
+                // one bookmark ending them once every namespace's are out, then what changes.
+                let streaming = "watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=2"
+                async let streamed = server.request(.GET, "/k8s/clusters/coke/onprem/api/v1/pods?\(streaming)", token: token)
+                try await Task.sleep(for: .milliseconds(1000))
+                _ = try await cluster.create(ProxyTests.pod("b3", "mkt-qa"))
+                let stream = try await streamed
+                let events = stream.text.split(separator: "\n").compactMap { try? JSONDecoder().decode(JSON.self, from: Data($0.utf8)) }
+                let labels = events.map { "\($0["type"]?.stringValue ?? "")/\($0[path: "object.metadata.name"]?.stringValue ?? "")" }
+                let end = try #require(labels.firstIndex(of: "BOOKMARK/"), "\(labels)")
+                #expect(labels.filter { $0 == "BOOKMARK/" }.count == 1 && labels.count(where: { $0.hasPrefix("BOOKMARK") }) == 1, "\(labels)")
+                #expect(labels[..<end].sorted() == mine.map { "ADDED/" + $0.dropFirst(4) }, "\(labels)")
+                #expect(labels[(end + 1)...].contains("ADDED/b3"), "\(labels)")
+                #expect(events[end][path: "object.metadata.annotations"]?["k8s.io/initial-events-end"] == .string("true"))
+
                 // A token Canopy did not write is refused as a cluster refuses one.
                 for path in ["pods?limit=2&continue=bm90IG91cnM", "namespaces?limit=1&continue=%%%"] {
                     let refused = try await server.request(.GET, "/k8s/clusters/coke/onprem/api/v1/\(path)", token: token)

@@ -121,7 +121,9 @@ struct FanOut {
     }
 
     /// The watch on each namespace, merged: events as they come from any of them; bookmarks are
-    /// left out (each namespace's would claim progress for all); a Table's column definitions
+    /// left out (each namespace's would claim progress for all), but for a streaming list
+    /// (`sendInitialEvents=true`, client-go's informers) the bookmark that ends the initial objects
+    /// is sent once, when every namespace has sent its own; a Table's column definitions
     /// come once, with the first event. The stream ends when any of the watches ends (the client
     /// lists and watches again, as after any watch's end); a namespace whose watch is refused
     /// answers for all.
@@ -157,7 +159,7 @@ struct FanOut {
                     group.addTask {
                         do {
                             try await WatchEvents.forEach(in: body.rest()) { event in
-                                if event["type"]?.stringValue != "BOOKMARK" { continuation.yield(event) }
+                                if event["type"]?.stringValue != "BOOKMARK" || WatchEvents.endsInitialEvents(event) { continuation.yield(event) }
                             }
                             continuation.finish()
                         } catch {
@@ -174,10 +176,21 @@ struct FanOut {
             gone.cancel()
         }
         clientGone.whenGone(gone) { continuation.finish() }
+        let parts = bodies.count
         return Response(status: .ok, headers: [.contentType: contentType], body: ResponseBody { writer in
             var columnsSent = false
+            var initialEnds: [Int64] = []
             for try await event in merged {
                 var event = event
+                if WatchEvents.endsInitialEvents(event) {
+                    // A streaming list's end: once every namespace's initial objects are out, at
+                    // the oldest of their resourceVersions (as a merged list's).
+                    initialEnds.append(Int64(event[path: "object.metadata.resourceVersion"]?.stringValue ?? "") ?? 0)
+                    guard initialEnds.count == parts else { continue }
+                    event[path: "object.metadata.resourceVersion"] = .string(String(initialEnds.min() ?? 0))
+                    try await writer.write(WatchEvents.line(event))
+                    continue
+                }
                 if event[path: "object.kind"]?.stringValue == "Table" {
                     if columnsSent { event[path: "object.columnDefinitions"] = .array([]) }
                     columnsSent = true
@@ -226,6 +239,11 @@ enum WatchEvents {
                 try await body(event)
             }
         }
+    }
+
+    /// Whether `event` is the bookmark that ends a streaming list's initial objects.
+    static func endsInitialEvents(_ event: JSON) -> Bool {
+        event["type"]?.stringValue == "BOOKMARK" && event[path: "object.metadata.annotations"]?["k8s.io/initial-events-end"]?.stringValue == "true"
     }
 
     /// An event as a line to send.
