@@ -3,7 +3,9 @@ import Hummingbird
 import KubeAPI
 
 /// `SelfSubjectAccessReview` (may I?) and `SubjectAccessReview` (may they?), answered by the
-/// same RBAC authorizer that guards every request. Reviews are not stored.
+/// same RBAC authorizer that guards every request, and `SelfSubjectReview` (who am I?: `kubectl
+/// auth whoami`), the identity the request was served as, impersonation applied. Reviews are not
+/// stored.
 struct AccessReview {
     let cluster: SimCluster
     let caller: KubeSim.UserInfo
@@ -41,6 +43,21 @@ struct AccessReview {
         review["kind"] = .string(type.kind)
         review[path: "metadata.creationTimestamp"] = .null
         review["status"] = .object(["allowed": .bool(allowed)].merging(allowed ? ["reason": .string("RBAC: allowed")] : [:]) { first, _ in first })
+        return SimAPI.json(review, status: .created)
+    }
+
+    func whoAmI(_ type: ResourceType) async throws -> Response {
+        guard request.method == .post else {
+            throw Status(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
+        }
+        // The review has no spec: its body (protobuf from kubectl) says nothing to read.
+        _ = try await request.body.collect(upTo: 1 << 20)
+        let review: JSON = .object([
+            "kind": .string(type.kind), "apiVersion": .string(type.apiVersion), "metadata": .object(["creationTimestamp": .null]),
+            "status": .object(["userInfo": .object([
+                "username": .string(caller.name), "groups": .array(caller.groups.map(JSON.string)),
+            ])]),
+        ])
         return SimAPI.json(review, status: .created)
     }
 }

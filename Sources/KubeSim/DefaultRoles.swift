@@ -42,6 +42,7 @@ enum DefaultRoles {
         ClusterRole(metadata: meta("view"), rules: viewRules),
         ClusterRole(metadata: meta("system:basic-user"), rules: [
             PolicyRule(verbs: ["create"], apiGroups: ["authorization.k8s.io"], resources: ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]),
+            PolicyRule(verbs: ["create"], apiGroups: ["authentication.k8s.io"], resources: ["selfsubjectreviews"]),
         ]),
         ClusterRole(metadata: meta("system:discovery"), rules: [
             PolicyRule(verbs: ["get"], nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"]),

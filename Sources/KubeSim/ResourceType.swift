@@ -49,6 +49,7 @@ public struct ResourceType: Sendable, Hashable {
         ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", namespaced: true, short: ["netpol"]),
         ResourceType("storage.k8s.io", "v1", "storageclasses", "StorageClass", namespaced: false, short: ["sc"]),
         ResourceType("resource.k8s.io", "v1", "deviceclasses", "DeviceClass", namespaced: false),
+        ResourceType("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", namespaced: false, verbs: ["create"]),
         ResourceType("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", namespaced: false, verbs: ["create"]),
         ResourceType("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", namespaced: false, verbs: ["create"]),
     ]

@@ -43,6 +43,9 @@ struct SimRequest {
             if target.type.resource == "selfsubjectaccessreviews" || target.type.resource == "subjectaccessreviews" {
                 return try await AccessReview(cluster: cluster, caller: caller, request: request).respond(target.type)
             }
+            if target.type.resource == "selfsubjectreviews" {
+                return try await AccessReview(cluster: cluster, caller: caller, request: request).whoAmI(target.type)
+            }
             return try await SimVerbs(request: self, target: target).respond()
         }
         return try discovery()

@@ -52,6 +52,11 @@ import TestSupport
                 ))
                 let listed = try await member.run("get", "deviceclasses", "-o", "name")
                 #expect(listed.status == 0 && listed.output.split(separator: "\n") == ["deviceclass.resource.k8s.io/gpu"], "\(listed.output)")
+                // Creates at cluster scope pass through as well: who the cluster sees them as.
+                let whoami = try await member.run("auth", "whoami", "-o", "json")
+                let review = try JSONDecoder().decode(JSON.self, from: Data(whoami.output.utf8))
+                #expect(review[path: "status.userInfo.username"]?.stringValue?.hasPrefix("canopy:coke:") == true, "\(whoami.output)")
+                #expect(review[path: "status.userInfo.groups"]?.arrayValue?.contains(.string("canopy:coke:marketing:member")) == true, "\(whoami.output)")
                 // A group version the cluster does not serve: its own 404.
                 let absent = try await server.request(.GET, "/k8s/clusters/coke/onprem/apis/example.io/v1/widgets", token: fixture.tokens["coke-pm"])
                 #expect(absent.status == 404 && absent.object["kind"] as? String == "Status", "\(absent.text)")

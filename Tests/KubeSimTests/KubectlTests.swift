@@ -119,6 +119,19 @@ import TestSupport
         }
     }
 
+    /// `kubectl auth whoami`: the identity the request was served as, impersonation applied.
+    @Test func kubectlAuthWhoamiShowsTheIdentity() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            let me = try await kubectl.run("auth", "whoami", "-o", "json")
+            let review = try JSONDecoder().decode(JSON.self, from: Data(me.output.utf8))
+            #expect(review["kind"] == .string("SelfSubjectReview") && review[path: "status.userInfo.username"] == .string("kubesim-admin"), "\(me.output)")
+            let other = try await kubectl.run("auth", "whoami", "--as", "alice", "--as-group", "team", "-o", "jsonpath={.status.userInfo.username} {.status.userInfo.groups}")
+            #expect(other.output == "alice [\"team\",\"system:authenticated\"]", "\(other.output)")
+        }
+    }
+
     @Test func kubectlWithoutAValidTokenIsUnauthorized() async throws {
         try await TestKubeSim.with { sim in
             let kubectl = try Kubectl(kubeconfig: sim.sim.kubeconfig(cluster: "a", baseURL: sim.baseURL, user: "intruder", token: "wrong"))
