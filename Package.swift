@@ -36,6 +36,7 @@ let package = Package(
         .target(name: "CanopyModel"),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "CSpawn"),
+        .target(name: "CStdio"),
         .target(name: "KubeAPI"),
         .target(
             name: "CanopyCertificates",
@@ -144,7 +145,7 @@ let package = Package(
         .executableTarget(
             name: "canopy",
             dependencies: [
-                "CanopyModel", "CanopyServer", "CanopyStore", "CanopyAuth", "KubeSim", "KubeAPI", "KubeClient", "CanopyReconciler",
+                "CStdio", "CanopyModel", "CanopyServer", "CanopyStore", "CanopyAuth", "KubeSim", "KubeAPI", "KubeClient", "CanopyReconciler",
                 // The login benchmark starts the tests' slapd.
                 "TestSupport",
                 .product(name: "Yams", package: "Yams"),
