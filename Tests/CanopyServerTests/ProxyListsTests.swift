@@ -9,6 +9,41 @@ import TestSupport
 /// Lists at cluster scope through the proxy for project users: which are gathered from their
 /// namespaces, and pages of those the proxy puts together.
 @Suite struct ProxyListsTests {
+    /// The proxy's own paging, piece by piece.
+    @Test func pagingReadsQueriesAndCutsPages() throws {
+        let first = try ListPaging(query: "?labelSelector=app%3Dweb&limit=3")
+        #expect(first.limit == 3 && first.start == nil && first.rest == "?labelSelector=app%3Dweb")
+        #expect(first.query(for: "a") == "?labelSelector=app%3Dweb&limit=3")
+        func list(_ names: [String], continue token: String? = nil) -> JSON {
+            var list: JSON = .object(["kind": .string("PodList"), "items": .array(names.map { .object(["metadata": .object(["name": .string($0)])]) })])
+            if let token { list[path: "metadata.continue"] = .string(token) }
+            return list
+        }
+        // Whole answers in order, up to the limit; the next page starts the namespace that would pass it.
+        var page = first.page([("a", list(["1"])), ("b", list(["2", "3"])), ("c", list(["4"]))])
+        #expect(page.taken.count == 2 && page.next == ListPaging.token(start: "c"))
+        page = first.page([("a", list(["1", "2"])), ("b", list(["3", "4"]))])
+        #expect(page.taken.count == 1 && page.next == ListPaging.token(start: "b"))
+        // A namespace the cluster paged: the next page resumes inside it with the cluster's token.
+        page = first.page([("a", list(["1", "2", "3"], continue: "k+/=")), ("b", list(["4"]))])
+        #expect(page.taken.count == 1 && page.next == ListPaging.token(start: "a", continue: "k+/="))
+        let inside = try ListPaging(query: "?limit=3&continue=" + page.next!)
+        #expect(inside.query(for: "a") == "?limit=3&continue=k%2B%2F%3D" && inside.query(for: "b") == "?limit=3")
+        // A namespace the caller has lost since: the next of theirs.
+        #expect(inside.remaining(of: ["0", "b", "c"]) == ["b", "c"])
+        #expect(try ListPaging(query: "?continue=" + ListPaging.token(start: "aa")).remaining(of: ["a", "b"]) == ["b"])
+        #expect(first.page([("a", list(["1", "2", "3"])), ("b", list([]))]).next == ListPaging.token(start: "b"))
+        #expect(try ListPaging(query: "").page([("a", list(["1", "2", "3", "4"]))]).next == nil)
+        for bad in ["?limit=ten", "?continue=%%", "?continue=eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6Mywic3RhcnQiOiJhIn0"] {
+            #expect(throws: ProxyStatus.self, "\(bad)") { try ListPaging(query: bad) }
+        }
+        // Namespaces: names after the last one given, the limit at most.
+        let namespaces = try ListPaging(query: "?limit=2").page(ofNamespaces: list(["a", "b", "c"]))
+        #expect(namespaces["items"]?.arrayValue?.count == 2)
+        let rest = try ListPaging(query: "?limit=2&continue=" + (namespaces[path: "metadata.continue"]?.stringValue ?? "")).page(ofNamespaces: list(["a", "b", "c"]))
+        #expect(rest["items"]?.arrayValue?.compactMap { $0[path: "metadata.name"]?.stringValue } == ["c"] && rest[path: "metadata.continue"] == nil)
+    }
+
     /// What the proxy asks a cluster for when it reads a view to rewrite: JSON only.
     @Test func viewsAreReadAsJSON() throws {
         func asked(_ accept: String?) throws(ProxyStatus) -> String? {

@@ -28,7 +28,10 @@ struct ListPaging {
         var limit: Int?, token: Token?, rest: [Substring] = []
         for pair in query.dropFirst().split(separator: "&") {
             let key = pair.prefix { $0 != "=" }
-            let value = String(pair.dropFirst(key.count + 1)).removingPercentEncoding ?? ""
+            let raw = String(pair.dropFirst(key.count + 1))
+            guard let value = raw.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+                throw ProxyStatus(400, "BadRequest", "the query's \(key) is not properly percent-encoded")
+            }
             switch key {
             case "limit":
                 guard let number = Int(value) else {
@@ -50,8 +53,18 @@ struct ListPaging {
         self.rest = rest.isEmpty ? "" : "?" + rest.joined(separator: "&")
     }
 
+    /// A value as a query carries it: a real cluster's tokens are base64url already; another's
+    /// may hold `+`, `/` or `=`.
+    static func queryValue(_ value: String) -> String {
+        value.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? value
+    }
+
+    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
     static func token(start: String, continue inner: String? = nil) -> String {
-        Base64URL.encode((try? JSONEncoder().encode(Token(start: start, continue: inner))) ?? Data())
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Base64URL.encode((try? encoder.encode(Token(start: start, continue: inner))) ?? Data())
     }
 
     // MARK: One list per namespace, merged
@@ -67,7 +80,7 @@ struct ListPaging {
     func query(for namespace: String) -> String {
         var parameters: [String] = []
         if let limit { parameters.append("limit=\(limit)") }
-        if namespace == start, let innerContinue { parameters.append("continue=\(innerContinue)") }
+        if namespace == start, let innerContinue { parameters.append("continue=\(Self.queryValue(innerContinue))") }
         guard !parameters.isEmpty else { return rest }
         return (rest.isEmpty ? "?" : rest + "&") + parameters.joined(separator: "&")
     }
