@@ -44,6 +44,33 @@ import TestSupport
         #expect(rest["items"]?.arrayValue?.compactMap { $0[path: "metadata.name"]?.stringValue } == ["c"] && rest[path: "metadata.continue"] == nil)
     }
 
+    /// A list gathered from a member's namespaces holds at most `proxyGatherLimit` of Canopy's
+    /// memory, all parts together: past it, 413 and what to do; in pages it is served.
+    @Test func gatheredListsHoldABoundedShareOfMemory() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(tls: true, configure: { $0.proxyGatherLimit = 256 << 10 }) { server in
+                let fixture = try await ProxyTests.setUp(server, sim)
+                let cluster = try PlacementTests.client(sim, "onprem")
+                for index in 0..<3 {
+                    _ = try await cluster.create(ConfigMap(
+                        metadata: ObjectMeta(name: "big\(index)", namespace: "mkt-dev"), data: ["blob": String(repeating: "x", count: 100 << 10)]
+                    ))
+                }
+                let token = fixture.tokens["coke-pm"]
+                let whole = try await server.request(.GET, "/k8s/clusters/coke/onprem/api/v1/configmaps", token: token)
+                #expect(whole.status == 413 && whole.object["reason"] as? String == "RequestEntityTooLarge", "\(whole.status) \(whole.text.prefix(300))")
+                #expect((whole.object["message"] as? String)?.contains("ask for it in pages") == true, "\(whole.text.prefix(300))")
+                let paged = try await server.request(.GET, "/k8s/clusters/coke/onprem/api/v1/configmaps?limit=1", token: token)
+                #expect(paged.status == 200 && paged.items.count == 1, "\(paged.status)")
+                let member = try await ProxyTests.kubectl(server, token: token, query: "style=token&project=marketing")
+                defer { member.remove() }
+                _ = try await member.run("config", "use-context", "marketing@onprem")
+                let names = try await member.run("get", "configmaps", "-A", "--chunk-size=1", "-o", "name")
+                #expect(names.status == 0 && ["big0", "big1", "big2"].allSatisfy { names.output.contains("configmap/\($0)") }, "\(names.output)")
+            }
+        }
+    }
+
     /// What the proxy asks a cluster for when it reads a view to rewrite: JSON only.
     @Test func viewsAreReadAsJSON() throws {
         func asked(_ accept: String?) throws(ProxyStatus) -> String? {

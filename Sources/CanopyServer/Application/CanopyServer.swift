@@ -87,7 +87,10 @@ public enum CanopyServer {
         )
         let certificate = try configuration.tls
             ? ServerCertificate.loadOrCreate(in: configuration.dataDirectory, host: configuration.host) : nil
-        let proxyClients = ProxyClients(clients: services.clusters, deadline: configuration.proxyDeadline, http2: configuration.clusterHTTP2, logger: logger)
+        let proxyClients = ProxyClients(
+            clients: services.clusters, deadline: configuration.proxyDeadline, http2: configuration.clusterHTTP2,
+            gatherLimit: configuration.proxyGatherLimit, logger: logger
+        )
         let router = buildRouter(services, certificatePEM: certificate?.certificatePEM, proxyClients: proxyClients)
         let kubeProxy = KubeProxy(services: services, clients: proxyClients)
         let upgrades = ProxyUpgrade(proxy: kubeProxy)

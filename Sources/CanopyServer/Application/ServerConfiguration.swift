@@ -33,6 +33,10 @@ public struct ServerConfiguration: Sendable {
     /// (watches and `logs -f` included; they are then ended, and the client starts again).
     /// Defaults to 2 hours.
     public var proxyDeadline: Duration = .seconds(2 * 3600)
+    /// The most one list the proxy gathers or filters itself (a project user's `get pods -A`
+    /// across their namespaces, `get namespaces`) may hold in Canopy's memory, all its parts
+    /// together; a larger one is refused with 413 (ask in pages). Everything else streams.
+    public var proxyGatherLimit = 64 << 20
     /// Whether the proxy's fast lane offers HTTP/2 to clusters (and speaks it to those that
     /// choose it). Defaults to off: measured on loopback, a GET as an HTTP/2 stream cost Canopy
     /// about 60 % more CPU than on a pooled HTTP/1.1 connection (design notes).

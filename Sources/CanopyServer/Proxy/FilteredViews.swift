@@ -6,6 +6,7 @@ import KubeAPI
 import KubeClient
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// `kubectl get namespaces` for a project user: the cluster's list (read with Canopy's own
 /// credentials) reduced to the caller's namespaces, as JSON or Table, and as a watch.
@@ -13,6 +14,8 @@ struct NamespaceListFilter {
     let client: KubeClient
     let allowed: Set<String>
     let deadline: TimeAmount
+    /// The most of the cluster's list held at once (`ServerConfiguration.proxyGatherLimit`).
+    let limit: Int
 
     func respond(path: String, query: String, headers: HTTPHeaders, isWatch: Bool, clientGone: ClientGone?) async throws -> Response {
         // A list is read whole and paged here: the cluster's pages would hold other projects'
@@ -29,7 +32,7 @@ struct NamespaceListFilter {
             throw ProxyStatus(406, "NotAcceptable", "only JSON answers are available for namespace lists through Canopy")
         }
         if let paging {
-            let data = Data(try await response.body.collect(upTo: 64 << 20).readableBytesView)
+            let data = try await GatherBudget(limit).collect(response.body)
             let list = try JSONDecoder().decode(JSON.self, from: data)
             return Self.json(paging.page(ofNamespaces: Self.filter(list, allowed: allowed) ?? list), status: 200)
         }
@@ -80,12 +83,15 @@ struct FanOut {
     let client: KubeClient
     let impersonation: KubeClient.Impersonation
     let deadline: TimeAmount
+    /// The most all the namespaces' answers may hold at once (`ServerConfiguration.proxyGatherLimit`).
+    let gatherLimit: Int
 
     func respond(target: KubePath, query: String, namespaces: [String], headers: HTTPHeaders) async throws -> Response {
         guard let (root, resource) = target.clusterWideResource else { throw ProxyStatus.notFound }
         let paging = try ListPaging(query: query)
         let asked = paging.remaining(of: namespaces)
         let headers = try JSONViews.asking(headers)
+        let budget = GatherBudget(gatherLimit)
         let answers = try await withThrowingTaskGroup(of: (Int, UInt, Data).self) { group in
             for (index, namespace) in asked.enumerated() {
                 group.addTask {
@@ -93,7 +99,7 @@ struct FanOut {
                         .GET, pathAndQuery: "\(root)/namespaces/\(namespace)/\(resource)\(paging.query(for: namespace))", headers: headers,
                         body: nil, impersonation: impersonation, timeout: .seconds(60)
                     )
-                    return (index, response.status.code, Data(try await response.body.collect(upTo: 64 << 20).readableBytesView))
+                    return (index, response.status.code, try await budget.collect(response.body))
                 }
             }
             return try await group.reduce(into: []) { $0.append($1) }.sorted { $0.0 < $1.0 }
@@ -199,6 +205,35 @@ struct FanOut {
             }
             try await writer.finish(nil)
         })
+    }
+}
+
+/// The memory one gathered (or filtered) list may take in Canopy, shared by its parts: each part
+/// of `get pods -A` is held until all are in, and a project user asking without pages for a
+/// large resource in many namespaces, many times over, would otherwise hold gigabytes of the
+/// server every tenant shares.
+final class GatherBudget: Sendable {
+    private let left: Atomic<Int>
+    private let limit: Int
+
+    init(_ limit: Int) {
+        self.limit = limit
+        left = Atomic(limit)
+    }
+
+    /// The body, whole; 413 once the parts together pass the limit.
+    func collect(_ body: HTTPClientResponse.Body) async throws -> Data {
+        var data = Data()
+        for try await chunk in body {
+            guard left.subtract(chunk.readableBytes, ordering: .relaxed).newValue >= 0 else {
+                throw ProxyStatus(
+                    413, "RequestEntityTooLarge",
+                    "the list is larger than Canopy gathers at once (\(limit >> 20) MiB): ask for it in pages (kubectl --chunk-size, or limit=)"
+                )
+            }
+            data.append(contentsOf: chunk.readableBytesView)
+        }
+        return data
     }
 }
 

@@ -84,12 +84,12 @@ struct KubeProxy: Sendable {
         let clientGone = isWatch ? await HTTPServing.clientGone(context.channel) : nil
         if request.method == .get, !access.isAdmin {
             if target.isNamespaceCollection {
-                return try await NamespaceListFilter(client: client, allowed: access.namespaces, deadline: clients.deadline)
+                return try await NamespaceListFilter(client: client, allowed: access.namespaces, deadline: clients.deadline, limit: clients.gatherLimit)
                     .respond(path: path, query: query, headers: headers, isWatch: isWatch, clientGone: clientGone)
             }
             if let (root, resource) = target.clusterWideResource,
                await clients.scopes.isNamespaced(resource, root: root, cluster: cluster, client: client) {
-                let fanOut = FanOut(client: client, impersonation: impersonation, deadline: clients.deadline)
+                let fanOut = FanOut(client: client, impersonation: impersonation, deadline: clients.deadline, gatherLimit: clients.gatherLimit)
                 return if let clientGone {
                     try await fanOut.respondWatch(target: target, query: query, namespaces: access.namespaces.sorted(), headers: headers, clientGone: clientGone)
                 } else {
@@ -339,11 +339,17 @@ public final class ProxyClients: Sendable {
     let http2: Bool
     /// Which resources each cluster serves namespaced (for lists across namespaces).
     let scopes = ResourceScopes()
+    /// `ServerConfiguration.proxyGatherLimit`.
+    let gatherLimit: Int
 
-    init(clients: ClusterClients, deadline: Duration = .seconds(2 * 3600), http2: Bool = false, logger: Logger = Logger(label: "canopy.proxy")) {
+    init(
+        clients: ClusterClients, deadline: Duration = .seconds(2 * 3600), http2: Bool = false, gatherLimit: Int = 64 << 20,
+        logger: Logger = Logger(label: "canopy.proxy")
+    ) {
         self.clients = clients
         self.deadline = TimeAmount(deadline)
         self.http2 = http2
+        self.gatherLimit = gatherLimit
         targets = UpstreamTargets(logger: logger)
     }
 
