@@ -44,14 +44,10 @@ extension KubeClient {
         if let fieldSelector, !fieldSelector.requirements.isEmpty { query["fieldSelector"] = fieldSelector.description }
         let stream = try await openStream(R.collectionPath(namespace: namespace), query: query)
         var last = resourceVersion
-        var pending = Data()
+        var lines = WatchLines()
         do {
             for try await chunk in stream {
-                pending.append(contentsOf: chunk.readableBytesView)
-                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = pending[pending.startIndex..<newline]
-                    pending = Data(pending[pending.index(after: newline)...])
-                    guard !line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) else { continue }
+                for line in try lines.feed(chunk.readableBytesView) {
                     let event = try decode(JSON.self, Data(line))
                     let kind = event["type"]?.stringValue ?? ""
                     guard let object = event["object"] else { continue }

@@ -262,14 +262,11 @@ enum JSONViews {
 /// A watch's body: one JSON event per line.
 enum WatchEvents {
     /// Calls `body` with each event of `chunks`, as each line completes; lines that are not JSON
-    /// are skipped.
+    /// are skipped; a line past `WatchLines.defaultMaxLine` ends the stream.
     static func forEach(in chunks: AsyncThrowingStream<ByteBuffer, any Error>, _ body: (JSON) async throws -> Void) async throws {
-        var pending: [UInt8] = []
+        var lines = WatchLines()
         for try await chunk in chunks {
-            pending += chunk.readableBytesView
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = Array(pending[..<newline])
-                pending.removeFirst(newline + 1)
+            for line in try lines.feed(chunk.readableBytesView) {
                 guard let event = try? JSONDecoder().decode(JSON.self, from: Data(line)), event["object"] != nil else { continue }
                 try await body(event)
             }
