@@ -34,15 +34,25 @@ extension KubeClient {
         return try decode(ObjectList<R>.self, try await send(.GET, R.collectionPath(namespace: namespace), query: query).body)
     }
 
-    /// Every object, following `continue` tokens page by page.
+    /// Every object, following `continue` tokens page by page: at most `maxItems` objects over at
+    /// most `maxItems / pageSize + 100` pages, so that a cluster paging without end (a tenant's
+    /// cluster answers what it likes) fails the list rather than hold ever more of the server.
     public func listAll<R: KubeResource>(
-        _ type: R.Type, namespace: String? = nil, labelSelector: LabelSelector? = nil, pageSize: Int = 500
+        _ type: R.Type, namespace: String? = nil, labelSelector: LabelSelector? = nil, pageSize: Int = 500, maxItems: Int = 250_000
     ) async throws -> [R] {
         var items: [R] = []
         var token: String?
+        var pages = 0
         repeat {
+            pages += 1
+            guard pages <= maxItems / max(pageSize, 1) + 100 else {
+                throw KubeError(.badResponse, "the cluster's \(R.resource) list went on for more than \(pages - 1) pages")
+            }
             let page = try await list(R.self, namespace: namespace, labelSelector: labelSelector, limit: pageSize, continue: token)
             items += page.items
+            guard items.count <= maxItems else {
+                throw KubeError(.badResponse, "the cluster listed more than \(maxItems) \(R.resource)")
+            }
             token = page.metadata.continue.flatMap { $0.isEmpty ? nil : $0 }
         } while token != nil
         return items

@@ -54,6 +54,8 @@ import TestSupport
             #expect(page.items.count == 10 && page.metadata.continue != nil)
             let all = try await kube.listAll(ConfigMap.self, namespace: "default", pageSize: 7)
             #expect(all.count == 25 && Set(all.compactMap(\.metadata.name)).count == 25)
+            // A list longer than the caller will hold fails rather than grow.
+            await #expect(throws: KubeError.self) { try await kube.listAll(ConfigMap.self, namespace: "default", pageSize: 7, maxItems: 20) }
             let odd = try await kube.list(ConfigMap.self, namespace: "default", labelSelector: try LabelSelector(parsing: "parity in (odd)"))
             #expect(odd.items.count == 12)
             let named = try await kube.list(ConfigMap.self, namespace: "default", fieldSelector: try FieldSelector(parsing: "metadata.name=cm-3"))
