@@ -31,7 +31,8 @@ enum Discovery {
                 "name": .string(type.resource), "singularName": .string(type.kind.lowercased()),
                 "namespaced": .bool(type.isNamespaced), "kind": .string(type.kind),
                 "verbs": .array(type.verbs.map(JSON.string)), "shortNames": .array(type.shortNames.map(JSON.string)),
-            ])
+                "categories": .array(type.categories.map(JSON.string)),
+            ].filter { $0.value != .array([]) || $0.key == "verbs" })
         }
         return .object([
             "kind": .string("APIResourceList"), "apiVersion": .string("v1"),

@@ -3,7 +3,7 @@ import KubeAPI
 
 /// Reads the Kubernetes protobuf encoding for the few kinds kubectl sends with its typed clients
 /// (`kubectl create namespace|configmap|secret|serviceaccount|role|rolebinding|clusterrole|
-/// clusterrolebinding`, `kubectl auth can-i`), turning
+/// clusterrolebinding|deployment|service`, `kubectl auth can-i`), turning
 /// them into the JSON KubeSim stores. Other kinds in protobuf are refused with 415.
 ///
 /// The envelope is the magic `k8s\0` and a `runtime.Unknown` message (1: typeMeta, 2: raw object).
@@ -52,6 +52,10 @@ enum KubeProtobuf {
                     return values.isEmpty ? nil : (name, .array(values.map { .string(String(decoding: $0, as: UTF8.self)) }))
                 }))
             })
+        case "Deployment":
+            json["spec"] = try deploymentSpec(Message(object.bytes(2) ?? []))
+        case "Service":
+            json["spec"] = try serviceSpec(Message(object.bytes(2) ?? []))
         case "SelfSubjectAccessReview", "SubjectAccessReview":
             let spec = try Message(object.bytes(2) ?? [])
             var specJSON: [String: JSON] = [:]
@@ -88,6 +92,105 @@ enum KubeProtobuf {
         return .object(json.filter { $0.value != .null })
     }
 
+    // MARK: What `kubectl create deployment|service` sends (k8s.io/api's generated.proto numbers)
+
+    private static func deploymentSpec(_ spec: Message) throws -> JSON {
+        var json: [String: JSON] = [:]
+        if let replicas = spec.int(1) { json["replicas"] = .number(Double(replicas)) }
+        if let selector = spec.bytes(2) {
+            json["selector"] = .object(["matchLabels": try map(Message(selector), 1)].filter { $0.value != .null })
+        }
+        if let template = spec.bytes(3) {
+            let message = try Message(template)
+            json["template"] = .object([
+                "metadata": try objectMeta(message.bytes(1) ?? []), "spec": try podSpec(Message(message.bytes(2) ?? [])),
+            ])
+        }
+        if let strategy = spec.bytes(4) {
+            json["strategy"] = .object(try Message(strategy).string(1).map { ["type": .string($0)] } ?? [:])
+        }
+        for (field, name) in [(5, "minReadySeconds"), (6, "revisionHistoryLimit"), (9, "progressDeadlineSeconds")] {
+            if let value = spec.int(field) { json[name] = .number(Double(value)) }
+        }
+        if let paused = spec.int(7) { json["paused"] = .bool(paused != 0) }
+        return .object(json)
+    }
+
+    private static func podSpec(_ spec: Message) throws -> JSON {
+        var json: [String: JSON] = ["containers": .array(try spec.all(2).map { try container(Message($0)) })]
+        let initContainers = try spec.all(20).map { try container(Message($0)) }
+        if !initContainers.isEmpty { json["initContainers"] = .array(initContainers) }
+        for (field, name) in [(3, "restartPolicy"), (6, "dnsPolicy"), (8, "serviceAccountName")] {
+            if let value = spec.string(field) { json[name] = .string(value) }
+        }
+        if let grace = spec.int(4) { json["terminationGracePeriodSeconds"] = .number(Double(grace)) }
+        json["nodeSelector"] = try map(spec, 7)
+        return .object(json.filter { $0.value != .null })
+    }
+
+    private static func container(_ container: Message) throws -> JSON {
+        var json: [String: JSON] = [:]
+        for (field, name) in [(1, "name"), (2, "image"), (5, "workingDir"), (14, "imagePullPolicy")] {
+            if let value = container.string(field) { json[name] = .string(value) }
+        }
+        for (field, name) in [(3, "command"), (4, "args")] {
+            let values = try container.all(field)
+            if !values.isEmpty { json[name] = .array(values.map { .string(String(decoding: $0, as: UTF8.self)) }) }
+        }
+        let ports = try container.all(6).map { bytes -> JSON in
+            let port = try Message(bytes)
+            var json: [String: JSON] = [:]
+            if let name = port.string(1) { json["name"] = .string(name) }
+            if let host = port.int(2) { json["hostPort"] = .number(Double(host)) }
+            if let number = port.int(3) { json["containerPort"] = .number(Double(number)) }
+            if let proto = port.string(4) { json["protocol"] = .string(proto) }
+            return .object(json)
+        }
+        if !ports.isEmpty { json["ports"] = .array(ports) }
+        let env = try container.all(7).map { bytes -> JSON in
+            let variable = try Message(bytes)
+            return .object(["name": .string(variable.string(1) ?? ""), "value": .string(variable.string(2) ?? "")])
+        }
+        if !env.isEmpty { json["env"] = .array(env) }
+        if let resources = container.bytes(8) {
+            let message = try Message(resources)
+            var requirements: [String: JSON] = [:]
+            for (field, name) in [(1, "limits"), (2, "requests")] {
+                let amounts = try message.all(field).map { entry -> (String, JSON) in
+                    let pair = try Message(entry)
+                    return (pair.string(1) ?? "", .string(try Message(pair.bytes(2) ?? []).string(1) ?? "0"))
+                }
+                if !amounts.isEmpty { requirements[name] = .object(Dictionary(amounts, uniquingKeysWith: { _, last in last })) }
+            }
+            json["resources"] = .object(requirements)
+        }
+        return .object(json)
+    }
+
+    private static func serviceSpec(_ spec: Message) throws -> JSON {
+        var json: [String: JSON] = [:]
+        let ports = try spec.all(1).map { bytes -> JSON in
+            let port = try Message(bytes)
+            var json: [String: JSON] = [:]
+            for (field, name) in [(1, "name"), (2, "protocol"), (6, "appProtocol")] {
+                if let value = port.string(field) { json[name] = .string(value) }
+            }
+            if let number = port.int(3) { json["port"] = .number(Double(number)) }
+            if let target = port.bytes(4) {
+                let value = try Message(target)
+                json["targetPort"] = value.int(1) == 1 ? .string(value.string(3) ?? "") : .number(Double(value.int(2) ?? 0))
+            }
+            if let node = port.int(5) { json["nodePort"] = .number(Double(node)) }
+            return .object(json)
+        }
+        if !ports.isEmpty { json["ports"] = .array(ports) }
+        json["selector"] = try map(spec, 2)
+        for (field, name) in [(3, "clusterIP"), (4, "type")] {
+            if let value = spec.string(field) { json[name] = .string(value) }
+        }
+        return .object(json.filter { $0.value != .null })
+    }
+
     /// A `map<string, string>` field: repeated entries of (1: key, 2: value).
     private static func map(_ message: Message, _ field: Int) throws -> JSON {
         let entries = try message.all(field).map { entry -> (String, JSON) in
@@ -101,10 +204,11 @@ enum KubeProtobuf {
         Status(code: 400, reason: "BadRequest", message: message)
     }
 
-    /// The length-delimited fields of one protobuf message (numeric fields are skipped: none of
-    /// the fields read here is numeric).
+    /// The fields of one protobuf message: length-delimited ones as bytes, varints as numbers
+    /// (fixed-width ones are skipped: no field read here has one).
     struct Message {
         private var fields: [Int: [[UInt8]]] = [:]
+        private var numbers: [Int: UInt64] = [:]
 
         init(_ bytes: some Collection<UInt8>) throws {
             var reader = Array(bytes)[...]
@@ -112,7 +216,7 @@ enum KubeProtobuf {
                 let key = try Self.varint(&reader)
                 let field = Int(key >> 3)
                 switch key & 7 {
-                case 0: _ = try Self.varint(&reader)
+                case 0: numbers[field] = try Self.varint(&reader)
                 case 1: guard reader.count >= 8 else { throw bad("truncated protobuf") }; reader = reader.dropFirst(8)
                 case 5: guard reader.count >= 4 else { throw bad("truncated protobuf") }; reader = reader.dropFirst(4)
                 case 2:
@@ -128,6 +232,9 @@ enum KubeProtobuf {
         func bytes(_ field: Int) -> [UInt8]? { fields[field]?.last }
         func string(_ field: Int) -> String? { bytes(field).map { String(decoding: $0, as: UTF8.self) } }
         func all(_ field: Int) throws -> [[UInt8]] { fields[field] ?? [] }
+        /// A varint field as a signed 64-bit number (int32 and int64 both: negative int32 values
+        /// are sign-extended to 64 bits on the wire).
+        func int(_ field: Int) -> Int64? { numbers[field].map { Int64(bitPattern: $0) } }
 
         private static func varint(_ reader: inout ArraySlice<UInt8>) throws -> UInt64 {
             var value: UInt64 = 0

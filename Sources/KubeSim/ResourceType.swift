@@ -9,6 +9,8 @@ public struct ResourceType: Sendable, Hashable {
     public let shortNames: [String]
     /// Verbs for discovery; `create`-only kinds (access reviews) serve nothing else.
     public let verbs: [String]
+    /// Discovery's categories: `all` for what `kubectl get all` shows.
+    public let categories: [String]
 
     /// `v1` or `group/version`.
     public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
@@ -18,7 +20,11 @@ public struct ResourceType: Sendable, Hashable {
 
     static let all = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
-    init(_ group: String, _ version: String, _ resource: String, _ kind: String, namespaced: Bool, short: [String] = [], verbs: [String] = ResourceType.all) {
+    init(
+        _ group: String, _ version: String, _ resource: String, _ kind: String, namespaced: Bool, short: [String] = [],
+        verbs: [String] = ResourceType.all, categories: [String] = []
+    ) {
+        self.categories = categories
         self.group = group
         self.version = version
         self.resource = resource
@@ -32,16 +38,16 @@ public struct ResourceType: Sendable, Hashable {
     public static let known: [ResourceType] = [
         ResourceType("", "v1", "namespaces", "Namespace", namespaced: false, short: ["ns"]),
         ResourceType("", "v1", "nodes", "Node", namespaced: false, short: ["no"]),
-        ResourceType("", "v1", "pods", "Pod", namespaced: true, short: ["po"]),
-        ResourceType("", "v1", "services", "Service", namespaced: true, short: ["svc"]),
+        ResourceType("", "v1", "pods", "Pod", namespaced: true, short: ["po"], categories: ["all"]),
+        ResourceType("", "v1", "services", "Service", namespaced: true, short: ["svc"], categories: ["all"]),
         ResourceType("", "v1", "configmaps", "ConfigMap", namespaced: true, short: ["cm"]),
         ResourceType("", "v1", "secrets", "Secret", namespaced: true),
         ResourceType("", "v1", "serviceaccounts", "ServiceAccount", namespaced: true, short: ["sa"]),
         ResourceType("", "v1", "resourcequotas", "ResourceQuota", namespaced: true, short: ["quota"]),
         ResourceType("", "v1", "limitranges", "LimitRange", namespaced: true, short: ["limits"]),
         ResourceType("", "v1", "events", "Event", namespaced: true, short: ["ev"]),
-        ResourceType("apps", "v1", "deployments", "Deployment", namespaced: true, short: ["deploy"]),
-        ResourceType("apps", "v1", "replicasets", "ReplicaSet", namespaced: true, short: ["rs"]),
+        ResourceType("apps", "v1", "deployments", "Deployment", namespaced: true, short: ["deploy"], categories: ["all"]),
+        ResourceType("apps", "v1", "replicasets", "ReplicaSet", namespaced: true, short: ["rs"], categories: ["all"]),
         ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role", namespaced: true),
         ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced: false),
         ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", namespaced: true),

@@ -119,6 +119,33 @@ import TestSupport
         }
     }
 
+    /// `kubectl create deployment|service` send protobuf (kubectl's typed clients); `get all`
+    /// finds its kinds by discovery's `all` category.
+    @Test func kubectlCreatesDeploymentsAndServicesAndGetsAll() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            let created = try await kubectl.run("create", "deployment", "web", "--image=nginx:1.27", "--replicas=2", "--port=8080")
+            #expect(created.output.contains("deployment.apps/web created"), "\(created.output)")
+            let deployment = try JSONDecoder().decode(JSON.self, from: Data(try await kubectl.run("get", "deployment", "web", "-o", "json").output.utf8))
+            #expect(deployment[path: "spec.replicas"] == .number(2) && deployment[path: "spec.selector.matchLabels"] == .object(["app": .string("web")]), "\(deployment)")
+            let container = deployment[path: "spec.template.spec.containers"]?.arrayValue?.first
+            #expect(container?["name"] == .string("nginx") && container?["image"] == .string("nginx:1.27"), "\(String(describing: container))")
+            #expect(container?["ports"]?.arrayValue?.first?["containerPort"] == .number(8080))
+            #expect(deployment[path: "spec.template.metadata.labels"] == .object(["app": .string("web")]))
+
+            let service = try await kubectl.run("create", "service", "clusterip", "web", "--tcp=80:8080")
+            #expect(service.output.contains("service/web created"), "\(service.output)")
+            let spec = try JSONDecoder().decode(JSON.self, from: Data(try await kubectl.run("get", "service", "web", "-o", "json").output.utf8))
+            let port = spec[path: "spec.ports"]?.arrayValue?.first
+            #expect(port?["port"] == .number(80) && port?["targetPort"] == .number(8080) && port?["protocol"] == .string("TCP"), "\(spec)")
+            #expect(spec[path: "spec.selector"] == .object(["app": .string("web")]) && spec[path: "spec.type"] == .string("ClusterIP"))
+
+            let all = try await kubectl.run("get", "all", "-o", "name")
+            #expect(all.status == 0 && all.output.contains("deployment.apps/web") && all.output.contains("service/web"), "\(all.output)")
+        }
+    }
+
     /// `kubectl auth whoami`: the identity the request was served as, impersonation applied.
     @Test func kubectlAuthWhoamiShowsTheIdentity() async throws {
         try await TestKubeSim.with { sim in
