@@ -91,7 +91,7 @@ struct ListPaging {
     func page(_ parts: [(namespace: String, answer: JSON)]) -> (taken: [JSON], next: String?) {
         var taken: [JSON] = [], count = 0
         for (index, part) in parts.enumerated() {
-            let size = Self.entries(of: part.answer).count
+            let size = Self.entries(of: part.answer).values.count
             if let limit, count > 0, count + size > limit { return (taken, Self.token(start: part.namespace)) }
             taken.append(part.answer)
             count += size
@@ -108,8 +108,7 @@ struct ListPaging {
     /// This page of a filtered list (or Table) of namespaces: the names from `start` on, `limit`
     /// at most, and the token of the next page if more remain.
     func page(ofNamespaces list: JSON) -> JSON {
-        let key = Self.entries(of: list).key
-        var entries = Self.entries(of: list).values
+        var (key, entries) = Self.entries(of: list)
         if let start { entries = entries.filter { (Self.name(of: $0) ?? "") >= start } }
         var result = list
         result[path: "metadata.remainingItemCount"] = nil
@@ -123,10 +122,9 @@ struct ListPaging {
     }
 
     /// A list's items or a Table's rows.
-    static func entries(of list: JSON) -> (key: String, values: [JSON], count: Int) {
+    static func entries(of list: JSON) -> (key: String, values: [JSON]) {
         let key = list["kind"]?.stringValue == "Table" ? "rows" : "items"
-        let values = list[key]?.arrayValue ?? []
-        return (key, values, values.count)
+        return (key, list[key]?.arrayValue ?? [])
     }
 
     /// An item's or a Table row's name.
