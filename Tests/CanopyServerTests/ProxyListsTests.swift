@@ -205,7 +205,8 @@ import TestSupport
                 }
                 // A streaming list across their namespaces (client-go's informers): their pods,
                 // one bookmark ending them once every namespace's are out, then what changes.
-                let streaming = "watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=2"
+                // The watches end after 5 s: the pod made after 1 s must fall inside them on a loaded machine too.
+                let streaming = "watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=5"
                 async let streamed = server.request(.GET, "/k8s/clusters/coke/onprem/api/v1/pods?\(streaming)", token: token)
                 try await Task.sleep(for: .milliseconds(1000))
                 _ = try await cluster.create(ProxyTests.pod("b3", "mkt-qa"))
