@@ -18,10 +18,12 @@ struct AccessReview {
         var review = try await SimBody.read(request)
         let subject: KubeSim.UserInfo
         if type.resource == "subjectaccessreviews" {
-            guard let name = review[path: "spec.user"]?.stringValue else {
-                throw Status.invalid(kind: "SubjectAccessReview", "", causes: [Status.Cause(reason: "FieldValueRequired", message: "at least one of user or group must be specified", field: "spec.user")])
+            let name = review[path: "spec.user"]?.stringValue ?? ""
+            let groups = review[path: "spec.groups"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            guard !name.isEmpty || !groups.isEmpty else {
+                throw Status.invalid(kind: type.kind, "", causes: [Status.Cause(reason: "FieldValueInvalid", message: "Invalid value: \"\": at least one of user or group must be specified", field: "spec.user")], group: type.group)
             }
-            subject = KubeSim.UserInfo(name: name, groups: review[path: "spec.groups"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+            subject = KubeSim.UserInfo(name: name, groups: groups)
         } else {
             subject = caller
         }
@@ -36,7 +38,7 @@ struct AccessReview {
         } else if let nonResource = review[path: "spec.nonResourceAttributes"] {
             attributes = RequestAttributes(verb: nonResource["verb"]?.stringValue ?? "", path: nonResource["path"]?.stringValue ?? "")
         } else {
-            throw Status.invalid(kind: type.kind, "", causes: [Status.Cause(reason: "FieldValueRequired", message: "exactly one of nonResourceAttributes or resourceAttributes must be specified", field: "spec.resourceAttributes")])
+            throw Status.invalid(kind: type.kind, "", causes: [Status.Cause(reason: "FieldValueInvalid", message: "Invalid value: null: exactly one of nonResourceAttributes or resourceAttributes must be specified", field: "spec")], group: type.group)
         }
         let allowed = RBACAuthorizer(cluster: cluster).allows(subject, attributes)
         review["apiVersion"] = .string(type.apiVersion)

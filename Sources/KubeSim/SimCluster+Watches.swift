@@ -6,22 +6,26 @@ extension SimCluster {
     /// Events on `type` (in `namespace`, matching `selector`) after `revision`: first the kept
     /// history, then live ones. Throws 410 Gone when `revision` is older than the history kept.
     ///
-    /// With `initialEvents` (a streaming list: `sendInitialEvents=true`) the stream begins with
-    /// an ADDED event for each object there is now, then a BOOKMARK at the current
-    /// resourceVersion annotated `k8s.io/initial-events-end: "true"`, then what changes after.
+    /// Without a revision (a watch with no `resourceVersion`, or `0`) the stream begins, as a
+    /// real server's does, with an ADDED event for each object there is now, not with history.
+    /// With `initialEvents` (a streaming list: `sendInitialEvents=true`) it begins so too, then
+    /// a BOOKMARK at the current resourceVersion annotated `k8s.io/initial-events-end: "true"`;
+    /// then what changes after.
     public func watch(
-        _ type: ResourceType, namespace: String?, selector: LabelSelector, after revision: Int64, initialEvents: Bool = false
+        _ type: ResourceType, namespace: String?, selector: LabelSelector, after revision: Int64?, initialEvents: Bool = false
     ) throws(Status) -> AsyncStream<Event> {
         let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
         let id = UUID()
         let watcher = Watcher(resource: type, namespace: namespace, selector: selector, continuation: continuation)
         try state.withLock { state throws(Status) in
-            if initialEvents {
+            if initialEvents || revision == nil {
                 let current = (state.objects[type] ?? [:]).sorted { $0.key < $1.key }
                 for (_, object) in current {
                     let event = Event(type: "ADDED", object: object, revision: Int64(object[path: "metadata.resourceVersion"]?.stringValue ?? "") ?? 0, resource: type)
                     if Self.matches(event, watcher) { continuation.yield(event) }
                 }
+            }
+            if initialEvents {
                 let bookmark: JSON = .object([
                     "kind": .string(type.kind), "apiVersion": .string(type.apiVersion),
                     "metadata": .object([
@@ -30,8 +34,8 @@ extension SimCluster {
                     ]),
                 ])
                 continuation.yield(Event(type: "BOOKMARK", object: bookmark, revision: state.revision, resource: type))
-            } else {
-                if revision > 0, revision < state.expiredBelow {
+            } else if let revision {
+                if revision < state.expiredBelow {
                     throw Status.gone("too old resource version: \(revision) (\(state.expiredBelow))")
                 }
                 for event in state.history where event.revision > revision && Self.matches(event, watcher) {

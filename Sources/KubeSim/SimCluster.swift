@@ -178,7 +178,7 @@ public final class SimCluster: Sendable {
         var object = object
         try stamp(&object, type: type, namespace: namespace)
         guard let name = object[path: "metadata.name"]?.stringValue else {
-            throw Status.invalid(kind: type.kind, "", causes: [Status.Cause(reason: "FieldValueRequired", message: "name or generateName is required", field: "metadata.name")])
+            throw Status.invalid(kind: type.kind, "", causes: [Status.Cause(reason: "FieldValueRequired", message: "Required value: name or generateName is required", field: "metadata.name")], group: type.group)
         }
         let now = KubeTime.format(clock())
         let created = object

@@ -97,7 +97,9 @@ struct SimVerbs {
 
     /// A watch: one JSON event per line, until the cluster closes it or `timeoutSeconds` passes.
     private func watch() throws -> Response {
-        let after = Int64(query["resourceVersion"] ?? "0") ?? 0
+        // No resourceVersion, or 0: begin with the objects there are now (real servers' "start at
+        // most recent" and "start at any"), not with the history kept.
+        let after = query["resourceVersion"].flatMap(Int64.init).flatMap { $0 == 0 ? nil : $0 }
         let initialEvents = try Self.initialEvents(query)
         let stream: AsyncStream<SimCluster.Event>
         do {
@@ -175,13 +177,7 @@ struct SimVerbs {
                 ))
             }
         }
-        guard causes.isEmpty else {
-            let text = causes.map { "\($0.field ?? ""): \($0.message ?? "")" }.joined(separator: ", ")
-            throw Status(
-                code: 422, reason: "Invalid", message: "ListOptions.meta.k8s.io \"\" is invalid: \(causes.count > 1 ? "[\(text)]" : text)",
-                details: Status.Details(name: "", group: "meta.k8s.io", kind: "ListOptions", causes: causes)
-            )
-        }
+        guard causes.isEmpty else { throw Status.invalid(kind: "ListOptions", "", causes: causes, group: "meta.k8s.io") }
         return initial == true
     }
 

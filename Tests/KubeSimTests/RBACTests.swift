@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import KubeAPI
 import KubeClient
 import KubeSim
@@ -34,6 +35,45 @@ import TestSupport
             let clusterScope = try await kubectl.run("get", "namespaces", "--as", "alice")
             #expect(clusterScope.output.contains("namespaces is forbidden: User \"alice\" cannot list resource \"namespaces\" in API group \"\" at the cluster scope"))
         }
+    }
+
+    /// Access reviews are checked as a real server checks them: a subject may be groups alone,
+    /// and a review with neither user nor groups, or without attributes, is 422 with the real
+    /// message (the kind qualified by its group).
+    @Test func accessReviewsAreValidatedAsARealServerValidatesThem() async throws {
+        try await TestKubeSim.with { sim in
+            let client = try KubeClient(connection: try Kubeconfig(yaml: sim.kubeconfig("a")).connection())
+            _ = try await client.create(Namespace(metadata: ObjectMeta(name: "team-a")))
+            let binding = "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\",\"metadata\":{\"name\":\"devs\",\"namespace\":\"team-a\"},"
+                + "\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"view\"},\"subjects\":[{\"kind\":\"Group\",\"name\":\"devs\"}]}"
+            _ = try await Self.post(client, "/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings", binding)
+            func review(_ spec: String) async throws -> (UInt, JSON) {
+                try await Self.post(client, "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                                    "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"SubjectAccessReview\",\"spec\":\(spec)}")
+            }
+            let list = "\"resourceAttributes\":{\"verb\":\"list\",\"resource\":\"pods\",\"namespace\":\"team-a\"}"
+            let groupsOnly = try await review("{\"groups\":[\"devs\"],\(list)}")
+            #expect(groupsOnly.0 == 201 && groupsOnly.1[path: "status.allowed"] == .bool(true), "\(groupsOnly)")
+            let nobody = try await review("{\(list)}")
+            #expect(nobody.0 == 422)
+            #expect(nobody.1["message"]?.stringValue == "SubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.user: Invalid value: \"\": at least one of user or group must be specified")
+            #expect(nobody.1[path: "details.group"] == .string("authorization.k8s.io"))
+            #expect(nobody.1[path: "details.kind"] == .string("SubjectAccessReview"))
+            let nothing = try await review("{\"user\":\"alice\"}")
+            #expect(nothing.1["message"]?.stringValue == "SubjectAccessReview.authorization.k8s.io \"\" is invalid: spec: Invalid value: null: exactly one of nonResourceAttributes or resourceAttributes must be specified")
+            // An object without a name: the kind qualified by its group in the message, as for every kind.
+            let unnamed = try await Self.post(client, "/apis/apps/v1/namespaces/team-a/deployments", "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{}}")
+            #expect(unnamed.0 == 422)
+            #expect(unnamed.1["message"]?.stringValue == "Deployment.apps \"\" is invalid: metadata.name: Required value: name or generateName is required")
+        }
+    }
+
+    static func post(_ client: KubeClient, _ path: String, _ body: String) async throws -> (UInt, JSON) {
+        let response = try await client.forward(
+            .POST, pathAndQuery: path, headers: ["Content-Type": "application/json"], body: .bytes(ByteBuffer(string: body)), impersonation: nil, timeout: .seconds(20)
+        )
+        let data = Data(String(buffer: try await response.body.collect(upTo: 1 << 20)).utf8)
+        return (response.status.code, try JSONDecoder().decode(JSON.self, from: data))
     }
 
     /// The authorizer reads decoded RBAC objects kept between requests (as a real server's

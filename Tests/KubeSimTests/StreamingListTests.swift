@@ -47,6 +47,25 @@ import TestSupport
         }
     }
 
+    /// A watch with no resourceVersion (or 0) begins with the objects there are now, each ADDED,
+    /// as a real server's does; a watch from a resourceVersion gets what happened after it.
+    @Test func aWatchWithoutResourceVersionBeginsWithTheObjectsThereAreNow() async throws {
+        try await TestKubeSim.with { sim in
+            let client = try Self.client(sim)
+            for name in ["m0", "m1", "gone"] { _ = try await client.create(Self.configMap(name)) }
+            let before = try await client.list(ConfigMap.self, namespace: "default").metadata.resourceVersion ?? ""
+            try await client.delete(ConfigMap.self, "gone", namespace: "default")
+            func names(_ query: String) async throws -> [String] {
+                try await Self.get(client, "/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=1\(query)").events.map {
+                    "\($0["type"]?.stringValue ?? "")/\($0[path: "object.metadata.name"]?.stringValue ?? "")"
+                }
+            }
+            #expect(try await names("") == ["ADDED/m0", "ADDED/m1"])
+            #expect(try await names("&resourceVersion=0") == ["ADDED/m0", "ADDED/m1"])
+            #expect(try await names("&resourceVersion=\(before)") == ["DELETED/gone"])
+        }
+    }
+
     @Test func streamingListOptionsAreCheckedAsARealServerChecksThem() async throws {
         try await TestKubeSim.with { sim in
             let client = try Self.client(sim)
