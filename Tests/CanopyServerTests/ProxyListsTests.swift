@@ -1,7 +1,9 @@
 @testable import CanopyServer
+import AsyncHTTPClient
 import Foundation
 import KubeAPI
 import KubeSim
+import NIOCore
 import NIOHTTP1
 import Testing
 import TestSupport
@@ -69,6 +71,30 @@ import TestSupport
                 #expect(names.status == 0 && ["big0", "big1", "big2"].allSatisfy { names.output.contains("configmap/\($0)") }, "\(names.output)")
             }
         }
+    }
+
+    /// Lists gathered at once hold no more than the server's pool together: past it 429 with
+    /// `Retry-After` (kubectl waits and retries), and what a list held goes back when it ends.
+    @Test func gatheredListsTogetherHoldNoMoreThanThePool() async throws {
+        let pool = GatherPool(total: 300 << 10)
+        func body(_ kib: Int) -> HTTPClientResponse.Body { .bytes(ByteBuffer(repeating: 0x78, count: kib << 10)) }
+        var first: GatherBudget? = GatherBudget(1 << 20, pool: pool)
+        #expect(try await first?.collect(body(200)).count == 200 << 10)
+        #expect(pool.inUse == 200 << 10)
+        let second = GatherBudget(1 << 20, pool: pool)
+        do {
+            _ = try await second.collect(body(150))
+            Issue.record("a list passing the pool was gathered")
+        } catch let status as ProxyStatus {
+            #expect(status.code == 429 && status.reason == "TooManyRequests" && status.retryAfter == 1)
+            #expect(status.response.headers[.retryAfter] == "1")
+        }
+        first = nil
+        #expect(pool.inUse == 0)
+        #expect(try await second.collect(body(150)).count == 150 << 10)
+        #expect(pool.inUse == 150 << 10)
+        // The server's pool is never smaller than one list's limit.
+        #expect(GatherPool(total: 1 << 20, listLimit: 64 << 20).total == 64 << 20)
     }
 
     /// What the proxy asks a cluster for when it reads a view to rewrite: JSON only.

@@ -89,7 +89,7 @@ public enum CanopyServer {
             ? ServerCertificate.loadOrCreate(in: configuration.dataDirectory, host: configuration.host) : nil
         let proxyClients = ProxyClients(
             clients: services.clusters, deadline: configuration.proxyDeadline, http2: configuration.clusterHTTP2,
-            gatherLimit: configuration.proxyGatherLimit, logger: logger
+            gatherLimit: configuration.proxyGatherLimit, gatherTotal: configuration.proxyGatherTotal, logger: logger
         )
         let router = buildRouter(services, certificatePEM: certificate?.certificatePEM, proxyClients: proxyClients)
         let kubeProxy = KubeProxy(services: services, clients: proxyClients)

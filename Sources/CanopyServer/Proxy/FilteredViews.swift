@@ -16,6 +16,8 @@ struct NamespaceListFilter {
     let deadline: TimeAmount
     /// The most of the cluster's list held at once (`ServerConfiguration.proxyGatherLimit`).
     let limit: Int
+    /// What all gathered lists together may hold.
+    let pool: GatherPool
 
     func respond(path: String, query: String, headers: HTTPHeaders, isWatch: Bool, clientGone: ClientGone?) async throws -> Response {
         // A list is read whole and paged here: the cluster's pages would hold other projects'
@@ -32,7 +34,7 @@ struct NamespaceListFilter {
             throw ProxyStatus(406, "NotAcceptable", "only JSON answers are available for namespace lists through Canopy")
         }
         if let paging {
-            let data = try await GatherBudget(limit).collect(response.body)
+            let data = try await GatherBudget(limit, pool: pool).collect(response.body)
             let list = try JSONDecoder().decode(JSON.self, from: data)
             return Self.json(paging.page(ofNamespaces: Self.filter(list, allowed: allowed) ?? list), status: 200)
         }
@@ -85,13 +87,15 @@ struct FanOut {
     let deadline: TimeAmount
     /// The most all the namespaces' answers may hold at once (`ServerConfiguration.proxyGatherLimit`).
     let gatherLimit: Int
+    /// What all gathered lists together may hold.
+    let pool: GatherPool
 
     func respond(target: KubePath, query: String, namespaces: [String], headers: HTTPHeaders) async throws -> Response {
         guard let (root, resource) = target.clusterWideResource else { throw ProxyStatus.notFound }
         let paging = try ListPaging(query: query)
         let asked = paging.remaining(of: namespaces)
         let headers = try JSONViews.asking(headers)
-        let budget = GatherBudget(gatherLimit)
+        let budget = GatherBudget(gatherLimit, pool: pool)
         let answers = try await withThrowingTaskGroup(of: (Int, UInt, Data).self) { group in
             for (index, namespace) in asked.enumerated() {
                 group.addTask {
@@ -205,35 +209,6 @@ struct FanOut {
             }
             try await writer.finish(nil)
         })
-    }
-}
-
-/// The memory one gathered (or filtered) list may take in Canopy, shared by its parts: each part
-/// of `get pods -A` is held until all are in, and a project user asking without pages for a
-/// large resource in many namespaces, many times over, would otherwise hold gigabytes of the
-/// server every tenant shares.
-final class GatherBudget: Sendable {
-    private let left: Atomic<Int>
-    private let limit: Int
-
-    init(_ limit: Int) {
-        self.limit = limit
-        left = Atomic(limit)
-    }
-
-    /// The body, whole; 413 once the parts together pass the limit.
-    func collect(_ body: HTTPClientResponse.Body) async throws -> Data {
-        var data = Data()
-        for try await chunk in body {
-            guard left.subtract(chunk.readableBytes, ordering: .relaxed).newValue >= 0 else {
-                throw ProxyStatus(
-                    413, "RequestEntityTooLarge",
-                    "the list is larger than Canopy gathers at once (\(limit >> 20) MiB): ask for it in pages (kubectl --chunk-size, or limit=)"
-                )
-            }
-            data.append(contentsOf: chunk.readableBytesView)
-        }
-        return data
     }
 }
 

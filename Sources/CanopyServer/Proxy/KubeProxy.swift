@@ -84,12 +84,12 @@ struct KubeProxy: Sendable {
         let clientGone = isWatch ? await HTTPServing.clientGone(context.channel) : nil
         if request.method == .get, !access.isAdmin {
             if target.isNamespaceCollection {
-                return try await NamespaceListFilter(client: client, allowed: access.namespaces, deadline: clients.deadline, limit: clients.gatherLimit)
+                return try await NamespaceListFilter(client: client, allowed: access.namespaces, deadline: clients.deadline, limit: clients.gatherLimit, pool: clients.gatherPool)
                     .respond(path: path, query: query, headers: headers, isWatch: isWatch, clientGone: clientGone)
             }
             if let (root, resource) = target.clusterWideResource,
                await clients.scopes.isNamespaced(resource, root: root, cluster: cluster, client: client) {
-                let fanOut = FanOut(client: client, impersonation: impersonation, deadline: clients.deadline, gatherLimit: clients.gatherLimit)
+                let fanOut = FanOut(client: client, impersonation: impersonation, deadline: clients.deadline, gatherLimit: clients.gatherLimit, pool: clients.gatherPool)
                 return if let clientGone {
                     try await fanOut.respondWatch(target: target, query: query, namespaces: access.namespaces.sorted(), headers: headers, clientGone: clientGone)
                 } else {
@@ -274,6 +274,8 @@ struct ProxyStatus: Error {
     let code: Int
     let reason: String
     let message: String
+    /// Seconds for the client to wait before it tries again (`Retry-After`), for 429.
+    var retryAfter: Int?
 
     init(_ code: Int, _ reason: String, _ message: String) {
         self.code = code
@@ -318,11 +320,9 @@ struct ProxyStatus: Error {
     }
 
     var response: Response {
-        let data = json
-        return Response(
-            status: .init(code: code), headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data))
-        )
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(status: .init(code: code), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: json)))
     }
 }
 
@@ -341,15 +341,18 @@ public final class ProxyClients: Sendable {
     let scopes = ResourceScopes()
     /// `ServerConfiguration.proxyGatherLimit`.
     let gatherLimit: Int
+    /// What all lists being gathered at once may hold (`ServerConfiguration.proxyGatherTotal`).
+    let gatherPool: GatherPool
 
     init(
         clients: ClusterClients, deadline: Duration = .seconds(2 * 3600), http2: Bool = false, gatherLimit: Int = 64 << 20,
-        logger: Logger = Logger(label: "canopy.proxy")
+        gatherTotal: Int = 256 << 20, logger: Logger = Logger(label: "canopy.proxy")
     ) {
         self.clients = clients
         self.deadline = TimeAmount(deadline)
         self.http2 = http2
         self.gatherLimit = gatherLimit
+        gatherPool = GatherPool(total: gatherTotal, listLimit: gatherLimit)
         targets = UpstreamTargets(logger: logger)
     }
 
