@@ -56,6 +56,17 @@ import TestSupport
             #expect(all.count == 25 && Set(all.compactMap(\.metadata.name)).count == 25)
             // A list longer than the caller will hold fails rather than grow.
             await #expect(throws: KubeError.self) { try await kube.listAll(ConfigMap.self, namespace: "default", pageSize: 7, maxItems: 20) }
+            // An answer larger than the client holds fails, clearly.
+            var small = KubeClient.Configuration()
+            small.maxAnswerBytes = 4 << 10
+            let bounded = try KubeClient(connection: try Kubeconfig(yaml: sim.kubeconfig("a")).connection(), configuration: small)
+            do {
+                _ = try await bounded.list(ConfigMap.self, namespace: "default")
+                Issue.record("an answer past maxAnswerBytes was read")
+            } catch let error as KubeError {
+                #expect(error.code == .badResponse && error.message.contains("answered more than 4 KiB"), "\(error)")
+            }
+            #expect(try await bounded.list(ConfigMap.self, namespace: "default", limit: 3).items.count == 3)
             let odd = try await kube.list(ConfigMap.self, namespace: "default", labelSelector: try LabelSelector(parsing: "parity in (odd)"))
             #expect(odd.items.count == 12)
             let named = try await kube.list(ConfigMap.self, namespace: "default", fieldSelector: try FieldSelector(parsing: "metadata.name=cm-3"))
