@@ -26,6 +26,9 @@ public final class SimCluster: Sendable {
     /// Successful creates, updates (patches and applies included) and deletes so far: how
     /// benchmarks and tests count the writes a client made.
     public var writes: Int { writeCount.load(ordering: .relaxed) }
+    /// Lists answered so far, by resource (`pods`): how tests count what a client asked for.
+    public func lists(of resource: String) -> Int { listCounts.withLock { $0[resource, default: 0] } }
+    private let listCounts = Mutex<[String: Int]>([:])
     private let clock: @Sendable () -> Date
 
     /// One change, as watches deliver it.
@@ -142,6 +145,7 @@ public final class SimCluster: Sendable {
         _ type: ResourceType, namespace: String?, labelSelector: LabelSelector = LabelSelector(),
         fieldSelector: FieldSelector = FieldSelector(), limit: Int? = nil, continue token: String? = nil
     ) throws(Status) -> (items: [JSON], revision: Int64, continue: String?) {
+        listCounts.withLock { $0[type.resource, default: 0] += 1 }
         let (all, revision) = state.withLock { state in
             if type == Self.serviceAccounts { Self.createDueAccounts(&state, delay: serviceAccountDelay, now: clock()) }
             return (state.objects[type] ?? [:], state.revision)

@@ -97,6 +97,50 @@ import TestSupport
         #expect(GatherPool(total: 1 << 20, listLimit: 64 << 20).total == 64 << 20)
     }
 
+    /// A page of a member's list across many namespaces asks the cluster for as many
+    /// namespaces as fill it (in waves of 8, 16 …), not for all of them with the limit each; a
+    /// whole list still reads them all, in order.
+    @Test func aPageAcrossManyNamespacesAsksOnlyForWhatFillsIt() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(tls: true) { server in
+                let fixture = try await ProxyTests.setUp(server, sim)
+                let admin = fixture.tokens["coke-admin"]
+                let added = (0..<10).map { "mkt-n\($0)" }
+                for name in added {
+                    try Fixture.expect(await server.request(.POST, "/api/v1/tenants/coke/projects/marketing/namespaces", token: admin, json: ["cluster": "onprem", "name": name]), 201)
+                }
+                try await eventually(within: 60, "the namespaces ready") {
+                    let project = try await server.request(.GET, "/api/v1/tenants/coke/projects/marketing", token: admin)
+                    let ready = (project.object["namespaces"] as? [[String: Any]] ?? []).filter { ($0["status"] as? [String: Any])?["state"] as? String == "Ready" }
+                    return Set(added).isSubset(of: Set(ready.compactMap { $0["name"] as? String }))
+                }
+                let cluster = try PlacementTests.client(sim, "onprem")
+                let namespaces = (["mkt-dev"] + added).sorted()
+                for namespace in namespaces {
+                    for index in 0..<2 { _ = try await cluster.create(ProxyTests.pod("p\(index)", namespace)) }
+                }
+                let onprem = try #require(sim.sim.clusters["onprem"])
+                let token = fixture.tokens["coke-pm"]
+                let path = "/k8s/clusters/coke/onprem/api/v1/pods"
+
+                var before = onprem.lists(of: "pods")
+                let page = try await server.request(.GET, path + "?limit=3", token: token)
+                #expect(page.status == 200 && page.items.count == 2, "\(page.status) \(page.text.prefix(300))")
+                #expect(onprem.lists(of: "pods") - before == 8)
+
+                before = onprem.lists(of: "pods")
+                let whole = try await server.request(.GET, path + "?limit=500", token: token)
+                let names = whole.items.compactMap { item -> String? in
+                    guard let metadata = item["metadata"] as? [String: Any] else { return nil }
+                    return "\(metadata["namespace"] as? String ?? "")/\(metadata["name"] as? String ?? "")"
+                }
+                #expect(names == namespaces.flatMap { ["\($0)/p0", "\($0)/p1"] }, "\(names)")
+                #expect((whole.object["metadata"] as? [String: Any])?["continue"] == nil)
+                #expect(onprem.lists(of: "pods") - before == namespaces.count)
+            }
+        }
+    }
+
     /// What the proxy asks a cluster for when it reads a view to rewrite: JSON only.
     @Test func viewsAreReadAsJSON() throws {
         func asked(_ accept: String?) throws(ProxyStatus) -> String? {

@@ -96,23 +96,40 @@ struct FanOut {
         let asked = paging.remaining(of: namespaces)
         let headers = try JSONViews.asking(headers)
         let budget = GatherBudget(gatherLimit, pool: pool)
-        let answers = try await withThrowingTaskGroup(of: (Int, UInt, Data).self) { group in
-            for (index, namespace) in asked.enumerated() {
-                group.addTask {
-                    let response = try await client.forward(
-                        .GET, pathAndQuery: "\(root)/namespaces/\(namespace)/\(resource)\(paging.query(for: namespace))", headers: headers,
-                        body: nil, impersonation: impersonation, timeout: .seconds(60)
-                    )
-                    return (index, response.status.code, try await budget.collect(response.body))
+        // With a limit, namespaces are asked in waves (8, then 16, 32 …) until the page is full
+        // or the cluster paged one: asking all at once with the limit each (kubectl's 500) made
+        // a page of 500 cost namespaces × 500 items of the cluster's work and of the budget,
+        // which refused large projects' `get pods -A` outright. Without one, all at once.
+        var parts: [(namespace: String, answer: JSON)] = []
+        var count = 0, wave = paging.limit == nil ? max(asked.count, 1) : 8
+        while parts.count < asked.count {
+            let batch = Array(asked[parts.count..<min(parts.count + wave, asked.count)])
+            wave *= 2
+            let answers = try await withThrowingTaskGroup(of: (Int, UInt, Data).self) { group in
+                for (index, namespace) in batch.enumerated() {
+                    group.addTask {
+                        let response = try await client.forward(
+                            .GET, pathAndQuery: "\(root)/namespaces/\(namespace)/\(resource)\(paging.query(for: namespace))", headers: headers,
+                            body: nil, impersonation: impersonation, timeout: .seconds(60)
+                        )
+                        return (index, response.status.code, try await budget.collect(response.body))
+                    }
                 }
+                return try await group.reduce(into: []) { $0.append($1) }.sorted { $0.0 < $1.0 }
             }
-            return try await group.reduce(into: []) { $0.append($1) }.sorted { $0.0 < $1.0 }
+            if let refused = answers.first(where: { $0.1 != 200 }) {
+                return Response(status: .init(code: Int(refused.1)), headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: refused.2)))
+            }
+            var paged = false
+            for answer in answers {
+                let list = try JSONDecoder().decode(JSON.self, from: answer.2)
+                parts.append((batch[answer.0], list))
+                count += ListPaging.entries(of: list).values.count
+                paged = paged || !(list[path: "metadata.continue"]?.stringValue ?? "").isEmpty
+            }
+            if let limit = paging.limit, paged || count >= limit { break }
         }
-        if let refused = answers.first(where: { $0.1 != 200 }) {
-            return Response(status: .init(code: Int(refused.1)), headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: refused.2)))
-        }
-        let parts = try answers.map { (asked[$0.0], try JSONDecoder().decode(JSON.self, from: $0.2)) }
-        let (taken, next) = paging.page(parts)
+        let (taken, next) = paging.page(parts, following: parts.count < asked.count ? asked[parts.count] : nil)
         var merged = taken.first ?? .object(["kind": .string("List"), "apiVersion": .string("v1"), "items": .array([])])
         for part in taken.dropFirst() {
             for key in ["rows", "items"] {

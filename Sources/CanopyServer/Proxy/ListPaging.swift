@@ -87,8 +87,9 @@ struct ListPaging {
 
     /// The namespaces' answers (lists or Tables, in namespace order) that make this page, and the
     /// token of the next: a page ends inside the first namespace the cluster paged, or before the
-    /// namespace that would pass the limit.
-    func page(_ parts: [(namespace: String, answer: JSON)]) -> (taken: [JSON], next: String?) {
+    /// namespace that would pass the limit; `following` is the namespace after the last part,
+    /// when there are more than were asked.
+    func page(_ parts: [(namespace: String, answer: JSON)], following: String? = nil) -> (taken: [JSON], next: String?) {
         var taken: [JSON] = [], count = 0
         for (index, part) in parts.enumerated() {
             let size = Self.entries(of: part.answer).values.count
@@ -100,7 +101,7 @@ struct ListPaging {
             }
             if let limit, count >= limit, index + 1 < parts.count { return (taken, Self.token(start: parts[index + 1].namespace)) }
         }
-        return (taken, nil)
+        return (taken, following.map { Self.token(start: $0) })
     }
 
     // MARK: One list, filtered
