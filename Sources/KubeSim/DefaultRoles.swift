@@ -14,6 +14,7 @@ enum DefaultRoles {
             "resourcequotas/status", "namespaces",
         ]),
         PolicyRule(verbs: read, apiGroups: ["apps"], resources: ["daemonsets", "deployments", "deployments/scale", "replicasets", "replicasets/scale", "statefulsets"]),
+        PolicyRule(verbs: read, apiGroups: ["batch"], resources: ["cronjobs", "cronjobs/status", "jobs", "jobs/status"]),
         PolicyRule(verbs: read, apiGroups: ["networking.k8s.io"], resources: ["ingresses", "networkpolicies"]),
     ]
 
@@ -25,6 +26,7 @@ enum DefaultRoles {
         PolicyRule(verbs: read, apiGroups: [""], resources: ["secrets", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"]),
         PolicyRule(verbs: ["impersonate"], apiGroups: [""], resources: ["serviceaccounts"]),
         PolicyRule(verbs: write, apiGroups: ["apps"], resources: ["daemonsets", "deployments", "deployments/scale", "replicasets", "replicasets/scale", "statefulsets"]),
+        PolicyRule(verbs: write, apiGroups: ["batch"], resources: ["cronjobs", "jobs"]),
         PolicyRule(verbs: write, apiGroups: ["networking.k8s.io"], resources: ["ingresses", "networkpolicies"]),
     ]
 

@@ -146,6 +146,105 @@ import TestSupport
         }
     }
 
+    /// The workload kinds project members use beyond Deployments (Jobs, CronJobs, StatefulSets,
+    /// DaemonSets), claims and ingresses: applied, listed by `get all` as on a real server,
+    /// counted by `count/<resource>.<group>` quotas, and reachable through the `edit` role.
+    @Test func kubectlAppliesBatchAndOtherWorkloadKinds() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            _ = try await kubectl.run("create", "namespace", "work")
+            let job = """
+                apiVersion: batch/v1
+                kind: Job
+                metadata: {name: once, namespace: work}
+                spec:
+                  backoffLimit: 2
+                  template:
+                    spec:
+                      restartPolicy: Never
+                      containers: [{name: c, image: busybox}]
+
+                """
+            let manifests = [
+                job,
+                """
+                apiVersion: batch/v1
+                kind: CronJob
+                metadata: {name: nightly, namespace: work}
+                spec:
+                  schedule: "0 3 * * *"
+                  jobTemplate:
+                    spec:
+                      template:
+                        spec:
+                          restartPolicy: Never
+                          containers: [{name: c, image: busybox}]
+
+                """,
+                """
+                apiVersion: apps/v1
+                kind: StatefulSet
+                metadata: {name: db, namespace: work}
+                spec:
+                  serviceName: db
+                  selector: {matchLabels: {app: db}}
+                  template:
+                    metadata: {labels: {app: db}}
+                    spec: {containers: [{name: c, image: postgres}]}
+
+                """,
+                """
+                apiVersion: apps/v1
+                kind: DaemonSet
+                metadata: {name: agent, namespace: work}
+                spec:
+                  selector: {matchLabels: {app: agent}}
+                  template:
+                    metadata: {labels: {app: agent}}
+                    spec: {containers: [{name: c, image: agent}]}
+
+                """,
+                """
+                apiVersion: v1
+                kind: PersistentVolumeClaim
+                metadata: {name: data, namespace: work}
+                spec:
+                  accessModes: [ReadWriteOnce]
+                  resources: {requests: {storage: 1Gi}}
+
+                """,
+                """
+                apiVersion: networking.k8s.io/v1
+                kind: Ingress
+                metadata: {name: web, namespace: work}
+                spec:
+                  defaultBackend: {service: {name: web, port: {number: 80}}}
+
+                """,
+            ]
+            let applied = try await kubectl.run("apply", "-f", "-", input: manifests.joined(separator: "---\n"))
+            for created in ["job.batch/once", "cronjob.batch/nightly", "statefulset.apps/db", "daemonset.apps/agent", "persistentvolumeclaim/data", "ingress.networking.k8s.io/web"] {
+                #expect(applied.output.contains("\(created) created"), "\(created): \(applied.output)")
+            }
+            let all = try await kubectl.run("get", "all", "-n", "work", "-o", "name")
+            #expect(Set(all.output.split(separator: "\n").map(String.init)) == ["job.batch/once", "cronjob.batch/nightly", "statefulset.apps/db", "daemonset.apps/agent"], "\(all.output)")
+            #expect(try await kubectl.run("get", "pvc,ing", "-n", "work", "-o", "name").output.split(separator: "\n") == ["persistentvolumeclaim/data", "ingress.networking.k8s.io/web"])
+            // A count quota on jobs.batch admits no second Job.
+            let quota = "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: jobs, namespace: work}\nspec: {hard: {count/jobs.batch: \"1\"}}\n"
+            _ = try await kubectl.run("apply", "-f", "-", input: quota)
+            try await eventually(within: 10, "the quota counts the job") {
+                try await kubectl.run("get", "resourcequota", "jobs", "-n", "work", "-o", "jsonpath={.status.used}").output.contains("count/jobs.batch")
+            }
+            let second = try await kubectl.run("apply", "-f", "-", input: job.replacingOccurrences(of: "name: once", with: "name: twice"))
+            #expect(second.output.contains("jobs.batch \"twice\" is forbidden: exceeded quota: jobs, requested: count/jobs.batch=1, used: count/jobs.batch=1, limited: count/jobs.batch=1"), "\(second.output)")
+            // The edit role reaches batch, as on a real server.
+            _ = try await kubectl.run("create", "rolebinding", "dev", "-n", "work", "--clusterrole=edit", "--user=dev")
+            #expect(try await kubectl.run("auth", "can-i", "create", "cronjobs.batch", "-n", "work", "--as", "dev").output.hasPrefix("yes"))
+            #expect(try await kubectl.run("auth", "can-i", "create", "cronjobs.batch", "-n", "default", "--as", "dev").output.hasPrefix("no"))
+        }
+    }
+
     /// `kubectl auth whoami`: the identity the request was served as, impersonation applied.
     @Test func kubectlAuthWhoamiShowsTheIdentity() async throws {
         try await TestKubeSim.with { sim in
