@@ -56,6 +56,10 @@ enum KubeProtobuf {
             json["spec"] = try deploymentSpec(Message(object.bytes(2) ?? []))
         case "Service":
             json["spec"] = try serviceSpec(Message(object.bytes(2) ?? []))
+        case "Job":
+            json["spec"] = try jobSpec(Message(object.bytes(2) ?? []))
+        case "CronJob":
+            json["spec"] = try cronJobSpec(Message(object.bytes(2) ?? []))
         case "SelfSubjectAccessReview", "SubjectAccessReview":
             let spec = try Message(object.bytes(2) ?? [])
             var specJSON: [String: JSON] = [:]
@@ -100,12 +104,7 @@ enum KubeProtobuf {
         if let selector = spec.bytes(2) {
             json["selector"] = .object(["matchLabels": try map(Message(selector), 1)].filter { $0.value != .null })
         }
-        if let template = spec.bytes(3) {
-            let message = try Message(template)
-            json["template"] = .object([
-                "metadata": try objectMeta(message.bytes(1) ?? []), "spec": try podSpec(Message(message.bytes(2) ?? [])),
-            ])
-        }
+        if let template = spec.bytes(3) { json["template"] = try podTemplate(Message(template)) }
         if let strategy = spec.bytes(4) {
             json["strategy"] = .object(try Message(strategy).string(1).map { ["type": .string($0)] } ?? [:])
         }
@@ -114,6 +113,35 @@ enum KubeProtobuf {
         }
         if let paused = spec.int(7) { json["paused"] = .bool(paused != 0) }
         return .object(json)
+    }
+
+    /// `kubectl create job` (batch/v1 JobSpec): the pod template and the counts it may set.
+    private static func jobSpec(_ spec: Message) throws -> JSON {
+        var json: [String: JSON] = [:]
+        if let template = spec.bytes(6) { json["template"] = try podTemplate(Message(template)) }
+        for (field, name) in [(1, "parallelism"), (2, "completions"), (3, "activeDeadlineSeconds"), (7, "backoffLimit"), (8, "ttlSecondsAfterFinished")] {
+            if let value = spec.int(field) { json[name] = .number(Double(value)) }
+        }
+        if let suspend = spec.int(10) { json["suspend"] = .bool(suspend != 0) }
+        return .object(json)
+    }
+
+    /// `kubectl create cronjob` (batch/v1 CronJobSpec): schedule, policy and the job template.
+    private static func cronJobSpec(_ spec: Message) throws -> JSON {
+        var json: [String: JSON] = [:]
+        for (field, name) in [(1, "schedule"), (3, "concurrencyPolicy"), (8, "timeZone")] {
+            if let value = spec.string(field) { json[name] = .string(value) }
+        }
+        if let suspend = spec.int(4) { json["suspend"] = .bool(suspend != 0) }
+        if let template = spec.bytes(5) {
+            let message = try Message(template)
+            json["jobTemplate"] = .object(["metadata": try objectMeta(message.bytes(1) ?? []), "spec": try jobSpec(Message(message.bytes(2) ?? []))])
+        }
+        return .object(json)
+    }
+
+    private static func podTemplate(_ template: Message) throws -> JSON {
+        .object(["metadata": try objectMeta(template.bytes(1) ?? []), "spec": try podSpec(Message(template.bytes(2) ?? []))])
     }
 
     private static func podSpec(_ spec: Message) throws -> JSON {
@@ -230,7 +258,9 @@ enum KubeProtobuf {
         }
 
         func bytes(_ field: Int) -> [UInt8]? { fields[field]?.last }
-        func string(_ field: Int) -> String? { bytes(field).map { String(decoding: $0, as: UTF8.self) } }
+        /// The field's text; `nil` when empty, as Go's generated code writes an unset string (so
+        /// an object read here shows no `""` fields a real server's JSON would omit).
+        func string(_ field: Int) -> String? { bytes(field).flatMap { $0.isEmpty ? nil : String(decoding: $0, as: UTF8.self) } }
         func all(_ field: Int) throws -> [[UInt8]] { fields[field] ?? [] }
         /// A varint field as a signed 64-bit number (int32 and int64 both: negative int32 values
         /// are sign-extended to 64 bits on the wire).

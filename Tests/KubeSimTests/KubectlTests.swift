@@ -230,6 +230,14 @@ import TestSupport
             let all = try await kubectl.run("get", "all", "-n", "work", "-o", "name")
             #expect(Set(all.output.split(separator: "\n").map(String.init)) == ["job.batch/once", "cronjob.batch/nightly", "statefulset.apps/db", "daemonset.apps/agent"], "\(all.output)")
             #expect(try await kubectl.run("get", "pvc,ing", "-n", "work", "-o", "name").output.split(separator: "\n") == ["persistentvolumeclaim/data", "ingress.networking.k8s.io/web"])
+            // `kubectl create job|cronjob` send protobuf; what they set is kept.
+            #expect(try await kubectl.run("create", "job", "j1", "-n", "work", "--image=busybox", "--", "echo", "hi").output.contains("job.batch/j1 created"))
+            let jobSpec = try await kubectl.run("get", "job", "j1", "-n", "work", "-o", "jsonpath={.spec.template.spec}")
+            #expect(jobSpec.output == #"{"containers":[{"command":["echo","hi"],"image":"busybox","name":"j1","resources":{}}],"restartPolicy":"Never"}"#, "\(jobSpec.output)")
+            #expect(try await kubectl.run("create", "cronjob", "c1", "-n", "work", "--image=busybox", "--schedule=*/5 * * * *").output.contains("cronjob.batch/c1 created"))
+            let cron = try await kubectl.run("get", "cronjob", "c1", "-n", "work", "-o", "jsonpath={.spec.schedule} {.spec.jobTemplate.spec.template.spec.restartPolicy}")
+            #expect(cron.output == "*/5 * * * * OnFailure", "\(cron.output)")
+            for name in ["job/j1", "cronjob/c1"] { _ = try await kubectl.run("delete", "-n", "work", name) }
             // A count quota on jobs.batch admits no second Job.
             let quota = "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: jobs, namespace: work}\nspec: {hard: {count/jobs.batch: \"1\"}}\n"
             _ = try await kubectl.run("apply", "-f", "-", input: quota)
