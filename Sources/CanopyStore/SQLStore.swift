@@ -28,6 +28,12 @@ public final class SQLStore: Store {
 
     public func run() async throws { try await backend.run() }
 
+    public var notifiesChanges: Bool { backend.notifiesChanges }
+
+    public func listenForChanges(_ onChange: @escaping @Sendable () async -> Void) async throws {
+        try await backend.listenForChanges(onChange)
+    }
+
     public func ping() async throws {
         try await mapErrors { try await backend.withDatabase { db in try await db.raw("SELECT 1 AS one").run() } }
     }

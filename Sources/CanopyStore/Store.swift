@@ -16,6 +16,11 @@ public protocol Store: Sendable {
     /// Sequence numbers, tenants, actions and targets of audit events after `sequence`, oldest
     /// first (at most 10,000).
     func auditSequences(after sequence: Int64) async throws -> [FeedEntry]
+    /// Whether commits by other processes on the database are announced (PostgreSQL).
+    var notifiesChanges: Bool { get }
+    /// Calls `onChange` on each commit that appended to the audit log, by any process on the
+    /// database, until cancelled or the connection fails (then it throws).
+    func listenForChanges(_ onChange: @escaping @Sendable () async -> Void) async throws
     /// The sealed kubeconfig of an imported cluster.
     func clusterCredentials(of id: ClusterID) async throws -> String?
     /// The identity providers of a tenant (or of the domain, for `nil`), oldest first, each with

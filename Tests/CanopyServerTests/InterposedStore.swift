@@ -15,6 +15,8 @@ class InterposedStore: Store, @unchecked Sendable {
     }
     func loadSnapshot() async throws -> Snapshot { try await base.loadSnapshot() }
     func auditSequences(after sequence: Int64) async throws -> [FeedEntry] { try await base.auditSequences(after: sequence) }
+    var notifiesChanges: Bool { base.notifiesChanges }
+    func listenForChanges(_ onChange: @escaping @Sendable () async -> Void) async throws { try await base.listenForChanges(onChange) }
     func clusterCredentials(of id: ClusterID) async throws -> String? { try await base.clusterCredentials(of: id) }
     func identityProviders(of tenantID: TenantID?) async throws -> [(provider: IdentityProvider, sealedBindPassword: String)] {
         try await base.identityProviders(of: tenantID)

@@ -51,9 +51,35 @@ import TestSupport
         }
     }
 
+    /// With the database's change notices (the default), a replica reads the feed as soon as
+    /// another commits: a token the second had cached, revoked on the first, is refused on the
+    /// second within moments though nothing else happens there and its own reading is ten
+    /// minutes apart (before, up to its reading's interval).
+    @Test func aRevocationIsHeardByTheOtherReplicaAtOnce() async throws {
+        try await Self.withReplicas(notices: true) { first, second in
+            let provider = try await first.login("admin", TestServer.adminPassword)
+            let issued = try Fixture.expect(await first.request(.POST, "/api/v1/tokens", token: provider, json: ["description": "automation"]), 201)
+            let id = try #require(issued.object["id"] as? String), token = try #require(issued.object["token"] as? String)
+            try Fixture.expect(await second.request(.GET, "/api/v1/whoami", token: token), 200)
+            try Fixture.expect(await first.request(.DELETE, "/api/v1/tokens/\(id)", token: provider), 204)
+            try await eventually(within: 3, "the revocation honoured on the second replica") {
+                try await second.request(.GET, "/api/v1/whoami", token: token).status == 401
+            }
+            // A tenant made on the first is in the second's snapshot without a sign-in asking.
+            try Fixture.expect(await first.request(.POST, "/api/v1/tenants", token: provider, json: [
+                "name": "acme", "mode": "enterprise", "admin": ["username": "boss", "password": Fixture.password],
+            ]), 201)
+            let other = try await second.login("admin", TestServer.adminPassword)
+            try await eventually(within: 3, "the tenant listed on the second replica") {
+                let tenants = try await second.request(.GET, "/api/v1/tenants", token: other)
+                return tenants.items.contains { $0["name"] as? String == "acme" }
+            }
+        }
+    }
+
     /// Two replicas on a fresh PostgreSQL database; the second reads the feed by itself only
-    /// every ten minutes (once as it starts).
-    static func withReplicas(_ body: @Sendable (TestServer, TestServer) async throws -> Void) async throws {
+    /// every ten minutes (once as it starts), and without `notices` hears no commits announced.
+    static func withReplicas(notices: Bool = false, _ body: @Sendable (TestServer, TestServer) async throws -> Void) async throws {
         let database = try #require(try await TestBackend.postgres.freshDatabaseURL())
         let shared = try TemporaryDirectory()
         defer { shared.remove() }
@@ -61,6 +87,7 @@ import TestSupport
             try await TestServer.with(dataDirectory: shared.path, databaseURL: database, configure: { configuration in
                 ReplicaTests.quickLease(&configuration)
                 configuration.changeFeedInterval = .seconds(600)
+                configuration.changeNotifications = notices
             }) { second in
                 try await body(first, second)
             }

@@ -107,7 +107,8 @@ public enum CanopyServer {
         if configuration.databaseURL != nil {
             shared = [
                 SnapshotRefresher(
-                    world: world, authenticator: authenticator, reconciler: reconciler, logger: logger, interval: configuration.changeFeedInterval
+                    world: world, authenticator: authenticator, reconciler: reconciler, logger: logger, interval: configuration.changeFeedInterval,
+                    listens: configuration.changeNotifications
                 ),
                 ReconcilerLease(store: store, reconciler: reconciler, holder: ReconcilerLease.holderName(), logger: logger, lifetime: configuration.reconcilerLeaseLifetime),
                 ReleaseDesk(store: store, reconciler: reconciler, logger: logger),

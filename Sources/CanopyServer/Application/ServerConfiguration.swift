@@ -53,6 +53,11 @@ public struct ServerConfiguration: Sendable {
     /// replicas committed (a sign-in or token whose user it does not know yet reads it at once).
     /// Defaults to one second.
     public var changeFeedInterval: Duration = .seconds(1)
+    /// With a shared database, whether this replica also reads the change feed as soon as the
+    /// database announces a commit (PostgreSQL LISTEN/NOTIFY): another replica's revocation or
+    /// disabling is then honoured here within milliseconds, not up to `changeFeedInterval`.
+    /// Defaults to on; the interval stays as the fallback while the listener reconnects.
+    public var changeNotifications = true
 
     public init(
         dataDirectory: String, databaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8443,

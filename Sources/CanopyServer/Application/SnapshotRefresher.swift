@@ -5,8 +5,10 @@ import Logging
 import ServiceLifecycle
 
 /// Keeps this replica's snapshot in step with writes made by other replicas on the same
-/// PostgreSQL database, by following the audit log every `interval`, and at once when the
-/// authenticator misses a user or tenant (one created on another replica a moment ago).
+/// PostgreSQL database, by following the audit log as soon as the database announces a commit
+/// (LISTEN/NOTIFY), every `interval` besides (the fallback while the listener is down), and at
+/// once when the authenticator misses a user or tenant (one created on another replica a moment
+/// ago).
 struct SnapshotRefresher: Service {
     let world: World
     /// Forgets the tokens other replicas revoke (its cache would otherwise honour them for up
@@ -17,13 +19,16 @@ struct SnapshotRefresher: Service {
     let logger: Logger
     /// Defaults to one second.
     var interval: Duration = .seconds(1)
+    /// Whether to follow on the database's announcements too.
+    var listens = true
 
-    init(world: World, authenticator: Authenticator, reconciler: Reconciler, logger: Logger, interval: Duration = .seconds(1)) {
+    init(world: World, authenticator: Authenticator, reconciler: Reconciler, logger: Logger, interval: Duration = .seconds(1), listens: Bool = true) {
         self.world = world
         self.authenticator = authenticator
         self.reconciler = reconciler
         self.logger = logger
         self.interval = interval
+        self.listens = listens
         // Captures no authenticator: it is handed in (it holds the closure).
         authenticator.followReplicas { [world, reconciler, logger] authenticator in
             try await Self.follow(world: world, authenticator: authenticator, reconciler: reconciler, logger: logger)
@@ -31,6 +36,37 @@ struct SnapshotRefresher: Service {
     }
 
     func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            if listens && world.store.notifiesChanges { group.addTask { await listen() } }
+            group.addTask { await poll() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Follows on each commit the database announces; when the connection is lost, listens
+    /// again after `interval` (the regular reading covers the gap).
+    private func listen() async {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await cancelWhenGracefulShutdown {
+                    try await world.store.listenForChanges { [world, authenticator, reconciler, logger] in
+                        do {
+                            try await Self.follow(world: world, authenticator: authenticator, reconciler: reconciler, logger: logger)
+                        } catch {
+                            logger.warning("could not follow the change feed on a notice; the regular reading will", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
+            } catch {
+                if Task.isCancelled || Task.isShuttingDownGracefully { return }
+                logger.warning("lost the database's change notices; listening again (the change feed is read every \(interval) meanwhile)", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+
+    private func poll() async {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 try await Self.follow(world: world, authenticator: authenticator, reconciler: reconciler, logger: logger)

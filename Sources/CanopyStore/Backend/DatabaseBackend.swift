@@ -13,7 +13,23 @@ public protocol DatabaseBackend: Sendable {
 
     /// Keeps the backend's connections alive until cancelled; then closes them.
     func run() async throws
+
+    /// Whether other processes' commits can be heard (`listenForChanges`): PostgreSQL's
+    /// LISTEN/NOTIFY. SQLite has one process only.
+    var notifiesChanges: Bool { get }
+
+    /// Calls `onChange` each time a transaction that appended to the audit log commits, in any
+    /// process on the database, until cancelled or the connection fails (then it throws).
+    func listenForChanges(_ onChange: @escaping @Sendable () async -> Void) async throws
 }
+
+extension DatabaseBackend {
+    public var notifiesChanges: Bool { false }
+    public func listenForChanges(_ onChange: @escaping @Sendable () async -> Void) async throws {}
+}
+
+/// The channel on which commits that appended to the audit log are announced (PostgreSQL).
+let changeChannel = "canopy_feed"
 
 extension SQLDatabase {
     /// Runs `body` between `begin` and `COMMIT` on this one connection; rolls back if it throws.

@@ -43,4 +43,15 @@ public final class PostgresBackend: DatabaseBackend {
     public func run() async throws {
         await client.run()
     }
+
+    public var notifiesChanges: Bool { true }
+
+    /// Holds one of the pool's connections for as long as it listens.
+    public func listenForChanges(_ onChange: @escaping @Sendable () async -> Void) async throws {
+        try await client.withConnection { connection in
+            try await connection.listen(on: changeChannel) { notifications in
+                for try await _ in notifications { await onChange() }
+            }
+        }
+    }
 }

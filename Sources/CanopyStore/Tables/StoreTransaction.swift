@@ -253,6 +253,9 @@ public struct StoreTransaction: Sendable {
               \(bind: event.target), \(bind: event.requestID)) RETURNING seq
             """).first()
         guard let row else { throw StoreError(.corrupt, "the audit insert returned no sequence number") }
+        // Heard by every replica's listener when this transaction commits (the same notice
+        // sent twice in one transaction is delivered once).
+        if db.dialect.name == "postgresql" { try await db.raw("NOTIFY \(unsafeRaw: changeChannel)").run() }
         return try row.decode(column: "seq", as: Int64.self)
     }
 
