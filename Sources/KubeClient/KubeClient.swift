@@ -162,7 +162,7 @@ public final class KubeClient: Sendable {
             response = try await http.execute(request, timeout: .nanoseconds(Int64(remaining.components.seconds) * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000))
             data = Data(try await response.body.collect(upTo: configuration.maxAnswerBytes).readableBytesView)
         } catch is NIOTooManyBytesError {
-            throw KubeError(.badResponse, "\(method) \(connection.server)\(path) answered more than \(Self.size(configuration.maxAnswerBytes)), the most Canopy holds of one answer")
+            throw KubeError(.badResponse, "\(method) \(connection.server)\(path) answered more than \(ByteSize.describe(configuration.maxAnswerBytes)), the most Canopy holds of one answer")
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             throw KubeError(.timeout, "\(method) \(path) did not finish within \(configuration.timeout)")
         } catch let error as NIOSSLError {
@@ -234,11 +234,6 @@ public final class KubeClient: Sendable {
         components.queryItems = query.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
         let encoded = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B") ?? ""
         return requestBase + path + "?" + encoded
-    }
-
-    /// `64 MiB`, `12 KiB` or `900 bytes`.
-    static func size(_ bytes: Int) -> String {
-        bytes >= 1 << 20 && bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : bytes >= 1 << 10 && bytes % (1 << 10) == 0 ? "\(bytes >> 10) KiB" : "\(bytes) bytes"
     }
 
     /// Whether to retry, and after how long when the server said so.

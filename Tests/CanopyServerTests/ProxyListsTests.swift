@@ -73,28 +73,42 @@ import TestSupport
         }
     }
 
-    /// Lists gathered at once hold no more than the server's pool together: past it 429 with
-    /// `Retry-After` (kubectl waits and retries), and what a list held goes back when it ends.
+    /// Lists gathered at once hold no more than the server's pool together, and one tenant's no
+    /// more than half of it: past either 429 with `Retry-After` (kubectl waits and retries), and
+    /// what a list held goes back when it ends.
     @Test func gatheredListsTogetherHoldNoMoreThanThePool() async throws {
-        let pool = GatherPool(total: 300 << 10)
+        let pool = GatherPool(total: 400 << 10)
         func body(_ kib: Int) -> HTTPClientResponse.Body { .bytes(ByteBuffer(repeating: 0x78, count: kib << 10)) }
-        var first: GatherBudget? = GatherBudget(1 << 20, pool: pool)
-        #expect(try await first?.collect(body(200)).count == 200 << 10)
-        #expect(pool.inUse == 200 << 10)
-        let second = GatherBudget(1 << 20, pool: pool)
-        do {
-            _ = try await second.collect(body(150))
-            Issue.record("a list passing the pool was gathered")
-        } catch let status as ProxyStatus {
-            #expect(status.code == 429 && status.reason == "TooManyRequests" && status.retryAfter == 1)
-            #expect(status.response.headers[.retryAfter] == "1")
+        func refusal(_ holder: String, _ kib: Int) async throws -> ProxyStatus? {
+            do {
+                _ = try await GatherBudget(1 << 20, pool: pool, holder: holder).collect(body(kib))
+                return nil
+            } catch let status as ProxyStatus {
+                return status
+            }
         }
+        var first: GatherBudget? = GatherBudget(1 << 20, pool: pool, holder: "coke")
+        #expect(try await first?.collect(body(200)).count == 200 << 10)
+        #expect(pool.inUse == 200 << 10 && pool.inUse(by: "coke") == 200 << 10)
+        // The same tenant past its half: refused, though the pool has room.
+        let own = try await refusal("coke", 50)
+        #expect(own?.code == 429 && own?.reason == "TooManyRequests" && own?.retryAfter == 1)
+        #expect(own?.message.contains("as much for this tenant's lists as one tenant may hold at once (200 KiB)") == true, "\(String(describing: own))")
+        #expect(own?.response.headers[.retryAfter] == "1")
+        // Another tenant has its own half; a third finds the pool full.
+        let other = GatherBudget(1 << 20, pool: pool, holder: "pepsi")
+        #expect(try await other.collect(body(150)).count == 150 << 10)
+        let third = try await refusal("fanta", 100)
+        #expect(third?.code == 429 && third?.message.contains("as many lists across namespaces as it holds at once (400 KiB)") == true, "\(String(describing: third))")
+        #expect(pool.inUse == 350 << 10)
+        // What a list held goes back when it ends.
         first = nil
-        #expect(pool.inUse == 0)
-        #expect(try await second.collect(body(150)).count == 150 << 10)
+        #expect(pool.inUse == 150 << 10 && pool.inUse(by: "coke") == 0)
+        #expect(try await refusal("coke", 150) == nil)
         #expect(pool.inUse == 150 << 10)
-        // The server's pool is never smaller than one list's limit.
-        #expect(GatherPool(total: 1 << 20, listLimit: 64 << 20).total == 64 << 20)
+        // The server's pool, and a tenant's share, are never smaller than one list's limit.
+        let small = GatherPool(total: 1 << 20, listLimit: 64 << 20)
+        #expect(small.total == 64 << 20 && small.share == 64 << 20)
     }
 
     /// A page of a member's list across many namespaces asks the cluster for as many

@@ -37,9 +37,10 @@ public struct ServerConfiguration: Sendable {
     /// across their namespaces, `get namespaces`) may hold in Canopy's memory, all its parts
     /// together; a larger one is refused with 413 (ask in pages). Everything else streams.
     public var proxyGatherLimit = 64 << 20
-    /// The most all the lists the proxy gathers at once may hold together; while it is held, a
-    /// further one is answered 429 with `Retry-After: 1` (kubectl and client-go wait and retry).
-    /// Defaults to 256 MiB; never less than `proxyGatherLimit`.
+    /// The most all the lists the proxy gathers at once may hold together, one tenant's users
+    /// half of it; while it (or the tenant's half) is held, a further one is answered 429 with
+    /// `Retry-After: 1` (kubectl and client-go wait and retry). Defaults to 256 MiB; never less
+    /// than `proxyGatherLimit`.
     public var proxyGatherTotal = 256 << 20
     /// Whether the proxy's fast lane offers HTTP/2 to clusters (and speaks it to those that
     /// choose it). Defaults to off: measured on loopback, a GET as an HTTP/2 stream cost Canopy

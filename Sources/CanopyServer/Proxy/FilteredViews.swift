@@ -18,6 +18,8 @@ struct NamespaceListFilter {
     let limit: Int
     /// What all gathered lists together may hold.
     let pool: GatherPool
+    /// Whose share of the pool the list draws on: the caller's tenant.
+    let holder: String
 
     func respond(path: String, query: String, headers: HTTPHeaders, isWatch: Bool, clientGone: ClientGone?) async throws -> Response {
         // A list is read whole and paged here: the cluster's pages would hold other projects'
@@ -34,7 +36,7 @@ struct NamespaceListFilter {
             throw ProxyStatus(406, "NotAcceptable", "only JSON answers are available for namespace lists through Canopy")
         }
         if let paging {
-            let data = try await GatherBudget(limit, pool: pool).collect(response.body)
+            let data = try await GatherBudget(limit, pool: pool, holder: holder).collect(response.body)
             let list = try JSONDecoder().decode(JSON.self, from: data)
             return Self.json(paging.page(ofNamespaces: Self.filter(list, allowed: allowed) ?? list), status: 200)
         }
@@ -89,13 +91,15 @@ struct FanOut {
     let gatherLimit: Int
     /// What all gathered lists together may hold.
     let pool: GatherPool
+    /// Whose share of the pool the list draws on: the caller's tenant.
+    let holder: String
 
     func respond(target: KubePath, query: String, namespaces: [String], headers: HTTPHeaders) async throws -> Response {
         guard let (root, resource) = target.clusterWideResource else { throw ProxyStatus.notFound }
         let paging = try ListPaging(query: query)
         let asked = paging.remaining(of: namespaces)
         let headers = try JSONViews.asking(headers)
-        let budget = GatherBudget(gatherLimit, pool: pool)
+        let budget = GatherBudget(gatherLimit, pool: pool, holder: holder)
         // With a limit, namespaces are asked in waves (8, then 16, 32 …) until the page is full
         // or the cluster paged one: asking all at once with the limit each (kubectl's 500) made
         // a page of 500 cost namespaces × 500 items of the cluster's work and of the budget,

@@ -84,12 +84,12 @@ struct KubeProxy: Sendable {
         let clientGone = isWatch ? await HTTPServing.clientGone(context.channel) : nil
         if request.method == .get, !access.isAdmin {
             if target.isNamespaceCollection {
-                return try await NamespaceListFilter(client: client, allowed: access.namespaces, deadline: clients.deadline, limit: clients.gatherLimit, pool: clients.gatherPool)
+                return try await NamespaceListFilter(client: client, allowed: access.namespaces, deadline: clients.deadline, limit: clients.gatherLimit, pool: clients.gatherPool, holder: tenant.tenant.id.rawValue)
                     .respond(path: path, query: query, headers: headers, isWatch: isWatch, clientGone: clientGone)
             }
             if let (root, resource) = target.clusterWideResource,
                await clients.scopes.isNamespaced(resource, root: root, cluster: cluster, client: client) {
-                let fanOut = FanOut(client: client, impersonation: impersonation, deadline: clients.deadline, gatherLimit: clients.gatherLimit, pool: clients.gatherPool)
+                let fanOut = FanOut(client: client, impersonation: impersonation, deadline: clients.deadline, gatherLimit: clients.gatherLimit, pool: clients.gatherPool, holder: tenant.tenant.id.rawValue)
                 return if let clientGone {
                     try await fanOut.respondWatch(target: target, query: query, namespaces: access.namespaces.sorted(), headers: headers, clientGone: clientGone)
                 } else {
