@@ -87,6 +87,13 @@ import TestSupport
                 let quota = try await member.run("delete", "resourcequota", "canopy-quota")
                 #expect(quota.status != 0 && quota.output.contains("Forbidden"), "\(quota.output)")
                 #expect(try await member.run("delete", "-f", "-", input: Self.deployment).status == 0)
+                // Jobs and cron jobs too (kubectl sends them as protobuf, passed through untouched).
+                let job = try await member.run("create", "job", "once", "--image=busybox", "--", "true")
+                #expect(job.status == 0 && job.output.contains("job.batch/once created"), "\(job.output)")
+                let cron = try await member.run("create", "cronjob", "nightly", "--image=busybox", "--schedule=0 3 * * *")
+                #expect(cron.status == 0 && cron.output.contains("cronjob.batch/nightly created"), "\(cron.output)")
+                #expect(try await member.run("get", "all", "-o", "name").output.split(separator: "\n").sorted() == ["cronjob.batch/nightly", "job.batch/once"])
+                #expect(try await member.run("delete", "job/once", "cronjob/nightly").status == 0)
 
                 // Only their own namespaces: listed, and reachable.
                 let namespaces = try await member.run("get", "namespaces", "-o", "name")
