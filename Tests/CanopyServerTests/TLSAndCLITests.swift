@@ -37,6 +37,9 @@ import TestSupport
             ("--proxy-deadline", "soon", "--proxy-deadline"),
             ("--reconciler-lease", "2", "--reconciler-lease must be between 3 and 300 seconds"),
             ("--bcrypt-cost", "3", "--bcrypt-cost must be between 4 and 31"),
+            ("--proxy-gather-mib", "0", "--proxy-gather-mib must be between 1 and 4096"),
+            ("--proxy-gather-total-mib", "32", "--proxy-gather-total-mib must be between --proxy-gather-mib (64) and 65536"),
+            ("--proxy-gather-total-mib", "65537", "--proxy-gather-total-mib must be between --proxy-gather-mib (64) and 65536"),
         ] {
             let refused = try await cli.run(["serve", "--data-dir", directory.path + "/data", "--listen", "127.0.0.1:0", flag, value])
             #expect(refused.status != 0 && refused.output.contains(message), "\(flag) \(value): \(refused.output)")

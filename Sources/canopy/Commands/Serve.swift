@@ -25,6 +25,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a proxied request may take before Canopy ends it (watches and `logs -f` too; clients start them again).")
     var proxyDeadline: Int = 7200
 
+    @Option(help: "MiB one list the proxy gathers itself may hold (a project user's `get pods -A`, `get namespaces`); larger ones are refused with 413, ask in pages (1 to 4096).")
+    var proxyGatherMib: Int = 64
+
+    @Option(help: "MiB all such lists at once may hold, one tenant's half of it; past it 429 with Retry-After (1 to 65536, at least --proxy-gather-mib).")
+    var proxyGatherTotalMib: Int = 256
+
     @Flag(help: "Offer HTTP/2 to clusters on the proxy's fast lane (plain GETs), and speak it to those that choose it.")
     var clusterHttp2 = false
 
@@ -35,6 +41,10 @@ struct Serve: AsyncParsableCommand {
         guard (4...31).contains(bcryptCost) else { throw ValidationError("--bcrypt-cost must be between 4 and 31") }
         guard (1...604_800).contains(proxyDeadline) else { throw ValidationError("--proxy-deadline must be between 1 and 604800 seconds (a week)") }
         guard (3...300).contains(reconcilerLease) else { throw ValidationError("--reconciler-lease must be between 3 and 300 seconds") }
+        guard (1...4096).contains(proxyGatherMib) else { throw ValidationError("--proxy-gather-mib must be between 1 and 4096") }
+        guard (proxyGatherMib...65536).contains(proxyGatherTotalMib) else {
+            throw ValidationError("--proxy-gather-total-mib must be between --proxy-gather-mib (\(proxyGatherMib)) and 65536")
+        }
         let (host, port) = try Self.parse(listen)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -46,6 +56,8 @@ struct Serve: AsyncParsableCommand {
         )
         configuration.proxyDeadline = .seconds(proxyDeadline)
         configuration.clusterHTTP2 = clusterHttp2
+        configuration.proxyGatherLimit = proxyGatherMib << 20
+        configuration.proxyGatherTotal = proxyGatherTotalMib << 20
         configuration.reconcilerLeaseLifetime = .seconds(reconcilerLease)
         try await CanopyServer.run(configuration, logger: logger, handleSignals: true) { ready in
             if let password = ready.generatedAdminPassword {
