@@ -52,6 +52,8 @@ public final class Reconciler: Service, Sendable {
         var latest: Snapshot?
         /// Whether this replica writes to the clusters (see `setLeading`).
         var leading = true
+        /// Set when `run` ends: no worker starts and no lead is taken after it.
+        var stopped = false
         /// Quota planning: observations, demand, targets, plans.
         var ledger = QuotaLedger()
     }
@@ -82,10 +84,19 @@ public final class Reconciler: Service, Sendable {
                 group.cancelAll()
             }
         }
-        let workers = state.withLock { state in
+        // Stopped, this replica writes nothing more: a clean-up another replica hands over now, or
+        // one under way, goes back for the next writer (`ReleaseDesk`) instead of failing with
+        // "no reconciler runs" while the lease is still held (services stop in reverse order, so
+        // the lease and the desk outlive the reconciler; a CLI delete sent as the writer stopped
+        // failed so), and a renewal meanwhile starts no workers again.
+        let (workers, wasLeading) = state.withLock { state in
             defer { state.workers = [:] }
-            return Array(state.workers.values)
+            let wasLeading = state.leading
+            state.leading = false
+            state.stopped = true
+            return (Array(state.workers.values), wasLeading)
         }
+        if wasLeading { leadingGauge.record(0) }
         for (worker, task) in workers {
             task.cancel()
             await task.value
@@ -98,7 +109,7 @@ public final class Reconciler: Service, Sendable {
     /// snapshot, the latest is rendered again.
     func apply(_ new: Snapshot? = nil) {
         let stopped = state.withLock { state -> [(ClusterWorker, Task<Void, Never>)] in
-            guard let snapshot = new ?? state.latest else { return [] }
+            guard !state.stopped, let snapshot = new ?? state.latest else { return [] }
             state.latest = snapshot
             var present: Set<ClusterID> = []
             for (tenantID, tenant) in snapshot.tenants {
@@ -158,7 +169,8 @@ public final class Reconciler: Service, Sendable {
     /// every cluster gets a pass at once (a follower's plans were never written).
     public func setLeading(_ leading: Bool) {
         let changed = state.withLock { state -> Bool in
-            guard state.leading != leading else { return false }
+            // A stopped reconciler takes no lead (the lease is renewed until its own shutdown).
+            guard state.leading != leading, !(leading && state.stopped) else { return false }
             state.leading = leading
             if leading {
                 // The clusters hold the last leader's limits, not this replica's plans (never

@@ -1,3 +1,4 @@
+import CanopyModel
 import CanopyReconciler
 import CanopyStore
 import Foundation
@@ -11,6 +12,27 @@ import TestSupport
 /// The lease's safety: a writer that cannot renew stops writing before another replica can take
 /// the lease, whether its renewals fail or hang (a database that does not answer).
 @Suite struct ReconcilerLeaseTests {
+    /// Services stop in reverse order, so the lease and the clean-up desk outlive the reconciler:
+    /// once it has stopped it writes nothing, takes no lead when the lease is renewed meanwhile,
+    /// and a clean-up asked of it is refused as a follower's is (the desk hands it back for the
+    /// next writer; before, it failed with "no reconciler runs for this cluster").
+    @Test func aStoppedReconcilerTakesNoLeadAndNoCleanUp() async throws {
+        let reconciler = Reconciler(logger: Logger(label: "lease-test"), leading: true, snapshots: { AsyncStream { $0.finish() } }) { _, _ in
+            throw KubeError(.configuration, "no clusters in this test")
+        }
+        #expect(reconciler.isLeading)
+        try await reconciler.run()
+        #expect(!reconciler.isLeading)
+        reconciler.setLeading(true)
+        #expect(!reconciler.isLeading)
+        do {
+            _ = try await reconciler.release(ClusterID("c"), timeout: .seconds(1))
+            Issue.record("a stopped reconciler released a cluster")
+        } catch let error as KubeError {
+            #expect(error.message == Reconciler.follows, "\(error)")
+        }
+    }
+
     @Test(arguments: [false, true])
     func aWriterThatCannotRenewStopsWritingBeforeAnotherCanTakeOver(hanging: Bool) async throws {
         try await TestBackend.sqlite.withStore { base in
