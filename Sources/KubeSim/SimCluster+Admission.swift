@@ -9,39 +9,95 @@ extension SimCluster {
         type.group.isEmpty ? "count/\(type.resource)" : "count/\(type.resource).\(type.group)"
     }
 
-    /// Object-count quota admission for kinds other than pods; returns the quotas with the new
-    /// object counted.
-    static func admitCount(_ type: ResourceType, name: String, quotas: [JSON]) throws(Status) -> [JSON] {
-        let key = countKey(type)
+    /// The core kinds a quota also counts by their plain name (`services`, `secrets` …).
+    static let countedByName: Set<String> = ["configmaps", "persistentvolumeclaims", "replicationcontrollers", "resourcequotas", "secrets", "services"]
+
+    /// What one object of `type` (other than a pod) counts against quotas, as a real server's
+    /// evaluators count it: its `count/…` key; the plain name for the core kinds that have one; a
+    /// claim's `requests.storage`, also per storage class
+    /// (`<class>.storageclass.storage.k8s.io/requests.storage` and `…/persistentvolumeclaims`);
+    /// a service's `services.loadbalancers` and `services.nodeports`.
+    static func usage(of object: JSON, as type: ResourceType) -> [String: Quantity] {
+        var usage = [countKey(type): Quantity(1)]
+        if type.group.isEmpty, countedByName.contains(type.resource) { usage[type.resource] = Quantity(1) }
+        switch (type.group, type.resource) {
+        case ("", "persistentvolumeclaims"):
+            let storage = PodAdmission.quantities(object[path: "spec.resources.requests"])["storage"]
+            if let storage { usage["requests.storage"] = storage }
+            if let storageClass = object[path: "spec.storageClassName"]?.stringValue, !storageClass.isEmpty {
+                let prefix = "\(storageClass).storageclass.storage.k8s.io/"
+                usage[prefix + "persistentvolumeclaims"] = Quantity(1)
+                if let storage { usage[prefix + "requests.storage"] = storage }
+            }
+        case ("", "services"):
+            let kind = object[path: "spec.type"]?.stringValue ?? "ClusterIP"
+            if kind == "LoadBalancer" { usage["services.loadbalancers"] = Quantity(1) }
+            if kind == "LoadBalancer" || kind == "NodePort" {
+                usage["services.nodeports"] = Quantity(object[path: "spec.ports"]?.arrayValue?.count ?? 0)
+            }
+        default:
+            break
+        }
+        return usage
+    }
+
+    /// Quota admission for a new object of a kind other than pods; returns the quotas with its
+    /// usage added, or throws the API server's refusal (every exceeded resource, sorted).
+    static func admitUsage(_ object: JSON, as type: ResourceType, name: String, quotas: [JSON]) throws(Status) -> [JSON] {
+        let requested = usage(of: object, as: type)
         var updated: [JSON] = []
         for quota in quotas {
             let hard = PodAdmission.quantities(quota[path: "status.hard"])
-            guard let limit = hard[key] else { continue }
-            let used = PodAdmission.quantities(quota[path: "status.used"])[key] ?? .zero
-            if used + Quantity(1) > limit {
+            guard hard.keys.contains(where: { requested[$0] != nil }) else { continue }
+            let used = PodAdmission.quantities(quota[path: "status.used"])
+            let exceeded = hard.keys.filter { key in requested[key].map { (used[key] ?? .zero) + $0 > hard[key]! } ?? false }.sorted()
+            if !exceeded.isEmpty {
+                func list(_ values: [String: Quantity]) -> String { exceeded.map { "\($0)=\((values[$0] ?? .zero).canonical)" }.joined(separator: ",") }
                 let quotaName = quota[path: "metadata.name"]?.stringValue ?? ""
-                throw Status.admissionForbidden(type.resource, name, reason: "exceeded quota: \(quotaName), requested: \(key)=1, used: \(key)=\(used.canonical), limited: \(key)=\(limit.canonical)", group: type.group)
+                throw Status.admissionForbidden(
+                    type.resource, name, reason: "exceeded quota: \(quotaName), requested: \(list(requested)), used: \(list(used)), limited: \(list(hard))", group: type.group
+                )
             }
             var next = quota
             var usedMap = next[path: "status.used"]?.objectValue ?? [:]
-            usedMap[key] = .string((used + Quantity(1)).canonical)
+            for key in hard.keys { if let delta = requested[key] { usedMap[key] = .string(((used[key] ?? .zero) + delta).canonical) } }
             next[path: "status.used"] = .object(usedMap)
             updated.append(next)
         }
         return updated
     }
 
-    /// A quota with `status` recomputed from the namespace's pods and object counts.
+    /// A quota with `status` recomputed from the namespace's pods and other objects.
     static func recount(_ quota: JSON, state: State, namespace: String) -> JSON {
         var next = PodAdmission.recount(quota, pods: objects(state, "pods", in: namespace))
-        for key in (quota[path: "spec.hard"]?.objectValue ?? [:]).keys where key.hasPrefix("count/") && key != "count/pods" {
-            guard let type = ResourceType.known.first(where: { countKey($0) == key }) else { continue }
-            let count = (state.objects[type] ?? [:]).keys.filter { $0.hasPrefix("\(namespace)/") }.count
-            var used = next[path: "status.used"]?.objectValue ?? [:]
-            used[key] = .string(Quantity(count).canonical)
-            next[path: "status.used"] = .object(used)
+        let hard = (quota[path: "spec.hard"]?.objectValue ?? [:]).keys
+        var used = next[path: "status.used"]?.objectValue ?? [:]
+        for type in ResourceType.known where type.isNamespaced && type.resource != "pods" {
+            let keys = Set(hard.filter { counts($0, for: type) })
+            guard !keys.isEmpty else { continue }
+            var sums = Dictionary(uniqueKeysWithValues: keys.map { ($0, Quantity.zero) })
+            for object in (state.objects[type] ?? [:]).filter({ $0.key.hasPrefix("\(namespace)/") }).values {
+                for (key, value) in usage(of: object, as: type) where keys.contains(key) { sums[key] = sums[key]! + value }
+            }
+            for (key, sum) in sums { used[key] = .string(sum.canonical) }
         }
+        next[path: "status.used"] = .object(used)
         return next
+    }
+
+    /// Whether objects of `type` count against the quota resource `key` (see `usage`).
+    static func counts(_ key: String, for type: ResourceType) -> Bool {
+        if key == countKey(type) || (type.group.isEmpty && countedByName.contains(type.resource) && key == type.resource) { return true }
+        guard type.group.isEmpty else { return false }
+        switch type.resource {
+        case "persistentvolumeclaims":
+            return key == "requests.storage" || key.hasSuffix(".storageclass.storage.k8s.io/requests.storage")
+                || key.hasSuffix(".storageclass.storage.k8s.io/persistentvolumeclaims")
+        case "services":
+            return key == "services.loadbalancers" || key == "services.nodeports"
+        default:
+            return false
+        }
     }
 
     /// The objects of one kind in one namespace.

@@ -215,7 +215,7 @@ public final class SimCluster: Sendable {
                 }
             }
             if type.isNamespaced, type.resource != "pods", let namespace {
-                quotas = try Self.admitCount(type, name: name, quotas: Self.objects(state, "resourcequotas", in: namespace))
+                quotas = try Self.admitUsage(stored, as: type, name: name, quotas: Self.objects(state, "resourcequotas", in: namespace))
             }
             state.revision += 1
             stored[path: "metadata.uid"] = stored[path: "metadata.uid"] ?? .string(UUID().uuidString.lowercased())

@@ -344,7 +344,9 @@ import TestSupport
                 let fixture = try await Fixture.build(server)
                 try await PlacementTests.importClusters(server, sim, fixture)
                 let admin = fixture.tokens["coke-admin"]
-                try await Self.project(server, admin, ["name": "gen", "caps": ["resources": ["pods": "3"]], "placements": [["cluster": "onprem", "namespaces": ["g1"]]]])
+                try await Self.project(server, admin, [
+                    "name": "gen", "caps": ["resources": ["pods": "3", "requests.storage": "5Gi"]], "placements": [["cluster": "onprem", "namespaces": ["g1"]]],
+                ])
                 let onprem = try PlacementTests.client(sim, "onprem")
                 try await eventually(within: 30, "the quota sized") { try await Self.hardCPU(onprem, "g1") == Quantity(24) }
                 #expect(try await onprem.get(ResourceQuota.self, "canopy-quota", namespace: "g1").spec?.hard?["pods"] == Quantity(3))
@@ -357,6 +359,17 @@ import TestSupport
                 #expect(try await Self.usedCPU(onprem, "g1") == Quantity(milli: 300))
                 let fourth = try await Self.create(server, admin, "onprem", "g1", "fourth", cpu: "100m")
                 #expect(fourth.status == 403 && fourth.text.contains("exceeded quota") && fourth.text.contains("pods=1"), "\(fourth.text)")
+                // Storage is capped as the cluster's quota counts it: by the claims' requests.
+                #expect(try await onprem.get(ResourceQuota.self, "canopy-quota", namespace: "g1").spec?.hard?["requests.storage"] == (try Quantity(parsing: "5Gi")))
+                func claim(_ name: String, _ size: String) async throws -> TestResponse {
+                    try await server.request(.POST, "/k8s/clusters/coke/onprem/api/v1/namespaces/g1/persistentvolumeclaims", token: admin, json: [
+                        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": ["name": name],
+                        "spec": ["accessModes": ["ReadWriteOnce"], "resources": ["requests": ["storage": size]]],
+                    ])
+                }
+                try Fixture.expect(await claim("data", "4Gi"), 201)
+                let more = try await claim("more", "2Gi")
+                #expect(more.status == 403 && more.text.contains("requested: requests.storage=2Gi, used: requests.storage=4Gi, limited: requests.storage=5Gi"), "\(more.text)")
 
                 // A node joins: capacity and the limit grow; it leaves: they shrink again.
                 let node = Node(metadata: ObjectMeta(name: "node-4"), status: .init(

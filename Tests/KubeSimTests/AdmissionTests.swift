@@ -174,4 +174,46 @@ import TestSupport
             _ = try await kube.create(ConfigMap(metadata: ObjectMeta(name: "three", namespace: "q"), data: [:]))
         }
     }
+
+    /// Claims count their storage (also per storage class) and services their load balancers
+    /// and node ports, by a real server's names and messages; the plain names count objects.
+    @Test func storageAndServiceQuotasCountWhatARealServerCounts() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            _ = try await kubectl.run("create", "namespace", "q")
+            let quota = """
+                apiVersion: v1
+                kind: ResourceQuota
+                metadata: {name: storage, namespace: q}
+                spec:
+                  hard: {requests.storage: 10Gi, persistentvolumeclaims: "2", gold.storageclass.storage.k8s.io/requests.storage: 3Gi, services.loadbalancers: "0", services: "5"}
+
+                """
+            _ = try await kubectl.run("apply", "-f", "-", input: quota)
+            func claim(_ name: String, _ size: String, storageClass: String? = nil) async throws -> (status: Int32, output: String) {
+                let spec = "{accessModes: [ReadWriteOnce], resources: {requests: {storage: \(size)}}\(storageClass.map { ", storageClassName: \($0)" } ?? "")}"
+                let result = try await kubectl.run("apply", "-f", "-", input: "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: \(name), namespace: q}\nspec: \(spec)\n")
+                return (result.status, result.output)
+            }
+            #expect(try await claim("a", "4Gi").status == 0)
+            let gold = try await claim("b", "4Gi", storageClass: "gold")
+            #expect(gold.output.contains("persistentvolumeclaims \"b\" is forbidden: exceeded quota: storage, requested: gold.storageclass.storage.k8s.io/requests.storage=4Gi, used: gold.storageclass.storage.k8s.io/requests.storage=0, limited: gold.storageclass.storage.k8s.io/requests.storage=3Gi"), "\(gold.output)")
+            let large = try await claim("c", "7Gi")
+            #expect(large.output.contains("exceeded quota: storage, requested: requests.storage=7Gi, used: requests.storage=4Gi, limited: requests.storage=10Gi"), "\(large.output)")
+            #expect(try await claim("d", "1Gi", storageClass: "gold").status == 0)
+            let third = try await claim("e", "1Gi")
+            #expect(third.output.contains("requested: persistentvolumeclaims=1, used: persistentvolumeclaims=2, limited: persistentvolumeclaims=2"), "\(third.output)")
+            let used = try await kubectl.run("get", "resourcequota", "storage", "-n", "q", "-o", "jsonpath={.status.used}")
+            #expect(used.output.contains("\"requests.storage\":\"5Gi\"") && used.output.contains("\"gold.storageclass.storage.k8s.io/requests.storage\":\"1Gi\""), "\(used.output)")
+            _ = try await kubectl.run("delete", "pvc", "a", "-n", "q")
+            let after = try await kubectl.run("get", "resourcequota", "storage", "-n", "q", "-o", "jsonpath={.status.used.requests\\.storage} {.status.used.persistentvolumeclaims}")
+            #expect(after.output == "1Gi 1", "\(after.output)")
+            // A load balancer is refused by services.loadbalancers=0; a plain service is counted.
+            let balancer = try await kubectl.run("create", "service", "loadbalancer", "web", "-n", "q", "--tcp=80:80")
+            #expect(balancer.output.contains("services \"web\" is forbidden: exceeded quota: storage, requested: services.loadbalancers=1, used: services.loadbalancers=0, limited: services.loadbalancers=0"), "\(balancer.output)")
+            #expect(try await kubectl.run("create", "service", "clusterip", "api", "-n", "q", "--tcp=80:80").status == 0)
+            #expect(try await kubectl.run("get", "resourcequota", "storage", "-n", "q", "-o", "jsonpath={.status.used.services}").output == "1")
+        }
+    }
 }
