@@ -208,7 +208,8 @@ enum KubeProtobuf {
                 let value = try Message(target)
                 json["targetPort"] = value.int(1) == 1 ? .string(value.string(3) ?? "") : .number(Double(value.int(2) ?? 0))
             }
-            if let node = port.int(5) { json["nodePort"] = .number(Double(node)) }
+            // Go writes an unset int32 as 0; JSON leaves it out.
+            if let node = port.int(5), node != 0 { json["nodePort"] = .number(Double(node)) }
             return .object(json)
         }
         if !ports.isEmpty { json["ports"] = .array(ports) }

@@ -38,7 +38,7 @@ enum SimTable {
         ])
     }
 
-    private struct Column {
+    struct Column {
         let name: String
         var type = "string"
         var format = ""
@@ -46,7 +46,8 @@ enum SimTable {
     }
 
     private static func columns(for type: ResourceType) -> [Column] {
-        switch type.resource {
+        if let columns = workloadColumns(for: type) { return columns }
+        return switch type.resource {
         case "pods":
             [Column(name: "Name", format: "name"), Column(name: "Ready"), Column(name: "Status"), Column(name: "Restarts", type: "string"),
              Column(name: "Age"), Column(name: "IP", priority: 1), Column(name: "Node", priority: 1),
@@ -68,6 +69,7 @@ enum SimTable {
     private static func cells(_ object: JSON, type: ResourceType, now: Date) -> [JSON] {
         let name = JSON.string(object[path: "metadata.name"]?.stringValue ?? "")
         let age = JSON.string(object[path: "metadata.creationTimestamp"]?.stringValue.flatMap(KubeTime.parse).map { humanDuration(now.timeIntervalSince($0)) } ?? "<unknown>")
+        if let cells = workloadCells(object, type: type, name: name, age: age) { return cells }
         switch type.resource {
         case "pods":
             let containers = object[path: "spec.containers"]?.arrayValue?.count ?? 0

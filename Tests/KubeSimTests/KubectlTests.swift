@@ -230,6 +230,21 @@ import TestSupport
             let all = try await kubectl.run("get", "all", "-n", "work", "-o", "name")
             #expect(Set(all.output.split(separator: "\n").map(String.init)) == ["job.batch/once", "cronjob.batch/nightly", "statefulset.apps/db", "daemonset.apps/agent"], "\(all.output)")
             #expect(try await kubectl.run("get", "pvc,ing", "-n", "work", "-o", "name").output.split(separator: "\n") == ["persistentvolumeclaim/data", "ingress.networking.k8s.io/web"])
+            // Their tables have a real server's columns (no controllers: nothing ready yet).
+            func table(_ resource: String) async throws -> [[String]] {
+                try await kubectl.run("get", resource, "-n", "work").output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            }
+            let jobs = try await table("jobs")
+            #expect(jobs.first == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"] && jobs.last.map { Array($0.prefix(3)) } == ["once", "Running", "0/1"], "\(jobs)")
+            let cronJobs = try await table("cronjobs")
+            #expect(cronJobs.first == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"], "\(cronJobs)")
+            #expect(cronJobs.last.map { Array($0.prefix(10)) } == ["nightly", "0", "3", "*", "*", "*", "<none>", "False", "0", "<none>"], "\(cronJobs)")
+            let sets = try await table("statefulsets,daemonsets")
+            #expect(sets.contains { Array($0.prefix(2)) == ["statefulset.apps/db", "0/1"] }, "\(sets)")
+            #expect(sets.contains { Array($0.prefix(6)) == ["daemonset.apps/agent", "0", "0", "0", "0", "0"] }, "\(sets)")
+            let claims = try await table("pvc")
+            #expect(claims.first.map { Array($0.prefix(6)) } == ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS", "MODES"], "\(claims)")
+            #expect(claims.last.map { Array($0.prefix(3)) } == ["data", "Pending", "RWO"], "\(claims)")
             // `kubectl create job|cronjob` send protobuf; what they set is kept.
             #expect(try await kubectl.run("create", "job", "j1", "-n", "work", "--image=busybox", "--", "echo", "hi").output.contains("job.batch/j1 created"))
             let jobSpec = try await kubectl.run("get", "job", "j1", "-n", "work", "-o", "jsonpath={.spec.template.spec}")

@@ -87,6 +87,16 @@ public enum JSON: Sendable, Hashable, Codable {
         return nil
     }
 
+    public var numberValue: Double? {
+        if case .number(let value) = self { return value }
+        return nil
+    }
+
+    public var boolValue: Bool? {
+        if case .bool(let value) = self { return value }
+        return nil
+    }
+
     /// The value as a string map (labels, annotations); `nil` unless every member is a string.
     public var stringMap: [String: String]? {
         guard let object = objectValue else { return nil }

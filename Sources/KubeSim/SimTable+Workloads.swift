@@ -1,0 +1,97 @@
+import Foundation
+import KubeAPI
+
+/// The Table columns a real server prints for workloads, services, claims and ingresses
+/// (`kubectl get deploy`, `get jobs` …). KubeSim runs no controllers, so the counts a controller
+/// fills in read as a fresh object's do on a real cluster: none ready, none available.
+extension SimTable {
+    static func workloadColumns(for type: ResourceType) -> [Column]? {
+        let name = Column(name: "Name", format: "name"), age = Column(name: "Age")
+        let containers = [Column(name: "Containers", priority: 1), Column(name: "Images", priority: 1)]
+        let selector = Column(name: "Selector", priority: 1)
+        func count(_ title: String) -> Column { Column(name: title, type: "integer") }
+        switch (type.group, type.resource) {
+        case ("apps", "deployments"):
+            return [name, Column(name: "Ready"), count("Up-to-date"), count("Available"), age] + containers + [selector]
+        case ("apps", "replicasets"):
+            return [name, count("Desired"), count("Current"), count("Ready"), age] + containers + [selector]
+        case ("apps", "statefulsets"):
+            return [name, Column(name: "Ready"), age] + containers
+        case ("apps", "daemonsets"):
+            return [name, count("Desired"), count("Current"), count("Ready"), count("Up-to-date"), count("Available"), Column(name: "Node Selector"), age]
+                + containers + [selector]
+        case ("batch", "jobs"):
+            return [name, Column(name: "Status"), Column(name: "Completions"), Column(name: "Duration"), age] + containers + [selector]
+        case ("batch", "cronjobs"):
+            return [name, Column(name: "Schedule"), Column(name: "Timezone"), Column(name: "Suspend", type: "boolean"), count("Active"),
+                    Column(name: "Last Schedule"), age] + containers + [selector]
+        case ("", "services"):
+            return [name, Column(name: "Type"), Column(name: "Cluster-IP"), Column(name: "External-IP"), Column(name: "Port(s)"), age, selector]
+        case ("", "persistentvolumeclaims"):
+            return [name, Column(name: "Status"), Column(name: "Volume"), Column(name: "Capacity"), Column(name: "Access Modes"),
+                    Column(name: "StorageClass"), Column(name: "VolumeAttributesClass"), age, Column(name: "VolumeMode", priority: 1)]
+        case ("networking.k8s.io", "ingresses"):
+            return [name, Column(name: "Class"), Column(name: "Hosts"), Column(name: "Address"), Column(name: "Ports"), age]
+        default:
+            return nil
+        }
+    }
+
+    static func workloadCells(_ object: JSON, type: ResourceType, name: JSON, age: JSON) -> [JSON]? {
+        func int(_ path: String, _ fallback: Int = 0) -> Int { object[path: path]?.numberValue.map { Int($0) } ?? fallback }
+        func number(_ path: String, _ fallback: Int = 0) -> JSON { .number(Double(int(path, fallback))) }
+        func text(_ path: String, _ fallback: String) -> JSON { .string(object[path: path]?.stringValue ?? fallback) }
+        func pods(_ template: String) -> [JSON] {
+            let list = object[path: "\(template).spec.containers"]?.arrayValue ?? []
+            return [.string(list.compactMap { $0["name"]?.stringValue }.joined(separator: ",")),
+                    .string(list.compactMap { $0["image"]?.stringValue }.joined(separator: ","))]
+        }
+        func labels(_ path: String) -> String {
+            let pairs = (object[path: path]?.objectValue ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.stringValue ?? "")" }
+            return pairs.isEmpty ? "<none>" : pairs.joined(separator: ",")
+        }
+        switch (type.group, type.resource) {
+        case ("apps", "deployments"):
+            return [name, .string("\(int("status.readyReplicas"))/\(int("spec.replicas", 1))"), number("status.updatedReplicas"),
+                    number("status.availableReplicas"), age] + pods("spec.template") + [.string(labels("spec.selector.matchLabels"))]
+        case ("apps", "replicasets"):
+            return [name, number("spec.replicas", 1), number("status.replicas"), number("status.readyReplicas"), age]
+                + pods("spec.template") + [.string(labels("spec.selector.matchLabels"))]
+        case ("apps", "statefulsets"):
+            return [name, .string("\(int("status.readyReplicas"))/\(int("spec.replicas", 1))"), age] + pods("spec.template")
+        case ("apps", "daemonsets"):
+            return [name, number("status.desiredNumberScheduled"), number("status.currentNumberScheduled"), number("status.numberReady"),
+                    number("status.updatedNumberScheduled"), number("status.numberAvailable"), .string(labels("spec.template.spec.nodeSelector")), age]
+                + pods("spec.template") + [.string(labels("spec.selector.matchLabels"))]
+        case ("batch", "jobs"):
+            let status = object[path: "spec.suspend"]?.boolValue == true ? "Suspended" : "Running"
+            return [name, .string(status), .string("\(int("status.succeeded"))/\(int("spec.completions", 1))"), .string(""), age]
+                + pods("spec.template") + [.string(labels("spec.selector.matchLabels"))]
+        case ("batch", "cronjobs"):
+            return [name, text("spec.schedule", ""), text("spec.timeZone", "<none>"), .string(object[path: "spec.suspend"]?.boolValue == true ? "True" : "False"),
+                    .number(Double(object[path: "status.active"]?.arrayValue?.count ?? 0)), text("status.lastScheduleTime", "<none>"), age]
+                + pods("spec.jobTemplate.spec.template") + [.string(labels("spec.jobTemplate.spec.selector.matchLabels"))]
+        case ("", "services"):
+            let kind = object[path: "spec.type"]?.stringValue ?? "ClusterIP"
+            let ports = (object[path: "spec.ports"]?.arrayValue ?? []).map { port -> String in
+                let number = port["port"]?.numberValue.map { String(Int($0)) } ?? ""
+                let node = port["nodePort"]?.numberValue.flatMap { $0 > 0 ? ":\(Int($0))" : nil } ?? ""
+                return "\(number)\(node)/\(port["protocol"]?.stringValue ?? "TCP")"
+            }
+            return [name, .string(kind), text("spec.clusterIP", "<none>"), .string(kind == "LoadBalancer" ? "<pending>" : "<none>"),
+                    .string(ports.isEmpty ? "<none>" : ports.joined(separator: ",")), age, .string(labels("spec.selector"))]
+        case ("", "persistentvolumeclaims"):
+            let modes = (object[path: "spec.accessModes"]?.arrayValue ?? []).compactMap(\.stringValue).map { mode in
+                ["ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"][mode] ?? mode
+            }
+            return [name, text("status.phase", "Pending"), text("spec.volumeName", ""), text("status.capacity.storage", ""), .string(modes.joined(separator: ",")),
+                    text("spec.storageClassName", "<unset>"), text("spec.volumeAttributesClassName", "<unset>"), age, text("spec.volumeMode", "Filesystem")]
+        case ("networking.k8s.io", "ingresses"):
+            let hosts = (object[path: "spec.rules"]?.arrayValue ?? []).compactMap { $0["host"]?.stringValue }
+            let ports = object[path: "spec.tls"]?.arrayValue?.isEmpty == false ? "80, 443" : "80"
+            return [name, text("spec.ingressClassName", "<none>"), .string(hosts.isEmpty ? "*" : hosts.joined(separator: ",")), .string(""), .string(ports), age]
+        default:
+            return nil
+        }
+    }
+}
