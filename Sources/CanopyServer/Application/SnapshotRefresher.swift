@@ -36,33 +36,45 @@ struct SnapshotRefresher: Service {
     }
 
     func run() async throws {
+        let (notices, notice) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         await withTaskGroup(of: Void.self) { group in
-            if listens && world.store.notifiesChanges { group.addTask { await listen() } }
+            if listens && world.store.notifiesChanges {
+                group.addTask { await listen { notice.yield() } }
+                group.addTask { await follow(notices) }
+            }
             group.addTask { await poll() }
             await group.next()
             group.cancelAll()
         }
     }
 
-    /// Follows on each commit the database announces; when the connection is lost, listens
-    /// again after `interval` (the regular reading covers the gap).
-    private func listen() async {
+    /// Calls `heard` on each commit the database announces; when the connection is lost,
+    /// listens again after `interval` (the regular reading covers the gap).
+    private func listen(_ heard: @escaping @Sendable () -> Void) async {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                try await cancelWhenGracefulShutdown {
-                    try await world.store.listenForChanges { [world, authenticator, reconciler, logger] in
-                        do {
-                            try await Self.follow(world: world, authenticator: authenticator, reconciler: reconciler, logger: logger)
-                        } catch {
-                            logger.warning("could not follow the change feed on a notice; the regular reading will", metadata: ["error": "\(error)"])
-                        }
-                    }
-                }
+                try await cancelWhenGracefulShutdown { try await world.store.listenForChanges { heard() } }
             } catch {
                 if Task.isCancelled || Task.isShuttingDownGracefully { return }
                 logger.warning("lost the database's change notices; listening again (the change feed is read every \(interval) meanwhile)", metadata: ["error": "\(error)"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+
+    /// Reads the feed on the notices heard, at most once per 50 ms: a reading covers every commit
+    /// before it (and reads the last thousand entries), so notices arriving meanwhile — one per
+    /// write on a busy database — are taken together rather than each costing a reading.
+    private func follow(_ notices: AsyncStream<Void>) async {
+        for await _ in notices {
+            do {
+                try await Self.follow(world: world, authenticator: authenticator, reconciler: reconciler, logger: logger)
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("could not follow the change feed on a notice; the regular reading will", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .milliseconds(50))
         }
     }
 
