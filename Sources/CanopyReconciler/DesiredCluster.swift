@@ -53,10 +53,11 @@ public struct DesiredCluster: Sendable {
 
 /// Renders the desired objects of one cluster from the snapshot: a pure function.
 public enum Renderer {
-    /// Default container requests and limits of `canopy-defaults`, so that every pod is counted
-    /// by the quota.
+    /// Default container requests of `canopy-defaults`, so that every pod is counted by the
+    /// quota (which caps requests). No default limits: a container asking for more than such a
+    /// default without naming a limit would be invalid (`must be less than or equal to cpu limit
+    /// of 1`), and a limit is the container's own business.
     public static let defaultRequest: [String: Quantity] = ["cpu": Quantity(milli: 100), "memory": Quantity(128 << 20, format: .binarySI)]
-    public static let defaultLimit: [String: Quantity] = ["cpu": Quantity(1), "memory": Quantity(512 << 20, format: .binarySI)]
 
     /// The objects cluster `clusterID` of `tenant` should hold, with the share planner's hard
     /// limits per namespace (`quotas`, planner units). A cluster being released wants nothing.
@@ -115,7 +116,7 @@ public enum Renderer {
         desired.quotas.append(ResourceQuota(metadata: meta(DesiredCluster.quotaName), hard: quota(hard)))
         if hard == nil { desired.pendingQuotas.insert(name) }
         desired.limitRanges.append(LimitRange(metadata: meta("canopy-defaults"), limits: [
-            LimitRange.Item(type: "Container", default: defaultLimit, defaultRequest: defaultRequest),
+            LimitRange.Item(type: "Container", defaultRequest: defaultRequest),
         ]))
         desired.networkPolicies.append(NetworkPolicy(metadata: meta("canopy-same-project"), spec: NetworkPolicy.Spec(
             podSelector: NetworkPolicy.Selector(), policyTypes: ["Ingress"],

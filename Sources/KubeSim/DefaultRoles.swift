@@ -13,7 +13,10 @@ enum DefaultRoles {
             "bindings", "events", "limitranges", "namespaces/status", "pods/log", "pods/status", "resourcequotas",
             "resourcequotas/status", "namespaces",
         ]),
-        PolicyRule(verbs: read, apiGroups: ["apps"], resources: ["daemonsets", "deployments", "deployments/scale", "replicasets", "replicasets/scale", "statefulsets"]),
+        PolicyRule(verbs: read, apiGroups: ["apps"], resources: [
+            "controllerrevisions", "daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status", "replicasets",
+            "replicasets/scale", "replicasets/status", "statefulsets", "statefulsets/scale", "statefulsets/status",
+        ]),
         PolicyRule(verbs: read, apiGroups: ["batch"], resources: ["cronjobs", "cronjobs/status", "jobs", "jobs/status"]),
         PolicyRule(verbs: read, apiGroups: ["networking.k8s.io"], resources: ["ingresses", "networkpolicies"]),
     ]
@@ -25,7 +28,9 @@ enum DefaultRoles {
         ]),
         PolicyRule(verbs: read, apiGroups: [""], resources: ["secrets", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"]),
         PolicyRule(verbs: ["impersonate"], apiGroups: [""], resources: ["serviceaccounts"]),
-        PolicyRule(verbs: write, apiGroups: ["apps"], resources: ["daemonsets", "deployments", "deployments/scale", "replicasets", "replicasets/scale", "statefulsets"]),
+        PolicyRule(verbs: write, apiGroups: ["apps"], resources: [
+            "daemonsets", "deployments", "deployments/rollback", "deployments/scale", "replicasets", "replicasets/scale", "statefulsets", "statefulsets/scale",
+        ]),
         PolicyRule(verbs: write, apiGroups: ["batch"], resources: ["cronjobs", "jobs"]),
         PolicyRule(verbs: write, apiGroups: ["networking.k8s.io"], resources: ["ingresses", "networkpolicies"]),
     ]

@@ -60,6 +60,13 @@ enum KubeProtobuf {
             json["spec"] = try jobSpec(Message(object.bytes(2) ?? []))
         case "CronJob":
             json["spec"] = try cronJobSpec(Message(object.bytes(2) ?? []))
+        case "ResourceQuota":
+            // `kubectl create quota`: hard (1), scopes (2).
+            let spec = try Message(object.bytes(2) ?? [])
+            var specJSON: [String: JSON] = ["hard": try quantities(spec, 1)]
+            let scopes = try spec.all(2).map { JSON.string(String(decoding: $0, as: UTF8.self)) }
+            if !scopes.isEmpty { specJSON["scopes"] = .array(scopes) }
+            json["spec"] = .object(specJSON.filter { $0.value != .null })
         case "SelfSubjectAccessReview", "SubjectAccessReview":
             let spec = try Message(object.bytes(2) ?? [])
             var specJSON: [String: JSON] = [:]
@@ -184,11 +191,8 @@ enum KubeProtobuf {
             let message = try Message(resources)
             var requirements: [String: JSON] = [:]
             for (field, name) in [(1, "limits"), (2, "requests")] {
-                let amounts = try message.all(field).map { entry -> (String, JSON) in
-                    let pair = try Message(entry)
-                    return (pair.string(1) ?? "", .string(try Message(pair.bytes(2) ?? []).string(1) ?? "0"))
-                }
-                if !amounts.isEmpty { requirements[name] = .object(Dictionary(amounts, uniquingKeysWith: { _, last in last })) }
+                let amounts = try quantities(message, field)
+                if amounts != .null { requirements[name] = amounts }
             }
             json["resources"] = .object(requirements)
         }
@@ -218,6 +222,16 @@ enum KubeProtobuf {
             if let value = spec.string(field) { json[name] = .string(value) }
         }
         return .object(json.filter { $0.value != .null })
+    }
+
+    /// A `map<string, Quantity>` field (a ResourceList): entries of (1: key, 2: Quantity, whose
+    /// field 1 is its text).
+    private static func quantities(_ message: Message, _ field: Int) throws -> JSON {
+        let amounts = try message.all(field).map { entry -> (String, JSON) in
+            let pair = try Message(entry)
+            return (pair.string(1) ?? "", .string(try Message(pair.bytes(2) ?? []).string(1) ?? "0"))
+        }
+        return amounts.isEmpty ? .null : .object(Dictionary(amounts, uniquingKeysWith: { _, last in last }))
     }
 
     /// A `map<string, string>` field: repeated entries of (1: key, 2: value).

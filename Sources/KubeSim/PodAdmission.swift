@@ -8,13 +8,19 @@ enum PodAdmission {
     /// The compute resources a quota can constrain, and how a pod's usage of them is counted.
     static let computeResources = ["cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory"]
 
-    /// Fills missing container requests and limits from the namespace's LimitRanges
-    /// (`defaultRequest`, `default`), then requests from limits, as the API server does.
+    /// Fills missing container requests and limits as the API server does: its defaulting first
+    /// (a limit without a request is the request), then the namespace's LimitRanges (`default`
+    /// limits, `defaultRequest` requests, or the default limit where there is no default request).
     static func applyLimitRanges(_ pod: inout JSON, limitRanges: [JSON]) {
         guard var containers = pod[path: "spec.containers"]?.arrayValue else { return }
         let items = limitRanges.flatMap { $0[path: "spec.limits"]?.arrayValue ?? [] }.filter { $0["type"]?.stringValue == "Container" }
         for index in containers.indices {
             for resource in ["cpu", "memory"] {
+                // The API server's defaulting, before admission: a limit without a request is
+                // the request too (the LimitRange's default request does not override it).
+                if containers[index][path: "resources.requests.\(resource)"] == nil, let limit = containers[index][path: "resources.limits.\(resource)"] {
+                    containers[index][path: "resources.requests.\(resource)"] = limit
+                }
                 if containers[index][path: "resources.limits.\(resource)"] == nil,
                    let value = items.compactMap({ $0[path: "default.\(resource)"] }).first {
                     containers[index][path: "resources.limits.\(resource)"] = value
@@ -27,6 +33,22 @@ enum PodAdmission {
             }
         }
         pod[path: "spec.containers"] = .array(containers)
+    }
+
+    /// The pod's validation of container resources (after the LimitRange defaults, as on a real
+    /// server): no request above its limit.
+    static func validateResources(_ pod: JSON, name: String) throws(Status) {
+        var causes: [Status.Cause] = []
+        for (index, container) in (pod[path: "spec.containers"]?.arrayValue ?? []).enumerated() {
+            let requests = quantities(container[path: "resources.requests"]), limits = quantities(container[path: "resources.limits"])
+            for (resource, request) in requests.sorted(by: { $0.key < $1.key }) {
+                guard let limit = limits[resource], request > limit else { continue }
+                causes.append(Status.Cause(reason: "FieldValueInvalid",
+                                           message: "Invalid value: \"\(request.canonical)\": must be less than or equal to \(resource) limit of \(limit.canonical)",
+                                           field: "spec.containers[\(index)].resources.requests"))
+            }
+        }
+        if !causes.isEmpty { throw Status.invalid(kind: "Pod", name, causes: causes) }
     }
 
     /// A pod's usage of every quota resource it counts against.
@@ -51,8 +73,7 @@ enum PodAdmission {
     /// usage added (to be stored), or throws the API server's refusal. A quota enforces its
     /// `status.hard` (what the quota controller last took up), as a real API server does: one
     /// the controller has not seen yet enforces nothing.
-    static func admit(_ pod: JSON, quotas: [JSON]) throws(Status) -> [JSON] {
-        let name = pod[path: "metadata.name"]?.stringValue ?? ""
+    static func admit(_ pod: JSON, named name: String, quotas: [JSON]) throws(Status) -> [JSON] {
         let requested = usage(of: pod)
         var updated: [JSON] = []
         for quota in quotas {

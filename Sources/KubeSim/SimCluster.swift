@@ -29,7 +29,7 @@ public final class SimCluster: Sendable {
     /// Lists answered so far, by resource (`pods`): how tests count what a client asked for.
     public func lists(of resource: String) -> Int { listCounts.withLock { $0[resource, default: 0] } }
     private let listCounts = Mutex<[String: Int]>([:])
-    private let clock: @Sendable () -> Date
+    let clock: @Sendable () -> Date
 
     /// One change, as watches deliver it.
     public struct Event: Sendable {
@@ -69,6 +69,8 @@ public final class SimCluster: Sendable {
         var rbacRevision: Int64 = 0
         /// See `quotaControllerDelay`.
         var quotaControllerDelay: TimeInterval = 0
+        /// The controller-manager's queue: every change is offered to it (`SimWorkQueue.notice`).
+        var work: SimWorkQueue?
     }
 
     /// Events kept for resuming watches; older resourceVersions answer 410 Gone.
@@ -94,7 +96,8 @@ public final class SimCluster: Sendable {
         self.clock = clock
         self.serviceAccountDelay = serviceAccountDelay
         identity = UUID().uuidString.lowercased()
-        state = Mutex(State())
+        let work = SimWorkQueue()
+        state = Mutex(State(work: work))
         for namespace in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             var object: JSON = .object(["apiVersion": .string("v1"), "kind": .string("Namespace"), "metadata": .object(["name": .string(namespace)])])
             if namespace == "kube-system" { object[path: "metadata.uid"] = .string(identity) }
@@ -107,6 +110,11 @@ public final class SimCluster: Sendable {
             if let object = try? JSON(encoding: binding) { _ = try? create(Self.type("clusterrolebindings"), namespace: nil, object: object) }
         }
         for node in nodes { _ = try? create(Self.type("nodes"), namespace: nil, object: node) }
+        Task { [weak self] in await self?.runControllers(work) }
+    }
+
+    deinit {
+        state.withLock { $0.work?.finish() }
     }
 
     /// A known kind by its plural name.
@@ -178,8 +186,10 @@ public final class SimCluster: Sendable {
         return result
     }
 
-    private func performCreate(_ type: ResourceType, namespace: String?, object: JSON) throws(Status) -> JSON {
+    func performCreate(_ type: ResourceType, namespace: String?, object: JSON) throws(Status) -> JSON {
         var object = object
+        // Admission refusals name what was asked for: a name not yet generated is its prefix.
+        let asked = object[path: "metadata.name"]?.stringValue ?? object[path: "metadata.generateName"]?.stringValue ?? ""
         try stamp(&object, type: type, namespace: namespace)
         guard let name = object[path: "metadata.name"]?.stringValue else {
             throw Status.invalid(kind: type.kind, "", causes: [Status.Cause(reason: "FieldValueRequired", message: "Required value: name or generateName is required", field: "metadata.name")], group: type.group)
@@ -192,7 +202,7 @@ public final class SimCluster: Sendable {
                     throw Status.notFound("namespaces", namespace)
                 }
                 if space[path: "status.phase"]?.stringValue == "Terminating" {
-                    throw Status(code: 403, reason: "Forbidden", message: "\(type.resource) \"\(name)\" is forbidden: unable to create new content in namespace \(namespace) because it is being terminated")
+                    throw Status.admissionForbidden(type.resource, asked, reason: "unable to create new content in namespace \(namespace) because it is being terminated", group: type.group)
                 }
             }
             let key = Self.key(namespace, name)
@@ -201,9 +211,10 @@ public final class SimCluster: Sendable {
             var quotas: [JSON] = []
             if type.resource == "pods", let namespace {
                 try PodSecurity.check(stored, namespace: state.objects[Self.namespaces]?[Self.key(nil, namespace)])
-                try Self.requireServiceAccount(&state, pod: name, namespace: namespace, delay: serviceAccountDelay, now: clock())
+                try Self.requireServiceAccount(&state, pod: asked, namespace: namespace, delay: serviceAccountDelay, now: clock())
                 PodAdmission.applyLimitRanges(&stored, limitRanges: Self.objects(state, "limitranges", in: namespace))
-                quotas = try PodAdmission.admit(stored, quotas: Self.objects(state, "resourcequotas", in: namespace))
+                try PodAdmission.validateResources(stored, name: name)
+                quotas = try PodAdmission.admit(stored, named: asked, quotas: Self.objects(state, "resourcequotas", in: namespace))
                 Self.schedule(&stored, state: state)
             }
             if type.resource == "resourcequotas", let namespace {
@@ -215,7 +226,7 @@ public final class SimCluster: Sendable {
                 }
             }
             if type.isNamespaced, type.resource != "pods", let namespace {
-                quotas = try Self.admitUsage(stored, as: type, name: name, quotas: Self.objects(state, "resourcequotas", in: namespace))
+                quotas = try Self.admitUsage(stored, as: type, name: asked, quotas: Self.objects(state, "resourcequotas", in: namespace))
             }
             state.revision += 1
             stored[path: "metadata.uid"] = stored[path: "metadata.uid"] ?? .string(UUID().uuidString.lowercased())
@@ -244,7 +255,7 @@ public final class SimCluster: Sendable {
         return result
     }
 
-    private func performUpdate(_ type: ResourceType, namespace: String?, name: String, object: JSON) throws(Status) -> JSON {
+    func performUpdate(_ type: ResourceType, namespace: String?, name: String, object: JSON) throws(Status) -> JSON {
         var object = object
         try stamp(&object, type: type, namespace: namespace)
         guard object[path: "metadata.name"]?.stringValue == name else {
@@ -260,6 +271,9 @@ public final class SimCluster: Sendable {
             }
             var stored = replacement
             for field in ["uid", "creationTimestamp"] { stored[path: "metadata.\(field)"] = current[path: "metadata.\(field)"] }
+            // The workloads' status is their controllers' (written through `writeStatus`, as
+            // through the status subresource): an update of the object leaves it as it was.
+            if type.group == "apps" || type.group == "batch" { stored["status"] = current["status"] }
             if type.resource == "resourcequotas", let namespace {
                 if state.quotaControllerDelay > 0 {
                     // The status is the controller's: an update of the quota leaves it as it was.
@@ -297,19 +311,24 @@ public final class SimCluster: Sendable {
         }
     }
 
-    /// Deletes an object and returns it. Deleting a namespace deletes everything in it.
+    /// Deletes an object and returns it. Deleting a namespace deletes everything in it; what the
+    /// object owned is then deleted by the garbage collector (`propagation` `Background`, the
+    /// default; `Foreground` is taken as that), or kept without its reference (`Orphan`).
     @discardableResult
-    public func delete(_ type: ResourceType, namespace: String?, name: String) throws(Status) -> JSON {
-        let result = try performDelete(type, namespace: namespace, name: name)
+    public func delete(_ type: ResourceType, namespace: String?, name: String, propagation: String? = nil) throws(Status) -> JSON {
+        let result = try performDelete(type, namespace: namespace, name: name, propagation: propagation)
         writeCount.add(1, ordering: .relaxed)
         return result
     }
 
-    private func performDelete(_ type: ResourceType, namespace: String?, name: String) throws(Status) -> JSON {
+    func performDelete(_ type: ResourceType, namespace: String?, name: String, propagation: String? = nil) throws(Status) -> JSON {
         try state.withLock { state throws(Status) -> JSON in
             let key = Self.key(namespace, name)
             guard let removed = state.objects[type]?.removeValue(forKey: key) else {
                 throw Status.notFound(type.resource, name, group: type.group)
+            }
+            if let uid = removed[path: "metadata.uid"]?.stringValue, type != Self.namespaces {
+                state.work?.add(.dependents(uid: uid, namespace: type.isNamespaced ? namespace : nil, orphan: propagation == "Orphan"))
             }
             state.revision += 1
             var gone = removed
@@ -340,6 +359,7 @@ public final class SimCluster: Sendable {
     static func record(_ state: inout State, _ event: Event) {
         if event.resource.group == "rbac.authorization.k8s.io" { state.rbacRevision += 1 }
         state.history.append(event)
+        state.work?.notice(event)
         if state.history.count > historyLimit {
             let dropped = state.history.count - historyLimit
             state.expiredBelow = max(state.expiredBelow, state.history[dropped - 1].revision + 1)
@@ -353,29 +373,6 @@ public final class SimCluster: Sendable {
         guard event.resource == watcher.resource else { return false }
         if let namespace = watcher.namespace, event.object[path: "metadata.namespace"]?.stringValue != namespace { return false }
         return watcher.selector.matches(event.object[path: "metadata.labels"]?.stringMap ?? [:])
-    }
-
-    /// Checks the object's kind and namespace against the URL and fills what the URL implies.
-    private func stamp(_ object: inout JSON, type: ResourceType, namespace: String?) throws(Status) {
-        guard case .object = object else { throw Status(code: 400, reason: "BadRequest", message: "the body must be a JSON object") }
-        if let kind = object["kind"]?.stringValue, kind != type.kind {
-            throw Status(code: 400, reason: "BadRequest", message: "the API version in the data (\(object["apiVersion"]?.stringValue ?? "")) does not match the expected API version (\(type.apiVersion))")
-        }
-        object["apiVersion"] = .string(type.apiVersion)
-        object["kind"] = .string(type.kind)
-        if object["metadata"] == nil { object["metadata"] = .object([:]) }
-        if type.isNamespaced {
-            if let given = object[path: "metadata.namespace"]?.stringValue, !given.isEmpty, let namespace, given != namespace {
-                throw Status(code: 400, reason: "BadRequest", message: "the namespace of the provided object does not match the namespace sent on the request")
-            }
-            object[path: "metadata.namespace"] = namespace.map(JSON.string)
-        } else {
-            object[path: "metadata.namespace"] = nil
-        }
-        if object[path: "metadata.name"] == nil, let prefix = object[path: "metadata.generateName"]?.stringValue {
-            let suffix = String((0..<5).map { _ in "bcdfghjklmnpqrstvwxz2456789".randomElement()! })
-            object[path: "metadata.name"] = .string(prefix + suffix)
-        }
     }
 
     static func key(_ namespace: String?, _ name: String) -> String { "\(namespace ?? "")/\(name)" }

@@ -2,8 +2,7 @@ import Foundation
 import KubeAPI
 
 /// The Table columns a real server prints for workloads, services, claims and ingresses
-/// (`kubectl get deploy`, `get jobs` …). KubeSim runs no controllers, so the counts a controller
-/// fills in read as a fresh object's do on a real cluster: none ready, none available.
+/// (`kubectl get deploy`, `get jobs` …), from the status KubeSim's controllers keep.
 extension SimTable {
     static func workloadColumns(for type: ResourceType) -> [Column]? {
         let name = Column(name: "Name", format: "name"), age = Column(name: "Age")
@@ -30,6 +29,10 @@ extension SimTable {
         case ("", "persistentvolumeclaims"):
             return [name, Column(name: "Status"), Column(name: "Volume"), Column(name: "Capacity"), Column(name: "Access Modes"),
                     Column(name: "StorageClass"), Column(name: "VolumeAttributesClass"), age, Column(name: "VolumeMode", priority: 1)]
+        case ("", "events"):
+            return [Column(name: "Last Seen"), Column(name: "Type"), Column(name: "Reason"), Column(name: "Object"), Column(name: "Subobject", priority: 1),
+                    Column(name: "Source", priority: 1), Column(name: "Message"), Column(name: "First Seen", priority: 1),
+                    Column(name: "Count", type: "integer", priority: 1), Column(name: "Name", format: "name", priority: 1)]
         case ("networking.k8s.io", "ingresses"):
             return [name, Column(name: "Class"), Column(name: "Hosts"), Column(name: "Address"), Column(name: "Ports"), age]
         default:
@@ -64,7 +67,9 @@ extension SimTable {
                     number("status.updatedNumberScheduled"), number("status.numberAvailable"), .string(labels("spec.template.spec.nodeSelector")), age]
                 + pods("spec.template") + [.string(labels("spec.selector.matchLabels"))]
         case ("batch", "jobs"):
-            let status = object[path: "spec.suspend"]?.boolValue == true ? "Suspended" : "Running"
+            let conditions = (object[path: "status.conditions"]?.arrayValue ?? []).filter { $0["status"]?.stringValue == "True" }.compactMap { $0["type"]?.stringValue }
+            let status = conditions.contains("Complete") ? "Complete" : conditions.contains("Failed") ? "Failed"
+                : object[path: "spec.suspend"]?.boolValue == true ? "Suspended" : "Running"
             return [name, .string(status), .string("\(int("status.succeeded"))/\(int("spec.completions", 1))"), .string(""), age]
                 + pods("spec.template") + [.string(labels("spec.selector.matchLabels"))]
         case ("batch", "cronjobs"):
@@ -86,6 +91,14 @@ extension SimTable {
             }
             return [name, text("status.phase", "Pending"), text("spec.volumeName", ""), text("status.capacity.storage", ""), .string(modes.joined(separator: ",")),
                     text("spec.storageClassName", "<unset>"), text("spec.volumeAttributesClassName", "<unset>"), age, text("spec.volumeMode", "Filesystem")]
+        case ("", "events"):
+            func seen(_ path: String) -> JSON {
+                .string(object[path: path]?.stringValue.flatMap(KubeTime.parse).map { SimTable.humanDuration(Date().timeIntervalSince($0)) } ?? "<unknown>")
+            }
+            let kind = (object[path: "involvedObject.kind"]?.stringValue ?? "").lowercased()
+            return [seen("lastTimestamp"), text("type", ""), text("reason", ""), .string("\(kind)/\(object[path: "involvedObject.name"]?.stringValue ?? "")"),
+                    text("involvedObject.fieldPath", ""), text("source.component", ""), text("message", ""), seen("firstTimestamp"),
+                    number("count", 1), name]
         case ("networking.k8s.io", "ingresses"):
             let hosts = (object[path: "spec.rules"]?.arrayValue ?? []).compactMap { $0["host"]?.stringValue }
             let ports = object[path: "spec.tls"]?.arrayValue?.isEmpty == false ? "80, 443" : "80"

@@ -17,6 +17,9 @@ struct SimVerbs {
     }
 
     func respond() async throws -> Response {
+        if let name = target.name, let subresource = target.subresource, ["scale", "status"].contains(subresource) {
+            return try await respond(name, subresource)
+        }
         switch (request.request.method, target.name) {
         case (.get, nil):
             if ["1", "true"].contains(query["watch"]) { return try watch() }
@@ -36,13 +39,17 @@ struct SimVerbs {
             }
             return SimAPI.json(try await patch(name))
         case (.delete, let name?):
-            // DeleteOptions may come in the body (`kubectl delete --cascade=…`); the sim keeps the
-            // last ones for tests to see (there is no garbage collector to act on them).
+            // DeleteOptions may come in the body (`kubectl delete --cascade=…`) or the query; the
+            // sim keeps the last body for tests to see, and its garbage collector follows the
+            // propagation policy.
             let headers = request.request.headers
+            var propagation = query["propagationPolicy"]
             if (headers[.contentLength].flatMap { Int($0) } ?? 0) > 0 || headers[.transferEncoding] != nil {
-                cluster.lastDeleteOptions = try await body()
+                let options = try await body()
+                cluster.lastDeleteOptions = options
+                propagation = options["propagationPolicy"]?.stringValue ?? (options["orphanDependents"] == .bool(true) ? "Orphan" : propagation)
             }
-            return SimAPI.json(try cluster.delete(type, namespace: target.namespace, name: name))
+            return SimAPI.json(try cluster.delete(type, namespace: target.namespace, name: name, propagation: propagation))
         case (.delete, nil):
             let items = try cluster.list(type, namespace: target.namespace, labelSelector: try labelSelector()).items
             for item in items {
@@ -185,7 +192,7 @@ struct SimVerbs {
         JSON.object(event).serialized() + [UInt8(ascii: "\n")]
     }
 
-    private func body() async throws -> JSON {
+    func body() async throws -> JSON {
         try await SimBody.read(request.request)
     }
 }
@@ -236,6 +243,11 @@ extension SimVerbs {
     /// JSON merge patch, strategic merge patch and JSON patch.
     func patch(_ name: String) async throws -> JSON {
         let current = try cluster.get(type, namespace: target.namespace, name: name)
+        return try cluster.update(type, namespace: target.namespace, name: name, object: try await patched(current))
+    }
+
+    /// `current` with the request's patch applied.
+    func patched(_ current: JSON) async throws -> JSON {
         let patch = try await body()
         let contentType = request.request.headers[.contentType] ?? ""
         var patched: JSON
@@ -249,7 +261,7 @@ extension SimVerbs {
             throw Status(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
         }
         if patch[path: "metadata.resourceVersion"] == nil { patched[path: "metadata.resourceVersion"] = nil }
-        return try cluster.update(type, namespace: target.namespace, name: name, object: patched)
+        return patched
     }
 }
 

@@ -16,6 +16,10 @@ public struct Kubectl: Sendable {
 
     /// Runs kubectl with `arguments`; returns its exit status and combined output.
     public func run(_ arguments: String..., input: String? = nil, environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+        try await run(arguments: arguments, input: input, environment: environment)
+    }
+
+    public func run(arguments: [String], input: String? = nil, environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
         try await ProcessRunner.run(
             "kubectl", ["--kubeconfig", kubeconfigPath] + arguments,
             environment: ["HOME": directory.path, "KUBECACHEDIR": directory.path + "/cache"].merging(environment) { _, new in new }, input: input

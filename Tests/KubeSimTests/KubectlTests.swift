@@ -227,10 +227,15 @@ import TestSupport
             for created in ["job.batch/once", "cronjob.batch/nightly", "statefulset.apps/db", "daemonset.apps/agent", "persistentvolumeclaim/data", "ingress.networking.k8s.io/web"] {
                 #expect(applied.output.contains("\(created) created"), "\(created): \(applied.output)")
             }
-            let all = try await kubectl.run("get", "all", "-n", "work", "-o", "name")
-            #expect(Set(all.output.split(separator: "\n").map(String.init)) == ["job.batch/once", "cronjob.batch/nightly", "statefulset.apps/db", "daemonset.apps/agent"], "\(all.output)")
+            // The controllers made their pods: the job's, the set's first, one per node (3).
+            try await eventually(within: 10, "the workloads' pods") {
+                let all = Set(try await kubectl.run("get", "all", "-n", "work", "-o", "name").output.split(separator: "\n").map(String.init))
+                let pods = all.filter { $0.hasPrefix("pod/") }
+                return all.subtracting(pods) == ["job.batch/once", "cronjob.batch/nightly", "statefulset.apps/db", "daemonset.apps/agent"]
+                    && pods.contains("pod/db-0") && pods.count { $0.hasPrefix("pod/once-") } == 1 && pods.count { $0.hasPrefix("pod/agent-") } == 3 && pods.count == 5
+            }
             #expect(try await kubectl.run("get", "pvc,ing", "-n", "work", "-o", "name").output.split(separator: "\n") == ["persistentvolumeclaim/data", "ingress.networking.k8s.io/web"])
-            // Their tables have a real server's columns (no controllers: nothing ready yet).
+            // Their tables have a real server's columns (KubeSim's pods run once bound: ready).
             func table(_ resource: String) async throws -> [[String]] {
                 try await kubectl.run("get", resource, "-n", "work").output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
             }
@@ -240,8 +245,8 @@ import TestSupport
             #expect(cronJobs.first == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"], "\(cronJobs)")
             #expect(cronJobs.last.map { Array($0.prefix(10)) } == ["nightly", "0", "3", "*", "*", "*", "<none>", "False", "0", "<none>"], "\(cronJobs)")
             let sets = try await table("statefulsets,daemonsets")
-            #expect(sets.contains { Array($0.prefix(2)) == ["statefulset.apps/db", "0/1"] }, "\(sets)")
-            #expect(sets.contains { Array($0.prefix(6)) == ["daemonset.apps/agent", "0", "0", "0", "0", "0"] }, "\(sets)")
+            #expect(sets.contains { Array($0.prefix(2)) == ["statefulset.apps/db", "1/1"] }, "\(sets)")
+            #expect(sets.contains { Array($0.prefix(6)) == ["daemonset.apps/agent", "3", "3", "3", "3", "3"] }, "\(sets)")
             let claims = try await table("pvc")
             #expect(claims.first.map { Array($0.prefix(6)) } == ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS", "MODES"], "\(claims)")
             #expect(claims.last.map { Array($0.prefix(3)) } == ["data", "Pending", "RWO"], "\(claims)")

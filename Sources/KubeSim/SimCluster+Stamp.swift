@@ -1,0 +1,27 @@
+import Foundation
+import KubeAPI
+
+extension SimCluster {
+    /// Checks the object's kind and namespace against the URL and fills what the URL implies.
+    func stamp(_ object: inout JSON, type: ResourceType, namespace: String?) throws(Status) {
+        guard case .object = object else { throw Status(code: 400, reason: "BadRequest", message: "the body must be a JSON object") }
+        if let kind = object["kind"]?.stringValue, kind != type.kind {
+            throw Status(code: 400, reason: "BadRequest", message: "the API version in the data (\(object["apiVersion"]?.stringValue ?? "")) does not match the expected API version (\(type.apiVersion))")
+        }
+        object["apiVersion"] = .string(type.apiVersion)
+        object["kind"] = .string(type.kind)
+        if object["metadata"] == nil { object["metadata"] = .object([:]) }
+        if type.isNamespaced {
+            if let given = object[path: "metadata.namespace"]?.stringValue, !given.isEmpty, let namespace, given != namespace {
+                throw Status(code: 400, reason: "BadRequest", message: "the namespace of the provided object does not match the namespace sent on the request")
+            }
+            object[path: "metadata.namespace"] = namespace.map(JSON.string)
+        } else {
+            object[path: "metadata.namespace"] = nil
+        }
+        if object[path: "metadata.name"] == nil, let prefix = object[path: "metadata.generateName"]?.stringValue {
+            let suffix = String((0..<5).map { _ in "bcdfghjklmnpqrstvwxz2456789".randomElement()! })
+            object[path: "metadata.name"] = .string(prefix + suffix)
+        }
+    }
+}

@@ -1,0 +1,364 @@
+import Foundation
+import KubeAPI
+
+/// What the pieces of a controller-manager share: owner references, pods from templates,
+/// template hashes and the conditions controllers keep.
+enum SimControllers {
+    struct Reference: Equatable {
+        var kind: String
+        var name: String
+        var uid: String
+    }
+
+    /// The owner reference marked `controller: true`, if any.
+    static func controllerReference(of object: JSON) -> Reference? {
+        for owner in object[path: "metadata.ownerReferences"]?.arrayValue ?? [] where owner["controller"] == .bool(true) {
+            guard let kind = owner["kind"]?.stringValue, let name = owner["name"]?.stringValue, let uid = owner["uid"]?.stringValue else { continue }
+            return Reference(kind: kind, name: name, uid: uid)
+        }
+        return nil
+    }
+
+    /// A controller's reference to `owner`, as the built-in controllers write it.
+    static func ownerReference(to owner: JSON) -> JSON {
+        .object([
+            "apiVersion": owner["apiVersion"] ?? .null, "kind": owner["kind"] ?? .null,
+            "name": owner[path: "metadata.name"] ?? .null, "uid": owner[path: "metadata.uid"] ?? .null,
+            "controller": .bool(true), "blockOwnerDeletion": .bool(true),
+        ])
+    }
+
+    /// A pod (or other object) made from `template`, owned by `owner`, with `labels` added.
+    static func object(kind: String, apiVersion: String, from template: JSON?, owner: JSON?, namespace: String,
+                       name: String? = nil, generateName: String? = nil, labels: [String: String] = [:]) -> JSON {
+        var metadata = template?["metadata"]?.objectValue ?? [:]
+        var allLabels = metadata["labels"]?.objectValue ?? [:]
+        for (key, value) in labels { allLabels[key] = .string(value) }
+        metadata["labels"] = allLabels.isEmpty ? nil : .object(allLabels)
+        metadata["namespace"] = .string(namespace)
+        metadata["name"] = name.map(JSON.string)
+        metadata["generateName"] = generateName.map(JSON.string)
+        metadata["ownerReferences"] = owner.map { .array([ownerReference(to: $0)]) }
+        return .object([
+            "apiVersion": .string(apiVersion), "kind": .string(kind),
+            "metadata": .object(metadata), "spec": template?["spec"] ?? .object([:]),
+        ])
+    }
+
+    /// A pod that still counts: not finished, not being deleted.
+    static func isActive(_ pod: JSON) -> Bool {
+        let phase = pod[path: "status.phase"]?.stringValue
+        return phase != "Succeeded" && phase != "Failed" && pod[path: "metadata.deletionTimestamp"] == nil
+    }
+
+    static func isRunning(_ pod: JSON) -> Bool { pod[path: "status.phase"]?.stringValue == "Running" }
+
+    /// The `pod-template-hash` of a template: FNV-1a (32 bits) of its serialized form, its
+    /// decimal digits mapped onto the alphabet of Kubernetes' `SafeEncodeString`, as the
+    /// deployment controller names its ReplicaSets (`web-7d9f8c6b5`).
+    static func templateHash(_ template: JSON) -> String {
+        var hash: UInt32 = 2_166_136_261
+        for byte in template.serialized() {
+            hash ^= UInt32(byte)
+            hash = hash &* 16_777_619
+        }
+        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
+        return String(String(hash).utf8.map { alphabet[Int($0) % alphabet.count] })
+    }
+
+    static func int(_ value: JSON?) -> Int? { value?.numberValue.map { Int($0) } }
+
+    /// A status's conditions, each with its transition time kept from `previous` while its
+    /// status stays, and its update time while its reason and message stay too.
+    static func conditions(_ wanted: [(type: String, status: String, reason: String, message: String)], previous: JSON?,
+                           now: String, updateTimes: Bool) -> JSON? {
+        guard !wanted.isEmpty else { return nil }
+        let before = previous?.arrayValue ?? []
+        return .array(wanted.map { condition in
+            let old = before.first { $0["type"]?.stringValue == condition.type }
+            let same = old?["status"]?.stringValue == condition.status
+            let unchanged = same && old?["reason"]?.stringValue == condition.reason && old?["message"]?.stringValue == condition.message
+            var fields: [String: JSON] = [
+                "type": .string(condition.type), "status": .string(condition.status),
+                "reason": .string(condition.reason), "message": .string(condition.message),
+                "lastTransitionTime": same ? old?["lastTransitionTime"] ?? .string(now) : .string(now),
+            ]
+            if updateTimes { fields["lastUpdateTime"] = unchanged ? old?["lastUpdateTime"] ?? .string(now) : .string(now) }
+            return .object(fields)
+        })
+    }
+}
+
+/// KubeSim's controller-manager: the ReplicaSet, Deployment, StatefulSet, DaemonSet and Job
+/// controllers and the garbage collector, run one key at a time from the cluster's work queue.
+/// Their pods pass the same admission as any (quota, limit ranges, the default ServiceAccount)
+/// and what is refused is reported as a real controller reports it: a `FailedCreate` event
+/// (`Error creating: pods "web-7d9f8c6b5-" is forbidden: exceeded quota: …`) and a retry after
+/// the queue's back-off.
+extension SimCluster {
+    func runControllers(_ queue: SimWorkQueue) async {
+        for await key in queue.keys {
+            queue.begin(key)
+            if sync(key) { queue.forget(key) } else { queue.retryLater(key) }
+        }
+    }
+
+    /// One key's sync; `false` when something failed and the key is to be tried again.
+    func sync(_ key: ControllerKey) -> Bool {
+        switch key {
+        case .workload(let kind, let namespace, let name):
+            switch kind {
+            case "Deployment": return syncDeployment(namespace, name)
+            case "ReplicaSet": return syncReplicaSet(namespace, name)
+            case "StatefulSet": return syncStatefulSet(namespace, name)
+            case "DaemonSet": return syncDaemonSet(namespace, name)
+            case "Job": return syncJob(namespace, name)
+            default: return true
+            }
+        case .dependents(let uid, let namespace, let orphan):
+            return collect(dependentsOf: uid, in: namespace, orphan: orphan)
+        case .daemonSets:
+            let sets = state.withLock { Array(($0.objects[Self.type("daemonsets")] ?? [:]).values) }
+            for set in sets {
+                guard let namespace = set[path: "metadata.namespace"]?.stringValue, let name = set[path: "metadata.name"]?.stringValue else { continue }
+                state.withLock { $0.work }?.add(.workload(kind: "DaemonSet", namespace: namespace, name: name))
+            }
+            return true
+        }
+    }
+
+    /// The garbage collector: the objects owned by `uid` are deleted (each deletion collecting
+    /// in turn what that object owned), or with `orphan` keep living without the reference.
+    func collect(dependentsOf uid: String, in namespace: String?, orphan: Bool) -> Bool {
+        let dependents = state.withLock { state -> [(ResourceType, JSON)] in
+            state.objects.flatMap { type, objects -> [(ResourceType, JSON)] in
+                guard type.isNamespaced || namespace == nil else { return [] }
+                return objects.values.filter { object in
+                    (namespace == nil || object[path: "metadata.namespace"]?.stringValue == namespace)
+                        && (object[path: "metadata.ownerReferences"]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid }
+                }.map { (type, $0) }
+            }
+        }
+        for (type, object) in dependents {
+            guard let name = object[path: "metadata.name"]?.stringValue else { continue }
+            let space = object[path: "metadata.namespace"]?.stringValue
+            if orphan {
+                var kept = object
+                let references = (object[path: "metadata.ownerReferences"]?.arrayValue ?? []).filter { $0["uid"]?.stringValue != uid }
+                kept[path: "metadata.ownerReferences"] = references.isEmpty ? nil : .array(references)
+                _ = try? performUpdate(type, namespace: space, name: name, object: kept)
+            } else {
+                _ = try? performDelete(type, namespace: space, name: name, propagation: "Background")
+            }
+        }
+        return true
+    }
+
+    // MARK: Reading and writing for controllers
+
+    func current(_ resource: String, _ namespace: String?, _ name: String) -> JSON? {
+        state.withLock { $0.objects[Self.type(resource)]?[Self.key(namespace, name)] }
+    }
+
+    /// The objects of one kind in `namespace` whose controller is `uid`.
+    func owned(_ resource: String, in namespace: String, by uid: String) -> [JSON] {
+        state.withLock { Self.objects($0, resource, in: namespace) }.filter { SimControllers.controllerReference(of: $0)?.uid == uid }
+    }
+
+    /// Creates an object as a controller does: through admission, not counted as a client's write.
+    func createControlled(_ resource: String, namespace: String, _ object: JSON) -> Result<JSON, Status> {
+        do throws(Status) { return .success(try performCreate(Self.type(resource), namespace: namespace, object: object)) } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Replaces an object's `status` (the status subresource): no change, no new revision.
+    func writeStatus(_ resource: String, _ namespace: String, _ name: String, _ status: [String: JSON]) {
+        state.withLock { state in
+            guard var object = state.objects[Self.type(resource)]?[Self.key(namespace, name)] else { return }
+            let next: JSON = .object(status)
+            guard object["status"] != next else { return }
+            object["status"] = next
+            Self.store(&state, object, as: Self.type(resource))
+        }
+    }
+
+    /// Records an event about `involved`, or counts it again on the one already recorded with
+    /// the same reason, message and source (the event recorder's aggregation: `x5 over 30s`).
+    func recordEvent(about involved: JSON, reason: String, warning: Bool = false, message: String, component: String) {
+        let now = clock()
+        state.withLock { state in
+            Self.recordEvent(&state, about: involved, reason: reason, warning: warning, message: message, component: component, at: now)
+        }
+    }
+
+    static func recordEvent(_ state: inout State, about involved: JSON, reason: String, warning: Bool, message: String, component: String, at date: Date) {
+        guard let namespace = involved[path: "metadata.namespace"]?.stringValue,
+              let space = state.objects[namespaces]?[key(nil, namespace)], space[path: "status.phase"]?.stringValue != "Terminating",
+              let involvedName = involved[path: "metadata.name"]?.stringValue
+        else { return }
+        let time = KubeTime.format(date)
+        let uid = involved[path: "metadata.uid"]
+        let events = type("events")
+        if var seen = objects(state, "events", in: namespace).first(where: {
+            $0[path: "involvedObject.uid"] == uid && $0["reason"]?.stringValue == reason && $0["message"]?.stringValue == message
+                && $0[path: "source.component"]?.stringValue == component
+        }) {
+            seen["count"] = .number(Double((SimControllers.int(seen["count"]) ?? 1) + 1))
+            seen["lastTimestamp"] = .string(time)
+            store(&state, seen, as: events)
+            return
+        }
+        var name = "\(involvedName).\(String(UInt64(max(0, date.timeIntervalSince1970) * 1e9), radix: 16))"
+        while state.objects[events]?[key(namespace, name)] != nil { name += "0" }
+        state.revision += 1
+        let event: JSON = .object([
+            "apiVersion": .string("v1"), "kind": .string("Event"),
+            "metadata": .object(["name": .string(name), "namespace": .string(namespace), "uid": .string(UUID().uuidString.lowercased()),
+                                 "resourceVersion": .string(String(state.revision)), "creationTimestamp": .string(time)]),
+            "involvedObject": .object(["kind": involved["kind"] ?? .null, "apiVersion": involved["apiVersion"] ?? .null,
+                                       "name": .string(involvedName), "namespace": .string(namespace), "uid": uid ?? .null,
+                                       "resourceVersion": involved[path: "metadata.resourceVersion"] ?? .null]),
+            "reason": .string(reason), "message": .string(message), "type": .string(warning ? "Warning" : "Normal"),
+            "count": .number(1), "firstTimestamp": .string(time), "lastTimestamp": .string(time),
+            "source": .object(["component": .string(component)]), "reportingComponent": .string(component), "reportingInstance": .string(""),
+        ])
+        state.objects[events, default: [:]][key(namespace, name)] = event
+        record(&state, Event(type: "ADDED", object: event, revision: state.revision, resource: events))
+    }
+
+    // MARK: ReplicaSets and Deployments
+
+    /// Keeps `spec.replicas` pods of the set: missing ones are created in batches of 1, 2, 4 …
+    /// (the controller's slow start: a refusal ends the sync), surplus ones deleted (pending
+    /// first, then the newest).
+    func syncReplicaSet(_ namespace: String, _ name: String) -> Bool {
+        guard let set = current("replicasets", namespace, name), set[path: "metadata.deletionTimestamp"] == nil,
+              let uid = set[path: "metadata.uid"]?.stringValue else { return true }
+        let wanted = SimControllers.int(set[path: "spec.replicas"]) ?? 1
+        var pods = owned("pods", in: namespace, by: uid).filter(SimControllers.isActive)
+        var failure: Status?
+        if pods.count < wanted {
+            var batch = 1
+            creating: while pods.count < wanted {
+                for _ in 0..<min(batch, wanted - pods.count) {
+                    let pod = SimControllers.object(kind: "Pod", apiVersion: "v1", from: set[path: "spec.template"], owner: set, namespace: namespace, generateName: "\(name)-")
+                    switch createControlled("pods", namespace: namespace, pod) {
+                    case .success(let created):
+                        pods.append(created)
+                        recordEvent(about: set, reason: "SuccessfulCreate", message: "Created pod: \(created[path: "metadata.name"]?.stringValue ?? "")", component: "replicaset-controller")
+                    case .failure(let status):
+                        failure = status
+                        recordEvent(about: set, reason: "FailedCreate", warning: true, message: "Error creating: \(status.message ?? "")", component: "replicaset-controller")
+                        break creating
+                    }
+                }
+                batch *= 2
+            }
+        } else if pods.count > wanted {
+            let order = pods.sorted { a, b in
+                let (pendingA, pendingB) = (!SimControllers.isRunning(a), !SimControllers.isRunning(b))
+                if pendingA != pendingB { return pendingA }
+                return (a[path: "metadata.creationTimestamp"]?.stringValue ?? "") > (b[path: "metadata.creationTimestamp"]?.stringValue ?? "")
+            }
+            for pod in order.prefix(pods.count - wanted) {
+                guard let podName = pod[path: "metadata.name"]?.stringValue, (try? performDelete(Self.type("pods"), namespace: namespace, name: podName)) != nil else { continue }
+                pods.removeAll { $0[path: "metadata.name"]?.stringValue == podName }
+                recordEvent(about: set, reason: "SuccessfulDelete", message: "Deleted pod: \(podName)", component: "replicaset-controller")
+            }
+        }
+        let running = pods.count(where: SimControllers.isRunning)
+        var status: [String: JSON] = ["replicas": .number(Double(pods.count)), "observedGeneration": set[path: "metadata.generation"] ?? .number(1)]
+        for field in ["fullyLabeledReplicas"] where !pods.isEmpty { status[field] = .number(Double(pods.count)) }
+        for field in ["readyReplicas", "availableReplicas"] where running > 0 { status[field] = .number(Double(running)) }
+        let wantedConditions = failure.map { [(type: "ReplicaFailure", status: "True", reason: "FailedCreate", message: $0.message ?? "")] } ?? []
+        status["conditions"] = SimControllers.conditions(wantedConditions, previous: set[path: "status.conditions"], now: KubeTime.format(clock()), updateTimes: false)
+        writeStatus("replicasets", namespace, name, status)
+        return failure == nil
+    }
+
+    /// One ReplicaSet per template (`<name>-<pod-template-hash>`) holds all the Deployment's
+    /// replicas; the sets of earlier templates are scaled to zero at once (a rollout without
+    /// the rolling update's steps: the end state of one).
+    func syncDeployment(_ namespace: String, _ name: String) -> Bool {
+        guard let deployment = current("deployments", namespace, name), deployment[path: "metadata.deletionTimestamp"] == nil,
+              let uid = deployment[path: "metadata.uid"]?.stringValue else { return true }
+        let template = deployment[path: "spec.template"] ?? .object([:])
+        let hash = SimControllers.templateHash(template)
+        let newName = "\(name)-\(hash)"
+        let wanted = SimControllers.int(deployment[path: "spec.replicas"]) ?? 1
+        let sets = owned("replicasets", in: namespace, by: uid)
+        func scale(_ set: JSON, to count: Int) -> Bool {
+            let from = SimControllers.int(set[path: "spec.replicas"]) ?? 1
+            guard from != count, let setName = set[path: "metadata.name"]?.stringValue else { return true }
+            var scaled = set
+            scaled[path: "spec.replicas"] = .number(Double(count))
+            var annotations = set[path: "metadata.annotations"]?.objectValue ?? [:]
+            annotations["deployment.kubernetes.io/desired-replicas"] = .string(String(wanted))
+            scaled[path: "metadata.annotations"] = .object(annotations)
+            guard (try? performUpdate(Self.type("replicasets"), namespace: namespace, name: setName, object: scaled)) != nil else { return false }
+            recordEvent(about: deployment, reason: "ScalingReplicaSet", message: "Scaled \(count > from ? "up" : "down") replica set \(setName) from \(from) to \(count)", component: "deployment-controller")
+            return true
+        }
+        var newSet = sets.first { $0[path: "metadata.name"]?.stringValue == newName }
+        var succeeded = true
+        if let existing = newSet {
+            succeeded = scale(existing, to: wanted)
+        } else {
+            let revision = sets.compactMap { Int($0[path: "metadata.annotations"]?["deployment.kubernetes.io/revision"]?.stringValue ?? "") }.max() ?? 0
+            var podTemplate = template
+            podTemplate[path: "metadata.labels"] = .object((template[path: "metadata.labels"]?.objectValue ?? [:]).merging(["pod-template-hash": .string(hash)]) { $1 })
+            var set = SimControllers.object(kind: "ReplicaSet", apiVersion: "apps/v1", from: nil, owner: deployment, namespace: namespace, name: newName)
+            set[path: "metadata.labels"] = podTemplate[path: "metadata.labels"]
+            set[path: "metadata.annotations"] = .object([
+                "deployment.kubernetes.io/desired-replicas": .string(String(wanted)),
+                "deployment.kubernetes.io/revision": .string(String(revision + 1)),
+            ])
+            var selector = deployment[path: "spec.selector"] ?? .object([:])
+            selector["matchLabels"] = .object((selector["matchLabels"]?.objectValue ?? [:]).merging(["pod-template-hash": .string(hash)]) { $1 })
+            set["spec"] = .object(["replicas": .number(Double(wanted)), "selector": selector, "template": podTemplate])
+            switch createControlled("replicasets", namespace: namespace, set) {
+            case .success(let created):
+                newSet = created
+                recordEvent(about: deployment, reason: "ScalingReplicaSet", message: "Scaled up replica set \(newName) from 0 to \(wanted)", component: "deployment-controller")
+            case .failure(let status):
+                succeeded = false
+                recordEvent(about: deployment, reason: "FailedCreate", warning: true, message: "Failed to create new replica set \"\(newName)\": \(status.message ?? "")", component: "deployment-controller")
+            }
+        }
+        for old in sets where old[path: "metadata.name"]?.stringValue != newName {
+            succeeded = scale(old, to: 0) && succeeded
+        }
+        writeDeploymentStatus(deployment, sets: sets, newSet: newSet, wanted: wanted)
+        return succeeded
+    }
+
+    private func writeDeploymentStatus(_ deployment: JSON, sets: [JSON], newSet: JSON?, wanted: Int) {
+        guard let namespace = deployment[path: "metadata.namespace"]?.stringValue, let name = deployment[path: "metadata.name"]?.stringValue else { return }
+        // The sets as they are now (the new one may have been created or scaled above).
+        let newName = newSet?[path: "metadata.name"]?.stringValue
+        let all = owned("replicasets", in: namespace, by: deployment[path: "metadata.uid"]?.stringValue ?? "")
+        func sum(_ field: String, _ sets: [JSON]) -> Int { sets.reduce(0) { $0 + (SimControllers.int($1[path: "status.\(field)"]) ?? 0) } }
+        let fresh = all.filter { $0[path: "metadata.name"]?.stringValue == newName }
+        let (replicas, updated, ready, available) = (sum("replicas", all), sum("replicas", fresh), sum("readyReplicas", all), sum("availableReplicas", all))
+        var status: [String: JSON] = ["observedGeneration": deployment[path: "metadata.generation"] ?? .number(1)]
+        for (field, value) in [("replicas", replicas), ("updatedReplicas", updated), ("readyReplicas", ready), ("availableReplicas", available),
+                               ("unavailableReplicas", max(0, wanted - available))] where value > 0 {
+            status[field] = .number(Double(value))
+        }
+        let maxUnavailable = wanted / 4
+        var conditions: [(type: String, status: String, reason: String, message: String)] = [
+            available >= wanted - maxUnavailable
+                ? ("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
+                : ("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability."),
+            updated == wanted && replicas == wanted && available == wanted
+                ? ("Progressing", "True", "NewReplicaSetAvailable", "ReplicaSet \"\(newName ?? "")\" has successfully progressed.")
+                : ("Progressing", "True", "ReplicaSetUpdated", "ReplicaSet \"\(newName ?? "")\" is progressing."),
+        ]
+        if let failure = fresh.first?[path: "status.conditions"]?.arrayValue?.first(where: { $0["type"]?.stringValue == "ReplicaFailure" }) {
+            conditions.append(("ReplicaFailure", "True", "FailedCreate", failure["message"]?.stringValue ?? ""))
+        }
+        status["conditions"] = SimControllers.conditions(conditions, previous: deployment[path: "status.conditions"], now: KubeTime.format(clock()), updateTimes: true)
+        writeStatus("deployments", namespace, name, status)
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import KubeAPI
+import Synchronization
+
+/// What a KubeSim controller is asked to look at: one workload, the dependents of an object
+/// that went, or every DaemonSet (the nodes changed).
+enum ControllerKey: Hashable, Sendable {
+    case workload(kind: String, namespace: String, name: String)
+    /// The objects whose `ownerReferences` name `uid`: deleted (background propagation), or
+    /// orphaned (their reference to it removed).
+    case dependents(uid: String, namespace: String?, orphan: Bool)
+    case daemonSets
+}
+
+/// The controller-manager's work queue, as client-go's: a key waiting is queued once however
+/// often it is added; a key whose sync failed is added again after a per-key exponential
+/// back-off (5 ms doubling, at most 1,000 s: client-go's default controller rate limiter), and
+/// forgotten on success.
+final class SimWorkQueue: Sendable {
+    let keys: AsyncStream<ControllerKey>
+    private let input: AsyncStream<ControllerKey>.Continuation
+    private let pending = Mutex<Set<ControllerKey>>([])
+    private let failures = Mutex<[ControllerKey: Int]>([:])
+
+    init() {
+        (keys, input) = AsyncStream<ControllerKey>.makeStream()
+    }
+
+    func add(_ key: ControllerKey) {
+        if pending.withLock({ $0.insert(key).inserted }) { input.yield(key) }
+    }
+
+    /// Takes `key` off the waiting set as its sync begins: changes during the sync queue it again.
+    func begin(_ key: ControllerKey) {
+        _ = pending.withLock { $0.remove(key) }
+    }
+
+    func retryLater(_ key: ControllerKey) {
+        let attempts = failures.withLock { failures in
+            failures[key, default: 0] += 1
+            return failures[key]!
+        }
+        let delay = min(0.005 * pow(2, Double(min(attempts - 1, 30))), 1000)
+        Task { [weak self] in
+            try? await Task.sleep(for: .seconds(delay))
+            self?.add(key)
+        }
+    }
+
+    func forget(_ key: ControllerKey) {
+        _ = failures.withLock { $0.removeValue(forKey: key) }
+    }
+
+    func finish() { input.finish() }
+
+    /// The keys a change queues: the workload changed, or the owner of a pod or ReplicaSet that
+    /// changed; every DaemonSet when a node comes or goes.
+    func notice(_ event: SimCluster.Event) {
+        let object = event.object
+        switch (event.resource.group, event.resource.resource) {
+        case ("", "nodes"):
+            if event.type != "MODIFIED" { add(.daemonSets) }
+            return
+        case ("apps", _), ("batch", "jobs"):
+            if event.type != "DELETED", let namespace = object[path: "metadata.namespace"]?.stringValue,
+               let name = object[path: "metadata.name"]?.stringValue {
+                add(.workload(kind: event.resource.kind, namespace: namespace, name: name))
+            }
+        case ("", "pods"):
+            break
+        default:
+            return
+        }
+        if let owner = SimControllers.controllerReference(of: object), let namespace = object[path: "metadata.namespace"]?.stringValue {
+            add(.workload(kind: owner.kind, namespace: namespace, name: owner.name))
+        }
+    }
+}
