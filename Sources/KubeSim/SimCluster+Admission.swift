@@ -169,23 +169,9 @@ extension SimCluster {
     }
 
     /// The `FailedScheduling` event of a pod no node can take.
-    static func recordSchedulingFailure(_ state: inout State, pod: JSON, namespace: String, time: String) {
-        let podName = pod[path: "metadata.name"]?.stringValue ?? ""
+    static func recordSchedulingFailure(_ state: inout State, pod: JSON, at date: Date) {
         let nodeCount = state.objects[type("nodes")]?.count ?? 0
-        let name = "\(podName).\(String(state.revision, radix: 16))"
-        state.revision += 1
-        let event: JSON = .object([
-            "apiVersion": .string("v1"), "kind": .string("Event"),
-            "metadata": .object(["name": .string(name), "namespace": .string(namespace), "uid": .string(UUID().uuidString.lowercased()),
-                                 "resourceVersion": .string(String(state.revision)), "creationTimestamp": .string(time)]),
-            "involvedObject": .object(["kind": .string("Pod"), "name": .string(podName), "namespace": .string(namespace),
-                                       "uid": pod[path: "metadata.uid"] ?? .null]),
-            "reason": .string("FailedScheduling"), "type": .string("Warning"), "count": .number(1),
-            "message": .string("0/\(nodeCount) nodes are available: \(nodeCount) Insufficient cpu or memory."),
-            "firstTimestamp": .string(time), "lastTimestamp": .string(time), "source": .object(["component": .string("default-scheduler")]),
-        ])
-        state.objects[type("events"), default: [:]][key(namespace, name)] = event
-        record(&state, Event(type: "ADDED", object: event, revision: state.revision, resource: type("events")))
+        recordEvent(&state, about: pod, reason: "FailedScheduling", warning: true,
+                    message: "0/\(nodeCount) nodes are available: \(nodeCount) Insufficient cpu or memory.", component: "default-scheduler", at: date)
     }
-
 }

@@ -240,8 +240,8 @@ public final class SimCluster: Sendable {
             state.objects[type, default: [:]][key] = stored
             Self.record(&state, Event(type: "ADDED", object: stored, revision: state.revision, resource: type))
             for quota in quotas { Self.store(&state, quota, as: Self.type("resourcequotas")) }
-            if type.resource == "pods", stored[path: "status.phase"]?.stringValue == "Pending", let namespace {
-                Self.recordSchedulingFailure(&state, pod: stored, namespace: namespace, time: now)
+            if type.resource == "pods", stored[path: "status.phase"]?.stringValue == "Pending" {
+                Self.recordSchedulingFailure(&state, pod: stored, at: clock())
             }
             return stored
         }
