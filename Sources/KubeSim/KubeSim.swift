@@ -58,6 +58,9 @@ public final class KubeSim: Sendable {
         /// Delay before the quota controller takes up a changed quota (a real cluster: ~1 s);
         /// see `SimCluster.quotaControllerDelay`.
         public var quotaControllerDelay: TimeInterval = 0
+        /// How long a deleted namespace stays `Terminating` (a real cluster: a few seconds); see
+        /// `SimCluster.namespaceDeletionDelay`.
+        public var namespaceDeletionDelay: TimeInterval = 0
 
         public init(nodes: Int = 0, nodeCPU: Quantity = Quantity(8), nodeMemory: Quantity? = nil, serviceAccountDelay: TimeInterval = 0) {
             self.nodes = nodes
@@ -88,7 +91,10 @@ public final class KubeSim: Sendable {
         clusters = Dictionary(uniqueKeysWithValues: clusterNames.map {
             ($0, SimCluster(name: $0, nodes: nodes, serviceAccountDelay: shape.serviceAccountDelay, clock: clock))
         })
-        for cluster in clusters.values { cluster.quotaControllerDelay = shape.quotaControllerDelay }
+        for cluster in clusters.values {
+            cluster.quotaControllerDelay = shape.quotaControllerDelay
+            cluster.namespaceDeletionDelay = shape.namespaceDeletionDelay
+        }
         self.adminToken = adminToken
         tokens = Mutex([adminToken: UserInfo(name: "kubesim-admin", groups: ["system:masters", "system:authenticated"])])
     }

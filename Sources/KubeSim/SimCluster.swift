@@ -69,6 +69,8 @@ public final class SimCluster: Sendable {
         var rbacRevision: Int64 = 0
         /// See `quotaControllerDelay`.
         var quotaControllerDelay: TimeInterval = 0
+        /// See `namespaceDeletionDelay`.
+        var namespaceDeletionDelay: TimeInterval = 0
         /// The controller-manager's queue: every change is offered to it (`SimWorkQueue.notice`).
         var work: SimWorkQueue?
     }
@@ -89,6 +91,14 @@ public final class SimCluster: Sendable {
     public var quotaControllerDelay: TimeInterval {
         get { state.withLock { $0.quotaControllerDelay } }
         set { state.withLock { $0.quotaControllerDelay = newValue } }
+    }
+
+    /// How long a deleted namespace stays `Terminating` before the namespace controller removes
+    /// what it holds and then the namespace (a real cluster: a few seconds). Zero removes it as
+    /// soon as the controller gets to it, still after the delete has answered.
+    public var namespaceDeletionDelay: TimeInterval {
+        get { state.withLock { $0.namespaceDeletionDelay } }
+        set { state.withLock { $0.namespaceDeletionDelay = newValue } }
     }
 
     public init(name: String, nodes: [JSON] = [], serviceAccountDelay: TimeInterval = 0, clock: @escaping @Sendable () -> Date = Date.init) {
@@ -235,6 +245,7 @@ public final class SimCluster: Sendable {
             stored[path: "metadata.generation"] = .number(1)
             if type == Self.namespaces {
                 stored[path: "status.phase"] = .string("Active")
+                if stored[path: "spec.finalizers"] == nil { stored[path: "spec.finalizers"] = .array([.string("kubernetes")]) }
                 state.namespaceCreated[name] = clock()
             }
             state.objects[type, default: [:]][key] = stored
@@ -322,7 +333,8 @@ public final class SimCluster: Sendable {
     }
 
     func performDelete(_ type: ResourceType, namespace: String?, name: String, propagation: String? = nil) throws(Status) -> JSON {
-        try state.withLock { state throws(Status) -> JSON in
+        if type == Self.namespaces { return try beginTermination(name) }
+        return try state.withLock { state throws(Status) -> JSON in
             let key = Self.key(namespace, name)
             guard let removed = state.objects[type]?.removeValue(forKey: key) else {
                 throw Status.notFound(type.resource, name, group: type.group)
@@ -339,15 +351,6 @@ public final class SimCluster: Sendable {
                     syncQuotas(in: namespace, after: state.quotaControllerDelay)
                 } else {
                     Self.syncQuotas(&state, in: namespace)
-                }
-            }
-            if type == Self.namespaces {
-                for resource in state.objects.keys where resource.isNamespaced {
-                    for (objectKey, object) in state.objects[resource] ?? [:] where objectKey.hasPrefix("\(name)/") {
-                        state.objects[resource]?[objectKey] = nil
-                        state.revision += 1
-                        Self.record(&state, Event(type: "DELETED", object: object, revision: state.revision, resource: resource))
-                    }
                 }
             }
             return gone

@@ -117,6 +117,8 @@ extension SimCluster {
             }
         case .dependents(let uid, let namespace, let orphan):
             return collect(dependentsOf: uid, in: namespace, orphan: orphan)
+        case .namespace(let name):
+            return finishTermination(name)
         case .daemonSets:
             let sets = state.withLock { Array(($0.objects[Self.type("daemonsets")] ?? [:]).values) }
             for set in sets {

@@ -10,6 +10,8 @@ enum ControllerKey: Hashable, Sendable {
     /// orphaned (their reference to it removed).
     case dependents(uid: String, namespace: String?, orphan: Bool)
     case daemonSets
+    /// A terminating namespace, due to be emptied and removed.
+    case namespace(String)
 }
 
 /// The controller-manager's work queue, as client-go's: a key waiting is queued once however

@@ -214,6 +214,38 @@ import TestSupport
     }
 }
 
+extension ControllerTests {
+    @Test func aDeletedNamespaceTerminatesBeforeItGoes() async throws {
+        var shape = KubeSim.ClusterShape(nodes: 1)
+        shape.namespaceDeletionDelay = 1.5
+        try await TestKubeSim.with(shape: shape) { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            _ = try await kubectl.run("create", "namespace", "work")
+            _ = try await kubectl.run("apply", "-f", "-", input: Self.deployment("api", replicas: 2, cpu: "100m"))
+            try await eventually(within: 10, "the pods") { Self.names(try await Self.json(kubectl, "get", "pods")).count == 2 }
+            let deleted = try await kubectl.run("delete", "namespace", "work", "--wait=false")
+            #expect(deleted.status == 0, "\(deleted.output)")
+            // Terminating: still there, with its content; nothing new may go in; a second delete
+            // and a new namespace of the name are refused as a real server refuses them.
+            let space = try await kubectl.run("get", "namespace", "work", "-o", "jsonpath={.status.phase} {.spec.finalizers[0]} {.metadata.deletionTimestamp}")
+            #expect(space.output.hasPrefix("Terminating kubernetes 20"), "\(space.output)")
+            #expect(Self.names(try await Self.json(kubectl, "get", "pods")).count == 2)
+            let again = try await kubectl.run("delete", "namespace", "work", "--wait=false")
+            #expect(again.status != 0 && again.output.contains(#"Operation cannot be fulfilled on namespaces "work": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system."#), "\(again.output)")
+            let content = try await kubectl.run("create", "configmap", "late", "-n", "work")
+            #expect(content.status != 0 && content.output.contains(#"configmaps "late" is forbidden: unable to create new content in namespace work because it is being terminated"#), "\(content.output)")
+            let recreated = try await kubectl.run("create", "namespace", "work")
+            #expect(recreated.status != 0 && recreated.output.contains("AlreadyExists"), "\(recreated.output)")
+            // Then the namespace controller empties it and it goes; kubectl's wait sees it go.
+            let waited = try await kubectl.run("wait", "--for=delete", "namespace/work", "--timeout=10s")
+            #expect(waited.status == 0, "\(waited.output)")
+            #expect(try await kubectl.run("get", "pods", "-n", "work", "-o", "name").output.isEmpty)
+            #expect(try await kubectl.run("create", "namespace", "work").status == 0)
+        }
+    }
+}
+
 enum SimCount {
     static func of(_ value: JSON?) -> Int { value?.numberValue.map { Int($0) } ?? 0 }
 }

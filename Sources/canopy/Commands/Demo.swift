@@ -40,7 +40,9 @@ struct Demo: AsyncParsableCommand {
         let (ready, readyContinuation) = AsyncStream<CanopyServer.Ready>.makeStream()
         let serverLogger = logger
         // Three simulated clusters, served over HTTPS on a free port beside Canopy.
-        let sim = try KubeSim(clusterNames: Self.clusters.map(\.name), shape: KubeSim.ClusterShape(nodes: 3, serviceAccountDelay: 1))
+        var shape = KubeSim.ClusterShape(nodes: 3, serviceAccountDelay: 1)
+        shape.namespaceDeletionDelay = 2
+        let sim = try KubeSim(clusterNames: Self.clusters.map(\.name), shape: shape)
         let (simReady, simContinuation) = AsyncStream<Int>.makeStream()
         let simApp = try KubeSimServer.application(sim, host: "127.0.0.1", port: 0, logger: logger) { simContinuation.yield($0) }
         // Ctrl-C stops Canopy first (it watches the clusters), then the clusters: a cluster that

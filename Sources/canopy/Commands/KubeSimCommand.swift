@@ -52,7 +52,8 @@ struct KubeSimCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("--node-cpu and --node-memory must be Kubernetes quantities such as 8 and 32Gi")
         }
-        let shape = KubeSim.ClusterShape(nodes: nodes, nodeCPU: cpu, nodeMemory: memory, serviceAccountDelay: 1)
+        var shape = KubeSim.ClusterShape(nodes: nodes, nodeCPU: cpu, nodeMemory: memory, serviceAccountDelay: 1)
+        shape.namespaceDeletionDelay = 2
         let sim = try KubeSim(clusterNames: names, shape: shape, adminToken: adminToken ?? "kubesim-admin-" + UUID().uuidString.lowercased(), host: host)
         if let tokenFile { try sim.addTokens(fromFile: tokenFile) }
         let directory = kubeconfigDir

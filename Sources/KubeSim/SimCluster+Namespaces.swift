@@ -1,0 +1,58 @@
+import Foundation
+import KubeAPI
+
+/// Namespace deletion as a real server does it: the delete marks the namespace `Terminating`
+/// (its `deletionTimestamp` set, new content refused), and the namespace controller, after
+/// `namespaceDeletionDelay`, deletes everything in it and then the namespace itself.
+extension SimCluster {
+    /// The DELETE of a namespace: marked and returned; a second DELETE while it terminates is
+    /// the real server's 409.
+    func beginTermination(_ name: String) throws(Status) -> JSON {
+        let now = KubeTime.format(clock())
+        let (marked, delay, work) = try state.withLock { state throws(Status) -> (JSON, TimeInterval, SimWorkQueue?) in
+            guard var space = state.objects[Self.namespaces]?[Self.key(nil, name)] else { throw Status.notFound("namespaces", name) }
+            if space[path: "metadata.deletionTimestamp"] != nil {
+                throw Status(code: 409, reason: "Conflict",
+                             message: "Operation cannot be fulfilled on namespaces \"\(name)\": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
+                             details: Status.Details(name: name, kind: "namespaces"))
+            }
+            space[path: "metadata.deletionTimestamp"] = .string(now)
+            space[path: "status.phase"] = .string("Terminating")
+            Self.store(&state, space, as: Self.namespaces)
+            return (state.objects[Self.namespaces]?[Self.key(nil, name)] ?? space, state.namespaceDeletionDelay, state.work)
+        }
+        if delay > 0 {
+            Task {
+                try? await Task.sleep(for: .seconds(delay))
+                work?.add(.namespace(name))
+            }
+        } else {
+            work?.add(.namespace(name))
+        }
+        return marked
+    }
+
+    /// The namespace controller: a terminating namespace's content goes (no garbage collection
+    /// needed: all of it goes), then the namespace.
+    func finishTermination(_ name: String) -> Bool {
+        state.withLock { state in
+            guard let space = state.objects[Self.namespaces]?[Self.key(nil, name)], space[path: "metadata.deletionTimestamp"] != nil else { return }
+            for resource in state.objects.keys where resource.isNamespaced {
+                for (objectKey, object) in state.objects[resource] ?? [:] where objectKey.hasPrefix("\(name)/") {
+                    state.objects[resource]?[objectKey] = nil
+                    state.revision += 1
+                    var gone = object
+                    gone[path: "metadata.resourceVersion"] = .string(String(state.revision))
+                    Self.record(&state, Event(type: "DELETED", object: gone, revision: state.revision, resource: resource))
+                }
+            }
+            state.objects[Self.namespaces]?[Self.key(nil, name)] = nil
+            state.namespaceCreated[name] = nil
+            state.revision += 1
+            var gone = space
+            gone[path: "metadata.resourceVersion"] = .string(String(state.revision))
+            Self.record(&state, Event(type: "DELETED", object: gone, revision: state.revision, resource: Self.namespaces))
+        }
+        return true
+    }
+}
