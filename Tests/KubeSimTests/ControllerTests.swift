@@ -217,7 +217,7 @@ import TestSupport
 extension ControllerTests {
     @Test func aDeletedNamespaceTerminatesBeforeItGoes() async throws {
         var shape = KubeSim.ClusterShape(nodes: 1)
-        shape.namespaceDeletionDelay = 1.5
+        shape.namespaceDeletionDelay = 8
         try await TestKubeSim.with(shape: shape) { sim in
             let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
             defer { kubectl.remove() }
@@ -238,7 +238,7 @@ extension ControllerTests {
             let recreated = try await kubectl.run("create", "namespace", "work")
             #expect(recreated.status != 0 && recreated.output.contains("AlreadyExists"), "\(recreated.output)")
             // Then the namespace controller empties it and it goes; kubectl's wait sees it go.
-            let waited = try await kubectl.run("wait", "--for=delete", "namespace/work", "--timeout=10s")
+            let waited = try await kubectl.run("wait", "--for=delete", "namespace/work", "--timeout=30s")
             #expect(waited.status == 0, "\(waited.output)")
             #expect(try await kubectl.run("get", "pods", "-n", "work", "-o", "name").output.isEmpty)
             #expect(try await kubectl.run("create", "namespace", "work").status == 0)
