@@ -18,7 +18,7 @@ import TestSupport
     /// it waits (Pending, saying why) until the old one is gone, and is then made anew.
     @Test func aNamespaceAddedBackWhileItsOldSelfTerminatesIsMadeAgainOnceItIsGone() async throws {
         var shape = KubeSim.ClusterShape(nodes: 3)
-        shape.namespaceDeletionDelay = 3
+        shape.namespaceDeletionDelay = 6
         try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"], shape: shape) { sim in
             try await TestServer.with { server in
                 let fixture = try await Fixture.build(server)
