@@ -174,4 +174,20 @@ extension SimCluster {
         recordEvent(&state, about: pod, reason: "FailedScheduling", warning: true,
                     message: "0/\(nodeCount) nodes are available: \(nodeCount) Insufficient cpu or memory.", component: "default-scheduler", at: date)
     }
+
+    /// The quota controller's pass over one namespace, `delay` seconds from now: every quota's
+    /// `status.hard` set to its spec and `status.used` recounted.
+    func syncQuotas(in namespace: String, after delay: TimeInterval) {
+        Task { [weak self] in
+            try? await Task.sleep(for: .seconds(delay))
+            self?.state.withLock { state in Self.syncQuotas(&state, in: namespace) }
+        }
+    }
+
+    static func syncQuotas(_ state: inout State, in namespace: String) {
+        for quota in objects(state, "resourcequotas", in: namespace) {
+            let recounted = recount(quota, state: state, namespace: namespace)
+            if recounted != quota { store(&state, recounted, as: type("resourcequotas")) }
+        }
+    }
 }

@@ -219,6 +219,9 @@ public final class SimCluster: Sendable {
             guard state.objects[type]?[key] == nil else { throw Status.alreadyExists(type.resource, name, group: type.group) }
             var stored = created
             var quotas: [JSON] = []
+            if type.resource == "services" {
+                try SimServices.admit(&stored, name: name, others: Array((state.objects[type] ?? [:]).values))
+            }
             if type.resource == "pods", let namespace {
                 try PodSecurity.check(stored, namespace: state.objects[Self.namespaces]?[Self.key(nil, namespace)])
                 try Self.requireServiceAccount(&state, pod: asked, namespace: namespace, delay: serviceAccountDelay, now: clock())
@@ -282,6 +285,10 @@ public final class SimCluster: Sendable {
             }
             var stored = replacement
             for field in ["uid", "creationTimestamp"] { stored[path: "metadata.\(field)"] = current[path: "metadata.\(field)"] }
+            if type.resource == "services" {
+                let others = (state.objects[type] ?? [:]).filter { $0.key != key }.map(\.value)
+                try SimServices.admit(&stored, name: name, others: others, previous: current)
+            }
             // The workloads' status is their controllers' (written through `writeStatus`, as
             // through the status subresource): an update of the object leaves it as it was.
             if type.group == "apps" || type.group == "batch" { stored["status"] = current["status"] }
@@ -303,22 +310,6 @@ public final class SimCluster: Sendable {
             state.objects[type, default: [:]][key] = stored
             Self.record(&state, Event(type: "MODIFIED", object: stored, revision: state.revision, resource: type))
             return stored
-        }
-    }
-
-    /// The quota controller's pass over one namespace, `delay` seconds from now: every quota's
-    /// `status.hard` set to its spec and `status.used` recounted.
-    private func syncQuotas(in namespace: String, after delay: TimeInterval) {
-        Task { [weak self] in
-            try? await Task.sleep(for: .seconds(delay))
-            self?.state.withLock { state in Self.syncQuotas(&state, in: namespace) }
-        }
-    }
-
-    static func syncQuotas(_ state: inout State, in namespace: String) {
-        for quota in objects(state, "resourcequotas", in: namespace) {
-            let recounted = recount(quota, state: state, namespace: namespace)
-            if recounted != quota { store(&state, recounted, as: type("resourcequotas")) }
         }
     }
 

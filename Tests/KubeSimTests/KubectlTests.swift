@@ -146,6 +146,44 @@ import TestSupport
         }
     }
 
+    /// Services get what a real server gives them: a cluster IP from 10.96.0.0/12 and node ports
+    /// from 30000–32767, each once in the cluster, kept when an update leaves them out.
+    @Test func servicesGetAddressesAndNodePortsOnce() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            func field(_ service: String, _ path: String) async throws -> String {
+                try await kubectl.run("get", "service", service, "-o", "jsonpath={\(path)}").output
+            }
+            _ = try await kubectl.run("create", "service", "clusterip", "web", "--tcp=80:8080")
+            let address = try await field("web", ".spec.clusterIP")
+            let addresses = try await field("web", ".spec.clusterIPs[0]")
+            #expect(address == "10.96.0.11" && addresses == address, "\(address)")
+            let table = try await kubectl.run("get", "service", "web", "--no-headers")
+            #expect(table.output.split(separator: " ").prefix(3) == ["web", "ClusterIP", "10.96.0.11"], "\(table.output)")
+            _ = try await kubectl.run("create", "service", "nodeport", "np", "--tcp=80:8080", "--node-port=30080")
+            #expect(try await field("np", ".spec.ports[0].nodePort") == "30080")
+            #expect(try await field("np", ".spec.clusterIP") == "10.96.0.12")
+            let taken = try await kubectl.run("create", "service", "nodeport", "np2", "--tcp=81:8080", "--node-port=30080")
+            #expect(taken.status != 0 && taken.output.contains(#"Service "np2" is invalid: spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated"#), "\(taken.output)")
+            let outside = try await kubectl.run("create", "service", "nodeport", "np3", "--tcp=81:8080", "--node-port=80")
+            #expect(outside.status != 0 && outside.output.contains("provided port is not in the valid range. The range of valid ports is 30000-32767"), "\(outside.output)")
+            _ = try await kubectl.run("create", "service", "nodeport", "np4", "--tcp=82:8080")
+            #expect(try await field("np4", ".spec.ports[0].nodePort") == "30000")
+            let sameAddress = "apiVersion: v1\nkind: Service\nmetadata: {name: twin}\nspec: {clusterIP: 10.96.0.11, ports: [{port: 80}]}\n"
+            let twin = try await kubectl.run("apply", "-f", "-", input: sameAddress)
+            #expect(twin.status != 0 && twin.output.contains("failed to allocate IP 10.96.0.11: provided IP is already allocated"), "\(twin.output)")
+            // Applied again without its address or node port, a service keeps both; changed, refused.
+            let manifest = "apiVersion: v1\nkind: Service\nmetadata: {name: np}\nspec: {type: NodePort, selector: {app: np}, ports: [{port: 80, targetPort: 8080}]}\n"
+            #expect(try await kubectl.run("apply", "-f", "-", input: manifest).status == 0)
+            #expect(try await kubectl.run("replace", "-f", "-", input: manifest).status == 0)
+            let (kept, keptPort) = (try await field("np", ".spec.clusterIP"), try await field("np", ".spec.ports[0].nodePort"))
+            #expect(kept == "10.96.0.12" && keptPort == "30080", "\(kept) \(keptPort)")
+            let moved = try await kubectl.run("patch", "service", "web", "-p", #"{"spec":{"clusterIP":"10.96.0.99"}}"#)
+            #expect(moved.status != 0 && moved.output.contains(#"spec.clusterIPs[0]: Invalid value: []string{"10.96.0.99"}: may not change once set"#), "\(moved.output)")
+        }
+    }
+
     /// The workload kinds project members use beyond Deployments (Jobs, CronJobs, StatefulSets,
     /// DaemonSets), claims and ingresses: applied, listed by `get all` as on a real server,
     /// counted by `count/<resource>.<group>` quotas, and reachable through the `edit` role.

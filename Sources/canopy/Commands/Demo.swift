@@ -188,8 +188,8 @@ struct Demo: AsyncParsableCommand {
 
         kubectl through Canopy (contexts marketing@onprem-d20 and marketing@azure-eastus):
           kubectl --kubeconfig \(directory)/bob.kubeconfig get namespaces            # only marketing's
-          kubectl --kubeconfig \(directory)/bob.kubeconfig create deployment web --image=nginx
-          kubectl --kubeconfig \(directory)/bob.kubeconfig run hello --image=nginx   # a pod (the simulated clusters run no controllers)
+          kubectl --kubeconfig \(directory)/bob.kubeconfig create deployment web --image=nginx --replicas=3
+          kubectl --kubeconfig \(directory)/bob.kubeconfig rollout status deployment/web   # the cluster's controllers made its pods
           kubectl --kubeconfig \(directory)/bob.kubeconfig get pods -A               # pods of bob's namespaces only
           kubectl --kubeconfig \(directory)/bob.kubeconfig delete resourcequota canopy-quota   # Forbidden
           kubectl --kubeconfig \(directory)/carol.kubeconfig create configmap x      # Forbidden: carol is a viewer
