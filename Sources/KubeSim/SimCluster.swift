@@ -120,7 +120,14 @@ public final class SimCluster: Sendable {
             if let object = try? JSON(encoding: binding) { _ = try? create(Self.type("clusterrolebindings"), namespace: nil, object: object) }
         }
         for node in nodes { _ = try? create(Self.type("nodes"), namespace: nil, object: node) }
-        Task { [weak self] in await self?.runControllers(work) }
+        // The controllers hold the cluster only while they sync a key: idle, they wait on the
+        // queue alone, so that the cluster can go (its `deinit` ends the queue and them).
+        Task { [weak self] in
+            for await key in work.keys {
+                guard let cluster = self else { return }
+                cluster.process(key, from: work)
+            }
+        }
     }
 
     deinit {

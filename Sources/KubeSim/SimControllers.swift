@@ -96,11 +96,9 @@ enum SimControllers {
 /// (`Error creating: pods "web-7d9f8c6b5-" is forbidden: exceeded quota: …`) and a retry after
 /// the queue's back-off.
 extension SimCluster {
-    func runControllers(_ queue: SimWorkQueue) async {
-        for await key in queue.keys {
-            queue.begin(key)
-            if sync(key) { queue.forget(key) } else { queue.retryLater(key) }
-        }
+    func process(_ key: ControllerKey, from queue: SimWorkQueue) {
+        queue.begin(key)
+        if sync(key) { queue.forget(key) } else { queue.retryLater(key) }
     }
 
     /// One key's sync; `false` when something failed and the key is to be tried again.

@@ -246,6 +246,30 @@ extension ControllerTests {
     }
 }
 
+extension ControllerTests {
+    final class WeakCluster: @unchecked Sendable { weak var cluster: SimCluster? }
+
+    /// The controllers do not keep a cluster alive: one nobody holds goes, its queue with it.
+    @Test func aClusterNobodyHoldsGoesWithItsControllers() async throws {
+        let weak = WeakCluster()
+        do {
+            let cluster = SimCluster(name: "gone", nodes: [])
+            weak.cluster = cluster
+            try cluster.create(SimCluster.namespaceType, namespace: nil, object: .object(["metadata": .object(["name": .string("work")])]))
+            let deployments = try #require(ResourceType.find(group: "apps", version: "v1", resource: "deployments"))
+            let template: JSON = .object(["metadata": .object(["labels": .object(["app": .string("x")])]),
+                                          "spec": .object(["containers": .array([.object(["name": .string("c"), "image": .string("x")])])])])
+            try cluster.create(deployments, namespace: "work", object: .object([
+                "metadata": .object(["name": .string("x")]),
+                "spec": .object(["replicas": .number(2), "selector": .object(["matchLabels": .object(["app": .string("x")])]), "template": template]),
+            ]))
+            let pods = try #require(ResourceType.find(group: "", version: "v1", resource: "pods"))
+            try await eventually(within: 10, "the pods made") { try cluster.list(pods, namespace: "work").items.count == 2 }
+        }
+        try await eventually(within: 10, "the cluster released") { weak.cluster == nil }
+    }
+}
+
 enum SimCount {
     static func of(_ value: JSON?) -> Int { value?.numberValue.map { Int($0) } ?? 0 }
 }
