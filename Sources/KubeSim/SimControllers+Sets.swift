@@ -26,21 +26,9 @@ extension SimCluster {
                 continue
             }
             let podName = "\(name)-\(ordinal)"
-            var volumes = set[path: "spec.template.spec.volumes"]?.arrayValue ?? []
-            for claimTemplate in set[path: "spec.volumeClaimTemplates"]?.arrayValue ?? [] {
-                let templateName = claimTemplate[path: "metadata.name"]?.stringValue ?? ""
-                let claimName = "\(templateName)-\(podName)"
-                volumes.append(.object(["name": .string(templateName), "persistentVolumeClaim": .object(["claimName": .string(claimName)])]))
-                guard current("persistentvolumeclaims", namespace, claimName) == nil else { continue }
-                let labels = (set[path: "spec.selector.matchLabels"]?.stringMap ?? [:])
-                let claim = SimControllers.object(kind: "PersistentVolumeClaim", apiVersion: "v1", from: claimTemplate, owner: nil, namespace: namespace, name: claimName, labels: labels)
-                if case .failure(let status) = createControlled("persistentvolumeclaims", namespace: namespace, claim) {
-                    recordEvent(about: set, reason: "FailedCreate", warning: true,
-                                message: "create Claim \(claimName) for Pod \(podName) in StatefulSet \(name) failed error: \(status.message ?? "")", component: "statefulset-controller")
-                    failed = true
-                    break creating
-                }
-                recordEvent(about: set, reason: "SuccessfulCreate", message: "create Claim \(claimName) Pod \(podName) in StatefulSet \(name) success", component: "statefulset-controller")
+            guard let volumes = claims(of: set, for: podName) else {
+                failed = true
+                break
             }
             var pod = SimControllers.object(kind: "Pod", apiVersion: "v1", from: set[path: "spec.template"], owner: set, namespace: namespace, name: podName, labels: [
                 "statefulset.kubernetes.io/pod-name": podName, "apps.kubernetes.io/pod-index": String(ordinal), "controller-revision-hash": revision,
@@ -76,6 +64,29 @@ extension SimCluster {
         status["availableReplicas"] = .number(Double(running))
         writeStatus("statefulsets", namespace, name, status)
         return !failed
+    }
+
+    /// The volumes of pod `podName` of a stateful set: its own, and one per claim template,
+    /// whose claim is created when missing. `nil` when a claim was refused (reported as the
+    /// controller reports it).
+    private func claims(of set: JSON, for podName: String) -> [JSON]? {
+        let name = set[path: "metadata.name"]?.stringValue ?? "", namespace = set[path: "metadata.namespace"]?.stringValue ?? ""
+        var volumes = set[path: "spec.template.spec.volumes"]?.arrayValue ?? []
+        for claimTemplate in set[path: "spec.volumeClaimTemplates"]?.arrayValue ?? [] {
+            let templateName = claimTemplate[path: "metadata.name"]?.stringValue ?? ""
+            let claimName = "\(templateName)-\(podName)"
+            volumes.append(.object(["name": .string(templateName), "persistentVolumeClaim": .object(["claimName": .string(claimName)])]))
+            guard current("persistentvolumeclaims", namespace, claimName) == nil else { continue }
+            let labels = (set[path: "spec.selector.matchLabels"]?.stringMap ?? [:])
+            let claim = SimControllers.object(kind: "PersistentVolumeClaim", apiVersion: "v1", from: claimTemplate, owner: nil, namespace: namespace, name: claimName, labels: labels)
+            if case .failure(let status) = createControlled("persistentvolumeclaims", namespace: namespace, claim) {
+                recordEvent(about: set, reason: "FailedCreate", warning: true,
+                            message: "create Claim \(claimName) for Pod \(podName) in StatefulSet \(name) failed error: \(status.message ?? "")", component: "statefulset-controller")
+                return nil
+            }
+            recordEvent(about: set, reason: "SuccessfulCreate", message: "create Claim \(claimName) Pod \(podName) in StatefulSet \(name) success", component: "statefulset-controller")
+        }
+        return volumes
     }
 
     /// One pod per node (`<name>-<suffix>`, bound to its node); pods on nodes that went are
@@ -156,6 +167,13 @@ extension SimCluster {
                 recordEvent(about: job, reason: "SuccessfulDelete", message: "Deleted pod: \(podName)", component: "job-controller")
             }
         }
+        writeJobStatus(job, active: active, succeeded: succeeded, failed: failedPods, complete: complete)
+        return !failed
+    }
+
+    private func writeJobStatus(_ job: JSON, active: [JSON], succeeded: Int, failed failedPods: Int, complete: Bool) {
+        guard let namespace = job[path: "metadata.namespace"]?.stringValue, let name = job[path: "metadata.name"]?.stringValue else { return }
+        let suspended = job[path: "spec.suspend"] == .bool(true)
         let now = KubeTime.format(clock())
         var status = job["status"]?.objectValue ?? [:]
         status["active"] = active.isEmpty ? nil : .number(Double(active.count))
@@ -171,6 +189,5 @@ extension SimCluster {
             ], previous: job[path: "status.conditions"], now: now, updateTimes: true)
         }
         writeStatus("jobs", namespace, name, status)
-        return !failed
     }
 }

@@ -68,6 +68,24 @@ enum SimControllers {
 
     static func int(_ value: JSON?) -> Int? { value?.numberValue.map { Int($0) } }
 
+    /// A Deployment's ReplicaSet for its current template: `<name>-<hash>`, the hash in its
+    /// labels, selector and pod template, its revision and wanted replicas in annotations.
+    static func replicaSet(of deployment: JSON, hash: String, replicas: Int, revision: Int) -> JSON {
+        let name = deployment[path: "metadata.name"]?.stringValue ?? "", namespace = deployment[path: "metadata.namespace"]?.stringValue ?? ""
+        var template = deployment[path: "spec.template"] ?? .object([:])
+        template[path: "metadata.labels"] = .object((template[path: "metadata.labels"]?.objectValue ?? [:]).merging(["pod-template-hash": .string(hash)]) { $1 })
+        var set = object(kind: "ReplicaSet", apiVersion: "apps/v1", from: nil, owner: deployment, namespace: namespace, name: "\(name)-\(hash)")
+        set[path: "metadata.labels"] = template[path: "metadata.labels"]
+        set[path: "metadata.annotations"] = .object([
+            "deployment.kubernetes.io/desired-replicas": .string(String(replicas)),
+            "deployment.kubernetes.io/revision": .string(String(revision)),
+        ])
+        var selector = deployment[path: "spec.selector"] ?? .object([:])
+        selector["matchLabels"] = .object((selector["matchLabels"]?.objectValue ?? [:]).merging(["pod-template-hash": .string(hash)]) { $1 })
+        set["spec"] = .object(["replicas": .number(Double(replicas)), "selector": selector, "template": template])
+        return set
+    }
+
     /// A status's conditions, each with its transition time kept from `previous` while its
     /// status stays, and its update time while its reason and message stay too.
     static func conditions(_ wanted: [(type: String, status: String, reason: String, message: String)], previous: JSON?,
@@ -306,17 +324,7 @@ extension SimCluster {
             succeeded = scale(existing, to: wanted)
         } else {
             let revision = sets.compactMap { Int($0[path: "metadata.annotations"]?["deployment.kubernetes.io/revision"]?.stringValue ?? "") }.max() ?? 0
-            var podTemplate = template
-            podTemplate[path: "metadata.labels"] = .object((template[path: "metadata.labels"]?.objectValue ?? [:]).merging(["pod-template-hash": .string(hash)]) { $1 })
-            var set = SimControllers.object(kind: "ReplicaSet", apiVersion: "apps/v1", from: nil, owner: deployment, namespace: namespace, name: newName)
-            set[path: "metadata.labels"] = podTemplate[path: "metadata.labels"]
-            set[path: "metadata.annotations"] = .object([
-                "deployment.kubernetes.io/desired-replicas": .string(String(wanted)),
-                "deployment.kubernetes.io/revision": .string(String(revision + 1)),
-            ])
-            var selector = deployment[path: "spec.selector"] ?? .object([:])
-            selector["matchLabels"] = .object((selector["matchLabels"]?.objectValue ?? [:]).merging(["pod-template-hash": .string(hash)]) { $1 })
-            set["spec"] = .object(["replicas": .number(Double(wanted)), "selector": selector, "template": podTemplate])
+            let set = SimControllers.replicaSet(of: deployment, hash: hash, replicas: wanted, revision: revision + 1)
             switch createControlled("replicasets", namespace: namespace, set) {
             case .success(let created):
                 newSet = created
