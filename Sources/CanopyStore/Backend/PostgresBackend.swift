@@ -23,7 +23,8 @@ public final class PostgresBackend: DatabaseBackend {
             host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
             password: components.password, database: database.isEmpty ? nil : database, tls: .disable
         )
-        configuration.options.maximumConnections = 8
+        // Eight for queries, and the one `listenForChanges` holds for as long as the replica runs.
+        configuration.options.maximumConnections = 9
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
     }
@@ -46,7 +47,8 @@ public final class PostgresBackend: DatabaseBackend {
 
     public var notifiesChanges: Bool { true }
 
-    /// Holds one of the pool's connections for as long as it listens.
+    /// Holds one of the pool's connections for as long as it listens (the pool has one more
+    /// than queries need for it).
     public func listenForChanges(_ onChange: @escaping @Sendable () async -> Void) async throws {
         try await client.withConnection { connection in
             try await connection.listen(on: changeChannel) { notifications in
