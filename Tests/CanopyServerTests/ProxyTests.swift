@@ -81,6 +81,15 @@ import TestSupport
                 #expect(applied.status == 0, "\(applied.output)")
                 #expect(applied.output.contains("deployment.apps/api created") && applied.output.contains("service/api created"), "\(applied.output)")
                 #expect(try await member.run("get", "deployment", "api", "-o", "name").output.contains("deployment.apps/api"))
+                // The cluster's controllers roll it out; `rollout status` watches it through Canopy,
+                // and `scale` goes through the scale subresource.
+                let rollout = try await member.run("rollout", "status", "deployment/api", "--timeout=30s")
+                #expect(rollout.status == 0 && rollout.output.contains("successfully rolled out"), "\(rollout.output)")
+                let scaled = try await member.run("scale", "deployment", "api", "--replicas=2")
+                #expect(scaled.status == 0 && scaled.output.contains("deployment.apps/api scaled"), "\(scaled.output)")
+                try await eventually(within: 10, "two pods of api") {
+                    try await member.run("get", "pods", "-l", "app=api", "-o", "name").output.split(separator: "\n").count == 2
+                }
                 #expect(try await member.run("auth", "can-i", "create", "deployments").output.hasPrefix("yes"))
                 let canDelete = try await member.run("auth", "can-i", "delete", "resourcequota/canopy-quota")
                 #expect(canDelete.output.split(separator: "\n").last == "no", "\(canDelete.output)")
@@ -99,6 +108,9 @@ import TestSupport
                     return all.count == 3 && all[0] == "cronjob.batch/nightly" && all[1] == "job.batch/once" && all[2].hasPrefix("pod/once-")
                 }
                 #expect(try await member.run("delete", "job/once", "cronjob/nightly").status == 0)
+                try await eventually(within: 10, "the job's pod collected") {
+                    try await member.run("get", "pods", "-o", "name").output.isEmpty
+                }
 
                 // Only their own namespaces: listed, and reachable.
                 let namespaces = try await member.run("get", "namespaces", "-o", "name")
@@ -129,6 +141,9 @@ import TestSupport
                 let write = try await viewer.run("apply", "-f", "-", input: Self.deployment)
                 #expect(write.status != 0 && write.output.contains("Forbidden"), "\(write.output)")
                 #expect(try await viewer.run("auth", "can-i", "create", "deployments").output.hasPrefix("no"))
+                #expect(try await member.run("apply", "-f", "-", input: Self.deployment).status == 0)
+                let viewerScale = try await viewer.run("scale", "deployment", "api", "--replicas=3")
+                #expect(viewerScale.status != 0 && viewerScale.output.contains(#"cannot patch resource "deployments/scale" in API group "apps""#), "\(viewerScale.output)")
 
                 // Every proxied write is in the audit log.
                 let audit = try await server.request(.GET, "/api/v1/audit?tenant=coke", token: fixture.tokens["coke-admin"])
