@@ -123,19 +123,37 @@ enum PodAdmission {
     /// The first node whose allocatable CPU and memory, less what its pods request, fits the
     /// pod; `nil` when none does.
     static func fit(_ pod: JSON, nodes: [JSON], pods: [JSON]) -> String? {
+        sorted(nodes).first { misfits(pod, on: $0, pods: pods).isEmpty }?[path: "metadata.name"]?.stringValue
+    }
+
+    /// Why no node takes the pod, in the scheduler's words: `0/3 nodes are available: 3
+    /// Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for
+    /// incoming pod.` (each reason with the number of nodes it applies to, sorted).
+    static func unschedulable(_ pod: JSON, nodes: [JSON], pods: [JSON]) -> String {
+        var counts: [String: Int] = [:]
+        for node in nodes { for reason in misfits(pod, on: node, pods: pods) { counts[reason, default: 0] += 1 } }
+        let reasons = counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        let total = nodes.count
+        return "0/\(total) nodes are available: \(reasons.isEmpty ? "no nodes available to schedule pods" : reasons). "
+            + "preemption: 0/\(total) nodes are available: \(total) No preemption victims found for incoming pod."
+    }
+
+    /// What keeps the pod off `node`: `Insufficient cpu`, `Insufficient memory`, `Too many pods`.
+    private static func misfits(_ pod: JSON, on node: JSON, pods: [JSON]) -> [String] {
+        guard let name = node[path: "metadata.name"]?.stringValue else { return ["node has no name"] }
         let wants = usage(of: pod)
-        for node in nodes.sorted(by: { ($0[path: "metadata.name"]?.stringValue ?? "") < ($1[path: "metadata.name"]?.stringValue ?? "") }) {
-            guard let name = node[path: "metadata.name"]?.stringValue else { continue }
-            let allocatable = quantities(node[path: "status.allocatable"])
-            let placed = pods.filter { $0[path: "spec.nodeName"]?.stringValue == name }.map(usage(of:))
-            let fits = ["cpu", "memory"].allSatisfy { resource in
-                let taken = placed.reduce(Quantity.zero) { $0 + ($1["requests.\(resource)"] ?? .zero) }
-                return taken + (wants["requests.\(resource)"] ?? .zero) <= (allocatable[resource] ?? .zero)
-            }
-            let podCount = allocatable["pods"].map { Quantity(placed.count + 1) <= $0 } ?? true
-            if fits && podCount { return name }
-        }
-        return nil
+        let allocatable = quantities(node[path: "status.allocatable"])
+        let placed = pods.filter { $0[path: "spec.nodeName"]?.stringValue == name }.map(usage(of:))
+        var reasons = ["cpu", "memory"].filter { resource in
+            let taken = placed.reduce(Quantity.zero) { $0 + ($1["requests.\(resource)"] ?? .zero) }
+            return taken + (wants["requests.\(resource)"] ?? .zero) > (allocatable[resource] ?? .zero)
+        }.map { "Insufficient \($0)" }
+        if let limit = allocatable["pods"], Quantity(placed.count + 1) > limit { reasons.append("Too many pods") }
+        return reasons
+    }
+
+    private static func sorted(_ nodes: [JSON]) -> [JSON] {
+        nodes.sorted { ($0[path: "metadata.name"]?.stringValue ?? "") < ($1[path: "metadata.name"]?.stringValue ?? "") }
     }
 
     static func quantities(_ value: JSON?) -> [String: Quantity] {

@@ -170,9 +170,10 @@ extension SimCluster {
 
     /// The `FailedScheduling` event of a pod no node can take.
     static func recordSchedulingFailure(_ state: inout State, pod: JSON, at date: Date) {
-        let nodeCount = state.objects[type("nodes")]?.count ?? 0
+        let nodes = Array((state.objects[type("nodes")] ?? [:]).values)
+        let others = (state.objects[type("pods")] ?? [:]).values.filter { $0[path: "metadata.uid"] != pod[path: "metadata.uid"] }
         recordEvent(&state, about: pod, reason: "FailedScheduling", warning: true,
-                    message: "0/\(nodeCount) nodes are available: \(nodeCount) Insufficient cpu or memory.", component: "default-scheduler", at: date)
+                    message: PodAdmission.unschedulable(pod, nodes: nodes, pods: Array(others)), component: "default-scheduler", at: date)
     }
 
     /// The quota controller's pass over one namespace, `delay` seconds from now: every quota's

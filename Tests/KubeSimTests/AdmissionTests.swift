@@ -124,8 +124,10 @@ import TestSupport
             #expect(first.spec?.nodeName == "node-1" && first.status?.phase == "Running")
             #expect(second.spec?.nodeName == "node-2" && second.status?.phase == "Running")
             #expect(third.spec?.nodeName == nil && third.status?.phase == "Pending")
-            let events = try await kube.send(.GET, "/api/v1/namespaces/q/events")
-            #expect(String(decoding: events.body, as: UTF8.self).contains("FailedScheduling"))
+            let events = try await kube.list(KubeEvent.self, namespace: "q").items.filter { $0.reason == "FailedScheduling" }
+            #expect(events.map(\.message) == ["0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod."],
+                    "\(events.map(\.message))")
+            #expect(events.first?.involvedObject?.name == "c" && events.first?.type == "Warning")
         }
     }
 
