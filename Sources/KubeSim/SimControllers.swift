@@ -190,15 +190,10 @@ extension SimCluster {
         }
     }
 
-    /// Replaces an object's `status` (the status subresource): no change, no new revision.
+    /// Replaces an object's `status` through the status subresource: no change, no new
+    /// revision; an object gone meanwhile is left gone.
     func writeStatus(_ resource: String, _ namespace: String, _ name: String, _ status: [String: JSON]) {
-        state.withLock { state in
-            guard var object = state.objects[Self.type(resource)]?[Self.key(namespace, name)] else { return }
-            let next: JSON = .object(status)
-            guard object["status"] != next else { return }
-            object["status"] = next
-            Self.store(&state, object, as: Self.type(resource))
-        }
+        _ = try? replaceStatus(Self.type(resource), namespace: namespace, name: name, with: .object(["status": .object(status)]))
     }
 
     /// Records an event about `involved`, or counts it again on the one already recorded with

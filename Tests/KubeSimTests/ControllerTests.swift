@@ -141,7 +141,6 @@ import TestSupport
         try await TestKubeSim.with { sim in
             let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
             defer { kubectl.remove() }
-            let cluster = try #require(sim.sim.clusters["a"])
             _ = try await kubectl.run("create", "namespace", "work")
             _ = try await kubectl.run("create", "quota", "storage", "-n", "work", "--hard=requests.storage=3Gi")
             let set = """
@@ -197,11 +196,15 @@ import TestSupport
                 try await Self.json(kubectl, "get", "pods", "-l", "job-name=batch")["items"]?.arrayValue ?? []
             }
             try await eventually(within: 10, "two pods run") { try await jobPods().count == 2 }
+            // Marked through the status subresource (`kubectl patch --subresource=status`), which
+            // changes the status and nothing else.
             for _ in 0..<3 {
                 let running = try #require(try await jobPods().first { $0[path: "status.phase"] == .string("Running") })
-                var done = running
-                done[path: "status.phase"] = .string("Succeeded")
-                _ = try cluster.update(ResourceType.find(group: "", version: "v1", resource: "pods")!, namespace: "work", name: running[path: "metadata.name"]?.stringValue ?? "", object: done)
+                let name = running[path: "metadata.name"]?.stringValue ?? ""
+                let marked = try await kubectl.run("patch", "pod", name, "-n", "work", "--subresource=status", "--type=merge", "-p", #"{"status":{"phase":"Succeeded"},"spec":{"nodeName":"elsewhere"}}"#)
+                #expect(marked.status == 0, "\(marked.output)")
+                let after = try await Self.json(kubectl, "get", "pod", name)
+                #expect(after[path: "status.phase"] == .string("Succeeded") && after[path: "spec.nodeName"] == running[path: "spec.nodeName"], "\(after)")
                 try await Task.sleep(for: .milliseconds(100))
             }
             try await eventually(within: 10, "the job complete") {
