@@ -23,5 +23,9 @@ extension SimCluster {
             let suffix = String((0..<5).map { _ in "bcdfghjklmnpqrstvwxz2456789".randomElement()! })
             object[path: "metadata.name"] = .string(prefix + suffix)
         }
+        if type.group == "apps" && type.resource == "deployments" {
+            DeploymentStrategy.applyDefaults(&object)
+            try DeploymentStrategy.validate(object, name: object[path: "metadata.name"]?.stringValue ?? "")
+        }
     }
 }

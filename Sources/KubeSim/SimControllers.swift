@@ -55,10 +55,12 @@ enum SimControllers {
 
     /// The `pod-template-hash` of a template: FNV-1a (32 bits) of its serialized form, its
     /// decimal digits mapped onto the alphabet of Kubernetes' `SafeEncodeString`, as the
-    /// deployment controller names its ReplicaSets (`web-7d9f8c6b5`).
+    /// deployment controller names its ReplicaSets (`web-7d9f8c6b5`). Nulls and empty objects
+    /// and lists do not count, as zero values do not in the real hash of a Go struct: a template
+    /// `kubectl rollout undo` sends back (`creationTimestamp: null`) is the same template.
     static func templateHash(_ template: JSON) -> String {
         var hash: UInt32 = 2_166_136_261
-        for byte in template.serialized() {
+        for byte in (withoutEmpties(template) ?? .object([:])).serialized() {
             hash ^= UInt32(byte)
             hash = hash &* 16_777_619
         }
@@ -66,18 +68,31 @@ enum SimControllers {
         return String(String(hash).utf8.map { alphabet[Int($0) % alphabet.count] })
     }
 
+    private static func withoutEmpties(_ value: JSON) -> JSON? {
+        switch value {
+        case .null: return nil
+        case .object(let fields):
+            let kept = fields.compactMapValues(withoutEmpties)
+            return kept.isEmpty ? nil : .object(kept)
+        case .array(let items):
+            return items.isEmpty ? nil : .array(items.map { withoutEmpties($0) ?? .null })
+        default: return value
+        }
+    }
+
     static func int(_ value: JSON?) -> Int? { value?.numberValue.map { Int($0) } }
 
     /// A Deployment's ReplicaSet for its current template: `<name>-<hash>`, the hash in its
-    /// labels, selector and pod template, its revision and wanted replicas in annotations.
-    static func replicaSet(of deployment: JSON, hash: String, replicas: Int, revision: Int) -> JSON {
+    /// labels, selector and pod template, its revision and wanted and most replicas in annotations.
+    static func replicaSet(of deployment: JSON, hash: String, replicas: Int, revision: Int, maxReplicas: Int) -> JSON {
         let name = deployment[path: "metadata.name"]?.stringValue ?? "", namespace = deployment[path: "metadata.namespace"]?.stringValue ?? ""
         var template = deployment[path: "spec.template"] ?? .object([:])
         template[path: "metadata.labels"] = .object((template[path: "metadata.labels"]?.objectValue ?? [:]).merging(["pod-template-hash": .string(hash)]) { $1 })
         var set = object(kind: "ReplicaSet", apiVersion: "apps/v1", from: nil, owner: deployment, namespace: namespace, name: "\(name)-\(hash)")
         set[path: "metadata.labels"] = template[path: "metadata.labels"]
         set[path: "metadata.annotations"] = .object([
-            "deployment.kubernetes.io/desired-replicas": .string(String(replicas)),
+            "deployment.kubernetes.io/desired-replicas": .string(String(SimControllers.int(deployment[path: "spec.replicas"]) ?? 1)),
+            "deployment.kubernetes.io/max-replicas": .string(String(maxReplicas)),
             "deployment.kubernetes.io/revision": .string(String(revision)),
         ])
         var selector = deployment[path: "spec.selector"] ?? .object([:])
@@ -288,80 +303,5 @@ extension SimCluster {
         status["conditions"] = SimControllers.conditions(wantedConditions, previous: set[path: "status.conditions"], now: KubeTime.format(clock()), updateTimes: false)
         writeStatus("replicasets", namespace, name, status)
         return failure == nil
-    }
-
-    /// One ReplicaSet per template (`<name>-<pod-template-hash>`) holds all the Deployment's
-    /// replicas; the sets of earlier templates are scaled to zero at once (a rollout without
-    /// the rolling update's steps: the end state of one).
-    func syncDeployment(_ namespace: String, _ name: String) -> Bool {
-        guard let deployment = current("deployments", namespace, name), deployment[path: "metadata.deletionTimestamp"] == nil,
-              let uid = deployment[path: "metadata.uid"]?.stringValue else { return true }
-        let template = deployment[path: "spec.template"] ?? .object([:])
-        let hash = SimControllers.templateHash(template)
-        let newName = "\(name)-\(hash)"
-        let wanted = SimControllers.int(deployment[path: "spec.replicas"]) ?? 1
-        let sets = owned("replicasets", in: namespace, by: uid)
-        func scale(_ set: JSON, to count: Int) -> Bool {
-            let from = SimControllers.int(set[path: "spec.replicas"]) ?? 1
-            guard from != count, let setName = set[path: "metadata.name"]?.stringValue else { return true }
-            var scaled = set
-            scaled[path: "spec.replicas"] = .number(Double(count))
-            var annotations = set[path: "metadata.annotations"]?.objectValue ?? [:]
-            annotations["deployment.kubernetes.io/desired-replicas"] = .string(String(wanted))
-            scaled[path: "metadata.annotations"] = .object(annotations)
-            guard (try? performUpdate(Self.type("replicasets"), namespace: namespace, name: setName, object: scaled)) != nil else { return false }
-            recordEvent(about: deployment, reason: "ScalingReplicaSet", message: "Scaled \(count > from ? "up" : "down") replica set \(setName) from \(from) to \(count)", component: "deployment-controller")
-            return true
-        }
-        var newSet = sets.first { $0[path: "metadata.name"]?.stringValue == newName }
-        var succeeded = true
-        if let existing = newSet {
-            succeeded = scale(existing, to: wanted)
-        } else {
-            let revision = sets.compactMap { Int($0[path: "metadata.annotations"]?["deployment.kubernetes.io/revision"]?.stringValue ?? "") }.max() ?? 0
-            let set = SimControllers.replicaSet(of: deployment, hash: hash, replicas: wanted, revision: revision + 1)
-            switch createControlled("replicasets", namespace: namespace, set) {
-            case .success(let created):
-                newSet = created
-                recordEvent(about: deployment, reason: "ScalingReplicaSet", message: "Scaled up replica set \(newName) from 0 to \(wanted)", component: "deployment-controller")
-            case .failure(let status):
-                succeeded = false
-                recordEvent(about: deployment, reason: "FailedCreate", warning: true, message: "Failed to create new replica set \"\(newName)\": \(status.message ?? "")", component: "deployment-controller")
-            }
-        }
-        for old in sets where old[path: "metadata.name"]?.stringValue != newName {
-            succeeded = scale(old, to: 0) && succeeded
-        }
-        writeDeploymentStatus(deployment, sets: sets, newSet: newSet, wanted: wanted)
-        return succeeded
-    }
-
-    private func writeDeploymentStatus(_ deployment: JSON, sets: [JSON], newSet: JSON?, wanted: Int) {
-        guard let namespace = deployment[path: "metadata.namespace"]?.stringValue, let name = deployment[path: "metadata.name"]?.stringValue else { return }
-        // The sets as they are now (the new one may have been created or scaled above).
-        let newName = newSet?[path: "metadata.name"]?.stringValue
-        let all = owned("replicasets", in: namespace, by: deployment[path: "metadata.uid"]?.stringValue ?? "")
-        func sum(_ field: String, _ sets: [JSON]) -> Int { sets.reduce(0) { $0 + (SimControllers.int($1[path: "status.\(field)"]) ?? 0) } }
-        let fresh = all.filter { $0[path: "metadata.name"]?.stringValue == newName }
-        let (replicas, updated, ready, available) = (sum("replicas", all), sum("replicas", fresh), sum("readyReplicas", all), sum("availableReplicas", all))
-        var status: [String: JSON] = ["observedGeneration": deployment[path: "metadata.generation"] ?? .number(1)]
-        for (field, value) in [("replicas", replicas), ("updatedReplicas", updated), ("readyReplicas", ready), ("availableReplicas", available),
-                               ("unavailableReplicas", max(0, wanted - available))] where value > 0 {
-            status[field] = .number(Double(value))
-        }
-        let maxUnavailable = wanted / 4
-        var conditions: [(type: String, status: String, reason: String, message: String)] = [
-            available >= wanted - maxUnavailable
-                ? ("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
-                : ("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability."),
-            updated == wanted && replicas == wanted && available == wanted
-                ? ("Progressing", "True", "NewReplicaSetAvailable", "ReplicaSet \"\(newName ?? "")\" has successfully progressed.")
-                : ("Progressing", "True", "ReplicaSetUpdated", "ReplicaSet \"\(newName ?? "")\" is progressing."),
-        ]
-        if let failure = fresh.first?[path: "status.conditions"]?.arrayValue?.first(where: { $0["type"]?.stringValue == "ReplicaFailure" }) {
-            conditions.append(("ReplicaFailure", "True", "FailedCreate", failure["message"]?.stringValue ?? ""))
-        }
-        status["conditions"] = SimControllers.conditions(conditions, previous: deployment[path: "status.conditions"], now: KubeTime.format(clock()), updateTimes: true)
-        writeStatus("deployments", namespace, name, status)
     }
 }

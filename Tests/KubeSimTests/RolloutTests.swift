@@ -1,0 +1,128 @@
+import Foundation
+import KubeAPI
+import KubeSim
+import Testing
+import TestSupport
+
+/// KubeSim's deployment controller rolls a new template out in a real controller's steps, driven
+/// by the real `kubectl`: within `maxSurge` and `maxUnavailable`, old pods before new ones with
+/// `Recreate`, paused and resumed, undone to an earlier revision.
+@Suite struct RolloutTests {
+    /// The `ScalingReplicaSet` messages in the order they were recorded.
+    static func scalings(_ kubectl: Kubectl) async throws -> [String] {
+        let events = try await ControllerTests.json(kubectl, "get", "events", "--field-selector", "reason=ScalingReplicaSet")["items"]?.arrayValue ?? []
+        func version(_ event: JSON) -> Int { Int(event[path: "metadata.resourceVersion"]?.stringValue ?? "") ?? 0 }
+        return events.sorted { version($0) < version($1) }.compactMap { $0["message"]?.stringValue }
+    }
+
+    static func sets(_ kubectl: Kubectl) async throws -> [String: Int] {
+        let items = try await ControllerTests.json(kubectl, "get", "replicasets")["items"]?.arrayValue ?? []
+        return Dictionary(uniqueKeysWithValues: items.map { ($0[path: "metadata.name"]?.stringValue ?? "", SimCount.of($0[path: "spec.replicas"])) })
+    }
+
+    static func images(_ kubectl: Kubectl) async throws -> String {
+        try await kubectl.run("get", "pods", "-n", "work", "-o", "jsonpath={.items[*].spec.containers[0].image}").output
+    }
+
+    @Test func aRollingUpdateStepsWithinSurgeAndUnavailabilityAndWaitsForQuota() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            _ = try await kubectl.run("create", "namespace", "work")
+            _ = try await kubectl.run("apply", "-f", "-", input: ControllerTests.deployment("api", replicas: 4, cpu: "100m"))
+            #expect(try await kubectl.run("rollout", "status", "deployment/api", "-n", "work", "--timeout=20s").status == 0)
+            // The API server's defaults.
+            let spec = try await ControllerTests.json(kubectl, "get", "deployment", "api")["spec"]
+            #expect(spec?[path: "strategy.type"] == .string("RollingUpdate") && spec?[path: "strategy.rollingUpdate.maxSurge"] == .string("25%")
+                && spec?[path: "strategy.rollingUpdate.maxUnavailable"] == .string("25%") && spec?["revisionHistoryLimit"] == .number(10), "\(String(describing: spec))")
+            let first = try #require(try await Self.sets(kubectl).keys.first)
+
+            // 4 replicas, 25 % each way: the new set starts at one pod (5 at most), the old one
+            // never drops more than one below 4 available; each step is a scaling of one set.
+            _ = try await kubectl.run("set", "image", "deployment/api", "-n", "work", "c=example/api:2")
+            let rollout = try await kubectl.run("rollout", "status", "deployment/api", "-n", "work", "--timeout=20s")
+            #expect(rollout.status == 0 && rollout.output.contains("successfully rolled out"), "\(rollout.output)")
+            let sets = try await Self.sets(kubectl)
+            let second = try #require(sets.keys.first { $0 != first })
+            #expect(sets == [first: 0, second: 4])
+            let steps = try await Self.scalings(kubectl).dropFirst()
+            #expect(steps.first == "Scaled up replica set \(second) from 0 to 1", "\(steps)")
+            #expect(steps.last?.hasSuffix("to 4") == true || steps.last?.hasSuffix("to 0") == true, "\(steps)")
+            #expect(steps.count >= 4 && !steps.contains("Scaled down replica set \(first) from 4 to 0"), "\(steps)")
+            let annotations = try await ControllerTests.json(kubectl, "get", "replicaset", second)[path: "metadata.annotations"]
+            #expect(annotations?["deployment.kubernetes.io/max-replicas"] == .string("5") && annotations?["deployment.kubernetes.io/revision"] == .string("2"), "\(String(describing: annotations))")
+            #expect(try await Self.images(kubectl) == Array(repeating: "example/api:2", count: 4).joined(separator: " "))
+
+            // None unavailable, and a quota with no room for the surge pod: the rollout waits, the
+            // old pods keep running. (With 25 % unavailable it would go on, an old pod first.)
+            _ = try await kubectl.run("patch", "deployment", "api", "-n", "work", "-p", #"{"spec":{"strategy":{"rollingUpdate":{"maxSurge":1,"maxUnavailable":0}}}}"#)
+            _ = try await kubectl.run("create", "quota", "compute", "-n", "work", "--hard=requests.cpu=400m")
+            _ = try await kubectl.run("set", "image", "deployment/api", "-n", "work", "c=example/api:3")
+            try await eventually(within: 10, "the surge pod refused") {
+                try await kubectl.run("get", "events", "-n", "work", "--field-selector", "reason=FailedCreate", "-o", "name").output.isEmpty == false
+            }
+            let waiting = try await kubectl.run("rollout", "status", "deployment/api", "-n", "work", "--timeout=1s")
+            #expect(waiting.status != 0 && waiting.output.contains("0 out of 4 new replicas have been updated"), "\(waiting.output)")
+            #expect(try await Self.images(kubectl) == Array(repeating: "example/api:2", count: 4).joined(separator: " "))
+            // No surge, one unavailable: an old pod goes first each time.
+            _ = try await kubectl.run("patch", "deployment", "api", "-n", "work", "-p", #"{"spec":{"strategy":{"rollingUpdate":{"maxSurge":0,"maxUnavailable":1}}}}"#)
+            #expect(try await kubectl.run("rollout", "status", "deployment/api", "-n", "work", "--timeout=20s").status == 0)
+            #expect(try await Self.images(kubectl) == Array(repeating: "example/api:3", count: 4).joined(separator: " "))
+
+            // The strategy's validation, in a real server's words.
+            let zero = try await kubectl.run("patch", "deployment", "api", "-n", "work", "-p", #"{"spec":{"strategy":{"rollingUpdate":{"maxUnavailable":0}}}}"#)
+            #expect(zero.status != 0 && zero.output.contains(#"The Deployment "api" is invalid: spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 0: may not be 0 when `maxSurge` is 0"#), "\(zero.output)")
+            let forbidden = try await kubectl.run("patch", "deployment", "api", "-n", "work", "-p", #"{"spec":{"strategy":{"type":"Recreate"}}}"#)
+            #expect(forbidden.status != 0 && forbidden.output.contains("spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is 'Recreate'"), "\(forbidden.output)")
+            let percent = try await kubectl.run("patch", "deployment", "api", "-n", "work", "-p", #"{"spec":{"strategy":{"rollingUpdate":{"maxSurge":"half"}}}}"#)
+            #expect(percent.status != 0 && percent.output.contains(#"spec.strategy.rollingUpdate.maxSurge: Invalid value: "half": a valid percent string must be a numeric string followed by an ending '%'"#), "\(percent.output)")
+        }
+    }
+
+    @Test func recreatePauseUndoAndHistory() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            _ = try await kubectl.run("create", "namespace", "work")
+            _ = try await kubectl.run("apply", "-f", "-", input: ControllerTests.deployment("api", replicas: 3, cpu: "100m"))
+            #expect(try await kubectl.run("rollout", "status", "deployment/api", "-n", "work", "--timeout=20s").status == 0)
+            let first = try #require(try await Self.sets(kubectl).keys.first)
+
+            // Recreate: the old set goes to zero and its pods away before the new set is made.
+            _ = try await kubectl.run("patch", "deployment", "api", "-n", "work", "-p", #"{"spec":{"strategy":{"type":"Recreate","rollingUpdate":null}}}"#)
+            _ = try await kubectl.run("set", "image", "deployment/api", "-n", "work", "c=example/api:2")
+            #expect(try await kubectl.run("rollout", "status", "deployment/api", "-n", "work", "--timeout=20s").status == 0)
+            let second = try #require(try await Self.sets(kubectl).keys.first { $0 != first })
+            let steps = try await Self.scalings(kubectl)
+            #expect(steps.suffix(2) == ["Scaled down replica set \(first) from 3 to 0", "Scaled up replica set \(second) from 0 to 3"], "\(steps)")
+
+            // Paused, a new template makes no set; resumed, it rolls out.
+            _ = try await kubectl.run("rollout", "pause", "deployment/api", "-n", "work")
+            _ = try await kubectl.run("set", "image", "deployment/api", "-n", "work", "c=example/api:3")
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await Self.sets(kubectl).count == 2)
+            let paused = try await ControllerTests.json(kubectl, "get", "deployment", "api")[path: "status.conditions"]?.arrayValue ?? []
+            #expect(paused.contains { $0["reason"] == .string("DeploymentPaused") && $0["status"] == .string("Unknown") }, "\(paused)")
+            _ = try await kubectl.run("rollout", "resume", "deployment/api", "-n", "work")
+            #expect(try await kubectl.run("rollout", "status", "deployment/api", "-n", "work", "--timeout=20s").status == 0)
+            #expect(try await Self.images(kubectl) == "example/api:3 example/api:3 example/api:3")
+
+            // Undo: the earlier template's set comes back under the next revision; no new set.
+            let undo = try await kubectl.run("rollout", "undo", "deployment/api", "-n", "work")
+            #expect(undo.status == 0, "\(undo.output)")
+            #expect(try await kubectl.run("rollout", "status", "deployment/api", "-n", "work", "--timeout=20s").status == 0)
+            #expect(try await Self.images(kubectl) == "example/api:2 example/api:2 example/api:2")
+            let sets = try await Self.sets(kubectl)
+            #expect(sets.count == 3 && sets[second] == 3, "\(sets)")
+            let history = try await kubectl.run("rollout", "history", "deployment/api", "-n", "work")
+            let revisions = history.output.split(separator: "\n").compactMap { Int($0.split(separator: " ").first ?? "") }
+            #expect(revisions == [1, 3, 4], "\(history.output)")
+
+            // revisionHistoryLimit: idle old sets beyond it are deleted, the oldest first.
+            _ = try await kubectl.run("patch", "deployment", "api", "-n", "work", "-p", #"{"spec":{"revisionHistoryLimit":1}}"#)
+            try await eventually(within: 10, "the history pruned") { Set(try await Self.sets(kubectl).keys).count == 2 }
+            let kept = try await Self.sets(kubectl)
+            #expect(kept[second] == 3 && kept[first] == nil, "\(kept)")
+        }
+    }
+}
