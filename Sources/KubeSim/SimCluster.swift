@@ -57,6 +57,8 @@ public final class SimCluster: Sendable {
     struct State {
         var revision: Int64 = 1
         var objects: [ResourceType: [String: JSON]] = [:]
+        /// Who names whom in `ownerReferences` (kept by `record`), for the garbage collector.
+        var owners = OwnerIndex()
         var history: [Event] = []
         /// Watches resuming from a revision below this answer 410 Gone.
         var expiredBelow: Int64 = 0
@@ -359,6 +361,7 @@ public final class SimCluster: Sendable {
 
     static func record(_ state: inout State, _ event: Event) {
         if event.resource.group == "rbac.authorization.k8s.io" { state.rbacRevision += 1 }
+        state.owners.note(event)
         state.history.append(event)
         state.work?.notice(event)
         if state.history.count > historyLimit {

@@ -164,12 +164,10 @@ extension SimCluster {
     /// in turn what that object owned), or with `orphan` keep living without the reference.
     func collect(dependentsOf uid: String, in namespace: String?, orphan: Bool) -> Bool {
         let dependents = state.withLock { state -> [(ResourceType, JSON)] in
-            state.objects.flatMap { type, objects -> [(ResourceType, JSON)] in
-                guard type.isNamespaced || namespace == nil else { return [] }
-                return objects.values.filter { object in
-                    (namespace == nil || object[path: "metadata.namespace"]?.stringValue == namespace)
-                        && (object[path: "metadata.ownerReferences"]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid }
-                }.map { (type, $0) }
+            state.owners.dependents(of: uid).compactMap { reference -> (ResourceType, JSON)? in
+                guard reference.type.isNamespaced || namespace == nil, namespace == nil || reference.namespace == namespace,
+                      let object = state.objects[reference.type]?[Self.key(reference.namespace, reference.name)] else { return nil }
+                return (reference.type, object)
             }
         }
         for (type, object) in dependents {

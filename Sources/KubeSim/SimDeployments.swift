@@ -115,6 +115,7 @@ extension SimCluster {
         func replicas(_ set: JSON?) -> Int { SimControllers.int(set?[path: "spec.replicas"]) ?? 0 }
         func available(_ set: JSON?) -> Int { SimControllers.int(set?[path: "status.availableReplicas"]) ?? 0 }
         var succeeded = true
+        var created = false
 
         func scale(_ set: JSON, to count: Int) -> Bool {
             let from = replicas(set)
@@ -138,8 +139,9 @@ extension SimCluster {
             let revision = (sets.compactMap { Self.revision(of: $0) }.max() ?? 0) + 1
             let set = SimControllers.replicaSet(of: deployment, hash: hash, replicas: count, revision: revision, maxReplicas: wanted + surge)
             switch createControlled("replicasets", namespace: namespace, set) {
-            case .success(let created):
-                newSet = created
+            case .success(let set):
+                newSet = set
+                created = true
                 recordEvent(about: deployment, reason: "ScalingReplicaSet", message: "Scaled up replica set \(newName) from 0 to \(count)", component: "deployment-controller")
             case .failure(let status):
                 succeeded = false
@@ -214,7 +216,7 @@ extension SimCluster {
             if let updated = try? performUpdate(Self.type("deployments"), namespace: namespace, name: name, object: deployment) { deployment = updated }
         }
         pruneHistory(of: deployment, olds: olds)
-        writeDeploymentStatus(deployment, newName: newName, wanted: wanted, unavailable: unavailable, paused: paused)
+        writeDeploymentStatus(deployment, newName: newName, wanted: wanted, unavailable: unavailable, paused: paused, created: created)
         return succeeded
     }
 
@@ -234,7 +236,7 @@ extension SimCluster {
         }
     }
 
-    private func writeDeploymentStatus(_ deployment: JSON, newName: String, wanted: Int, unavailable: Int, paused: Bool) {
+    private func writeDeploymentStatus(_ deployment: JSON, newName: String, wanted: Int, unavailable: Int, paused: Bool, created: Bool) {
         guard let namespace = deployment[path: "metadata.namespace"]?.stringValue, let name = deployment[path: "metadata.name"]?.stringValue else { return }
         // The sets as they are now (the new one may have been created or scaled above).
         let all = owned("replicasets", in: namespace, by: deployment[path: "metadata.uid"]?.stringValue ?? "")
@@ -246,20 +248,51 @@ extension SimCluster {
                                ("unavailableReplicas", max(0, wanted - available))] where value > 0 {
             status[field] = .number(Double(value))
         }
+        // Progress (`progress.go`): more new, ready or available pods or fewer old ones than the
+        // status said, or a new set, renews `Progressing`; none for `progressDeadlineSeconds`
+        // turns it False (`ProgressDeadlineExceeded`), which `kubectl rollout status` reports.
+        let before = deployment["status"]
+        func old(_ field: String) -> Int { SimControllers.int(before?[field]) ?? 0 }
+        let progressed = created || updated > old("updatedReplicas") || replicas - updated < old("replicas") - old("updatedReplicas")
+            || ready > old("readyReplicas") || available > old("availableReplicas")
+        let previous = (before?["conditions"]?.arrayValue ?? []).first { $0["type"]?.stringValue == "Progressing" }
+        let deadline = SimControllers.int(deployment[path: "spec.progressDeadlineSeconds"]).map(TimeInterval.init)
+        let lastProgress = previous?["lastUpdateTime"]?.stringValue.flatMap(KubeTime.parse)
+        let complete = updated == wanted && replicas == wanted && available == wanted
+        let progressing: (type: String, status: String, reason: String, message: String)
+        if paused {
+            progressing = ("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused")
+        } else if complete {
+            progressing = ("Progressing", "True", "NewReplicaSetAvailable", "ReplicaSet \"\(newName)\" has successfully progressed.")
+        } else if created {
+            progressing = ("Progressing", "True", "NewReplicaSetCreated", "Created new replica set \"\(newName)\"")
+        } else if !progressed, let deadline, let lastProgress, previous?["status"]?.stringValue != "Unknown",
+                  clock().timeIntervalSince(lastProgress) >= deadline || previous?["reason"]?.stringValue == "ProgressDeadlineExceeded" {
+            progressing = ("Progressing", "False", "ProgressDeadlineExceeded", "ReplicaSet \"\(newName)\" has timed out progressing.")
+        } else {
+            progressing = ("Progressing", "True", "ReplicaSetUpdated", "ReplicaSet \"\(newName)\" is progressing.")
+        }
         var conditions: [(type: String, status: String, reason: String, message: String)] = [
             available >= wanted - unavailable
                 ? ("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
                 : ("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability."),
-            paused
-                ? ("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused")
-                : updated == wanted && replicas == wanted && available == wanted
-                ? ("Progressing", "True", "NewReplicaSetAvailable", "ReplicaSet \"\(newName)\" has successfully progressed.")
-                : ("Progressing", "True", "ReplicaSetUpdated", "ReplicaSet \"\(newName)\" is progressing."),
+            progressing,
         ]
         if let failure = fresh.first?[path: "status.conditions"]?.arrayValue?.first(where: { $0["type"]?.stringValue == "ReplicaFailure" }) {
             conditions.append(("ReplicaFailure", "True", "FailedCreate", failure["message"]?.stringValue ?? ""))
         }
-        status["conditions"] = SimControllers.conditions(conditions, previous: deployment[path: "status.conditions"], now: KubeTime.format(clock()), updateTimes: true)
+        let now = KubeTime.format(clock())
+        var written = SimControllers.conditions(conditions, previous: deployment[path: "status.conditions"], now: now, updateTimes: true)?.arrayValue ?? []
+        if progressed && progressing.reason == "ReplicaSetUpdated", let index = written.firstIndex(where: { $0["type"]?.stringValue == "Progressing" }) {
+            written[index]["lastUpdateTime"] = .string(now)
+        }
+        status["conditions"] = .array(written)
         writeStatus("deployments", namespace, name, status)
+        // A rollout under way is looked at again when its deadline would pass.
+        if progressing.reason == "ReplicaSetUpdated" || progressing.reason == "NewReplicaSetCreated", let deadline {
+            let since = written.first { $0["type"]?.stringValue == "Progressing" }?["lastUpdateTime"]?.stringValue.flatMap(KubeTime.parse) ?? clock()
+            let remaining = max(0, deadline - clock().timeIntervalSince(since)) + 0.001
+            state.withLock { $0.work }?.add(.workload(kind: "Deployment", namespace: namespace, name: name), after: remaining)
+        }
     }
 }

@@ -37,16 +37,20 @@ final class SimWorkQueue: Sendable {
         _ = pending.withLock { $0.remove(key) }
     }
 
+    /// Adds `key` once `delay` seconds have passed (client-go's `AddAfter`).
+    func add(_ key: ControllerKey, after delay: TimeInterval) {
+        Task { [weak self] in
+            try? await Task.sleep(for: .seconds(delay))
+            self?.add(key)
+        }
+    }
+
     func retryLater(_ key: ControllerKey) {
         let attempts = failures.withLock { failures in
             failures[key, default: 0] += 1
             return failures[key]!
         }
-        let delay = min(0.005 * pow(2, Double(min(attempts - 1, 30))), 1000)
-        Task { [weak self] in
-            try? await Task.sleep(for: .seconds(delay))
-            self?.add(key)
-        }
+        add(key, after: min(0.005 * pow(2, Double(min(attempts - 1, 30))), 1000))
     }
 
     func forget(_ key: ControllerKey) {

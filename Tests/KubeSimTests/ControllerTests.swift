@@ -273,6 +273,43 @@ extension ControllerTests {
     }
 }
 
+extension ControllerTests {
+    /// The garbage collector follows owner references as they are now: a dependent whose
+    /// reference was removed by an update stays, one that gained a reference goes, and owners
+    /// named by uid are matched only in the dependent's namespace.
+    @Test func theCollectorFollowsReferencesAsUpdated() async throws {
+        let cluster = SimCluster(name: "gc", nodes: [])
+        let configMaps = try #require(ResourceType.find(group: "", version: "v1", resource: "configmaps"))
+        for namespace in ["work", "other"] {
+            try cluster.create(SimCluster.namespaceType, namespace: nil, object: .object(["metadata": .object(["name": .string(namespace)])]))
+        }
+        func make(_ name: String, in namespace: String = "work", owner: JSON? = nil) throws -> JSON {
+            var metadata: [String: JSON] = ["name": .string(name)]
+            if let owner { metadata["ownerReferences"] = .array([.object(["apiVersion": .string("v1"), "kind": .string("ConfigMap"), "name": owner[path: "metadata.name"] ?? .null, "uid": owner[path: "metadata.uid"] ?? .null])]) }
+            return try cluster.create(configMaps, namespace: namespace, object: .object(["metadata": .object(metadata)]))
+        }
+        let owner = try make("owner")
+        _ = try make("kept", owner: owner)
+        _ = try make("collected", owner: owner)
+        _ = try make("elsewhere", in: "other", owner: owner)
+        let adopted = try make("adopted")
+        var released = try cluster.get(configMaps, namespace: "work", name: "kept")
+        released[path: "metadata.ownerReferences"] = nil
+        try cluster.update(configMaps, namespace: "work", name: "kept", object: released)
+        var claimed = adopted
+        claimed[path: "metadata.ownerReferences"] = .array([.object(["apiVersion": .string("v1"), "kind": .string("ConfigMap"), "name": .string("owner"), "uid": owner[path: "metadata.uid"] ?? .null])])
+        try cluster.update(configMaps, namespace: "work", name: "adopted", object: claimed)
+        try cluster.delete(configMaps, namespace: "work", name: "owner")
+        @Sendable func names(_ namespace: String) throws -> [String] {
+            try cluster.list(configMaps, namespace: namespace).items.compactMap { $0[path: "metadata.name"]?.stringValue }.sorted()
+        }
+        try await eventually(within: 10, "the dependents collected") { try names("work") == ["kept"] }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try names("work") == ["kept"])
+        #expect(try names("other") == ["elsewhere"])
+    }
+}
+
 enum SimCount {
     static func of(_ value: JSON?) -> Int { value?.numberValue.map { Int($0) } ?? 0 }
 }

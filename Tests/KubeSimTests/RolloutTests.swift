@@ -64,6 +64,14 @@ import TestSupport
             let waiting = try await kubectl.run("rollout", "status", "deployment/api", "-n", "work", "--timeout=1s")
             #expect(waiting.status != 0 && waiting.output.contains("0 out of 4 new replicas have been updated"), "\(waiting.output)")
             #expect(try await Self.images(kubectl) == Array(repeating: "example/api:2", count: 4).joined(separator: " "))
+            // No progress for progressDeadlineSeconds: the rollout has timed out, as kubectl says.
+            _ = try await kubectl.run("patch", "deployment", "api", "-n", "work", "-p", #"{"spec":{"progressDeadlineSeconds":2}}"#)
+            try await eventually(within: 10, "the deadline passed") {
+                let conditions = try await ControllerTests.json(kubectl, "get", "deployment", "api")[path: "status.conditions"]?.arrayValue ?? []
+                return conditions.contains { $0["reason"] == .string("ProgressDeadlineExceeded") && $0["status"] == .string("False") }
+            }
+            let timedOut = try await kubectl.run("rollout", "status", "deployment/api", "-n", "work", "--timeout=5s")
+            #expect(timedOut.status != 0 && timedOut.output.contains(#"deployment "api" exceeded its progress deadline"#), "\(timedOut.output)")
             // No surge, one unavailable: an old pod goes first each time.
             _ = try await kubectl.run("patch", "deployment", "api", "-n", "work", "-p", #"{"spec":{"strategy":{"rollingUpdate":{"maxSurge":0,"maxUnavailable":1}}}}"#)
             #expect(try await kubectl.run("rollout", "status", "deployment/api", "-n", "work", "--timeout=20s").status == 0)
