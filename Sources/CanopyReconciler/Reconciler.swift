@@ -224,13 +224,26 @@ public final class Reconciler: Service, Sendable {
             return (worker, writes)
         }
         guard let (worker, writesBefore) = started else { throw KubeError(.configuration, "no reconciler runs for this cluster") }
+        let deadline = ContinuousClock.now + timeout
         do {
-            var outcome = try await worker.converge(timeout: timeout)
-            if let problem = outcome.clusterProblems.first ?? outcome.namespaceProblems.values.first?.message {
-                throw KubeError(.apiError, problem)
+            while true {
+                var outcome = try await worker.converge(timeout: deadline - ContinuousClock.now)
+                if let problem = outcome.clusterProblems.first ?? outcome.namespaceProblems.values.first?.message {
+                    throw KubeError(.apiError, problem)
+                }
+                // A pass that held back writes (this replica stopped leading while it ran) has
+                // not cleaned the cluster up, though it ended well: never report that as done
+                // (the cluster would be forgotten with Canopy's objects still in it). Leading
+                // again, the next pass does it; no longer leading, the caller hands it over.
+                if outcome.deferred > 0 {
+                    guard isLeading else { throw KubeError(.configuration, Self.follows) }
+                    guard ContinuousClock.now < deadline else { throw KubeError(.timeout, "the cluster was not cleaned up within \(timeout)") }
+                    try await Task.sleep(for: .milliseconds(50))
+                    continue
+                }
+                outcome.writes = max(outcome.writes, worker.status.writes - writesBefore)
+                return outcome
             }
-            outcome.writes = max(outcome.writes, worker.status.writes - writesBefore)
-            return outcome
         } catch {
             abandonRelease(cluster)
             throw error

@@ -87,9 +87,9 @@ public final class KubeSim: Sendable {
         host: String = "127.0.0.1", certificate: ServerCertificate? = nil, clock: @escaping @Sendable () -> Date = Date.init
     ) throws {
         self.certificate = try certificate ?? ServerCertificate.create(host: host, commonName: "KubeSim", dnsNames: Self.apiServerNames)
-        let nodes = shape.nodeObjects
+        let nodes = shape.nodeObjects, rootCertificate = self.certificate.certificatePEM
         clusters = Dictionary(uniqueKeysWithValues: clusterNames.map {
-            ($0, SimCluster(name: $0, nodes: nodes, serviceAccountDelay: shape.serviceAccountDelay, clock: clock))
+            ($0, SimCluster(name: $0, nodes: nodes, serviceAccountDelay: shape.serviceAccountDelay, rootCertificate: rootCertificate, clock: clock))
         })
         for cluster in clusters.values {
             cluster.quotaControllerDelay = shape.quotaControllerDelay

@@ -56,3 +56,30 @@ extension SimCluster {
         return true
     }
 }
+
+/// The root-CA publisher of the controller-manager: every namespace holds a `kube-root-ca.crt`
+/// ConfigMap with the cluster's CA (what pods' projected service-account volumes mount), made
+/// again when deleted and put right when changed. It passes quota admission as any ConfigMap
+/// does, so a `configmaps` or `count/configmaps` quota counts it, and one with no room refuses
+/// it (retried with the queue's back-off), as on a real cluster. A cluster made without a
+/// certificate (unit tests of the store) has no publisher.
+extension SimCluster {
+    static let rootCAName = "kube-root-ca.crt"
+
+    func publishRootCA(in namespace: String) -> Bool {
+        guard !rootCertificate.isEmpty, let space = current("namespaces", nil, namespace), space[path: "status.phase"]?.stringValue != "Terminating" else { return true }
+        let data: JSON = .object(["ca.crt": .string(rootCertificate)])
+        let annotations: JSON = .object([
+            "kubernetes.io/description": .string("Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."),
+        ])
+        guard var existing = current("configmaps", namespace, Self.rootCAName) else {
+            let map: JSON = .object(["apiVersion": .string("v1"), "kind": .string("ConfigMap"),
+                                     "metadata": .object(["name": .string(Self.rootCAName), "namespace": .string(namespace), "annotations": annotations]), "data": data])
+            if case .success = createControlled("configmaps", namespace: namespace, map) { return true }
+            return false
+        }
+        guard existing["data"] != data else { return true }
+        existing["data"] = data
+        return (try? performUpdate(Self.type("configmaps"), namespace: namespace, name: Self.rootCAName, object: existing)) != nil
+    }
+}

@@ -29,3 +29,14 @@ extension SimCluster {
         }
     }
 }
+
+extension JSON {
+    /// The object without the metadata the server maintains, to tell real changes from no-ops.
+    var withoutVolatileMetadata: JSON {
+        var copy = self
+        copy[path: "metadata.resourceVersion"] = nil
+        copy[path: "metadata.generation"] = nil
+        copy[path: "metadata.managedFields"] = nil
+        return copy
+    }
+}

@@ -84,6 +84,8 @@ public final class SimCluster: Sendable {
     /// controller-manager's delay on a real cluster, about a second); pods created before are
     /// refused.
     public let serviceAccountDelay: TimeInterval
+    /// The cluster's CA certificate (PEM), which the root-CA publisher puts in every namespace.
+    let rootCertificate: String
 
     /// How long the quota controller takes to bring a ResourceQuota's `status` up to date after
     /// its spec changed or an object it counts went away (a real cluster: about a second). Quota
@@ -103,14 +105,15 @@ public final class SimCluster: Sendable {
         set { state.withLock { $0.namespaceDeletionDelay = newValue } }
     }
 
-    public init(name: String, nodes: [JSON] = [], serviceAccountDelay: TimeInterval = 0, clock: @escaping @Sendable () -> Date = Date.init) {
+    public init(name: String, nodes: [JSON] = [], serviceAccountDelay: TimeInterval = 0, rootCertificate: String = "",
+                clock: @escaping @Sendable () -> Date = Date.init) {
         self.name = name
         self.clock = clock
-        self.serviceAccountDelay = serviceAccountDelay
+        (self.serviceAccountDelay, self.rootCertificate) = (serviceAccountDelay, rootCertificate)
         identity = UUID().uuidString.lowercased()
         let work = SimWorkQueue()
         state = Mutex(State(work: work))
-        for namespace in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        for namespace in Self.systemNamespaces {
             var object: JSON = .object(["apiVersion": .string("v1"), "kind": .string("Namespace"), "metadata": .object(["name": .string(namespace)])])
             if namespace == "kube-system" { object[path: "metadata.uid"] = .string(identity) }
             _ = try? create(Self.namespaces, namespace: nil, object: object)
@@ -122,6 +125,7 @@ public final class SimCluster: Sendable {
             if let object = try? JSON(encoding: binding) { _ = try? create(Self.type("clusterrolebindings"), namespace: nil, object: object) }
         }
         for node in nodes { _ = try? create(Self.type("nodes"), namespace: nil, object: node) }
+        for namespace in Self.systemNamespaces { _ = publishRootCA(in: namespace) }
         // The controllers hold the cluster only while they sync a key: idle, they wait on the
         // queue alone, so that the cluster can go (its `deinit` ends the queue and them).
         Task { [weak self] in
@@ -141,6 +145,7 @@ public final class SimCluster: Sendable {
         ResourceType.known.first { $0.resource == resource }!
     }
 
+    static let systemNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease"]
     static let namespaces = ResourceType.find(group: "", version: "v1", resource: "namespaces")!
     static let serviceAccounts = ResourceType.find(group: "", version: "v1", resource: "serviceaccounts")!
     /// Kinds for callers that create objects directly (benchmarks, fixtures).
@@ -384,16 +389,5 @@ public final class SimCluster: Sendable {
     static func number(_ value: JSON?) -> Int64? {
         if case .number(let number) = value { return Int64(number) }
         return nil
-    }
-}
-
-extension JSON {
-    /// The object without the metadata the server maintains, to tell real changes from no-ops.
-    var withoutVolatileMetadata: JSON {
-        var copy = self
-        copy[path: "metadata.resourceVersion"] = nil
-        copy[path: "metadata.generation"] = nil
-        copy[path: "metadata.managedFields"] = nil
-        return copy
     }
 }

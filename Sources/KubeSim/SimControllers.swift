@@ -150,6 +150,8 @@ extension SimCluster {
             return collect(dependentsOf: uid, in: namespace, orphan: orphan)
         case .namespace(let name):
             return finishTermination(name)
+        case .rootCA(let namespace):
+            return publishRootCA(in: namespace)
         case .daemonSets:
             let sets = state.withLock { Array(($0.objects[Self.type("daemonsets")] ?? [:]).values) }
             for set in sets {

@@ -12,6 +12,8 @@ enum ControllerKey: Hashable, Sendable {
     case daemonSets
     /// A terminating namespace, due to be emptied and removed.
     case namespace(String)
+    /// A namespace's `kube-root-ca.crt` ConfigMap, due to be created or put right.
+    case rootCA(namespace: String)
 }
 
 /// The controller-manager's work queue, as client-go's: a key waiting is queued once however
@@ -66,6 +68,15 @@ final class SimWorkQueue: Sendable {
         switch (event.resource.group, event.resource.resource) {
         case ("", "nodes"):
             if event.type != "MODIFIED" { add(.daemonSets) }
+            return
+        case ("", "namespaces"):
+            if event.type == "ADDED", let name = object[path: "metadata.name"]?.stringValue { add(.rootCA(namespace: name)) }
+            return
+        case ("", "configmaps"):
+            if object[path: "metadata.name"]?.stringValue == SimCluster.rootCAName, event.type != "ADDED",
+               let namespace = object[path: "metadata.namespace"]?.stringValue {
+                add(.rootCA(namespace: namespace))
+            }
             return
         case ("apps", _), ("batch", "jobs"):
             if event.type != "DELETED", let namespace = object[path: "metadata.namespace"]?.stringValue,

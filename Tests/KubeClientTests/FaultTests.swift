@@ -16,7 +16,7 @@ import TestSupport
             let cluster = sim.sim.clusters["a"]!
             cluster.faults.dropListsMidway = 2
             let list = try await kube.list(ConfigMap.self, namespace: "default")
-            #expect(list.items.count == 50)
+            #expect(list.items.count == 51)  // and the cluster's kube-root-ca.crt
             #expect(cluster.faults.dropListsMidway == 0)
         }
     }

@@ -310,6 +310,29 @@ extension ControllerTests {
     }
 }
 
+extension ControllerTests {
+    /// Every namespace holds the cluster's CA as `kube-root-ca.crt`, the system ones from the
+    /// start, a new one soon after; deleted, it comes back; edited, it is put right.
+    @Test func everyNamespaceHoldsTheClustersRootCA() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            @Sendable func bundle(_ namespace: String) async throws -> String? {
+                let result = try await kubectl.run("get", "configmap", "kube-root-ca.crt", "-n", namespace, "-o", "jsonpath={.data.ca\\.crt}")
+                return result.status == 0 ? result.output : nil
+            }
+            let pem = sim.sim.certificate.certificatePEM
+            for namespace in ["default", "kube-system", "kube-public"] { #expect(try await bundle(namespace) == pem, "\(namespace)") }
+            _ = try await kubectl.run("create", "namespace", "work")
+            try await eventually(within: 5, "published in a new namespace") { try await bundle("work") == pem }
+            _ = try await kubectl.run("delete", "configmap", "kube-root-ca.crt", "-n", "work")
+            try await eventually(within: 5, "published again") { try await bundle("work") == pem }
+            _ = try await kubectl.run("patch", "configmap", "kube-root-ca.crt", "-n", "work", "-p", #"{"data":{"ca.crt":"mine"}}"#)
+            try await eventually(within: 5, "put right") { try await bundle("work") == pem }
+        }
+    }
+}
+
 enum SimCount {
     static func of(_ value: JSON?) -> Int { value?.numberValue.map { Int($0) } ?? 0 }
 }

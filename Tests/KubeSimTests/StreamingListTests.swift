@@ -39,7 +39,7 @@ import TestSupport
             _ = try await client.create(Self.configMap("m2"))
             let events = try await watched.events
             let kinds = events.map { "\($0["type"]?.stringValue ?? "")/\($0[path: "object.metadata.name"]?.stringValue ?? "")" }
-            #expect(kinds.prefix(4) == ["ADDED/m0", "ADDED/m1", "BOOKMARK/", "ADDED/m2"], "\(kinds)")
+            #expect(kinds.prefix(5) == ["ADDED/kube-root-ca.crt", "ADDED/m0", "ADDED/m1", "BOOKMARK/", "ADDED/m2"], "\(kinds)")
             let bookmark = events.first { $0["type"] == .string("BOOKMARK") }
             #expect(bookmark?[path: "object.metadata.annotations"]?["k8s.io/initial-events-end"] == .string("true"))
             #expect(bookmark?[path: "object.metadata.resourceVersion"]?.stringValue == before, "\(String(describing: bookmark))")
@@ -60,8 +60,9 @@ import TestSupport
                     "\($0["type"]?.stringValue ?? "")/\($0[path: "object.metadata.name"]?.stringValue ?? "")"
                 }
             }
-            #expect(try await names("") == ["ADDED/m0", "ADDED/m1"])
-            #expect(try await names("&resourceVersion=0") == ["ADDED/m0", "ADDED/m1"])
+            // The namespace's own kube-root-ca.crt first, as a real cluster lists it.
+            #expect(try await names("") == ["ADDED/kube-root-ca.crt", "ADDED/m0", "ADDED/m1"])
+            #expect(try await names("&resourceVersion=0") == ["ADDED/kube-root-ca.crt", "ADDED/m0", "ADDED/m1"])
             #expect(try await names("&resourceVersion=\(before)") == ["DELETED/gone"])
         }
     }
