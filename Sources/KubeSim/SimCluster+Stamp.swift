@@ -27,6 +27,7 @@ extension SimCluster {
             DeploymentStrategy.applyDefaults(&object)
             try DeploymentStrategy.validate(object, name: object[path: "metadata.name"]?.stringValue ?? "")
         }
+        if type.group == "apps" && type.resource == "statefulsets" { Self.applyStatefulSetDefaults(&object) }
     }
 }
 

@@ -3,10 +3,25 @@ import KubeAPI
 
 /// The StatefulSet, DaemonSet and Job controllers of KubeSim's controller-manager.
 extension SimCluster {
+    /// The API server's defaults for a StatefulSet (`SetDefaults_StatefulSet`).
+    static func applyStatefulSetDefaults(_ set: inout JSON) {
+        if set[path: "spec.podManagementPolicy"] == nil { set[path: "spec.podManagementPolicy"] = .string("OrderedReady") }
+        if set[path: "spec.updateStrategy.type"] == nil { set[path: "spec.updateStrategy.type"] = .string("RollingUpdate") }
+        if set[path: "spec.updateStrategy.type"]?.stringValue == "RollingUpdate", set[path: "spec.updateStrategy.rollingUpdate.partition"] == nil {
+            set[path: "spec.updateStrategy.rollingUpdate.partition"] = .number(0)
+        }
+        if set[path: "spec.persistentVolumeClaimRetentionPolicy"] == nil {
+            set[path: "spec.persistentVolumeClaimRetentionPolicy"] = .object(["whenDeleted": .string("Retain"), "whenScaled": .string("Retain")])
+        }
+        if set[path: "spec.replicas"] == nil { set[path: "spec.replicas"] = .number(1) }
+        if set[path: "spec.revisionHistoryLimit"] == nil { set[path: "spec.revisionHistoryLimit"] = .number(10) }
+    }
+
     /// Pods `<name>-0` … `<name>-(n-1)`, each after its claims from `volumeClaimTemplates`
     /// (`<template>-<name>-<ordinal>`, kept when the pod goes, as the default retention policy
     /// keeps them). With the default `OrderedReady` policy a pod is created only once the ones
-    /// before it run; surplus pods are deleted from the highest ordinal down.
+    /// before it run; surplus pods are deleted from the highest ordinal down; a new template
+    /// replaces the pods one at a time from the highest ordinal down.
     func syncStatefulSet(_ namespace: String, _ name: String) -> Bool {
         guard let set = current("statefulsets", namespace, name), set[path: "metadata.deletionTimestamp"] == nil,
               let uid = set[path: "metadata.uid"]?.stringValue else { return true }
@@ -54,13 +69,32 @@ extension SimCluster {
             pods[ordinal] = nil
             recordEvent(about: set, reason: "SuccessfulDelete", message: "delete Pod \(podName) in StatefulSet \(name) successful", component: "statefulset-controller")
         }
+        // A new template rolls (`RollingUpdate`, the default): once every pod runs, the pod of
+        // the highest ordinal (at or above `partition`) still at an earlier revision is
+        // deleted, to be made again at the new one by the next sync; `OnDelete` waits for
+        // someone to delete them.
+        func podRevision(_ pod: JSON) -> String? { pod[path: "metadata.labels"]?["controller-revision-hash"]?.stringValue }
+        let partition = SimControllers.int(set[path: "spec.updateStrategy.rollingUpdate.partition"]) ?? 0
+        if !failed, set[path: "spec.updateStrategy.type"]?.stringValue != "OnDelete", pods.count == wanted, pods.values.allSatisfy(SimControllers.isRunning),
+           let stale = pods.keys.sorted(by: >).first(where: { $0 >= partition && podRevision(pods[$0]!) != revision }) {
+            let podName = "\(name)-\(stale)"
+            if (try? performDelete(Self.type("pods"), namespace: namespace, name: podName)) != nil {
+                pods[stale] = nil
+                recordEvent(about: set, reason: "SuccessfulDelete", message: "delete Pod \(podName) in StatefulSet \(name) successful", component: "statefulset-controller")
+            }
+        }
         let running = pods.values.count(where: SimControllers.isRunning)
+        let updated = pods.values.count { podRevision($0) == revision }
+        let previous = set[path: "status.currentRevision"]?.stringValue ?? revision
+        let currentRevision = updated == wanted && pods.count == wanted ? revision : previous
         var status: [String: JSON] = [
             "observedGeneration": set[path: "metadata.generation"] ?? .number(1), "replicas": .number(Double(pods.count)),
-            "currentRevision": .string(revision), "updateRevision": .string(revision), "collisionCount": .number(0),
+            "currentRevision": .string(currentRevision), "updateRevision": .string(revision), "collisionCount": .number(0),
         ]
-        for field in ["currentReplicas", "updatedReplicas"] where !pods.isEmpty { status[field] = .number(Double(pods.count)) }
-        for field in ["readyReplicas"] where running > 0 { status[field] = .number(Double(running)) }
+        let current = pods.values.count { podRevision($0) == currentRevision }
+        for (field, value) in [("currentReplicas", current), ("updatedReplicas", updated), ("readyReplicas", running)] where value > 0 {
+            status[field] = .number(Double(value))
+        }
         status["availableReplicas"] = .number(Double(running))
         writeStatus("statefulsets", namespace, name, status)
         return !failed

@@ -137,4 +137,51 @@ import TestSupport
             #expect(kept[second] == 3 && kept[first] == nil, "\(kept)")
         }
     }
+    @Test func aStatefulSetReplacesItsPodsFromTheHighestOrdinalDown() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            _ = try await kubectl.run("create", "namespace", "work")
+            let set = """
+                apiVersion: apps/v1
+                kind: StatefulSet
+                metadata: {name: db, namespace: work}
+                spec:
+                  replicas: 3
+                  serviceName: db
+                  selector: {matchLabels: {app: db}}
+                  template:
+                    metadata: {labels: {app: db}}
+                    spec: {containers: [{name: c, image: "postgres:16"}]}
+
+                """
+            _ = try await kubectl.run("apply", "-f", "-", input: set)
+            #expect(try await kubectl.run("rollout", "status", "statefulset/db", "-n", "work", "--timeout=20s").status == 0)
+            let spec = try await ControllerTests.json(kubectl, "get", "statefulset", "db")["spec"]
+            #expect(spec?[path: "updateStrategy.type"] == .string("RollingUpdate") && spec?[path: "updateStrategy.rollingUpdate.partition"] == .number(0)
+                && spec?["podManagementPolicy"] == .string("OrderedReady"), "\(String(describing: spec))")
+
+            // A new template: one pod at a time, db-2 first, each made again at the new revision.
+            _ = try await kubectl.run("set", "image", "statefulset/db", "-n", "work", "c=postgres:17")
+            let rollout = try await kubectl.run("rollout", "status", "statefulset/db", "-n", "work", "--timeout=20s")
+            #expect(rollout.status == 0 && rollout.output.contains("partitioned roll out complete: 3 new pods have been updated"), "\(rollout.output)")
+            #expect(try await Self.images(kubectl) == "postgres:17 postgres:17 postgres:17")
+            let deleted = try await ControllerTests.json(kubectl, "get", "events", "--field-selector", "reason=SuccessfulDelete")["items"]?.arrayValue ?? []
+            let order = deleted.sorted { (Int($0[path: "metadata.resourceVersion"]?.stringValue ?? "") ?? 0) < (Int($1[path: "metadata.resourceVersion"]?.stringValue ?? "") ?? 0) }
+                .compactMap { $0["message"]?.stringValue }
+            #expect(order == ["delete Pod db-2 in StatefulSet db successful", "delete Pod db-1 in StatefulSet db successful", "delete Pod db-0 in StatefulSet db successful"], "\(order)")
+            let status = try await ControllerTests.json(kubectl, "get", "statefulset", "db")["status"]
+            #expect(status?["currentRevision"] == status?["updateRevision"] && status?["updatedReplicas"] == .number(3), "\(String(describing: status))")
+
+            // OnDelete: a new template waits until a pod is deleted by someone.
+            _ = try await kubectl.run("patch", "statefulset", "db", "-n", "work", "-p", #"{"spec":{"updateStrategy":{"type":"OnDelete","rollingUpdate":null}}}"#)
+            _ = try await kubectl.run("set", "image", "statefulset/db", "-n", "work", "c=postgres:18")
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await Self.images(kubectl) == "postgres:17 postgres:17 postgres:17")
+            _ = try await kubectl.run("delete", "pod", "db-1", "-n", "work")
+            try await eventually(within: 10, "db-1 made again at the new revision") {
+                try await Self.images(kubectl) == "postgres:17 postgres:18 postgres:17"
+            }
+        }
+    }
 }
