@@ -24,6 +24,23 @@ import TestSupport
         """
     }
 
+    /// StatefulSet `db` in `work`: three pods of `image`, `claims` (YAML under `spec`) added.
+    static func statefulSet(image: String, claims: String = "") -> String {
+        """
+        apiVersion: apps/v1
+        kind: StatefulSet
+        metadata: {name: db, namespace: work}
+        spec:
+          replicas: 3
+          serviceName: db
+          selector: {matchLabels: {app: db}}
+          template:
+            metadata: {labels: {app: db}}
+            spec: {containers: [{name: c, image: "\(image)"}]}
+
+        """ + claims
+    }
+
     static func json(_ kubectl: Kubectl, _ arguments: String...) async throws -> JSON {
         let result = try await kubectl.run(arguments: arguments + ["-n", "work", "-o", "json"])
         return try JSONDecoder().decode(JSON.self, from: Data(result.output.utf8))
@@ -143,23 +160,12 @@ import TestSupport
             defer { kubectl.remove() }
             _ = try await kubectl.run("create", "namespace", "work")
             _ = try await kubectl.run("create", "quota", "storage", "-n", "work", "--hard=requests.storage=3Gi")
-            let set = """
-                apiVersion: apps/v1
-                kind: StatefulSet
-                metadata: {name: db, namespace: work}
-                spec:
-                  replicas: 3
-                  serviceName: db
-                  selector: {matchLabels: {app: db}}
-                  template:
-                    metadata: {labels: {app: db}}
-                    spec: {containers: [{name: c, image: postgres}]}
+            _ = try await kubectl.run("apply", "-f", "-", input: Self.statefulSet(image: "postgres", claims: """
                   volumeClaimTemplates:
                   - metadata: {name: data}
                     spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 2Gi}}}
 
-                """
-            _ = try await kubectl.run("apply", "-f", "-", input: set)
+                """))
             // db-0 and its claim; db-1's claim is past the storage quota: no db-1.
             try await eventually(within: 10, "the claim refused") {
                 try await kubectl.run("get", "events", "-n", "work", "--field-selector", "reason=FailedCreate", "-o", "name").output.isEmpty == false

@@ -142,20 +142,7 @@ import TestSupport
             let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
             defer { kubectl.remove() }
             _ = try await kubectl.run("create", "namespace", "work")
-            let set = """
-                apiVersion: apps/v1
-                kind: StatefulSet
-                metadata: {name: db, namespace: work}
-                spec:
-                  replicas: 3
-                  serviceName: db
-                  selector: {matchLabels: {app: db}}
-                  template:
-                    metadata: {labels: {app: db}}
-                    spec: {containers: [{name: c, image: "postgres:16"}]}
-
-                """
-            _ = try await kubectl.run("apply", "-f", "-", input: set)
+            _ = try await kubectl.run("apply", "-f", "-", input: ControllerTests.statefulSet(image: "postgres:16"))
             #expect(try await kubectl.run("rollout", "status", "statefulset/db", "-n", "work", "--timeout=20s").status == 0)
             let spec = try await ControllerTests.json(kubectl, "get", "statefulset", "db")["spec"]
             #expect(spec?[path: "updateStrategy.type"] == .string("RollingUpdate") && spec?[path: "updateStrategy.rollingUpdate.partition"] == .number(0)
