@@ -61,6 +61,8 @@ public final class KubeSim: Sendable {
         /// How long a deleted namespace stays `Terminating` (a real cluster: a few seconds); see
         /// `SimCluster.namespaceDeletionDelay`.
         public var namespaceDeletionDelay: TimeInterval = 0
+        /// `SimCluster.podTerminationDelay`.
+        public var podTerminationDelay: TimeInterval = 0
 
         public init(nodes: Int = 0, nodeCPU: Quantity = Quantity(8), nodeMemory: Quantity? = nil, serviceAccountDelay: TimeInterval = 0) {
             self.nodes = nodes
@@ -94,6 +96,7 @@ public final class KubeSim: Sendable {
         for cluster in clusters.values {
             cluster.quotaControllerDelay = shape.quotaControllerDelay
             cluster.namespaceDeletionDelay = shape.namespaceDeletionDelay
+            cluster.podTerminationDelay = shape.podTerminationDelay
         }
         self.adminToken = adminToken
         tokens = Mutex([adminToken: UserInfo(name: "kubesim-admin", groups: ["system:masters", "system:authenticated"])])

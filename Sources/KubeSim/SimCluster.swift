@@ -71,8 +71,8 @@ public final class SimCluster: Sendable {
         var rbacRevision: Int64 = 0
         /// See `quotaControllerDelay`.
         var quotaControllerDelay: TimeInterval = 0
-        /// See `namespaceDeletionDelay`.
-        var namespaceDeletionDelay: TimeInterval = 0
+        /// See `namespaceDeletionDelay` and `podTerminationDelay`.
+        var namespaceDeletionDelay: TimeInterval = 0, podTerminationDelay: TimeInterval = 0
         /// The controller-manager's queue: every change is offered to it (`SimWorkQueue.notice`).
         var work: SimWorkQueue?
     }
@@ -331,14 +331,15 @@ public final class SimCluster: Sendable {
     /// object owned is then deleted by the garbage collector (`propagation` `Background`, the
     /// default; `Foreground` is taken as that), or kept without its reference (`Orphan`).
     @discardableResult
-    public func delete(_ type: ResourceType, namespace: String?, name: String, propagation: String? = nil) throws(Status) -> JSON {
-        let result = try performDelete(type, namespace: namespace, name: name, propagation: propagation)
+    public func delete(_ type: ResourceType, namespace: String?, name: String, propagation: String? = nil, gracePeriod: Int? = nil) throws(Status) -> JSON {
+        let result = try performDelete(type, namespace: namespace, name: name, propagation: propagation, gracePeriod: gracePeriod)
         writeCount.add(1, ordering: .relaxed)
         return result
     }
 
-    func performDelete(_ type: ResourceType, namespace: String?, name: String, propagation: String? = nil) throws(Status) -> JSON {
+    func performDelete(_ type: ResourceType, namespace: String?, name: String, propagation: String? = nil, gracePeriod: Int? = nil) throws(Status) -> JSON {
         if type == Self.namespaces { return try beginTermination(name) }
+        if type.resource == "pods", let namespace, let terminating = try beginPodTermination(namespace, name, gracePeriod: gracePeriod) { return terminating }
         return try state.withLock { state throws(Status) -> JSON in
             let key = Self.key(namespace, name)
             guard let removed = state.objects[type]?.removeValue(forKey: key) else {

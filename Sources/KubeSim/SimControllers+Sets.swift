@@ -29,13 +29,17 @@ extension SimCluster {
         let ordered = set[path: "spec.podManagementPolicy"]?.stringValue != "Parallel"
         let revision = "\(name)-\(SimControllers.templateHash(set[path: "spec.template"] ?? .null))"
         var pods: [Int: JSON] = [:]
-        for pod in owned("pods", in: namespace, by: uid).filter(SimControllers.isActive) {
-            if let podName = pod[path: "metadata.name"]?.stringValue, podName.hasPrefix("\(name)-"), let ordinal = Int(podName.dropFirst(name.count + 1)) {
-                pods[ordinal] = pod
-            }
+        // A terminating pod keeps its name until it is gone: its ordinal waits for it.
+        var terminating: Set<Int> = []
+        for pod in owned("pods", in: namespace, by: uid) {
+            guard let podName = pod[path: "metadata.name"]?.stringValue, podName.hasPrefix("\(name)-"), let ordinal = Int(podName.dropFirst(name.count + 1)) else { continue }
+            if SimControllers.isActive(pod) { pods[ordinal] = pod } else if pod[path: "metadata.deletionTimestamp"] != nil { terminating.insert(ordinal) }
         }
         var failed = false
         creating: for ordinal in 0..<max(wanted, 0) {
+            if terminating.contains(ordinal) {
+                if ordered { break } else { continue }
+            }
             if let pod = pods[ordinal] {
                 if ordered && !SimControllers.isRunning(pod) { break }
                 continue
@@ -75,7 +79,7 @@ extension SimCluster {
         // someone to delete them.
         func podRevision(_ pod: JSON) -> String? { pod[path: "metadata.labels"]?["controller-revision-hash"]?.stringValue }
         let partition = SimControllers.int(set[path: "spec.updateStrategy.rollingUpdate.partition"]) ?? 0
-        if !failed, set[path: "spec.updateStrategy.type"]?.stringValue != "OnDelete", pods.count == wanted, pods.values.allSatisfy(SimControllers.isRunning),
+        if !failed, terminating.isEmpty, set[path: "spec.updateStrategy.type"]?.stringValue != "OnDelete", pods.count == wanted, pods.values.allSatisfy(SimControllers.isRunning),
            let stale = pods.keys.sorted(by: >).first(where: { $0 >= partition && podRevision(pods[$0]!) != revision }) {
             let podName = "\(name)-\(stale)"
             if (try? performDelete(Self.type("pods"), namespace: namespace, name: podName)) != nil {

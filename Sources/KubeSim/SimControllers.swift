@@ -152,6 +152,8 @@ extension SimCluster {
             return finishTermination(name)
         case .rootCA(let namespace):
             return publishRootCA(in: namespace)
+        case .podStopped(let namespace, let name, let uid):
+            return finishPodTermination(namespace, name, uid: uid)
         case .daemonSets:
             let sets = state.withLock { Array(($0.objects[Self.type("daemonsets")] ?? [:]).values) }
             for set in sets {

@@ -75,7 +75,8 @@ enum SimTable {
             let containers = object[path: "spec.containers"]?.arrayValue?.count ?? 0
             let phase = object[path: "status.phase"]?.stringValue ?? "Pending"
             let ready = phase == "Running" ? containers : 0
-            return [name, .string("\(ready)/\(containers)"), .string(phase), .string("0"), age,
+            let shown = object[path: "metadata.deletionTimestamp"] == nil ? phase : "Terminating"
+            return [name, .string("\(ready)/\(containers)"), .string(shown), .string("0"), age,
                     .string(object[path: "status.podIP"]?.stringValue ?? "<none>"), .string(object[path: "spec.nodeName"]?.stringValue ?? "<none>"),
                     .string("<none>"), .string("<none>")]
         case "namespaces":

@@ -44,12 +44,14 @@ struct SimVerbs {
             // propagation policy.
             let headers = request.request.headers
             var propagation = query["propagationPolicy"]
+            var grace = query["gracePeriodSeconds"].flatMap { Int($0) }
             if (headers[.contentLength].flatMap { Int($0) } ?? 0) > 0 || headers[.transferEncoding] != nil {
                 let options = try await body()
                 cluster.lastDeleteOptions = options
                 propagation = options["propagationPolicy"]?.stringValue ?? (options["orphanDependents"] == .bool(true) ? "Orphan" : propagation)
+                grace = options["gracePeriodSeconds"]?.numberValue.map { Int($0) } ?? grace
             }
-            return SimAPI.json(try cluster.delete(type, namespace: target.namespace, name: name, propagation: propagation))
+            return SimAPI.json(try cluster.delete(type, namespace: target.namespace, name: name, propagation: propagation, gracePeriod: grace))
         case (.delete, nil):
             let items = try cluster.list(type, namespace: target.namespace, labelSelector: try labelSelector()).items
             for item in items {

@@ -14,6 +14,8 @@ enum ControllerKey: Hashable, Sendable {
     case namespace(String)
     /// A namespace's `kube-root-ca.crt` ConfigMap, due to be created or put right.
     case rootCA(namespace: String)
+    /// A terminating pod whose containers have stopped (the kubelet's part): due to go.
+    case podStopped(namespace: String, name: String, uid: String)
 }
 
 /// The controller-manager's work queue, as client-go's: a key waiting is queued once however

@@ -142,6 +142,8 @@ import TestSupport
             let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
             defer { kubectl.remove() }
             _ = try await kubectl.run("create", "namespace", "work")
+            // Deleted pods take half a second to go: each ordinal waits for its old pod.
+            try #require(sim.sim.clusters["a"]).podTerminationDelay = 0.5
             _ = try await kubectl.run("apply", "-f", "-", input: ControllerTests.statefulSet(image: "postgres:16"))
             #expect(try await kubectl.run("rollout", "status", "statefulset/db", "-n", "work", "--timeout=20s").status == 0)
             let spec = try await ControllerTests.json(kubectl, "get", "statefulset", "db")["spec"]
@@ -157,6 +159,7 @@ import TestSupport
             let order = deleted.sorted { (Int($0[path: "metadata.resourceVersion"]?.stringValue ?? "") ?? 0) < (Int($1[path: "metadata.resourceVersion"]?.stringValue ?? "") ?? 0) }
                 .compactMap { $0["message"]?.stringValue }
             #expect(order == ["delete Pod db-2 in StatefulSet db successful", "delete Pod db-1 in StatefulSet db successful", "delete Pod db-0 in StatefulSet db successful"], "\(order)")
+            #expect(try await kubectl.run("get", "events", "-n", "work", "--field-selector", "reason=FailedCreate", "-o", "name").output.isEmpty)
             let status = try await ControllerTests.json(kubectl, "get", "statefulset", "db")["status"]
             #expect(status?["currentRevision"] == status?["updateRevision"] && status?["updatedReplicas"] == .number(3), "\(String(describing: status))")
 

@@ -42,6 +42,7 @@ struct Demo: AsyncParsableCommand {
         // Three simulated clusters, served over HTTPS on a free port beside Canopy.
         var shape = KubeSim.ClusterShape(nodes: 3, serviceAccountDelay: 1)
         shape.namespaceDeletionDelay = 2
+        shape.podTerminationDelay = 1
         let sim = try KubeSim(clusterNames: Self.clusters.map(\.name), shape: shape)
         let (simReady, simContinuation) = AsyncStream<Int>.makeStream()
         let simApp = try KubeSimServer.application(sim, host: "127.0.0.1", port: 0, logger: logger) { simContinuation.yield($0) }

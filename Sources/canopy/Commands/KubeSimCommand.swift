@@ -54,6 +54,7 @@ struct KubeSimCommand: AsyncParsableCommand {
         }
         var shape = KubeSim.ClusterShape(nodes: nodes, nodeCPU: cpu, nodeMemory: memory, serviceAccountDelay: 1)
         shape.namespaceDeletionDelay = 2
+        shape.podTerminationDelay = 1
         let sim = try KubeSim(clusterNames: names, shape: shape, adminToken: adminToken ?? "kubesim-admin-" + UUID().uuidString.lowercased(), host: host)
         if let tokenFile { try sim.addTokens(fromFile: tokenFile) }
         let directory = kubeconfigDir
