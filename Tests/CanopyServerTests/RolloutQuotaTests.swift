@@ -38,9 +38,10 @@ import TestSupport
         }
     }
 
-    /// The running pods' images in `namespace`.
+    /// The images of the pods running in `namespace` (not terminating).
     static func images(_ client: KubeClient, _ namespace: String) async throws -> [String] {
-        try await client.list(Pod.self, namespace: namespace).items.filter { $0.status?.phase == "Running" }.compactMap { $0.spec?.containers.first?.image }.sorted()
+        try await client.list(Pod.self, namespace: namespace).items.filter { $0.status?.phase == "Running" && $0.metadata.deletionTimestamp == nil }
+            .compactMap { $0.spec?.containers.first?.image }.sorted()
     }
 
     static func rolledOut(_ server: TestServer, _ token: String?, _ path: String, replicas: Int) async throws -> Bool {
@@ -59,6 +60,8 @@ import TestSupport
                 try await QuotaTests.project(server, admin, ["name": "roll", "caps": ["cpu": "8"], "placements": [["cluster": "onprem", "namespaces": ["roll-x", "roll-y"]]]])
                 try await QuotaTests.project(server, admin, ["name": "tight", "caps": ["cpu": "2"], "placements": [["cluster": "onprem", "namespaces": ["tight-x"]]]])
                 let onprem = try PlacementTests.client(sim, "onprem")
+                // As on a real cluster, a deleted pod holds its quota until its containers stop.
+                try #require(sim.sim.clusters["onprem"]).podTerminationDelay = 1
                 try await eventually(within: 30, "the shares split") {
                     let (x, y, tight) = (try await QuotaTests.hardCPU(onprem, "roll-x"), try await QuotaTests.hardCPU(onprem, "roll-y"), try await QuotaTests.hardCPU(onprem, "tight-x"))
                     return x == Quantity(4) && y == Quantity(4) && tight == Quantity(2)
