@@ -28,6 +28,7 @@ extension SimCluster {
             try DeploymentStrategy.validate(object, name: object[path: "metadata.name"]?.stringValue ?? "")
         }
         if type.group == "apps" && type.resource == "statefulsets" { Self.applyStatefulSetDefaults(&object) }
+        if type.group == "apps" && type.resource == "daemonsets" { Self.applyDaemonSetDefaults(&object) }
     }
 }
 

@@ -3,6 +3,16 @@ import KubeAPI
 
 /// The StatefulSet, DaemonSet and Job controllers of KubeSim's controller-manager.
 extension SimCluster {
+    /// The API server's defaults for a DaemonSet (`SetDefaults_DaemonSet`).
+    static func applyDaemonSetDefaults(_ set: inout JSON) {
+        if set[path: "spec.updateStrategy.type"] == nil { set[path: "spec.updateStrategy.type"] = .string("RollingUpdate") }
+        if set[path: "spec.updateStrategy.type"]?.stringValue == "RollingUpdate" {
+            if set[path: "spec.updateStrategy.rollingUpdate.maxUnavailable"] == nil { set[path: "spec.updateStrategy.rollingUpdate.maxUnavailable"] = .number(1) }
+            if set[path: "spec.updateStrategy.rollingUpdate.maxSurge"] == nil { set[path: "spec.updateStrategy.rollingUpdate.maxSurge"] = .number(0) }
+        }
+        if set[path: "spec.revisionHistoryLimit"] == nil { set[path: "spec.revisionHistoryLimit"] = .number(10) }
+    }
+
     /// The API server's defaults for a StatefulSet (`SetDefaults_StatefulSet`).
     static func applyStatefulSetDefaults(_ set: inout JSON) {
         if set[path: "spec.podManagementPolicy"] == nil { set[path: "spec.podManagementPolicy"] = .string("OrderedReady") }
@@ -134,11 +144,12 @@ extension SimCluster {
               let uid = set[path: "metadata.uid"]?.stringValue else { return true }
         let nodes = state.withLock { ($0.objects[Self.type("nodes")] ?? [:]).values.compactMap { $0[path: "metadata.name"]?.stringValue } }.sorted()
         let revision = SimControllers.templateHash(set[path: "spec.template"] ?? .null)
+        let generation = String(SimControllers.int(set[path: "metadata.generation"]) ?? 1)
         var pods = owned("pods", in: namespace, by: uid).filter(SimControllers.isActive)
         var failed = false
         for node in nodes where !pods.contains(where: { $0[path: "spec.nodeName"]?.stringValue == node }) {
             var pod = SimControllers.object(kind: "Pod", apiVersion: "v1", from: set[path: "spec.template"], owner: set, namespace: namespace,
-                                            generateName: "\(name)-", labels: ["controller-revision-hash": revision, "pod-template-generation": "1"])
+                                            generateName: "\(name)-", labels: ["controller-revision-hash": revision, "pod-template-generation": generation])
             pod[path: "spec.nodeName"] = .string(node)
             switch createControlled("pods", namespace: namespace, pod) {
             case .success(let created):
@@ -154,12 +165,27 @@ extension SimCluster {
             pods.removeAll { $0[path: "metadata.name"]?.stringValue == podName }
             recordEvent(about: set, reason: "SuccessfulDelete", message: "Deleted pod: \(podName)", component: "daemonset-controller")
         }
+        // A new template rolls node by node (`RollingUpdate`, the default): old pods are deleted
+        // while no more than `maxUnavailable` nodes lack a running pod, each node getting its
+        // new pod at the next sync; `OnDelete` waits for someone to delete them.
+        func isCurrent(_ pod: JSON) -> Bool { pod[path: "metadata.labels"]?["controller-revision-hash"]?.stringValue == revision }
+        if !failed, set[path: "spec.updateStrategy.type"]?.stringValue != "OnDelete" {
+            let allowed = DeploymentStrategy.scaled(set[path: "spec.updateStrategy.rollingUpdate.maxUnavailable"], of: nodes.count, roundUp: true) ?? 1
+            var unavailable = nodes.count - pods.count(where: SimControllers.isRunning)
+            for pod in pods where !isCurrent(pod) && unavailable < max(allowed, 1) {
+                guard let podName = pod[path: "metadata.name"]?.stringValue, (try? performDelete(Self.type("pods"), namespace: namespace, name: podName)) != nil else { continue }
+                pods.removeAll { $0[path: "metadata.name"]?.stringValue == podName }
+                unavailable += 1
+                recordEvent(about: set, reason: "SuccessfulDelete", message: "Deleted pod: \(podName)", component: "daemonset-controller")
+            }
+        }
         let running = pods.count(where: SimControllers.isRunning)
         var status: [String: JSON] = [
             "observedGeneration": set[path: "metadata.generation"] ?? .number(1), "desiredNumberScheduled": .number(Double(nodes.count)),
             "currentNumberScheduled": .number(Double(pods.count)), "numberMisscheduled": .number(0), "numberReady": .number(Double(running)),
         ]
-        for field in ["updatedNumberScheduled"] where !pods.isEmpty { status[field] = .number(Double(pods.count)) }
+        let updated = pods.count(where: isCurrent)
+        if updated > 0 { status["updatedNumberScheduled"] = .number(Double(updated)) }
         for field in ["numberAvailable"] where running > 0 { status[field] = .number(Double(running)) }
         if nodes.count > running { status["numberUnavailable"] = .number(Double(nodes.count - running)) }
         writeStatus("daemonsets", namespace, name, status)

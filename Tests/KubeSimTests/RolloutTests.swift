@@ -174,4 +174,34 @@ import TestSupport
             }
         }
     }
+    @Test func aDaemonSetReplacesItsPodsNodeByNode() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            _ = try await kubectl.run("create", "namespace", "work")
+            let nodes = ControllerTests.names(try await ControllerTests.json(kubectl, "get", "nodes")).count
+            let set = """
+                apiVersion: apps/v1
+                kind: DaemonSet
+                metadata: {name: agent, namespace: work}
+                spec:
+                  selector: {matchLabels: {app: agent}}
+                  template:
+                    metadata: {labels: {app: agent}}
+                    spec: {containers: [{name: c, image: "agent:1"}]}
+
+                """
+            _ = try await kubectl.run("apply", "-f", "-", input: set)
+            #expect(try await kubectl.run("rollout", "status", "daemonset/agent", "-n", "work", "--timeout=20s").status == 0)
+            #expect(try await ControllerTests.json(kubectl, "get", "daemonset", "agent")[path: "spec.updateStrategy.rollingUpdate.maxUnavailable"] == .number(1))
+            _ = try await kubectl.run("set", "image", "daemonset/agent", "-n", "work", "c=agent:2")
+            let rollout = try await kubectl.run("rollout", "status", "daemonset/agent", "-n", "work", "--timeout=20s")
+            #expect(rollout.status == 0 && rollout.output.contains(#"daemon set "agent" successfully rolled out"#), "\(rollout.output)")
+            #expect(try await Self.images(kubectl) == Array(repeating: "agent:2", count: nodes).joined(separator: " "))
+            let deleted = try await kubectl.run("get", "events", "-n", "work", "--field-selector", "reason=SuccessfulDelete", "-o", "name").output
+            #expect(deleted.split(separator: "\n").count == nodes, "\(deleted)")
+            let status = try await ControllerTests.json(kubectl, "get", "daemonset", "agent")["status"]
+            #expect(status?["updatedNumberScheduled"] == .number(Double(nodes)) && status?["numberAvailable"] == .number(Double(nodes)), "\(String(describing: status))")
+        }
+    }
 }
