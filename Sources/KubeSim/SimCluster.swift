@@ -77,7 +77,8 @@ public final class SimCluster: Sendable {
         var work: SimWorkQueue?
     }
 
-    /// Events kept for resuming watches; older resourceVersions answer 410 Gone.
+    /// Events kept for resuming watches (at least; older ones are dropped a quarter of that at
+    /// a time, not one per write); older resourceVersions answer 410 Gone.
     static let historyLimit = 5000
 
     /// How long after a namespace is created its `default` ServiceAccount appears (the
@@ -370,7 +371,7 @@ public final class SimCluster: Sendable {
         state.owners.note(event)
         state.history.append(event)
         state.work?.notice(event)
-        if state.history.count > historyLimit {
+        if state.history.count > historyLimit + historyLimit / 4 {
             let dropped = state.history.count - historyLimit
             state.expiredBelow = max(state.expiredBelow, state.history[dropped - 1].revision + 1)
             state.history.removeFirst(dropped)

@@ -11,7 +11,7 @@ import TestSupport
     @Test func aDeletedPodTerminatesAndHoldsItsQuotaUntilItIsGone() async throws {
         try await TestKubeSim.with { sim in
             let cluster = try #require(sim.sim.clusters["a"])
-            cluster.podTerminationDelay = 1.5
+            cluster.podTerminationDelay = 4  // long enough for the checks below under load
             let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
             defer { kubectl.remove() }
             _ = try await kubectl.run("create", "namespace", "work")
