@@ -58,14 +58,14 @@ extension ClusterWorker {
         }
     }
 
-    /// Follows `FailedCreate` events: a ReplicaSet (or Job, StatefulSet…) whose pod the quota
+    /// Follows `FailedCreate` events: a ReplicaSet (or Job, StatefulSet…) whose pod Canopy's quota
     /// refused inside the cluster, where the proxy does not see it. Events older than the demand
     /// window (listed again when the watch starts) are ignored.
     func watchRefusals(_ client: KubeClient) async {
         let failedCreate = FieldSelector([.init(path: "reason", value: "FailedCreate")])
         do {
             try await client.watch(KubeEvent.self, fieldSelector: failedCreate) { event in
-                guard event.type != "DELETED", let message = event.object.message, message.contains("exceeded quota"),
+                guard event.type != "DELETED", let message = event.object.message, Reconciler.refusedByCanopyQuota(message),
                       let namespace = event.object.metadata.namespace ?? event.object.involvedObject?.namespace
                 else { return }
                 if let time = event.object.lastTimestamp.flatMap({ try? Date($0, strategy: .iso8601) }),

@@ -16,6 +16,17 @@ import Testing
         #expect(Reconciler.requestedAmounts(in: "pods \"x\" is forbidden: User cannot create").isEmpty)
     }
 
+    /// Only Canopy's own quota's refusals are demand: another quota in the namespace (added by
+    /// the cluster's administrator or a policy engine) would refuse the pod however large
+    /// Canopy's grew.
+    @Test func onlyCanopysQuotaRefusalsAreDemand() {
+        #expect(Reconciler.refusedByCanopyQuota(#"pods "x" is forbidden: exceeded quota: canopy-quota, requested: requests.cpu=3, used: requests.cpu=1, limited: requests.cpu=2"#))
+        #expect(Reconciler.refusedByCanopyQuota(#"Error creating: pods "web-7d9f8c6b5-" is forbidden: exceeded quota: canopy-quota, requested: requests.cpu=3, used: requests.cpu=0, limited: requests.cpu=2"#))
+        #expect(!Reconciler.refusedByCanopyQuota(#"pods "x" is forbidden: exceeded quota: team-limit, requested: requests.cpu=3, used: requests.cpu=1, limited: requests.cpu=2"#))
+        #expect(!Reconciler.refusedByCanopyQuota(#"pods "x" is forbidden: exceeded quota: canopy-quota-extra, requested: requests.cpu=3, used: requests.cpu=1, limited: requests.cpu=2"#))
+        #expect(!Reconciler.refusedByCanopyQuota(#"pods "x" is forbidden: failed quota: canopy-quota: must specify requests.cpu for: c"#))
+    }
+
     @Test func demandIsRecentGrowthPlusRefusalsNotYetServed() {
         var tracker = DemandTracker()
         let start = ContinuousClock.now

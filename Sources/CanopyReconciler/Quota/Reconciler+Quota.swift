@@ -51,6 +51,14 @@ extension Reconciler {
         quotaWake.yield()
     }
 
+    /// Whether a cluster's refusal is Canopy's own quota's (`exceeded quota: canopy-quota, …`).
+    /// Only room in that quota is Canopy's to give: a refusal by another quota in the namespace
+    /// (one the cluster's administrator or a policy engine added) is passed on as it is and is
+    /// no demand, for growing Canopy's quota would not let the pod in.
+    public static func refusedByCanopyQuota(_ message: String) -> Bool {
+        message.contains("exceeded quota: \(DesiredCluster.quotaName),")
+    }
+
     /// The `requested:` list of a quota refusal as the cluster wrote it (`requests.cpu=500m,…`).
     public static func requestedList(in message: String) -> String? {
         guard let start = message.range(of: "requested: ") else { return nil }
