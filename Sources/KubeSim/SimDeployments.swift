@@ -117,24 +117,26 @@ extension SimCluster {
         var succeeded = true
         var created = false
 
-        func scale(_ set: JSON, to count: Int) -> Bool {
+        /// Scales `set` and answers it as it now is (`nil` when the write failed: the key is
+        /// tried again).
+        @discardableResult
+        func scale(_ set: JSON, to count: Int) -> JSON? {
             let from = replicas(set)
-            guard from != count, let setName = set[path: "metadata.name"]?.stringValue else { return true }
+            guard from != count, let setName = set[path: "metadata.name"]?.stringValue else { return set }
             var scaled = set
             scaled[path: "spec.replicas"] = .number(Double(count))
             var annotations = set[path: "metadata.annotations"]?.objectValue ?? [:]
             annotations["deployment.kubernetes.io/desired-replicas"] = .string(String(wanted))
             annotations["deployment.kubernetes.io/max-replicas"] = .string(String(wanted + surge))
             scaled[path: "metadata.annotations"] = .object(annotations)
-            guard (try? performUpdate(Self.type("replicasets"), namespace: namespace, name: setName, object: scaled)) != nil else {
+            guard let updated = try? performUpdate(Self.type("replicasets"), namespace: namespace, name: setName, object: scaled) else {
                 succeeded = false
-                return false
+                return nil
             }
             recordEvent(about: deployment, reason: "ScalingReplicaSet", message: "Scaled \(count > from ? "up" : "down") replica set \(setName) from \(from) to \(count)", component: "deployment-controller")
-            return true
+            return updated
         }
-        /// Makes the set of the current template with `count` replicas, or brings an earlier
-        /// set of the same template back (a rollback) under a new revision.
+        /// Makes the set of the current template with `count` replicas, under the next revision.
         func makeNewSet(_ count: Int) {
             let revision = (sets.compactMap { Self.revision(of: $0) }.max() ?? 0) + 1
             let set = SimControllers.replicaSet(of: deployment, hash: hash, replicas: count, revision: revision, maxReplicas: wanted + surge)
@@ -153,26 +155,26 @@ extension SimCluster {
         let activeOlds = olds.filter { replicas($0) > 0 }
         if paused {
             // A paused deployment is only scaled: its newest active set takes the count.
-            if let target = newSet.flatMap({ replicas($0) > 0 ? $0 : nil }) ?? activeOlds.last { _ = scale(target, to: wanted) }
+            if let target = newSet.flatMap({ replicas($0) > 0 ? $0 : nil }) ?? activeOlds.last { scale(target, to: wanted) }
         } else if deployment[path: "spec.strategy.type"]?.stringValue == "Recreate" {
-            for old in activeOlds { _ = scale(old, to: 0) }
+            for old in activeOlds { scale(old, to: 0) }
             let oldPods = olds.contains { (SimControllers.int($0[path: "status.replicas"]) ?? 0) > 0 }
             if activeOlds.isEmpty && !oldPods {
-                if let existing = newSet { _ = scale(existing, to: wanted) } else { makeNewSet(wanted) }
+                if let existing = newSet { scale(existing, to: wanted) } else { makeNewSet(wanted) }
             }
         } else if activeOlds.isEmpty {
             // Nothing to roll from: the set simply takes the wanted count.
-            if let existing = newSet { _ = scale(existing, to: wanted) } else { makeNewSet(wanted) }
+            if let existing = newSet { scale(existing, to: wanted) } else { makeNewSet(wanted) }
         } else {
             let total = sets.reduce(0) { $0 + replicas($1) }
             let fresh = replicas(newSet)
             var grown = false
             if fresh > wanted, let existing = newSet {
-                grown = scale(existing, to: wanted)
+                grown = scale(existing, to: wanted) != nil
             } else if fresh < wanted {
                 let count = fresh + max(0, min(wanted + surge - total, wanted - fresh))
                 if let existing = newSet {
-                    grown = count != fresh && scale(existing, to: count)
+                    grown = count != fresh && scale(existing, to: count) != nil
                 } else {
                     makeNewSet(count)
                     grown = newSet != nil
@@ -183,19 +185,17 @@ extension SimCluster {
                 // enough stay available.
                 let minAvailable = wanted - unavailable
                 var room = total - minAvailable - (replicas(newSet) - available(newSet))
-                var scaledOlds: [String: Int] = [:]
-                for old in activeOlds where room > 0 {
-                    let down = min(room, replicas(old) - available(old))
-                    guard down > 0, scale(old, to: replicas(old) - down) else { continue }
-                    scaledOlds[old[path: "metadata.name"]?.stringValue ?? ""] = replicas(old) - down
+                var shrunk = activeOlds
+                for index in shrunk.indices where room > 0 {
+                    let old = shrunk[index], down = min(room, replicas(old) - available(old))
+                    guard down > 0, let scaled = scale(old, to: replicas(old) - down) else { continue }
+                    shrunk[index] = scaled
                     room -= down
                 }
-                let availableNow = sets.reduce(0) { $0 + available($1) }
-                var excess = availableNow - minAvailable
-                for old in activeOlds where excess > 0 {
-                    let count = scaledOlds[old[path: "metadata.name"]?.stringValue ?? ""] ?? replicas(old)
-                    let down = min(count, excess)
-                    guard down > 0, scale(old, to: count - down) else { continue }
+                var excess = sets.reduce(0) { $0 + available($1) } - minAvailable
+                for old in shrunk where excess > 0 {
+                    let down = min(replicas(old), excess)
+                    guard down > 0, scale(old, to: replicas(old) - down) != nil else { continue }
                     excess -= down
                 }
             }
@@ -288,8 +288,10 @@ extension SimCluster {
         }
         status["conditions"] = .array(written)
         writeStatus("deployments", namespace, name, status)
-        // A rollout under way is looked at again when its deadline would pass.
-        if progressing.reason == "ReplicaSetUpdated" || progressing.reason == "NewReplicaSetCreated", let deadline {
+        // A rollout under way is looked at again when its deadline would pass: one timer from
+        // each progress (or new spec), not one from every sync.
+        let respecified = before?["observedGeneration"] != deployment[path: "metadata.generation"]
+        if progressing.reason == "ReplicaSetUpdated" || progressing.reason == "NewReplicaSetCreated", progressed || respecified, let deadline {
             let since = written.first { $0["type"]?.stringValue == "Progressing" }?["lastUpdateTime"]?.stringValue.flatMap(KubeTime.parse) ?? clock()
             let remaining = max(0, deadline - clock().timeIntervalSince(since)) + 0.001
             state.withLock { $0.work }?.add(.workload(kind: "Deployment", namespace: namespace, name: name), after: remaining)
