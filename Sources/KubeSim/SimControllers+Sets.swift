@@ -87,10 +87,9 @@ extension SimCluster {
         // the highest ordinal (at or above `partition`) still at an earlier revision is
         // deleted, to be made again at the new one by the next sync; `OnDelete` waits for
         // someone to delete them.
-        func podRevision(_ pod: JSON) -> String? { pod[path: "metadata.labels"]?["controller-revision-hash"]?.stringValue }
         let partition = SimControllers.int(set[path: "spec.updateStrategy.rollingUpdate.partition"]) ?? 0
         if !failed, terminating.isEmpty, set[path: "spec.updateStrategy.type"]?.stringValue != "OnDelete", pods.count == wanted, pods.values.allSatisfy(SimControllers.isRunning),
-           let stale = pods.keys.sorted(by: >).first(where: { $0 >= partition && podRevision(pods[$0]!) != revision }) {
+           let stale = pods.keys.sorted(by: >).first(where: { $0 >= partition && SimControllers.revisionHash(of: pods[$0]!) != revision }) {
             let podName = "\(name)-\(stale)"
             if (try? performDelete(Self.type("pods"), namespace: namespace, name: podName)) != nil {
                 pods[stale] = nil
@@ -98,15 +97,15 @@ extension SimCluster {
             }
         }
         let running = pods.values.count(where: SimControllers.isRunning)
-        let updated = pods.values.count { podRevision($0) == revision }
+        let updated = pods.values.count { SimControllers.revisionHash(of: $0) == revision }
         let previous = set[path: "status.currentRevision"]?.stringValue ?? revision
         let currentRevision = updated == wanted && pods.count == wanted ? revision : previous
         var status: [String: JSON] = [
             "observedGeneration": set[path: "metadata.generation"] ?? .number(1), "replicas": .number(Double(pods.count)),
             "currentRevision": .string(currentRevision), "updateRevision": .string(revision), "collisionCount": .number(0),
         ]
-        let current = pods.values.count { podRevision($0) == currentRevision }
-        for (field, value) in [("currentReplicas", current), ("updatedReplicas", updated), ("readyReplicas", running)] where value > 0 {
+        let atCurrent = pods.values.count { SimControllers.revisionHash(of: $0) == currentRevision }
+        for (field, value) in [("currentReplicas", atCurrent), ("updatedReplicas", updated), ("readyReplicas", running)] where value > 0 {
             status[field] = .number(Double(value))
         }
         status["availableReplicas"] = .number(Double(running))
@@ -168,7 +167,7 @@ extension SimCluster {
         // A new template rolls node by node (`RollingUpdate`, the default): old pods are deleted
         // while no more than `maxUnavailable` nodes lack a running pod, each node getting its
         // new pod at the next sync; `OnDelete` waits for someone to delete them.
-        func isCurrent(_ pod: JSON) -> Bool { pod[path: "metadata.labels"]?["controller-revision-hash"]?.stringValue == revision }
+        func isCurrent(_ pod: JSON) -> Bool { SimControllers.revisionHash(of: pod) == revision }
         if !failed, set[path: "spec.updateStrategy.type"]?.stringValue != "OnDelete" {
             let allowed = DeploymentStrategy.scaled(set[path: "spec.updateStrategy.rollingUpdate.maxUnavailable"], of: nodes.count, roundUp: true) ?? 1
             var unavailable = nodes.count - pods.count(where: SimControllers.isRunning)

@@ -53,6 +53,9 @@ enum SimControllers {
 
     static func isRunning(_ pod: JSON) -> Bool { pod[path: "status.phase"]?.stringValue == "Running" }
 
+    /// The template revision a StatefulSet's or DaemonSet's pod was made from.
+    static func revisionHash(of pod: JSON) -> String? { pod[path: "metadata.labels"]?["controller-revision-hash"]?.stringValue }
+
     /// The `pod-template-hash` of a template: FNV-1a (32 bits) of its serialized form, its
     /// decimal digits mapped onto the alphabet of Kubernetes' `SafeEncodeString`, as the
     /// deployment controller names its ReplicaSets (`web-7d9f8c6b5`). Nulls and empty objects

@@ -136,9 +136,9 @@ struct KubeProxy: Sendable {
     }
 
     /// A write the cluster refused: passed on as it is; a refusal by Canopy's quota also tells
-    /// the share planner that this namespace wants more (a re-plan follows at once), and returns what was
-    /// requested (`requests.cpu=500m,…`) for the audit event, through which the other replicas
-    /// on the database learn of it too.
+    /// the share planner that this namespace wants more (a re-plan follows at once), and returns
+    /// what was requested (`requests.cpu=500m,…`) for the audit event, through which the other
+    /// replicas on the database learn of it too.
     private func refusal(_ response: HTTPClientResponse, cluster: Cluster, namespace: String) async throws -> (Response, String?) {
         let body = try await response.body.collect(upTo: 1 << 20)
         let text = String(buffer: body)
