@@ -2,7 +2,8 @@ import Foundation
 import KubeAPI
 
 extension SimCluster {
-    /// Checks the object's kind and namespace against the URL and fills what the URL implies.
+    /// Checks the object's kind and namespace against the URL, fills what the URL implies, and
+    /// validates the metadata (`ObjectMetaValidation`) and the workloads' strategies.
     func stamp(_ object: inout JSON, type: ResourceType, namespace: String?) throws(Status) {
         guard case .object = object else { throw Status(code: 400, reason: "BadRequest", message: "the body must be a JSON object") }
         if let kind = object["kind"]?.stringValue, kind != type.kind {
@@ -22,6 +23,10 @@ extension SimCluster {
         if object[path: "metadata.name"] == nil, let prefix = object[path: "metadata.generateName"]?.stringValue {
             let suffix = String((0..<5).map { _ in "bcdfghjklmnpqrstvwxz2456789".randomElement()! })
             object[path: "metadata.name"] = .string(prefix + suffix)
+        }
+        let metadataCauses = ObjectMetaValidation.causes(of: object, type: type)
+        if !metadataCauses.isEmpty {
+            throw Status.invalid(kind: type.kind, object[path: "metadata.name"]?.stringValue ?? "", causes: metadataCauses, group: type.group)
         }
         if type.group == "apps" && type.resource == "deployments" {
             DeploymentStrategy.applyDefaults(&object)
