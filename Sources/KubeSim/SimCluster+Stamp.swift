@@ -3,7 +3,8 @@ import KubeAPI
 
 extension SimCluster {
     /// Checks the object's kind and namespace against the URL, fills what the URL implies, and
-    /// validates the metadata (`ObjectMetaValidation`) and the workloads' strategies.
+    /// validates the metadata (`ObjectMetaValidation`), quantities, quotas and limit ranges
+    /// (`SpecValidation`) and the workloads' strategies.
     func stamp(_ object: inout JSON, type: ResourceType, namespace: String?) throws(Status) {
         guard case .object = object else { throw Status(code: 400, reason: "BadRequest", message: "the body must be a JSON object") }
         if let kind = object["kind"]?.stringValue, kind != type.kind {
@@ -24,9 +25,10 @@ extension SimCluster {
             let suffix = String((0..<5).map { _ in "bcdfghjklmnpqrstvwxz2456789".randomElement()! })
             object[path: "metadata.name"] = .string(prefix + suffix)
         }
-        let metadataCauses = ObjectMetaValidation.causes(of: object, type: type)
-        if !metadataCauses.isEmpty {
-            throw Status.invalid(kind: type.kind, object[path: "metadata.name"]?.stringValue ?? "", causes: metadataCauses, group: type.group)
+        try SpecValidation.checkQuantities(object, type: type)
+        let causes = ObjectMetaValidation.causes(of: object, type: type) + SpecValidation.causes(of: object, type: type)
+        if !causes.isEmpty {
+            throw Status.invalid(kind: type.kind, object[path: "metadata.name"]?.stringValue ?? "", causes: causes, group: type.group)
         }
         if type.group == "apps" && type.resource == "deployments" {
             DeploymentStrategy.applyDefaults(&object)
