@@ -25,6 +25,7 @@ extension SimCluster {
             let suffix = String((0..<5).map { _ in "bcdfghjklmnpqrstvwxz2456789".randomElement()! })
             object[path: "metadata.name"] = .string(prefix + suffix)
         }
+        if type.group == SpecValidation.rbacGroup, type.resource.hasSuffix("bindings") { SpecValidation.applyBindingDefaults(&object) }
         try SpecValidation.checkQuantities(object, type: type)
         let causes = ObjectMetaValidation.causes(of: object, type: type) + SpecValidation.causes(of: object, type: type)
         if !causes.isEmpty {

@@ -5,7 +5,8 @@ import KubeAPI
 /// cannot decode is a 400 before anything else (`ResourceQuota in version "v1" cannot be handled
 /// as a ResourceQuota: quantities must match the regular expression …`); a ResourceQuota's
 /// `spec.hard` and a LimitRange's limits are validated as `ValidateResourceQuota` and
-/// `ValidateLimitRange` do (422 causes, listed with the metadata's).
+/// `ValidateLimitRange` do, RBAC bindings and rules as `ValidateRoleBinding` and
+/// `ValidatePolicyRule` do (422 causes, listed with the metadata's).
 enum SpecValidation {
     static let quantityPattern = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 
@@ -92,8 +93,111 @@ enum SpecValidation {
         switch (type.group, type.resource) {
         case ("", "resourcequotas"): quotaCauses(object)
         case ("", "limitranges"): limitRangeCauses(object)
+        case ("rbac.authorization.k8s.io", "rolebindings"), ("rbac.authorization.k8s.io", "clusterrolebindings"):
+            bindingCauses(object, namespaced: type.resource == "rolebindings")
+        case ("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "clusterroles"):
+            ruleCauses(object, namespaced: type.resource == "roles")
+        case ("networking.k8s.io", "networkpolicies"): NetworkPolicyValidation.causes(object)
         default: []
         }
+    }
+
+    // MARK: RBAC
+
+    static let rbacGroup = "rbac.authorization.k8s.io"
+
+    static func unsupported(_ field: String, _ value: String, _ supported: [String]) -> Status.Cause {
+        let list = supported.map { ObjectMetaValidation.quoted($0) }.joined(separator: ", ")
+        return Status.Cause(reason: "FieldValueNotSupported", message: "Unsupported value: \(ObjectMetaValidation.quoted(value)): supported values: \(list)", field: field)
+    }
+
+    static func required(_ field: String, _ detail: String = "") -> Status.Cause {
+        Status.Cause(reason: "FieldValueRequired", message: detail.isEmpty ? "Required value" : "Required value: \(detail)", field: field)
+    }
+
+    /// The API server's defaults for a binding (rbac/v1 `SetDefaults_*`): the roleRef's API group,
+    /// and a user's or group's, is the RBAC group when left out.
+    static func applyBindingDefaults(_ binding: inout JSON) {
+        if (binding[path: "roleRef.apiGroup"]?.stringValue ?? "").isEmpty, binding["roleRef"]?.objectValue != nil {
+            binding[path: "roleRef.apiGroup"] = .string(rbacGroup)
+        }
+        guard case .array(var subjects) = binding["subjects"] else { return }
+        for index in subjects.indices where (subjects[index]["apiGroup"]?.stringValue ?? "").isEmpty {
+            if ["User", "Group"].contains(subjects[index]["kind"]?.stringValue ?? "") { subjects[index]["apiGroup"] = .string(rbacGroup) }
+        }
+        binding["subjects"] = .array(subjects)
+    }
+
+    /// `ValidateRoleBinding`: a roleRef to a Role or ClusterRole of the RBAC group, subjects that
+    /// are users and groups of that group or service accounts.
+    static func bindingCauses(_ binding: JSON, namespaced: Bool) -> [Status.Cause] {
+        var causes: [Status.Cause] = []
+        let group = binding[path: "roleRef.apiGroup"]?.stringValue ?? ""
+        if group != rbacGroup { causes.append(unsupported("roleRef.apiGroup", group, [rbacGroup])) }
+        let kind = binding[path: "roleRef.kind"]?.stringValue ?? ""
+        if !(namespaced ? ["Role", "ClusterRole"] : ["ClusterRole"]).contains(kind) {
+            causes.append(unsupported("roleRef.kind", kind, namespaced ? ["Role", "ClusterRole"] : ["ClusterRole"]))
+        }
+        let name = binding[path: "roleRef.name"]?.stringValue ?? ""
+        if name.isEmpty {
+            causes.append(required("roleRef.name"))
+        } else {
+            causes += ObjectMetaValidation.pathSegmentErrors(name, prefix: false).map { invalid("roleRef.name", name, $0) }
+        }
+        for (index, subject) in (binding["subjects"]?.arrayValue ?? []).enumerated() {
+            let path = "subjects[\(index)]"
+            let subjectName = subject["name"]?.stringValue ?? "", apiGroup = subject["apiGroup"]?.stringValue ?? ""
+            if subjectName.isEmpty { causes.append(required("\(path).name")) }
+            switch subject["kind"]?.stringValue ?? "" {
+            case "ServiceAccount":
+                if !subjectName.isEmpty {
+                    causes += ObjectMetaValidation.subdomainErrors(subjectName).map { invalid("\(path).name", subjectName, $0) }
+                }
+                if !apiGroup.isEmpty { causes.append(unsupported("\(path).apiGroup", apiGroup, [""])) }
+                if !namespaced, (subject["namespace"]?.stringValue ?? "").isEmpty { causes.append(required("\(path).namespace")) }
+            case "User", "Group":
+                if apiGroup != rbacGroup { causes.append(unsupported("\(path).apiGroup", apiGroup, [rbacGroup])) }
+            case let other:
+                causes.append(unsupported("\(path).kind", other, ["ServiceAccount", "User", "Group"]))
+            }
+        }
+        return causes
+    }
+
+    /// The 422 for an update that changes a binding's roleRef (`ValidateRoleBindingUpdate`): it
+    /// names the new roleRef as Go prints the struct. A binding pointing elsewhere is deleted and
+    /// made again.
+    static func roleRefChange(_ replacement: JSON, current: JSON) -> Status.Cause? {
+        let fields = ["apiGroup", "kind", "name"]
+        let new = fields.map { replacement[path: "roleRef.\($0)"]?.stringValue ?? "" }
+        guard new != fields.map({ current[path: "roleRef.\($0)"]?.stringValue ?? "" }) else { return nil }
+        let rendered = "rbac.RoleRef{APIGroup:\(ObjectMetaValidation.quoted(new[0])), Kind:\(ObjectMetaValidation.quoted(new[1])), Name:\(ObjectMetaValidation.quoted(new[2]))}"
+        return Status.Cause(reason: "FieldValueInvalid", message: "Invalid value: \(rendered): cannot change roleRef", field: "roleRef")
+    }
+
+    /// `ValidatePolicyRule`: verbs, and for resource rules API groups and resources; non-resource
+    /// URLs only in cluster roles and never with resources.
+    static func ruleCauses(_ role: JSON, namespaced: Bool) -> [Status.Cause] {
+        var causes: [Status.Cause] = []
+        for (index, rule) in (role["rules"]?.arrayValue ?? []).enumerated() {
+            let path = "rules[\(index)]"
+            func count(_ field: String) -> Int { rule[field]?.arrayValue?.count ?? 0 }
+            if count("verbs") == 0 { causes.append(required("\(path).verbs", "verbs must contain at least one value")) }
+            if count("nonResourceURLs") > 0 {
+                let urls = "[]string{" + (rule["nonResourceURLs"]?.arrayValue ?? []).map { ObjectMetaValidation.quoted($0.stringValue ?? "") }.joined(separator: ", ") + "}"
+                func invalidURLs(_ message: String) {
+                    causes.append(Status.Cause(reason: "FieldValueInvalid", message: "Invalid value: \(urls): \(message)", field: "\(path).nonResourceURLs"))
+                }
+                if namespaced { invalidURLs("namespaced rules cannot apply to non-resource URLs") }
+                if count("apiGroups") > 0 || count("resources") > 0 || count("resourceNames") > 0 {
+                    invalidURLs("rules cannot apply to both regular resources and non-resource URLs")
+                }
+                continue
+            }
+            if count("apiGroups") == 0 { causes.append(required("\(path).apiGroups", "resource rules must supply at least one api group")) }
+            if count("resources") == 0 { causes.append(required("\(path).resources", "resource rules must supply at least one resource")) }
+        }
+        return causes
     }
 
     static let standardResources: Set<String> = [

@@ -204,6 +204,21 @@ func adminClient(_ sim: TestKubeSim, _ cluster: String, as user: String? = nil, 
                 #expect(try await client.get(ConfigMap.self, "mine", namespace: "mkt-dev").data == ["a": "1"])
                 #expect(try await client.get(RoleBinding.self, "by-hand", namespace: "mkt-dev").subjects == [.user("someone")])
 
+                // A managed binding made again pointing at another role (a cluster admin's doing:
+                // a roleRef cannot change in place) is deleted and made again pointing at Canopy's.
+                let viewers = try await client.get(RoleBinding.self, "canopy:viewer", namespace: "mkt-dev")
+                running.reconciler.setLeading(false)
+                try await client.delete(RoleBinding.self, "canopy:viewer", namespace: "mkt-dev")
+                _ = try await client.create(RoleBinding(
+                    metadata: ObjectMeta(name: "canopy:viewer", namespace: "mkt-dev", labels: viewers.metadata.labels),
+                    subjects: viewers.subjects ?? [], roleRef: RoleRef(kind: "ClusterRole", name: "cluster-admin")
+                ))
+                running.reconciler.setLeading(true)
+                try await eventually(within: 5, "the viewers' binding pointing at Canopy's role again") {
+                    try await client.get(RoleBinding.self, "canopy:viewer", namespace: "mkt-dev").roleRef == viewers.roleRef
+                }
+                try await eventually(within: 5, "ready again") { running.reconciler.namespaceStatus("mkt-dev", on: ClusterID("onprem")) == .ready }
+
                 // Labels on the namespace are restored too.
                 _ = try await client.mergePatch(Namespace.self, "mkt-dev", patch: .object(["metadata": .object(["labels": .object(["pod-security.kubernetes.io/enforce": .string("privileged")])])]))
                 try await eventually(within: 5, "the Pod Security label restored") {

@@ -107,4 +107,67 @@ import TestSupport
             #expect(canopys.output.contains("limitrange/canopy-defaults created"), "\(canopys.output)")
         }
     }
+
+    @Test func bindingsAndRulesAreValidatedAndARoleRefNeverChanges() async throws {
+        try await TestKubeSim.with { sim in
+            let client = try KubeClient(connection: Kubeconfig(yaml: sim.kubeconfig("a")).connection())
+            let bindings = "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings"
+            let bare = try await RBACTests.post(client, bindings, #"{"metadata":{"name":"devs"},"roleRef":{"apiGroup":"rbac","kind":"ClusterRole","name":"view"},"subjects":[{"kind":"Group","name":"devs","apiGroup":"example.com"},{"kind":"Robot","name":""}]}"#)
+            let causes = bare.1[path: "details.causes"]?.arrayValue?.map { "\($0["field"]?.stringValue ?? ""): \($0["message"]?.stringValue ?? "")" }
+            #expect(causes == [
+                "roleRef.apiGroup: Unsupported value: \"rbac\": supported values: \"rbac.authorization.k8s.io\"",
+                "subjects[0].apiGroup: Unsupported value: \"example.com\": supported values: \"rbac.authorization.k8s.io\"",
+                "subjects[1].name: Required value",
+                "subjects[1].kind: Unsupported value: \"Robot\": supported values: \"ServiceAccount\", \"User\", \"Group\"",
+            ], "\(bare.1)")
+            // Left out, the API groups are filled in, as a real server's defaults do.
+            let defaulted = try await RBACTests.post(client, bindings, #"{"metadata":{"name":"readers"},"roleRef":{"kind":"ClusterRole","name":"view"},"subjects":[{"kind":"Group","name":"devs"},{"kind":"ServiceAccount","name":"ci"}]}"#)
+            #expect(defaulted.0 == 201 && defaulted.1[path: "roleRef.apiGroup"] == .string("rbac.authorization.k8s.io"), "\(defaulted.1)")
+            #expect(defaulted.1["subjects"]?.arrayValue?.map { $0["apiGroup"]?.stringValue } == ["rbac.authorization.k8s.io", nil])
+            let clusterWide = try await RBACTests.post(client, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", #"{"metadata":{"name":"devs"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"view"},"subjects":[{"kind":"ServiceAccount","name":"ci"}]}"#)
+            #expect(clusterWide.1["message"]?.stringValue == "ClusterRoleBinding.rbac.authorization.k8s.io \"devs\" is invalid: [roleRef.kind: Unsupported value: \"Role\": supported values: \"ClusterRole\", subjects[0].namespace: Required value]", "\(clusterWide.1)")
+            let rules = try await RBACTests.post(client, "/apis/rbac.authorization.k8s.io/v1/clusterroles", #"{"metadata":{"name":"reader"},"rules":[{"resources":["pods"],"verbs":["get"]},{"nonResourceURLs":["/healthz"],"resources":["pods"],"verbs":[]}]}"#)
+            #expect(rules.1["message"]?.stringValue == "ClusterRole.rbac.authorization.k8s.io \"reader\" is invalid: [rules[0].apiGroups: Required value: resource rules must supply at least one api group, rules[1].verbs: Required value: verbs must contain at least one value, rules[1].nonResourceURLs: Invalid value: []string{\"/healthz\"}: rules cannot apply to both regular resources and non-resource URLs]", "\(rules.1)")
+
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            #expect(try await kubectl.run("create", "rolebinding", "devs", "--clusterrole=view", "--group=devs").status == 0)
+            let changed = try await kubectl.run("patch", "rolebinding", "devs", "--type=merge", "-p", #"{"roleRef":{"name":"admin"}}"#)
+            #expect(changed.status != 0)
+            #expect(changed.output.contains(#"The RoleBinding "devs" is invalid: roleRef: Invalid value: rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", Kind:"ClusterRole", Name:"admin"}: cannot change roleRef"#), "\(changed.output)")
+            #expect(try await kubectl.run("get", "rolebinding", "devs", "-o", "jsonpath={.roleRef.name}").output == "view")
+            // Its subjects may change.
+            #expect(try await kubectl.run("set", "subject", "rolebinding", "devs", "--user=alice").status == 0)
+        }
+    }
+
+    @Test func networkPoliciesAreValidatedAsARealServerValidatesThem() async throws {
+        try await TestKubeSim.with { sim in
+            let client = try KubeClient(connection: Kubeconfig(yaml: sim.kubeconfig("a")).connection())
+            let path = "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies"
+            let bad = try await RBACTests.post(client, path, """
+                {"metadata":{"name":"odd"},"spec":{"podSelector":{"matchLabels":{"app":"has space"},"matchExpressions":[{"key":"tier","operator":"Has"}]},
+                "policyTypes":["Ingress","Sideways"],"ingress":[{"ports":[{"protocol":"ICMP","port":80}],
+                "from":[{},{"ipBlock":{"cidr":"10.0.0.0/8"},"podSelector":{}}]}]}}
+                """)
+            #expect(bad.0 == 422)
+            let causes = bad.1[path: "details.causes"]?.arrayValue ?? []
+            #expect(causes.compactMap { $0["field"]?.stringValue } == [
+                "spec.podSelector.matchLabels", "spec.podSelector.matchExpressions[0].operator", "spec.ingress[0].ports[0].protocol",
+                "spec.ingress[0].from[0]", "spec.ingress[0].from[1]", "spec.policyTypes[1]",
+            ], "\(bad.1)")
+            let messages = causes.compactMap { $0["message"]?.stringValue }
+            #expect(messages.contains("Invalid value: \"Has\": not a valid selector operator"))
+            #expect(messages.contains("Unsupported value: \"ICMP\": supported values: \"SCTP\", \"TCP\", \"UDP\""))
+            #expect(messages.contains("Required value: must specify a peer"))
+            #expect(messages.contains("Forbidden: may not specify both ipBlock and another peer"))
+            #expect(messages.contains("Unsupported value: \"Sideways\": supported values: \"Ingress\", \"Egress\""))
+            // Canopy's own policy (traffic from the same project's namespaces only) is valid.
+            let canopys = try await RBACTests.post(client, path, """
+                {"metadata":{"name":"canopy-same-project"},"spec":{"podSelector":{},"policyTypes":["Ingress"],
+                "ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"canopy.io/tenant":"coke","canopy.io/project":"marketing"}}}]}]}}
+                """)
+            #expect(canopys.0 == 201, "\(canopys.1)")
+        }
+    }
 }
