@@ -4,7 +4,7 @@ import KubeAPI
 extension SimCluster {
     /// Checks the object's kind and namespace against the URL, fills what the URL implies, and
     /// validates the metadata (`ObjectMetaValidation`), quantities, quotas and limit ranges
-    /// (`SpecValidation`) and the workloads' strategies.
+    /// (`SpecValidation`), and the workloads' selectors, templates and strategies (`WorkloadValidation`).
     func stamp(_ object: inout JSON, type: ResourceType, namespace: String?) throws(Status) {
         guard case .object = object else { throw Status(code: 400, reason: "BadRequest", message: "the body must be a JSON object") }
         if let kind = object["kind"]?.stringValue, kind != type.kind {
@@ -27,16 +27,15 @@ extension SimCluster {
         }
         if type.group == SpecValidation.rbacGroup, type.resource.hasSuffix("bindings") { SpecValidation.applyBindingDefaults(&object) }
         try SpecValidation.checkQuantities(object, type: type)
-        let causes = ObjectMetaValidation.causes(of: object, type: type) + SpecValidation.causes(of: object, type: type)
+        if type.group == "apps" && type.resource == "deployments" { DeploymentStrategy.applyDefaults(&object) }
+        if type.group == "apps" && type.resource == "statefulsets" { Self.applyStatefulSetDefaults(&object) }
+        if type.group == "apps" && type.resource == "daemonsets" { Self.applyDaemonSetDefaults(&object) }
+        var causes = ObjectMetaValidation.causes(of: object, type: type) + SpecValidation.causes(of: object, type: type)
+        if type.group == "apps" { causes += WorkloadValidation.causes(of: object, type: type) }
+        if type.group == "apps" && type.resource == "deployments" { causes += DeploymentStrategy.causes(of: object) }
         if !causes.isEmpty {
             throw Status.invalid(kind: type.kind, object[path: "metadata.name"]?.stringValue ?? "", causes: causes, group: type.group)
         }
-        if type.group == "apps" && type.resource == "deployments" {
-            DeploymentStrategy.applyDefaults(&object)
-            try DeploymentStrategy.validate(object, name: object[path: "metadata.name"]?.stringValue ?? "")
-        }
-        if type.group == "apps" && type.resource == "statefulsets" { Self.applyStatefulSetDefaults(&object) }
-        if type.group == "apps" && type.resource == "daemonsets" { Self.applyDaemonSetDefaults(&object) }
     }
 }
 

@@ -298,9 +298,8 @@ public final class SimCluster: Sendable {
                version != current[path: "metadata.resourceVersion"]?.stringValue {
                 throw Status.conflict(type.resource, name, group: type.group)
             }
-            if type.group == SpecValidation.rbacGroup, type.resource.hasSuffix("bindings"), let change = SpecValidation.roleRefChange(replacement, current: current) {
-                throw Status.invalid(kind: type.kind, name, causes: [change], group: type.group)
-            }
+            let changes = SpecValidation.updateCauses(type, replacement: replacement, current: current)
+            if !changes.isEmpty { throw Status.invalid(kind: type.kind, name, causes: changes, group: type.group) }
             var stored = replacement
             for field in ["uid", "creationTimestamp"] { stored[path: "metadata.\(field)"] = current[path: "metadata.\(field)"] }
             if type.resource == "services" {

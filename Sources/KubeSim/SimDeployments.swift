@@ -18,9 +18,9 @@ enum DeploymentStrategy {
         if deployment[path: "spec.progressDeadlineSeconds"] == nil { deployment[path: "spec.progressDeadlineSeconds"] = .number(600) }
     }
 
-    /// The strategy's validation, with a real server's words
+    /// The strategy's validation (422 causes), with a real server's words
     /// (`spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 0: may not be 0 when `maxSurge` is 0`).
-    static func validate(_ deployment: JSON, name: String) throws(Status) {
+    static func causes(of deployment: JSON) -> [Status.Cause] {
         var causes: [Status.Cause] = []
         func invalid(_ field: String, _ message: String, reason: String = "FieldValueInvalid") {
             causes.append(Status.Cause(reason: reason, message: message, field: field))
@@ -56,7 +56,7 @@ enum DeploymentStrategy {
         case let other:
             invalid("spec.strategy.type", "Unsupported value: \"\(other ?? "")\": supported values: \"Recreate\", \"RollingUpdate\"", reason: "FieldValueNotSupported")
         }
-        if !causes.isEmpty { throw Status.invalid(kind: "Deployment", name, causes: causes, group: "apps") }
+        return causes
     }
 
     private static func percent(_ text: String) -> Int? {

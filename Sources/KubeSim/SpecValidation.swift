@@ -164,6 +164,12 @@ enum SpecValidation {
         return causes
     }
 
+    /// What an update may not change: a binding's roleRef, a workload's selector.
+    static func updateCauses(_ type: ResourceType, replacement: JSON, current: JSON) -> [Status.Cause] {
+        if type.group == rbacGroup, type.resource.hasSuffix("bindings") { return [roleRefChange(replacement, current: current)].compactMap { $0 } }
+        return [WorkloadValidation.selectorChange(replacement, current: current, type: type)].compactMap { $0 }
+    }
+
     /// The 422 for an update that changes a binding's roleRef (`ValidateRoleBindingUpdate`): it
     /// names the new roleRef as Go prints the struct. A binding pointing elsewhere is deleted and
     /// made again.

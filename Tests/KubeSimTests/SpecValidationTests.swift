@@ -170,4 +170,49 @@ import TestSupport
             #expect(canopys.0 == 201, "\(canopys.1)")
         }
     }
+
+    @Test func workloadsNeedASelectorMatchingTheirTemplateAndKeepIt() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            let unselected = KubectlTests.deployment.replacingOccurrences(of: "  selector: {matchLabels: {app: api}}\n", with: "")
+            let missing = try await kubectl.run("apply", "-f", "-", input: unselected)
+            // kubectl lists a refusal's causes one per line.
+            #expect(missing.output.contains("The Deployment \"api\" is invalid: \n* spec.selector: Required value\n* spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"api\"}: `selector` does not match template `labels`"), "\(missing.output)")
+            let negative = try await kubectl.run("apply", "-f", "-", input: KubectlTests.deployment.replacingOccurrences(of: "replicas: 2", with: "replicas: -1"))
+            #expect(negative.output.contains("The Deployment \"api\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"), "\(negative.output)")
+            #expect(try await kubectl.run("get", "deployments", "-o", "name").output.isEmpty)
+
+            #expect(try await kubectl.run("apply", "-f", "-", input: KubectlTests.deployment).status == 0)
+            let moved = KubectlTests.deployment.replacingOccurrences(of: "app: api}", with: "app: api2}")
+            let immutable = try await kubectl.run("apply", "-f", "-", input: moved)
+            #expect(immutable.output.contains("The Deployment \"api\" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"api2\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"), "\(immutable.output)")
+            #expect(try await kubectl.run("get", "deployment", "api", "-o", "jsonpath={.spec.selector.matchLabels.app}").output == "api")
+
+            let daemons = try await kubectl.run("apply", "-f", "-", input: """
+                apiVersion: apps/v1
+                kind: DaemonSet
+                metadata: {name: agent}
+                spec:
+                  selector: {matchLabels: {app: agent}}
+                  template:
+                    metadata: {labels: {app: other}}
+                    spec:
+                      restartPolicy: Never
+                      containers: [{name: agent, image: ""}]
+                """)
+            #expect(daemons.output.contains("The DaemonSet \"agent\" is invalid: \n* spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"other\"}: `selector` does not match template `labels`\n* spec.template.spec.containers[0].image: Required value\n* spec.template.spec.restartPolicy: Unsupported value: \"Never\": supported values: \"Always\""), "\(daemons.output)")
+            let everything = try await kubectl.run("apply", "-f", "-", input: """
+                apiVersion: apps/v1
+                kind: StatefulSet
+                metadata: {name: db}
+                spec:
+                  selector: {}
+                  template:
+                    metadata: {labels: {app: db}}
+                    spec: {containers: [{name: db, image: postgres}]}
+                """)
+            #expect(everything.output.contains("The StatefulSet \"db\" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for statefulset"), "\(everything.output)")
+        }
+    }
 }
