@@ -1,7 +1,8 @@
 import KubeAPI
 
-/// The apps kinds' specs checked as `ValidateDeploymentSpec`, `ValidateReplicaSetSpec`,
-/// `ValidateStatefulSetSpec` and `ValidateDaemonSetSpec` check them, in a real server's words:
+/// The workloads' specs checked as `ValidateDeploymentSpec`, `ValidateReplicaSetSpec`,
+/// `ValidateStatefulSetSpec`, `ValidateDaemonSetSpec`, `ValidateJobSpec` and
+/// `ValidateCronJobSpec` check them, in a real server's words (jobs and cron jobs below):
 /// replicas not negative, a selector (not empty) that matches the template's labels, a template
 /// with containers that have names and images and restart `Always`; and, on update, a selector
 /// that does not change (`field is immutable`). Values are printed as Go prints them
@@ -9,10 +10,12 @@ import KubeAPI
 enum WorkloadValidation {
     static func causes(of object: JSON, type: ResourceType) -> [Status.Cause] {
         let owner: String
-        switch type.resource {
-        case "deployments", "replicasets": owner = "deployment"  // the replica set's check reuses the deployment's words
-        case "statefulsets": owner = "statefulset"
-        case "daemonsets": owner = "daemonset"
+        switch (type.group, type.resource) {
+        case ("apps", "deployments"), ("apps", "replicasets"): owner = "deployment"  // the replica set's check reuses the deployment's words
+        case ("apps", "statefulsets"): owner = "statefulset"
+        case ("apps", "daemonsets"): owner = "daemonset"
+        case ("batch", "jobs"): return jobCauses(object["spec"], path: "spec")
+        case ("batch", "cronjobs"): return cronJobCauses(object)
         default: return []
         }
         var causes: [Status.Cause] = []
@@ -41,8 +44,9 @@ enum WorkloadValidation {
         return causes
     }
 
-    /// The pod template's first-order checks that matter most often, and its restart policy.
-    static func templateCauses(_ spec: JSON?, path: String) -> [Status.Cause] {
+    /// The pod template's first-order checks that matter most often, and (for the apps kinds)
+    /// its restart policy.
+    static func templateCauses(_ spec: JSON?, path: String, restartPolicy: Bool = true) -> [Status.Cause] {
         var causes: [Status.Cause] = []
         let containers = spec?["containers"]?.arrayValue ?? []
         if containers.isEmpty { causes.append(SpecValidation.required("\(path).containers")) }
@@ -52,8 +56,63 @@ enum WorkloadValidation {
             }
         }
         let policy = spec?["restartPolicy"]?.stringValue ?? "Always"
-        if policy != "Always" { causes.append(SpecValidation.unsupported("\(path).restartPolicy", policy, ["Always"])) }
+        if restartPolicy, policy != "Always" { causes.append(SpecValidation.unsupported("\(path).restartPolicy", policy, ["Always"])) }
         return causes
+    }
+
+    // MARK: Batch
+
+    /// `ValidateJobSpec`'s counts and template: a job's pods end, so they restart `OnFailure` or
+    /// `Never` (anything else, the default `Always` included, is the real server's "Required value").
+    static func jobCauses(_ spec: JSON?, path: String) -> [Status.Cause] {
+        var causes: [Status.Cause] = []
+        for field in ["parallelism", "completions", "activeDeadlineSeconds", "backoffLimit"] {
+            if case .number(let number)? = spec?[field], number < 0 {
+                causes.append(Status.Cause(reason: "FieldValueInvalid", message: "Invalid value: \(Int(number)): must be greater than or equal to 0", field: "\(path).\(field)"))
+            }
+        }
+        let template = "\(path).template.spec"
+        causes += templateCauses(spec?[path: "template.spec"], path: template, restartPolicy: false)
+        let policy = spec?[path: "template.spec.restartPolicy"]?.stringValue ?? ""
+        if policy != "OnFailure", policy != "Never" {
+            causes.append(SpecValidation.required("\(template).restartPolicy", "valid values: \"OnFailure\", \"Never\""))
+        }
+        return causes
+    }
+
+    /// `ValidateCronJobSpec`: a schedule cron can read (five fields or a descriptor, no time zone
+    /// in it), a known concurrency policy, and the job template as a job's.
+    static func cronJobCauses(_ cronJob: JSON) -> [Status.Cause] {
+        var causes: [Status.Cause] = []
+        let schedule = cronJob[path: "spec.schedule"]?.stringValue ?? ""
+        if schedule.isEmpty {
+            causes.append(SpecValidation.required("spec.schedule"))
+        } else if let problem = scheduleProblem(schedule) {
+            causes.append(SpecValidation.invalid("spec.schedule", schedule, problem))
+        }
+        if let policy = cronJob[path: "spec.concurrencyPolicy"]?.stringValue, !["Allow", "Forbid", "Replace"].contains(policy) {
+            causes.append(SpecValidation.unsupported("spec.concurrencyPolicy", policy, ["Allow", "Forbid", "Replace"]))
+        }
+        return causes + jobCauses(cronJob[path: "spec.jobTemplate.spec"], path: "spec.jobTemplate.spec")
+    }
+
+    /// Why cron (robfig/cron's standard parser, as the API server uses it) cannot read
+    /// `schedule`, or `nil`.
+    static func scheduleProblem(_ schedule: String) -> String? {
+        if schedule.contains("TZ") { return "cannot use TZ or CRON_TZ in schedule, use timeZone field instead" }
+        let fields = schedule.split(separator: " ", omittingEmptySubsequences: true)
+        if let first = fields.first, first.hasPrefix("@") {
+            let descriptors: Set<Substring> = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]
+            if descriptors.contains(first), fields.count == 1 { return nil }
+            if first == "@every", fields.count == 2 { return nil }
+            return "unrecognized descriptor: \(schedule)"
+        }
+        guard fields.count == 5 else { return "expected exactly 5 fields, found \(fields.count): [\(fields.joined(separator: " "))]" }
+        let allowed = Set("0123456789*/,-?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+        for field in fields where !field.allSatisfy(allowed.contains) {
+            return "failed to parse int from \(field): strconv.Atoi: parsing \(ObjectMetaValidation.quoted(String(field))): invalid syntax"
+        }
+        return nil
     }
 
     /// The 422 cause for an update that changes an apps workload's selector, or `nil`.

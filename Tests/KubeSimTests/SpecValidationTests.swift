@@ -215,4 +215,40 @@ import TestSupport
             #expect(everything.output.contains("The StatefulSet \"db\" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for statefulset"), "\(everything.output)")
         }
     }
+
+    @Test func jobsEndAndCronJobsHaveASchedule() async throws {
+        try await TestKubeSim.with { sim in
+            let client = try KubeClient(connection: Kubeconfig(yaml: sim.kubeconfig("a")).connection())
+            let jobs = "/apis/batch/v1/namespaces/default/jobs"
+            let restarting = try await RBACTests.post(client, jobs, #"{"metadata":{"name":"once"},"spec":{"parallelism":-1,"template":{"spec":{"containers":[{"name":"c","image":"busybox"}]}}}}"#)
+            #expect(restarting.1["message"]?.stringValue == "Job.batch \"once\" is invalid: [spec.parallelism: Invalid value: -1: must be greater than or equal to 0, spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\"]", "\(restarting.1)")
+            let fine = try await RBACTests.post(client, jobs, #"{"metadata":{"name":"once"},"spec":{"template":{"spec":{"restartPolicy":"OnFailure","containers":[{"name":"c","image":"busybox"}]}}}}"#)
+            #expect(fine.0 == 201, "\(fine.1)")
+
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            let badSchedule = try await kubectl.run("create", "cronjob", "nightly", "--image=busybox", "--schedule=every night")
+            #expect(badSchedule.output.contains("CronJob.batch \"nightly\" is invalid: spec.schedule: Invalid value: \"every night\": expected exactly 5 fields, found 2: [every night]"), "\(badSchedule.output)")
+            let always = try await kubectl.run("apply", "-f", "-", input: """
+                apiVersion: batch/v1
+                kind: CronJob
+                metadata: {name: nightly}
+                spec:
+                  schedule: "TZ=UTC 0 3 * * *"
+                  concurrencyPolicy: Sometimes
+                  jobTemplate:
+                    spec:
+                      template:
+                        spec: {restartPolicy: Always, containers: [{name: c, image: busybox}]}
+                """)
+            for cause in [
+                "spec.schedule: Invalid value: \"TZ=UTC 0 3 * * *\": cannot use TZ or CRON_TZ in schedule, use timeZone field instead",
+                "spec.concurrencyPolicy: Unsupported value: \"Sometimes\": supported values: \"Allow\", \"Forbid\", \"Replace\"",
+                "spec.jobTemplate.spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\"",
+            ] {
+                #expect(always.output.contains(cause), "\(always.output)")
+            }
+            #expect(try await kubectl.run("create", "cronjob", "nightly", "--image=busybox", "--schedule=@daily").status == 0)
+        }
+    }
 }
