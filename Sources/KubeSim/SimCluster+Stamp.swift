@@ -31,7 +31,7 @@ extension SimCluster {
         if type.group == "apps" && type.resource == "statefulsets" { Self.applyStatefulSetDefaults(&object) }
         if type.group == "apps" && type.resource == "daemonsets" { Self.applyDaemonSetDefaults(&object) }
         var causes = ObjectMetaValidation.causes(of: object, type: type) + SpecValidation.causes(of: object, type: type)
-        if type.group == "apps" || type.group == "batch" { causes += WorkloadValidation.causes(of: object, type: type) }
+        causes += WorkloadValidation.causes(of: object, type: type)
         if type.group == "apps" && type.resource == "deployments" { causes += DeploymentStrategy.causes(of: object) }
         if !causes.isEmpty {
             throw Status.invalid(kind: type.kind, object[path: "metadata.name"]?.stringValue ?? "", causes: causes, group: type.group)

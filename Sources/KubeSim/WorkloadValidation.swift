@@ -16,6 +16,7 @@ enum WorkloadValidation {
         case ("apps", "daemonsets"): owner = "daemonset"
         case ("batch", "jobs"): return jobCauses(object["spec"], path: "spec")
         case ("batch", "cronjobs"): return cronJobCauses(object)
+        case ("", "pods"): return podCauses(object)
         default: return []
         }
         var causes: [Status.Cause] = []
@@ -47,16 +48,40 @@ enum WorkloadValidation {
     /// The pod template's first-order checks that matter most often, and (for the apps kinds)
     /// its restart policy.
     static func templateCauses(_ spec: JSON?, path: String, restartPolicy: Bool = true) -> [Status.Cause] {
+        var causes = containerCauses(spec, path: path, imageRequired: false)
+        let policy = spec?["restartPolicy"]?.stringValue ?? "Always"
+        if restartPolicy, policy != "Always" { causes.append(SpecValidation.unsupported("\(path).restartPolicy", policy, ["Always"])) }
+        return causes
+    }
+
+    /// A pod's own checks: its containers (an image each: a template may leave it to whoever
+    /// fills it in) and a known restart policy.
+    static func podCauses(_ pod: JSON) -> [Status.Cause] {
+        var causes = containerCauses(pod["spec"], path: "spec", imageRequired: true)
+        if let policy = pod[path: "spec.restartPolicy"]?.stringValue, !["Always", "OnFailure", "Never"].contains(policy) {
+            causes.append(SpecValidation.unsupported("spec.restartPolicy", policy, ["Always", "OnFailure", "Never"]))
+        }
+        return causes
+    }
+
+    /// `validateContainers`: some containers, each named by a DNS label, once.
+    static func containerCauses(_ spec: JSON?, path: String, imageRequired: Bool) -> [Status.Cause] {
         var causes: [Status.Cause] = []
         let containers = spec?["containers"]?.arrayValue ?? []
         if containers.isEmpty { causes.append(SpecValidation.required("\(path).containers")) }
+        var names: Set<String> = []
         for (index, container) in containers.enumerated() {
-            for field in ["name", "image"] where (container[field]?.stringValue ?? "").isEmpty {
-                causes.append(SpecValidation.required("\(path).containers[\(index)].\(field)"))
+            let at = "\(path).containers[\(index)]", name = container["name"]?.stringValue ?? ""
+            if name.isEmpty {
+                causes.append(SpecValidation.required("\(at).name"))
+            } else {
+                causes += ObjectMetaValidation.dnsLabelErrors(name).map { SpecValidation.invalid("\(at).name", name, $0) }
+                if !names.insert(name).inserted {
+                    causes.append(Status.Cause(reason: "FieldValueDuplicate", message: "Duplicate value: \(ObjectMetaValidation.quoted(name))", field: "\(at).name"))
+                }
             }
+            if imageRequired, (container["image"]?.stringValue ?? "").isEmpty { causes.append(SpecValidation.required("\(at).image")) }
         }
-        let policy = spec?["restartPolicy"]?.stringValue ?? "Always"
-        if restartPolicy, policy != "Always" { causes.append(SpecValidation.unsupported("\(path).restartPolicy", policy, ["Always"])) }
         return causes
     }
 

@@ -199,9 +199,9 @@ import TestSupport
                     metadata: {labels: {app: other}}
                     spec:
                       restartPolicy: Never
-                      containers: [{name: agent, image: ""}]
+                      containers: [{name: agent, image: busybox}, {name: agent}]
                 """)
-            #expect(daemons.output.contains("The DaemonSet \"agent\" is invalid: \n* spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"other\"}: `selector` does not match template `labels`\n* spec.template.spec.containers[0].image: Required value\n* spec.template.spec.restartPolicy: Unsupported value: \"Never\": supported values: \"Always\""), "\(daemons.output)")
+            #expect(daemons.output.contains("The DaemonSet \"agent\" is invalid: \n* spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"other\"}: `selector` does not match template `labels`\n* spec.template.spec.containers[1].name: Duplicate value: \"agent\"\n* spec.template.spec.restartPolicy: Unsupported value: \"Never\": supported values: \"Always\""), "\(daemons.output)")
             let everything = try await kubectl.run("apply", "-f", "-", input: """
                 apiVersion: apps/v1
                 kind: StatefulSet
@@ -249,6 +249,21 @@ import TestSupport
                 #expect(always.output.contains(cause), "\(always.output)")
             }
             #expect(try await kubectl.run("create", "cronjob", "nightly", "--image=busybox", "--schedule=@daily").status == 0)
+        }
+    }
+
+    @Test func podsNeedNamedContainersWithImages() async throws {
+        try await TestKubeSim.with { sim in
+            let client = try KubeClient(connection: Kubeconfig(yaml: sim.kubeconfig("a")).connection())
+            let pods = "/api/v1/namespaces/default/pods"
+            let bare = try await RBACTests.post(client, pods, #"{"metadata":{"name":"p"},"spec":{"restartPolicy":"Sometimes","containers":[{"name":"Web_1"},{"name":"","image":"nginx"}]}}"#)
+            #expect(bare.1["message"]?.stringValue == "Pod \"p\" is invalid: [spec.containers[0].name: Invalid value: \"Web_1\": \(MetadataValidationTests.labelRule), spec.containers[0].image: Required value, spec.containers[1].name: Required value, spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"]", "\(bare.1)")
+            let none = try await RBACTests.post(client, pods, #"{"metadata":{"name":"p"},"spec":{}}"#)
+            #expect(none.1["message"]?.stringValue == "Pod \"p\" is invalid: spec.containers: Required value", "\(none.1)")
+            // A template may leave the image to whoever fills it in; a pod may not.
+            let deployments = "/apis/apps/v1/namespaces/default/deployments"
+            let imageless = try await RBACTests.post(client, deployments, #"{"metadata":{"name":"d"},"spec":{"selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c"}]}}}}"#)
+            #expect(imageless.0 == 201, "\(imageless.1)")
         }
     }
 }
