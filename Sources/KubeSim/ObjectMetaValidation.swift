@@ -164,6 +164,23 @@ enum ObjectMetaValidation {
         return errors
     }
 
+    /// `IsConfigMapKey`, for ConfigMap and Secret keys: `[-._a-zA-Z0-9]+`, up to 253 characters,
+    /// not `.` or `..` nor starting with `..`.
+    static func configKeyErrors(_ key: String) -> [String] {
+        var errors: [String] = []
+        if key.utf8.count > 253 { errors.append(tooLong(253)) }
+        let allowed = key.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
+        if key.isEmpty || !allowed {
+            errors.append(regexError("a valid config key must consist of alphanumeric characters, '-', '_' or '.'", "[-._a-zA-Z0-9]+", "key.name", "KEY_NAME", "key-name"))
+        }
+        if key == "." || key == ".." {
+            errors.append("must not be '\(key)'")
+        } else if key.hasPrefix("..") {
+            errors.append("must not start with '..'")
+        }
+        return errors
+    }
+
     static let labelKeyMessage = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
 
     static func tooLong(_ limit: Int) -> String { "must be no more than \(limit) characters" }

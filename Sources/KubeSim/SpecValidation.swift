@@ -98,7 +98,17 @@ enum SpecValidation {
         case ("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "clusterroles"):
             ruleCauses(object, namespaced: type.resource == "roles")
         case ("networking.k8s.io", "networkpolicies"): NetworkPolicyValidation.causes(object)
+        case ("", "configmaps"), ("", "secrets"): keyCauses(object, fields: type.resource == "configmaps" ? ["data", "binaryData"] : ["data"])
         default: []
+        }
+    }
+
+    /// A ConfigMap's or Secret's keys (`data[<key>]: Invalid value: …`).
+    static func keyCauses(_ object: JSON, fields: [String]) -> [Status.Cause] {
+        fields.flatMap { field in
+            (object[field]?.objectValue ?? [:]).keys.sorted().flatMap { key in
+                ObjectMetaValidation.configKeyErrors(key).map { invalid("\(field)[\(key)]", key, $0) }
+            }
         }
     }
 

@@ -82,6 +82,11 @@ import TestSupport
             let kept = try await client.get(ConfigMap.self, "settings", namespace: "default")
             #expect(kept.metadata.labels == nil && kept.metadata.annotations == nil)
             #expect(try await patch(#"{"metadata":{"labels":{"example.com/team":"","Tier":"front_1"}}}"#).0 == 200)
+            // A ConfigMap's and a Secret's keys are file names: no spaces, no `..` in front.
+            let spaced = try await RBACTests.post(client, "/api/v1/namespaces/default/configmaps", #"{"metadata":{"name":"spaced"},"data":{"bad key":"v"}}"#)
+            #expect(spaced.1["message"]?.stringValue == "ConfigMap \"spaced\" is invalid: data[bad key]: Invalid value: \"bad key\": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')", "\(spaced.1)")
+            let dotted = try await RBACTests.post(client, "/api/v1/namespaces/default/secrets", #"{"metadata":{"name":"dotted"},"data":{"..hidden":"dg=="}}"#)
+            #expect(dotted.1["message"]?.stringValue == "Secret \"dotted\" is invalid: data[..hidden]: Invalid value: \"..hidden\": must not start with '..'", "\(dotted.1)")
         }
     }
 
