@@ -123,15 +123,25 @@ extension SimCluster {
         }
     }
 
-    /// The controller-manager's service-account controller, run lazily: every namespace (not
-    /// being deleted) whose `default` ServiceAccount is due, `delay` after the namespace was
-    /// created, gets it. Run before service accounts are read and before a pod is admitted, so
-    /// that reads see what they would had it run on time (a watch sees the account at the next
-    /// such read, not at its due time).
+    /// The controller-manager's service-account controller: every namespace (not being deleted)
+    /// whose `default` ServiceAccount is due, `delay` after the namespace was created, gets it.
+    /// Run by the work queue when the account is due (`createServiceAccount`), and also before
+    /// service accounts are read and before a pod is admitted, so that reads by a cluster whose
+    /// clock a test moves see what they would had it run on time.
     static func createDueAccounts(_ state: inout State, delay: TimeInterval, now: Date) {
         for namespace in (state.objects[namespaces] ?? [:]).values where namespace[path: "status.phase"]?.stringValue != "Terminating" {
             guard let name = namespace[path: "metadata.name"]?.stringValue else { continue }
             createAccountIfDue(&state, namespace: name, delay: delay, now: now)
+        }
+    }
+
+    /// The service-account controller's timed sync: the account is made when due (watches see
+    /// it then, without waiting for a read); `false` while the cluster's clock says it is not due
+    /// yet (tried again with the queue's back-off); nothing for a namespace gone or terminating.
+    func createServiceAccount(in namespace: String) -> Bool {
+        state.withLock { state in
+            guard let space = state.objects[Self.namespaces]?[Self.key(nil, namespace)], space[path: "status.phase"]?.stringValue != "Terminating" else { return true }
+            return Self.createAccountIfDue(&state, namespace: namespace, delay: serviceAccountDelay, now: clock())
         }
     }
 

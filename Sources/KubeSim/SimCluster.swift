@@ -112,7 +112,7 @@ public final class SimCluster: Sendable {
         self.clock = clock
         (self.serviceAccountDelay, self.rootCertificate) = (serviceAccountDelay, rootCertificate)
         identity = UUID().uuidString.lowercased()
-        let work = SimWorkQueue()
+        let work = SimWorkQueue(serviceAccountDelay: serviceAccountDelay)
         state = Mutex(State(work: work))
         for namespace in Self.systemNamespaces {
             var object: JSON = .object(["apiVersion": .string("v1"), "kind": .string("Namespace"), "metadata": .object(["name": .string(namespace)])])

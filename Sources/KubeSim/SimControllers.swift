@@ -157,6 +157,8 @@ extension SimCluster {
             return publishRootCA(in: namespace)
         case .podStopped(let namespace, let name, let uid):
             return finishPodTermination(namespace, name, uid: uid)
+        case .serviceAccount(let namespace):
+            return createServiceAccount(in: namespace)
         case .daemonSets:
             let sets = state.withLock { Array(($0.objects[Self.type("daemonsets")] ?? [:]).values) }
             for set in sets {

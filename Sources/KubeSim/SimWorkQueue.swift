@@ -16,6 +16,8 @@ enum ControllerKey: Hashable, Sendable {
     case rootCA(namespace: String)
     /// A terminating pod whose containers have stopped (the kubelet's part): due to go.
     case podStopped(namespace: String, name: String, uid: String)
+    /// A new namespace's `default` ServiceAccount, due `serviceAccountDelay` after it was made.
+    case serviceAccount(namespace: String)
 }
 
 /// The controller-manager's work queue, as client-go's: a key waiting is queued once however
@@ -28,7 +30,11 @@ final class SimWorkQueue: Sendable {
     private let pending = Mutex<Set<ControllerKey>>([])
     private let failures = Mutex<[ControllerKey: Int]>([:])
 
-    init() {
+    /// How long after a namespace is made its `default` ServiceAccount is due.
+    let serviceAccountDelay: TimeInterval
+
+    init(serviceAccountDelay: TimeInterval = 0) {
+        self.serviceAccountDelay = serviceAccountDelay
         (keys, input) = AsyncStream<ControllerKey>.makeStream()
     }
 
@@ -72,7 +78,10 @@ final class SimWorkQueue: Sendable {
             if event.type != "MODIFIED" { add(.daemonSets) }
             return
         case ("", "namespaces"):
-            if event.type == "ADDED", let name = object[path: "metadata.name"]?.stringValue { add(.rootCA(namespace: name)) }
+            if event.type == "ADDED", let name = object[path: "metadata.name"]?.stringValue {
+                add(.rootCA(namespace: name))
+                add(.serviceAccount(namespace: name), after: serviceAccountDelay)
+            }
             return
         case ("", "configmaps"):
             if object[path: "metadata.name"]?.stringValue == SimCluster.rootCAName, event.type != "ADDED",

@@ -144,6 +144,27 @@ import TestSupport
         }
     }
 
+    /// The service-account controller makes the account when it is due, as a real one does: a
+    /// watch sees it then, with nothing read in between.
+    @Test func theDefaultServiceAccountAppearsWhenDueWithoutBeingAskedFor() async throws {
+        try await TestKubeSim.with(shape: KubeSim.ClusterShape(nodes: 1, serviceAccountDelay: 0.5)) { sim in
+            let kube = try Self.admin(sim)
+            let seen = Mutex<Date?>(nil)
+            let watcher = Task {
+                try await kube.watch(ServiceAccount.self) { event in
+                    if event.type == "ADDED", event.object.metadata.namespace == "w" { seen.withLock { $0 = $0 ?? Date() } }
+                }
+            }
+            defer { watcher.cancel() }
+            try await Task.sleep(for: .milliseconds(300))
+            let created = Date()
+            _ = try await kube.create(Namespace(metadata: ObjectMeta(name: "w")))
+            try await eventually(within: 5, "the account seen by the watch") { seen.withLock { $0 } != nil }
+            let after = try #require(seen.withLock { $0 }).timeIntervalSince(created)
+            #expect(after >= 0.45, "seen \(after) s after the namespace was made")
+        }
+    }
+
     /// The account appears when due whoever looks first: a list or a get, not only a pod.
     @Test func theDefaultServiceAccountIsListedOnceDue() async throws {
         let now = Mutex(Date())
