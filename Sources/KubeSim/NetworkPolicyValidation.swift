@@ -5,7 +5,7 @@ import KubeAPI
 /// ports' protocols and numbers, and `policyTypes`.
 enum NetworkPolicyValidation {
     static func causes(_ policy: JSON) -> [Status.Cause] {
-        var causes = selectorCauses(policy[path: "spec.podSelector"], path: "spec.podSelector")
+        var causes = LabelSelectors.causes(policy[path: "spec.podSelector"], path: "spec.podSelector")
         for direction in ["ingress", "egress"] {
             for (index, rule) in (policy[path: "spec.\(direction)"]?.arrayValue ?? []).enumerated() {
                 let path = "spec.\(direction)[\(index)]"
@@ -33,7 +33,7 @@ enum NetworkPolicyValidation {
         var kinds = 0
         for selector in ["podSelector", "namespaceSelector"] where peer[selector] != nil && peer[selector] != .null {
             kinds += 1
-            causes += selectorCauses(peer[selector], path: "\(path).\(selector)")
+            causes += LabelSelectors.causes(peer[selector], path: "\(path).\(selector)")
         }
         let block = peer["ipBlock"].flatMap { $0 == .null ? nil : $0 }
         if block != nil { kinds += 1 }
@@ -53,39 +53,6 @@ enum NetworkPolicyValidation {
         }
         if case .number(let number) = port["port"], number < 1 || number > 65535 {
             causes.append(Status.Cause(reason: "FieldValueInvalid", message: "Invalid value: \(Int(number)): must be between 1 and 65535, inclusive", field: "\(path).port"))
-        }
-        return causes
-    }
-
-    /// `ValidateLabelSelector`: `matchLabels` as labels, then each expression's operator known
-    /// (values given exactly for `In`/`NotIn`) and its key a label key.
-    static func selectorCauses(_ selector: JSON?, path: String) -> [Status.Cause] {
-        guard let selector else { return [] }
-        var causes: [Status.Cause] = []
-        if case .object(let labels) = selector["matchLabels"] {
-            for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
-                causes += ObjectMetaValidation.labelKeyErrors(key).map { SpecValidation.invalid("\(path).matchLabels", key, $0) }
-                let text = value.stringValue ?? ""
-                causes += ObjectMetaValidation.labelValueErrors(text).map { SpecValidation.invalid("\(path).matchLabels", text, $0) }
-            }
-        }
-        for (index, expression) in (selector["matchExpressions"]?.arrayValue ?? []).enumerated() {
-            let at = "\(path).matchExpressions[\(index)]"
-            let values = expression["values"]?.arrayValue ?? []
-            switch expression["operator"]?.stringValue ?? "" {
-            case "In", "NotIn":
-                if values.isEmpty {
-                    causes.append(SpecValidation.required("\(at).values", "must be specified when `operator` is 'In' or 'NotIn'"))
-                }
-            case "Exists", "DoesNotExist":
-                if !values.isEmpty {
-                    causes.append(Status.Cause(reason: "FieldValueForbidden", message: "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'", field: "\(at).values"))
-                }
-            case let other:
-                causes.append(SpecValidation.invalid("\(at).operator", other, "not a valid selector operator"))
-            }
-            let key = expression["key"]?.stringValue ?? ""
-            causes += ObjectMetaValidation.labelKeyErrors(key).map { SpecValidation.invalid("\(at).key", key, $0) }
         }
         return causes
     }

@@ -59,8 +59,7 @@ enum PodAdmission {
         for container in pod[path: "spec.containers"]?.arrayValue ?? [] {
             for (kind, prefix) in [("requests", "requests."), ("limits", "limits.")] {
                 for resource in ["cpu", "memory"] {
-                    guard let text = container[path: "resources.\(kind).\(resource)"]?.stringValue ?? number(container[path: "resources.\(kind).\(resource)"]),
-                          let quantity = try? Quantity(parsing: text) else { continue }
+                    guard let quantity = SpecValidation.quantity(container[path: "resources.\(kind).\(resource)"]) else { continue }
                     usage[prefix + resource] = (usage[prefix + resource] ?? Quantity(nanos: 0, format: quantity.format)) + quantity
                     if kind == "requests" { usage[resource] = (usage[resource] ?? Quantity(nanos: 0, format: quantity.format)) + quantity }
                 }
@@ -159,13 +158,8 @@ enum PodAdmission {
     static func quantities(_ value: JSON?) -> [String: Quantity] {
         var result: [String: Quantity] = [:]
         for (key, value) in value?.objectValue ?? [:] {
-            if let text = value.stringValue ?? number(value), let quantity = try? Quantity(parsing: text) { result[key] = quantity }
+            if let quantity = SpecValidation.quantity(value) { result[key] = quantity }
         }
         return result
-    }
-
-    private static func number(_ value: JSON?) -> String? {
-        if case .number(let number) = value { return number.rounded() == number ? String(Int64(number)) : String(number) }
-        return nil
     }
 }

@@ -21,7 +21,7 @@ extension SimCluster {
             Self.store(&state, space, as: Self.namespaces)
             return (state.objects[Self.namespaces]?[Self.key(nil, name)] ?? space, state.namespaceDeletionDelay, state.work)
         }
-        if delay > 0 { work?.add(.namespace(name), after: delay) } else { work?.add(.namespace(name)) }
+        work?.add(.namespace(name), after: delay)
         return marked
     }
 

@@ -47,8 +47,9 @@ final class SimWorkQueue: Sendable {
         _ = pending.withLock { $0.remove(key) }
     }
 
-    /// Adds `key` once `delay` seconds have passed (client-go's `AddAfter`).
+    /// Adds `key` once `delay` seconds have passed (client-go's `AddAfter`), at once without a delay.
     func add(_ key: ControllerKey, after delay: TimeInterval) {
+        guard delay > 0 else { return add(key) }
         Task { [weak self] in
             try? await Task.sleep(for: .seconds(delay))
             self?.add(key)

@@ -58,13 +58,8 @@ enum SpecValidation {
 
     /// Why a JSON value is not a quantity (Go's `ParseQuantity` errors), or `nil`.
     static func quantityProblem(_ value: JSON) -> String? {
-        let text: String
-        switch value {
-        case .null: return nil
-        case .string(let string): text = string
-        case .number(let number): text = number.rounded() == number && abs(number) < 1e18 ? String(Int64(number)) : String(number)
-        default: text = ""
-        }
+        if value == .null { return nil }
+        let text = quantityText(value) ?? ""
         if (try? Quantity(parsing: text)) != nil { return nil }
         guard matchesQuantityPattern(text) else { return "quantities must match the regular expression '\(quantityPattern)'" }
         // The pattern holds: the number (sign, digits and at most one point) or the suffix is wrong.
@@ -246,9 +241,15 @@ enum SpecValidation {
     }
 
     static func quantity(_ value: JSON?) -> Quantity? {
+        quantityText(value).flatMap { try? Quantity(parsing: $0) }
+    }
+
+    /// A quantity field's text: a string as it is, a JSON number as Go would read it (a whole one
+    /// without a point; one past Int64's range in exponent form, not converted, which would trap).
+    static func quantityText(_ value: JSON?) -> String? {
         switch value {
-        case .string(let text)?: try? Quantity(parsing: text)
-        case .number(let number)?: try? Quantity(parsing: number.rounded() == number ? String(Int64(number)) : String(number))
+        case .string(let text)?: text
+        case .number(let number)?: number.rounded() == number && abs(number) < 9e18 ? String(Int64(number)) : String(number)
         default: nil
         }
     }

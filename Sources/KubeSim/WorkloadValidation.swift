@@ -25,21 +25,21 @@ enum WorkloadValidation {
         }
         let selector = object[path: "spec.selector"].flatMap { $0 == .null ? nil : $0 }
         let labels = object[path: "spec.template.metadata.labels"]?.objectValue?.compactMapValues(\.stringValue)
-        let emptySelector = Status.Cause(reason: "FieldValueInvalid", message: "Invalid value: \(goSelector(selector)): empty selector is invalid for \(owner)", field: "spec.selector")
-        let mismatch = Status.Cause(reason: "FieldValueInvalid", message: "Invalid value: \(goMap(labels)): `selector` does not match template `labels`", field: "spec.template.metadata.labels")
+        let emptySelector = Status.Cause(reason: "FieldValueInvalid", message: "Invalid value: \(LabelSelectors.goSelector(selector)): empty selector is invalid for \(owner)", field: "spec.selector")
+        let mismatch = Status.Cause(reason: "FieldValueInvalid", message: "Invalid value: \(LabelSelectors.goMap(labels)): `selector` does not match template `labels`", field: "spec.template.metadata.labels")
         if owner == "daemonset" {
-            causes += NetworkPolicyValidation.selectorCauses(selector, path: "spec.selector")
-            if !matches(selector, labels ?? [:]) { causes.append(mismatch) }
-            if let selector, isEmpty(selector) { causes.append(emptySelector) }
+            causes += LabelSelectors.causes(selector, path: "spec.selector")
+            if !LabelSelectors.matches(selector, labels ?? [:]) { causes.append(mismatch) }
+            if let selector, LabelSelectors.isEmpty(selector) { causes.append(emptySelector) }
         } else {
             if let selector {
-                causes += NetworkPolicyValidation.selectorCauses(selector, path: "spec.selector")
-                if isEmpty(selector) { causes.append(emptySelector) }
+                causes += LabelSelectors.causes(selector, path: "spec.selector")
+                if LabelSelectors.isEmpty(selector) { causes.append(emptySelector) }
             } else {
                 causes.append(SpecValidation.required("spec.selector"))
             }
             // No selector selects nothing (so no template matches); an empty one everything.
-            if selector.map({ !isEmpty($0) }) ?? true, !matches(selector, labels ?? [:]) { causes.append(mismatch) }
+            if selector.map({ !LabelSelectors.isEmpty($0) }) ?? true, !LabelSelectors.matches(selector, labels ?? [:]) { causes.append(mismatch) }
         }
         causes += templateCauses(object[path: "spec.template.spec"], path: "spec.template.spec")
         return causes
@@ -144,64 +144,7 @@ enum WorkloadValidation {
     static func selectorChange(_ replacement: JSON, current: JSON, type: ResourceType) -> Status.Cause? {
         guard type.group == "apps", ["deployments", "replicasets", "daemonsets"].contains(type.resource) else { return nil }
         let new = replacement[path: "spec.selector"], old = current[path: "spec.selector"]
-        guard normalized(new) != normalized(old) else { return nil }
-        return Status.Cause(reason: "FieldValueInvalid", message: "Invalid value: \(goSelector(new)): field is immutable", field: "spec.selector")
-    }
-
-    // MARK: Selectors
-
-    static func isEmpty(_ selector: JSON) -> Bool {
-        (selector["matchLabels"]?.objectValue?.isEmpty ?? true) && (selector["matchExpressions"]?.arrayValue?.isEmpty ?? true)
-    }
-
-    /// Whether `labels` satisfy `selector` (`metav1.LabelSelectorAsSelector`: none selects
-    /// nothing, an empty one everything).
-    static func matches(_ selector: JSON?, _ labels: [String: String]) -> Bool {
-        guard let selector else { return false }
-        for (key, value) in selector["matchLabels"]?.objectValue ?? [:] where labels[key] != value.stringValue { return false }
-        for expression in selector["matchExpressions"]?.arrayValue ?? [] {
-            let key = expression["key"]?.stringValue ?? "", values = Set((expression["values"]?.arrayValue ?? []).compactMap(\.stringValue))
-            let held = labels[key]
-            switch expression["operator"]?.stringValue ?? "" {
-            case "In": if !(held.map(values.contains) ?? false) { return false }
-            case "NotIn": if let held, values.contains(held) { return false }
-            case "Exists": if held == nil { return false }
-            case "DoesNotExist": if held != nil { return false }
-            default: return false
-            }
-        }
-        return true
-    }
-
-    /// A selector without the empties that mean nothing, to compare an update with what was.
-    static func normalized(_ selector: JSON?) -> JSON {
-        var result: [String: JSON] = [:]
-        if let labels = selector?["matchLabels"]?.objectValue, !labels.isEmpty { result["matchLabels"] = .object(labels) }
-        if let expressions = selector?["matchExpressions"]?.arrayValue, !expressions.isEmpty { result["matchExpressions"] = .array(expressions) }
-        return .object(result)
-    }
-
-    // MARK: Go's %#v
-
-    static func goMap(_ map: [String: String]?) -> String {
-        guard let map else { return "map[string]string(nil)" }
-        let pairs = map.sorted { $0.key < $1.key }.map { "\(ObjectMetaValidation.quoted($0.key)):\(ObjectMetaValidation.quoted($0.value))" }
-        return "map[string]string{" + pairs.joined(separator: ", ") + "}"
-    }
-
-    static func goStrings(_ values: [JSON]?) -> String {
-        guard let values else { return "[]string(nil)" }
-        return "[]string{" + values.map { ObjectMetaValidation.quoted($0.stringValue ?? "") }.joined(separator: ", ") + "}"
-    }
-
-    static func goSelector(_ selector: JSON?) -> String {
-        let labels = selector?["matchLabels"]?.objectValue?.compactMapValues(\.stringValue)
-        let expressions = selector?["matchExpressions"]?.arrayValue.map { list in
-            "[]v1.LabelSelectorRequirement{" + list.map { expression in
-                "v1.LabelSelectorRequirement{Key:\(ObjectMetaValidation.quoted(expression["key"]?.stringValue ?? "")), "
-                    + "Operator:\(ObjectMetaValidation.quoted(expression["operator"]?.stringValue ?? "")), Values:\(goStrings(expression["values"]?.arrayValue))}"
-            }.joined(separator: ", ") + "}"
-        } ?? "[]v1.LabelSelectorRequirement(nil)"
-        return "v1.LabelSelector{MatchLabels:\(goMap(labels)), MatchExpressions:\(expressions)}"
+        guard LabelSelectors.normalized(new) != LabelSelectors.normalized(old) else { return nil }
+        return Status.Cause(reason: "FieldValueInvalid", message: "Invalid value: \(LabelSelectors.goSelector(new)): field is immutable", field: "spec.selector")
     }
 }

@@ -67,6 +67,15 @@ import Testing
         if let problem { #expect(found?.hasPrefix(problem) == true, "\(found ?? "nil")") } else { #expect(found == nil, "\(found ?? "")") }
     }
 
+    /// A JSON number past Int64's range is a quantity in exponent form, never converted to Int64
+    /// (which would stop the process): a quota or pod holding one is checked and counted.
+    @Test func hugeNumbersAreQuantitiesWithoutTrapping() throws {
+        #expect(SpecValidation.quantityProblem(.number(1e20)) == nil)
+        #expect(SpecValidation.quantity(.number(1e20)) == (try Quantity(parsing: "1e20")))
+        #expect(SpecValidation.quotaCauses(.object(["spec": .object(["hard": .object(["cpu": .number(1e20), "pods": .number(-1e19)])])])).map(\.field) == ["spec.hard[pods]"])
+        #expect(PodAdmission.quantities(.object(["cpu": .number(9.5e18)]))["cpu"] == (try Quantity(parsing: "9.5e18")))
+    }
+
     @Test(arguments: [
         ("*/5 * * * *", nil), ("0 3 * * MON-FRI", nil), ("@daily", nil), ("@every 1h", nil),
         ("every night", "expected exactly 5 fields, found 2: [every night]"), ("@sometimes", "unrecognized descriptor: @sometimes"),
@@ -80,17 +89,17 @@ import Testing
     /// one everything, expressions with their operators.
     @Test func selectorsMatchAsTheAPIMachineryDoes() {
         let labels = ["app": "web", "tier": "front"]
-        #expect(!WorkloadValidation.matches(nil, labels))
-        #expect(WorkloadValidation.matches(.object([:]), labels))
-        #expect(WorkloadValidation.matches(.object(["matchLabels": .object(["app": .string("web")])]), labels))
-        #expect(!WorkloadValidation.matches(.object(["matchLabels": .object(["app": .string("api")])]), labels))
+        #expect(!LabelSelectors.matches(nil, labels))
+        #expect(LabelSelectors.matches(.object([:]), labels))
+        #expect(LabelSelectors.matches(.object(["matchLabels": .object(["app": .string("web")])]), labels))
+        #expect(!LabelSelectors.matches(.object(["matchLabels": .object(["app": .string("api")])]), labels))
         func expression(_ key: String, _ op: String, _ values: [String] = []) -> JSON {
             .object(["matchExpressions": .array([.object(["key": .string(key), "operator": .string(op), "values": .array(values.map(JSON.string))])])])
         }
-        #expect(WorkloadValidation.matches(expression("tier", "In", ["front", "back"]), labels))
-        #expect(!WorkloadValidation.matches(expression("tier", "NotIn", ["front"]), labels))
-        #expect(WorkloadValidation.matches(expression("gpu", "DoesNotExist"), labels))
-        #expect(!WorkloadValidation.matches(expression("gpu", "Exists"), labels))
-        #expect(WorkloadValidation.goSelector(expression("tier", "In", ["a"])) == #"v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement{v1.LabelSelectorRequirement{Key:"tier", Operator:"In", Values:[]string{"a"}}}}"#)
+        #expect(LabelSelectors.matches(expression("tier", "In", ["front", "back"]), labels))
+        #expect(!LabelSelectors.matches(expression("tier", "NotIn", ["front"]), labels))
+        #expect(LabelSelectors.matches(expression("gpu", "DoesNotExist"), labels))
+        #expect(!LabelSelectors.matches(expression("gpu", "Exists"), labels))
+        #expect(LabelSelectors.goSelector(expression("tier", "In", ["a"])) == #"v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement{v1.LabelSelectorRequirement{Key:"tier", Operator:"In", Values:[]string{"a"}}}}"#)
     }
 }
