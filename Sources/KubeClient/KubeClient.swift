@@ -187,6 +187,12 @@ public final class KubeClient: Sendable {
             }
             throw error
         }
+        // A server warns about what it accepted but did not keep or will stop serving (unknown
+        // fields dropped, deprecated APIs): logged as client-go does, so that a field Canopy
+        // writes and the cluster drops is seen.
+        for warning in response.headers[canonicalForm: "warning"] {
+            logger.warning("Kubernetes API server warned", metadata: ["server": "\(connection.server)", "method": "\(method)", "path": "\(path)", "warning": "\(warning)"])
+        }
         return Response(status: Int(response.status.code), headers: response.headers, body: data)
     }
 

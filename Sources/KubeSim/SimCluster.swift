@@ -16,6 +16,7 @@ public final class SimCluster: Sendable {
     private let writeCount = Atomic<Int>(0)
     let rbacCache = Mutex<RBACIndex?>(nil)
     private let deleteOptions = Mutex<JSON?>(nil)
+    let droppedFields = Mutex<[String]>([])
 
     /// The DeleteOptions body of the last DELETE that had one.
     public internal(set) var lastDeleteOptions: JSON? {

@@ -17,7 +17,7 @@ extension SimVerbs {
             switch method {
             case .get: return SimAPI.json(current)
             case .put: return SimAPI.json(try cluster.replaceStatus(type, namespace: target.namespace, name: name, with: try await body()))
-            case .patch: return SimAPI.json(try cluster.replaceStatus(type, namespace: target.namespace, name: name, with: try await patched(current)))
+            case .patch: return SimAPI.json(try cluster.replaceStatus(type, namespace: target.namespace, name: name, with: try patched(current, with: try await body())))
             default: throw Status(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
             }
         }
@@ -26,7 +26,7 @@ extension SimVerbs {
         switch method {
         case .get: return SimAPI.json(scale)
         case .put: wanted = try await body()
-        case .patch: wanted = try await patched(scale)
+        case .patch: wanted = try patched(scale, with: try await body())
         default: throw Status(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
         }
         if let version = wanted[path: "metadata.resourceVersion"]?.stringValue, !version.isEmpty,

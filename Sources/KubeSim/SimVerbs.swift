@@ -29,15 +29,18 @@ struct SimVerbs {
             if wantsTable { return SimAPI.json(SimTable.table([object], type: type, revision: nil, includeObject: query["includeObject"], now: Date())) }
             return SimAPI.json(object)
         case (.post, nil):
-            let created = try cluster.create(type, namespace: target.namespace, object: try await body())
-            return SimAPI.json(created, status: .created)
+            let (object, dropped) = try decoded(try await body(), directive: try FieldValidation(query: query["fieldValidation"], options: "CreateOptions"))
+            let created = try cluster.create(type, namespace: target.namespace, object: object)
+            return SimAPI.json(created, status: .created).warning(dropped)
         case (.put, let name?):
-            return SimAPI.json(try cluster.update(type, namespace: target.namespace, name: name, object: try await body()))
+            let (object, dropped) = try decoded(try await body(), directive: try FieldValidation(query: query["fieldValidation"], options: "UpdateOptions"))
+            return SimAPI.json(try cluster.update(type, namespace: target.namespace, name: name, object: object)).warning(dropped)
         case (.patch, let name?):
+            let directive = try FieldValidation(query: query["fieldValidation"], options: "PatchOptions")
             if (request.request.headers[.contentType] ?? "").hasPrefix("application/apply-patch") {
                 return try await serverSideApply(name)
             }
-            return SimAPI.json(try await patch(name))
+            return try await patch(name, directive: directive)
         case (.delete, let name?):
             // DeleteOptions may come in the body (`kubectl delete --cascade=…`) or the query; the
             // sim keeps the last body for tests to see, and its garbage collector follows the
@@ -234,6 +237,12 @@ extension SimVerbs {
         guard applied[path: "metadata.name"]?.stringValue == name else {
             throw Status(code: 400, reason: "BadRequest", message: "the name of the object (\(applied[path: "metadata.name"]?.stringValue ?? "")) does not match the name on the URL (\(name))")
         }
+        // The typed conversion of an applied configuration fails on a field the kind does not
+        // have, whatever `fieldValidation` says.
+        let unknown = FieldPruning.prune(applied, type: type).unknown
+        if !unknown.isEmpty {
+            throw FieldValidation.refusedApply(FieldPruning.firstPerObject(unknown), type: type, namespace: target.namespace, name: name)
+        }
         if let current = try? cluster.get(type, namespace: target.namespace, name: name) {
             var merged = JSONPatch.merge(applied, into: current)
             merged[path: "metadata.resourceVersion"] = nil
@@ -242,15 +251,40 @@ extension SimVerbs {
         return SimAPI.json(try cluster.create(type, namespace: target.namespace, object: applied), status: .created)
     }
 
-    /// JSON merge patch, strategic merge patch and JSON patch.
-    func patch(_ name: String) async throws -> JSON {
+    /// JSON merge patch, strategic merge patch and JSON patch. Fields the patch adds that the
+    /// kind does not have are dropped, with a warning, or refuse the patch (`directive`).
+    func patch(_ name: String, directive: FieldValidation) async throws -> Response {
         let current = try cluster.get(type, namespace: target.namespace, name: name)
-        return try cluster.update(type, namespace: target.namespace, name: name, object: try await patched(current))
+        let patch = try await body()
+        let (object, dropped) = FieldPruning.prune(try patched(current, with: patch), type: type)
+        if directive == .strict, !dropped.isEmpty {
+            // A real server shows what the patch made: the patched object, or a strategic merge
+            // patch itself as Go prints a map.
+            let strategic = (request.request.headers[.contentType] ?? "").hasPrefix("application/strategic-merge-patch+json")
+            throw FieldValidation.refusedPatch(dropped, shown: strategic ? GoValue.render(patch) : String(decoding: object.serialized(), as: UTF8.self))
+        }
+        let updated = try cluster.update(type, namespace: target.namespace, name: name, object: object)
+        return SimAPI.json(updated).warning(noted(directive == .warn ? dropped : [], name: name))
     }
 
-    /// `current` with the request's patch applied.
-    func patched(_ current: JSON) async throws -> JSON {
-        let patch = try await body()
+    /// A written object without the fields its kind does not have, refused instead when the
+    /// directive is `Strict`; the fields to warn about.
+    func decoded(_ body: JSON, directive: FieldValidation) throws(Status) -> (JSON, [UnknownField]) {
+        let (object, dropped) = FieldPruning.prune(body, type: type)
+        if directive == .strict, !dropped.isEmpty { throw FieldValidation.refusedBody(dropped, type: type) }
+        return (object, noted(directive == .warn ? dropped : [], name: object[path: "metadata.name"]?.stringValue ?? ""))
+    }
+
+    /// Keeps `dropped` in the cluster's record of dropped fields (`SimCluster.unknownFieldsWarned`).
+    private func noted(_ dropped: [UnknownField], name: String) -> [UnknownField] {
+        if !dropped.isEmpty {
+            cluster.droppedFields.withLock { $0 += dropped.map { "\(type.qualifiedName)/\(name): \($0.path)" } }
+        }
+        return dropped
+    }
+
+    /// `current` with `patch` applied.
+    func patched(_ current: JSON, with patch: JSON) throws -> JSON {
         let contentType = request.request.headers[.contentType] ?? ""
         var patched: JSON
         if contentType.hasPrefix("application/json-patch+json") {

@@ -93,6 +93,10 @@ func adminClient(_ sim: TestKubeSim, _ cluster: String, as user: String? = nil, 
                 #expect(outcome.writes == 0)
                 #expect(sim.sim.clusters["onprem"]!.writes == writes)
                 #expect(running.reconciler.namespaceStatus("mkt-dev", on: onpremCluster) == .ready)
+                // Everything Canopy wrote has only fields its kind has: a real server would have
+                // dropped any other (with a warning) and Canopy would never see it applied.
+                #expect(sim.sim.clusters["onprem"]!.unknownFieldsWarned == [])
+                #expect(sim.sim.clusters["cloud"]!.unknownFieldsWarned == [])
 
                 // A new member shows in both clusters, as one binding per namespace.
                 let before = (sim.sim.clusters["onprem"]!.writes, sim.sim.clusters["cloud"]!.writes)
