@@ -81,6 +81,13 @@ import TestSupport
                 #expect(applied.status == 0, "\(applied.output)")
                 #expect(applied.output.contains("deployment.apps/api created") && applied.output.contains("service/api created"), "\(applied.output)")
                 #expect(try await member.run("get", "deployment", "api", "-o", "name").output.contains("deployment.apps/api"))
+                // A field the kind does not have: refused in the cluster's words under kubectl's
+                // `Strict`, or dropped with the cluster's warning passed through (`--validate=warn`).
+                let typo = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo}\ndate: {a: b}\n"
+                let strict = try await member.run("apply", "-f", "-", input: typo)
+                #expect(strict.status != 0 && strict.output.contains(#"ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "date""#), "\(strict.output)")
+                let warned = try await member.run("apply", "--validate=warn", "-f", "-", input: typo)
+                #expect(warned.status == 0 && warned.output.contains(#"Warning: unknown field "date""#) && warned.output.contains("configmap/typo created"), "\(warned.output)")
                 // The cluster's controllers roll it out; `rollout status` watches it through Canopy,
                 // and `scale` goes through the scale subresource.
                 let rollout = try await member.run("rollout", "status", "deployment/api", "--timeout=30s")
