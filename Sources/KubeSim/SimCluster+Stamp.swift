@@ -27,6 +27,7 @@ extension SimCluster {
         }
         if type.group == SpecValidation.rbacGroup, type.resource.hasSuffix("bindings") { SpecValidation.applyBindingDefaults(&object) }
         try SpecValidation.checkQuantities(object, type: type)
+        try ConfigValidation.decode(&object, type: type)
         if type.group == "apps" && type.resource == "deployments" { DeploymentStrategy.applyDefaults(&object) }
         if type.group == "apps" && type.resource == "statefulsets" { Self.applyStatefulSetDefaults(&object) }
         if type.group == "apps" && type.resource == "daemonsets" { Self.applyDaemonSetDefaults(&object) }

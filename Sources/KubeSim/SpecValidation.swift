@@ -93,7 +93,8 @@ enum SpecValidation {
         case ("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "clusterroles"):
             ruleCauses(object, namespaced: type.resource == "roles")
         case ("networking.k8s.io", "networkpolicies"): NetworkPolicyValidation.causes(object)
-        case ("", "configmaps"), ("", "secrets"): keyCauses(object, fields: type.resource == "configmaps" ? ["data", "binaryData"] : ["data"])
+        case ("", "configmaps"): ConfigValidation.configMapCauses(object)
+        case ("", "secrets"): ConfigValidation.secretCauses(object)
         default: []
         }
     }
@@ -172,7 +173,8 @@ enum SpecValidation {
     /// What an update may not change: a binding's roleRef, a workload's selector.
     static func updateCauses(_ type: ResourceType, replacement: JSON, current: JSON) -> [Status.Cause] {
         if type.group == rbacGroup, type.resource.hasSuffix("bindings") { return [roleRefChange(replacement, current: current)].compactMap { $0 } }
-        return [WorkloadValidation.selectorChange(replacement, current: current, type: type)].compactMap { $0 }
+        return ConfigValidation.updateCauses(type, replacement: replacement, current: current)
+            + [WorkloadValidation.selectorChange(replacement, current: current, type: type)].compactMap { $0 }
     }
 
     /// The 422 for an update that changes a binding's roleRef (`ValidateRoleBindingUpdate`): it
