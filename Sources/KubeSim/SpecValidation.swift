@@ -173,7 +173,7 @@ enum SpecValidation {
     /// What an update may not change: a binding's roleRef, a workload's selector.
     static func updateCauses(_ type: ResourceType, replacement: JSON, current: JSON) -> [Status.Cause] {
         if type.group == rbacGroup, type.resource.hasSuffix("bindings") { return [roleRefChange(replacement, current: current)].compactMap { $0 } }
-        return ConfigValidation.updateCauses(type, replacement: replacement, current: current)
+        return ConfigValidation.updateCauses(type, replacement: replacement, current: current) + SpecUpdates.causes(type, replacement: replacement, current: current)
             + [WorkloadValidation.selectorChange(replacement, current: current, type: type)].compactMap { $0 }
     }
 
