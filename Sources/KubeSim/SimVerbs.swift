@@ -239,9 +239,13 @@ extension SimVerbs {
         }
         // The typed conversion of an applied configuration fails on a field the kind does not
         // have, whatever `fieldValidation` says.
+        if let mismatch = FieldTypes.firstMismatch(applied, type: type) {
+            throw FieldValidation.refusedApply([mismatch.applyError], type: type, namespace: target.namespace, name: name)
+        }
         let unknown = FieldPruning.prune(applied, type: type).unknown
         if !unknown.isEmpty {
-            throw FieldValidation.refusedApply(FieldPruning.firstPerObject(unknown), type: type, namespace: target.namespace, name: name)
+            let errors = FieldPruning.firstPerObject(unknown).map { "\($0.applyPath): field not declared in schema" }
+            throw FieldValidation.refusedApply(errors, type: type, namespace: target.namespace, name: name)
         }
         if let current = try? cluster.get(type, namespace: target.namespace, name: name) {
             var merged = JSONPatch.merge(applied, into: current)
@@ -256,13 +260,16 @@ extension SimVerbs {
     func patch(_ name: String, directive: FieldValidation) async throws -> Response {
         let current = try cluster.get(type, namespace: target.namespace, name: name)
         let patch = try await body()
-        let (object, dropped) = FieldPruning.prune(try patched(current, with: patch), type: type)
-        if directive == .strict, !dropped.isEmpty {
-            // A real server shows what the patch made: the patched object, or a strategic merge
-            // patch itself as Go prints a map.
-            let strategic = (request.request.headers[.contentType] ?? "").hasPrefix("application/strategic-merge-patch+json")
-            throw FieldValidation.refusedPatch(dropped, shown: strategic ? GoValue.render(patch) : String(decoding: object.serialized(), as: UTF8.self))
+        let result = try patched(current, with: patch)
+        let (object, dropped) = FieldPruning.prune(result, type: type)
+        // A real server shows what the patch made: the patched object, or a strategic merge
+        // patch itself as Go prints a map (decoded by the unstructured converter, in its words).
+        let strategic = (request.request.headers[.contentType] ?? "").hasPrefix("application/strategic-merge-patch+json")
+        let shown = strategic ? GoValue.render(patch) : String(decoding: result.serialized(), as: UTF8.self)
+        if let mismatch = FieldTypes.firstMismatch(result, type: type) {
+            throw FieldValidation.refusedPatch(strategic ? mismatch.conversionError : mismatch.decodeError, shown: shown)
         }
+        if directive == .strict, !dropped.isEmpty { throw FieldValidation.refusedPatch(FieldValidation.strictError(dropped), shown: shown) }
         let updated = try cluster.update(type, namespace: target.namespace, name: name, object: object)
         return SimAPI.json(updated).warning(noted(directive == .warn ? dropped : [], name: name))
     }
@@ -270,8 +277,11 @@ extension SimVerbs {
     /// A written object without the fields its kind does not have, refused instead when the
     /// directive is `Strict`; the fields to warn about.
     func decoded(_ body: JSON, directive: FieldValidation) throws(Status) -> (JSON, [UnknownField]) {
+        // A value of the wrong type fails the decoding whatever the directive, before any
+        // unknown field is counted.
+        if let mismatch = FieldTypes.firstMismatch(body, type: type) { throw FieldValidation.refusedBody(mismatch.decodeError, type: type) }
         let (object, dropped) = FieldPruning.prune(body, type: type)
-        if directive == .strict, !dropped.isEmpty { throw FieldValidation.refusedBody(dropped, type: type) }
+        if directive == .strict, !dropped.isEmpty { throw FieldValidation.refusedBody(FieldValidation.strictError(dropped), type: type) }
         return (object, noted(directive == .warn ? dropped : [], name: object[path: "metadata.name"]?.stringValue ?? ""))
     }
 

@@ -128,7 +128,7 @@ import TestSupport
         ])
         let unknown = FieldPruning.prune(object, type: deployment).unknown
         #expect(unknown.map(\.path) == ["metadata.nmae", "metadata.zzz", "spec.template.spec.containers[0].ports[0].hostPortt", "spec.template.spec.containers[1].bogus"])
-        let status = FieldValidation.refusedApply(FieldPruning.firstPerObject(unknown), type: deployment, namespace: "default", name: "api")
+        let status = FieldValidation.refusedApply(FieldPruning.firstPerObject(unknown).map { "\($0.applyPath): field not declared in schema" }, type: deployment, namespace: "default", name: "api")
         #expect(status.code == 500)
         #expect(status.message == """
             failed to create typed patch object (default/api; apps/v1, Kind=Deployment): errors:
@@ -139,6 +139,46 @@ import TestSupport
         // Kinds without a shape (access reviews) are kept whole.
         let review = ResourceType.find(group: "authorization.k8s.io", version: "v1", resource: "selfsubjectaccessreviews")!
         #expect(FieldPruning.prune(.object(["anything": .bool(true)]), type: review).unknown.isEmpty)
+    }
+
+    @Test func valuesOfTheWrongTypeAreRefusedWhateverTheDirective() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            let quoted = KubectlTests.deployment.replacingOccurrences(of: "replicas: 2", with: "replicas: \"2\"")
+            for validate in ["--validate=strict", "--validate=false"] {
+                let refused = try await kubectl.run("apply", validate, "-f", "-", input: quoted)
+                #expect(refused.status != 0)
+                #expect(refused.output.contains(#"Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"#), "\(refused.output)")
+            }
+            let applied = try await kubectl.run("apply", "--server-side", "-f", "-", input: quoted)
+            #expect(applied.output.contains("failed to create typed patch object (default/api; apps/v1, Kind=Deployment): .spec.replicas: expected numeric (int or float), got string"), "\(applied.output)")
+            #expect(try await kubectl.run("get", "deployments", "-o", "name").output.isEmpty)
+
+            #expect(try await kubectl.run("apply", "-f", "-", input: KubectlTests.deployment).status == 0)
+            let strategic = try await kubectl.run("patch", "deployment", "api", "-p", #"{"spec":{"replicas":"3"}}"#)
+            #expect(strategic.output.contains(#"Invalid value: "map[spec:map[replicas:3]]": unrecognized type: int32"#), "\(strategic.output)")
+            let merge = try await kubectl.run("patch", "deployment", "api", "--type=merge", "-p", #"{"spec":{"template":{"spec":{"containers":[{"name":"api","image":"example/api:1","env":[{"name":"PORT","value":8080}]}]}}}}"#)
+            #expect(merge.output.contains("json: cannot unmarshal number into Go struct field EnvVar.spec.template.spec.containers.env.value of type string"), "\(merge.output)")
+            #expect(try await kubectl.run("get", "deployment", "api", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].env}").output == "2 ")
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"spec":{"replicas":1.5}}"#, "json: cannot unmarshal number 1.5 into Go struct field DeploymentSpec.spec.replicas of type int32"),
+        (#"{"spec":{"replicas":3000000000}}"#, "json: cannot unmarshal number 3000000000 into Go struct field DeploymentSpec.spec.replicas of type int32"),
+        (#"{"spec":{"paused":"yes"}}"#, "json: cannot unmarshal string into Go struct field DeploymentSpec.spec.paused of type bool"),
+        (#"{"spec":{"template":{"spec":{"containers":{"name":"x"}}}}}"#, "json: cannot unmarshal object into Go struct field PodSpec.spec.template.spec.containers of type []v1.Container"),
+        (#"{"spec":{"template":{"spec":{"containers":[{"name":"x","args":["--port",8080]}]}}}}"#, "json: cannot unmarshal number into Go struct field Container.spec.template.spec.containers.args of type string"),
+        (#"{"spec":{"template":{"spec":{"containers":[{"name":"x","ports":[{"containerPort":"http"}]}]}}}}"#, "json: cannot unmarshal string into Go struct field ContainerPort.spec.template.spec.containers.ports.containerPort of type int32"),
+        (#"{"metadata":{"name":7}}"#, "json: cannot unmarshal number into Go struct field ObjectMeta.metadata.name of type string"),
+        (#"{"spec":"big"}"#, "json: cannot unmarshal string into Go struct field Deployment.spec of type v1.DeploymentSpec"),
+        (#"{"spec":{"strategy":{"rollingUpdate":{"maxSurge":"25%"}},"template":{"metadata":{"labels":{"a":"b"}}}}}"#, nil),
+    ] as [(String, String?)])
+    func wrongTypesAreNamedAsGosDecoderNamesThem(body: String, error: String?) throws {
+        let deployment = ResourceType.find(group: "apps", version: "v1", resource: "deployments")!
+        let object = try JSONDecoder().decode(JSON.self, from: Data(body.utf8))
+        #expect(FieldTypes.firstMismatch(object, type: deployment)?.decodeError == error)
     }
 
     @Test(arguments: [
