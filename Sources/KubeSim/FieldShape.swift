@@ -246,8 +246,8 @@ extension HTTPField.Name {
 }
 
 extension SimCluster {
-    /// The fields dropped from writes with a warning so far (`deployments.apps/web:
-    /// spec.replica`): how a test checks that a client wrote only what the API has.
+    /// The fields dropped from writes with a warning (`deployments.apps/web: spec.replica`), the latest
+    /// thousand: how a test checks that a client wrote only what the API has.
     public var unknownFieldsWarned: [String] { droppedFields.withLock { $0 } }
 }
 

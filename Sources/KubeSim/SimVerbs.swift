@@ -288,7 +288,11 @@ extension SimVerbs {
     /// Keeps `dropped` in the cluster's record of dropped fields (`SimCluster.unknownFieldsWarned`).
     private func noted(_ dropped: [UnknownField], name: String) -> [UnknownField] {
         if !dropped.isEmpty {
-            cluster.droppedFields.withLock { $0 += dropped.map { "\(type.qualifiedName)/\(name): \($0.path)" } }
+            cluster.droppedFields.withLock { record in
+                record += dropped.map { "\(type.qualifiedName)/\(name): \($0.path)" }
+                // A long-running sim keeps the latest thousand.
+                if record.count > 1000 { record.removeFirst(record.count - 1000) }
+            }
         }
         return dropped
     }

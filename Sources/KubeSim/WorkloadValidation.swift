@@ -133,9 +133,8 @@ enum WorkloadValidation {
             return "unrecognized descriptor: \(schedule)"
         }
         guard fields.count == 5 else { return "expected exactly 5 fields, found \(fields.count): [\(fields.joined(separator: " "))]" }
-        let allowed = Set("0123456789*/,-?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-        for field in fields where !field.allSatisfy(allowed.contains) {
-            return "failed to parse int from \(field): strconv.Atoi: parsing \(ObjectMetaValidation.quoted(String(field))): invalid syntax"
+        for (field, bounds) in zip(fields, CronField.standard) {
+            if let problem = bounds.problem(String(field)) { return problem }
         }
         return nil
     }
@@ -146,5 +145,84 @@ enum WorkloadValidation {
         let new = replacement[path: "spec.selector"], old = current[path: "spec.selector"]
         guard LabelSelectors.normalized(new) != LabelSelectors.normalized(old) else { return nil }
         return Status.Cause(reason: "FieldValueInvalid", message: "Invalid value: \(LabelSelectors.goSelector(new)): field is immutable", field: "spec.selector")
+    }
+}
+
+/// One field of a cron schedule as robfig/cron's standard parser (the API server's) reads it:
+/// comma-separated ranges `*`, `?`, `n`, `n-m`, each with an optional `/step`, within bounds,
+/// months and weekdays also by name; the error of the first range it cannot read, in its words.
+struct CronField {
+    let min: Int, max: Int
+    let names: [String: Int]
+
+    /// Minute, hour, day of month, month, day of week.
+    static let standard = [
+        CronField(min: 0, max: 59, names: [:]), CronField(min: 0, max: 23, names: [:]), CronField(min: 1, max: 31, names: [:]),
+        CronField(min: 1, max: 12, names: Dictionary(uniqueKeysWithValues: ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"].enumerated().map { ($1, $0 + 1) })),
+        CronField(min: 0, max: 6, names: Dictionary(uniqueKeysWithValues: ["sun", "mon", "tue", "wed", "thu", "fri", "sat"].enumerated().map { ($1, $0) })),
+    ]
+
+    func problem(_ field: String) -> String? {
+        for range in field.split(separator: ",", omittingEmptySubsequences: true) {
+            if let problem = rangeProblem(String(range)) { return problem }
+        }
+        return nil
+    }
+
+    private func rangeProblem(_ expression: String) -> String? {
+        let rangeAndStep = expression.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        let lowAndHigh = rangeAndStep[0].split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+        var start: Int, end: Int
+        if lowAndHigh[0] == "*" || lowAndHigh[0] == "?" {
+            (start, end) = (min, max)
+        } else {
+            switch number(lowAndHigh[0], named: true) {
+            case .failure(let problem): return problem.text
+            case .success(let value): start = value
+            }
+            switch lowAndHigh.count {
+            case 1: end = start
+            case 2:
+                switch number(lowAndHigh[1], named: true) {
+                case .failure(let problem): return problem.text
+                case .success(let value): end = value
+                }
+            default: return "too many hyphens: \(expression)"
+            }
+        }
+        var step = 1
+        switch rangeAndStep.count {
+        case 1: break
+        case 2:
+            switch number(rangeAndStep[1], named: false) {
+            case .failure(let problem): return problem.text
+            case .success(let value): step = value
+            }
+            // "n/step" runs from n to the field's maximum.
+            if lowAndHigh.count == 1 { end = max }
+        default: return "too many slashes: \(expression)"
+        }
+        if start < min { return "beginning of range (\(start)) below minimum (\(min)): \(expression)" }
+        if end > max { return "end of range (\(end)) above maximum (\(max)): \(expression)" }
+        if start > end { return "beginning of range (\(start)) beyond end of range (\(end)): \(expression)" }
+        if step == 0 { return "step of range should be a positive number: \(expression)" }
+        return nil
+    }
+
+    struct Problem: Error { let text: String }
+
+    /// `parseIntOrName` and `mustParseInt`, with `strconv.Atoi`'s words.
+    private func number(_ text: String, named: Bool) -> Result<Int, Problem> {
+        if named, let value = names[text.lowercased()] { return .success(value) }
+        let quoted = ObjectMetaValidation.quoted(text)
+        let digits = text.first == "+" || text.first == "-" ? text.dropFirst() : Substring(text)
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            return .failure(Problem(text: "failed to parse int from \(text): strconv.Atoi: parsing \(quoted): invalid syntax"))
+        }
+        guard let value = Int(text) else {
+            return .failure(Problem(text: "failed to parse int from \(text): strconv.Atoi: parsing \(quoted): value out of range"))
+        }
+        if value < 0 { return .failure(Problem(text: "negative number (\(value)) not allowed: \(text)")) }
+        return .success(value)
     }
 }

@@ -80,6 +80,14 @@ import Testing
         ("*/5 * * * *", nil), ("0 3 * * MON-FRI", nil), ("@daily", nil), ("@every 1h", nil),
         ("every night", "expected exactly 5 fields, found 2: [every night]"), ("@sometimes", "unrecognized descriptor: @sometimes"),
         ("TZ=UTC 0 3 * * *", "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"),
+        ("0,15,30,45 */2 1-15/3 jan-Jun,DEC ?", nil), ("5/10 * * * sun", nil), ("0 0 L * *", "failed to parse int from L: strconv.Atoi: parsing \"L\": invalid syntax"),
+        ("61 * * * *", "end of range (61) above maximum (59): 61"), ("0 24 * * *", "end of range (24) above maximum (23): 24"),
+        ("0 0 0 * *", "beginning of range (0) below minimum (1): 0"), ("0 0 * 13 *", "end of range (13) above maximum (12): 13"),
+        ("0 0 * * 7", "end of range (7) above maximum (6): 7"), ("30-10 * * * *", "beginning of range (30) beyond end of range (10): 30-10"),
+        ("*/0 * * * *", "step of range should be a positive number: */0"), ("1-2-3 * * * *", "too many hyphens: 1-2-3"),
+        ("*/2/3 * * * *", "too many slashes: */2/3"), ("0 0 * MON *", "failed to parse int from MON: strconv.Atoi: parsing \"MON\": invalid syntax"),
+        ("-5 * * * *", "failed to parse int from : strconv.Atoi: parsing \"\": invalid syntax"),
+        ("99999999999999999999 * * * *", "failed to parse int from 99999999999999999999: strconv.Atoi: parsing \"99999999999999999999\": value out of range"),
     ] as [(String, String?)])
     func cronSchedules(schedule: String, problem: String?) {
         #expect(WorkloadValidation.scheduleProblem(schedule) == problem)
