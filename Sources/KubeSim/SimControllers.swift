@@ -125,8 +125,8 @@ enum SimControllers {
     }
 }
 
-/// KubeSim's controller-manager: the ReplicaSet, Deployment, StatefulSet, DaemonSet and Job
-/// controllers and the garbage collector, run one key at a time from the cluster's work queue.
+/// KubeSim's controller-manager: the ReplicaSet, Deployment, StatefulSet, DaemonSet, Job and
+/// CronJob controllers and the garbage collector, run one key at a time from the cluster's work queue.
 /// Their pods pass the same admission as any (quota, limit ranges, the default ServiceAccount)
 /// and what is refused is reported as a real controller reports it: a `FailedCreate` event
 /// (`Error creating: pods "web-7d9f8c6b5-" is forbidden: exceeded quota: …`) and a retry after
@@ -147,6 +147,7 @@ extension SimCluster {
             case "StatefulSet": return syncStatefulSet(namespace, name)
             case "DaemonSet": return syncDaemonSet(namespace, name)
             case "Job": return syncJob(namespace, name)
+            case "CronJob": return syncCronJob(namespace, name)
             default: return true
             }
         case .dependents(let uid, let namespace, let orphan):

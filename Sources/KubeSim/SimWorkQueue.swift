@@ -29,6 +29,7 @@ final class SimWorkQueue: Sendable {
     private let input: AsyncStream<ControllerKey>.Continuation
     private let pending = Mutex<Set<ControllerKey>>([])
     private let failures = Mutex<[ControllerKey: Int]>([:])
+    private let wakeUps = Mutex<[ControllerKey: ContinuousClock.Instant]>([:])
 
     /// How long after a namespace is made its `default` ServiceAccount is due.
     let serviceAccountDelay: TimeInterval
@@ -53,6 +54,25 @@ final class SimWorkQueue: Sendable {
         Task { [weak self] in
             try? await Task.sleep(for: .seconds(delay))
             self?.add(key)
+        }
+    }
+
+    /// Adds `key` after `delay` seconds unless a wake-up already due no later is waiting: a
+    /// controller that asks on every sync to be woken when its next run is due (the CronJob
+    /// controller) keeps one waiting task, not one per sync.
+    func wake(_ key: ControllerKey, after delay: TimeInterval) {
+        let due = ContinuousClock.now + .seconds(delay)
+        let earlier = wakeUps.withLock { wakeUps -> Bool in
+            if let waiting = wakeUps[key], waiting <= due, waiting > .now { return true }
+            wakeUps[key] = due
+            return false
+        }
+        guard !earlier else { return }
+        Task { [weak self] in
+            try? await Task.sleep(until: due)
+            guard let self else { return }
+            wakeUps.withLock { if $0[key] == due { $0[key] = nil } }
+            add(key)
         }
     }
 
@@ -90,7 +110,7 @@ final class SimWorkQueue: Sendable {
                 add(.rootCA(namespace: namespace))
             }
             return
-        case ("apps", _), ("batch", "jobs"):
+        case ("apps", _), ("batch", "jobs"), ("batch", "cronjobs"):
             if event.type != "DELETED", let namespace = object[path: "metadata.namespace"]?.stringValue,
                let name = object[path: "metadata.name"]?.stringValue {
                 add(.workload(kind: event.resource.kind, namespace: namespace, name: name))

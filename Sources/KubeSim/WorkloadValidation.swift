@@ -163,31 +163,45 @@ struct CronField {
     ]
 
     func problem(_ field: String) -> String? {
-        for range in field.split(separator: ",", omittingEmptySubsequences: true) {
-            if let problem = rangeProblem(String(range)) { return problem }
-        }
+        if case .failure(let problem) = parse(field) { return problem.text }
         return nil
     }
 
-    private func rangeProblem(_ expression: String) -> String? {
+    /// The values `field` names, and whether it is a bare `*` or `?` (robfig/cron's star bit:
+    /// a day of month or of week given so does not restrict the other).
+    func parse(_ field: String) -> Result<(values: Set<Int>, star: Bool), Problem> {
+        var values: Set<Int> = [], star = false
+        for range in field.split(separator: ",", omittingEmptySubsequences: true) {
+            switch parseRange(String(range)) {
+            case .failure(let problem): return .failure(problem)
+            case .success(let parsed):
+                values.formUnion(parsed.values)
+                star = star || parsed.star
+            }
+        }
+        return .success((values, star))
+    }
+
+    private func parseRange(_ expression: String) -> Result<(values: Set<Int>, star: Bool), Problem> {
+        func fail(_ text: String) -> Result<(values: Set<Int>, star: Bool), Problem> { .failure(Problem(text: text)) }
         let rangeAndStep = expression.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         let lowAndHigh = rangeAndStep[0].split(separator: "-", omittingEmptySubsequences: false).map(String.init)
-        var start: Int, end: Int
+        var start: Int, end: Int, star = false
         if lowAndHigh[0] == "*" || lowAndHigh[0] == "?" {
-            (start, end) = (min, max)
+            (start, end, star) = (min, max, true)
         } else {
             switch number(lowAndHigh[0], named: true) {
-            case .failure(let problem): return problem.text
+            case .failure(let problem): return .failure(problem)
             case .success(let value): start = value
             }
             switch lowAndHigh.count {
             case 1: end = start
             case 2:
                 switch number(lowAndHigh[1], named: true) {
-                case .failure(let problem): return problem.text
+                case .failure(let problem): return .failure(problem)
                 case .success(let value): end = value
                 }
-            default: return "too many hyphens: \(expression)"
+            default: return fail("too many hyphens: \(expression)")
             }
         }
         var step = 1
@@ -195,18 +209,19 @@ struct CronField {
         case 1: break
         case 2:
             switch number(rangeAndStep[1], named: false) {
-            case .failure(let problem): return problem.text
+            case .failure(let problem): return .failure(problem)
             case .success(let value): step = value
             }
             // "n/step" runs from n to the field's maximum.
             if lowAndHigh.count == 1 { end = max }
-        default: return "too many slashes: \(expression)"
+            if step > 1 { star = false }
+        default: return fail("too many slashes: \(expression)")
         }
-        if start < min { return "beginning of range (\(start)) below minimum (\(min)): \(expression)" }
-        if end > max { return "end of range (\(end)) above maximum (\(max)): \(expression)" }
-        if start > end { return "beginning of range (\(start)) beyond end of range (\(end)): \(expression)" }
-        if step == 0 { return "step of range should be a positive number: \(expression)" }
-        return nil
+        if start < min { return fail("beginning of range (\(start)) below minimum (\(min)): \(expression)") }
+        if end > max { return fail("end of range (\(end)) above maximum (\(max)): \(expression)") }
+        if start > end { return fail("beginning of range (\(start)) beyond end of range (\(end)): \(expression)") }
+        if step == 0 { return fail("step of range should be a positive number: \(expression)") }
+        return .success((Set(stride(from: start, through: end, by: step)), star))
     }
 
     struct Problem: Error { let text: String }

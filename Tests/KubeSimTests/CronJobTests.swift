@@ -1,0 +1,103 @@
+import Foundation
+import KubeAPI
+@testable import KubeSim
+import Synchronization
+import Testing
+import TestSupport
+
+/// KubeSim's CronJob controller makes a job when the schedule is due, named as a real
+/// controller names it, honours the concurrency policy and the history limits, and keeps the
+/// cron job's status; its schedule is read as cron reads it.
+@Suite struct CronJobTests {
+    static let cronJobs = ResourceType.find(group: "batch", version: "v1", resource: "cronjobs")!
+    static let jobs = ResourceType.find(group: "batch", version: "v1", resource: "jobs")!
+    static let pods = ResourceType.find(group: "", version: "v1", resource: "pods")!
+
+    @Test func aDueScheduleMakesAJobAndTheConcurrencyPolicyAndHistoryHold() async throws {
+        // The cluster's clock starts 1.5 s before a minute begins, and moves on when the test says.
+        let now = Date().timeIntervalSince1970
+        let shift = Mutex<TimeInterval>(60 - now.truncatingRemainder(dividingBy: 60) - 1.5)
+        try await TestKubeSim.with(clock: { Date().addingTimeInterval(shift.withLock { $0 }) }) { sim in
+            let cluster = try #require(sim.sim.clusters["a"])
+            _ = try cluster.create(Self.cronJobs, namespace: "default", object: .object([
+                "metadata": .object(["name": .string("tick")]),
+                "spec": .object([
+                    "schedule": .string("* * * * *"), "concurrencyPolicy": .string("Forbid"), "successfulJobsHistoryLimit": .number(1),
+                    "jobTemplate": .object(["spec": .object(["template": .object(["spec": .object([
+                        "restartPolicy": .string("Never"), "containers": .array([.object(["name": .string("c"), "image": .string("busybox")])]),
+                    ])])])]),
+                ]),
+            ]))
+            @Sendable func jobNames() throws -> [String] {
+                try cluster.list(Self.jobs, namespace: "default").items.compactMap { $0[path: "metadata.name"]?.stringValue }.sorted()
+            }
+            let dueMinute = Int((cluster.clock().timeIntervalSince1970 + 1.5) / 60)
+            try await eventually(within: 5, "the first job, when the minute begins") { try jobNames() == ["tick-\(dueMinute)"] }
+            let first = try cluster.get(Self.jobs, namespace: "default", name: "tick-\(dueMinute)")
+            #expect(first[path: "metadata.ownerReferences"]?.arrayValue?.first?["kind"] == .string("CronJob"))
+            #expect(first[path: "metadata.annotations"]?["batch.kubernetes.io/cronjob-scheduled-timestamp"] == .string(KubeTime.format(Date(timeIntervalSince1970: Double(dueMinute * 60)))))
+            try await eventually(within: 5, "the cron job's status") {
+                let status = try cluster.get(Self.cronJobs, namespace: "default", name: "tick")["status"]
+                return status?["lastScheduleTime"] == .string(KubeTime.format(Date(timeIntervalSince1970: Double(dueMinute * 60))))
+                    && status?["active"]?.arrayValue?.first?["name"] == .string("tick-\(dueMinute)")
+            }
+
+            // A minute later the first still runs: `Forbid` starts none.
+            shift.withLock { $0 += 60 }
+            try await poke(cluster)
+            try await eventually(within: 5, "the skipped run's event") {
+                try cluster.list(ResourceType.find(group: "", version: "v1", resource: "events")!, namespace: "default").items
+                    .contains { $0["reason"] == .string("JobAlreadyActive") }
+            }
+            #expect(try jobNames() == ["tick-\(dueMinute)"])
+
+            // Once it completes, the run it held back starts at once (no starting deadline), and
+            // when that one completes too the older finished job goes (one successful job kept).
+            try succeedPods(of: "tick-\(dueMinute)", in: cluster)
+            let held = dueMinute + 1
+            try await eventually(within: 5, "the held-back run") { try jobNames() == ["tick-\(dueMinute)", "tick-\(held)"] }
+            try await eventually(within: 5, "the last success recorded") {
+                try cluster.get(Self.cronJobs, namespace: "default", name: "tick")[path: "status.lastSuccessfulTime"] != nil
+            }
+            try succeedPods(of: "tick-\(held)", in: cluster)
+            try await eventually(within: 5, "only the latest successful job kept") { try jobNames() == ["tick-\(held)"] }
+            #expect(try cluster.get(Self.cronJobs, namespace: "default", name: "tick")[path: "status.active"] == nil)
+        }
+    }
+
+    /// Any change to the cron job queues it, as an informer's update does.
+    private func poke(_ cluster: SimCluster) async throws {
+        var cronJob = try cluster.get(Self.cronJobs, namespace: "default", name: "tick")
+        cronJob[path: "metadata.labels"] = .object(["poked": .string(UUID().uuidString.prefix(8).lowercased())])
+        _ = try cluster.update(Self.cronJobs, namespace: "default", name: "tick", object: cronJob)
+    }
+
+    /// The kubelet's part: the job's pods ran to completion.
+    private func succeedPods(of job: String, in cluster: SimCluster) throws {
+        for pod in try cluster.list(Self.pods, namespace: "default").items where pod[path: "metadata.labels"]?["job-name"] == .string(job) {
+            guard let name = pod[path: "metadata.name"]?.stringValue else { continue }
+            var finished = pod
+            finished[path: "status.phase"] = .string("Succeeded")
+            _ = try cluster.replaceStatus(Self.pods, namespace: "default", name: name, with: finished)
+        }
+    }
+
+    static func date(_ text: String) -> Date { KubeTime.parse(text)! }
+
+    @Test(arguments: [
+        ("30 2 * * *", nil, "2026-12-07T10:00:00Z", "2026-12-07T02:30:00Z", "2026-12-08T02:30:00Z"),
+        ("0 9 * * MON-FRI", nil, "2026-12-05T10:00:00Z", "2026-12-04T09:00:00Z", "2026-12-07T09:00:00Z"),
+        // Both days restricted: either matches (Friday the 11th before the 13th).
+        ("0 0 13 * 5", nil, "2026-12-07T10:00:00Z", "2026-12-04T00:00:00Z", "2026-12-11T00:00:00Z"),
+        ("*/15 * * * *", nil, "2026-12-07T10:07:30Z", "2026-12-07T10:00:00Z", "2026-12-07T10:15:00Z"),
+        ("0 9 * * *", "Europe/Berlin", "2026-12-07T00:00:00Z", "2026-12-06T08:00:00Z", "2026-12-07T08:00:00Z"),
+        ("@monthly", nil, "2026-12-07T10:00:00Z", "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z"),
+        ("0 0 29 2 *", nil, "2026-12-07T10:00:00Z", "2024-02-29T00:00:00Z", "2028-02-29T00:00:00Z"),
+    ] as [(String, String?, String, String, String)])
+    func schedulesAreDueAsCronReadsThem(schedule: String, zone: String?, now: String, latest: String, next: String) throws {
+        let cron = try #require(CronSchedule(schedule, timeZone: zone))
+        #expect(cron.latest(before: Self.date(now), after: Self.date("2020-01-01T00:00:00Z")) == Self.date(latest))
+        #expect(cron.next(after: Self.date(now)) == Self.date(next))
+        #expect(cron.latest(before: Self.date(now), after: Self.date(latest)) == nil, "not again after its last run")
+    }
+}
