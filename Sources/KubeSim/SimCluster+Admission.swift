@@ -153,14 +153,19 @@ extension SimCluster {
         if state.objects[accounts]?[key(namespace, "default")] != nil { return true }
         let created = state.namespaceCreated[namespace] ?? .distantPast
         guard now.timeIntervalSince(created) >= delay else { return false }
-        state.revision += 1
-        let account: JSON = .object([
+        var account: JSON = .object([
             "apiVersion": .string("v1"), "kind": .string("ServiceAccount"),
             "metadata": .object(["name": .string("default"), "namespace": .string(namespace), "uid": .string(UUID().uuidString.lowercased()),
-                                 "resourceVersion": .string(String(state.revision)), "creationTimestamp": .string(KubeTime.format(now))]),
+                                 "creationTimestamp": .string(KubeTime.format(now))]),
         ])
+        // The controller's create passes quota admission as any: a `count/serviceaccounts` quota
+        // it would exceed refuses it, and it is tried again (pods wait meanwhile).
+        guard let quotas = try? admitUsage(account, as: accounts, name: "default", quotas: objects(state, "resourcequotas", in: namespace)) else { return false }
+        state.revision += 1
+        account[path: "metadata.resourceVersion"] = .string(String(state.revision))
         state.objects[accounts, default: [:]][key(namespace, "default")] = account
         record(&state, Event(type: "ADDED", object: account, revision: state.revision, resource: accounts))
+        for quota in quotas { store(&state, quota, as: type("resourcequotas")) }
         return true
     }
 

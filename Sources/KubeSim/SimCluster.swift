@@ -302,7 +302,10 @@ public final class SimCluster: Sendable {
             let changes = SpecValidation.updateCauses(type, replacement: replacement, current: current)
             if !changes.isEmpty { throw Status.invalid(kind: type.kind, name, causes: changes, group: type.group) }
             var stored = replacement
-            for field in ["uid", "creationTimestamp"] { stored[path: "metadata.\(field)"] = current[path: "metadata.\(field)"] }
+            for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+                stored[path: "metadata.\(field)"] = current[path: "metadata.\(field)"]
+            }
+            if let refusal = Self.newFinalizersWhileDeleting(stored, current: current) { throw Status.invalid(kind: type.kind, name, causes: [refusal], group: type.group) }
             if type.resource == "services" {
                 let others = (state.objects[type] ?? [:]).filter { $0.key != key }.map(\.value)
                 try SimServices.admit(&stored, name: name, others: others, previous: current)
@@ -327,13 +330,16 @@ public final class SimCluster: Sendable {
             stored[path: "metadata.resourceVersion"] = .string(String(state.revision))
             state.objects[type, default: [:]][key] = stored
             Self.record(&state, Event(type: "MODIFIED", object: stored, revision: state.revision, resource: type))
+            // The last finalizer of an object being deleted taken off: it goes.
+            if Self.finalizersDone(stored) { _ = remove(&state, type, namespace: namespace, name: name, propagation: nil) }
             return stored
         }
     }
 
     /// Deletes an object and returns it. Deleting a namespace deletes everything in it; what the
     /// object owned is then deleted by the garbage collector (`propagation` `Background`, the
-    /// default; `Foreground` is taken as that), or kept without its reference (`Orphan`).
+    /// default, or `Foreground`: the object stays until they are gone), or kept without its
+    /// reference (`Orphan`). An object with finalizers stays, marked, until they are removed.
     @discardableResult
     public func delete(_ type: ResourceType, namespace: String?, name: String, propagation: String? = nil, gracePeriod: Int? = nil) throws(Status) -> JSON {
         let result = try performDelete(type, namespace: namespace, name: name, propagation: propagation, gracePeriod: gracePeriod)
@@ -345,25 +351,10 @@ public final class SimCluster: Sendable {
         if type == Self.namespaces { return try beginTermination(name) }
         if type.resource == "pods", let namespace, let terminating = try beginPodTermination(namespace, name, gracePeriod: gracePeriod) { return terminating }
         return try state.withLock { state throws(Status) -> JSON in
-            let key = Self.key(namespace, name)
-            guard let removed = state.objects[type]?.removeValue(forKey: key) else {
-                throw Status.notFound(type.resource, name, group: type.group)
-            }
-            if let uid = removed[path: "metadata.uid"]?.stringValue, type != Self.namespaces {
-                state.work?.add(.dependents(uid: uid, namespace: type.isNamespaced ? namespace : nil, orphan: propagation == "Orphan"))
-            }
-            state.revision += 1
-            var gone = removed
-            gone[path: "metadata.resourceVersion"] = .string(String(state.revision))
-            Self.record(&state, Event(type: "DELETED", object: gone, revision: state.revision, resource: type))
-            if type.isNamespaced, type.resource != "resourcequotas", let namespace {
-                if state.quotaControllerDelay > 0 {
-                    syncQuotas(in: namespace, after: state.quotaControllerDelay)
-                } else {
-                    Self.syncQuotas(&state, in: namespace)
-                }
-            }
-            return gone
+            guard let current = state.objects[type]?[Self.key(namespace, name)] else { throw Status.notFound(type.resource, name, group: type.group) }
+            // An object with finalizers (or deleted in the foreground) stays, marked, until they are done.
+            if let held = holdForFinalizers(&state, current, type: type, propagation: propagation) { return held }
+            return remove(&state, type, namespace: namespace, name: name, propagation: propagation)
         }
     }
 

@@ -150,8 +150,10 @@ extension SimCluster {
             case "CronJob": return syncCronJob(namespace, name)
             default: return true
             }
-        case .dependents(let uid, let namespace, let orphan):
-            return collect(dependentsOf: uid, in: namespace, orphan: orphan)
+        case .dependents(let uid, let namespace, let propagation):
+            return collect(dependentsOf: uid, in: namespace, propagation: propagation)
+        case .foregroundOwner(let type, let namespace, let name):
+            return finishForegroundDeletion(type, namespace: namespace, name: name)
         case .namespace(let name):
             return finishTermination(name)
         case .rootCA(let namespace):
@@ -171,8 +173,8 @@ extension SimCluster {
     }
 
     /// The garbage collector: the objects owned by `uid` are deleted (each deletion collecting
-    /// in turn what that object owned), or with `orphan` keep living without the reference.
-    func collect(dependentsOf uid: String, in namespace: String?, orphan: Bool) -> Bool {
+    /// in turn what that object owned), or with `Orphan` keep living without the reference.
+    func collect(dependentsOf uid: String, in namespace: String?, propagation: String) -> Bool {
         let dependents = state.withLock { state -> [(ResourceType, JSON)] in
             state.owners.dependents(of: uid).compactMap { reference -> (ResourceType, JSON)? in
                 guard reference.type.isNamespaced || namespace == nil, namespace == nil || reference.namespace == namespace,
@@ -183,13 +185,14 @@ extension SimCluster {
         for (type, object) in dependents {
             guard let name = object[path: "metadata.name"]?.stringValue else { continue }
             let space = object[path: "metadata.namespace"]?.stringValue
-            if orphan {
+            if propagation == "Orphan" {
                 var kept = object
                 let references = (object[path: "metadata.ownerReferences"]?.arrayValue ?? []).filter { $0["uid"]?.stringValue != uid }
                 kept[path: "metadata.ownerReferences"] = references.isEmpty ? nil : .array(references)
                 _ = try? performUpdate(type, namespace: space, name: name, object: kept)
             } else {
-                _ = try? performDelete(type, namespace: space, name: name, propagation: "Background")
+                // An owner deleted in the foreground has its dependents deleted so too.
+                _ = try? performDelete(type, namespace: space, name: name, propagation: propagation == "Foreground" ? "Foreground" : "Background")
             }
         }
         return true

@@ -39,9 +39,11 @@ struct CronSchedule {
     /// The latest time it was due at or before `now` and after `after`, or `nil`.
     func latest(before now: Date, after: Date) -> Date? {
         guard var time = calendar.dateInterval(of: .minute, for: now)?.start else { return nil }
-        // At most ten years of days, hours and minutes are looked at, skipping those that cannot match.
-        for _ in 0..<200_000 {
-            guard time > after else { return nil }
+        // Days, hours and minutes that cannot match are skipped; five years back at most, as
+        // cron looks five years ahead at most.
+        let limit = max(after, now.addingTimeInterval(-Self.horizon))
+        while true {
+            guard time > limit else { return nil }
             let parts = calendar.dateComponents([.month, .day, .weekday, .hour, .minute], from: time)
             if !dayMatches(parts) {
                 guard let start = calendar.dateInterval(of: .day, for: time)?.start else { return nil }
@@ -55,13 +57,16 @@ struct CronSchedule {
                 return time
             }
         }
-        return nil
     }
 
-    /// The first time it is due after `now`, or `nil` within ten years.
+    /// Five years, the farthest cron looks for a time that matches.
+    static let horizon: TimeInterval = 5 * 366 * 86400
+
+    /// The first time it is due after `now`, or `nil` within five years (a 30th of February).
     func next(after now: Date) -> Date? {
         guard var time = calendar.dateInterval(of: .minute, for: now)?.end else { return nil }
-        for _ in 0..<200_000 {
+        let limit = now.addingTimeInterval(Self.horizon)
+        while time <= limit {
             let parts = calendar.dateComponents([.month, .day, .weekday, .hour, .minute], from: time)
             if !dayMatches(parts) {
                 guard let end = calendar.dateInterval(of: .day, for: time)?.end else { return nil }

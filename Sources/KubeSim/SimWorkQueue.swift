@@ -6,9 +6,11 @@ import Synchronization
 /// that went, or every DaemonSet (the nodes changed).
 enum ControllerKey: Hashable, Sendable {
     case workload(kind: String, namespace: String, name: String)
-    /// The objects whose `ownerReferences` name `uid`: deleted (background propagation), or
-    /// orphaned (their reference to it removed).
-    case dependents(uid: String, namespace: String?, orphan: Bool)
+    /// The objects whose `ownerReferences` name `uid`: deleted (`Background` or `Foreground`
+    /// propagation), or orphaned (`Orphan`: their reference to it removed).
+    case dependents(uid: String, namespace: String?, propagation: String)
+    /// An object deleted in the foreground, due to go once its dependents have gone.
+    case foregroundOwner(type: ResourceType, namespace: String?, name: String)
     case daemonSets
     /// A terminating namespace, due to be emptied and removed.
     case namespace(String)
@@ -94,6 +96,14 @@ final class SimWorkQueue: Sendable {
     /// changed; every DaemonSet when a node comes or goes.
     func notice(_ event: SimCluster.Event) {
         let object = event.object
+        // A dependent gone may be the last an owner deleted in the foreground waits for.
+        if event.type == "DELETED" {
+            for reference in object[path: "metadata.ownerReferences"]?.arrayValue ?? [] {
+                guard let kind = reference["kind"]?.stringValue, let name = reference["name"]?.stringValue,
+                      let type = ResourceType.known.first(where: { $0.kind == kind && $0.apiVersion == reference["apiVersion"]?.stringValue }) else { continue }
+                add(.foregroundOwner(type: type, namespace: type.isNamespaced ? object[path: "metadata.namespace"]?.stringValue : nil, name: name))
+            }
+        }
         switch (event.resource.group, event.resource.resource) {
         case ("", "nodes"):
             if event.type != "MODIFIED" { add(.daemonSets) }

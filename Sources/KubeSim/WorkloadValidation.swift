@@ -1,3 +1,4 @@
+import Foundation
 import KubeAPI
 
 /// The workloads' specs checked as `ValidateDeploymentSpec`, `ValidateReplicaSetSpec`,
@@ -106,7 +107,7 @@ enum WorkloadValidation {
     }
 
     /// `ValidateCronJobSpec`: a schedule cron can read (five fields or a descriptor, no time zone
-    /// in it), a known concurrency policy, and the job template as a job's.
+    /// in it), a time zone Go can load, a known concurrency policy, and the job template as a job's.
     static func cronJobCauses(_ cronJob: JSON) -> [Status.Cause] {
         var causes: [Status.Cause] = []
         let schedule = cronJob[path: "spec.schedule"]?.stringValue ?? ""
@@ -114,6 +115,15 @@ enum WorkloadValidation {
             causes.append(SpecValidation.required("spec.schedule"))
         } else if let problem = scheduleProblem(schedule) {
             causes.append(SpecValidation.invalid("spec.schedule", schedule, problem))
+        }
+        if let zone = cronJob[path: "spec.timeZone"]?.stringValue {
+            if zone.isEmpty {
+                causes.append(SpecValidation.invalid("spec.timeZone", zone, "timeZone must be nil or non-empty string"))
+            } else if zone.lowercased() == "local" {
+                causes.append(SpecValidation.invalid("spec.timeZone", zone, "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"))
+            } else if TimeZone(identifier: zone) == nil {
+                causes.append(SpecValidation.invalid("spec.timeZone", zone, "unknown time zone \(zone)"))
+            }
         }
         if let policy = cronJob[path: "spec.concurrencyPolicy"]?.stringValue, !["Allow", "Forbid", "Replace"].contains(policy) {
             causes.append(SpecValidation.unsupported("spec.concurrencyPolicy", policy, ["Allow", "Forbid", "Replace"]))

@@ -165,6 +165,27 @@ import TestSupport
         }
     }
 
+    /// The service-account controller's create passes quota admission: a `count/serviceaccounts`
+    /// quota of zero keeps the account (and so every pod) out until it grows, as on a real cluster.
+    @Test func theDefaultServiceAccountCountsAgainstTheQuota() async throws {
+        try await TestKubeSim.with(shape: KubeSim.ClusterShape(nodes: 1, serviceAccountDelay: 0.5)) { sim in
+            let kube = try Self.admin(sim)
+            _ = try await kube.create(Namespace(metadata: ObjectMeta(name: "tight")))
+            _ = try await kube.create(ResourceQuota(metadata: ObjectMeta(name: "accounts", namespace: "tight"), hard: ["count/serviceaccounts": Quantity(0)]))
+            try await Task.sleep(for: .seconds(1))
+            await #expect(throws: KubeError.self) { try await kube.get(ServiceAccount.self, "default", namespace: "tight") }
+            var quota = try await kube.get(ResourceQuota.self, "accounts", namespace: "tight")
+            quota.spec?.hard?["count/serviceaccounts"] = Quantity(1)
+            _ = try await kube.update(quota)
+            try await eventually(within: 10, "the account once the quota allows it") {
+                (try? await kube.get(ServiceAccount.self, "default", namespace: "tight")) != nil
+            }
+            try await eventually(within: 5, "the account counted") {
+                try await kube.get(ResourceQuota.self, "accounts", namespace: "tight").status?.used?["count/serviceaccounts"] == Quantity(1)
+            }
+        }
+    }
+
     /// The account appears when due whoever looks first: a list or a get, not only a pod.
     @Test func theDefaultServiceAccountIsListedOnceDue() async throws {
         let now = Mutex(Date())

@@ -100,4 +100,16 @@ import TestSupport
         #expect(cron.next(after: Self.date(now)) == Self.date(next))
         #expect(cron.latest(before: Self.date(now), after: Self.date(latest)) == nil, "not again after its last run")
     }
+
+    @Test func aScheduleThatNeverComesIsNeverDue() throws {
+        let never = try #require(CronSchedule("0 0 30 2 *", timeZone: nil))
+        #expect(never.next(after: Self.date("2026-12-07T10:00:00Z")) == nil)
+        #expect(never.latest(before: Self.date("2026-12-07T10:00:00Z"), after: Self.date("1970-01-01T00:00:00Z")) == nil)
+        #expect(CronSchedule("@every 1h", timeZone: nil) == nil)
+        #expect(CronSchedule("0 9 * * *", timeZone: "Mars/Olympus") == nil)
+        // Such a time zone never gets stored: a real server refuses it with Go's words.
+        let zoned = JSON.object(["spec": .object(["schedule": .string("0 9 * * *"), "timeZone": .string("Mars/Olympus")])])
+        #expect(WorkloadValidation.cronJobCauses(zoned).first?.message == #"Invalid value: "Mars/Olympus": unknown time zone Mars/Olympus"#)
+        #expect(WorkloadValidation.cronJobCauses(zoned).first?.field == "spec.timeZone")
+    }
 }
