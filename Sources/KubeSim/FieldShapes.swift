@@ -39,6 +39,7 @@ enum FieldShapes {
         ]),
         "apps/StatefulSet": kind("StatefulSet", "", ["spec": statefulSetSpec, "status": .open]),
         "apps/DaemonSet": kind("DaemonSet", "", ["spec": daemonSetSpec, "status": .open]),
+        "apps/ControllerRevision": kind("ControllerRevision", "revision:i64", ["data": .open]),
         "batch/Job": kind("Job", "", ["spec": jobSpec, "status": .open]),
         "batch/CronJob": kind("CronJob", "", ["spec": cronJobSpec, "status": .open]),
         "rbac.authorization.k8s.io/Role": kind("Role", "", ["rules": policyRules]),

@@ -51,6 +51,7 @@ public struct ResourceType: Sendable, Hashable {
         ResourceType("apps", "v1", "replicasets", "ReplicaSet", namespaced: true, short: ["rs"], categories: ["all"]),
         ResourceType("apps", "v1", "statefulsets", "StatefulSet", namespaced: true, short: ["sts"], categories: ["all"]),
         ResourceType("apps", "v1", "daemonsets", "DaemonSet", namespaced: true, short: ["ds"], categories: ["all"]),
+        ResourceType("apps", "v1", "controllerrevisions", "ControllerRevision", namespaced: true),
         ResourceType("batch", "v1", "jobs", "Job", namespaced: true, categories: ["all"]),
         ResourceType("batch", "v1", "cronjobs", "CronJob", namespaced: true, short: ["cj"], categories: ["all"]),
         ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role", namespaced: true),

@@ -45,6 +45,8 @@ extension SimCluster {
             guard let podName = pod[path: "metadata.name"]?.stringValue, podName.hasPrefix("\(name)-"), let ordinal = Int(podName.dropFirst(name.count + 1)) else { continue }
             if SimControllers.isActive(pod) { pods[ordinal] = pod } else if pod[path: "metadata.deletionTimestamp"] != nil { terminating.insert(ordinal) }
         }
+        let revisionsInUse = Set(pods.values.compactMap(SimControllers.revisionHash(of:)) + [set[path: "status.currentRevision"]?.stringValue].compactMap { $0 })
+        recordRevision(of: set, hash: String(revision.dropFirst(name.count + 1)), inUse: revisionsInUse)
         var failed = false
         creating: for ordinal in 0..<max(wanted, 0) {
             if terminating.contains(ordinal) {
@@ -145,6 +147,7 @@ extension SimCluster {
         let revision = SimControllers.templateHash(set[path: "spec.template"] ?? .null)
         let generation = String(SimControllers.int(set[path: "metadata.generation"]) ?? 1)
         var pods = owned("pods", in: namespace, by: uid).filter(SimControllers.isActive)
+        recordRevision(of: set, hash: revision, inUse: Set(pods.compactMap(SimControllers.revisionHash(of:)).map { "\(name)-\($0)" }))
         var failed = false
         for node in nodes where !pods.contains(where: { $0[path: "spec.nodeName"]?.stringValue == node }) {
             var pod = SimControllers.object(kind: "Pod", apiVersion: "v1", from: set[path: "spec.template"], owner: set, namespace: namespace,

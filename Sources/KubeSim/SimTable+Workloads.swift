@@ -35,6 +35,8 @@ extension SimTable {
                     Column(name: "Count", type: "integer", priority: 1), Column(name: "Name", format: "name", priority: 1)]
         case ("networking.k8s.io", "ingresses"):
             return [name, Column(name: "Class"), Column(name: "Hosts"), Column(name: "Address"), Column(name: "Ports"), age]
+        case ("apps", "controllerrevisions"):
+            return [name, Column(name: "Controller"), count("Revision"), age]
         default:
             return nil
         }
@@ -103,6 +105,9 @@ extension SimTable {
             let hosts = (object[path: "spec.rules"]?.arrayValue ?? []).compactMap { $0["host"]?.stringValue }
             let ports = object[path: "spec.tls"]?.arrayValue?.isEmpty == false ? "80, 443" : "80"
             return [name, text("spec.ingressClassName", "<none>"), .string(hosts.isEmpty ? "*" : hosts.joined(separator: ",")), .string(""), .string(ports), age]
+        case ("apps", "controllerrevisions"):
+            let owner = SimControllers.controllerReference(of: object).map { "\($0.kind.lowercased()).apps/\($0.name)" } ?? "<none>"
+            return [name, .string(owner), number("revision"), age]
         default:
             return nil
         }
