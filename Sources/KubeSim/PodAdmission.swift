@@ -129,17 +129,26 @@ enum PodAdmission {
     /// Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for
     /// incoming pod.` (each reason with the number of nodes it applies to, sorted).
     static func unschedulable(_ pod: JSON, nodes: [JSON], pods: [JSON]) -> String {
-        var counts: [String: Int] = [:]
-        for node in nodes { for reason in misfits(pod, on: node, pods: pods) { counts[reason, default: 0] += 1 } }
+        var counts: [String: Int] = [:], unresolvable = 0
+        for node in nodes {
+            let reasons = misfits(pod, on: node, pods: pods)
+            for reason in reasons { counts[reason, default: 0] += 1 }
+            if reasons.contains(where: NodePlacement.isUnresolvable) { unresolvable += 1 }
+        }
         let reasons = counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         let total = nodes.count
+        // Preemption could help only where resources were short.
+        let preemption = [(total - unresolvable, "No preemption victims found for incoming pod"), (unresolvable, "Preemption is not helpful for scheduling")]
+            .filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
         return "0/\(total) nodes are available: \(reasons.isEmpty ? "no nodes available to schedule pods" : reasons). "
-            + "preemption: 0/\(total) nodes are available: \(total) No preemption victims found for incoming pod."
+            + "preemption: 0/\(total) nodes are available: \(preemption.isEmpty ? "no nodes available" : preemption)."
     }
 
-    /// What keeps the pod off `node`: `Insufficient cpu`, `Insufficient memory`, `Too many pods`.
+    /// What keeps the pod off `node`: the first filter that refuses it (`NodePlacement`), else
+    /// `Insufficient cpu`, `Insufficient memory`, `Too many pods`.
     private static func misfits(_ pod: JSON, on node: JSON, pods: [JSON]) -> [String] {
         guard let name = node[path: "metadata.name"]?.stringValue else { return ["node has no name"] }
+        if let misfit = NodePlacement.misfit(pod, on: node) { return [misfit] }
         let wants = usage(of: pod)
         let allocatable = quantities(node[path: "status.allocatable"])
         let placed = pods.filter { $0[path: "spec.nodeName"]?.stringValue == name }.map(usage(of:))

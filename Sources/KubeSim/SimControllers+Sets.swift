@@ -138,12 +138,15 @@ extension SimCluster {
         return volumes
     }
 
-    /// One pod per node (`<name>-<suffix>`, bound to its node); pods on nodes that went are
-    /// deleted.
+    /// One pod per node its pods may run on (`<name>-<suffix>`, bound to its node); pods on
+    /// nodes that went, or that no longer take them, are deleted.
     func syncDaemonSet(_ namespace: String, _ name: String) -> Bool {
         guard let set = current("daemonsets", namespace, name), set[path: "metadata.deletionTimestamp"] == nil,
               let uid = set[path: "metadata.uid"]?.stringValue else { return true }
-        let nodes = state.withLock { ($0.objects[Self.type("nodes")] ?? [:]).values.compactMap { $0[path: "metadata.name"]?.stringValue } }.sorted()
+        // The nodes its pods may run on: their selector, affinity and tolerations decide.
+        let template = set[path: "spec.template"] ?? .null
+        let nodes = state.withLock { ($0.objects[Self.type("nodes")] ?? [:]).values }
+            .filter { NodePlacement.misfit(template, on: $0, daemon: true) == nil }.compactMap { $0[path: "metadata.name"]?.stringValue }.sorted()
         let revision = SimControllers.templateHash(set[path: "spec.template"] ?? .null)
         let generation = String(SimControllers.int(set[path: "metadata.generation"]) ?? 1)
         var pods = owned("pods", in: namespace, by: uid).filter(SimControllers.isActive)

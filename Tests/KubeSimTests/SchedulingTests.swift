@@ -1,0 +1,74 @@
+import Foundation
+import KubeAPI
+import KubeSim
+import Testing
+import TestSupport
+
+/// Pods go only to nodes whose labels their selector and affinity accept and whose taints they
+/// tolerate, daemon sets' pods too; a pod no node takes stays Pending with the scheduler's words.
+@Suite struct SchedulingTests {
+    static func pod(_ name: String, _ extra: String) -> String {
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: \(name)}\nspec:\n  containers: [{name: c, image: busybox}]\n\(extra)"
+    }
+
+    @Test func selectorsAffinityAndTaintsDecideWherePodsGo() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            #expect(try await kubectl.run("taint", "nodes", "node-1", "dedicated=infra:NoSchedule").status == 0)
+            #expect(try await kubectl.run("label", "nodes", "node-2", "disktype=ssd").status == 0)
+
+            #expect(try await kubectl.run("apply", "-f", "-", input: Self.pod("fast", "  nodeSelector: {disktype: ssd}\n")).status == 0)
+            #expect(try await kubectl.run("get", "pod", "fast", "-o", "jsonpath={.spec.nodeName}").output == "node-2")
+            let tolerating = Self.pod("infra", """
+                  tolerations: [{key: dedicated, operator: Equal, value: infra, effect: NoSchedule}]
+                  affinity:
+                    nodeAffinity:
+                      requiredDuringSchedulingIgnoredDuringExecution:
+                        nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node-1]}]}]
+
+                """)
+            #expect(try await kubectl.run("apply", "-f", "-", input: tolerating).status == 0)
+            #expect(try await kubectl.run("get", "pod", "infra", "-o", "jsonpath={.spec.nodeName}").output == "node-1")
+            // Any other pod avoids the tainted node.
+            for index in 0..<4 { #expect(try await kubectl.run("apply", "-f", "-", input: Self.pod("plain-\(index)", "")).status == 0) }
+            let placed = try await kubectl.run("get", "pods", "-l", "!nothing", "-o", "jsonpath={range .items[*]}{.metadata.name}={.spec.nodeName} {end}")
+            #expect(!placed.output.split(separator: " ").contains { $0.hasPrefix("plain-") && $0.hasSuffix("=node-1") }, "\(placed.output)")
+
+            #expect(try await kubectl.run("apply", "-f", "-", input: Self.pod("nowhere", "  nodeSelector: {disktype: hdd}\n")).status == 0)
+            #expect(try await kubectl.run("get", "pod", "nowhere", "-o", "jsonpath={.status.phase}").output == "Pending")
+            let events = try await kubectl.run("get", "events", "--field-selector", "involvedObject.name=nowhere", "-o", "jsonpath={.items[*].message}")
+            #expect(events.output.contains("0/3 nodes are available: 2 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint {dedicated: infra}. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."), "\(events.output)")
+        }
+    }
+
+    @Test func aDaemonSetRunsOnlyWhereItsPodsMayGo() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            #expect(try await kubectl.run("taint", "nodes", "node-1", "dedicated=infra:NoSchedule").status == 0)
+            #expect(try await kubectl.run("cordon", "node-3").status == 0)
+            let agent = """
+                apiVersion: apps/v1
+                kind: DaemonSet
+                metadata: {name: agent}
+                spec:
+                  selector: {matchLabels: {app: agent}}
+                  template:
+                    metadata: {labels: {app: agent}}
+                    spec: {containers: [{name: agent, image: "agent:1"}]}
+                """
+            #expect(try await kubectl.run("apply", "-f", "-", input: agent).status == 0)
+            @Sendable func nodes() async throws -> [String] {
+                try await kubectl.run("get", "pods", "-l", "app=agent", "-o", "jsonpath={.items[*].spec.nodeName}").output.split(separator: " ").map(String.init).sorted()
+            }
+            // The tainted node is skipped; a cordoned one is not (daemon pods tolerate it).
+            try await eventually(within: 10, "agents on node-2 and node-3") { try await nodes() == ["node-2", "node-3"] }
+            #expect(try await kubectl.run("get", "daemonset", "agent", "-o", "jsonpath={.status.desiredNumberScheduled}").output == "2")
+            // Narrowed by a selector, its pods leave the nodes that no longer match.
+            #expect(try await kubectl.run("label", "nodes", "node-2", "role=edge").status == 0)
+            #expect(try await kubectl.run("patch", "daemonset", "agent", "-p", #"{"spec":{"template":{"spec":{"nodeSelector":{"role":"edge"}}}}}"#).status == 0)
+            try await eventually(within: 10, "one agent, on node-2") { try await nodes() == ["node-2"] }
+        }
+    }
+}
