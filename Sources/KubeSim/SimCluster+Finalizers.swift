@@ -84,9 +84,12 @@ extension SimCluster {
         (object[path: "metadata.finalizers"]?.arrayValue ?? []).compactMap(\.stringValue)
     }
 
-    /// Whether `object` is being deleted and has no finalizer left: it is to go.
+    /// Whether `object` is being deleted without a grace period and has no finalizer left: it
+    /// is to go (the registry's `shouldDeleteDuringUpdate`; a terminating pod, within its grace
+    /// period, stays).
     static func finalizersDone(_ object: JSON) -> Bool {
         object[path: "metadata.deletionTimestamp"] != nil && finalizers(of: object).isEmpty
+            && object[path: "metadata.deletionGracePeriodSeconds"]?.numberValue == 0
     }
 
     /// The 422 cause for an update adding finalizers to an object being deleted

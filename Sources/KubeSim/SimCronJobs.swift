@@ -9,12 +9,23 @@ struct CronSchedule {
     /// otherwise either (cron's rule).
     let anyDay: Bool
     let calendar: Calendar
+    /// `@every <duration>`: due every so many whole seconds (one at least) from the time it
+    /// counts from, not at times of day.
+    let interval: TimeInterval?
 
-    /// `nil` for what cron cannot read, and for `@every` (not run here).
+    /// `nil` for what cron cannot read.
     init?(_ schedule: String, timeZone: String?) {
         let descriptors = ["@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
                            "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"]
         let trimmed = schedule.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasPrefix("@every ") {
+            guard case .success(let seconds) = GoDuration.parse(String(trimmed.dropFirst("@every ".count))) else { return nil }
+            (minutes, hours, daysOfMonth, months, daysOfWeek, anyDay) = ([], [], [], [], [], true)
+            interval = max(seconds.rounded(.towardZero), 1)
+            calendar = Calendar(identifier: .gregorian)
+            return
+        }
+        interval = nil
         let fields = (descriptors[trimmed] ?? trimmed).split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         guard fields.count == 5 else { return nil }
         var parsed: [(values: Set<Int>, star: Bool)] = []
@@ -36,8 +47,13 @@ struct CronSchedule {
         return anyDay ? dom && dow : dom || dow
     }
 
-    /// The latest time it was due at or before `now` and after `after`, or `nil`.
+    /// The latest time it was due at or before `now` and after `after`, or `nil`. An `@every`
+    /// schedule counts from `after`.
     func latest(before now: Date, after: Date) -> Date? {
+        if let interval {
+            let steps = (now.timeIntervalSince(after) / interval).rounded(.down)
+            return steps >= 1 ? after.addingTimeInterval(steps * interval) : nil
+        }
         guard var time = calendar.dateInterval(of: .minute, for: now)?.start else { return nil }
         // Days, hours and minutes that cannot match are skipped; five years back at most, as
         // cron looks five years ahead at most.
@@ -62,8 +78,13 @@ struct CronSchedule {
     /// Five years, the farthest cron looks for a time that matches.
     static let horizon: TimeInterval = 5 * 366 * 86400
 
-    /// The first time it is due after `now`, or `nil` within five years (a 30th of February).
-    func next(after now: Date) -> Date? {
+    /// The first time it is due after `now`, or `nil` within five years (a 30th of February);
+    /// an `@every` schedule counts from `anchor`.
+    func next(after now: Date, from anchor: Date? = nil) -> Date? {
+        if let interval {
+            let anchor = anchor ?? now
+            return anchor.addingTimeInterval(((now.timeIntervalSince(anchor) / interval).rounded(.down) + 1) * interval)
+        }
         guard var time = calendar.dateInterval(of: .minute, for: now)?.end else { return nil }
         let limit = now.addingTimeInterval(Self.horizon)
         while time <= limit {
@@ -105,7 +126,8 @@ extension SimCluster {
 
         let schedule = CronSchedule(cronJob[path: "spec.schedule"]?.stringValue ?? "", timeZone: cronJob[path: "spec.timeZone"]?.stringValue)
         let created = (cronJob[path: "metadata.creationTimestamp"]?.stringValue).flatMap(KubeTime.parse) ?? now
-        let lastRun = (status["lastScheduleTime"]?.stringValue).flatMap(KubeTime.parse) ?? created.addingTimeInterval(-1)
+        // Runs are counted from the last one, or from the cron job's creation (strictly after).
+        let lastRun = (status["lastScheduleTime"]?.stringValue).flatMap(KubeTime.parse) ?? created
         var failed = false
         if cronJob[path: "spec.suspend"] != .bool(true), let schedule, let due = schedule.latest(before: now, after: lastRun) {
             let deadline = SimControllers.int(cronJob[path: "spec.startingDeadlineSeconds"])
@@ -151,7 +173,8 @@ extension SimCluster {
         })
         writeStatus("cronjobs", namespace, name, status)
         // Wake when the next run is due (a moment after, so that the clock has passed it).
-        if let next = schedule?.next(after: now), let queue = state.withLock({ $0.work }) {
+        if let next = schedule?.next(after: now, from: (status["lastScheduleTime"]?.stringValue).flatMap(KubeTime.parse) ?? created),
+           let queue = state.withLock({ $0.work }) {
             queue.wake(.workload(kind: "CronJob", namespace: namespace, name: name), after: next.timeIntervalSince(now) + 0.05)
         }
         return !failed
@@ -181,4 +204,37 @@ extension SimCluster {
             }
         }
     }
+}
+
+/// Go's `time.ParseDuration`, in seconds, with its errors' words: a sequence of decimal numbers,
+/// each with a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`), an optional sign, or `0`.
+enum GoDuration {
+    static func parse(_ text: String) -> Result<TimeInterval, Problem> {
+        let quoted = ObjectMetaValidation.quoted(text)
+        let units: [String: Double] = ["ns": 1e-9, "us": 1e-6, "\u{b5}s": 1e-6, "\u{3bc}s": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600]
+        var rest = Substring(text), sign = 1.0
+        if let first = rest.first, first == "-" || first == "+" {
+            sign = first == "-" ? -1 : 1
+            rest = rest.dropFirst()
+        }
+        if rest == "0" { return .success(0) }
+        guard !rest.isEmpty else { return .failure(Problem(text: "time: invalid duration \(quoted)")) }
+        var total = 0.0
+        while !rest.isEmpty {
+            let number = rest.prefix { $0 == "." || ($0.isASCII && $0.isNumber) }
+            guard number.contains(where: \.isNumber), number.filter({ $0 == "." }).count <= 1, let value = Double(number.hasPrefix(".") ? "0" + number : number)
+            else { return .failure(Problem(text: "time: invalid duration \(quoted)")) }
+            rest = rest.dropFirst(number.count)
+            let unit = rest.prefix { $0 != "." && !($0.isASCII && $0.isNumber) }
+            guard !unit.isEmpty else { return .failure(Problem(text: "time: missing unit in duration \(quoted)")) }
+            guard let scale = units[String(unit)] else {
+                return .failure(Problem(text: "time: unknown unit \(ObjectMetaValidation.quoted(String(unit))) in duration \(quoted)"))
+            }
+            rest = rest.dropFirst(unit.count)
+            total += value * scale
+        }
+        return .success(sign * total)
+    }
+
+    struct Problem: Error, Equatable { let text: String }
 }

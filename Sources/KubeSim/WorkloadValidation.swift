@@ -139,7 +139,11 @@ enum WorkloadValidation {
         if let first = fields.first, first.hasPrefix("@") {
             let descriptors: Set<Substring> = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]
             if descriptors.contains(first), fields.count == 1 { return nil }
-            if first == "@every", fields.count == 2 { return nil }
+            if first == "@every", fields.count == 2 {
+                // robfig/cron reads what follows as a Go duration.
+                if case .failure(let problem) = GoDuration.parse(String(fields[1])) { return "failed to parse duration \(schedule): \(problem.text)" }
+                return nil
+            }
             return "unrecognized descriptor: \(schedule)"
         }
         guard fields.count == 5 else { return "expected exactly 5 fields, found \(fields.count): [\(fields.joined(separator: " "))]" }

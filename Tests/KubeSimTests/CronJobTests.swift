@@ -101,11 +101,29 @@ import TestSupport
         #expect(cron.latest(before: Self.date(now), after: Self.date(latest)) == nil, "not again after its last run")
     }
 
+    /// `@every` counts from the last run (or the cron job's creation), in whole seconds.
+    @Test func anEveryScheduleCountsFromItsLastRun() throws {
+        let every = try #require(CronSchedule("@every 1h30m", timeZone: nil))
+        let anchor = Self.date("2026-12-07T10:00:00Z")
+        #expect(every.latest(before: Self.date("2026-12-07T11:29:59Z"), after: anchor) == nil)
+        #expect(every.latest(before: Self.date("2026-12-07T14:00:00Z"), after: anchor) == Self.date("2026-12-07T13:00:00Z"))
+        #expect(every.next(after: Self.date("2026-12-07T14:00:00Z"), from: anchor) == Self.date("2026-12-07T14:30:00Z"))
+        #expect(CronSchedule("@every 300ms", timeZone: nil)?.interval == 1, "a second at least")
+    }
+
+    @Test(arguments: [
+        ("1h30m", 5400), ("1.5h", 5400), ("300ms", 0.3), (".5s", 0.5), ("-2m", -120), ("0", 0), ("2h45m30.5s", 9930.5),
+    ] as [(String, Double)])
+    func durationsReadAsGoReadsThem(text: String, seconds: Double) throws {
+        guard case .success(let parsed) = GoDuration.parse(text) else { Issue.record("\(text) did not parse"); return }
+        #expect(abs(parsed - seconds) < 1e-9)
+    }
+
     @Test func aScheduleThatNeverComesIsNeverDue() throws {
         let never = try #require(CronSchedule("0 0 30 2 *", timeZone: nil))
         #expect(never.next(after: Self.date("2026-12-07T10:00:00Z")) == nil)
         #expect(never.latest(before: Self.date("2026-12-07T10:00:00Z"), after: Self.date("1970-01-01T00:00:00Z")) == nil)
-        #expect(CronSchedule("@every 1h", timeZone: nil) == nil)
+        #expect(CronSchedule("@every soon", timeZone: nil) == nil)
         #expect(CronSchedule("0 9 * * *", timeZone: "Mars/Olympus") == nil)
         // Such a time zone never gets stored: a real server refuses it with Go's words.
         let zoned = JSON.object(["spec": .object(["schedule": .string("0 9 * * *"), "timeZone": .string("Mars/Olympus")])])

@@ -24,6 +24,8 @@ import TestSupport
             #expect(deleted.status == 0 && deleted.output.contains("pod \"\(victim)\" deleted"), "\(deleted.output)")
             let pod = try await ControllerTests.json(kubectl, "get", "pod", victim)
             #expect(pod[path: "metadata.deletionTimestamp"] != nil && pod[path: "metadata.deletionGracePeriodSeconds"] == .number(30), "\(pod)")
+            // A change to a terminating pod (no finalizers, a grace period) keeps it terminating.
+            #expect(try await kubectl.run("label", "pod", victim, "-n", "work", "seen=yes").status == 0)
             let table = try await kubectl.run("get", "pods", "-n", "work")
             #expect(table.output.split(separator: "\n").contains { $0.hasPrefix(victim) && $0.contains("Terminating") }, "\(table.output)")
             // The quota still counts it: the set's replacement is refused meanwhile.

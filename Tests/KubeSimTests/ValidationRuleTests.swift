@@ -86,7 +86,10 @@ import Testing
         ("0 0 * * 7", "end of range (7) above maximum (6): 7"), ("30-10 * * * *", "beginning of range (30) beyond end of range (10): 30-10"),
         ("*/0 * * * *", "step of range should be a positive number: */0"), ("1-2-3 * * * *", "too many hyphens: 1-2-3"),
         ("*/2/3 * * * *", "too many slashes: */2/3"), ("0 0 * MON *", "failed to parse int from MON: strconv.Atoi: parsing \"MON\": invalid syntax"),
-        ("-5 * * * *", "failed to parse int from : strconv.Atoi: parsing \"\": invalid syntax"),
+        ("-5 * * * *", "failed to parse int from : strconv.Atoi: parsing \"\": invalid syntax"), ("@every 1h30m", nil),
+        ("@every soon", "failed to parse duration @every soon: time: invalid duration \"soon\""),
+        ("@every 5", "failed to parse duration @every 5: time: missing unit in duration \"5\""),
+        ("@every 5d", "failed to parse duration @every 5d: time: unknown unit \"d\" in duration \"5d\""),
         ("99999999999999999999 * * * *", "failed to parse int from 99999999999999999999: strconv.Atoi: parsing \"99999999999999999999\": value out of range"),
     ] as [(String, String?)])
     func cronSchedules(schedule: String, problem: String?) {
