@@ -36,22 +36,24 @@ import TestSupport
         }
     }
 
+    /// DaemonSet `agent` in `default`: one pod of `agent:1` per node that takes it.
+    static let daemonSet = """
+        apiVersion: apps/v1
+        kind: DaemonSet
+        metadata: {name: agent}
+        spec:
+          selector: {matchLabels: {app: agent}}
+          template:
+            metadata: {labels: {app: agent}}
+            spec: {containers: [{name: agent, image: "agent:1"}]}
+        """
+
     @Test func aDaemonSetKeepsOneRevisionPerTemplate() async throws {
         try await TestKubeSim.with { sim in
             let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
             defer { kubectl.remove() }
-            let daemonSet = """
-                apiVersion: apps/v1
-                kind: DaemonSet
-                metadata: {name: agent}
-                spec:
-                  selector: {matchLabels: {app: agent}}
-                  template:
-                    metadata: {labels: {app: agent}}
-                    spec: {containers: [{name: agent, image: "agent:1"}]}
-                """
-            #expect(try await kubectl.run("apply", "-f", "-", input: daemonSet).status == 0)
-            #expect(try await kubectl.run("apply", "-f", "-", input: daemonSet.replacingOccurrences(of: "agent:1", with: "agent:2")).status == 0)
+            #expect(try await kubectl.run("apply", "-f", "-", input: Self.daemonSet).status == 0)
+            #expect(try await kubectl.run("apply", "-f", "-", input: Self.daemonSet.replacingOccurrences(of: "agent:1", with: "agent:2")).status == 0)
             try await eventually(within: 10, "two revisions") {
                 let history = try await kubectl.run("rollout", "history", "daemonset/agent").output
                 return history.split(separator: "\n").compactMap { Int($0.split(separator: " ").first ?? "") } == [1, 2]

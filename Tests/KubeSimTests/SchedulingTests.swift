@@ -48,17 +48,7 @@ import TestSupport
             defer { kubectl.remove() }
             #expect(try await kubectl.run("taint", "nodes", "node-1", "dedicated=infra:NoSchedule").status == 0)
             #expect(try await kubectl.run("cordon", "node-3").status == 0)
-            let agent = """
-                apiVersion: apps/v1
-                kind: DaemonSet
-                metadata: {name: agent}
-                spec:
-                  selector: {matchLabels: {app: agent}}
-                  template:
-                    metadata: {labels: {app: agent}}
-                    spec: {containers: [{name: agent, image: "agent:1"}]}
-                """
-            #expect(try await kubectl.run("apply", "-f", "-", input: agent).status == 0)
+            #expect(try await kubectl.run("apply", "-f", "-", input: ControllerRevisionTests.daemonSet).status == 0)
             @Sendable func nodes() async throws -> [String] {
                 try await kubectl.run("get", "pods", "-l", "app=agent", "-o", "jsonpath={.items[*].spec.nodeName}").output.split(separator: " ").map(String.init).sorted()
             }
