@@ -42,7 +42,7 @@ extension SimTable {
         }
     }
 
-    static func workloadCells(_ object: JSON, type: ResourceType, name: JSON, age: JSON) -> [JSON]? {
+    static func workloadCells(_ object: JSON, type: ResourceType, name: JSON, age: JSON, now: Date) -> [JSON]? {
         func int(_ path: String, _ fallback: Int = 0) -> Int { object[path: path]?.numberValue.map { Int($0) } ?? fallback }
         func number(_ path: String, _ fallback: Int = 0) -> JSON { .number(Double(int(path, fallback))) }
         func text(_ path: String, _ fallback: String) -> JSON { .string(object[path: path]?.stringValue ?? fallback) }
@@ -72,11 +72,16 @@ extension SimTable {
             let conditions = (object[path: "status.conditions"]?.arrayValue ?? []).filter { $0["status"]?.stringValue == "True" }.compactMap { $0["type"]?.stringValue }
             let status = conditions.contains("Complete") ? "Complete" : conditions.contains("Failed") ? "Failed"
                 : object[path: "spec.suspend"]?.boolValue == true ? "Suspended" : "Running"
-            return [name, .string(status), .string("\(int("status.succeeded"))/\(int("spec.completions", 1))"), .string(""), age]
+            // How long it ran: to its completion, or so far.
+            let started = object[path: "status.startTime"]?.stringValue.flatMap(KubeTime.parse)
+            let ended = object[path: "status.completionTime"]?.stringValue.flatMap(KubeTime.parse) ?? now
+            let duration = started.map { SimTable.humanDuration(ended.timeIntervalSince($0)) } ?? ""
+            return [name, .string(status), .string("\(int("status.succeeded"))/\(int("spec.completions", 1))"), .string(duration), age]
                 + pods("spec.template") + [.string(labels("spec.selector.matchLabels"))]
         case ("batch", "cronjobs"):
             return [name, text("spec.schedule", ""), text("spec.timeZone", "<none>"), .string(object[path: "spec.suspend"]?.boolValue == true ? "True" : "False"),
-                    .number(Double(object[path: "status.active"]?.arrayValue?.count ?? 0)), text("status.lastScheduleTime", "<none>"), age]
+                    .number(Double(object[path: "status.active"]?.arrayValue?.count ?? 0)),
+                    .string(object[path: "status.lastScheduleTime"]?.stringValue.flatMap(KubeTime.parse).map { SimTable.humanDuration(now.timeIntervalSince($0)) } ?? "<none>"), age]
                 + pods("spec.jobTemplate.spec.template") + [.string(labels("spec.jobTemplate.spec.selector.matchLabels"))]
         case ("", "services"):
             let kind = object[path: "spec.type"]?.stringValue ?? "ClusterIP"
@@ -95,7 +100,7 @@ extension SimTable {
                     text("spec.storageClassName", "<unset>"), text("spec.volumeAttributesClassName", "<unset>"), age, text("spec.volumeMode", "Filesystem")]
         case ("", "events"):
             func seen(_ path: String) -> JSON {
-                .string(object[path: path]?.stringValue.flatMap(KubeTime.parse).map { SimTable.humanDuration(Date().timeIntervalSince($0)) } ?? "<unknown>")
+                .string(object[path: path]?.stringValue.flatMap(KubeTime.parse).map { SimTable.humanDuration(now.timeIntervalSince($0)) } ?? "<unknown>")
             }
             let kind = (object[path: "involvedObject.kind"]?.stringValue ?? "").lowercased()
             return [seen("lastTimestamp"), text("type", ""), text("reason", ""), .string("\(kind)/\(object[path: "involvedObject.name"]?.stringValue ?? "")"),

@@ -69,7 +69,7 @@ enum SimTable {
     private static func cells(_ object: JSON, type: ResourceType, now: Date) -> [JSON] {
         let name = JSON.string(object[path: "metadata.name"]?.stringValue ?? "")
         let age = JSON.string(object[path: "metadata.creationTimestamp"]?.stringValue.flatMap(KubeTime.parse).map { humanDuration(now.timeIntervalSince($0)) } ?? "<unknown>")
-        if let cells = workloadCells(object, type: type, name: name, age: age) { return cells }
+        if let cells = workloadCells(object, type: type, name: name, age: age, now: now) { return cells }
         switch type.resource {
         case "pods":
             let containers = object[path: "spec.containers"]?.arrayValue?.count ?? 0

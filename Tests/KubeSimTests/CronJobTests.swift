@@ -42,6 +42,17 @@ import TestSupport
                     && status?["active"]?.arrayValue?.first?["name"] == .string("tick-\(dueMinute)")
             }
 
+            // `kubectl get` shows when it last ran as an age, and how long the job has run.
+            let table = SimTable.table([try cluster.get(Self.cronJobs, namespace: "default", name: "tick")], type: Self.cronJobs, revision: nil, includeObject: "None",
+                                       now: Date(timeIntervalSince1970: Double(dueMinute * 60 + 5)))
+            #expect(table[path: "rows"]?.arrayValue?.first?["cells"]?.arrayValue?[5] == .string("5s"), "\(table)")
+            try await eventually(within: 5, "the job started") {
+                try cluster.get(Self.jobs, namespace: "default", name: "tick-\(dueMinute)")[path: "status.startTime"] != nil
+            }
+            let started = try cluster.get(Self.jobs, namespace: "default", name: "tick-\(dueMinute)")
+            let jobTable = SimTable.table([started], type: Self.jobs, revision: nil, includeObject: "None", now: Date(timeIntervalSince1970: Double(dueMinute * 60 + 90)))
+            #expect(jobTable[path: "rows"]?.arrayValue?.first?["cells"]?.arrayValue?[3].stringValue?.hasSuffix("s") == true, "\(jobTable)")
+
             // A minute later the first still runs: `Forbid` starts none.
             shift.withLock { $0 += 60 }
             try await poke(cluster)
