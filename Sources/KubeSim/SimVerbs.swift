@@ -264,12 +264,13 @@ extension SimVerbs {
         let (object, dropped) = FieldPruning.prune(result, type: type)
         // A real server shows what the patch made: the patched object, or a strategic merge
         // patch itself as Go prints a map (decoded by the unstructured converter, in its words).
+        // Rendered only for a refusal: most patches are taken.
         let strategic = (request.request.headers[.contentType] ?? "").hasPrefix("application/strategic-merge-patch+json")
-        let shown = strategic ? GoValue.render(patch) : String(decoding: result.serialized(), as: UTF8.self)
+        func shown() -> String { strategic ? GoValue.render(patch) : String(decoding: result.serialized(), as: UTF8.self) }
         if let mismatch = FieldTypes.firstMismatch(result, type: type) {
-            throw FieldValidation.refusedPatch(strategic ? mismatch.conversionError : mismatch.decodeError, shown: shown)
+            throw FieldValidation.refusedPatch(strategic ? mismatch.conversionError : mismatch.decodeError, shown: shown())
         }
-        if directive == .strict, !dropped.isEmpty { throw FieldValidation.refusedPatch(FieldValidation.strictError(dropped), shown: shown) }
+        if directive == .strict, !dropped.isEmpty { throw FieldValidation.refusedPatch(FieldValidation.strictError(dropped), shown: shown()) }
         let updated = try cluster.update(type, namespace: target.namespace, name: name, object: object)
         return SimAPI.json(updated).warning(noted(directive == .warn ? dropped : [], name: name))
     }
