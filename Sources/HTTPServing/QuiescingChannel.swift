@@ -26,7 +26,7 @@ public struct QuiescingChannel<Base: ServerChildChannel>: ServerChildChannel {
     let base: Base
     let grace: TimeAmount
     let firstRequestTimeout: TimeAmount
-    let screen: (@Sendable (HTTPRequestHead, any Channel) -> Bool)?
+    let screen: UpgradeScreen?
     let counter: ConnectionCounter?
     let protocolSwitch: ProtocolSwitch?
     let fastLane: FastLane?
@@ -39,7 +39,7 @@ public struct QuiescingChannel<Base: ServerChildChannel>: ServerChildChannel {
     /// requests it takes below Hummingbird.
     public init(
         _ base: Base, grace: TimeAmount = .seconds(30), firstRequestTimeout: TimeAmount = .seconds(20),
-        screen: (@Sendable (HTTPRequestHead, any Channel) -> Bool)? = nil, counter: ConnectionCounter? = nil,
+        screen: UpgradeScreen? = nil, counter: ConnectionCounter? = nil,
         protocolSwitch: ProtocolSwitch? = nil, fastLane: FastLane? = nil
     ) {
         self.fastLane = fastLane
@@ -90,7 +90,7 @@ extension HTTPServerBuilder {
     /// the TLS configuration must offer `NegotiatedChannel.negotiatedProtocols`).
     public static func quiescingHTTP1WebSocketUpgrade(
         maxFrameSize: Int = 1 << 20,
-        screen: (@Sendable (HTTPRequestHead, any Channel) -> Bool)? = nil,
+        screen: UpgradeScreen? = nil,
         counter: ConnectionCounter? = nil,
         protocolSwitch: ProtocolSwitch? = nil,
         fastLane: FastLane? = nil,

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServing
 import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
@@ -47,9 +48,9 @@ enum SimExec {
     /// the `Status` a real API server sends before upgrading (403 naming `pods/exec`, 404, 401,
     /// or 400 "Upgrade request required" for a subprotocol it does not speak), on a connection
     /// kept open, rather than Hummingbird's bare 400 and close.
-    static func screen(_ api: SimAPI) -> @Sendable (HTTPRequestHead, any Channel) -> Bool {
+    static func screen(_ api: SimAPI) -> UpgradeScreen {
         { head, channel in
-            acceptedProtocol(api, request(head), peerCertificate: peerCertificate(channel)) != nil
+            channel.eventLoop.makeSucceededFuture(acceptedProtocol(api, request(head), peerCertificate: peerCertificate(channel)) != nil)
         }
     }
 

@@ -1,15 +1,18 @@
 import CanopyCertificates
 import Foundation
 import KubeSim
+import NIOCore
+import NIOHTTP1
 import Testing
 import TestSupport
+@testable import CanopyServer
 
 /// `port-forward` through the proxy, as client libraries speak it (`v4.channel.k8s.io` over a
 /// WebSocket).
 @Suite struct PortForwardTests {
     /// The cluster opens the port's data and error channels with the port number, and bytes sent
     /// on the data channel come back from the pod's echo unchanged. A viewer (no
-    /// `pods/portforward`) gets the cluster's refusal as a Status on the error channel.
+    /// `pods/portforward`) gets the cluster's refusal before any upgrade, as a plain 403.
     @Test func portForwardRoundTripsBytesThroughTheProxy() async throws {
         try await Self.withEchoPod { sim, server, fixture, _ in
             let url = "wss://" + server.baseURL.dropFirst("https://".count) + "/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/pods/echo/portforward?ports=8080"
@@ -21,19 +24,32 @@ import TestSupport
                 )
                 #expect(forwarded == [[0, 0x90, 0x1F], [1, 0x90, 0x1F], [0] + payload], "\(forwarded)")
             }
-            let refused = try await PortForwardClient.exchange(
-                url: url, token: try #require(fixture.tokens["coke-pv"]), trusting: certificate, serverName: "localhost", sending: payload
-            )
-            #expect(refused.first?.first == 3)
-            let status = try refused.first.map { try JSONSerialization.jsonObject(with: Data($0.dropFirst())) } as? [String: Any]
+            // Refused before any upgrade, as a real API server does: a plain 403 with the
+            // cluster's Status (kubectl then falls back to SPDY, which is refused the same way).
+            let path = "/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/pods/echo/portforward?ports=8080"
+            let refused = try await SPDYStreamTests.webSocketRequest(server, path, token: fixture.tokens["coke-pv"])
+            try? await refused.channel.close()
+            let status = try JSONSerialization.jsonObject(with: Data(refused.body.readableBytesView)) as? [String: Any]
             let message = status?["message"] as? String ?? ""
-            #expect(status?["code"] as? Int == 403 && message.contains("cannot create resource \"pods/portforward\""), "\(message)")
+            #expect(refused.head.status == .forbidden && status?["code"] as? Int == 403, "\(refused.head) \(String(buffer: refused.body))")
+            #expect(message.contains("cannot create resource \"pods/portforward\""), "\(message)")
+            #expect(!refused.head.headers.contains(name: "Sec-WebSocket-Accept"), "\(refused.head)")
+            // Canopy's own refusals of an exec are plain answers too: no token, another tenant's
+            // cluster, a token Canopy does not know.
+            let exec = "/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/pods/echo/exec?command=cat&stdin=true&stdout=true"
+            for (token, code) in [(nil, 401), (fixture.tokens["pepsi-admin"], 404), ("cnp_not-a-token", 401)] {
+                let answer = try await SPDYStreamTests.webSocketRequest(server, exec, token: token, subprotocol: "v5.channel.k8s.io")
+                try? await answer.channel.close()
+                let body = try JSONSerialization.jsonObject(with: Data(answer.body.readableBytesView)) as? [String: Any]
+                #expect(Int(answer.head.status.code) == code && body?["kind"] as? String == "Status" && body?["code"] as? Int == code, "\(answer.head) \(String(buffer: answer.body))")
+            }
 
             // A cluster keeps its connection open after refusing an upgrade (as a real API
             // server does): Canopy must close it, not keep one per refusal.
             let before = sim.sim.connections.open
             for _ in 0..<12 {
-                _ = try await PortForwardClient.exchange(url: url, token: try #require(fixture.tokens["coke-pv"]), trusting: certificate, serverName: "localhost", sending: payload)
+                let again = try await SPDYStreamTests.webSocketRequest(server, path, token: fixture.tokens["coke-pv"])
+                try? await again.channel.close()
             }
             #expect(try await Self.eventually { sim.sim.connections.open < before + 6 }, "\(sim.sim.connections.open - before) more connections to the cluster after 12 refused streams")
         }

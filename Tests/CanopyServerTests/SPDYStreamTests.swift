@@ -113,22 +113,19 @@ import TestSupport
     }
 
     /// A cluster that drops every connection (down): a stream through Canopy ends at once with a
-    /// 503 Status, as any proxied request to it does: over SPDY as the answer, over a WebSocket on
-    /// the error channel.
+    /// 503 Status, as any proxied request to it does, before any upgrade (SPDY or WebSocket).
     @Test func aClusterThatIsDownEndsStreamsAtOnce() async throws {
         try await PortForwardTests.withEchoPod { sim, server, fixture, _ in
             try #require(sim.sim.clusters["onprem"]).makeUnreachable(for: 120)
-            let port = try #require(URLComponents(string: server.baseURL)?.port)
-            let certificate = try #require(server.certificatePEM)
             let started = ContinuousClock.now
             let spdy = try await Self.spdyRequest(server, .POST, Self.exec, token: fixture.tokens["coke-pm"])
             let message = String(buffer: spdy.body)
             #expect(spdy.head.status == .serviceUnavailable && message.contains("\"reason\":\"ServiceUnavailable\"") && message.contains("the cluster"), "\(spdy.head) \(message)")
 
-            let url = "wss://127.0.0.1:\(port)/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/pods/echo/portforward?ports=8080"
-            let refused = try await PortForwardClient.exchange(url: url, token: try #require(fixture.tokens["coke-pm"]), trusting: certificate, serverName: "localhost", sending: [1])
-            let status = try refused.first.map { try JSONSerialization.jsonObject(with: Data($0.dropFirst())) } as? [String: Any]
-            #expect(refused.first?.first == 3 && status?["code"] as? Int == 503, "\(refused)")
+            let refused = try await Self.webSocketRequest(server, "/k8s/clusters/coke/onprem/api/v1/namespaces/mkt-dev/pods/echo/portforward?ports=8080", token: fixture.tokens["coke-pm"])
+            try? await refused.channel.close()
+            let refusal = String(buffer: refused.body)
+            #expect(refused.head.status == .serviceUnavailable && refusal.contains("\"reason\":\"ServiceUnavailable\""), "\(refused.head) \(refusal)")
             #expect(ContinuousClock.now - started < .seconds(20), "the streams took \(ContinuousClock.now - started) to fail")
             // Audited with the code the client got.
             let audit = try await server.request(.GET, "/api/v1/audit?tenant=coke", token: fixture.tokens["coke-admin"])
@@ -181,15 +178,29 @@ import TestSupport
 
     /// A request asking for a SPDY upgrade, sent straight at Canopy over TLS, with `token`.
     static func spdyRequest(_ server: TestServer, _ method: HTTPMethod, _ path: String, token: String?) async throws -> ClusterExchange {
+        try await upgradeRequest(server, method, path, token: token, asking: [
+            ("Upgrade", "SPDY/3.1"), ("X-Stream-Protocol-Version", "v4.channel.k8s.io"), ("Content-Length", "0"),
+        ])
+    }
+
+    /// A request asking for a WebSocket upgrade to `subprotocol`, as client libraries open a
+    /// stream, sent straight at Canopy over TLS, with `token`; for refusals, which are answered
+    /// as plain requests (the answer of an accepted upgrade has no end to wait for).
+    static func webSocketRequest(_ server: TestServer, _ path: String, token: String?, subprotocol: String = "v4.channel.k8s.io") async throws -> ClusterExchange {
+        let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        return try await upgradeRequest(server, .GET, path, token: token, asking: [
+            ("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Protocol", subprotocol),
+        ])
+    }
+
+    private static func upgradeRequest(_ server: TestServer, _ method: HTTPMethod, _ path: String, token: String?, asking headers: [(String, String)]) async throws -> ClusterExchange {
         let port = try #require(URLComponents(string: server.baseURL)?.port)
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(try #require(server.certificatePEM).utf8)))
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
         head.headers.add(name: "Host", value: "127.0.0.1:\(port)")
         head.headers.add(name: "Connection", value: "Upgrade")
-        head.headers.add(name: "Upgrade", value: "SPDY/3.1")
-        head.headers.add(name: "X-Stream-Protocol-Version", value: "v4.channel.k8s.io")
-        head.headers.add(name: "Content-Length", value: "0")
+        for (name, value) in headers { head.headers.add(name: name, value: value) }
         if let token { head.headers.add(name: "Authorization", value: "Bearer \(token)") }
         return try await ClusterExchange.send(head, host: "127.0.0.1", port: port, sslContext: NIOSSLContext(configuration: tls), on: MultiThreadedEventLoopGroup.singleton.next())
     }

@@ -93,12 +93,13 @@ public enum CanopyServer {
         )
         let router = buildRouter(services, certificatePEM: certificate?.certificatePEM, proxyClients: proxyClients)
         let kubeProxy = KubeProxy(services: services, clients: proxyClients)
-        let upgrades = ProxyUpgrade(proxy: kubeProxy)
+        let upgrades = ProxyUpgrade(proxy: kubeProxy, logger: logger)
         let fastLane = ProxyFastLane(services: services, clients: proxyClients)
         let http: HTTPServerBuilder = .quiescingHTTP1WebSocketUpgrade(
-            counter: services.connections, protocolSwitch: ProxySPDY(proxy: kubeProxy, logger: logger).protocolSwitch, fastLane: fastLane.lane
-        ) { head, _, logger in
-            await upgrades.decide(head, logger: logger)
+            screen: upgrades.screen, counter: services.connections, protocolSwitch: ProxySPDY(proxy: kubeProxy, logger: logger).protocolSwitch,
+            fastLane: fastLane.lane
+        ) { head, channel, _ in
+            await upgrades.decide(head, channel: channel)
         }
         let recorder = TokenUseRecorder(authenticator: authenticator, store: store, logger: logger)
         // Only a shared PostgreSQL database can have other replicas: they follow its change

@@ -8,56 +8,92 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import Synchronization
 
 /// WebSocket upgrades through the kube proxy: `kubectl exec`, `attach` and `port-forward` speak
 /// the Kubernetes channel protocols (`v5.channel.k8s.io`, …) over a WebSocket.
 ///
-/// The upgrade is decided before Hummingbird's router sees the request: the caller is resolved
-/// exactly as for any proxied request, then a WebSocket to the cluster is opened with the
-/// cluster's credentials, the caller's impersonated identity and the client's first offered
-/// subprotocol. Only once the cluster has accepted is the client's connection upgraded, and from
-/// then on every message is passed through unchanged, both ways, until either side closes.
+/// The upgrade is decided before Hummingbird sees the request (`screen`, run by the connection's
+/// `UnservedUpgradeFilter`): the caller is resolved exactly as for any proxied request, then a
+/// WebSocket to the cluster is opened with the cluster's credentials, the caller's impersonated
+/// identity and the client's first offered subprotocol. Only once the cluster has accepted is the
+/// client's connection upgraded (`decide` takes the opened session), and from then on every
+/// message is passed through unchanged, both ways, until either side closes.
 ///
-/// Refusals (no token, a cluster out of reach, the cluster's own 403 or 404) of a channel
-/// protocol (`exec`, `attach`) are sent the way those protocols report errors: the connection is
-/// upgraded, the `Status` goes out on the error channel (3) and the connection closes; `kubectl`
-/// shows it as `Error from server (…)`. kubectl's port-forward (a SPDY session tunnelled in the
-/// WebSocket, `SPDY/3.1+portforward.k8s.io`) is refused before the upgrade instead, as a plain
-/// request; kubectl then falls back to a plain SPDY upgrade (`ProxySPDY`), which gets the
-/// cluster's own refusal.
-struct ProxyUpgrade: Sendable {
+/// Every refusal (no token, a cluster out of reach, the cluster's own 403 or 404) is answered
+/// before any upgrade, as a plain request, as a real API server answers: the screen removes the
+/// upgrade, and the router forwards the same request and passes on the cluster's `Status` (or
+/// answers Canopy's own 401, 404 or 503), on a connection kept open. kubectl treats a WebSocket
+/// upgrade refused so as an upgrade failure, falls back to a plain SPDY upgrade (`ProxySPDY`),
+/// is refused there the same way and prints it as `Error from server (Forbidden): …`.
+/// (Refusing after the upgrade, with the `Status` on the error channel, was tried first:
+/// kubectl's WebSocket executor could read that message before it had set up its streams, drop
+/// it as `Unknown stream id 3`, and exit 0. Leaving the refusal to Hummingbird gives a bare 400.)
+final class ProxyUpgrade: Sendable {
     let proxy: KubeProxy
+    let logger: Logger
+    /// Sessions opened by `screen`, by the client's connection, until `decide` takes them.
+    private let opened = Mutex<[ObjectIdentifier: (session: UpstreamSession, subprotocol: String)]>([:])
+
+    init(proxy: KubeProxy, logger: Logger) {
+        self.proxy = proxy
+        self.logger = logger
+    }
 
     typealias Decision = ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
 
-    func decide(_ head: HTTPRequest, logger: Logger) async -> Decision {
-        guard let fullPath = head.path, fullPath.hasPrefix("/k8s/clusters/") else { return .dontUpgrade }
-        let offered = head.headerFields[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-        guard let chosen = offered.first(where: { $0 == "v5.channel.k8s.io" }) ?? offered.first else { return .dontUpgrade }
-        let upgrade = { (handler: @escaping WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>) -> Decision in
-            .upgrade([.secWebSocketProtocol: chosen], handler)
+    /// Whether the WebSocket upgrade `head` asks for on `channel` is to be made: true once the
+    /// cluster has accepted its side (kept for `decide`); false for anything else, which is then
+    /// answered as a plain request.
+    func screen(_ head: HTTPRequestHead, _ channel: any Channel) -> EventLoopFuture<Bool> {
+        let promise = channel.eventLoop.makePromise(of: Bool.self)
+        let key = ObjectIdentifier(channel)
+        promise.completeWithTask {
+            let offered = head.headers[canonicalForm: "sec-websocket-protocol"].map(String.init)
+            guard let stream = await self.stream(head.uri, offered: offered, authorization: head.headers.first(name: "authorization")) else { return false }
+            self.opened.withLock { $0[key] = stream }
+            // A connection gone before Hummingbird asked for it leaves no session open.
+            channel.closeFuture.whenComplete { _ in self.opened.withLock { $0.removeValue(forKey: key) }?.session.abandon() }
+            return true
         }
+        return promise.futureResult
+    }
+
+    /// Upgrades to the session `screen` opened for `channel`. An upgrade that was not the
+    /// connection's first request (one pipelined behind a GET the fast lane answered) was not
+    /// screened: it is opened here, and a refusal is Hummingbird's bare 400 (kubectl then falls
+    /// back to SPDY, which is refused with the cluster's `Status`).
+    func decide(_ head: HTTPRequest, channel: any Channel) async -> Decision {
+        var stream = opened.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+        if stream == nil, let path = head.path {
+            let offered = head.headerFields[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",").map(String.init) }
+            stream = await self.stream(path, offered: offered, authorization: head.headerFields[.authorization])
+        }
+        guard let (session, subprotocol) = stream else { return .dontUpgrade }
+        return .upgrade([.secWebSocketProtocol: subprotocol]) { inbound, outbound, _ in try await session.relay(inbound, outbound) }
+    }
+
+    /// The cluster's side of the stream `fullPath` asks for, opened in the first offered
+    /// subprotocol (`v5.channel.k8s.io` when offered); nil when it is not a stream of the proxy or
+    /// was refused (logged).
+    private func stream(_ fullPath: String, offered: [String], authorization: String?) async -> (session: UpstreamSession, subprotocol: String)? {
+        let offered = offered.map { $0.trimmingCharacters(in: .whitespaces) }
+        guard fullPath.hasPrefix("/k8s/clusters/"), let chosen = offered.first(where: { $0 == "v5.channel.k8s.io" }) ?? offered.first else { return nil }
         do {
-            let session = try await open(head, fullPath: fullPath, subprotocol: chosen, logger: logger)
-            return upgrade { inbound, outbound, _ in try await session.relay(inbound, outbound) }
+            return (try await open(authorization: authorization, fullPath: fullPath, subprotocol: chosen, logger: logger), chosen)
         } catch {
-            // kubectl's port-forward tunnels SPDY in the WebSocket and would read a Status sent
-            // after the upgrade as its own bytes: it is refused before any upgrade instead, as a
-            // real server does. kubectl then falls back to a plain SPDY upgrade, which the
-            // cluster refuses with its own Status (`ProxySPDY` passes it on), and prints that.
-            guard chosen.hasSuffix(".channel.k8s.io") else { return .dontUpgrade }
-            let status = ProxyStatus(for: error, logger: logger)
-            return upgrade { inbound, outbound, _ in try await Self.refuse(status, inbound, outbound) }
+            logger.debug("stream refused before the upgrade", metadata: ["path": "\(fullPath.prefix(200))", "error": "\(error)"])
+            return nil
         }
     }
 
     /// Resolves the caller and opens the cluster's side; throws the `ProxyStatus` to refuse with.
-    private func open(_ head: HTTPRequest, fullPath: String, subprotocol: String, logger: Logger) async throws -> UpstreamSession {
+    private func open(authorization: String?, fullPath: String, subprotocol: String, logger: Logger) async throws -> UpstreamSession {
         let parts = fullPath.split(separator: "/", maxSplits: 4, omittingEmptySubsequences: true)
         guard parts.count >= 4 else { throw ProxyStatus.notFound }
         let tenantName = String(parts[2]), clusterName = String(parts[3])
         let (principal, tenant, cluster, access) = try await proxy.caller(
-            authorization: head.headerFields[.authorization], tenantName: tenantName, clusterName: clusterName
+            authorization: authorization, tenantName: tenantName, clusterName: clusterName
         )
         let pathAndQuery = String(fullPath.dropFirst("/k8s/clusters/\(tenantName)/\(clusterName)".count))
         let target = KubePath(String(pathAndQuery.split(separator: "?", maxSplits: 1).first ?? ""))
@@ -104,23 +140,6 @@ struct ProxyUpgrade: Sendable {
     /// Whether the upstream connection failed in TLS (the certificate, mostly).
     static func isTLSFailure(_ error: any Error) -> Bool {
         error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError
-    }
-
-    /// The channel protocols' way to fail: the `Status` on the error channel, then close.
-    /// The client is given up to 2 seconds to close after reading the Status (kubectl does at
-    /// once): a close sent right behind the Status, in the same packet as the 101, was now and
-    /// then never seen by a client built on NIO's upgrade handler, which then waited for good.
-    static func refuse(_ status: ProxyStatus, _ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter) async throws {
-        var message = ByteBuffer(bytes: [3])
-        message.writeBytes(status.json)
-        try await outbound.write(.binary(message))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { for try await _ in inbound.messages(maxSize: 1 << 16) {} }
-            group.addTask { try await Task.sleep(for: .seconds(2)) }
-            try await group.next()
-            group.cancelAll()
-        }
-        try await outbound.close(.normalClosure, reason: nil)
     }
 }
 

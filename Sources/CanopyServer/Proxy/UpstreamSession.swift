@@ -87,6 +87,11 @@ final class UpstreamSession: Sendable {
         return result
     }
 
+    /// Closes the cluster's side of a session nobody will relay.
+    func abandon() {
+        toCluster.continuation.finish()
+    }
+
     /// Passes messages both ways until either side closes.
     func relay(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter) async throws {
         let toCluster = toCluster, fromCluster = fromCluster
