@@ -75,7 +75,7 @@ enum PodAdmission {
     static func admit(_ pod: JSON, named name: String, quotas: [JSON]) throws(Status) -> [JSON] {
         let requested = usage(of: pod)
         var updated: [JSON] = []
-        for quota in quotas {
+        for quota in quotas where QuotaScopes.matchesPod(quota, pod) {
             let quotaName = quota[path: "metadata.name"]?.stringValue ?? ""
             let hard = quantities(quota[path: "status.hard"])
             guard !hard.isEmpty else { continue }
@@ -105,12 +105,13 @@ enum PodAdmission {
         return updated
     }
 
-    /// A quota with `status.hard` and `status.used` recomputed from the pods of its namespace.
+    /// A quota with `status.hard` and `status.used` recomputed from the pods of its namespace
+    /// (those its scopes match).
     static func recount(_ quota: JSON, pods: [JSON]) -> JSON {
         let hard = quantities(quota[path: "spec.hard"])
         var used: [String: Quantity] = [:]
         for key in hard.keys { used[key] = .zero }
-        for pod in pods {
+        for pod in pods where QuotaScopes.matchesPod(quota, pod) {
             for (key, value) in usage(of: pod) where hard[key] != nil { used[key] = (used[key] ?? .zero) + value }
         }
         var next = quota

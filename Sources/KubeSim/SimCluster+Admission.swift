@@ -46,7 +46,7 @@ extension SimCluster {
     static func admitUsage(_ object: JSON, as type: ResourceType, name: String, quotas: [JSON]) throws(Status) -> [JSON] {
         let requested = usage(of: object, as: type)
         var updated: [JSON] = []
-        for quota in quotas {
+        for quota in quotas where QuotaScopes.matches(quota, object, as: type) {
             let hard = PodAdmission.quantities(quota[path: "status.hard"])
             guard hard.keys.contains(where: { requested[$0] != nil }) else { continue }
             let used = PodAdmission.quantities(quota[path: "status.used"])
@@ -67,7 +67,8 @@ extension SimCluster {
         return updated
     }
 
-    /// A quota with `status` recomputed from the namespace's pods and other objects.
+    /// A quota with `status` recomputed from the namespace's pods and other objects (those its
+    /// scopes match).
     static func recount(_ quota: JSON, state: State, namespace: String) -> JSON {
         var next = PodAdmission.recount(quota, pods: objects(state, "pods", in: namespace))
         let hard = (quota[path: "spec.hard"]?.objectValue ?? [:]).keys
@@ -76,7 +77,7 @@ extension SimCluster {
             let keys = Set(hard.filter { counts($0, for: type) })
             guard !keys.isEmpty else { continue }
             var sums = Dictionary(uniqueKeysWithValues: keys.map { ($0, Quantity.zero) })
-            for object in (state.objects[type] ?? [:]).filter({ $0.key.hasPrefix("\(namespace)/") }).values {
+            for object in (state.objects[type] ?? [:]).filter({ $0.key.hasPrefix("\(namespace)/") }).values where QuotaScopes.matches(quota, object, as: type) {
                 for (key, value) in usage(of: object, as: type) where keys.contains(key) { sums[key] = sums[key]! + value }
             }
             for (key, sum) in sums { used[key] = .string(sum.canonical) }

@@ -170,9 +170,10 @@ enum SpecValidation {
         return causes
     }
 
-    /// What an update may not change: a binding's roleRef, a workload's selector.
+    /// What an update may not change: a binding's roleRef, a quota's scopes, a workload's selector.
     static func updateCauses(_ type: ResourceType, replacement: JSON, current: JSON) -> [Status.Cause] {
         if type.group == rbacGroup, type.resource.hasSuffix("bindings") { return [roleRefChange(replacement, current: current)].compactMap { $0 } }
+        if type.group.isEmpty, type.resource == "resourcequotas" { return [QuotaScopes.updateCause(replacement, current: current)].compactMap { $0 } }
         return ConfigValidation.updateCauses(type, replacement: replacement, current: current) + SpecUpdates.causes(type, replacement: replacement, current: current)
             + [WorkloadValidation.selectorChange(replacement, current: current, type: type)].compactMap { $0 }
     }
@@ -257,9 +258,8 @@ enum SpecValidation {
     }
 
     static func quotaCauses(_ quota: JSON) -> [Status.Cause] {
-        guard case .object(let hard) = quota[path: "spec.hard"] else { return [] }
         var causes: [Status.Cause] = []
-        for (name, value) in hard.sorted(by: { $0.key < $1.key }) {
+        for (name, value) in (quota[path: "spec.hard"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
             let field = "spec.hard[\(name)]"
             causes += resourceNameMessages(name).map { invalid(field, name, $0) }
             if !name.contains("/"), !standardQuotaResources.contains(name), !isHugePages(name) {
@@ -270,7 +270,7 @@ enum SpecValidation {
             let integer = integerResources.contains(name) || name.hasPrefix("count/")
             if integer, amount.milliValue % 1000 != 0 { causes.append(invalid(field, amount.canonical, "must be an integer")) }
         }
-        return causes
+        return causes + QuotaScopes.causes(quota)
     }
 
     static func limitRangeCauses(_ range: JSON) -> [Status.Cause] {

@@ -11,7 +11,7 @@ import TestSupport
     @Test func aDeletedPodTerminatesAndHoldsItsQuotaUntilItIsGone() async throws {
         try await TestKubeSim.with { sim in
             let cluster = try #require(sim.sim.clusters["a"])
-            cluster.podTerminationDelay = 4  // long enough for the checks below under load
+            cluster.podTerminationDelay = 8  // long enough for the checks below under load
             let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
             defer { kubectl.remove() }
             _ = try await kubectl.run("create", "namespace", "work")
@@ -34,7 +34,7 @@ import TestSupport
                     .contains("exceeded quota: compute, requested: requests.cpu=100m, used: requests.cpu=200m, limited: requests.cpu=200m")
             }
             // Its containers stopped, it goes, and the replacement gets in.
-            try await eventually(within: 15, "the pod gone and replaced") {
+            try await eventually(within: 25, "the pod gone and replaced") {
                 let pods = try await ControllerTests.json(kubectl, "get", "pods")["items"]?.arrayValue ?? []
                 return pods.count == 2 && !ControllerTests.names(.object(["items": .array(pods)])).contains(victim)
                     && pods.allSatisfy { $0[path: "metadata.deletionTimestamp"] == nil && $0[path: "status.phase"] == .string("Running") }

@@ -98,8 +98,11 @@ public struct Status: Codable, Sendable, Hashable, Error, CustomStringConvertibl
     /// `Pod "x" is invalid: spec.containers: Required value`; the kind is qualified by its group
     /// in the message as a real server does (`Deployment.apps "x" is invalid: …`), not in details.
     public static func invalid(kind: String, _ name: String, causes: [Cause], group: String = "") -> Status {
-        let text = causes.map { "\($0.field ?? ""): \($0.message ?? "")" }.joined(separator: ", ")
-        let list = causes.count > 1 ? "[\(text)]" : text
+        // Each message once, as Go's aggregated errors print them; the causes keep every one.
+        var seen: Set<String> = []
+        let texts = causes.map { "\($0.field ?? ""): \($0.message ?? "")" }.filter { seen.insert($0).inserted }
+        let text = texts.joined(separator: ", ")
+        let list = texts.count > 1 ? "[\(text)]" : text
         return Status(code: 422, reason: "Invalid", message: "\(qualified(kind, group)) \"\(name)\" is invalid: \(list)",
                       details: Details(name: name, group: group.isEmpty ? nil : group, kind: kind, causes: causes))
     }
