@@ -54,6 +54,7 @@ enum FieldShapes {
             "StorageClass", "provisioner:s reclaimPolicy:s mountOptions:[s] allowVolumeExpansion:b volumeBindingMode:s",
             ["parameters": .open, "allowedTopologies": .openItems]
         ),
+        "scheduling.k8s.io/PriorityClass": kind("PriorityClass", "value:i32 globalDefault:b description:s preemptionPolicy:s", [:]),
     ]
 
     // MARK: Metadata and selectors

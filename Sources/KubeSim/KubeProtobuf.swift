@@ -3,7 +3,7 @@ import KubeAPI
 
 /// Reads the Kubernetes protobuf encoding for the few kinds kubectl sends with its typed clients
 /// (`kubectl create namespace|configmap|secret|serviceaccount|role|rolebinding|clusterrole|
-/// clusterrolebinding|deployment|service`, `kubectl auth can-i`), turning
+/// clusterrolebinding|deployment|service|job|cronjob|quota|priorityclass`, `kubectl auth can-i`), turning
 /// them into the JSON KubeSim stores. Other kinds in protobuf are refused with 415.
 ///
 /// The envelope is the magic `k8s\0` and a `runtime.Unknown` message (1: typeMeta, 2: raw object).
@@ -67,6 +67,13 @@ enum KubeProtobuf {
             let scopes = try spec.all(2).map { JSON.string(String(decoding: $0, as: UTF8.self)) }
             if !scopes.isEmpty { specJSON["scopes"] = .array(scopes) }
             json["spec"] = .object(specJSON.filter { $0.value != .null })
+        case "PriorityClass":
+            // `kubectl create priorityclass`: value (2), globalDefault (3), description (4),
+            // preemptionPolicy (5).
+            json["value"] = .number(Double(object.int(2) ?? 0))
+            json["globalDefault"] = .bool((object.int(3) ?? 0) != 0)
+            if let description = object.string(4) { json["description"] = .string(description) }
+            if let policy = object.string(5) { json["preemptionPolicy"] = .string(policy) }
         case "SelfSubjectAccessReview", "SubjectAccessReview":
             let spec = try Message(object.bytes(2) ?? [])
             var specJSON: [String: JSON] = [:]

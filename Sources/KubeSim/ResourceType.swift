@@ -61,6 +61,7 @@ public struct ResourceType: Sendable, Hashable {
         ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", namespaced: true, short: ["netpol"]),
         ResourceType("networking.k8s.io", "v1", "ingresses", "Ingress", namespaced: true, short: ["ing"]),
         ResourceType("storage.k8s.io", "v1", "storageclasses", "StorageClass", namespaced: false, short: ["sc"]),
+        ResourceType("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", namespaced: false, short: ["pc"]),
         ResourceType("resource.k8s.io", "v1", "deviceclasses", "DeviceClass", namespaced: false),
         ResourceType("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", namespaced: false, verbs: ["create"]),
         ResourceType("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", namespaced: false, verbs: ["create"]),

@@ -31,6 +31,7 @@ extension SimCluster {
         if type.group == "apps" && type.resource == "deployments" { DeploymentStrategy.applyDefaults(&object) }
         if type.group == "apps" && type.resource == "statefulsets" { Self.applyStatefulSetDefaults(&object) }
         if type.group == "apps" && type.resource == "daemonsets" { Self.applyDaemonSetDefaults(&object) }
+        if type == PriorityClasses.type { PriorityClasses.applyDefaults(&object) }
         var causes = ObjectMetaValidation.causes(of: object, type: type) + SpecValidation.causes(of: object, type: type)
         causes += WorkloadValidation.causes(of: object, type: type)
         if type.group == "apps" && type.resource == "deployments" { causes += DeploymentStrategy.causes(of: object) }

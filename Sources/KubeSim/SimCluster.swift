@@ -126,6 +126,7 @@ public final class SimCluster: Sendable {
         for binding in DefaultRoles.clusterRoleBindings {
             if let object = try? JSON(encoding: binding) { _ = try? create(Self.type("clusterrolebindings"), namespace: nil, object: object) }
         }
+        for priorityClass in PriorityClasses.systemObjects { _ = try? create(PriorityClasses.type, namespace: nil, object: priorityClass) }
         for node in nodes { _ = try? create(Self.type("nodes"), namespace: nil, object: node) }
         for namespace in Self.systemNamespaces { _ = publishRootCA(in: namespace) }
         // The controllers hold the cluster only while they sync a key: idle, they wait on the
@@ -238,10 +239,14 @@ public final class SimCluster: Sendable {
             if type.resource == "services" {
                 try SimServices.admit(&stored, name: name, others: Array((state.objects[type] ?? [:]).values))
             }
+            if type == PriorityClasses.type {
+                try PriorityClasses.admit(stored, name: name, classes: Array((state.objects[type] ?? [:]).values), isUpdate: false)
+            }
             if type.resource == "pods", let namespace {
                 try PodSecurity.check(stored, namespace: state.objects[Self.namespaces]?[Self.key(nil, namespace)])
                 try Self.requireServiceAccount(&state, pod: asked, namespace: namespace, delay: serviceAccountDelay, now: clock())
                 PodAdmission.applyLimitRanges(&stored, limitRanges: Self.objects(state, "limitranges", in: namespace))
+                try PriorityClasses.admitPod(&stored, asked: asked, classes: Array((state.objects[PriorityClasses.type] ?? [:]).values))
                 try PodAdmission.validateResources(stored, name: name)
                 quotas = try PodAdmission.admit(stored, named: asked, quotas: Self.objects(state, "resourcequotas", in: namespace))
                 Self.schedule(&stored, state: state)
@@ -299,8 +304,13 @@ public final class SimCluster: Sendable {
                version != current[path: "metadata.resourceVersion"]?.stringValue {
                 throw Status.conflict(type.resource, name, group: type.group)
             }
+            var replacement = replacement
+            if type.group.isEmpty, type.resource == "pods" { PriorityClasses.keepPriority(&replacement, current: current) }
             let changes = SpecValidation.updateCauses(type, replacement: replacement, current: current)
             if !changes.isEmpty { throw Status.invalid(kind: type.kind, name, causes: changes, group: type.group) }
+            if type == PriorityClasses.type {
+                try PriorityClasses.admit(replacement, name: name, classes: Array((state.objects[type] ?? [:]).values), isUpdate: true)
+            }
             var stored = replacement
             for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"] {
                 stored[path: "metadata.\(field)"] = current[path: "metadata.\(field)"]

@@ -58,6 +58,9 @@ enum SimTable {
             [Column(name: "Name", format: "name"), Column(name: "Status"), Column(name: "Roles"), Column(name: "Age"), Column(name: "Version")]
         case "resourcequotas":
             [Column(name: "Name", format: "name"), Column(name: "Age"), Column(name: "Request"), Column(name: "Limit")]
+        case "priorityclasses":
+            [Column(name: "Name", format: "name"), Column(name: "Value", type: "integer"), Column(name: "Global-Default", type: "boolean"),
+             Column(name: "Age"), Column(name: "PreemptionPolicy")]
         case "rolebindings", "clusterrolebindings":
             [Column(name: "Name", format: "name"), Column(name: "Role"), Column(name: "Age"),
              Column(name: "Users", priority: 1), Column(name: "Groups", priority: 1)]
@@ -92,6 +95,9 @@ enum SimTable {
             let requests = hard.keys.filter { !$0.hasPrefix("limits.") }.sorted()
             let limits = hard.keys.filter { $0.hasPrefix("limits.") }.sorted()
             return [name, age, .string(describe(requests)), .string(describe(limits))]
+        case "priorityclasses":
+            return [name, .number(Double(PriorityClasses.value(object))), .bool(object["globalDefault"]?.boolValue ?? false), age,
+                    .string(object["preemptionPolicy"]?.stringValue ?? "")]
         case "rolebindings", "clusterrolebindings":
             let subjects = object["subjects"]?.arrayValue ?? []
             func names(_ kind: String) -> String {

@@ -87,6 +87,7 @@ enum SpecValidation {
     static func causes(of object: JSON, type: ResourceType) -> [Status.Cause] {
         switch (type.group, type.resource) {
         case ("", "resourcequotas"): quotaCauses(object)
+        case ("scheduling.k8s.io", "priorityclasses"): PriorityClasses.causes(object)
         case ("", "limitranges"): limitRangeCauses(object)
         case ("rbac.authorization.k8s.io", "rolebindings"), ("rbac.authorization.k8s.io", "clusterrolebindings"):
             bindingCauses(object, namespaced: type.resource == "rolebindings")
@@ -170,10 +171,12 @@ enum SpecValidation {
         return causes
     }
 
-    /// What an update may not change: a binding's roleRef, a quota's scopes, a workload's selector.
+    /// What an update may not change: a binding's roleRef, a quota's scopes, a priority class's
+    /// value, a workload's selector.
     static func updateCauses(_ type: ResourceType, replacement: JSON, current: JSON) -> [Status.Cause] {
         if type.group == rbacGroup, type.resource.hasSuffix("bindings") { return [roleRefChange(replacement, current: current)].compactMap { $0 } }
         if type.group.isEmpty, type.resource == "resourcequotas" { return [QuotaScopes.updateCause(replacement, current: current)].compactMap { $0 } }
+        if type == PriorityClasses.type { return PriorityClasses.updateCauses(replacement, current: current) }
         return ConfigValidation.updateCauses(type, replacement: replacement, current: current) + SpecUpdates.causes(type, replacement: replacement, current: current)
             + [WorkloadValidation.selectorChange(replacement, current: current, type: type)].compactMap { $0 }
     }
