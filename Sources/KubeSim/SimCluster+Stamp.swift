@@ -26,12 +26,18 @@ extension SimCluster {
             object[path: "metadata.name"] = .string(prefix + suffix)
         }
         if type.group == SpecValidation.rbacGroup, type.resource.hasSuffix("bindings") { SpecValidation.applyBindingDefaults(&object) }
+        // The namespace strategy labels every namespace with its name, on create and update
+        // alike: a client cannot remove or change the label.
+        if type == Self.namespaces, let name = object[path: "metadata.name"]?.stringValue {
+            object[path: "metadata.labels"] = .object((object[path: "metadata.labels"]?.objectValue ?? [:]).merging([Self.namespaceNameLabel: .string(name)]) { _, set in set })
+        }
         try SpecValidation.checkQuantities(object, type: type)
         try ConfigValidation.decode(&object, type: type)
         if type.group == "apps" && type.resource == "deployments" { DeploymentStrategy.applyDefaults(&object) }
         if type.group == "apps" && type.resource == "statefulsets" { Self.applyStatefulSetDefaults(&object) }
         if type.group == "apps" && type.resource == "daemonsets" { Self.applyDaemonSetDefaults(&object) }
         if type == PriorityClasses.type { PriorityClasses.applyDefaults(&object) }
+        PodDefaults.apply(&object, type: type)
         var causes = ObjectMetaValidation.causes(of: object, type: type) + SpecValidation.causes(of: object, type: type)
         causes += WorkloadValidation.causes(of: object, type: type)
         if type.group == "apps" && type.resource == "deployments" { causes += DeploymentStrategy.causes(of: object) }

@@ -150,6 +150,8 @@ public final class SimCluster: Sendable {
 
     static let systemNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease"]
     static let namespaces = ResourceType.find(group: "", version: "v1", resource: "namespaces")!
+    /// The label a real server puts on every namespace, its value the namespace's name.
+    public static let namespaceNameLabel = "kubernetes.io/metadata.name"
     static let serviceAccounts = ResourceType.find(group: "", version: "v1", resource: "serviceaccounts")!
     /// Kinds for callers that create objects directly (benchmarks, fixtures).
     public static let namespaceType = namespaces

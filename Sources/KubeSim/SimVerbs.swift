@@ -12,8 +12,20 @@ struct SimVerbs {
 
     var cluster: SimCluster { request.cluster }
     var type: ResourceType { target.type }
+    /// The query as Go's `url.ParseQuery` reads it, as a real server does: `+` is a space (kubectl
+    /// sends `-l 'app in (a,b)'` so), `%XX` a byte; a repeated key's first value.
     var query: [String: String] {
-        Dictionary(request.request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first })
+        var result: [String: String] = [:]
+        for pair in (request.request.uri.query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decoded(_ text: Substring) -> String {
+                let spaced = text.replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            let key = decoded(parts[0])
+            if result[key] == nil { result[key] = parts.count > 1 ? decoded(parts[1]) : "" }
+        }
+        return result
     }
 
     func respond() async throws -> Response {

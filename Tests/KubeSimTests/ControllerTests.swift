@@ -226,7 +226,7 @@ import TestSupport
 extension ControllerTests {
     @Test func aDeletedNamespaceTerminatesBeforeItGoes() async throws {
         var shape = KubeSim.ClusterShape(nodes: 1)
-        shape.namespaceDeletionDelay = 8
+        shape.namespaceDeletionDelay = 12  // long enough for the checks below under load
         try await TestKubeSim.with(shape: shape) { sim in
             let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
             defer { kubectl.remove() }

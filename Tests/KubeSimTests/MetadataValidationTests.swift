@@ -12,6 +12,24 @@ import TestSupport
     static let subdomainRule = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
     static let labelRule = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
 
+    /// Every namespace carries `kubernetes.io/metadata.name` with its name, as a real server's
+    /// namespace strategy sets it on create and update: a client cannot remove or change it.
+    @Test func namespacesAreLabelledWithTheirName() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            #expect(try await kubectl.run("create", "namespace", "team-a").status == 0)
+            #expect(try await kubectl.run("label", "namespace", "team-a", "tier=web").status == 0)
+            func labels() async throws -> String { try await kubectl.run("get", "namespace", "team-a", "-o", "jsonpath={.metadata.labels}").output }
+            #expect(try await labels() == #"{"kubernetes.io/metadata.name":"team-a","tier":"web"}"#)
+            _ = try await kubectl.run("label", "namespace", "team-a", "kubernetes.io/metadata.name-")
+            _ = try await kubectl.run("label", "namespace", "team-a", "kubernetes.io/metadata.name=other", "--overwrite")
+            #expect(try await labels() == #"{"kubernetes.io/metadata.name":"team-a","tier":"web"}"#)
+            let selected = try await kubectl.run("get", "namespaces", "-l", "kubernetes.io/metadata.name in (default,team-a)", "-o", "name")
+            #expect(selected.output.split(separator: "\n") == ["namespace/default", "namespace/team-a"], "\(selected.output)")
+        }
+    }
+
     @Test func kubectlGetsARealServersRefusalForNamesThatBreakTheirKindsRule() async throws {
         try await TestKubeSim.with { sim in
             let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
@@ -28,7 +46,8 @@ import TestSupport
             #expect(upper.output.contains("Namespace \"Team\" is invalid: metadata.name: Invalid value: \"Team\": \(Self.labelRule)"), "\(upper.output)")
             let long = String(repeating: "a", count: 64)
             let tooLong = try await kubectl.run("create", "namespace", long)
-            #expect(tooLong.output.contains("Namespace \"\(long)\" is invalid: metadata.name: Invalid value: \"\(long)\": must be no more than 63 characters"), "\(tooLong.output)")
+            // The name is also the value of the label every namespace gets before validation.
+            #expect(tooLong.output.contains("* metadata.name: Invalid value: \"\(long)\": must be no more than 63 characters\n* metadata.labels: Invalid value: \"\(long)\": must be no more than 63 characters"), "\(tooLong.output)")
             #expect(try await kubectl.run("get", "namespace", "Team").status != 0)
             // A Service's name is a DNS-1035 label: it starts with a letter.
             let digit = try await kubectl.run("create", "service", "clusterip", "1web", "--tcp=80")
