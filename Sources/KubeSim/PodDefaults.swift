@@ -70,6 +70,34 @@ enum PodDefaults {
         return String(last[last.index(after: colon)...])
     }
 
+    /// The pod's QoS class as the API server sets it on create (`GetPodQOS`): `BestEffort`
+    /// without any positive CPU or memory request or limit; `Guaranteed` when every container,
+    /// init containers included, limits both and the summed requests equal the summed limits;
+    /// else `Burstable`.
+    static func qosClass(_ pod: JSON) -> String {
+        var requests: [String: Quantity] = [:], limits: [String: Quantity] = [:]
+        var guaranteed = true
+        let containers = (pod[path: "spec.containers"]?.arrayValue ?? []) + (pod[path: "spec.initContainers"]?.arrayValue ?? [])
+        for container in containers {
+            for resource in ["cpu", "memory"] {
+                if let request = SpecValidation.quantity(container[path: "resources.requests.\(resource)"]), request > .zero {
+                    requests[resource] = (requests[resource] ?? .zero) + request
+                }
+            }
+            var limited: Set<String> = []
+            for resource in ["cpu", "memory"] {
+                if let limit = SpecValidation.quantity(container[path: "resources.limits.\(resource)"]), limit > .zero {
+                    limited.insert(resource)
+                    limits[resource] = (limits[resource] ?? .zero) + limit
+                }
+            }
+            if limited != ["cpu", "memory"] { guaranteed = false }
+        }
+        if requests.isEmpty, limits.isEmpty { return "BestEffort" }
+        if guaranteed, requests.allSatisfy({ limits[$0.key] == $0.value }), requests.count == limits.count { return "Guaranteed" }
+        return "Burstable"
+    }
+
     /// v1's deprecated `serviceAccount` mirrors `serviceAccountName` (and fills it when only it
     /// is given).
     static func mirrorServiceAccount(_ object: inout JSON, at path: String) {

@@ -250,6 +250,7 @@ public final class SimCluster: Sendable {
                 PodAdmission.applyLimitRanges(&stored, limitRanges: Self.objects(state, "limitranges", in: namespace))
                 try PriorityClasses.admitPod(&stored, asked: asked, classes: Array((state.objects[PriorityClasses.type] ?? [:]).values))
                 try PodAdmission.validateResources(stored, name: name)
+                stored[path: "status.qosClass"] = .string(PodDefaults.qosClass(stored))
                 quotas = try PodAdmission.admit(stored, named: asked, quotas: Self.objects(state, "resourcequotas", in: namespace))
                 Self.schedule(&stored, state: state)
             }
@@ -325,6 +326,8 @@ public final class SimCluster: Sendable {
             // The workloads' status is their controllers' (written through `writeStatus`, as
             // through the status subresource): an update of the object leaves it as it was.
             if type.group == "apps" || type.group == "batch" { stored["status"] = current["status"] }
+            // A pod's QoS class is the server's, set once on create.
+            if type.group.isEmpty, type.resource == "pods" { stored[path: "status.qosClass"] = current[path: "status.qosClass"] }
             if type.resource == "resourcequotas", let namespace {
                 if state.quotaControllerDelay > 0 {
                     // The status is the controller's: an update of the quota leaves it as it was.

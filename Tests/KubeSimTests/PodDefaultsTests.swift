@@ -46,6 +46,30 @@ import TestSupport
         }
     }
 
+    /// Each pod's QoS class, set by the server on create and kept by updates.
+    @Test func podsGetTheirQoSClass() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            let pods: [(String, String, String)] = [
+                ("bare", "{}", "BestEffort"),
+                ("requests", "{requests: {cpu: 100m}}", "Burstable"),
+                ("limits", "{limits: {cpu: 200m, memory: 64Mi}}", "Guaranteed"),
+                ("equal", "{requests: {cpu: 200m, memory: 64Mi}, limits: {cpu: 200m, memory: 64Mi}}", "Guaranteed"),
+                ("lower", "{requests: {cpu: 100m, memory: 64Mi}, limits: {cpu: 200m, memory: 64Mi}}", "Burstable"),
+                ("cpu-only", "{limits: {cpu: 200m}}", "Burstable"),
+            ]
+            for (name, resources, _) in pods {
+                let created = try await kubectl.run("create", "-f", "-", input: "apiVersion: v1\nkind: Pod\nmetadata: {name: \(name)}\nspec:\n  containers: [{name: c, image: nginx, resources: \(resources)}]\n")
+                #expect(created.status == 0, "\(name): \(created.output)")
+            }
+            #expect(try await kubectl.run("label", "pod", "limits", "tier=db").status == 0)
+            for (name, _, qos) in pods {
+                #expect(try await kubectl.run("get", "pod", name, "-o", "jsonpath={.status.qosClass}").output == qos, "\(name)")
+            }
+        }
+    }
+
     /// The pull policy by the image's tag: `latest`, or none, is `Always`; a registry's port is
     /// no tag; a digest is `IfNotPresent`.
     @Test func pullPoliciesFollowTheImagesTag() {
