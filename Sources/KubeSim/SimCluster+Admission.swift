@@ -67,6 +67,23 @@ extension SimCluster {
         return updated
     }
 
+    /// The admission chain of a new pod, in a real server's order: Pod Security, the default
+    /// ServiceAccount, limit-range defaults, priority, resource validation, the QoS class, quotas
+    /// (whose updated copies it returns) and scheduling.
+    static func admitPod(
+        _ pod: inout JSON, _ state: inout State, name: String, asked: String, namespace: String, serviceAccountDelay: TimeInterval, now: Date
+    ) throws(Status) -> [JSON] {
+        try PodSecurity.check(pod, namespace: state.objects[namespaces]?[key(nil, namespace)])
+        try requireServiceAccount(&state, pod: asked, namespace: namespace, delay: serviceAccountDelay, now: now)
+        PodAdmission.applyLimitRanges(&pod, limitRanges: objects(state, "limitranges", in: namespace))
+        try PriorityClasses.admitPod(&pod, asked: asked, classes: Array((state.objects[PriorityClasses.type] ?? [:]).values))
+        try PodAdmission.validateResources(pod, name: name)
+        pod[path: "status.qosClass"] = .string(PodDefaults.qosClass(pod))
+        let quotas = try PodAdmission.admit(pod, named: asked, quotas: objects(state, "resourcequotas", in: namespace))
+        schedule(&pod, state: state)
+        return quotas
+    }
+
     /// A quota with `status` recomputed from the namespace's pods and other objects (those its
     /// scopes match).
     static func recount(_ quota: JSON, state: State, namespace: String) -> JSON {

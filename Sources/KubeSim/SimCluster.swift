@@ -245,14 +245,7 @@ public final class SimCluster: Sendable {
                 try PriorityClasses.admit(stored, name: name, classes: Array((state.objects[type] ?? [:]).values), isUpdate: false)
             }
             if type.resource == "pods", let namespace {
-                try PodSecurity.check(stored, namespace: state.objects[Self.namespaces]?[Self.key(nil, namespace)])
-                try Self.requireServiceAccount(&state, pod: asked, namespace: namespace, delay: serviceAccountDelay, now: clock())
-                PodAdmission.applyLimitRanges(&stored, limitRanges: Self.objects(state, "limitranges", in: namespace))
-                try PriorityClasses.admitPod(&stored, asked: asked, classes: Array((state.objects[PriorityClasses.type] ?? [:]).values))
-                try PodAdmission.validateResources(stored, name: name)
-                stored[path: "status.qosClass"] = .string(PodDefaults.qosClass(stored))
-                quotas = try PodAdmission.admit(stored, named: asked, quotas: Self.objects(state, "resourcequotas", in: namespace))
-                Self.schedule(&stored, state: state)
+                quotas = try Self.admitPod(&stored, &state, name: name, asked: asked, namespace: namespace, serviceAccountDelay: serviceAccountDelay, now: clock())
             }
             if type.resource == "resourcequotas", let namespace {
                 if state.quotaControllerDelay > 0 {
