@@ -24,7 +24,8 @@ enum NodePlacement {
         let labels = node[path: "metadata.labels"]?.stringMap ?? [:]
         let selector = spec["nodeSelector"]?.stringMap ?? [:]
         let terms = spec[path: "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"]?.arrayValue
-        if selector.contains(where: { labels[$0.key] != $0.value }) || !(terms.map { $0.contains { term in matches(term, labels) } } ?? true) {
+        let nodeName = node[path: "metadata.name"]?.stringValue ?? ""
+        if selector.contains(where: { labels[$0.key] != $0.value }) || !(terms.map { $0.contains { term in matches(term, labels, nodeName: nodeName) } } ?? true) {
             return "node(s) didn't match Pod's node affinity/selector"
         }
         return nil
@@ -51,23 +52,27 @@ enum NodePlacement {
         }
     }
 
-    /// A `nodeSelectorTerm`: every expression holds (`In`, `NotIn`, `Exists`, `DoesNotExist`,
-    /// `Gt`, `Lt`); a term without expressions matches nothing.
-    private static func matches(_ term: JSON, _ labels: [String: String]) -> Bool {
-        let expressions = term["matchExpressions"]?.arrayValue ?? []
-        guard !expressions.isEmpty else { return false }
-        return expressions.allSatisfy { expression in
-            let held = labels[expression["key"]?.stringValue ?? ""]
-            let values = (expression["values"]?.arrayValue ?? []).compactMap(\.stringValue)
-            switch expression["operator"]?.stringValue ?? "" {
-            case "In": return held.map(values.contains) ?? false
-            case "NotIn": return !(held.map(values.contains) ?? false)
-            case "Exists": return held != nil
-            case "DoesNotExist": return held == nil
-            case "Gt": return held.flatMap { Int($0) }.map { number in values.first.flatMap { Int($0) }.map { number > $0 } ?? false } ?? false
-            case "Lt": return held.flatMap { Int($0) }.map { number in values.first.flatMap { Int($0) }.map { number < $0 } ?? false } ?? false
-            default: return false
-            }
+    /// A `nodeSelectorTerm`: every expression on the node's labels holds (`In`, `NotIn`,
+    /// `Exists`, `DoesNotExist`, `Gt`, `Lt`), and every field expression on its name
+    /// (`metadata.name`, the one field there is: `In`, `NotIn`); a term without either matches
+    /// nothing.
+    private static func matches(_ term: JSON, _ labels: [String: String], nodeName: String) -> Bool {
+        let expressions = term["matchExpressions"]?.arrayValue ?? [], fields = term["matchFields"]?.arrayValue ?? []
+        guard !expressions.isEmpty || !fields.isEmpty else { return false }
+        return expressions.allSatisfy { holds($0, labels[$0["key"]?.stringValue ?? ""]) }
+            && fields.allSatisfy { $0["key"]?.stringValue == "metadata.name" && holds($0, nodeName) }
+    }
+
+    private static func holds(_ expression: JSON, _ held: String?) -> Bool {
+        let values = (expression["values"]?.arrayValue ?? []).compactMap(\.stringValue)
+        switch expression["operator"]?.stringValue ?? "" {
+        case "In": return held.map(values.contains) ?? false
+        case "NotIn": return !(held.map(values.contains) ?? false)
+        case "Exists": return held != nil
+        case "DoesNotExist": return held == nil
+        case "Gt": return held.flatMap { Int($0) }.map { number in values.first.flatMap { Int($0) }.map { number > $0 } ?? false } ?? false
+        case "Lt": return held.flatMap { Int($0) }.map { number in values.first.flatMap { Int($0) }.map { number < $0 } ?? false } ?? false
+        default: return false
         }
     }
 }

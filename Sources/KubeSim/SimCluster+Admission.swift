@@ -67,21 +67,32 @@ extension SimCluster {
         return updated
     }
 
-    /// The admission chain of a new pod, in a real server's order: Pod Security, the default
-    /// ServiceAccount, limit-range defaults, priority, resource validation, the QoS class, quotas
-    /// (whose updated copies it returns) and scheduling.
+    /// The admission chain of a new pod, in a real server's order: the mutating plugins (limit-range
+    /// defaults; the ServiceAccount plugin: the account must exist, its token is mounted;
+    /// priority; DefaultTolerationSeconds), the pod's validation of its resources, then the
+    /// validating ones (Pod Security, quotas, whose updated copies it returns), and scheduling;
+    /// the QoS class is set on the way.
     static func admitPod(
         _ pod: inout JSON, _ state: inout State, name: String, asked: String, namespace: String, serviceAccountDelay: TimeInterval, now: Date
     ) throws(Status) -> [JSON] {
-        try PodSecurity.check(pod, namespace: state.objects[namespaces]?[key(nil, namespace)])
-        try requireServiceAccount(&state, pod: asked, namespace: namespace, delay: serviceAccountDelay, now: now)
         PodAdmission.applyLimitRanges(&pod, limitRanges: objects(state, "limitranges", in: namespace))
+        let account = try serviceAccount(of: pod, &state, asked: asked, namespace: namespace, delay: serviceAccountDelay, now: now)
+        PodMutations.admitServiceAccount(&pod, account: account)
         try PriorityClasses.admitPod(&pod, asked: asked, classes: Array((state.objects[PriorityClasses.type] ?? [:]).values))
+        PodMutations.addDefaultTolerations(&pod)
         try PodAdmission.validateResources(pod, name: name)
+        try PodSecurity.check(pod, namespace: state.objects[namespaces]?[key(nil, namespace)])
         pod[path: "status.qosClass"] = .string(PodDefaults.qosClass(pod))
         let quotas = try PodAdmission.admit(pod, named: asked, quotas: objects(state, "resourcequotas", in: namespace))
         schedule(&pod, state: state)
         return quotas
+    }
+
+    /// The mutating admission of a pod's update: the priority kept when the update leaves it
+    /// out, DefaultTolerationSeconds' tolerations added again when it leaves them out.
+    static func admitPodUpdate(_ pod: inout JSON, current: JSON) {
+        PriorityClasses.keepPriority(&pod, current: current)
+        PodMutations.addDefaultTolerations(&pod)
     }
 
     /// A quota with `status` recomputed from the namespace's pods and other objects (those its
@@ -133,12 +144,15 @@ extension SimCluster {
         record(&state, Event(type: "MODIFIED", object: stored, revision: state.revision, resource: type))
     }
 
-    /// Pods need the namespace's `default` ServiceAccount, which appears `delay` after the
-    /// namespace.
-    static func requireServiceAccount(_ state: inout State, pod: String, namespace: String, delay: TimeInterval, now: Date) throws(Status) {
-        guard createAccountIfDue(&state, namespace: namespace, delay: delay, now: now) else {
-            throw Status.admissionForbidden("pods", pod, reason: "error looking up service account \(namespace)/default: serviceaccount \"default\" not found")
+    /// The ServiceAccount a new pod runs as (`spec.serviceAccountName`, `default` when it names
+    /// none), which must exist: the namespace's `default` appears `delay` after the namespace.
+    static func serviceAccount(of pod: JSON, _ state: inout State, asked: String, namespace: String, delay: TimeInterval, now: Date) throws(Status) -> JSON {
+        let name = pod[path: "spec.serviceAccountName"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+        if name == "default" { createAccountIfDue(&state, namespace: namespace, delay: delay, now: now) }
+        guard let account = state.objects[serviceAccounts]?[key(namespace, name)] else {
+            throw Status.admissionForbidden("pods", asked, reason: "error looking up service account \(namespace)/\(name): serviceaccount \"\(name)\" not found")
         }
+        return account
     }
 
     /// The controller-manager's service-account controller: every namespace (not being deleted)

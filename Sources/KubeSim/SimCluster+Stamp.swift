@@ -22,8 +22,7 @@ extension SimCluster {
             object[path: "metadata.namespace"] = nil
         }
         if object[path: "metadata.name"] == nil, let prefix = object[path: "metadata.generateName"]?.stringValue {
-            let suffix = String((0..<5).map { _ in "bcdfghjklmnpqrstvwxz2456789".randomElement()! })
-            object[path: "metadata.name"] = .string(prefix + suffix)
+            object[path: "metadata.name"] = .string(prefix + PodMutations.randomSuffix())
         }
         if type.group == SpecValidation.rbacGroup, type.resource.hasSuffix("bindings") { SpecValidation.applyBindingDefaults(&object) }
         // The namespace strategy labels every namespace with its name, on create and update

@@ -301,7 +301,7 @@ public final class SimCluster: Sendable {
                 throw Status.conflict(type.resource, name, group: type.group)
             }
             var replacement = replacement
-            if type.group.isEmpty, type.resource == "pods" { PriorityClasses.keepPriority(&replacement, current: current) }
+            if type.group.isEmpty, type.resource == "pods" { Self.admitPodUpdate(&replacement, current: current) }
             let changes = SpecValidation.updateCauses(type, replacement: replacement, current: current)
             if !changes.isEmpty { throw Status.invalid(kind: type.kind, name, causes: changes, group: type.group) }
             if type == PriorityClasses.type {

@@ -155,6 +155,7 @@ extension SimCluster {
         for node in nodes where !pods.contains(where: { $0[path: "spec.nodeName"]?.stringValue == node }) {
             var pod = SimControllers.object(kind: "Pod", apiVersion: "v1", from: set[path: "spec.template"], owner: set, namespace: namespace,
                                             generateName: "\(name)-", labels: ["controller-revision-hash": revision, "pod-template-generation": generation])
+            PodMutations.pinDaemonPod(&pod, to: node)
             pod[path: "spec.nodeName"] = .string(node)
             switch createControlled("pods", namespace: namespace, pod) {
             case .success(let created):

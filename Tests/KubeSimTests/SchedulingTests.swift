@@ -35,6 +35,16 @@ import TestSupport
             let placed = try await kubectl.run("get", "pods", "-l", "!nothing", "-o", "jsonpath={range .items[*]}{.metadata.name}={.spec.nodeName} {end}")
             #expect(!placed.output.split(separator: " ").contains { $0.hasPrefix("plain-") && $0.hasSuffix("=node-1") }, "\(placed.output)")
 
+            // A field term names the node itself (`metadata.name`, as the DaemonSet controller's terms do).
+            let named = Self.pod("named", """
+                  affinity:
+                    nodeAffinity:
+                      requiredDuringSchedulingIgnoredDuringExecution:
+                        nodeSelectorTerms: [{matchFields: [{key: metadata.name, operator: In, values: [node-3]}]}]
+
+                """)
+            #expect(try await kubectl.run("apply", "-f", "-", input: named).status == 0)
+            #expect(try await kubectl.run("get", "pod", "named", "-o", "jsonpath={.spec.nodeName}").output == "node-3")
             #expect(try await kubectl.run("apply", "-f", "-", input: Self.pod("nowhere", "  nodeSelector: {disktype: hdd}\n")).status == 0)
             #expect(try await kubectl.run("get", "pod", "nowhere", "-o", "jsonpath={.status.phase}").output == "Pending")
             let events = try await kubectl.run("get", "events", "--field-selector", "involvedObject.name=nowhere", "-o", "jsonpath={.items[*].message}")
