@@ -26,13 +26,22 @@ enum Discovery {
     }
 
     static func resources(group: String, version: String) -> JSON {
-        let resources: [JSON] = ResourceType.known.filter { $0.group == group && $0.version == version }.map { type in
-            .object([
+        let resources: [JSON] = ResourceType.known.filter { $0.group == group && $0.version == version }.flatMap { type in
+            let resource: JSON = .object([
                 "name": .string(type.resource), "singularName": .string(type.kind.lowercased()),
                 "namespaced": .bool(type.isNamespaced), "kind": .string(type.kind),
                 "verbs": .array(type.verbs.map(JSON.string)), "shortNames": .array(type.shortNames.map(JSON.string)),
                 "categories": .array(type.categories.map(JSON.string)),
             ].filter { $0.value != .array([]) || $0.key == "verbs" })
+            // Subresources follow their parent (`pods/log`), with the group, version and kind
+            // they answer with when not the parent's.
+            return [resource] + SimVerbs.subresources(of: type).map { sub in
+                .object([
+                    "name": .string("\(type.resource)/\(sub.name)"), "singularName": .string(""), "namespaced": .bool(type.isNamespaced),
+                    "group": sub.group.map(JSON.string), "version": sub.version.map(JSON.string), "kind": .string(sub.kind ?? type.kind),
+                    "verbs": .array(sub.verbs.map(JSON.string)),
+                ].compactMapValues { $0 })
+            }
         }
         return .object([
             "kind": .string("APIResourceList"), "apiVersion": .string("v1"),

@@ -38,8 +38,9 @@ public struct SimAPI: Sendable {
             if latency > 0 { try await Task.sleep(for: .milliseconds(latency)) }
             switch fault {
             case .serve:
-                let watching = ["1", "true"].contains(request.uri.queryParameters["watch"].map(String.init))
-                let gone = watching ? await clientGone(context.channel) : nil
+                // Watches and followed logs end when their client goes.
+                let streaming = ["watch", "follow"].contains { ["1", "true"].contains(request.uri.queryParameters[$0].map(String.init)) }
+                let gone = streaming ? await clientGone(context.channel) : nil
                 return try await SimRequest(cluster: cluster, user: user, request: request, path: path, clientGone: gone).respond()
             case .fail(let code):
                 let status = code == 429

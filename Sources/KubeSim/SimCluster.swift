@@ -3,9 +3,7 @@ import KubeAPI
 import Synchronization
 
 /// One simulated cluster: an object store with uids, a cluster-wide monotonic resourceVersion,
-/// watches with history, and the API server's error answers.
-///
-/// Every operation is atomic under one lock, which is also what makes quota admission atomic
+/// watches with history, and the API server's error answers. Every operation is atomic under one lock, which is also what makes quota admission atomic
 /// per namespace, as the real admission chain is.
 public final class SimCluster: Sendable {
     public let name: String
@@ -17,6 +15,7 @@ public final class SimCluster: Sendable {
     let rbacCache = Mutex<RBACIndex?>(nil)
     private let deleteOptions = Mutex<JSON?>(nil)
     let droppedFields = Mutex<[String]>([])
+    let logs = PodLogs()
 
     /// The DeleteOptions body of the last DELETE that had one.
     public internal(set) var lastDeleteOptions: JSON? {

@@ -29,8 +29,8 @@ struct SimVerbs {
     }
 
     func respond() async throws -> Response {
-        if let name = target.name, let subresource = target.subresource, ["scale", "status"].contains(subresource) {
-            return try await respond(name, subresource)
+        if let name = target.name, let subresource = target.subresource {
+            return try await respondToSubresource(name, subresource)
         }
         switch (request.request.method, target.name) {
         case (.get, nil):

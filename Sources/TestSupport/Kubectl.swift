@@ -73,6 +73,35 @@ extension Kubectl {
 }
 
 extension Kubectl {
+    /// A kubectl left running (`logs -f`, `get -w`): its combined output so far, and its end.
+    public struct Running: Sendable {
+        let process: ChildProcess
+        let logPath: String
+
+        public var output: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+        /// Its exit status once it has ended within `timeout`, else `nil` (it runs on).
+        public func exitStatus(within timeout: Duration) async throws -> Int32? {
+            let deadline = ContinuousClock.now + timeout
+            while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            return process.isRunning ? nil : try await ProcessRunner.blocking { process.waitUntilExit() }
+        }
+
+        /// Stops it (SIGTERM, then SIGKILL).
+        public func stop() async throws { try await Kubectl.stop(process) }
+    }
+
+    /// Starts kubectl with `arguments` and leaves it running; stop it with `Running.stop()`.
+    public func start(_ arguments: String..., environment: [String: String] = [:]) throws -> Running {
+        let logPath = directory.path + "/kubectl-\(UUID().uuidString).log"
+        let process = try ChildProcess(
+            "kubectl", ["--kubeconfig", kubeconfigPath] + arguments,
+            environment: ["HOME": directory.path, "KUBECACHEDIR": directory.path + "/cache"].merging(environment) { _, new in new },
+            output: .file(logPath)
+        )
+        return Running(process: process, logPath: logPath)
+    }
+
     /// Stops `process`: SIGTERM, and SIGKILL if it is still running 5 s later.
     static func stop(_ process: ChildProcess) async throws {
         if process.isRunning { process.terminate() }
