@@ -3,7 +3,7 @@ import KubeAPI
 
 /// Reads the Kubernetes protobuf encoding for the few kinds kubectl sends with its typed clients
 /// (`kubectl create namespace|configmap|secret|serviceaccount|role|rolebinding|clusterrole|
-/// clusterrolebinding|deployment|service|job|cronjob|quota|priorityclass`, `kubectl auth can-i`), turning
+/// clusterrolebinding|deployment|service|job|cronjob|quota|priorityclass|token`, `kubectl auth can-i`), turning
 /// them into the JSON KubeSim stores. Other kinds in protobuf are refused with 415.
 ///
 /// The envelope is the magic `k8s\0` and a `runtime.Unknown` message (1: typeMeta, 2: raw object).
@@ -74,6 +74,21 @@ enum KubeProtobuf {
             json["globalDefault"] = .bool((object.int(3) ?? 0) != 0)
             if let description = object.string(4) { json["description"] = .string(description) }
             if let policy = object.string(5) { json["preemptionPolicy"] = .string(policy) }
+        case "TokenRequest":
+            // `kubectl create token`: audiences (1), boundObjectRef (3: kind, apiVersion, name,
+            // uid), expirationSeconds (4).
+            let spec = try Message(object.bytes(2) ?? [])
+            var specJSON: [String: JSON] = [:]
+            let audiences = try spec.all(1).map { JSON.string(String(decoding: $0, as: UTF8.self)) }
+            if !audiences.isEmpty { specJSON["audiences"] = .array(audiences) }
+            if let reference = spec.bytes(3) {
+                let fields = try Message(reference)
+                specJSON["boundObjectRef"] = .object(Dictionary(uniqueKeysWithValues: [1: "kind", 2: "apiVersion", 3: "name", 4: "uid"].compactMap { field, name in
+                    fields.string(field).map { (name, JSON.string($0)) }
+                }))
+            }
+            if let seconds = spec.int(4) { specJSON["expirationSeconds"] = .number(Double(seconds)) }
+            json["spec"] = .object(specJSON)
         case "SelfSubjectAccessReview", "SubjectAccessReview":
             let spec = try Message(object.bytes(2) ?? [])
             var specJSON: [String: JSON] = [:]

@@ -30,7 +30,7 @@ public struct SimAPI: Sendable {
             guard let cluster = context.parameters.get("cluster").flatMap({ sim.clusters[$0] }) else {
                 throw Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
             }
-            let user = try authenticate(request, peerCertificate: await context.peerCertificate())
+            let user = try authenticate(request, cluster: cluster, peerCertificate: await context.peerCertificate())
             let path = context.parameters.getCatchAll().map(String.init)
             if path == ["kubesim", "faults"] { return try await setFaults(request, cluster: cluster, user: user) }
             let isList = request.method == .get && request.uri.queryParameters["watch"] == nil && SimRequest.isCollection(path)
@@ -70,9 +70,12 @@ public struct SimAPI: Sendable {
 
     /// The caller: a known bearer token, or a client certificate signed by the cluster's CA (CN
     /// is the user, O the groups); 401 otherwise.
-    func authenticate(_ request: Request, peerCertificate: [UInt8]?) throws -> KubeSim.UserInfo {
+    /// The caller: a bearer token KubeSim knows (`addToken`) or one the cluster issued to a
+    /// service account (`SimTokens`), else the client certificate's subject.
+    func authenticate(_ request: Request, cluster: SimCluster, peerCertificate: [UInt8]?) throws -> KubeSim.UserInfo {
         if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
-            guard let known = sim.user(forToken: String(header.dropFirst(7))) else { throw Status.unauthorized }
+            let token = String(header.dropFirst(7))
+            guard let known = sim.user(forToken: token) ?? cluster.serviceAccountUser(forToken: token) else { throw Status.unauthorized }
             return known
         }
         guard let peerCertificate else { throw Status.unauthorized }

@@ -16,6 +16,7 @@ public final class SimCluster: Sendable {
     private let deleteOptions = Mutex<JSON?>(nil)
     let droppedFields = Mutex<[String]>([])
     let logs = PodLogs()
+    let serviceAccountTokens = ServiceAccountTokens()
 
     /// The DeleteOptions body of the last DELETE that had one.
     public internal(set) var lastDeleteOptions: JSON? {

@@ -93,7 +93,7 @@ enum SimExec {
         if let down = cluster.faults.unreachableUntil, down > Date() { return false }
         let request = Request(head: head, body: .init(buffer: ByteBuffer()))
         do {
-            let user = try api.authenticate(request, peerCertificate: peerCertificate)
+            let user = try api.authenticate(request, cluster: cluster, peerCertificate: peerCertificate)
             try SimRequest(cluster: cluster, user: user, request: request, path: Array(parts.dropFirst(2))).authorizeStream()
         } catch {
             return false

@@ -4,8 +4,8 @@ import KubeAPI
 
 /// The subresources KubeSim serves, as discovery lists them: `status` of the kinds that have
 /// one on a real server, `scale` of deployments, replica sets and stateful sets (an
-/// `autoscaling/v1` Scale: `kubectl scale`), and a pod's `log`, `eviction` (`kubectl drain`)
-/// and streams (`exec`, `attach`, `portforward`, answered in `SimRequest`). Any other is a 404,
+/// `autoscaling/v1` Scale: `kubectl scale`), a service account's `token` (`SimTokens`), and a
+/// pod's `log`, `eviction` (`kubectl drain`) and streams (`exec`, `attach`, `portforward`, answered in `SimRequest`). Any other is a 404,
 /// whatever the method, as on a real server.
 extension SimVerbs {
     static let scalable: Set<String> = ["deployments", "replicasets", "statefulsets"]
@@ -35,6 +35,9 @@ extension SimVerbs {
                 Subresource(name: "portforward", verbs: ["create", "get"], kind: "PodPortForwardOptions"),
             ]
         }
+        if type.group.isEmpty, type.resource == "serviceaccounts" {
+            served.append(Subresource(name: "token", verbs: ["create"], group: "authentication.k8s.io", version: "v1", kind: "TokenRequest"))
+        }
         if scalable.contains(type.resource) {
             served.append(Subresource(name: "scale", verbs: ["get", "patch", "update"], group: "autoscaling", version: "v1", kind: "Scale"))
         }
@@ -52,6 +55,7 @@ extension SimVerbs {
             guard request.request.method == .get else { throw Self.methodNotAllowed }
             return try PodLogRequest(cluster: cluster, namespace: target.namespace ?? "", name: name, query: query, clientGone: request.clientGone).respond()
         case "eviction": return try await evict(name)
+        case "token": return try await requestToken(name)
         default: return try await respond(name, subresource)
         }
     }

@@ -4,10 +4,11 @@ import KubeSim
 import Testing
 import TestSupport
 
-/// `kubectl logs` and `kubectl logs -f` through Canopy's proxy: the container's lines stream to
-/// the caller as the cluster sends them (not held until the answer ends), each role reads the
-/// logs its bindings allow, and nobody reads another project's or another tenant's.
-@Suite struct ProxyLogTests {
+/// Pods' and service accounts' subresources through Canopy's proxy: `kubectl logs` and `logs -f`
+/// (the container's lines stream to the caller as the cluster sends them, not held until the
+/// answer ends; each role reads the logs its bindings allow, nobody another project's or another
+/// tenant's) and `kubectl create token` (a member's, for their namespace's accounts).
+@Suite struct ProxySubresourceTests {
     @Test func logsStreamThroughTheProxyToThoseWhoMayReadThem() async throws {
         try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
             try await TestServer.with(tls: true) { server in
@@ -55,6 +56,31 @@ import TestSupport
                 let provider = try await server.request(.GET, "/k8s/clusters/coke/onprem/api/v1/namespaces/sales-dev/pods/ledger/log", token: fixture.tokens["provider"])
                 #expect(provider.status == 404, "\(provider.status) \(provider.text)")
                 #expect(!provider.text.contains("sales secret"))
+            }
+        }
+    }
+
+    @Test func membersMintTokensForTheirNamespacesAccountsAndViewersDoNot() async throws {
+        try await TestKubeSim.with(clusters: ["onprem", "cloud", "west"]) { sim in
+            try await TestServer.with(tls: true) { server in
+                let fixture = try await ProxyTests.setUp(server, sim)
+                let member = try await ProxyTests.kubectl(server, token: fixture.tokens["coke-pm"], query: "style=token")
+                let viewer = try await ProxyTests.kubectl(server, token: fixture.tokens["coke-pv"], query: "style=token")
+                defer { member.remove(); viewer.remove() }
+                for kubectl in [member, viewer] { _ = try await kubectl.run("config", "use-context", "marketing@onprem") }
+                let minted = try await member.run("create", "token", "default", "-n", "mkt-dev")
+                #expect(minted.status == 0, "\(minted.output)")
+                // The token is the cluster's, for the account: the cluster accepts it as that account.
+                let robot = try Kubectl(kubeconfig: sim.sim.kubeconfig(
+                    cluster: "onprem", baseURL: sim.baseURL, user: "robot", token: minted.output.trimmingCharacters(in: .whitespacesAndNewlines)
+                ))
+                defer { robot.remove() }
+                let whoami = try await robot.run("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+                #expect(whoami.output == "system:serviceaccount:mkt-dev:default", "\(whoami.output)")
+                let refused = try await viewer.run("create", "token", "default", "-n", "mkt-dev")
+                #expect(refused.status != 0 && refused.output.contains(#"cannot create resource "serviceaccounts/token""#), "\(refused.output)")
+                let otherProject = try await member.run("create", "token", "default", "-n", "sales-dev")
+                #expect(otherProject.status != 0 && otherProject.output.contains("forbidden"), "\(otherProject.output)")
             }
         }
     }
