@@ -78,7 +78,13 @@ public final class KubeSim: Sendable {
                 return .object([
                     "apiVersion": .string("v1"), "kind": .string("Node"),
                     "metadata": .object(["name": .string("node-\(index + 1)"), "labels": .object(["kubernetes.io/hostname": .string("node-\(index + 1)")])]),
-                    "status": .object(["capacity": resources, "allocatable": resources]),
+                    "status": .object([
+                        "capacity": resources, "allocatable": resources,
+                        "addresses": .array([
+                            .object(["type": .string("InternalIP"), "address": .string("10.0.0.\(index % 250 + 2)")]),
+                            .object(["type": .string("Hostname"), "address": .string("node-\(index + 1)")]),
+                        ]),
+                    ]),
                 ])
             }
         }

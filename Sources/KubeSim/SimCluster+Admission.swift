@@ -84,7 +84,7 @@ extension SimCluster {
         try PodSecurity.check(pod, namespace: state.objects[namespaces]?[key(nil, namespace)])
         pod[path: "status.qosClass"] = .string(PodDefaults.qosClass(pod))
         let quotas = try PodAdmission.admit(pod, named: asked, quotas: objects(state, "resourcequotas", in: namespace))
-        schedule(&pod, state: state)
+        schedule(&pod, state: state, now: now)
         return quotas
     }
 
@@ -201,26 +201,64 @@ extension SimCluster {
         return true
     }
 
-    /// Binds a pod to the first node that fits it (Running), or leaves it Pending.
-    static func schedule(_ pod: inout JSON, state: State) {
+    /// Binds a pod to the first node that fits it
+    /// (Running, with a kubelet's status: `PodStatus`), or leaves it Pending with the
+    /// scheduler's reason.
+    static func schedule(_ pod: inout JSON, state: State, now: Date) {
         let nodes = Array((state.objects[type("nodes")] ?? [:]).values)
         let pods = Array((state.objects[type("pods")] ?? [:]).values)
         if let node = pod[path: "spec.nodeName"]?.stringValue ?? PodAdmission.fit(pod, nodes: nodes, pods: pods) {
-            pod[path: "spec.nodeName"] = .string(node)
-            pod[path: "status.phase"] = .string("Running")
-            let index = pods.count % 250 + 2
-            pod[path: "status.podIP"] = .string("10.244.\(pods.count / 250 % 250).\(index)")
+            bind(&pod, to: node, state: state, now: now)
         } else {
-            pod[path: "status.phase"] = .string("Pending")
+            PodStatus.unschedulable(&pod, message: PodAdmission.unschedulable(pod, nodes: nodes, pods: pods), at: now)
         }
     }
 
-    /// The `FailedScheduling` event of a pod no node can take.
-    static func recordSchedulingFailure(_ state: inout State, pod: JSON, at date: Date) {
-        let nodes = Array((state.objects[type("nodes")] ?? [:]).values)
-        let others = (state.objects[type("pods")] ?? [:]).values.filter { $0[path: "metadata.uid"] != pod[path: "metadata.uid"] }
-        recordEvent(&state, about: pod, reason: "FailedScheduling", warning: true,
-                    message: PodAdmission.unschedulable(pod, nodes: nodes, pods: Array(others)), component: "default-scheduler", at: date)
+    /// Binds `pod` to `node`: there, it runs (`PodStatus.started`).
+    static func bind(_ pod: inout JSON, to node: String, state: State, now: Date) {
+        let count = state.objects[type("pods")]?.count ?? 0
+        pod[path: "spec.nodeName"] = .string(node)
+        PodStatus.started(&pod, node: state.objects[type("nodes")]?[key(nil, node)], podIP: "10.244.\(count / 250 % 250).\(count % 250 + 2)", at: now)
+    }
+
+    /// The scheduler's retry of the pods it could not place, once a pod has gone or a node
+    /// changed (its queue's "cluster events"): each `Pending` pod, by priority and then age, is
+    /// bound if a node takes it now, with its `Scheduled` event.
+    func schedulePending() -> Bool {
+        let now = clock()
+        state.withLock { state in
+            let pods = Self.type("pods")
+            let pending = (state.objects[pods] ?? [:]).values.filter {
+                $0[path: "status.phase"]?.stringValue == "Pending" && $0[path: "spec.nodeName"] == nil && $0[path: "metadata.deletionTimestamp"] == nil
+            }.sorted { left, right in
+                let priorities = (left[path: "spec.priority"]?.numberValue ?? 0, right[path: "spec.priority"]?.numberValue ?? 0)
+                if priorities.0 != priorities.1 { return priorities.0 > priorities.1 }
+                func age(_ pod: JSON) -> String { (pod[path: "metadata.creationTimestamp"]?.stringValue ?? "") + (pod[path: "metadata.name"]?.stringValue ?? "") }
+                return age(left) < age(right)
+            }
+            for var pod in pending {
+                let nodes = Array((state.objects[Self.type("nodes")] ?? [:]).values)
+                guard let node = PodAdmission.fit(pod, nodes: nodes, pods: Array((state.objects[pods] ?? [:]).values)) else { continue }
+                Self.bind(&pod, to: node, state: state, now: now)
+                Self.store(&state, pod, as: pods)
+                Self.recordScheduling(&state, pod: pod, named: false, at: now)
+            }
+        }
+        return true
+    }
+
+    /// What the scheduler records of a new pod: `FailedScheduling` (its `PodScheduled`
+    /// condition's message) for one no node can take; `Scheduled` for one it bound (not one
+    /// created with its node named, which it never saw; a daemon set's pods, which it binds on a
+    /// real cluster, included).
+    static func recordScheduling(_ state: inout State, pod: JSON, named node: Bool, at date: Date) {
+        if pod[path: "status.phase"]?.stringValue == "Pending" {
+            let message = pod[path: "status.conditions"]?.arrayValue?.first { $0["type"]?.stringValue == "PodScheduled" }?["message"]?.stringValue ?? ""
+            recordEvent(&state, about: pod, reason: "FailedScheduling", warning: true, message: message, component: "default-scheduler", at: date)
+        } else if let nodeName = pod[path: "spec.nodeName"]?.stringValue, !node || SimControllers.controllerReference(of: pod)?.kind == "DaemonSet" {
+            let name = "\(pod[path: "metadata.namespace"]?.stringValue ?? "")/\(pod[path: "metadata.name"]?.stringValue ?? "")"
+            recordEvent(&state, about: pod, reason: "Scheduled", warning: false, message: "Successfully assigned \(name) to \(nodeName)", component: "default-scheduler", at: date)
+        }
     }
 
     /// The quota controller's pass over one namespace, `delay` seconds from now: every quota's

@@ -271,9 +271,7 @@ public final class SimCluster: Sendable {
             state.objects[type, default: [:]][key] = stored
             Self.record(&state, Event(type: "ADDED", object: stored, revision: state.revision, resource: type))
             for quota in quotas { Self.store(&state, quota, as: Self.type("resourcequotas")) }
-            if type.resource == "pods", stored[path: "status.phase"]?.stringValue == "Pending" {
-                Self.recordSchedulingFailure(&state, pod: stored, at: clock())
-            }
+            if type.resource == "pods" { Self.recordScheduling(&state, pod: stored, named: created[path: "spec.nodeName"] != nil, at: clock()) }
             return stored
         }
     }
@@ -319,8 +317,8 @@ public final class SimCluster: Sendable {
             // The workloads' status is their controllers' (written through `writeStatus`, as
             // through the status subresource): an update of the object leaves it as it was.
             if type.group == "apps" || type.group == "batch" { stored["status"] = current["status"] }
-            // A pod's QoS class is the server's, set once on create.
-            if type.group.isEmpty, type.resource == "pods" { stored[path: "status.qosClass"] = current[path: "status.qosClass"] }
+            // A pod's status is the scheduler's, the kubelet's and the server's (its QoS class).
+            if type.group.isEmpty, type.resource == "pods" { stored["status"] = current["status"] }
             if type.resource == "resourcequotas", let namespace {
                 if state.quotaControllerDelay > 0 {
                     // The status is the controller's: an update of the quota leaves it as it was.

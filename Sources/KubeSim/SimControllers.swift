@@ -162,6 +162,8 @@ extension SimCluster {
             return finishPodTermination(namespace, name, uid: uid)
         case .serviceAccount(let namespace):
             return createServiceAccount(in: namespace)
+        case .pendingPods:
+            return schedulePending()
         case .daemonSets:
             let sets = state.withLock { Array(($0.objects[Self.type("daemonsets")] ?? [:]).values) }
             for set in sets {

@@ -77,9 +77,11 @@ enum SimTable {
         case "pods":
             let containers = object[path: "spec.containers"]?.arrayValue?.count ?? 0
             let phase = object[path: "status.phase"]?.stringValue ?? "Pending"
-            let ready = phase == "Running" ? containers : 0
+            let statuses = object[path: "status.containerStatuses"]?.arrayValue ?? []
+            let ready = statuses.count { $0["ready"] == .bool(true) }
+            let restarts = statuses.reduce(0) { $0 + Int($1["restartCount"]?.numberValue ?? 0) }
             let shown = object[path: "metadata.deletionTimestamp"] == nil ? phase : "Terminating"
-            return [name, .string("\(ready)/\(containers)"), .string(shown), .string("0"), age,
+            return [name, .string("\(ready)/\(containers)"), .string(shown), .string(String(restarts)), age,
                     .string(object[path: "status.podIP"]?.stringValue ?? "<none>"), .string(object[path: "spec.nodeName"]?.stringValue ?? "<none>"),
                     .string("<none>"), .string("<none>")]
         case "namespaces":

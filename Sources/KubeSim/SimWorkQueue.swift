@@ -20,6 +20,8 @@ enum ControllerKey: Hashable, Sendable {
     case podStopped(namespace: String, name: String, uid: String)
     /// A new namespace's `default` ServiceAccount, due `serviceAccountDelay` after it was made.
     case serviceAccount(namespace: String)
+    /// The pods the scheduler could not place, to try again (a pod went, a node changed).
+    case pendingPods
 }
 
 /// The controller-manager's work queue, as client-go's: a key waiting is queued once however
@@ -93,7 +95,8 @@ final class SimWorkQueue: Sendable {
     func finish() { input.finish() }
 
     /// The keys a change queues: the workload changed, or the owner of a pod or ReplicaSet that
-    /// changed; every DaemonSet when a node comes or goes.
+    /// changed; every DaemonSet when a node comes or goes; the pending pods when a node changes
+    /// or a pod goes.
     func notice(_ event: SimCluster.Event) {
         let object = event.object
         // A dependent gone may be the last an owner deleted in the foreground waits for.
@@ -107,6 +110,7 @@ final class SimWorkQueue: Sendable {
         switch (event.resource.group, event.resource.resource) {
         case ("", "nodes"):
             if event.type != "MODIFIED" { add(.daemonSets) }
+            add(.pendingPods)
             return
         case ("", "namespaces"):
             if event.type == "ADDED", let name = object[path: "metadata.name"]?.stringValue {
@@ -126,7 +130,7 @@ final class SimWorkQueue: Sendable {
                 add(.workload(kind: event.resource.kind, namespace: namespace, name: name))
             }
         case ("", "pods"):
-            break
+            if event.type == "DELETED" { add(.pendingPods) }
         default:
             return
         }

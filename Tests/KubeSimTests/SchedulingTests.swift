@@ -71,4 +71,34 @@ import TestSupport
             try await eventually(within: 10, "one agent, on node-2") { try await nodes() == ["node-2"] }
         }
     }
+
+    /// The scheduler tries its pending pods again when a pod goes or a node changes, highest
+    /// priority first.
+    @Test func pendingPodsAreScheduledWhenRoomAppears() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            func big(_ name: String, _ extra: String = "") -> String {
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: \(name)}\nspec:\n  containers: [{name: c, image: busybox, resources: {requests: {cpu: '5'}}}]\n\(extra)"
+            }
+            for name in ["big-1", "big-2", "big-3"] { #expect(try await kubectl.run("apply", "-f", "-", input: big(name)).status == 0) }
+            #expect(try await kubectl.run("apply", "-f", "-", input: big("waiting")).status == 0)
+            #expect(try await kubectl.run("apply", "-f", "-", input: Self.pod("picky", "  nodeSelector: {disktype: ssd}\n")).status == 0)
+            @Sendable func phase(_ name: String) async throws -> String { try await kubectl.run("get", "pod", name, "-o", "jsonpath={.status.phase}").output }
+            #expect(try await phase("waiting") == "Pending")
+            #expect(try await phase("picky") == "Pending")
+            let freed = try await kubectl.run("get", "pod", "big-2", "-o", "jsonpath={.spec.nodeName}").output
+            #expect(try await kubectl.run("delete", "pod", "big-2").status == 0)
+            try await eventually(within: 10, "the waiting pod bound once room appeared") { try await phase("waiting") == "Running" }
+            let bound = try await kubectl.run("get", "pod", "waiting", "-o", "jsonpath={.spec.nodeName} {.status.conditions[?(@.type==\"Ready\")].status}").output
+            #expect(bound == "\(freed) True", "\(bound)")
+            let events = try await kubectl.run("get", "events", "--field-selector", "involvedObject.name=waiting", "-o", "jsonpath={.items[*].reason}").output
+            #expect(events == "FailedScheduling Scheduled", "\(events)")
+            // A node labelled to match: the picky pod goes there.
+            #expect(try await kubectl.run("label", "nodes", "node-3", "disktype=ssd").status == 0)
+            try await eventually(within: 10, "the picky pod bound on node-3") {
+                try await kubectl.run("get", "pod", "picky", "-o", "jsonpath={.spec.nodeName}").output == "node-3"
+            }
+        }
+    }
 }
