@@ -12,15 +12,17 @@ extension SimCluster {
     static let foregroundFinalizer = "foregroundDeletion"
 
     /// Marks `current` as being deleted when it has finalizers (adding `foregroundDeletion`
-    /// for a foreground deletion) and returns it; `nil` when it is to go at once.
-    func holdForFinalizers(_ state: inout State, _ current: JSON, type: ResourceType, propagation: String?) -> JSON? {
+    /// for a foreground deletion) and returns it; `nil` when it is to go at once. A DELETE with
+    /// no grace period left (the kubelet's last, once a terminating pod's containers stopped)
+    /// shortens the deletion to now, so that the object goes when its last finalizer does.
+    func holdForFinalizers(_ state: inout State, _ current: JSON, type: ResourceType, propagation: String?, gracePeriod: Int? = nil) -> JSON? {
         var finalizers = Self.finalizers(of: current)
         let foreground = propagation == "Foreground"
         if foreground, !finalizers.contains(Self.foregroundFinalizer) { finalizers.append(Self.foregroundFinalizer) }
         guard !finalizers.isEmpty, let name = current[path: "metadata.name"]?.stringValue else { return nil }
         let namespace = current[path: "metadata.namespace"]?.stringValue
         var marked = current
-        if marked[path: "metadata.deletionTimestamp"] == nil {
+        if marked[path: "metadata.deletionTimestamp"] == nil || (gracePeriod == 0 && marked[path: "metadata.deletionGracePeriodSeconds"]?.numberValue != 0) {
             marked[path: "metadata.deletionTimestamp"] = .string(KubeTime.format(clock()))
             marked[path: "metadata.deletionGracePeriodSeconds"] = .number(0)
         }

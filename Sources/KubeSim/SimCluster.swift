@@ -359,7 +359,7 @@ public final class SimCluster: Sendable {
         return try state.withLock { state throws(Status) -> JSON in
             guard let current = state.objects[type]?[Self.key(namespace, name)] else { throw Status.notFound(type.resource, name, group: type.group) }
             // An object with finalizers (or deleted in the foreground) stays, marked, until they are done.
-            if let held = holdForFinalizers(&state, current, type: type, propagation: propagation) { return held }
+            if let held = holdForFinalizers(&state, current, type: type, propagation: propagation, gracePeriod: gracePeriod) { return held }
             return remove(&state, type, namespace: namespace, name: name, propagation: propagation)
         }
     }

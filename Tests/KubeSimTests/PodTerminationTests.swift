@@ -48,4 +48,26 @@ import TestSupport
             #expect(after.status != 0 && after.output.contains("pods \"\(other)\" not found"), "\(after.output)")
         }
     }
+
+    /// A terminating pod with a finalizer outlives its grace period until the finalizer is
+    /// removed, then goes.
+    @Test func aPodsFinalizerHoldsItPastItsGracePeriod() async throws {
+        try await TestKubeSim.with { sim in
+            let cluster = try #require(sim.sim.clusters["a"])
+            cluster.podTerminationDelay = 1
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: held, finalizers: [example.com/hold]}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{name: c, image: nginx}]\n"
+            #expect(try await kubectl.run("apply", "-f", "-", input: pod).status == 0)
+            #expect(try await kubectl.run("delete", "pod", "held", "--wait=false").status == 0)
+            // Its containers stopped (the kubelet's last DELETE, with no grace left): still there, held.
+            try await eventually(within: 10, "the kubelet's last delete") {
+                try await kubectl.run("get", "pod", "held", "-o", "jsonpath={.metadata.deletionGracePeriodSeconds}").output == "0"
+            }
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await kubectl.run("get", "pod", "held", "-o", "jsonpath={.metadata.finalizers[0]}").output == "example.com/hold")
+            #expect(try await kubectl.run("patch", "pod", "held", "--type=json", "-p", #"[{"op":"remove","path":"/metadata/finalizers"}]"#).status == 0)
+            try await eventually(within: 10, "the pod gone with its finalizer") { try await kubectl.run("get", "pod", "held").status != 0 }
+        }
+    }
 }

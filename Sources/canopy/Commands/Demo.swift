@@ -191,6 +191,7 @@ struct Demo: AsyncParsableCommand {
           kubectl --kubeconfig \(directory)/bob.kubeconfig get namespaces            # only marketing's
           kubectl --kubeconfig \(directory)/bob.kubeconfig create deployment web --image=nginx --replicas=3
           kubectl --kubeconfig \(directory)/bob.kubeconfig rollout status deployment/web   # the cluster's controllers made its pods
+          kubectl --kubeconfig \(directory)/bob.kubeconfig wait --for=condition=Ready pods -l app=web   # as scripts wait for pods
           kubectl --kubeconfig \(directory)/bob.kubeconfig get pods -A               # pods of bob's namespaces only
           kubectl --kubeconfig \(directory)/bob.kubeconfig delete resourcequota canopy-quota   # Forbidden
           kubectl --kubeconfig \(directory)/carol.kubeconfig create configmap x      # Forbidden: carol is a viewer
