@@ -71,6 +71,29 @@ public final class KubeSim: Sendable {
             self.serviceAccountDelay = serviceAccountDelay
         }
 
+        /// What a healthy node's kubelet reports: no pressure, ready.
+        static var nodeConditions: JSON {
+            let now = JSON.string(KubeTime.format(Date()))
+            func condition(_ type: String, _ status: String, _ reason: String, _ message: String) -> JSON {
+                .object([
+                    "type": .string(type), "status": .string(status), "reason": .string(reason), "message": .string(message),
+                    "lastHeartbeatTime": now, "lastTransitionTime": now,
+                ])
+            }
+            return .array([
+                condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+            ])
+        }
+
+        static let nodeInfo: JSON = .object([
+            "architecture": .string("amd64"), "operatingSystem": .string("linux"), "osImage": .string("Ubuntu 24.04.3 LTS"),
+            "kernelVersion": .string("6.8.0-88-generic"), "containerRuntimeVersion": .string("containerd://2.1.4"),
+            "kubeletVersion": .string(KubeSim.gitVersion),
+        ])
+
         /// The Node objects of one cluster.
         var nodeObjects: [JSON] {
             (0..<nodes).map { index in
@@ -79,7 +102,7 @@ public final class KubeSim: Sendable {
                     "apiVersion": .string("v1"), "kind": .string("Node"),
                     "metadata": .object(["name": .string("node-\(index + 1)"), "labels": .object(["kubernetes.io/hostname": .string("node-\(index + 1)")])]),
                     "status": .object([
-                        "capacity": resources, "allocatable": resources,
+                        "capacity": resources, "allocatable": resources, "conditions": Self.nodeConditions, "nodeInfo": Self.nodeInfo,
                         "addresses": .array([
                             .object(["type": .string("InternalIP"), "address": .string("10.0.0.\(index % 250 + 2)")]),
                             .object(["type": .string("Hostname"), "address": .string("node-\(index + 1)")]),

@@ -69,9 +69,8 @@ extension SimCluster {
             throw Status(code: 400, reason: "BadRequest", message: "container \(container ?? "") is not valid for pod \(pod)")
         }
         let uid = object[path: "metadata.uid"]?.stringValue ?? ""
-        if Int.random(in: 0..<256) == 0 {
-            logs.keep(uids: Set(state.withLock { ($0.objects[Self.type("pods")] ?? [:]).values.compactMap { $0[path: "metadata.uid"]?.stringValue } }))
-        }
+        // The lines of pods that have gone are let go as new ones are written.
+        logs.keep(uids: Set(state.withLock { ($0.objects[Self.type("pods")] ?? [:]).values.compactMap { $0[path: "metadata.uid"]?.stringValue } }))
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             logs.append(uid: uid, container: name, PodLogs.Line(time: clock(), text: String(line)))
         }

@@ -55,7 +55,9 @@ enum SimTable {
         case "namespaces":
             [Column(name: "Name", format: "name"), Column(name: "Status"), Column(name: "Age")]
         case "nodes":
-            [Column(name: "Name", format: "name"), Column(name: "Status"), Column(name: "Roles"), Column(name: "Age"), Column(name: "Version")]
+            [Column(name: "Name", format: "name"), Column(name: "Status"), Column(name: "Roles"), Column(name: "Age"), Column(name: "Version"),
+             Column(name: "Internal-IP", priority: 1), Column(name: "External-IP", priority: 1), Column(name: "OS-Image", priority: 1),
+             Column(name: "Kernel-Version", priority: 1), Column(name: "Container-Runtime", priority: 1)]
         case "resourcequotas":
             [Column(name: "Name", format: "name"), Column(name: "Age"), Column(name: "Request"), Column(name: "Limit")]
         case "priorityclasses":
@@ -87,7 +89,18 @@ enum SimTable {
         case "namespaces":
             return [name, .string(object[path: "status.phase"]?.stringValue ?? "Active"), age]
         case "nodes":
-            return [name, .string("Ready"), .string("<none>"), age, .string(KubeSim.gitVersion)]
+            // The Ready condition's word, and whether the node is cordoned; roles from its labels.
+            let ready = object[path: "status.conditions"]?.arrayValue?.first { $0["type"]?.stringValue == "Ready" }?["status"]?.stringValue
+            var status = ready == "True" ? "Ready" : ready == "False" ? "NotReady" : "Unknown"
+            if object[path: "spec.unschedulable"] == .bool(true) { status += ",SchedulingDisabled" }
+            let roles = (object[path: "metadata.labels"]?.objectValue ?? [:]).keys.filter { $0.hasPrefix("node-role.kubernetes.io/") }
+                .map { String($0.dropFirst("node-role.kubernetes.io/".count)) }.sorted()
+            func address(_ type: String) -> String {
+                object[path: "status.addresses"]?.arrayValue?.first { $0["type"]?.stringValue == type }?["address"]?.stringValue ?? "<none>"
+            }
+            let info = { (field: String) in JSON.string(object[path: "status.nodeInfo.\(field)"]?.stringValue ?? "<unknown>") }
+            return [name, .string(status), .string(roles.isEmpty ? "<none>" : roles.joined(separator: ",")), age, info("kubeletVersion"),
+                    .string(address("InternalIP")), .string(address("ExternalIP")), info("osImage"), info("kernelVersion"), info("containerRuntimeVersion")]
         case "resourcequotas":
             let hard = object[path: "status.hard"]?.objectValue ?? object[path: "spec.hard"]?.objectValue ?? [:]
             let used = object[path: "status.used"]?.objectValue ?? [:]

@@ -101,4 +101,24 @@ import TestSupport
             }
         }
     }
+
+    /// Nodes as `kubectl get nodes` shows them on a real cluster: ready, cordoned, their roles,
+    /// and with `-o wide` their address, OS image, kernel and runtime.
+    @Test func nodesShowTheirKubeletsStatus() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            #expect(try await kubectl.run("cordon", "node-2").status == 0)
+            #expect(try await kubectl.run("label", "node", "node-1", "node-role.kubernetes.io/control-plane=").status == 0)
+            let rows = try await kubectl.run("get", "nodes", "-o", "wide", "--no-headers").output.split(separator: "\n").map {
+                $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            }
+            #expect(rows.count == 3, "\(rows)")
+            #expect(rows.first?.prefix(3) == ["node-1", "Ready", "control-plane"], "\(rows)")
+            #expect(rows.dropFirst().first?.prefix(3) == ["node-2", "Ready,SchedulingDisabled", "<none>"], "\(rows)")
+            #expect(rows.last.map { $0.contains(KubeSim.gitVersion) && $0.contains("10.0.0.4") && $0.contains("containerd://2.1.4") } == true, "\(rows)")
+            let ready = try await kubectl.run("wait", "--for=condition=Ready", "node/node-3", "--timeout=5s")
+            #expect(ready.status == 0, "\(ready.output)")
+        }
+    }
 }
