@@ -53,6 +53,12 @@ enum SimControllers {
 
     static func isRunning(_ pod: JSON) -> Bool { pod[path: "status.phase"]?.stringValue == "Running" }
 
+    /// When the pod's `Ready` condition last became true.
+    static func readySince(_ pod: JSON) -> Date? {
+        let ready = pod[path: "status.conditions"]?.arrayValue?.first { $0["type"]?.stringValue == "Ready" && $0["status"]?.stringValue == "True" }
+        return ready?["lastTransitionTime"]?.stringValue.flatMap(KubeTime.parse)
+    }
+
     /// The template revision a StatefulSet's or DaemonSet's pod was made from.
     static func revisionHash(of pod: JSON) -> String? { pod[path: "metadata.labels"]?["controller-revision-hash"]?.stringValue }
 
@@ -101,6 +107,7 @@ enum SimControllers {
         var selector = deployment[path: "spec.selector"] ?? .object([:])
         selector["matchLabels"] = .object((selector["matchLabels"]?.objectValue ?? [:]).merging(["pod-template-hash": .string(hash)]) { $1 })
         set["spec"] = .object(["replicas": .number(Double(replicas)), "selector": selector, "template": template])
+        set[path: "spec.minReadySeconds"] = deployment[path: "spec.minReadySeconds"]
         return set
     }
 
@@ -309,9 +316,17 @@ extension SimCluster {
             }
         }
         let running = pods.count(where: SimControllers.isRunning)
+        // Available: ready for `minReadySeconds`; the set is looked at again when the next one is.
+        let minReady = TimeInterval(SimControllers.int(set[path: "spec.minReadySeconds"]) ?? 0), now = clock()
+        let readySince = pods.filter(SimControllers.isRunning).map { SimControllers.readySince($0) ?? .distantPast }
+        let available = readySince.count { now.timeIntervalSince($0) >= minReady }
+        if let next = readySince.map({ minReady - now.timeIntervalSince($0) }).filter({ $0 > 0 }).min(), let queue = state.withLock({ $0.work }) {
+            queue.wake(.workload(kind: "ReplicaSet", namespace: namespace, name: name), after: next + 0.05)
+        }
         var status: [String: JSON] = ["replicas": .number(Double(pods.count)), "observedGeneration": set[path: "metadata.generation"] ?? .number(1)]
         for field in ["fullyLabeledReplicas"] where !pods.isEmpty { status[field] = .number(Double(pods.count)) }
-        for field in ["readyReplicas", "availableReplicas"] where running > 0 { status[field] = .number(Double(running)) }
+        if running > 0 { status["readyReplicas"] = .number(Double(running)) }
+        if available > 0 { status["availableReplicas"] = .number(Double(available)) }
         let wantedConditions = failure.map { [(type: "ReplicaFailure", status: "True", reason: "FailedCreate", message: $0.message ?? "")] } ?? []
         status["conditions"] = SimControllers.conditions(wantedConditions, previous: set[path: "status.conditions"], now: KubeTime.format(clock()), updateTimes: false)
         writeStatus("replicasets", namespace, name, status)

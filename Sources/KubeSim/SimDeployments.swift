@@ -125,6 +125,7 @@ extension SimCluster {
             guard from != count, let setName = set[path: "metadata.name"]?.stringValue else { return set }
             var scaled = set
             scaled[path: "spec.replicas"] = .number(Double(count))
+            scaled[path: "spec.minReadySeconds"] = deployment[path: "spec.minReadySeconds"]
             var annotations = set[path: "metadata.annotations"]?.objectValue ?? [:]
             annotations["deployment.kubernetes.io/desired-replicas"] = .string(String(wanted))
             annotations["deployment.kubernetes.io/max-replicas"] = .string(String(wanted + surge))

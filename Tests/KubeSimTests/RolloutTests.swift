@@ -204,4 +204,36 @@ import TestSupport
             #expect(status?["updatedNumberScheduled"] == .number(Double(nodes)) && status?["numberAvailable"] == .number(Double(nodes)), "\(String(describing: status))")
         }
     }
+
+    /// A deployment's pods count as available only once ready for `minReadySeconds`: ready at
+    /// once, available later, and `rollout status` waits for that.
+    @Test func podsAreAvailableOnlyAfterMinReadySeconds() async throws {
+        try await TestKubeSim.with { sim in
+            let kubectl = try Kubectl(kubeconfig: sim.kubeconfig("a"))
+            defer { kubectl.remove() }
+            let manifest = """
+                apiVersion: apps/v1
+                kind: Deployment
+                metadata: {name: slow}
+                spec:
+                  replicas: 2
+                  minReadySeconds: 3
+                  selector: {matchLabels: {app: slow}}
+                  template:
+                    metadata: {labels: {app: slow}}
+                    spec: {containers: [{name: c, image: nginx}]}
+                """
+            let started = ContinuousClock.now
+            #expect(try await kubectl.run("apply", "-f", "-", input: manifest).status == 0)
+            try await eventually(within: 10, "two ready pods") {
+                try await kubectl.run("get", "replicasets", "-l", "app=slow", "-o", "jsonpath={.items[0].status.readyReplicas}").output == "2"
+            }
+            let early = try await kubectl.run("get", "replicasets", "-l", "app=slow", "-o", "jsonpath={.items[0].spec.minReadySeconds}/{.items[0].status.availableReplicas}").output
+            if ContinuousClock.now - started < .seconds(2) { #expect(early == "3/", "\(early)") }
+            let rolled = try await kubectl.run("rollout", "status", "deployment/slow", "--timeout=20s")
+            #expect(rolled.status == 0, "\(rolled.output)")
+            #expect(ContinuousClock.now - started >= .seconds(2), "available before minReadySeconds")
+            #expect(try await kubectl.run("get", "deployment", "slow", "-o", "jsonpath={.status.availableReplicas}").output == "2")
+        }
+    }
 }
