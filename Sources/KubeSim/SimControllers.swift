@@ -316,11 +316,12 @@ extension SimCluster {
             }
         }
         let running = pods.count(where: SimControllers.isRunning)
-        // Available: ready for `minReadySeconds`; the set is looked at again when the next one is.
+        // Available (`IsPodAvailable`): ready, and with `minReadySeconds` ready longer than that;
+        // the set is looked at again when the next one is due.
         let minReady = TimeInterval(SimControllers.int(set[path: "spec.minReadySeconds"]) ?? 0), now = clock()
         let readySince = pods.filter(SimControllers.isRunning).map { SimControllers.readySince($0) ?? .distantPast }
-        let available = readySince.count { now.timeIntervalSince($0) >= minReady }
-        if let next = readySince.map({ minReady - now.timeIntervalSince($0) }).filter({ $0 > 0 }).min(), let queue = state.withLock({ $0.work }) {
+        let available = minReady == 0 ? running : readySince.count { now.timeIntervalSince($0) > minReady }
+        if minReady > 0, let next = readySince.map({ minReady - now.timeIntervalSince($0) }).filter({ $0 >= 0 }).min(), let queue = state.withLock({ $0.work }) {
             queue.wake(.workload(kind: "ReplicaSet", namespace: namespace, name: name), after: next + 0.05)
         }
         var status: [String: JSON] = ["replicas": .number(Double(pods.count)), "observedGeneration": set[path: "metadata.generation"] ?? .number(1)]
