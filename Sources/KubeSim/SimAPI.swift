@@ -68,10 +68,9 @@ public struct SimAPI: Sendable {
         }
     }
 
-    /// The caller: a known bearer token, or a client certificate signed by the cluster's CA (CN
-    /// is the user, O the groups); 401 otherwise.
     /// The caller: a bearer token KubeSim knows (`addToken`) or one the cluster issued to a
-    /// service account (`SimTokens`), else the client certificate's subject.
+    /// service account (`SimTokens`), or a client certificate signed by the cluster's CA (CN is
+    /// the user, O the groups); 401 otherwise.
     func authenticate(_ request: Request, cluster: SimCluster, peerCertificate: [UInt8]?) throws -> KubeSim.UserInfo {
         if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
             let token = String(header.dropFirst(7))

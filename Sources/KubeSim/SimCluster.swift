@@ -3,8 +3,9 @@ import KubeAPI
 import Synchronization
 
 /// One simulated cluster: an object store with uids, a cluster-wide monotonic resourceVersion,
-/// watches with history, and the API server's error answers. Every operation is atomic under one lock, which is also what makes quota admission atomic
-/// per namespace, as the real admission chain is.
+/// watches with history, and the API server's error answers. Every operation is atomic under
+/// one lock, which is also what makes quota admission atomic per namespace, as the real
+/// admission chain is.
 public final class SimCluster: Sendable {
     public let name: String
     /// The `kube-system` namespace's uid: how Canopy recognises one physical cluster.

@@ -5,8 +5,8 @@ import KubeAPI
 /// The subresources KubeSim serves, as discovery lists them: `status` of the kinds that have
 /// one on a real server, `scale` of deployments, replica sets and stateful sets (an
 /// `autoscaling/v1` Scale: `kubectl scale`), a service account's `token` (`SimTokens`), and a
-/// pod's `log`, `eviction` (`kubectl drain`) and streams (`exec`, `attach`, `portforward`, answered in `SimRequest`). Any other is a 404,
-/// whatever the method, as on a real server.
+/// pod's `log`, `eviction` (`kubectl drain`) and streams (`exec`, `attach`, `portforward`,
+/// answered in `SimRequest`). Any other is a 404, whatever the method, as on a real server.
 extension SimVerbs {
     static let scalable: Set<String> = ["deployments", "replicasets", "statefulsets"]
 
